@@ -1,0 +1,12 @@
+/* libresumable: resumable HTTP file uploads. Include this one header. */
+#ifndef RESUMABLE_H
+#define RESUMABLE_H
+
+#include "resumable/export.h"
+#include "resumable/error.h"
+#include "resumable/version.h"
+#include "resumable/store.h"
+#include "resumable/server.h"
+#include "resumable/stager.h"
+
+#endif

@@ -1,0 +1,163 @@
+#ifndef RESUMABLE_SERVER_H
+#define RESUMABLE_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The transport-agnostic server handler.
+ *
+ * It never touches a socket. A host HTTP server drives one *exchange* per request:
+ *
+ *   resumable_exchange_begin(srv, method, raw_path, &ex);
+ *   for each request header: resumable_exchange_add_header(ex, name, value);
+ *   if (resumable_exchange_headers_done(ex) == 1) -> send the reply now, do not read the body
+ *   else: for each piece of body: if (resumable_exchange_feed(ex, buf, n) == 1) stop reading
+ *   resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE or RESUMABLE_BODY_DROPPED);
+ *   send resumable_exchange_status / _header_at / _read_body; resumable_exchange_free(ex).
+ *
+ * Answering from the headers alone (401, 400, 404, 405, 409, 413, 416, an "already there" 200)
+ * lets `Expect: 100-continue` clients stop before sending a refused body. A host that answers
+ * early should drain the rest of the body for a short while before closing (docs/protocol.md,
+ * "Answering before the body ends").
+ *
+ * Threading: a resumable_server is safe to use from many threads at once once configured (the
+ * setters are not: call them before the first exchange). One exchange belongs to one thread at a
+ * time. Exchanges for the same key may run concurrently: a newer PUT supersedes an older one,
+ * whose next feed answers 423; bytes of two requests never interleave.
+ *
+ * Durability: when an exchange ends with 308 (or as dropped), every byte counted in its
+ * X-File-Size has been made durable by the store (partial_sync) before the reply is readable.
+ * A 200 for a PUT is readable only after the complete file is committed (fsync, rename, fsync of
+ * the directory).
+ */
+
+typedef struct resumable_server resumable_server;
+typedef struct resumable_exchange resumable_exchange;
+
+typedef enum resumable_log_level {
+  RESUMABLE_LOG_ERROR = 0,
+  RESUMABLE_LOG_WARN = 1,
+  RESUMABLE_LOG_INFO = 2,
+  RESUMABLE_LOG_DEBUG = 3
+} resumable_log_level;
+
+/* Called with one line (no trailing newline) for every refused request and every storage
+ * failure. `msg` lives only during the call. May be called from any thread that drives an
+ * exchange, concurrently: it must be thread-safe. `user_data` is the pointer given to
+ * resumable_server_set_log, never touched by the library. */
+typedef void (*resumable_log_fn)(void *user_data, resumable_log_level level, const char *msg);
+
+/* How the request body ended. */
+typedef enum resumable_body_end {
+  RESUMABLE_BODY_COMPLETE = 0, /* the host received the whole body */
+  RESUMABLE_BODY_DROPPED = 1   /* the connection closed or failed before the body ended */
+} resumable_body_end;
+
+/* A server on the POSIX store rooted at `root` (see resumable_store_fs_new). Defaults: prefix
+ * "/v1/files/", no maximum size, no token, no log, local paths not exposed.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO. On error
+ * *out is NULL. */
+RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *root);
+
+/* A server on any store. Takes ownership of `store` on success (freed with the server); on
+ * error the caller still owns it. Same defaults and errors as resumable_server_new. */
+RESUMABLE_EXPORT int resumable_server_new_with_store(resumable_server **out,
+                                                     resumable_store *store);
+
+/* Free the server and its store. NULL is a no-op. No exchange may be alive. */
+RESUMABLE_EXPORT void resumable_server_free(resumable_server *srv);
+
+/* URL prefix the keys live under; must start and end with '/'. Copied.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM. */
+RESUMABLE_EXPORT int resumable_server_set_prefix(resumable_server *srv, const char *prefix);
+
+/* Largest file accepted, in bytes; 0 means no limit (default). Larger uploads get 413.
+ * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+RESUMABLE_EXPORT int resumable_server_set_max_size(resumable_server *srv, uint64_t max_size);
+
+/* Require `Authorization: Bearer <token>` on every request (compared in constant time); NULL
+ * or "" turns it off (default). Copied.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM. */
+RESUMABLE_EXPORT int resumable_server_set_token(resumable_server *srv, const char *token);
+
+/* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,
+                                              void *user_data);
+
+/* Expose local paths (X-Local-Path on HEAD of a complete file, "local_path" in the final JSON)
+ * for LocalAI's client; off by default. Needs a store with complete_path.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT int resumable_server_set_expose_paths(resumable_server *srv, int on);
+
+/* Begin an exchange. `method` is the request method ("PUT"...), `raw_path` the request target's
+ * path as received (still percent-encoded; a query string is ignored). Both are copied.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (a NULL argument), RESUMABLE_E_NOMEM.
+ * A path outside the prefix or a bad key is not an error here: the reply will say 404/400. */
+RESUMABLE_EXPORT int resumable_exchange_begin(resumable_server *srv, const char *method,
+                                              const char *raw_path, resumable_exchange **out);
+
+/* Hand over one request header (names are case-insensitive; call once per header line, in
+ * order; repeated headers are detected). Only headers the protocol uses are kept, so memory does
+ * not grow with unrelated headers. Call only before resumable_exchange_headers_done.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_exchange_add_header(resumable_exchange *ex, const char *name,
+                                                   const char *value);
+
+/* All headers are in: judge the request. Returns 1 if the reply is already decided (the host
+ * sends it without reading the body; resumable_exchange_end may still be called and does nothing),
+ * 0 if the body is wanted, or a negative RESUMABLE_E_STATE (called twice) / RESUMABLE_E_INVALID_ARG.
+ * Storage failures are not returned: they become a 500/507 reply. */
+RESUMABLE_EXPORT int resumable_exchange_headers_done(resumable_exchange *ex);
+
+/* Feed the next `len` body bytes (any split). Returns 0 to go on, 1 when the reply is now
+ * decided (superseded: 423; body longer than announced: 400; over the maximum size: 413;
+ * storage failure: 500/507): the host stops reading and sends the reply. Negative:
+ * RESUMABLE_E_STATE (not expecting body) / RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT int resumable_exchange_feed(resumable_exchange *ex, const void *data,
+                                             size_t len);
+
+/* The body ended (or the connection dropped). Keeps the bytes that arrived, verifies and commits
+ * a finished upload, and decides the reply. Calling it after a decided reply is allowed and does
+ * nothing. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT int resumable_exchange_end(resumable_exchange *ex, resumable_body_end how);
+
+/* The reply's HTTP status (0 while undecided). */
+RESUMABLE_EXPORT int resumable_exchange_status(const resumable_exchange *ex);
+
+/* Number of reply headers, and the i-th one (0-based). Content-Length is not among them: the
+ * host sets it from resumable_exchange_body_length. Pointers stay valid until the exchange is
+ * freed. resumable_exchange_header_at returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT size_t resumable_exchange_header_count(const resumable_exchange *ex);
+RESUMABLE_EXPORT int resumable_exchange_header_at(const resumable_exchange *ex, size_t i,
+                                                  const char **name, const char **value);
+
+/* Length of the reply body in bytes. For HEAD this is the length to advertise in
+ * Content-Length; no body is read or sent. */
+RESUMABLE_EXPORT uint64_t resumable_exchange_body_length(const resumable_exchange *ex);
+
+/* Read the next bytes of the reply body (a short text, a JSON object, or a file for GET) into
+ * buf; *got is 0 at the end. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_IO. */
+RESUMABLE_EXPORT int resumable_exchange_read_body(resumable_exchange *ex, void *buf, size_t cap,
+                                                  size_t *got);
+
+/* The decoded key ("" if the path had none or it was invalid) and the body bytes received, for
+ * the host's access log. The string lives as long as the exchange. */
+RESUMABLE_EXPORT const char *resumable_exchange_key(const resumable_exchange *ex);
+RESUMABLE_EXPORT uint64_t resumable_exchange_bytes_received(const resumable_exchange *ex);
+
+/* Free the exchange. An exchange that was never ended is ended as RESUMABLE_BODY_DROPPED first
+ * (its bytes are kept). NULL is a no-op. */
+RESUMABLE_EXPORT void resumable_exchange_free(resumable_exchange *ex);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,148 @@
+#ifndef RESUMABLE_STORE_H
+#define RESUMABLE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The storage interface under the server handler.
+ *
+ * The handler decides; a store only keeps bytes. A store holds, per key, at most one *complete*
+ * file (verified, with its size and SHA-256) and at most one *partial* upload (bytes 0..held-1
+ * of a declared total, plus the metadata below). The POSIX store (resumable_store_fs_new) is one
+ * implementation; another (object storage, a database) fills in a resumable_store_ops table and
+ * wraps it with resumable_store_new.
+ *
+ * Keys handed to a store are already decoded and validated by the handler (see
+ * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
+ * segment starting with ".resumable", no control byte, no backslash.
+ *
+ * Threading: the handler calls a store from many threads at once, but never concurrently for the
+ * same key, and never concurrently on one partial handle. Different keys must be safe in
+ * parallel.
+ *
+ * Every op returns RESUMABLE_OK or a negative resumable_error: RESUMABLE_E_NOT_FOUND (nothing
+ * stored), RESUMABLE_E_NOSPACE (out of space or quota: the handler answers 507),
+ * RESUMABLE_E_CONFLICT (the key cannot be placed, e.g. a parent segment is a file or a symbolic
+ * link), RESUMABLE_E_NOMEM, or RESUMABLE_E_IO (anything else: the handler answers 500).
+ */
+
+/* Largest opaque running-hash state a store must be able to keep with a partial. */
+#define RESUMABLE_HASH_STATE_MAX 256
+
+/* A complete, verified file. */
+typedef struct resumable_complete_info {
+  uint64_t size;
+  uint8_t sha256[32];
+} resumable_complete_info;
+
+/* A partial upload's metadata. `hash_state` is opaque to the store: the handler's running SHA-256
+ * after exactly `held` bytes. A store saves it with `held` and gives it back unchanged; if it
+ * cannot (or after a crash lost it), it returns hash_state_len 0 and the handler rebuilds the
+ * state by reading the held prefix once. */
+typedef struct resumable_partial_info {
+  uint64_t total;
+  uint64_t held;
+  int has_target;
+  uint8_t target_sha256[32];
+  size_t hash_state_len;
+  uint8_t hash_state[RESUMABLE_HASH_STATE_MAX];
+} resumable_partial_info;
+
+/* How resumable_store_ops.partial_open opens a partial. */
+typedef enum resumable_partial_mode {
+  /* Open the key's existing partial; RESUMABLE_E_NOT_FOUND if there is none. */
+  RESUMABLE_PARTIAL_EXISTING = 0,
+  /* Drop any partial of the key and create an empty one described by `info` (held 0). */
+  RESUMABLE_PARTIAL_CREATE = 1,
+  /* An anonymous staging upload for a whole-file PUT: invisible to partial_stat, removed by
+   * partial_close unless committed. `info->total` may be UINT64_MAX (length unknown). */
+  RESUMABLE_PARTIAL_STAGING = 2
+} resumable_partial_mode;
+
+typedef struct resumable_store_ops {
+  /* Size and SHA-256 of the complete file at `key`, from stored metadata (must not re-read a
+   * large file except to recover from a crash). */
+  int (*complete_stat)(void *self, const char *key, resumable_complete_info *out);
+  /* Open the complete file for reading; `*reader` stays valid (and keeps reading the same
+   * version, even if replaced meanwhile) until complete_close. `out` may be NULL. */
+  int (*complete_open)(void *self, const char *key, void **reader, resumable_complete_info *out);
+  /* Read up to `len` bytes at `offset`; *got < len only at end of file. */
+  int (*complete_read)(void *self, void *reader, uint64_t offset, void *buf, size_t len,
+                       size_t *got);
+  void (*complete_close)(void *self, void *reader);
+  /* Optional (may be NULL): write the absolute filesystem path of the complete file into
+   * buf (NUL-terminated); RESUMABLE_E_INVALID_ARG if cap is too small. */
+  int (*complete_path)(void *self, const char *key, char *buf, size_t cap);
+
+  /* The key's partial metadata, or RESUMABLE_E_NOT_FOUND. */
+  int (*partial_stat)(void *self, const char *key, resumable_partial_info *out);
+  /* Open (see resumable_partial_mode). `info` is read for CREATE/STAGING, ignored for
+   * EXISTING; `out` (may be NULL) receives the partial's metadata as stored. */
+  int (*partial_open)(void *self, const char *key, resumable_partial_mode mode,
+                      const resumable_partial_info *info, void **handle,
+                      resumable_partial_info *out);
+  /* Append: `offset` is always the current end (held + bytes written since the last sync). */
+  int (*partial_write)(void *self, void *handle, uint64_t offset, const void *buf, size_t len);
+  /* Read back held bytes (used only to rebuild a lost hash state). */
+  int (*partial_read)(void *self, void *handle, uint64_t offset, void *buf, size_t len,
+                      size_t *got);
+  /* Make bytes 0..info->held-1 durable, then record `info` durably. Bytes written past
+   * info->held are discarded. After it returns OK, a crash at any instant later still finds
+   * at least `info->held` bytes and this metadata. Not used for STAGING handles. */
+  int (*partial_sync)(void *self, void *handle, const resumable_partial_info *info);
+  /* Make all written bytes durable and atomically make them the complete file at `key`
+   * (replacing an older one), recording `info`; the partial (or staging file) is gone
+   * afterwards. A crash at any instant leaves either the old complete file or the new one.
+   * The handle must still be closed with partial_close. */
+  int (*partial_commit)(void *self, void *handle, const resumable_complete_info *info);
+  /* Release the handle. Unsynced bytes of a partial may be lost; a staging file is removed
+   * unless committed. Never fails. */
+  void (*partial_close)(void *self, void *handle);
+  /* Drop the key's partial (RESUMABLE_E_NOT_FOUND if none). The complete file is untouched. */
+  int (*partial_remove)(void *self, const char *key);
+  /* Drop the key's complete file (RESUMABLE_E_NOT_FOUND if none). The partial is untouched. */
+  int (*complete_remove)(void *self, const char *key);
+
+  /* Free `self`. Called once by resumable_store_free. */
+  void (*destroy)(void *self);
+} resumable_store_ops;
+
+/* A store: an ops table plus its state. Opaque. */
+typedef struct resumable_store resumable_store;
+
+/* Wrap a custom implementation. `ops` must outlive the store (a static table, typically);
+ * every member except complete_path must be non-NULL. `self` is passed to every op and freed by
+ * ops->destroy when the store is freed.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out/ops or a missing op),
+ * RESUMABLE_E_NOMEM. On error *out is NULL and `self` is not destroyed. */
+RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_store_ops *ops,
+                                         void *self);
+
+/* The default POSIX store rooted at directory `root` (created if missing, mode 0755). Complete
+ * files live at <root>/<key>; everything else under <root>/.resumable/ (same filesystem, so a
+ * commit is a rename). Keys are resolved with openat/O_NOFOLLOW: no path ever leaves the root,
+ * and a key crossing a symbolic link is RESUMABLE_E_CONFLICT.
+ * Durability: a partial's bytes are durable up to the `held` of its last partial_sync; a commit
+ * is fsync(data), rename, fsync(directory).
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO (root
+ * cannot be created or opened). */
+RESUMABLE_EXPORT int resumable_store_fs_new(resumable_store **out, const char *root);
+
+/* Free a store (NULL is a no-op). Must not be in use by a server. */
+RESUMABLE_EXPORT void resumable_store_free(resumable_store *store);
+
+/* The store's ops table and self pointer, for the handler. */
+RESUMABLE_EXPORT const resumable_store_ops *resumable_store_ops_of(const resumable_store *store);
+RESUMABLE_EXPORT void *resumable_store_self(const resumable_store *store);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
