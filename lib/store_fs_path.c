@@ -75,9 +75,23 @@ static int step(int at, const char *seg, int create, int *out)
   return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
 }
 
+/* Every segment checked before any is opened, so no answer depends on what exists. */
+static int segments_ok(const char *key)
+{
+  const char *p = key, *slash;
+  while ((slash = strchr(p, '/')) != NULL) {
+    if (!segment_ok(p, (size_t)(slash - p)))
+      return 0;
+    p = slash + 1;
+  }
+  return segment_ok(p, strlen(p));
+}
+
 int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const char **leaf)
 {
   char seg[256];
+  if (!segments_ok(key))
+    return RESUMABLE_E_CONFLICT;
   int cur = fcntl(fs->root_fd, F_DUPFD_CLOEXEC, 0);
   if (cur < 0)
     return rs_fs_err(errno);
@@ -85,10 +99,6 @@ int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const c
   const char *slash;
   while ((slash = strchr(p, '/')) != NULL) {
     size_t n = (size_t)(slash - p);
-    if (!segment_ok(p, n)) {
-      rs_fs_close(cur);
-      return RESUMABLE_E_CONFLICT;
-    }
     memcpy(seg, p, n);
     seg[n] = '\0';
     int next = -1;
@@ -98,10 +108,6 @@ int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const c
       return rc;
     cur = next;
     p = slash + 1;
-  }
-  if (!segment_ok(p, strlen(p))) {
-    rs_fs_close(cur);
-    return RESUMABLE_E_CONFLICT;
   }
   *dirfd = cur;
   *leaf = p;
