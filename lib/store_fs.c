@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -103,9 +104,30 @@ static void each_entry(int fd, void (*fn)(int dirfd, const char *name, void *arg
   closedir(d);
 }
 
-static void unlink_entry(int dirfd, const char *name, void *arg)
+/* Temp names are "<prefix>-<hex pid>-...": the pid of the process that made it, or -1. */
+static long temp_owner(const char *name)
+{
+  const char *dash = strchr(name, '-');
+  if (dash == NULL || dash[1] == '\0')
+    return -1;
+  char *end = NULL;
+  errno = 0;
+  unsigned long pid = strtoul(dash + 1, &end, 16);
+  if (errno != 0 || *end != '-' || pid == 0 || pid > (unsigned long)LONG_MAX)
+    return -1;
+  return (long)pid;
+}
+
+/* A staging file or half-written metadata whose process is gone is never resumed. Files of a
+ * live process (this one, or another store on the same root) are left alone. */
+static void drop_stale_temp(int dirfd, const char *name, void *arg)
 {
   (void)arg;
+  long pid = temp_owner(name);
+  if (pid > 0 && (pid_t)pid == (pid_t)getpid())
+    return;
+  if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+    return;
   (void)rs_fs_unlink(dirfd, name);
 }
 
@@ -169,8 +191,7 @@ int resumable_store_fs_new(resumable_store **out, const char *root)
   atomic_init(&fs->seq, 0);
   int rc = fs_open(fs, root);
   if (rc == RESUMABLE_OK) {
-    /* Staging files and half-written metadata of a previous run are never resumed. */
-    each_entry(fs->tmp_fd, unlink_entry, NULL);
+    each_entry(fs->tmp_fd, drop_stale_temp, NULL);
     each_entry(fs->part_fd, drop_orphan, NULL);
     rc = resumable_store_new(out, &fs_ops, fs);
   }

@@ -57,6 +57,8 @@ int rs_fs_ftruncate(int fd, uint64_t len);
 void rs_fs_close(int fd);
 /* unlinkat; OK, NOT_FOUND or another error. */
 int rs_fs_unlink(int dirfd, const char *name);
+/* renameat, atomically replacing `to`; a vanished source is IO, not NOT_FOUND. */
+int rs_fs_rename(int fromdir, const char *from, int todir, const char *to);
 /* A new, empty, uniquely named file in .resumable/tmp, opened read-write. */
 int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd);
 /* Replace dirfd/name atomically with `len` bytes: temp file, fsync, rename, fsync dirfd. */

@@ -138,6 +138,17 @@ int rs_fs_unlink(int dirfd, const char *name)
   return RESUMABLE_OK;
 }
 
+int rs_fs_rename(int fromdir, const char *from, int todir, const char *to)
+{
+  while (renameat(fromdir, from, todir, to) != 0) {
+    if (errno == EINTR)
+      continue;
+    /* Our own source vanished or a directory went away meanwhile: not "no such key". */
+    return errno == ENOENT ? RESUMABLE_E_IO : rs_fs_err(errno);
+  }
+  return RESUMABLE_OK;
+}
+
 int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd)
 {
   /* pid + process-wide counter + clock: unique unless another process shares the pid, which
@@ -170,8 +181,8 @@ int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, 
   if (rc == RESUMABLE_OK)
     rc = rs_fs_fsync(fd);
   rs_fs_close(fd);
-  if (rc == RESUMABLE_OK && renameat(fs->tmp_fd, tmp, dirfd, name) != 0)
-    rc = errno == ENOENT ? RESUMABLE_E_IO : rs_fs_err(errno);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_rename(fs->tmp_fd, tmp, dirfd, name);
   if (rc != RESUMABLE_OK) {
     (void)rs_fs_unlink(fs->tmp_fd, tmp);
     return rc;

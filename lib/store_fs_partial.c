@@ -282,9 +282,8 @@ static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info,
     snprintf(src, sizeof(src), "%s", p->name);
   else
     rs_fs_file_name(src, p->name, "data");
-  if (rc == RESUMABLE_OK &&
-      renameat(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf) != 0)
-    rc = errno == ENOENT ? RESUMABLE_E_IO : rs_fs_err(errno);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
   if (rc == RESUMABLE_OK)
     rc = rs_fs_fsync(dirfd);
   rs_fs_close(dirfd);

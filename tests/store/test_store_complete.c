@@ -205,6 +205,55 @@ static void empty_file_commits(void **state)
   assert_memory_equal(ci.sha256, want, 32);
 }
 
+/* A sidecar with a flipped bit is not trusted: the file is hashed instead. */
+static void complete_stat_ignores_corrupt_sidecar(void **state)
+{
+  fixture *f = *state;
+  resumable_complete_info ci;
+  uint8_t want[32];
+  char name[65], side[128], p[512];
+  assert_int_equal(fx_put(f, "f.bin", "hello", 5, fake_sha), RESUMABLE_OK);
+  fx_key_name("f.bin", name);
+  snprintf(side, sizeof(side), ".resumable/sums/%s", name);
+  fx_path(f, side, p, sizeof(p));
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  uint8_t b;
+  assert_int_equal(pread(fd, &b, 1, 50), 1); /* inside the recorded digest */
+  b ^= 0x01;
+  assert_int_equal(pwrite(fd, &b, 1, 50), 1);
+  close(fd);
+  rs_sha256_digest("hello", 5, want);
+  assert_int_equal(f->ops->complete_stat(f->self, "f.bin", &ci), RESUMABLE_OK);
+  assert_memory_equal(ci.sha256, want, 32);
+}
+
+/* A sidecar is bound to its key: another key's record under this name is not used. */
+static void complete_stat_ignores_sidecar_of_another_key(void **state)
+{
+  fixture *f = *state;
+  resumable_complete_info ci;
+  uint8_t want[32];
+  char na[65], nb[65], from[512], to[512], rel[128];
+  assert_int_equal(fx_put(f, "a", "same", 4, fake_sha), RESUMABLE_OK);
+  fx_key_name("a", na);
+  fx_key_name("b", nb);
+  /* b is a hard link to a's inode, so only the key inside the record tells them apart. */
+  fx_path(f, "a", from, sizeof(from));
+  fx_path(f, "b", to, sizeof(to));
+  assert_int_equal(link(from, to), 0);
+  snprintf(rel, sizeof(rel), ".resumable/sums/%s", na);
+  fx_path(f, rel, from, sizeof(from));
+  snprintf(rel, sizeof(rel), ".resumable/sums/%s", nb);
+  fx_path(f, rel, to, sizeof(to));
+  assert_int_equal(link(from, to), 0);
+  rs_sha256_digest("same", 4, want);
+  assert_int_equal(f->ops->complete_stat(f->self, "b", &ci), RESUMABLE_OK);
+  assert_memory_equal(ci.sha256, want, 32);
+  assert_int_equal(f->ops->complete_stat(f->self, "a", &ci), RESUMABLE_OK);
+  assert_memory_equal(ci.sha256, fake_sha, 32);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -213,6 +262,8 @@ int main(void)
     T(complete_stat_rehashes_file_replaced_out_of_band),
     T(complete_stat_rehashes_file_changed_in_place),
     T(complete_stat_records_sidecar_for_unknown_file),
+    T(complete_stat_ignores_corrupt_sidecar),
+    T(complete_stat_ignores_sidecar_of_another_key),
     T(commit_replaces_file_while_open_reader_keeps_old_bytes),
     T(complete_read_is_short_only_at_end),
     T(complete_absent_is_not_found),

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sys/wait.h>
 
 #include "store_fixture.h"
 
@@ -292,15 +293,58 @@ static void staging_commit_leaves_no_temp_file(void **state)
   assert_int_equal(fx_count_rel(f, ".resumable/tmp"), 0);
 }
 
-static void startup_clears_stale_temp_files(void **state)
+/* A pid that certainly belonged to a process that has exited. */
+static pid_t dead_pid(void)
+{
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(0);
+  assert_int_equal(waitpid(pid, NULL, 0), pid);
+  return pid;
+}
+
+static void startup_clears_temp_files_of_dead_processes(void **state)
 {
   fixture *f = *state;
-  fx_write(f, ".resumable/tmp/stage-dead-1", "x", 1);
-  fx_write(f, ".resumable/tmp/meta-dead-2", "", 0);
+  char a[128], b[128], mine[128];
+  pid_t gone = dead_pid();
+  snprintf(a, sizeof(a), ".resumable/tmp/stage-%lx-1-2", (unsigned long)gone);
+  snprintf(b, sizeof(b), ".resumable/tmp/meta-%lx-3-4", (unsigned long)gone);
+  snprintf(mine, sizeof(mine), ".resumable/tmp/stage-%lx-5-6", (unsigned long)getpid());
+  fx_write(f, a, "x", 1);
+  fx_write(f, b, "", 0);
+  fx_write(f, ".resumable/tmp/unparsable", "y", 1);
+  fx_write(f, mine, "z", 1);
   fx_write(f, ".resumable/partial/orphan.data", "junk", 4);
   fx_restart(f);
-  assert_int_equal(fx_count_rel(f, ".resumable/tmp"), 0);
+  assert_false(fx_exists(f, a));
+  assert_false(fx_exists(f, b));
+  assert_false(fx_exists(f, ".resumable/tmp/unparsable"));
+  assert_true(fx_exists(f, mine)); /* a live process may still be using it */
   assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
+}
+
+/* A second store on the same root (e.g. a host restarting its server in-process) must not pull
+ * a staging file from under the first. */
+static void second_store_on_same_root_keeps_live_staging_file(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(2);
+  resumable_complete_info ci = {.size = 2};
+  resumable_store *other = NULL;
+  void *h = NULL;
+  char buf[4];
+  rs_sha256_digest("hi", 2, ci.sha256);
+  assert_int_equal(f->ops->partial_open(f->self, "live", RESUMABLE_PARTIAL_STAGING, &info, &h,
+                                        NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "hi", 2), RESUMABLE_OK);
+  assert_int_equal(resumable_store_fs_new(&other, f->root), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  resumable_store_free(other);
+  assert_int_equal(fx_read(f, "live", buf, sizeof(buf)), 2);
 }
 
 static void partial_sync_refused_on_staging(void **state)
@@ -314,6 +358,28 @@ static void partial_sync_refused_on_staging(void **state)
   f->ops->partial_close(f->self, h);
 }
 
+/* A meta file is bound to its key: one copied under another key's name is not used. */
+static void partial_meta_of_another_key_is_absent(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char src[256], dst[256], from[512], to[512];
+  void *h = make_synced(f, "a", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  static const char *ext[] = {"meta", "data"};
+  for (int i = 0; i < 2; i++) {
+    fx_partial_file("a", ext[i], src, sizeof(src));
+    fx_partial_file("b", ext[i], dst, sizeof(dst));
+    fx_path(f, src, from, sizeof(from));
+    fx_path(f, dst, to, sizeof(to));
+    assert_int_equal(link(from, to), 0);
+  }
+  assert_int_equal(f->ops->partial_stat(f->self, "b", &got), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->partial_stat(f->self, "a", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 6);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -325,12 +391,14 @@ int main(void)
     T(partial_sync_discards_bytes_past_held),
     T(partial_corrupt_meta_is_absent_and_cleaned),
     T(partial_meta_without_data_is_absent),
+    T(partial_meta_of_another_key_is_absent),
     T(partial_create_replaces_existing_partial),
     T(partial_commit_publishes_bytes_and_ends_partial),
     T(partial_remove_keeps_complete_file),
     T(staging_close_without_commit_leaves_nothing),
     T(staging_commit_leaves_no_temp_file),
-    T(startup_clears_stale_temp_files),
+    T(startup_clears_temp_files_of_dead_processes),
+    T(second_store_on_same_root_keeps_live_staging_file),
     T(partial_sync_refused_on_staging),
   };
 #undef T

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "store_fixture.h"
+#include "store_fs.h"
 
 static void plant_link(fixture *f, const char *rel, const char *target)
 {
@@ -304,6 +305,20 @@ static void store_fs_new_makes_missing_root_and_rejects_bad_ones(void **state)
   assert_int_equal(resumable_store_fs_new(NULL, f->root), RESUMABLE_E_INVALID_ARG);
 }
 
+static void errno_maps_to_store_errors(void **state)
+{
+  (void)state;
+  assert_int_equal(rs_fs_err(ENOSPC), RESUMABLE_E_NOSPACE);
+  assert_int_equal(rs_fs_err(EDQUOT), RESUMABLE_E_NOSPACE);
+  assert_int_equal(rs_fs_err(ENOENT), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(rs_fs_err(ELOOP), RESUMABLE_E_CONFLICT);
+  assert_int_equal(rs_fs_err(ENOTDIR), RESUMABLE_E_CONFLICT);
+  assert_int_equal(rs_fs_err(EISDIR), RESUMABLE_E_CONFLICT);
+  assert_int_equal(rs_fs_err(ENOMEM), RESUMABLE_E_NOMEM);
+  assert_int_equal(rs_fs_err(EIO), RESUMABLE_E_IO);
+  assert_int_equal(rs_fs_err(EACCES), RESUMABLE_E_IO);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -315,6 +330,7 @@ int main(void)
     T(directory_at_final_name_is_conflict),
     T(escaping_and_reserved_keys_are_refused),
     T(parallel_commits_of_different_keys_all_land),
+    cmocka_unit_test(errno_maps_to_store_errors),
     cmocka_unit_test(store_new_rejects_ops_with_a_missing_member),
     cmocka_unit_test(store_new_wraps_and_free_destroys_once),
     T(store_fs_new_makes_missing_root_and_rejects_bad_ones),
