@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -190,6 +191,14 @@ static void key_rejects_1025_bytes(void **state)
   free(k);
 }
 
+static void key_rejects_1025_bytes_even_with_a_larger_buffer(void **state)
+{
+  (void)state;
+  char *k = make_key(RS_KEY_MAX + 1);
+  assert_int_equal(decode_exact(k, RS_KEY_MAX + 1, 4 * OUT_CAP, NULL), RS_KEY_TOO_LONG);
+  free(k);
+}
+
 static void key_length_counts_decoded_bytes(void **state)
 {
   (void)state;
@@ -315,6 +324,109 @@ static void key_status_text_says_what_is_wrong(void **state)
   assert_non_null(strstr(rs_key_status_text(RS_KEY_BAD_ESCAPE), "%"));
 }
 
+/* ---- differential test against a deliberately naive reference -------------------------------- */
+
+static int ref_hex(char c)
+{
+  const char *d = "0123456789abcdef0123456789ABCDEF";
+  const char *p = c ? strchr(d, c) : NULL;
+  return p ? (int)((p - d) % 16) : -1;
+}
+
+/* The rules read straight from PROTOCOL.md, applied one after another on a fully decoded copy. */
+static rs_key_status ref_decode(const char *raw, size_t len, char *dec, size_t *n)
+{
+  *n = 0;
+  if (len == 0)
+    return RS_KEY_EMPTY;
+  for (size_t i = 0; i < len; i++) {
+    if (raw[i] != '%') {
+      dec[(*n)++] = raw[i];
+      continue;
+    }
+    if (i + 2 >= len || ref_hex(raw[i + 1]) < 0 || ref_hex(raw[i + 2]) < 0)
+      return RS_KEY_BAD_ESCAPE;
+    dec[(*n)++] = (char)(ref_hex(raw[i + 1]) * 16 + ref_hex(raw[i + 2]));
+    i += 2;
+  }
+  if (*n > RS_KEY_MAX)
+    return RS_KEY_TOO_LONG;
+  for (size_t a = 0, b; a <= *n; a = b + 1) { /* segments dec[a..b) */
+    for (b = a; b < *n && dec[b] != '/'; b++)
+      ;
+    size_t sl = b - a;
+    if (sl == 0 || sl > 255 || (sl == 1 && dec[a] == '.') ||
+        (sl == 2 && dec[a] == '.' && dec[a + 1] == '.'))
+      return RS_KEY_BAD_SEGMENT;
+  }
+  for (size_t a = 0, b; a <= *n; a = b + 1) {
+    for (b = a; b < *n && dec[b] != '/'; b++)
+      ;
+    if (b - a >= 10 && strncasecmp(dec + a, ".resumable", 10) == 0)
+      return RS_KEY_RESERVED;
+  }
+  for (size_t i = 0; i < *n; i++)
+    if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f || dec[i] == '\\')
+      return RS_KEY_BAD_BYTE;
+  return RS_KEY_OK;
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 17;
+  *s ^= *s << 5;
+  return *s;
+}
+
+/* Random keys built from the pieces that matter (escapes, dots, slashes, the reserved name,
+ * bad bytes, long runs near the limits) must get the reference's status and bytes. */
+static void key_matches_reference_on_random_keys(void **state)
+{
+  (void)state;
+  static const char *const pieces[] = {
+      "a",   "b",   ".",    "..",   "/",   "%",   "%2e", "%2E", "%2F", "%2f",
+      "%00", "%5C", "%7f",  "%zz",  "%4",  "%25", "+",   "\\",  "\x01", "\xc3\xa9",
+      ".resumable", ".RESUMABLE", ".resumabl", "%2eresumable", "x", "%41", "~", " "};
+  const size_t npieces = sizeof pieces / sizeof pieces[0];
+  static char raw[4096], dec[4096];
+  uint32_t seed = 0x2545f491u;
+
+  for (int iter = 0; iter < 20000; iter++) {
+    size_t len = 0;
+    unsigned count = xorshift(&seed) % 12;
+    for (unsigned p = 0; p < count; p++) {
+      uint32_t r = xorshift(&seed);
+      if (r % 16 == 0) { /* a long run near the segment or key limit */
+        static const size_t runs[] = {254, 255, 256, 1000, 1023, 1024, 1025};
+        size_t run = runs[(r >> 8) % 7];
+        if (len + run > sizeof raw)
+          break;
+        memset(raw + len, 'r', run);
+        len += run;
+      } else {
+        const char *piece = pieces[(r >> 8) % npieces];
+        size_t pl = strlen(piece);
+        if (len + pl > sizeof raw)
+          break;
+        memcpy(raw + len, piece, pl);
+        len += pl;
+      }
+    }
+    size_t want_n;
+    rs_key_status want = ref_decode(raw, len, dec, &want_n);
+    char *out = NULL;
+    rs_key_status got = decode_exact(raw, len, OUT_CAP, &out);
+    if (got != want)
+      fail_msg("iteration %d: got %d, want %d for \"%.*s\"", iter, got, want, (int)len, raw);
+    if (got == RS_KEY_OK) {
+      assert_memory_equal(out, dec, want_n);
+      assert_int_equal(out[want_n], '\0');
+    }
+    free(out);
+  }
+}
+
 #define KEY_REG_OK(name, lit, dec) {#name, run_key_case, NULL, NULL, &name},
 #define KEY_REG_BAD(name, lit, status) {#name, run_key_case, NULL, NULL, &name},
 
@@ -324,6 +436,7 @@ int main(void)
       KEY_CASES(KEY_REG_OK, KEY_REG_BAD)
       cmocka_unit_test(key_accepts_exactly_1024_bytes),
       cmocka_unit_test(key_rejects_1025_bytes),
+      cmocka_unit_test(key_rejects_1025_bytes_even_with_a_larger_buffer),
       cmocka_unit_test(key_length_counts_decoded_bytes),
       cmocka_unit_test(key_rejects_huge_raw_without_overflow),
       cmocka_unit_test(key_escape_error_wins_over_too_long_even_at_the_end),
@@ -335,6 +448,7 @@ int main(void)
       cmocka_unit_test(key_rejects_null_input_as_empty),
       cmocka_unit_test(key_status_text_is_distinct_for_every_status),
       cmocka_unit_test(key_status_text_says_what_is_wrong),
+      cmocka_unit_test(key_matches_reference_on_random_keys),
   };
   return cmocka_run_group_tests_name("key", tests, NULL, NULL);
 }
