@@ -12,7 +12,6 @@
  */
 #include "store_fs.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "resumable/error.h"

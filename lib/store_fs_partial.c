@@ -20,8 +20,6 @@ typedef struct fs_partial {
   char key[];
 } fs_partial;
 
-
-
 /* Data shorter than the meta claims: keep what is there, the hash state no longer matches. */
 static void clamp_to_data(resumable_partial_info *info, uint64_t size)
 {

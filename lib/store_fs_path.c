@@ -9,19 +9,15 @@
 #include <unistd.h>
 
 #include "resumable/error.h"
+#include "hex.h"
 #include "key.h"
 #include "sha256.h"
 
 void rs_fs_key_name(const char *key, char out[RS_FS_NAME_LEN + 1])
 {
-  static const char digits[] = "0123456789abcdef";
   uint8_t d[32];
   rs_sha256_digest(key, strlen(key), d);
-  for (int i = 0; i < 32; i++) {
-    out[2 * i] = digits[d[i] >> 4];
-    out[2 * i + 1] = digits[d[i] & 0xf];
-  }
-  out[RS_FS_NAME_LEN] = '\0';
+  rs_sha256_hex_format(d, out);
 }
 
 int rs_fs_key_ok(const char *key)

@@ -319,6 +319,48 @@ static void errno_maps_to_store_errors(void **state)
   assert_int_equal(rs_fs_err(EACCES), RESUMABLE_E_IO);
 }
 
+static int open_fds(void)
+{
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+/* Every path, successful or refused, gives back the descriptors it opened. */
+static void store_ops_leak_no_descriptors(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(3), got;
+  resumable_complete_info ci;
+  void *h = NULL;
+  char buf[8];
+  size_t n;
+  plant_link(f, "link", f->outside);
+  int before = open_fds();
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(fx_put(f, "x/y/z", "abc", 3, NULL), RESUMABLE_OK);
+    assert_int_equal(f->ops->complete_stat(f->self, "x/y/z", &ci), RESUMABLE_OK);
+    assert_int_equal(f->ops->complete_open(f->self, "x/y/z", &h, &ci), RESUMABLE_OK);
+    assert_int_equal(f->ops->complete_read(f->self, h, 0, buf, sizeof(buf), &n), RESUMABLE_OK);
+    f->ops->complete_close(f->self, h);
+    assert_int_equal(f->ops->complete_stat(f->self, "link/a", &ci), RESUMABLE_E_CONFLICT);
+    assert_int_equal(f->ops->complete_stat(f->self, "x/none", &ci), RESUMABLE_E_NOT_FOUND);
+    assert_int_equal(
+        f->ops->partial_open(f->self, "p", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+        RESUMABLE_OK);
+    assert_int_equal(f->ops->partial_write(f->self, h, 0, "abc", 3), RESUMABLE_OK);
+    info.held = 3;
+    assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
+    f->ops->partial_close(f->self, h);
+    assert_int_equal(f->ops->partial_stat(f->self, "p", &got), RESUMABLE_OK);
+    assert_int_equal(f->ops->partial_remove(f->self, "p"), RESUMABLE_OK);
+    assert_int_equal(f->ops->complete_remove(f->self, "x/y/z"), RESUMABLE_OK);
+    info.held = 0;
+  }
+  assert_int_equal(open_fds(), before);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -330,6 +372,7 @@ int main(void)
     T(directory_at_final_name_is_conflict),
     T(escaping_and_reserved_keys_are_refused),
     T(parallel_commits_of_different_keys_all_land),
+    T(store_ops_leak_no_descriptors),
     cmocka_unit_test(errno_maps_to_store_errors),
     cmocka_unit_test(store_new_rejects_ops_with_a_missing_member),
     cmocka_unit_test(store_new_wraps_and_free_destroys_once),
