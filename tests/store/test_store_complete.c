@@ -254,6 +254,24 @@ static void complete_stat_ignores_sidecar_of_another_key(void **state)
   assert_memory_equal(ci.sha256, fake_sha, 32);
 }
 
+/* A file larger than one read chunk is hashed whole when there is no sidecar. */
+static void complete_stat_hashes_large_unknown_file(void **state)
+{
+  fixture *f = *state;
+  enum { LEN = 700 * 1024 + 13 };
+  uint8_t *big = malloc(LEN), want[32];
+  resumable_complete_info ci;
+  assert_non_null(big);
+  for (size_t i = 0; i < LEN; i++)
+    big[i] = (uint8_t)(i * 7 + (i >> 10));
+  fx_write(f, "big", big, LEN);
+  rs_sha256_digest(big, LEN, want);
+  free(big);
+  assert_int_equal(f->ops->complete_stat(f->self, "big", &ci), RESUMABLE_OK);
+  assert_int_equal(ci.size, LEN);
+  assert_memory_equal(ci.sha256, want, 32);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -263,6 +281,7 @@ int main(void)
     T(complete_stat_rehashes_file_changed_in_place),
     T(complete_stat_records_sidecar_for_unknown_file),
     T(complete_stat_ignores_corrupt_sidecar),
+    T(complete_stat_hashes_large_unknown_file),
     T(complete_stat_ignores_sidecar_of_another_key),
     T(commit_replaces_file_while_open_reader_keeps_old_bytes),
     T(complete_read_is_short_only_at_end),

@@ -380,6 +380,40 @@ static void partial_meta_of_another_key_is_absent(void **state)
   assert_int_equal(got.held, 6);
 }
 
+static long slurp(const fixture *f, const char *rel, uint8_t *buf, size_t cap)
+{
+  long n = fx_read(f, rel, buf, cap);
+  assert_true(n > 0 && (size_t)n < cap);
+  return n;
+}
+
+/* Whatever single byte of the meta is damaged, the partial is treated as absent. */
+static void partial_meta_damaged_at_any_byte_is_absent(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char meta[256], data[256];
+  uint8_t good[2048], bad[2048];
+  void *h = make_synced(f, "any/key", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("any/key", "meta", meta, sizeof(meta));
+  fx_partial_file("any/key", "data", data, sizeof(data));
+  long n = slurp(f, meta, good, sizeof(good));
+  for (long i = 0; i < n; i++) {
+    memcpy(bad, good, (size_t)n);
+    bad[i] ^= (uint8_t)(1u << (i % 8));
+    fx_write(f, meta, bad, (size_t)n);
+    fx_write(f, data, msg, 6);
+    assert_int_equal(f->ops->partial_stat(f->self, "any/key", &got), RESUMABLE_E_NOT_FOUND);
+    assert_false(fx_exists(f, data));
+  }
+  fx_write(f, meta, good, (size_t)n);
+  fx_write(f, data, msg, 6);
+  assert_int_equal(f->ops->partial_stat(f->self, "any/key", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 6);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -390,6 +424,7 @@ int main(void)
     T(partial_unsynced_tail_is_cut_on_open),
     T(partial_sync_discards_bytes_past_held),
     T(partial_corrupt_meta_is_absent_and_cleaned),
+    T(partial_meta_damaged_at_any_byte_is_absent),
     T(partial_meta_without_data_is_absent),
     T(partial_meta_of_another_key_is_absent),
     T(partial_create_replaces_existing_partial),
