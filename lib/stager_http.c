@@ -231,7 +231,7 @@ static int classify(rs_run *run, CURLcode cc, uint64_t t0)
   }
   if (cc == CURLE_OPERATION_TIMEDOUT && rs_now_ms() >= run->deadline_ms)
     return RESUMABLE_E_TIMEOUT;
-  snprintf(run->last_problem, sizeof run->last_problem, "%.200s after %" PRIu64 " ms",
+  snprintf(run->last_problem, sizeof run->last_problem, "%.200s (%" PRIu64 " ms)",
            curl_text(run, cc), rs_now_ms() - t0);
   return RS_HTTP_TRANSIENT;
 }
