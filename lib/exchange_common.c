@@ -16,7 +16,11 @@ void rs_exchange_decided(resumable_exchange *ex)
     size_t n = strlen(text);
     if (n > 0 && text[n - 1] == '\n')
       n--;
-    rs_server_log(ex->srv, st >= 500 ? RESUMABLE_LOG_ERROR : RESUMABLE_LOG_WARN,
+    /* 404 and 416 are ordinary protocol flow (a probe, a resume offset); others are refusals */
+    resumable_log_level lvl = st >= 500                 ? RESUMABLE_LOG_ERROR
+                              : st == 404 || st == 416 ? RESUMABLE_LOG_INFO
+                                                       : RESUMABLE_LOG_WARN;
+    rs_server_log(ex->srv, lvl,
                   "%s /%s: %d %.*s", ex->method_name, ex->key, st, (int)n, text);
   }
 }

@@ -191,6 +191,31 @@ static void handler_sync_failure_is_not_308(void **state)
   assert_int_equal(status_of(request(fx, "PUT", PATH, h, "abc")), 500);
 }
 
+static void handler_long_body_syncs_every_64_mib(void **state)
+{
+  fixture *fx = *state;
+  const size_t mib = (size_t)1 << 20;
+  char range[64], len[32];
+  snprintf(range, sizeof(range), "bytes 0-%zu/%zu", 65 * mib - 1, 100 * mib);
+  snprintf(len, sizeof(len), "%zu", 65 * mib);
+  const char *h[7];
+  chunk_hdrs(h, range, len, NULL);
+  char *piece = calloc(1, mib);
+  resumable_exchange *ex = start(fx, "PUT", PATH, h);
+  assert_int_equal(resumable_exchange_headers_done(ex), 0);
+  for (int i = 0; i < 63; i++)
+    assert_int_equal(resumable_exchange_feed(ex, piece, mib), 0);
+  assert_int_equal(fx->f.syncs, 0);
+  assert_int_equal(resumable_exchange_feed(ex, piece, mib), 0);
+  assert_int_equal(fx->f.syncs, 1);
+  assert_int_equal(fake_slot_of(&fx->f, KEY)->pi.held, 64 * mib);
+  assert_int_equal(resumable_exchange_feed(ex, piece, mib), 0);
+  assert_int_equal(resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE), RESUMABLE_OK);
+  assert_int_equal(status_of(ex), 308);
+  assert_int_equal(fx->f.syncs, 2);
+  free(piece);
+}
+
 static void handler_newer_put_supersedes_older_writer(void **state)
 {
   fixture *fx = *state;
@@ -705,6 +730,7 @@ int main(void)
     T(handler_chunks_commit_with_json_and_headers),
     T(handler_308_only_after_bytes_are_synced),
     T(handler_sync_failure_is_not_308),
+    T(handler_long_body_syncs_every_64_mib),
     T(handler_newer_put_supersedes_older_writer),
     T(handler_superseded_bytes_are_kept_and_continued),
     T(handler_digest_mismatch_drops_partial_keeps_complete),
