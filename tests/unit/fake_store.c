@@ -12,7 +12,7 @@ typedef struct fake_handle {
   char key[128];
   int staging;
   uint8_t *data;
-  size_t len;
+  size_t len, cap;
   resumable_partial_info info;
 } fake_handle;
 
@@ -153,6 +153,7 @@ static int partial_open(void *self, const char *key, resumable_partial_mode mode
       h->info.hash_state_len = 0;
     h->data = dup_bytes(s->pdata, (size_t)s->pi.held);
     h->len = (size_t)s->pi.held;
+    h->cap = h->len;
   } else {
     h->info = *info;
     h->info.held = 0;
@@ -180,7 +181,13 @@ static int partial_write(void *self, void *handle, uint64_t offset, const void *
     return f->fail_write;
   if (offset != h->len)
     return RESUMABLE_E_IO; /* the handler must always append at the end */
-  h->data = realloc(h->data, h->len + len + 1);
+  if (h->len + len > h->cap) { /* geometric growth: the 64 MiB test stays fast */
+    size_t cap = h->cap ? h->cap : 64;
+    while (cap < h->len + len)
+      cap *= 2;
+    h->data = realloc(h->data, cap);
+    h->cap = cap;
+  }
   memcpy(h->data + h->len, buf, len);
   h->len += len;
   return RESUMABLE_OK;
