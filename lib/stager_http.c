@@ -135,6 +135,7 @@ static void set_common(CURL *c, rs_run *run, uint64_t left_ms)
   const rs_stager_opts *o = &run->s->o;
   curl_easy_setopt(c, CURLOPT_URL, run->s->url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the key is what the caller named: no dot-segment folding */
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,

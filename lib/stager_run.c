@@ -140,6 +140,21 @@ static int prepare(rs_run *run)
 
 /* ---- probe ---- */
 
+/* A HEAD answer has no body to quote, so say what the usual refusals mean. */
+static const char *head_hint(int status)
+{
+  switch (status) {
+  case 400:
+    return " (the server rejects this URL's key)";
+  case 401:
+    return " (a bearer token is required, or it is wrong)";
+  case 403:
+    return " (forbidden)";
+  default:
+    return "";
+  }
+}
+
 static int probe(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
@@ -173,7 +188,7 @@ static int probe(rs_run *run, rs_cursor *cur)
     cur->need_probe = 1;
     return STEP_TRANSIENT;
   case RS_PROBE_REFUSED:
-    rs_run_msg(run, "server refused the probe: HEAD answered %d", st);
+    rs_run_msg(run, "server refused the probe: HEAD answered %d%s", st, head_hint(st));
     return RESUMABLE_E_REFUSED;
   case RS_PROBE_PROTOCOL:
     break;
@@ -394,8 +409,10 @@ static void describe_end(rs_run *run, int rc)
                s->o.budget_ms, r->attempts, r->held, run->size,
                run->last_problem[0] ? "; last problem: " : "", run->last_problem);
   else if (rc == RESUMABLE_E_CANCELLED)
-    rs_run_msg(run, "cancelled; the server holds %" PRIu64 " of %" PRIu64 " bytes", r->held,
-               run->size);
+    rs_run_msg(run,
+               "cancelled after sending %" PRIu64 " bytes; the server held %" PRIu64
+               " of %" PRIu64 " bytes when last asked",
+               r->wire_bytes, r->held, run->size);
   else if (r->msg[0] == '\0')
     rs_run_msg(run, "%s", resumable_strerror(rc));
 }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define UPLOAD_TEXT_ROOM 66 /* columns kept for the text after the bar */
+
 void upload_format_bytes(uint64_t n, char *buf, size_t cap)
 {
   static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -83,7 +85,8 @@ void upload_format_bar(const resumable_progress *p, double rate, int width, char
              percent(p->position, p->total), done, total, r, eta, p->attempt);
     break;
   }
-  int room = width - (int)strlen(text) - 1;
+  /* The bar keeps one width whatever the text says, so it does not jump while redrawn. */
+  int room = width - UPLOAD_TEXT_ROOM;
   char cells[128] = "";
   if (room >= 12)
     bar_cells(p->phase == RESUMABLE_PHASE_HASHING ? percent(p->hashed, p->total)
