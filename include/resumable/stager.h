@@ -98,11 +98,12 @@ RESUMABLE_EXPORT void resumable_stager_free(resumable_stager *s);
 RESUMABLE_EXPORT int resumable_stager_set_time_budget_ms(resumable_stager *s, uint64_t ms);
 
 /* Backoff between attempts after a transient failure: the first wait is about `min_ms`, each
- * further consecutive failure doubles it, up to `max_ms`. Progress that moved bytes resets it to
- * `min_ms`. Requires 1 <= min_ms <= max_ms <= 86400000. Default 1000 / 30000. A Retry-After from
- * the server (seconds or HTTP-date) replaces the computed wait (it may exceed max_ms) but is
- * still bounded by the budget: if it would end after the budget, run fails at once with
- * RESUMABLE_E_TIMEOUT. */
+ * further consecutive failure doubles it, up to `max_ms` (then jittered, see
+ * resumable_stager_set_jitter). Progress that moved bytes resets it to `min_ms`. Requires
+ * 1 <= min_ms <= max_ms <= 86400000. Default 1000 / 30000. A Retry-After from the server
+ * (seconds or HTTP-date) is honoured: the wait lasts at least that long, even beyond max_ms.
+ * Every wait is bounded by the budget: when a wait would not end before the budget does, run
+ * fails at once with RESUMABLE_E_TIMEOUT rather than sleep to no purpose. */
 RESUMABLE_EXPORT int resumable_stager_set_backoff_ms(resumable_stager *s, uint64_t min_ms,
                                                      uint64_t max_ms);
 
