@@ -34,7 +34,6 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     return CURL_READFUNC_ABORT;
   }
   run->body_pos += (uint64_t)n;
-  run->s->r.wire_bytes += (uint64_t)n;
   return (size_t)n;
 }
 
@@ -73,8 +72,11 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *ud)
 
 static int on_xfer(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
 {
-  (void)dlt, (void)dln, (void)ult, (void)uln;
-  return rs_run_progress(ud) ? 1 : 0;
+  (void)dlt, (void)dln, (void)ult;
+  rs_run *run = ud;
+  if (uln > 0)
+    run->req_sent = (uint64_t)uln; /* what curl has written to the connection */
+  return rs_run_progress(run) ? 1 : 0;
 }
 
 /* Append "fmt..." to *list; returns 0 or -1 (out of memory; *list stays valid). */
@@ -255,6 +257,7 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   s->r.body[0] = '\0';
   s->errbuf[0] = '\0';
   run->body_start = run->body_pos = req->start;
+  run->req_sent = 0;
   run->body_end = req->end;
   uint64_t left = run->deadline_ms - t0;
   set_common(c, run, left);
@@ -265,6 +268,10 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
     set_put(c, run, req, left);
   s->r.requests++;
   CURLcode cc = curl_easy_perform(c);
+  curl_off_t up = 0;
+  if (!req->head && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+    s->r.wire_bytes += (uint64_t)up;
+  run->req_sent = 0;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(hdrs);
   int rc = classify(run, cc, t0);

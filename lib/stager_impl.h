@@ -92,6 +92,7 @@ typedef struct rs_run {
   uint64_t body_pos;    /* next file offset the read callback hands over */
   uint64_t body_end;    /* one past its last byte */
   uint64_t body_start;
+  uint64_t req_sent;    /* body bytes libcurl has sent in this request so far */
   int cancelled;        /* the progress callback said stop */
   int file_error;       /* the read callback failed */
   size_t body_len;      /* bytes captured into s->r.body */

@@ -69,8 +69,8 @@ int rs_run_progress(rs_run *run)
   p.total = run->size;
   p.hashed = run->hashed;
   p.held = run->s->r.held;
-  p.position = run->phase == RESUMABLE_PHASE_SENDING ? run->body_pos : p.held;
-  p.wire_bytes = run->s->r.wire_bytes;
+  p.position = run->phase == RESUMABLE_PHASE_SENDING ? run->body_start + run->req_sent : p.held;
+  p.wire_bytes = run->s->r.wire_bytes + run->req_sent;
   p.attempt = run->attempt;
   p.wait_ms = run->phase == RESUMABLE_PHASE_WAITING ? run->wait_ms : 0;
   int rc = o->progress(o->progress_ud, &p);
