@@ -1,6 +1,5 @@
 /* The stager handle: creation, options (checked at set time) and result getters. The upload
  * itself lives in stager_run.c. */
-#define _GNU_SOURCE /* F_DUPFD_CLOEXEC with older glibc headers */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
