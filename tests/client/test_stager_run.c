@@ -203,6 +203,29 @@ static void run_409_restarts_at_most_twice(void **state)
   assert_non_null(strstr(resumable_stager_message(f->s), "drift again"));
 }
 
+/* curl asks with Expect: 100-continue before a large body, so a refused chunk costs no bytes. */
+static void run_refused_large_chunk_sends_no_body(void **state)
+{
+  fixture *f = *state;
+  const size_t big = 2u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  write_file(f->path, data, big);
+  uint8_t d[32];
+  rs_sha256_digest(data, big, d);
+  rs_sha256_hex_format(d, f->sha);
+  free(data);
+  const script_answer a[] = {
+      {404, NULL, NULL, 0}, {409, NULL, "drift", 1}, {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_true(script_at(f->srv, 1)->expect);
+  assert_int_equal(script_at(f->srv, 1)->body, 0);
+  assert_int_equal(script_at(f->srv, 2)->body, big);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), big);
+  assert_int_equal(resumable_stager_restarts(f->s), 1);
+}
+
 static void run_400_on_final_chunk_restarts_then_reports_mismatch(void **state)
 {
   fixture *f = *state;
@@ -413,6 +436,7 @@ int main(void)
       T(run_head_405_sends_a_whole_file_put),
       T(run_416_resyncs_to_x_file_size),
       T(run_409_restarts_at_most_twice),
+      T(run_refused_large_chunk_sends_no_body),
       T(run_400_on_final_chunk_restarts_then_reports_mismatch),
       T(run_400_after_restart_then_success),
       T(run_503_honours_retry_after_then_reprobes),
