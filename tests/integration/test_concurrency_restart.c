@@ -81,7 +81,9 @@ static void concurrent_puts_never_interleave(void **state) {
   assert_int_equal(it_raw_read_response(fa, buf, sizeof buf, 10000), 100);
   it_raw_send(fa, a, A / 2);
   snprintf(cr, sizeof cr, "bytes 0-%d/%d", B - 1, B);
-  int fb = send_put_headers(s->port, "race.bin", cr, hb, B, 0);
+  int fb = send_put_headers(s->port, "race.bin", cr, hb, B, 1);
+  /* B's "100 Continue": B now owns the key, so A's next body piece must stop. */
+  assert_int_equal(it_raw_read_response(fb, buf, sizeof buf, 10000), 100);
   it_raw_send(fb, b, B);
   it_raw_send(fa, a + A / 2, A - A / 2);
   assert_int_equal(it_raw_read_response(fb, buf, sizeof buf, 10000), 200);
