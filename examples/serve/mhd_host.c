@@ -10,7 +10,8 @@
  *    close the socket with unread data, which the client sees as a reset). So the host keeps
  *    reading and discarding the body (the lingering read) and queues the reply when the body
  *    ends. If the body has not ended `linger_ms` after the decision, the connection is closed
- *    without a reply.
+ *    without a reply at the next body piece; a client that stalls without sending is only cut
+ *    by the connection timeout (MHD calls the handler only when bytes arrive).
  * A connection that drops mid-body is seen in the completion callback (termination code other
  * than COMPLETED_OK): the exchange ends as DROPPED, which keeps the bytes that arrived. */
 #include "mhd_host.h"
