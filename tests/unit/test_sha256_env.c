@@ -1,5 +1,7 @@
 /* The path chosen on first use: the fastest this CPU runs, or the portable one when the
- * environment says RESUMABLE_SHA256=portable. Registered twice in meson, with and without. */
+ * environment says RESUMABLE_SHA256=portable. Registered twice in meson, with and without;
+ * nothing here forces a path, so every case sees the first-use choice. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,30 @@ static const char *fastest_supported(void)
     if (impls[i].supported())
       return impls[i].name;
   return NULL;
+}
+
+enum { THREADS = 8 };
+
+static void *first_use(void *arg)
+{
+  *(const char **)arg = rs_sha256_impl_name();
+  return NULL;
+}
+
+/* Runs first: the one-time choice races from several threads and all see the same path. */
+static void concurrent_first_use_agrees_on_one_path(void **state)
+{
+  (void)state;
+  pthread_t t[THREADS];
+  const char *seen[THREADS] = {0};
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, first_use, &seen[i]), 0);
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_join(t[i], NULL), 0);
+  for (int i = 0; i < THREADS; i++) {
+    assert_non_null(seen[i]);
+    assert_string_equal(seen[i], rs_sha256_impl_name());
+  }
 }
 
 static void first_use_honours_resumable_sha256_env(void **state)
@@ -42,6 +68,7 @@ static void first_use_honours_resumable_sha256_env(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(concurrent_first_use_agrees_on_one_path),
     cmocka_unit_test(first_use_honours_resumable_sha256_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
