@@ -26,6 +26,7 @@ typedef struct tt_version {
   unsigned number;       /* 0, 1, ... per key */
   uint64_t size;
   uint64_t chunk;        /* stager chunk size, 0 = one PUT */
+  int legacy;            /* one whole-file PUT without Content-Range, not the stager */
   uint64_t content_seed; /* the byte stream */
   uint64_t flip;         /* 0, or 1 + the offset of a byte flipped in the stream */
   uint8_t sha[32];
@@ -74,6 +75,7 @@ typedef struct tt_key {
   tt_version cur;      /* the version being uploaded (valid when have_cur) */
   int have_cur;
   int cur_started;     /* a run of cur has begun: it may appear on the server */
+  int cur_seen_placed; /* a kill already found cur at the final path (counted once) */
   tt_version acked;    /* the last version answered 200 (valid when have_acked) */
   int have_acked;
   unsigned versions_done;
@@ -164,6 +166,7 @@ typedef struct tt_commit_evidence {
   unsigned renamed;     /* renamed into place, its meta not yet removed */
   unsigned unacked;     /* committed but the client never got the 200 */
   unsigned after_200;   /* the kill came as the client got a 200 (set by the caller) */
+  unsigned staged;      /* files the dead server left in .resumable/tmp/ (staging, records) */
 } tt_commit_evidence;
 /* With the server dead: where each in-flight upload stood at the kill. */
 void tt_classify_kill(tt_run *t, tt_commit_evidence *e);

@@ -255,10 +255,11 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
     }
     return;
   }
-  if (h.total >= 0) /* complete and partial: the complete file's hash comes with GET */
+  int via_get = h.total >= 0; /* complete and partial: the file's hash comes with GET */
+  if (via_get)
     request(t, k, 1, size > 0, &h);
   if ((h.status != 200 && h.status != 206) || strcasecmp(h.sha, hex) != 0 ||
-      (h.status == 200 && h.size != (long long)size)) {
+      (!via_get && h.size != (long long)size)) {
     c->head_bad++;
     tt_fail(t, "%s: server says %ld sha '%s' size %lld, the file has %s, %llu bytes", k->name,
             h.status, h.sha, h.size, hex, (unsigned long long)size);
@@ -291,8 +292,23 @@ void tt_check_no_partials(tt_run *t, tt_check_counts *c)
 
 /* ---- where the kill landed ---- */
 
+static unsigned count_tmp(tt_run *t)
+{
+  char dir[PATH_MAX * 2];
+  unsigned n = 0;
+  snprintf(dir, sizeof dir, "%s/.resumable/tmp", t->root);
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d != NULL && (e = readdir(d)) != NULL)
+    n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  if (d != NULL)
+    closedir(d);
+  return n;
+}
+
 void tt_classify_kill(tt_run *t, tt_commit_evidence *e)
 {
+  e->staged = count_tmp(t);
   for (unsigned i = 0; i < t->o.files; i++) {
     tt_key *k = &t->keys[i];
     if (!k->have_cur || !k->cur_started || k->cur.size == 0)
@@ -307,10 +323,16 @@ void tt_classify_kill(tt_run *t, tt_commit_evidence *e)
     snprintf(meta, sizeof meta, "%s/.resumable/partial/%s", t->root, name);
     int have_data = lstat(data, &ds) == 0, have_meta = lstat(meta, &ms) == 0;
     if (final_hash(t, k, sha, &size) == 1 && memcmp(sha, k->cur.sha, 32) == 0) {
+      if (k->cur_seen_placed)
+        continue; /* placed before an earlier kill: this one did not land in its commit */
+      k->cur_seen_placed = 1;
       if (have_meta && !have_data)
         e->renamed++;
       else
         e->unacked++;
+      if (t->o.verbose)
+        tt_note(t, "  %s v%u (%llu bytes%s) committed, not acknowledged", k->name,
+                k->cur.number, (unsigned long long)k->cur.size, k->cur.legacy ? ", whole" : "");
     } else if (have_data && (uint64_t)ds.st_size == k->cur.size) {
       e->landed++;
     }

@@ -105,9 +105,11 @@ static int one_kill(tt_run *t, tt_rng *plan, tt_stats *st)
   st->ev.renamed += e.renamed;
   st->ev.unacked += e.unacked;
   st->ev.after_200 += e.after_200;
+  st->ev.staged += e.staged;
   tt_note(t, "kill %u: %s%s (all bytes landed %u, renamed before meta removed %u, committed "
-          "unacked %u, right after 200 %u)", st->kills, trig_names[why],
-          planned != why ? " (fallback)" : "", e.landed, e.renamed, e.unacked, e.after_200);
+          "unacked %u, right after 200 %u; tmp files left %u)", st->kills, trig_names[why],
+          planned != why ? " (fallback)" : "", e.landed, e.renamed, e.unacked, e.after_200,
+          e.staged);
   if (st->kills >= t->o.iterations)
     t->no_new_versions = 1;
   return restart(t, st);

@@ -52,7 +52,7 @@ static int usage(void)
 {
   fputs("usage: resumable-torture --serve PATH [--seed N] [--iterations KILLS] [--files N]\n"
         "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
-        "         [--keep]\n",
+        "         [--keep] [--verbose]\n",
         stderr);
   return 2;
 }
@@ -75,8 +75,8 @@ static int parse(int argc, char **argv, tt_opts *o, int *have_seed)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     uint64_t n = 0;
-    if (strcmp(a, "--keep") == 0) {
-      o->keep = 1;
+    if (strcmp(a, "--keep") == 0 || strcmp(a, "--verbose") == 0) {
+      *(a[2] == 'k' ? &o->keep : &o->verbose) = 1;
       continue;
     }
     if (strcmp(a, "--serve") == 0 && v != NULL)
@@ -187,8 +187,9 @@ static int report(tt_run *t, const tt_stats *s, double secs)
          s->by_trigger[TT_TRIG_PROGRESS], s->by_trigger[TT_TRIG_FINAL],
          s->by_trigger[TT_TRIG_AFTER_200], s->fallbacks);
   printf("# commit evidence at the kills: all bytes landed %u, renamed before meta removed %u, "
-         "committed but unacknowledged %u, right after a 200 %u\n",
-         s->ev.landed, s->ev.renamed, s->ev.unacked, s->ev.after_200);
+         "committed but unacknowledged %u, right after a 200 %u; tmp files left for the "
+         "restart to sweep %u\n",
+         s->ev.landed, s->ev.renamed, s->ev.unacked, s->ev.after_200, s->ev.staged);
   printf("# uploads acknowledged %llu (%llu MiB), stager runs %llu, wire %llu MiB, %.1f s, "
          "failures %u\n",
          t->uploads_acked, t->bytes_acked >> 20, t->upload_runs, t->wire_bytes >> 20, secs,

@@ -11,6 +11,7 @@
 #include <resumable/stager.h>
 
 #include "tt.h"
+#include "tt_legacy.h"
 
 typedef struct attempt {
   tt_run *t;
@@ -83,17 +84,16 @@ static int configure(resumable_stager *s, const tt_version *v, attempt *a)
   return rc;
 }
 
-/* mu held: the current version was answered 200. */
-static void acknowledge(tt_run *t, tt_key *k, resumable_stager *s, unsigned epoch)
+/* mu held: the current version was answered 200 with `got` as its hash. */
+static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body,
+                        unsigned epoch)
 {
   char hex[65];
   tt_hex(k->cur.sha, hex);
-  const char *got = resumable_stager_sha256(s);
-  const char *body = resumable_stager_response_body(s);
   if (got == NULL || strcmp(got, hex) != 0)
-    tt_fail(t, "%s v%u: stager reports sha %s, want %s", k->name, k->cur.number,
+    tt_fail(t, "%s v%u: 200 with sha %s, want %s", k->name, k->cur.number,
             got ? got : "(none)", hex);
-  if (!resumable_stager_already_there(s) && body[0] != '\0' && strstr(body, hex) == NULL)
+  if (body[0] != '\0' && strstr(body, hex) == NULL)
     tt_fail(t, "%s v%u: final reply lacks the hash: %s", k->name, k->cur.number, body);
   if (k->have_acked)
     (void)unlink(k->acked.path);
@@ -109,46 +109,67 @@ static void acknowledge(tt_run *t, tt_key *k, resumable_stager *s, unsigned epoc
     tt_kill_locked(t, TT_TRIG_AFTER_200);
 }
 
-/* One stager run of k->cur against the current server. mu held on entry and exit.
+/* One stager run; *sent gets its wire bytes. */
+static int stager_once(const char *url, const tt_version *v, attempt *a, uint64_t *sent,
+                       char *msg, size_t cap, char *body, size_t body_cap, char got[65])
+{
+  resumable_stager *s = NULL;
+  int rc = resumable_stager_new(&s, url, v->path);
+  if (rc == RESUMABLE_OK)
+    rc = configure(s, v, a);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_stager_run(s);
+  *sent = resumable_stager_wire_bytes(s);
+  const char *sha = resumable_stager_sha256(s);
+  snprintf(got, 65, "%s", sha != NULL ? sha : "");
+  snprintf(msg, cap, "%s", s != NULL ? resumable_stager_message(s) : "");
+  /* Already there: nothing was sent and the last reply is a HEAD's. */
+  snprintf(body, body_cap, "%s",
+           s != NULL && !resumable_stager_already_there(s) ? resumable_stager_response_body(s)
+                                                           : "");
+  resumable_stager_free(s);
+  return rc;
+}
+
+/* One attempt at k->cur against the current server. mu held on entry and exit.
  * Returns 1 when answered 200, 0 when cut short by a kill, -1 on any other failure. */
 static int run_once(tt_run *t, tt_key *k)
 {
   attempt a = {.t = t, .k = k, .epoch = t->epoch};
-  char url[sizeof t->srv.base_url + sizeof k->name];
+  char url[sizeof t->srv.base_url + sizeof k->name], hex[65], got[65], msg[512], body[4200];
   snprintf(url, sizeof url, "%s%s", t->srv.base_url, k->name);
   k->cur_started = 1;
   t->running++;
   tt_version v = k->cur;
   pthread_mutex_unlock(&t->mu);
-
-  resumable_stager *s = NULL;
-  int rc = resumable_stager_new(&s, url, v.path);
-  if (rc == RESUMABLE_OK)
-    rc = configure(s, &v, &a);
-  if (rc == RESUMABLE_OK)
-    rc = resumable_stager_run(s);
-
+  uint64_t sent = 0;
+  tt_hex(v.sha, hex);
+  int rc;
+  if (v.legacy) {
+    rc = tt_legacy_put(url, v.path, v.size, hex, on_progress, &a, &sent);
+    snprintf(msg, sizeof msg, "whole-file PUT");
+    snprintf(got, sizeof got, "%s", hex); /* tt_legacy_put compared the reply's hash */
+    body[0] = '\0';
+  } else {
+    rc = stager_once(url, &v, &a, &sent, msg, sizeof msg, body, sizeof body, got);
+  }
   pthread_mutex_lock(&t->mu);
   t->running--;
   t->upload_runs++;
   k->runs++;
-  if (s != NULL) {
-    k->wire_bytes += resumable_stager_wire_bytes(s);
-    t->wire_bytes += resumable_stager_wire_bytes(s);
-  }
-  int result = rc == RESUMABLE_OK ? 1 : rc == RESUMABLE_E_CANCELLED ? 0 : -1;
+  k->wire_bytes += sent;
+  t->wire_bytes += sent;
+  int killed = !t->alive || t->epoch != a.epoch;
+  int result = rc == RESUMABLE_OK ? 1 : rc == RESUMABLE_E_CANCELLED || killed ? 0 : -1;
   if (rc == RESUMABLE_OK)
-    acknowledge(t, k, s, a.epoch);
-  else if (rc != RESUMABLE_E_CANCELLED)
+    acknowledge(t, k, got, body, a.epoch);
+  if (result < 0) {
     t->upload_failures++;
-  if (result < 0)
-    tt_fail(t, "%s v%u (%llu bytes, chunk %llu): %s: %s", k->name, v.number,
-            (unsigned long long)v.size, (unsigned long long)v.chunk, resumable_err_name(rc),
-            s ? resumable_stager_message(s) : "");
+    tt_fail(t, "%s v%u (%llu bytes, chunk %llu%s): %s: %s", k->name, v.number,
+            (unsigned long long)v.size, (unsigned long long)v.chunk,
+            v.legacy ? ", whole-file" : "", resumable_err_name(rc), msg);
+  }
   pthread_cond_broadcast(&t->cv);
-  pthread_mutex_unlock(&t->mu);
-  resumable_stager_free(s);
-  pthread_mutex_lock(&t->mu);
   return result;
 }
 
@@ -173,6 +194,7 @@ static int next_version(tt_run *t, tt_key *k)
   k->cur = v;
   k->have_cur = 1;
   k->cur_started = 0;
+  k->cur_seen_placed = 0;
   return 0;
 }
 

@@ -107,6 +107,7 @@ int tt_version_make(uint64_t seed, unsigned key_index, const tt_version *prev, u
     out->content_seed = tt_next(&r);
   }
   out->chunk = pick_chunk(&r, out->size);
+  out->legacy = out->size > 0 && tt_range(&r, 0, 99) < 15;
   int n = snprintf(out->path, sizeof out->path, "%s/k%u-v%u.bin", dir, key_index, out->number);
   if (n < 0 || (size_t)n >= sizeof out->path) {
     errno = ENAMETOOLONG;
