@@ -122,6 +122,8 @@ typedef struct tt_run {
   tt_trigger armed;
   double frac;          /* TT_TRIG_PROGRESS */
   uint64_t slack;       /* TT_TRIG_FINAL: fire when position + slack >= total */
+  unsigned post_ms;     /* TT_TRIG_FINAL: 0 kills at once; else main kills this much later */
+  int final_seen;       /* TT_TRIG_FINAL with post_ms: the event came, main's timer runs */
   tt_trigger fired_by;  /* what caused the last kill */
   int wake[2];          /* uploaders -> main: "killed" / "a thread ended" */
   tt_key *keys;

@@ -335,6 +335,10 @@ void tt_classify_kill(tt_run *t, tt_commit_evidence *e)
                 k->cur.number, (unsigned long long)k->cur.size, k->cur.legacy ? ", whole" : "");
     } else if (have_data && (uint64_t)ds.st_size == k->cur.size) {
       e->landed++;
+      if (t->o.verbose)
+        tt_note(t, "  %s v%u (%llu bytes, chunk %llu): all bytes in partial/, meta %s", k->name,
+                k->cur.number, (unsigned long long)k->cur.size,
+                (unsigned long long)k->cur.chunk, have_meta ? "present" : "missing");
     }
   }
 }

@@ -30,19 +30,30 @@ static unsigned arm(tt_run *t, tt_rng *plan)
                                                                          : TT_TRIG_AFTER_200;
   t->frac = (double)tt_range(plan, 5, 95) / 100.0;
   t->slack = tt_range(plan, 0, 1) ? 0 : tt_range(plan, 1, 256 * 1024);
+  t->post_ms = tt_range(plan, 0, 1) ? 0 : (unsigned)tt_range(plan, 1, 80);
+  t->final_seen = 0;
   unsigned delay = (unsigned)tt_range(plan, 0, t->o.max_delay_ms);
   return t->armed == TT_TRIG_TIMED ? delay : t->o.fallback_ms;
 }
 
-/* Wait until the server is killed by an uploader, every uploader ended, or timeout_ms passed:
- * poll() on the wake pipe, the only blocking point. mu held on entry and exit. */
+/* Wait until the server is killed by an uploader, every uploader ended, or timeout_ms passed;
+ * a delayed final-bytes event kills post_ms after it came. poll() on the wake pipe is the only
+ * blocking point. mu held on entry and exit. */
 static void wait_for_kill(tt_run *t, unsigned timeout_ms)
 {
   int64_t deadline = now_ms() + timeout_ms;
+  int post = 0;
   while (t->alive && t->threads_done < t->o.files) {
+    if (t->final_seen && !post) { /* an upload's last bytes are out: kill a bit later */
+      post = 1;
+      deadline = now_ms() + t->post_ms;
+    }
     int64_t left = deadline - now_ms();
-    if (left <= 0)
+    if (left <= 0) {
+      if (post)
+        tt_kill_locked(t, TT_TRIG_FINAL);
       break;
+    }
     pthread_mutex_unlock(&t->mu);
     struct pollfd p = {.fd = t->wake[0], .events = POLLIN};
     if (poll(&p, 1, (int)left) > 0) {

@@ -59,8 +59,17 @@ static int on_progress(void *ud, const resumable_progress *p)
     return 0;
   pthread_mutex_lock(&t->mu);
   int live = t->alive && t->epoch == a->epoch;
-  if (live && p->phase == RESUMABLE_PHASE_SENDING && trigger_hit(t, a, p))
-    tt_kill_locked(t, t->armed);
+  if (live && p->phase == RESUMABLE_PHASE_SENDING && !t->final_seen && trigger_hit(t, a, p)) {
+    if (t->armed == TT_TRIG_FINAL && t->post_ms > 0) {
+      /* Let the server get further into its commit: main kills post_ms from now. */
+      t->final_seen = 1;
+      char b = 'f';
+      ssize_t w = write(t->wake[1], &b, 1);
+      (void)w;
+    } else {
+      tt_kill_locked(t, t->armed);
+    }
+  }
   live = t->alive && t->epoch == a->epoch;
   pthread_mutex_unlock(&t->mu);
   return live ? 0 : 1; /* the server is gone: stop this run, the next one gets the new URL */
