@@ -1,6 +1,293 @@
 #ifndef RESUMABLE_STAGER_H
 #define RESUMABLE_STAGER_H
 
-/* The client stager (libcurl): filled in by the stager work. */
+#include <stdint.h>
 
+#include "error.h"
+#include "export.h"
+#include "server.h" /* resumable_log_level, resumable_log_fn */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The client stager: gets one local file onto a server that speaks the libresumable protocol
+ * (docs: PROTOCOL.md, "Client (stager) behaviour"), whatever the network does, sending each byte
+ * about once. It runs on libcurl.
+ *
+ *   resumable_stager *s;
+ *   if (resumable_stager_new(&s, "https://host/v1/files/model.bin", "model.bin") == RESUMABLE_OK) {
+ *     resumable_stager_set_time_budget_ms(s, 10 * 60 * 1000);
+ *     int rc = resumable_stager_run(s);               (blocks until done, failed or cancelled)
+ *     printf("%d %s\n", rc, resumable_stager_message(s));
+ *     resumable_stager_free(s);
+ *   }
+ *
+ * What run does: hash the file (SHA-256, unless given); probe with HEAD; resume where the server
+ * stands (or start at 0, or stop at once when the server already has the file); PUT the rest as
+ * `Content-Range: bytes <off>-<end>/<size>` with `X-Content-SHA256` (in one PUT, or in chunks);
+ * on transient failures (connection errors, timeouts, stalls, 408, 423, 429, 5xx) wait with
+ * exponential backoff and jitter (honouring Retry-After), re-probe and continue; restart from 0 on
+ * 409 or on a failed final hash check (at most twice in a row); stop at once on other refusals.
+ * The time budget bounds every wait and every request. A zero-length file is one PUT of an empty
+ * body without Content-Range; a server that answers HEAD with 405 or without
+ * `Accept-Ranges: bytes` gets one whole-file PUT.
+ *
+ * The local file must not change during the upload: the stager checks its size and mtime before
+ * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.
+ *
+ * Threading: a stager handle is used by one thread at a time (like a curl easy handle).
+ * Independent handles may run in parallel on different threads. The progress and log callbacks
+ * run on the thread that called resumable_stager_run, during that call. libcurl needs a global
+ * initialisation (curl_global_init) before it is used: resumable_stager_new does it once for the
+ * process (pthread_once), which is safe with the libcurl this library is built against when
+ * libcurl's init is thread-safe (7.84.0 and later). A program that must control this (older
+ * libcurl, its own libcurl use, leak checkers that want everything released) calls
+ * resumable_global_init() in main before starting threads and resumable_global_cleanup() at the
+ * end.
+ *
+ * Strings passed to setters are copied; the caller may free them after the call returns.
+ * Pointers returned by getters live until the next resumable_stager_run or
+ * resumable_stager_free on the same handle.
+ */
+
+typedef struct resumable_stager resumable_stager;
+
+/* Initialise libcurl for the whole process (curl_global_init(CURL_GLOBAL_DEFAULT)). Optional (see
+ * the threading note above). Call before other threads use libcurl. Each successful call must be
+ * matched by one resumable_global_cleanup. Returns RESUMABLE_OK or RESUMABLE_E_NOMEM. */
+RESUMABLE_EXPORT int resumable_global_init(void);
+
+/* Undo one resumable_global_init (curl_global_cleanup). No stager may be alive. */
+RESUMABLE_EXPORT void resumable_global_cleanup(void);
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* A stager that uploads the file at `path` to `url` (the full URL of the key, e.g.
+ * "http://host:8080/v1/files/a/b.bin", already percent-encoded where needed). The URL must start
+ * with "http://" or "https://" (any case) and contain no whitespace or control bytes; it is
+ * copied. The file is opened now (read-only, close-on-exec) and must be a regular file; it is
+ * closed by resumable_stager_free. Every option has its documented default.
+ * Returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG (NULL argument, bad URL); RESUMABLE_E_FILE (the
+ * file cannot be opened or is not a regular file); RESUMABLE_E_NOMEM. On error *out is NULL. */
+RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *url,
+                                          const char *path);
+
+/* Like resumable_stager_new for an already open file descriptor. `fd` is duplicated (with
+ * close-on-exec): the caller keeps ownership of `fd` and may close it as soon as this returns;
+ * the stager closes its duplicate in resumable_stager_free. The file is read with pread only, so
+ * the shared file offset is never moved. `fd` must be open for reading on a regular file.
+ * Returns as resumable_stager_new (RESUMABLE_E_FILE for a bad fd or a non-regular file). */
+RESUMABLE_EXPORT int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd);
+
+/* Free the stager, its libcurl handle and its file descriptor. NULL is a no-op. Must not be
+ * called from inside a callback of the same stager. */
+RESUMABLE_EXPORT void resumable_stager_free(resumable_stager *s);
+
+/* ---- options ------------------------------------------------------------------------------- */
+/* Every setter returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG for a NULL stager or a value
+ * outside its documented range (the option then keeps its previous value); RESUMABLE_E_NOMEM for
+ * copied strings; RESUMABLE_E_STATE when called during resumable_stager_run (from a callback).
+ * Options take effect at the next resumable_stager_run. */
+
+/* Overall time budget of one resumable_stager_run, from its start (hashing included) to its end,
+ * in milliseconds. 1 .. 2^53. Default 3600000 (1 hour). When it ends, run fails with
+ * RESUMABLE_E_TIMEOUT and a message saying how many bytes the server holds. Every wait and every
+ * request is cut to fit the remaining budget. */
+RESUMABLE_EXPORT int resumable_stager_set_time_budget_ms(resumable_stager *s, uint64_t ms);
+
+/* Backoff between attempts after a transient failure: the first wait is about `min_ms`, each
+ * further consecutive failure doubles it, up to `max_ms`. Progress that moved bytes resets it to
+ * `min_ms`. Requires 1 <= min_ms <= max_ms <= 86400000. Default 1000 / 30000. A Retry-After from
+ * the server (seconds or HTTP-date) replaces the computed wait (it may exceed max_ms) but is
+ * still bounded by the budget: if it would end after the budget, run fails at once with
+ * RESUMABLE_E_TIMEOUT. */
+RESUMABLE_EXPORT int resumable_stager_set_backoff_ms(resumable_stager *s, uint64_t min_ms,
+                                                     uint64_t max_ms);
+
+typedef enum resumable_jitter {
+  RESUMABLE_JITTER_NONE = 0,  /* wait exactly the computed step d */
+  RESUMABLE_JITTER_FULL = 1,  /* uniform in [0, d] */
+  RESUMABLE_JITTER_EQUAL = 2  /* d/2 + uniform in [0, d/2] */
+} resumable_jitter;
+
+/* How the backoff step is randomised, so that many clients do not retry in lock-step. Default
+ * RESUMABLE_JITTER_EQUAL. Any other value is RESUMABLE_E_INVALID_ARG. */
+RESUMABLE_EXPORT int resumable_stager_set_jitter(resumable_stager *s, resumable_jitter mode);
+
+/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT; any other value sends
+ * several PUTs of at most `bytes` each (the last may be shorter). 0 .. 2^63-1. */
+RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes);
+
+/* The file's SHA-256 as 64 hex digits (either case), when the caller already knows it: the
+ * hashing pass is skipped and this value is sent as X-Content-SHA256. A wrong value makes the
+ * server refuse the final chunk (the upload then fails with RESUMABLE_E_HASH_MISMATCH after the
+ * allowed restarts). NULL clears it (the default: hash the file). */
+RESUMABLE_EXPORT int resumable_stager_set_sha256(resumable_stager *s, const char *hex);
+
+/* Add one request header "Name: value" to every request (HEAD and PUT). Name must be an HTTP
+ * token; no CR, LF or NUL anywhere. The headers the stager controls are refused:
+ * Content-Range, Content-Length, Transfer-Encoding, X-Content-SHA256, Expect. Use
+ * resumable_stager_set_bearer_token for Authorization. Headers accumulate (default: none). */
+RESUMABLE_EXPORT int resumable_stager_add_header(resumable_stager *s, const char *header);
+
+/* Send "Authorization: Bearer <token>" with every request. The token must be non-empty, with
+ * bytes 0x21..0x7e only. NULL clears it (the default: no Authorization header). */
+RESUMABLE_EXPORT int resumable_stager_set_bearer_token(resumable_stager *s, const char *token);
+
+/* TLS, passed through to libcurl (CURLOPT_CAINFO, CURLOPT_CAPATH, CURLOPT_SSLCERT/SSLKEY, both in
+ * PEM). NULL restores libcurl's default (system CA store, no client certificate). `key` may be
+ * NULL when the certificate file also holds the key. Paths are not checked here: a bad path fails
+ * the run with RESUMABLE_E_NETWORK. */
+RESUMABLE_EXPORT int resumable_stager_set_ca_file(resumable_stager *s, const char *path);
+RESUMABLE_EXPORT int resumable_stager_set_ca_path(resumable_stager *s, const char *dir);
+RESUMABLE_EXPORT int resumable_stager_set_client_cert(resumable_stager *s, const char *cert,
+                                                      const char *key);
+
+/* Non-zero: do not verify the server's certificate or host name (like curl --insecure). For
+ * tests only. Default 0. */
+RESUMABLE_EXPORT int resumable_stager_set_insecure(resumable_stager *s, int insecure);
+
+/* Stall detection: a request that moves fewer than `min_bytes_per_sec` bytes per second for
+ * `seconds` seconds is abandoned and counts as a transient failure (CURLOPT_LOW_SPEED_LIMIT and
+ * CURLOPT_LOW_SPEED_TIME). `min_bytes_per_sec` 0 disables it. Otherwise both 1 .. 2^31-1.
+ * Default 1 byte/s over 30 s. */
+RESUMABLE_EXPORT int resumable_stager_set_stall(resumable_stager *s, uint64_t min_bytes_per_sec,
+                                                uint64_t seconds);
+
+/* Time allowed to establish a connection (TCP and TLS), in milliseconds, 1 .. 2^31-1, further cut
+ * to the remaining budget. A timeout is a transient failure. Default 30000. */
+RESUMABLE_EXPORT int resumable_stager_set_connect_timeout_ms(resumable_stager *s, uint64_t ms);
+
+/* Upload rate limit in bytes per second (CURLOPT_MAX_SEND_SPEED_LARGE, like curl --limit-rate).
+ * 0 (the default) is unlimited. 0 .. 2^63-1. */
+RESUMABLE_EXPORT int resumable_stager_set_max_send_speed(resumable_stager *s,
+                                                         uint64_t bytes_per_sec);
+
+/* Non-zero: libcurl writes its verbose trace to stderr (CURLOPT_VERBOSE). Default 0. */
+RESUMABLE_EXPORT int resumable_stager_set_verbose(resumable_stager *s, int on);
+
+/* ---- progress and logging ------------------------------------------------------------------ */
+
+typedef enum resumable_phase {
+  RESUMABLE_PHASE_HASHING = 0, /* reading the local file to compute its SHA-256 */
+  RESUMABLE_PHASE_PROBING = 1, /* HEAD to learn what the server holds */
+  RESUMABLE_PHASE_SENDING = 2, /* a PUT is in flight */
+  RESUMABLE_PHASE_WAITING = 3, /* backing off before the next attempt */
+  RESUMABLE_PHASE_DONE = 4     /* last call of a run, whatever its result; return value ignored */
+} resumable_phase;
+
+/* A snapshot handed to the progress callback; lives only during the call. Fields may be added at
+ * the end in later versions (the library allocates it, so this stays ABI compatible). */
+typedef struct resumable_progress {
+  resumable_phase phase;
+  uint64_t total;       /* file size in bytes */
+  uint64_t hashed;      /* bytes hashed so far (HASHING; == total afterwards) */
+  uint64_t held;        /* bytes the server was last known to hold (probe, 308, 416) */
+  uint64_t position;    /* SENDING: held at the start of this PUT + its body bytes handed to
+                           libcurl so far; otherwise == held. Use it for a progress bar. */
+  uint64_t wire_bytes;  /* body bytes handed to libcurl in this run, all attempts */
+  unsigned attempt;     /* 1-based attempt number (see resumable_stager_attempts) */
+  uint64_t wait_ms;     /* WAITING: milliseconds left before the next attempt; else 0 */
+} resumable_progress;
+
+/* Called during resumable_stager_run: while hashing (about every 8 MiB), while probing and
+ * sending (from libcurl's transfer callback, at least about once a second even when nothing
+ * moves), while waiting (at least every 100 ms), and once with RESUMABLE_PHASE_DONE at the end.
+ * Return 0 to continue; any other value cancels the upload: run stops promptly (the current
+ * request is aborted, bytes the server already has stay there) and returns
+ * RESUMABLE_E_CANCELLED. It must not call functions on the same stager except the getters.
+ * `user_data` is never touched by the library. */
+typedef int (*resumable_progress_fn)(void *user_data, const resumable_progress *p);
+
+/* Set (or with NULL, clear) the progress callback. Default: none. */
+RESUMABLE_EXPORT int resumable_stager_set_progress(resumable_stager *s, resumable_progress_fn fn,
+                                                   void *user_data);
+
+/* Set (or with NULL, clear) a log callback: one line per decision (probe result, each response
+ * status, waits, restarts, the final outcome). Called only on the thread running
+ * resumable_stager_run; `msg` lives only during the call. Default: none. */
+RESUMABLE_EXPORT int resumable_stager_set_log(resumable_stager *s, resumable_log_fn fn,
+                                              void *user_data);
+
+/* ---- running ------------------------------------------------------------------------------- */
+
+/* Upload the file; blocks until it is on the server, the upload fails, the budget ends or the
+ * progress callback cancels. May be called again on the same handle after it returns (e.g. after
+ * a timeout or cancel): the new run resumes where the server stands; the hash computed by an
+ * earlier run is reused if the file's size and mtime are unchanged. Results of the previous run
+ * are reset at the start.
+ * Returns (also kept for resumable_stager_error):
+ *   RESUMABLE_OK                the server has the complete file with our SHA-256 (also when it
+ *                               had it before and nothing was sent);
+ *   RESUMABLE_E_INVALID_ARG     s is NULL;
+ *   RESUMABLE_E_STATE           called from one of this stager's callbacks;
+ *   RESUMABLE_E_NOMEM           out of memory;
+ *   RESUMABLE_E_FILE            the local file cannot be read, or changed during the upload;
+ *   RESUMABLE_E_REFUSED         the server refused permanently (401, 403, 404 to a PUT, any other
+ *                               4xx, 400 other than a final hash mismatch, too many 409);
+ *   RESUMABLE_E_TOO_LARGE       the server answered 413;
+ *   RESUMABLE_E_HASH_MISMATCH   the final hash check failed three times in a row (the file or
+ *                               the given SHA-256 is wrong);
+ *   RESUMABLE_E_PROTOCOL        the server's answers make no sense (a 200 with another hash,
+ *                               offsets outside the file, 416 three times in a row);
+ *   RESUMABLE_E_NETWORK         a network error that retrying cannot fix (unsupported protocol,
+ *                               TLS certificate or CA file problem);
+ *   RESUMABLE_E_TIMEOUT         the time budget ended;
+ *   RESUMABLE_E_CANCELLED       the progress callback asked to stop.
+ * The message (resumable_stager_message) explains the failure and includes the server's text. */
+RESUMABLE_EXPORT int resumable_stager_run(resumable_stager *s);
+
+/* ---- results (of the last run; 0 / NULL before any run) ------------------------------------ */
+
+/* The result code of the last run (RESUMABLE_OK before any run). */
+RESUMABLE_EXPORT int resumable_stager_error(const resumable_stager *s);
+
+/* A one-line human-readable description of the last run's outcome, e.g. "uploaded 1048576 bytes"
+ * or "server refused (403): forbidden". Never NULL ("" before any run). */
+RESUMABLE_EXPORT const char *resumable_stager_message(const resumable_stager *s);
+
+/* HTTP status of the last response received (0 if none). */
+RESUMABLE_EXPORT int resumable_stager_http_status(const resumable_stager *s);
+
+/* The file's SHA-256 as 64 lower-case hex digits, or NULL if not known yet. */
+RESUMABLE_EXPORT const char *resumable_stager_sha256(const resumable_stager *s);
+
+/* The file's size in bytes (as of the last run). */
+RESUMABLE_EXPORT uint64_t resumable_stager_size(const resumable_stager *s);
+
+/* The offset of the first body byte the run sent (where the upload resumed from); the file size
+ * when nothing had to be sent because the server already held every byte. */
+RESUMABLE_EXPORT uint64_t resumable_stager_resumed_from(const resumable_stager *s);
+
+/* Bytes the server was last known to hold (on RESUMABLE_E_TIMEOUT: what a later run resumes
+ * from). Equals the size after success. */
+RESUMABLE_EXPORT uint64_t resumable_stager_held(const resumable_stager *s);
+
+/* Body bytes handed to libcurl over all requests of the last run (what went on the wire, give or
+ * take what was buffered when a connection broke). */
+RESUMABLE_EXPORT uint64_t resumable_stager_wire_bytes(const resumable_stager *s);
+
+/* Attempts of the last run. An attempt starts with the first request of the run and again after
+ * each wait or restart; it covers a probe and the PUTs that follow it (several in chunked mode,
+ * and 308/416 re-syncs) until success, a transient failure or a restart. */
+RESUMABLE_EXPORT unsigned resumable_stager_attempts(const resumable_stager *s);
+
+/* Restarts from byte 0 forced by the server (409, or 400 to the final chunk) in the last run. */
+RESUMABLE_EXPORT unsigned resumable_stager_restarts(const resumable_stager *s);
+
+/* HTTP requests made by the last run (HEAD and PUT). */
+RESUMABLE_EXPORT unsigned resumable_stager_requests(const resumable_stager *s);
+
+/* 1 if the last run found the complete file already on the server and sent nothing; else 0. */
+RESUMABLE_EXPORT int resumable_stager_already_there(const resumable_stager *s);
+
+/* The body of the last response (e.g. the final JSON `{"key":..,"size":..,"sha256":..}`),
+ * truncated to 4096 bytes, NUL-terminated. Never NULL ("" if none). */
+RESUMABLE_EXPORT const char *resumable_stager_response_body(const resumable_stager *s);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

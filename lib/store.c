@@ -1,0 +1,54 @@
+/* A store: an ops table and the implementation's state, checked once at creation so the handler
+ * can call every op without NULL checks. */
+#include "resumable/error.h"
+#include "resumable/store.h"
+
+#include <stdlib.h>
+
+struct resumable_store {
+  const resumable_store_ops *ops;
+  void *self;
+};
+
+static int ops_complete(const resumable_store_ops *o)
+{
+  /* complete_path is the one optional member. */
+  return o->complete_stat && o->complete_open && o->complete_read && o->complete_close &&
+         o->partial_stat && o->partial_open && o->partial_write && o->partial_read &&
+         o->partial_sync && o->partial_commit && o->partial_close && o->partial_remove &&
+         o->complete_remove && o->destroy;
+}
+
+int resumable_store_new(resumable_store **out, const resumable_store_ops *ops, void *self)
+{
+  if (out == NULL)
+    return RESUMABLE_E_INVALID_ARG;
+  *out = NULL;
+  if (ops == NULL || !ops_complete(ops))
+    return RESUMABLE_E_INVALID_ARG;
+  resumable_store *s = malloc(sizeof(*s));
+  if (s == NULL)
+    return RESUMABLE_E_NOMEM;
+  s->ops = ops;
+  s->self = self;
+  *out = s;
+  return RESUMABLE_OK;
+}
+
+void resumable_store_free(resumable_store *store)
+{
+  if (store == NULL)
+    return;
+  store->ops->destroy(store->self);
+  free(store);
+}
+
+const resumable_store_ops *resumable_store_ops_of(const resumable_store *store)
+{
+  return store->ops;
+}
+
+void *resumable_store_self(const resumable_store *store)
+{
+  return store->self;
+}

@@ -1,0 +1,201 @@
+/* The POSIX store: opens the root and its private .resumable/ tree once, clears what a crash
+ * left behind, and exposes the ops table. See store_fs.h for the on-disk layout. */
+/* realpath() is an XSI extension in glibc. */
+#define _XOPEN_SOURCE 700
+#include "store_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "resumable/error.h"
+
+static void fs_destroy(void *self)
+{
+  rs_fs *fs = self;
+  if (fs == NULL)
+    return;
+  rs_fs_close(fs->tmp_fd);
+  rs_fs_close(fs->sums_fd);
+  rs_fs_close(fs->part_fd);
+  rs_fs_close(fs->state_fd);
+  rs_fs_close(fs->root_fd);
+  free(fs->root_path);
+  free(fs);
+}
+
+static const resumable_store_ops fs_ops = {
+  .complete_stat = rs_fs_complete_stat,
+  .complete_open = rs_fs_complete_open,
+  .complete_read = rs_fs_complete_read,
+  .complete_close = rs_fs_complete_close,
+  .complete_path = rs_fs_complete_path,
+  .partial_stat = rs_fs_partial_stat,
+  .partial_open = rs_fs_partial_open,
+  .partial_write = rs_fs_partial_write,
+  .partial_read = rs_fs_partial_read,
+  .partial_sync = rs_fs_partial_sync,
+  .partial_commit = rs_fs_partial_commit,
+  .partial_close = rs_fs_partial_close,
+  .partial_remove = rs_fs_partial_remove,
+  .complete_remove = rs_fs_complete_remove,
+  .destroy = fs_destroy,
+};
+
+/* mkdir -p for the root path given by the host (a trusted path, so plain mkdir is fine). */
+static int make_root(const char *root)
+{
+  size_t n = strlen(root);
+  char *p = malloc(n + 1);
+  if (p == NULL)
+    return RESUMABLE_E_NOMEM;
+  memcpy(p, root, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (p[i] != '/' && p[i] != '\0')
+      continue;
+    char c = p[i];
+    p[i] = '\0';
+    if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+      free(p);
+      return RESUMABLE_E_IO;
+    }
+    p[i] = c;
+  }
+  free(p);
+  return RESUMABLE_OK;
+}
+
+/* Make (if missing) and open a private directory; never through a symlink. */
+static int private_dir(int at, const char *name, int *out)
+{
+  if (mkdirat(at, name, 0700) != 0 && errno != EEXIST)
+    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  int fd;
+  do {
+    fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  *out = fd;
+  return RESUMABLE_OK;
+}
+
+/* Calls fn for every entry of directory fd except "." and "..". */
+static void each_entry(int fd, void (*fn)(int dirfd, const char *name, void *arg), void *arg)
+{
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0)
+    return;
+  DIR *d = fdopendir(dup);
+  if (d == NULL) {
+    rs_fs_close(dup);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      fn(fd, e->d_name, arg);
+  }
+  closedir(d);
+}
+
+/* Temp names are "<prefix>-<hex pid>-...": the pid of the process that made it, or -1. */
+static long temp_owner(const char *name)
+{
+  const char *dash = strchr(name, '-');
+  if (dash == NULL || dash[1] == '\0')
+    return -1;
+  char *end = NULL;
+  errno = 0;
+  unsigned long pid = strtoul(dash + 1, &end, 16);
+  if (errno != 0 || *end != '-' || pid == 0 || pid > (unsigned long)LONG_MAX)
+    return -1;
+  return (long)pid;
+}
+
+/* A staging file or half-written metadata whose process is gone is never resumed. Files of a
+ * live process (this one, or another store on the same root) are left alone. */
+static void drop_stale_temp(int dirfd, const char *name, void *arg)
+{
+  (void)arg;
+  long pid = temp_owner(name);
+  if (pid > 0 && (pid_t)pid == (pid_t)getpid())
+    return;
+  if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+    return;
+  (void)rs_fs_unlink(dirfd, name);
+}
+
+/* A data file without its meta (a crash inside partial_open CREATE) or a meta without data
+ * (inside a commit or remove) is no partial at all. */
+static void drop_orphan(int dirfd, const char *name, void *arg)
+{
+  (void)arg;
+  size_t n = strlen(name);
+  char other[RS_FS_FILE_MAX];
+  struct stat st;
+  if (n != RS_FS_NAME_LEN + 5 || name[RS_FS_NAME_LEN] != '.') {
+    (void)rs_fs_unlink(dirfd, name); /* not ours */
+    return;
+  }
+  const char *ext = name + RS_FS_NAME_LEN + 1;
+  const char *want = strcmp(ext, "data") == 0 ? "meta" : strcmp(ext, "meta") == 0 ? "data" : "";
+  memcpy(other, name, RS_FS_NAME_LEN + 1);
+  memcpy(other + RS_FS_NAME_LEN + 1, want, strlen(want) + 1);
+  if (*want == '\0' || fstatat(dirfd, other, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    (void)rs_fs_unlink(dirfd, name);
+}
+
+static int fs_open(rs_fs *fs, const char *root)
+{
+  int rc = make_root(root);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  do {
+    fs->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } while (fs->root_fd < 0 && errno == EINTR);
+  if (fs->root_fd < 0)
+    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  fs->root_path = realpath(root, NULL);
+  if (fs->root_path == NULL)
+    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  fs->root_len = strlen(fs->root_path);
+  if (fs->root_len == 1) /* "/" : avoid "//key" */
+    fs->root_len = 0;
+  rc = private_dir(fs->root_fd, ".resumable", &fs->state_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "partial", &fs->part_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "sums", &fs->sums_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "tmp", &fs->tmp_fd);
+  return rc;
+}
+
+int resumable_store_fs_new(resumable_store **out, const char *root)
+{
+  if (out == NULL)
+    return RESUMABLE_E_INVALID_ARG;
+  *out = NULL;
+  if (root == NULL || root[0] == '\0')
+    return RESUMABLE_E_INVALID_ARG;
+  rs_fs *fs = calloc(1, sizeof(*fs));
+  if (fs == NULL)
+    return RESUMABLE_E_NOMEM;
+  fs->root_fd = fs->state_fd = fs->part_fd = fs->sums_fd = fs->tmp_fd = -1;
+  atomic_init(&fs->seq, 0);
+  int rc = fs_open(fs, root);
+  if (rc == RESUMABLE_OK) {
+    each_entry(fs->tmp_fd, drop_stale_temp, NULL);
+    each_entry(fs->part_fd, drop_orphan, NULL);
+    rc = resumable_store_new(out, &fs_ops, fs);
+  }
+  if (rc != RESUMABLE_OK)
+    fs_destroy(fs);
+  return rc;
+}

@@ -1,0 +1,119 @@
+/* The POSIX store's internals, shared by its files:
+ *   store_fs.c          creation, startup cleanup, the ops table
+ *   store_fs_io.c       EINTR-safe I/O, errno mapping, temp files, atomic small-file writes
+ *   store_fs_path.c     key -> directory fd + leaf name, never leaving the root
+ *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
+ *   store_fs_partial.c  partial_* ops
+ *   store_fs_complete.c complete_* ops
+ *
+ * On disk, under the root:
+ *   <key>                                  complete files
+ *   .resumable/partial/<hex>.data, .meta   a partial upload's bytes and metadata
+ *   .resumable/sums/<hex>                  a complete file's size + SHA-256, tied to its inode
+ *   .resumable/tmp/                        staging files and metadata being written
+ * where <hex> is the lower-case hex SHA-256 of the key.
+ *
+ * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter;
+ * every op works on its own file descriptors. */
+#ifndef RESUMABLE_STORE_FS_H
+#define RESUMABLE_STORE_FS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "resumable/store.h"
+
+typedef struct rs_fs {
+  int root_fd;    /* <root> */
+  int state_fd;   /* <root>/.resumable */
+  int part_fd;    /* .resumable/partial */
+  int sums_fd;    /* .resumable/sums */
+  int tmp_fd;     /* .resumable/tmp */
+  char *root_path; /* realpath of the root, for complete_path */
+  size_t root_len;
+  atomic_ulong seq; /* makes temp names unique within the process */
+} rs_fs;
+
+/* Hex SHA-256 of the key: the flat file name of its partial and sidecar. */
+#define RS_FS_NAME_LEN 64
+/* "<name>.data" / "<name>.meta" and temp names all fit here. */
+#define RS_FS_FILE_MAX 96
+
+/* ---- store_fs_io.c ---- */
+/* "<name>.<ext>" for a hex key name (RS_FS_NAME_LEN) and a short extension. */
+void rs_fs_file_name(char out[RS_FS_FILE_MAX], const char *name, const char *ext);
+/* errno -> resumable_error (ENOSPC/EDQUOT -> NOSPACE, ENOENT -> NOT_FOUND,
+ * ELOOP/ENOTDIR/EISDIR -> CONFLICT, ENOMEM -> NOMEM, else IO). */
+int rs_fs_err(int e);
+int rs_fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Reads until len or end of file; *got is the count. */
+int rs_fs_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+int rs_fs_fsync(int fd);
+int rs_fs_fdatasync(int fd);
+int rs_fs_ftruncate(int fd, uint64_t len);
+/* close() without retrying EINTR (Linux closes the fd anyway). Ignores -1. */
+void rs_fs_close(int fd);
+/* unlinkat; OK, NOT_FOUND or another error. */
+int rs_fs_unlink(int dirfd, const char *name);
+/* renameat, atomically replacing `to`; a vanished source is IO, not NOT_FOUND. */
+int rs_fs_rename(int fromdir, const char *from, int todir, const char *to);
+/* A new, empty, uniquely named file in .resumable/tmp, opened read-write. */
+int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd);
+/* Replace dirfd/name atomically with `len` bytes: temp file, fsync, rename, fsync dirfd. */
+int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, size_t len);
+/* Read at most cap bytes of a small regular file (size it one byte larger than the largest
+ * valid content to detect an oversized file). */
+int rs_fs_read_small(int dirfd, const char *name, uint8_t *buf, size_t cap, size_t *len);
+
+/* ---- store_fs_path.c ---- */
+/* Non-NULL and 1..RS_KEY_MAX bytes (the rest is checked segment by segment in rs_fs_walk). */
+int rs_fs_key_ok(const char *key);
+void rs_fs_key_name(const char *key, char out[RS_FS_NAME_LEN + 1]);
+/* Resolve the directory holding `key`'s last segment: on OK *dirfd (owned by the caller) and
+ * *leaf (points into key). With `create`, missing directories are made (0755). A segment that
+ * is a symlink or not a directory is CONFLICT; a missing one (without create) NOT_FOUND. */
+int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const char **leaf);
+/* lstat of the leaf: OK with *st for a regular file, NOT_FOUND, or CONFLICT for a directory,
+ * a symlink or anything else that is not a regular file. */
+int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
+/* Could `key` be placed? OK if every existing segment is a real directory and the leaf is
+ * absent or a regular file; CONFLICT otherwise. Creates nothing. */
+int rs_fs_check_placement(const rs_fs *fs, const char *key);
+
+/* ---- store_fs_meta.c ---- */
+/* Load the partial metadata of `key` (file name `name`). NOT_FOUND if missing; a torn,
+ * corrupt or foreign meta file is removed (with its data) and is NOT_FOUND too. */
+int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out);
+int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
+                    const resumable_partial_info *info);
+/* The recorded SHA-256 if the sidecar describes exactly this inode (dev, ino, size, mtime);
+ * NOT_FOUND if missing, stale or corrupt. */
+int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct stat *st,
+                   uint8_t sha[32]);
+int rs_fs_sum_save(rs_fs *fs, const char *name, const char *key, const struct stat *st,
+                   const uint8_t sha[32]);
+
+/* ---- store_fs_partial.c / store_fs_complete.c: the ops ---- */
+int rs_fs_partial_stat(void *self, const char *key, resumable_partial_info *out);
+int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
+                       const resumable_partial_info *info, void **handle,
+                       resumable_partial_info *out);
+int rs_fs_partial_write(void *self, void *handle, uint64_t offset, const void *buf, size_t len);
+int rs_fs_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len,
+                       size_t *got);
+int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *info);
+int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info *info);
+void rs_fs_partial_close(void *self, void *handle);
+int rs_fs_partial_remove(void *self, const char *key);
+
+int rs_fs_complete_stat(void *self, const char *key, resumable_complete_info *out);
+int rs_fs_complete_open(void *self, const char *key, void **reader, resumable_complete_info *out);
+int rs_fs_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len,
+                        size_t *got);
+void rs_fs_complete_close(void *self, void *reader);
+int rs_fs_complete_path(void *self, const char *key, char *buf, size_t cap);
+int rs_fs_complete_remove(void *self, const char *key);
+
+#endif

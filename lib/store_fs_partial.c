@@ -1,0 +1,339 @@
+/* Partial uploads: .resumable/partial/<hex>.data holds the bytes, <hex>.meta what is durable.
+ * The meta is only ever rewritten after the data it describes is synced, so on load the data
+ * may be longer than `held` (an unsynced tail: cut off) but is shorter only after damage
+ * (then `held` shrinks and the hash state is dropped). */
+#include "store_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resumable/error.h"
+
+typedef struct fs_partial {
+  int fd;
+  int staging;
+  int committed;
+  char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
+  char key[];
+} fs_partial;
+
+/* Data shorter than the meta claims: keep what is there, the hash state no longer matches. */
+static void clamp_to_data(resumable_partial_info *info, uint64_t size)
+{
+  if (size < info->held) {
+    info->held = size;
+    info->hash_state_len = 0;
+  }
+}
+
+static int open_data(rs_fs *fs, const char *name, int flags, int *fd, struct stat *st)
+{
+  char file[RS_FS_FILE_MAX];
+  rs_fs_file_name(file, name, "data");
+  int f;
+  do {
+    f = openat(fs->part_fd, file, O_RDWR | O_NOFOLLOW | O_CLOEXEC | flags, 0644);
+  } while (f < 0 && errno == EINTR);
+  if (f < 0)
+    return rs_fs_err(errno);
+  int rc = RESUMABLE_OK;
+  if (fstat(f, st) != 0)
+    rc = rs_fs_err(errno);
+  else if (!S_ISREG(st->st_mode))
+    rc = RESUMABLE_E_IO; /* something planted in our private directory */
+  if (rc != RESUMABLE_OK) {
+    rs_fs_close(f);
+    return rc;
+  }
+  *fd = f;
+  return RESUMABLE_OK;
+}
+
+/* Remove both files; OK if either existed, NOT_FOUND if neither. Data first: a crash in
+ * between leaves a meta without data, which loads as absent. */
+static int drop(rs_fs *fs, const char *name)
+{
+  char data[RS_FS_FILE_MAX], meta[RS_FS_FILE_MAX];
+  rs_fs_file_name(data, name, "data");
+  rs_fs_file_name(meta, name, "meta");
+  int a = rs_fs_unlink(fs->part_fd, data);
+  if (a != RESUMABLE_OK && a != RESUMABLE_E_NOT_FOUND)
+    return a;
+  int b = rs_fs_unlink(fs->part_fd, meta);
+  if (b != RESUMABLE_OK && b != RESUMABLE_E_NOT_FOUND)
+    return b;
+  return (a == RESUMABLE_OK || b == RESUMABLE_OK) ? RESUMABLE_OK : RESUMABLE_E_NOT_FOUND;
+}
+
+/* Meta plus a data file: the partial as it stands. A meta without data is absent (and
+ * removed: it is what an interrupted commit or remove leaves). */
+static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info,
+                int *fd)
+{
+  int rc = rs_fs_meta_load(fs, name, key, info);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  struct stat st;
+  rc = open_data(fs, name, 0, fd, &st);
+  if (rc == RESUMABLE_E_NOT_FOUND)
+    (void)drop(fs, name);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  clamp_to_data(info, (uint64_t)st.st_size);
+  return RESUMABLE_OK;
+}
+
+int rs_fs_partial_stat(void *self, const char *key, resumable_partial_info *out)
+{
+  char name[RS_FS_NAME_LEN + 1];
+  resumable_partial_info info;
+  int fd = -1;
+  if (!rs_fs_key_ok(key) || out == NULL)
+    return RESUMABLE_E_INVALID_ARG;
+  rs_fs_key_name(key, name);
+  int rc = load(self, name, key, &info, &fd);
+  rs_fs_close(fd);
+  if (rc == RESUMABLE_OK)
+    *out = info;
+  return rc;
+}
+
+static int make_handle(const char *key, const char *name, int fd, int staging, void **handle)
+{
+  size_t klen = strlen(key);
+  fs_partial *p = malloc(sizeof(*p) + klen + 1);
+  if (p == NULL)
+    return RESUMABLE_E_NOMEM;
+  p->fd = fd;
+  p->staging = staging;
+  p->committed = 0;
+  snprintf(p->name, sizeof(p->name), "%s", name);
+  memcpy(p->key, key, klen + 1);
+  *handle = p;
+  return RESUMABLE_OK;
+}
+
+static int open_existing(rs_fs *fs, const char *key, const char *name, int *fd,
+                         resumable_partial_info *info)
+{
+  int rc = load(fs, name, key, info, fd);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  /* Bytes past `held` were never synced: not trusted, cut off so appends start at held. */
+  rc = rs_fs_ftruncate(*fd, info->held);
+  if (rc != RESUMABLE_OK) {
+    rs_fs_close(*fd);
+    *fd = -1;
+  }
+  return rc;
+}
+
+static int open_create(rs_fs *fs, const char *key, const char *name, int *fd,
+                       resumable_partial_info *info)
+{
+  struct stat st;
+  int rc = drop(fs, name);
+  if (rc != RESUMABLE_OK && rc != RESUMABLE_E_NOT_FOUND)
+    return rc;
+  rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
+  if (rc != RESUMABLE_OK)
+    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
+  info->held = 0;
+  rc = rs_fs_meta_save(fs, name, key, info);
+  if (rc != RESUMABLE_OK) {
+    rs_fs_close(*fd);
+    *fd = -1;
+    (void)drop(fs, name);
+  }
+  return rc;
+}
+
+int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
+                       const resumable_partial_info *info, void **handle,
+                       resumable_partial_info *out)
+{
+  rs_fs *fs = self;
+  char name[RS_FS_FILE_MAX];
+  resumable_partial_info got;
+  int fd = -1, rc;
+  if (!rs_fs_key_ok(key) || handle == NULL || (mode != RESUMABLE_PARTIAL_EXISTING && !info))
+    return RESUMABLE_E_INVALID_ARG;
+  *handle = NULL;
+  if (mode == RESUMABLE_PARTIAL_EXISTING) {
+    rs_fs_key_name(key, name);
+    rc = open_existing(fs, key, name, &fd, &got);
+  } else if (mode == RESUMABLE_PARTIAL_CREATE || mode == RESUMABLE_PARTIAL_STAGING) {
+    /* Refuse a key that can never be committed before any byte is accepted for it. */
+    rc = rs_fs_check_placement(fs, key);
+    if (rc != RESUMABLE_OK)
+      return rc;
+    got = *info;
+    if (got.hash_state_len > RESUMABLE_HASH_STATE_MAX)
+      got.hash_state_len = 0;
+    got.held = 0;
+    if (mode == RESUMABLE_PARTIAL_CREATE) {
+      rs_fs_key_name(key, name);
+      rc = open_create(fs, key, name, &fd, &got);
+    } else {
+      rc = rs_fs_tmp_create(fs, "stage", name, &fd);
+    }
+  } else {
+    return RESUMABLE_E_INVALID_ARG;
+  }
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = make_handle(key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
+  if (rc != RESUMABLE_OK) {
+    rs_fs_close(fd);
+    if (mode == RESUMABLE_PARTIAL_STAGING)
+      (void)rs_fs_unlink(fs->tmp_fd, name);
+    return rc;
+  }
+  if (out != NULL)
+    *out = got;
+  return RESUMABLE_OK;
+}
+
+int rs_fs_partial_write(void *self, void *handle, uint64_t offset, const void *buf, size_t len)
+{
+  (void)self;
+  fs_partial *p = handle;
+  if (p == NULL || (buf == NULL && len > 0))
+    return RESUMABLE_E_INVALID_ARG;
+  if (p->committed)
+    return RESUMABLE_E_STATE;
+  return rs_fs_pwrite_all(p->fd, buf, len, offset);
+}
+
+int rs_fs_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len,
+                       size_t *got)
+{
+  (void)self;
+  fs_partial *p = handle;
+  if (p == NULL || got == NULL || (buf == NULL && len > 0))
+    return RESUMABLE_E_INVALID_ARG;
+  return rs_fs_pread_full(p->fd, buf, len, offset, got);
+}
+
+int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *info)
+{
+  fs_partial *p = handle;
+  struct stat st;
+  if (p == NULL || info == NULL)
+    return RESUMABLE_E_INVALID_ARG;
+  if (p->staging || p->committed)
+    return RESUMABLE_E_STATE;
+  int rc = rs_fs_fdatasync(p->fd);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  if (fstat(p->fd, &st) != 0)
+    return rs_fs_err(errno);
+  if ((uint64_t)st.st_size < info->held)
+    return RESUMABLE_E_IO; /* cannot promise bytes that were never written */
+  if ((uint64_t)st.st_size > info->held) {
+    /* Need not be durable: a longer file is cut back to `held` on the next open. */
+    rc = rs_fs_ftruncate(p->fd, info->held);
+    if (rc != RESUMABLE_OK)
+      return rc;
+  }
+  return rs_fs_meta_save(self, p->name, p->key, info);
+}
+
+/* The committed bytes are exactly info->size long and on disk. */
+static int settle_data(fs_partial *p, uint64_t size, struct stat *st)
+{
+  if (fstat(p->fd, st) != 0)
+    return rs_fs_err(errno);
+  if ((uint64_t)st->st_size < size)
+    return RESUMABLE_E_IO;
+  if ((uint64_t)st->st_size > size) {
+    int rc = rs_fs_ftruncate(p->fd, size);
+    if (rc != RESUMABLE_OK)
+      return rc;
+  }
+  int rc = rs_fs_fsync(p->fd);
+  if (rc == RESUMABLE_OK && fstat(p->fd, st) != 0)
+    rc = rs_fs_err(errno);
+  return rc;
+}
+
+/* Rename into place; the sidecar goes first so the new inode is never served without one. */
+static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info,
+                 const struct stat *st)
+{
+  char keyname[RS_FS_NAME_LEN + 1], src[RS_FS_FILE_MAX];
+  int dirfd = -1;
+  const char *leaf = NULL;
+  struct stat old;
+  int rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
+  if (rc != RESUMABLE_OK)
+    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
+  rc = rs_fs_leaf_stat(dirfd, leaf, &old);
+  if (rc == RESUMABLE_OK || rc == RESUMABLE_E_NOT_FOUND) {
+    rs_fs_key_name(p->key, keyname);
+    rc = rs_fs_sum_save(fs, keyname, p->key, st, info->sha256);
+  }
+  if (p->staging)
+    snprintf(src, sizeof(src), "%s", p->name);
+  else
+    rs_fs_file_name(src, p->name, "data");
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_fsync(dirfd);
+  rs_fs_close(dirfd);
+  return rc;
+}
+
+int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info *info)
+{
+  rs_fs *fs = self;
+  fs_partial *p = handle;
+  struct stat st;
+  if (p == NULL || info == NULL)
+    return RESUMABLE_E_INVALID_ARG;
+  if (p->committed)
+    return RESUMABLE_E_STATE;
+  int rc = settle_data(p, info->size, &st);
+  if (rc == RESUMABLE_OK)
+    rc = place(fs, p, info, &st);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  p->committed = 1;
+  if (!p->staging) {
+    /* The bytes are the complete file now; a crash before this leaves a meta without data,
+     * which loads as absent. */
+    char meta[RS_FS_FILE_MAX];
+    rs_fs_file_name(meta, p->name, "meta");
+    (void)rs_fs_unlink(fs->part_fd, meta);
+    (void)rs_fs_fsync(fs->part_fd);
+  }
+  return RESUMABLE_OK;
+}
+
+void rs_fs_partial_close(void *self, void *handle)
+{
+  rs_fs *fs = self;
+  fs_partial *p = handle;
+  if (p == NULL)
+    return;
+  rs_fs_close(p->fd);
+  if (p->staging && !p->committed)
+    (void)rs_fs_unlink(fs->tmp_fd, p->name);
+  free(p);
+}
+
+int rs_fs_partial_remove(void *self, const char *key)
+{
+  char name[RS_FS_NAME_LEN + 1];
+  if (!rs_fs_key_ok(key))
+    return RESUMABLE_E_INVALID_ARG;
+  rs_fs_key_name(key, name);
+  int rc = drop(self, name);
+  if (rc == RESUMABLE_OK)
+    (void)rs_fs_fsync(((rs_fs *)self)->part_fd);
+  return rc;
+}

@@ -1,0 +1,441 @@
+/* POSIX store: partial uploads and staging files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sys/wait.h>
+
+#include "store_fixture.h"
+
+/* A partial of `total` bytes bound to a target, holding `held` bytes of msg, synced, with the
+ * real running hash state. The handle is returned open. */
+static void *make_synced(fixture *f, const char *key, const uint8_t *msg, uint64_t held,
+                         uint64_t total, resumable_partial_info *out)
+{
+  resumable_partial_info info = fx_info(total);
+  void *h = NULL;
+  info.has_target = 1;
+  memset(info.target_sha256, 0x5a, 32);
+  assert_int_equal(f->ops->partial_open(f->self, key, RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, msg, (size_t)held), RESUMABLE_OK);
+  rs_sha256 s;
+  rs_sha256_init(&s);
+  rs_sha256_update(&s, msg, (size_t)held);
+  info.held = held;
+  info.hash_state_len = rs_sha256_export(&s, info.hash_state, sizeof(info.hash_state));
+  assert_int_not_equal(info.hash_state_len, 0);
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
+  *out = info;
+  return h;
+}
+
+static void assert_same_info(const resumable_partial_info *a, const resumable_partial_info *b)
+{
+  assert_int_equal(a->total, b->total);
+  assert_int_equal(a->held, b->held);
+  assert_int_equal(a->has_target, b->has_target);
+  assert_memory_equal(a->target_sha256, b->target_sha256, 32);
+  assert_int_equal(a->hash_state_len, b->hash_state_len);
+  assert_memory_equal(a->hash_state, b->hash_state, a->hash_state_len);
+}
+
+static void partial_synced_state_survives_restart(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789abcdef";
+  resumable_partial_info want, got;
+  void *h = make_synced(f, "dir/up.bin", msg, 6, 16, &want);
+  f->ops->partial_close(f->self, h);
+  fx_restart(f);
+
+  assert_int_equal(f->ops->partial_stat(f->self, "dir/up.bin", &got), RESUMABLE_OK);
+  assert_same_info(&got, &want);
+  memset(&got, 0, sizeof(got));
+  assert_int_equal(
+      f->ops->partial_open(f->self, "dir/up.bin", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+      RESUMABLE_OK);
+  assert_same_info(&got, &want);
+  uint8_t buf[16];
+  size_t n = 0;
+  assert_int_equal(f->ops->partial_read(f->self, h, 0, buf, sizeof(buf), &n), RESUMABLE_OK);
+  assert_int_equal(n, 6);
+  assert_memory_equal(buf, msg, 6);
+  /* The restored state continues the hash. */
+  rs_sha256 s;
+  uint8_t d1[32], d2[32];
+  assert_int_equal(rs_sha256_import(&s, got.hash_state, got.hash_state_len), 0);
+  rs_sha256_update(&s, msg + 6, 10);
+  rs_sha256_finish(&s, d1);
+  rs_sha256_digest(msg, 16, d2);
+  assert_memory_equal(d1, d2, 32);
+  f->ops->partial_close(f->self, h);
+}
+
+static void partial_absent_is_not_found(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info got;
+  void *h = (void *)&got;
+  assert_int_equal(f->ops->partial_stat(f->self, "nothing", &got), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "nothing", RESUMABLE_PARTIAL_EXISTING, NULL, &h, NULL),
+      RESUMABLE_E_NOT_FOUND);
+  assert_null(h);
+  assert_int_equal(f->ops->partial_remove(f->self, "nothing"), RESUMABLE_E_NOT_FOUND);
+}
+
+static void partial_meta_ahead_of_data_shrinks_held_and_drops_hash(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char data[256];
+  void *h = make_synced(f, "k", msg, 8, 10, &want);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("k", "data", data, sizeof(data));
+  char p[512];
+  fx_path(f, data, p, sizeof(p));
+  assert_int_equal(truncate(p, 5), 0); /* lost tail, e.g. a disk that lied about fsync */
+  fx_restart(f);
+
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 5);
+  assert_int_equal(got.hash_state_len, 0);
+  assert_int_equal(got.total, 10);
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(got.held, 5);
+  assert_int_equal(got.hash_state_len, 0);
+  f->ops->partial_close(f->self, h);
+}
+
+static void partial_unsynced_tail_is_cut_on_open(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char data[256];
+  void *h = make_synced(f, "k", msg, 4, 10, &want);
+  assert_int_equal(f->ops->partial_write(f->self, h, 4, msg + 4, 5), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h); /* no sync: bytes 4..8 are not promised */
+  fx_partial_file("k", "data", data, sizeof(data));
+  assert_int_equal(fx_size(f, data), 9);
+  fx_restart(f);
+
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
+  assert_same_info(&got, &want);
+  assert_int_equal(fx_size(f, data), 4);
+  f->ops->partial_close(f->self, h);
+}
+
+static void partial_sync_discards_bytes_past_held(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(10);
+  char data[256];
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "abcdefghij", 10), RESUMABLE_OK);
+  info.held = 7;
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
+  fx_partial_file("k", "data", data, sizeof(data));
+  assert_int_equal(fx_size(f, data), 7);
+  f->ops->partial_close(f->self, h);
+}
+
+static void corrupt_meta(fixture *f, const char *key, long at, long truncate_to)
+{
+  char meta[256], p[512];
+  fx_partial_file(key, "meta", meta, sizeof(meta));
+  fx_path(f, meta, p, sizeof(p));
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  if (at >= 0) {
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, at), 1);
+    b ^= 0x10;
+    assert_int_equal(pwrite(fd, &b, 1, at), 1);
+  }
+  if (truncate_to >= 0)
+    assert_int_equal(ftruncate(fd, truncate_to), 0);
+  close(fd);
+}
+
+static void partial_corrupt_meta_is_absent_and_cleaned(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char meta[256], data[256];
+  fx_partial_file("k", "meta", meta, sizeof(meta));
+  fx_partial_file("k", "data", data, sizeof(data));
+  /* A flipped bit anywhere (here: inside `held`), then a torn (short) write. */
+  for (int round = 0; round < 2; round++) {
+    void *h = make_synced(f, "k", msg, 6, 10, &info);
+    f->ops->partial_close(f->self, h);
+    corrupt_meta(f, "k", round == 0 ? 23 : -1, round == 0 ? -1 : 40);
+    assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_E_NOT_FOUND);
+    assert_false(fx_exists(f, meta));
+    assert_false(fx_exists(f, data));
+  }
+}
+
+static void partial_meta_without_data_is_absent(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char data[256], p[512];
+  void *h = make_synced(f, "k", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("k", "data", data, sizeof(data));
+  fx_path(f, data, p, sizeof(p));
+  assert_int_equal(unlink(p), 0);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_E_NOT_FOUND);
+}
+
+static void partial_create_replaces_existing_partial(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char data[256];
+  void *h = make_synced(f, "k", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  resumable_partial_info fresh = fx_info(99);
+  fresh.held = 42; /* ignored: a new partial holds nothing */
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_CREATE, &fresh, &h, &got),
+                   RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(got.held, 0);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.total, 99);
+  assert_int_equal(got.held, 0);
+  assert_int_equal(got.has_target, 0);
+  fx_partial_file("k", "data", data, sizeof(data));
+  assert_int_equal(fx_size(f, data), 0);
+}
+
+static void partial_commit_publishes_bytes_and_ends_partial(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  resumable_complete_info ci = {.size = 10}, cs;
+  char meta[256], data[256], buf[32];
+  void *h = make_synced(f, "out/file.bin", msg, 6, 10, &info);
+  assert_int_equal(f->ops->partial_write(f->self, h, 6, msg + 6, 4), RESUMABLE_OK);
+  rs_sha256_digest(msg, 10, ci.sha256);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+
+  assert_int_equal(fx_read(f, "out/file.bin", buf, sizeof(buf)), 10);
+  assert_memory_equal(buf, msg, 10);
+  assert_int_equal(f->ops->partial_stat(f->self, "out/file.bin", &got), RESUMABLE_E_NOT_FOUND);
+  fx_partial_file("out/file.bin", "meta", meta, sizeof(meta));
+  fx_partial_file("out/file.bin", "data", data, sizeof(data));
+  assert_false(fx_exists(f, meta));
+  assert_false(fx_exists(f, data));
+  assert_int_equal(f->ops->complete_stat(f->self, "out/file.bin", &cs), RESUMABLE_OK);
+  assert_int_equal(cs.size, 10);
+  assert_memory_equal(cs.sha256, ci.sha256, 32);
+}
+
+static void partial_remove_keeps_complete_file(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  resumable_complete_info cs;
+  assert_int_equal(fx_put(f, "k", "old", 3, NULL), RESUMABLE_OK);
+  void *h = make_synced(f, "k", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(f->ops->partial_remove(f->self, "k"), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->partial_remove(f->self, "k"), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->complete_stat(f->self, "k", &cs), RESUMABLE_OK);
+  assert_int_equal(cs.size, 3);
+  assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
+}
+
+static void staging_close_without_commit_leaves_nothing(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(UINT64_MAX), got;
+  void *h = NULL;
+  assert_int_equal(
+      f->ops->partial_open(f->self, "st/k", RESUMABLE_PARTIAL_STAGING, &info, &h, &got),
+      RESUMABLE_OK);
+  assert_int_equal(got.held, 0);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "bytes", 5), RESUMABLE_OK);
+  assert_int_equal(fx_count_rel(f, ".resumable/tmp"), 1);
+  assert_int_equal(f->ops->partial_stat(f->self, "st/k", &got), RESUMABLE_E_NOT_FOUND);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(fx_count_rel(f, ".resumable/tmp"), 0);
+  assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
+  assert_false(fx_exists(f, "st"));
+}
+
+static void staging_commit_leaves_no_temp_file(void **state)
+{
+  fixture *f = *state;
+  char buf[16];
+  assert_int_equal(fx_put(f, "whole", "payload", 7, NULL), RESUMABLE_OK);
+  assert_int_equal(fx_read(f, "whole", buf, sizeof(buf)), 7);
+  assert_memory_equal(buf, "payload", 7);
+  assert_int_equal(fx_count_rel(f, ".resumable/tmp"), 0);
+}
+
+/* A pid that certainly belonged to a process that has exited. */
+static pid_t dead_pid(void)
+{
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(0);
+  assert_int_equal(waitpid(pid, NULL, 0), pid);
+  return pid;
+}
+
+static void startup_clears_temp_files_of_dead_processes(void **state)
+{
+  fixture *f = *state;
+  char a[128], b[128], mine[128];
+  pid_t gone = dead_pid();
+  snprintf(a, sizeof(a), ".resumable/tmp/stage-%lx-1-2", (unsigned long)gone);
+  snprintf(b, sizeof(b), ".resumable/tmp/meta-%lx-3-4", (unsigned long)gone);
+  snprintf(mine, sizeof(mine), ".resumable/tmp/stage-%lx-5-6", (unsigned long)getpid());
+  fx_write(f, a, "x", 1);
+  fx_write(f, b, "", 0);
+  fx_write(f, ".resumable/tmp/unparsable", "y", 1);
+  fx_write(f, mine, "z", 1);
+  fx_write(f, ".resumable/partial/orphan.data", "junk", 4);
+  fx_restart(f);
+  assert_false(fx_exists(f, a));
+  assert_false(fx_exists(f, b));
+  assert_false(fx_exists(f, ".resumable/tmp/unparsable"));
+  assert_true(fx_exists(f, mine)); /* a live process may still be using it */
+  assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
+}
+
+/* A second store on the same root (e.g. a host restarting its server in-process) must not pull
+ * a staging file from under the first. */
+static void second_store_on_same_root_keeps_live_staging_file(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(2);
+  resumable_complete_info ci = {.size = 2};
+  resumable_store *other = NULL;
+  void *h = NULL;
+  char buf[4];
+  rs_sha256_digest("hi", 2, ci.sha256);
+  assert_int_equal(f->ops->partial_open(f->self, "live", RESUMABLE_PARTIAL_STAGING, &info, &h,
+                                        NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "hi", 2), RESUMABLE_OK);
+  assert_int_equal(resumable_store_fs_new(&other, f->root), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  resumable_store_free(other);
+  assert_int_equal(fx_read(f, "live", buf, sizeof(buf)), 2);
+}
+
+static void partial_sync_refused_on_staging(void **state)
+{
+  fixture *f = *state;
+  resumable_partial_info info = fx_info(5);
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->self, "s", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_STATE);
+  f->ops->partial_close(f->self, h);
+}
+
+/* A meta file is bound to its key: one copied under another key's name is not used. */
+static void partial_meta_of_another_key_is_absent(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char src[256], dst[256], from[512], to[512];
+  void *h = make_synced(f, "a", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  static const char *ext[] = {"meta", "data"};
+  for (int i = 0; i < 2; i++) {
+    fx_partial_file("a", ext[i], src, sizeof(src));
+    fx_partial_file("b", ext[i], dst, sizeof(dst));
+    fx_path(f, src, from, sizeof(from));
+    fx_path(f, dst, to, sizeof(to));
+    assert_int_equal(link(from, to), 0);
+  }
+  assert_int_equal(f->ops->partial_stat(f->self, "b", &got), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->partial_stat(f->self, "a", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 6);
+}
+
+static long slurp(const fixture *f, const char *rel, uint8_t *buf, size_t cap)
+{
+  long n = fx_read(f, rel, buf, cap);
+  assert_true(n > 0 && (size_t)n < cap);
+  return n;
+}
+
+/* Whatever single byte of the meta is damaged, the partial is treated as absent. */
+static void partial_meta_damaged_at_any_byte_is_absent(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info info, got;
+  char meta[256], data[256];
+  uint8_t good[2048], bad[2048];
+  void *h = make_synced(f, "any/key", msg, 6, 10, &info);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("any/key", "meta", meta, sizeof(meta));
+  fx_partial_file("any/key", "data", data, sizeof(data));
+  long n = slurp(f, meta, good, sizeof(good));
+  for (long i = 0; i < n; i++) {
+    memcpy(bad, good, (size_t)n);
+    bad[i] ^= (uint8_t)(1u << (i % 8));
+    fx_write(f, meta, bad, (size_t)n);
+    fx_write(f, data, msg, 6);
+    assert_int_equal(f->ops->partial_stat(f->self, "any/key", &got), RESUMABLE_E_NOT_FOUND);
+    assert_false(fx_exists(f, data));
+  }
+  fx_write(f, meta, good, (size_t)n);
+  fx_write(f, data, msg, 6);
+  assert_int_equal(f->ops->partial_stat(f->self, "any/key", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 6);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+  const struct CMUnitTest tests[] = {
+    T(partial_synced_state_survives_restart),
+    T(partial_absent_is_not_found),
+    T(partial_meta_ahead_of_data_shrinks_held_and_drops_hash),
+    T(partial_unsynced_tail_is_cut_on_open),
+    T(partial_sync_discards_bytes_past_held),
+    T(partial_corrupt_meta_is_absent_and_cleaned),
+    T(partial_meta_damaged_at_any_byte_is_absent),
+    T(partial_meta_without_data_is_absent),
+    T(partial_meta_of_another_key_is_absent),
+    T(partial_create_replaces_existing_partial),
+    T(partial_commit_publishes_bytes_and_ends_partial),
+    T(partial_remove_keeps_complete_file),
+    T(staging_close_without_commit_leaves_nothing),
+    T(staging_commit_leaves_no_temp_file),
+    T(startup_clears_temp_files_of_dead_processes),
+    T(second_store_on_same_root_keeps_live_staging_file),
+    T(partial_sync_refused_on_staging),
+  };
+#undef T
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
