@@ -343,7 +343,7 @@ static void budget_ends_upload_against_closed_port_within_one_backoff_step(void 
   assert_int_equal(resumable_stager_set_backoff_ms(st, 100, 200), RESUMABLE_OK);
   double secs;
   assert_int_equal(e2e_run(st, &secs), RESUMABLE_E_TIMEOUT);
-  assert_true(secs >= 0.9);
+  assert_true(secs >= 0.7); /* it may stop early when the next wait cannot fit */
   assert_true(secs <= 1.0 + 0.2 + 0.3); /* budget + one backoff step + scheduling slack */
   assert_true(resumable_stager_attempts(st) >= 2);
   assert_int_equal(resumable_stager_held(st), 0);
