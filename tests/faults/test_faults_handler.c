@@ -325,6 +325,36 @@ static void whole_file_put_commit_fault_leaves_no_staging(void **state)
   }
 }
 
+/* A commit makes the key's missing directories and syncs each parent. When that sync fails,
+ * the directory must not stay behind: a retry would find it, trust it and never sync its entry,
+ * so a crash could lose a file already answered with 200. */
+static void commit_dir_sync_fault_leaves_no_unsynced_directory(void **state)
+{
+  hfix *f = *state;
+  /* syncs of the commit: 1 the data, 2 the root after mkdir d1, 3 d1 after mkdir d2 */
+  rs_fault_fail_call(RS_FAULT_SYNC, 2, 1, EIO);
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
+                   500);
+  assert_int_equal(rs_fault_fired(RS_FAULT_SYNC), 1);
+  assert_false(ff_exists(f->root, "d1"));
+  rs_fault_fail_call(RS_FAULT_SYNC, 3, 1, EIO);
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
+                   500);
+  assert_int_equal(rs_fault_fired(RS_FAULT_SYNC), 1);
+  assert_true(ff_exists(f->root, "d1"));
+  assert_false(ff_exists(f->root, "d1/d2"));
+  assert_int_equal(ff_tmp_count(f->root), 0);
+  rs_fault_lift();
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
+                   200);
+  size_t len = 0;
+  uint8_t *got = ff_read(f->root, "d1/d2/f", &len);
+  assert_non_null(got);
+  assert_int_equal(len, SIZE);
+  assert_memory_equal(got, f->v1, SIZE);
+  free(got);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -338,6 +368,7 @@ int main(void)
     T(commit_rename_fault_keeps_the_old_complete_file),
     T(whole_file_put_enospc_leaves_no_staging_and_no_final_file),
     T(whole_file_put_commit_fault_leaves_no_staging),
+    T(commit_dir_sync_fault_leaves_no_unsynced_directory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
