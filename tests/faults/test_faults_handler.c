@@ -247,7 +247,10 @@ static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix 
     } else if (times == 0) { /* v1 still served; the disk stays bad: the last 308 stands */
       assert_string_equal(h.sha, "");
       assert_int_equal(h.file_size, HALF);
-    } else { /* a passing fault: the handler kept every byte as a partial, commit pending */
+    } else if (kind == RS_FAULT_SYNC && nth == 1) { /* the data's fsync failed: its bytes */
+      assert_string_equal(h.sha, "");                /* since the last 308 are not trusted */
+      assert_int_equal(h.file_size, HALF);
+    } else { /* a passing fault elsewhere: the handler kept every byte, commit pending */
       assert_string_equal(h.sha, "");
       assert_int_equal(h.file_size, SIZE);
     }
@@ -325,6 +328,24 @@ static void whole_file_put_commit_fault_leaves_no_staging(void **state)
   }
 }
 
+/* The commit's fsync of the data fails once, and a second fsync would pass (Linux reports a
+ * writeback error once, then marks the pages clean). The bytes since the last 308 may be gone:
+ * they must not be kept as held, or a later commit would place a file whose content does not
+ * match the hash recorded for it. */
+static void commit_data_fsync_failure_is_never_trusted_later(void **state)
+{
+  hfix *f = *state;
+  assert_int_equal(ff_run(f->srv, "PUT", "t", NULL, f->h1, f->v1, SIZE, PIECE).status, 200);
+  assert_int_equal(put_range(f, "t", f->v2, f->h2, 0, HALF - 1).status, 308);
+  rs_fault_fail_call(RS_FAULT_SYNC, 1, 1, EIO);
+  assert_int_equal(put_range(f, "t", f->v2, f->h2, HALF, SIZE - 1).status, 500);
+  assert_int_equal(rs_fault_fired(RS_FAULT_SYNC), 1);
+  assert_int_equal(held_of(f, "t"), HALF);
+  assert_int_equal(final_is(f, "t", f->v1, NULL), 1);
+  rs_fault_lift();
+  finish_upload(f, "t", f->v2, f->h2);
+}
+
 /* A commit makes the key's missing directories and syncs each parent. When that sync fails,
  * the directory must not stay behind: a retry would find it, trust it and never sync its entry,
  * so a crash could lose a file already answered with 200. */
@@ -369,6 +390,7 @@ int main(void)
     T(whole_file_put_enospc_leaves_no_staging_and_no_final_file),
     T(whole_file_put_commit_fault_leaves_no_staging),
     T(commit_dir_sync_fault_leaves_no_unsynced_directory),
+    T(commit_data_fsync_failure_is_never_trusted_later),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

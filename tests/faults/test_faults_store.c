@@ -122,9 +122,39 @@ static void hook_sync_fault_fails_partial_sync_and_keeps_the_old_held(void **sta
   assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_IO);
   assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
   assert_int_equal(got.held, 0);
+  f->ops->partial_close(f->self, h);
+  /* a fresh handle starts from the durable state and syncs again */
+  assert_int_equal(
+      f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+      RESUMABLE_OK);
+  assert_int_equal(got.held, 0);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "abcde", 5), RESUMABLE_OK);
   assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
   assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
   assert_int_equal(got.held, 5);
+  f->ops->partial_close(f->self, h);
+}
+
+/* Linux reports a writeback error to one fsync and then marks the pages clean: a later fsync
+ * on the same file succeeds although the bytes may be gone. The fault hook fails one call and
+ * lets the next pass, which is exactly that. After a failed fsync the handle must never promise
+ * the bytes written since its last good sync. */
+static void store_never_trusts_a_handle_after_a_failed_fsync(void **state)
+{
+  sfix *f = *state;
+  resumable_partial_info info, got;
+  resumable_complete_info ci = {.size = 5};
+  void *h = create(f, "k", 5);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &info), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "abcde", 5), RESUMABLE_OK);
+  rs_fault_fail_call(RS_FAULT_SYNC, 1, 1, EIO); /* the commit's fsync of the data */
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_IO);
+  info.held = 5;
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_IO);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_IO);
+  assert_false(ff_exists(f->root, "k"));
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 0);
   f->ops->partial_close(f->self, h);
 }
 
@@ -156,6 +186,8 @@ int main(void)
                                     setup, teardown),
     cmocka_unit_test_setup_teardown(hook_rename_fault_on_commit_leaves_the_final_path_absent,
                                     setup, teardown),
+    cmocka_unit_test_setup_teardown(store_never_trusts_a_handle_after_a_failed_fsync, setup,
+                                    teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
