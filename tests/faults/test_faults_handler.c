@@ -242,6 +242,11 @@ static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix 
     kept_old += which == 1;
     ff_result h = head(f, key);
     assert_int_equal(h.status, 200);
+    if (which == 1) { /* still faulty: v1 is served with its own hash, whatever the sidecar */
+      ff_result g = ff_run(f->srv, "GET", key, NULL, NULL, NULL, 0, 1);
+      assert_int_equal(g.status, 200);
+      assert_string_equal(g.sha, f->h1);
+    }
     if (which == 2) { /* renamed: the new file is complete and its hash recorded */
       assert_string_equal(h.sha, f->h2);
     } else if (times == 0) { /* v1 still served; the disk stays bad: the last 308 stands */
@@ -346,6 +351,49 @@ static void commit_data_fsync_failure_is_never_trusted_later(void **state)
   finish_upload(f, "t", f->v2, f->h2);
 }
 
+/* The disk is full before the first byte: creating the partial (its meta) fails, and nothing
+ * is left behind for the key. */
+static void create_on_a_full_disk_is_507_and_leaves_nothing(void **state)
+{
+  hfix *f = *state;
+  rs_fault_fail_after_bytes(0, ENOSPC);
+  assert_int_equal(put_range(f, "n", f->v1, f->h1, 0, HALF - 1).status, 507);
+  assert_int_equal(head(f, "n").status, 404);
+  char rel[128];
+  ff_partial_data("n", rel, sizeof(rel));
+  assert_false(ff_exists(f->root, rel));
+  assert_int_equal(ff_tmp_count(f->root), 0);
+  rs_fault_lift();
+  finish_upload(f, "n", f->v1, f->h1);
+}
+
+/* A newer request supersedes one still sending: the older one's bytes are synced first. When
+ * that sync fails, the newer request is 507, the older one 423, and the partial keeps what was
+ * durable before either. */
+static void superseding_sync_failure_keeps_the_durable_state(void **state)
+{
+  hfix *f = *state;
+  resumable_exchange *a = NULL;
+  char range[64];
+  assert_int_equal(put_range(f, "p", f->v1, f->h1, 0, PIECE - 1).status, 308);
+  snprintf(range, sizeof(range), "bytes %u-%u/%u", PIECE, SIZE - 1, SIZE);
+  assert_int_equal(resumable_exchange_begin(f->srv, "PUT", "/v1/files/p", &a), RESUMABLE_OK);
+  assert_int_equal(resumable_exchange_add_header(a, "Content-Range", range), RESUMABLE_OK);
+  assert_int_equal(resumable_exchange_add_header(a, "X-Content-SHA256", f->h1), RESUMABLE_OK);
+  assert_int_equal(resumable_exchange_headers_done(a), 0);
+  assert_int_equal(resumable_exchange_feed(a, f->v1 + PIECE, 2 * PIECE), 0);
+  rs_fault_fail_call(RS_FAULT_SYNC, 1, 0, ENOSPC);
+  assert_int_equal(put_range(f, "p", f->v1, f->h1, 3 * PIECE, SIZE - 1).status, 507);
+  assert_int_equal(resumable_exchange_feed(a, f->v1 + 3 * PIECE, PIECE), 1);
+  assert_int_equal(resumable_exchange_end(a, RESUMABLE_BODY_DROPPED), RESUMABLE_OK);
+  assert_int_equal(resumable_exchange_status(a), 423);
+  resumable_exchange_free(a);
+  assert_int_equal(held_of(f, "p"), PIECE);
+  assert_partial_prefix(f, "p", f->v1, PIECE);
+  rs_fault_lift();
+  finish_upload(f, "p", f->v1, f->h1);
+}
+
 /* A commit makes the key's missing directories and syncs each parent. When that sync fails,
  * the directory must not stay behind: a retry would find it, trust it and never sync its entry,
  * so a crash could lose a file already answered with 200. */
@@ -391,6 +439,8 @@ int main(void)
     T(whole_file_put_commit_fault_leaves_no_staging),
     T(commit_dir_sync_fault_leaves_no_unsynced_directory),
     T(commit_data_fsync_failure_is_never_trusted_later),
+    T(create_on_a_full_disk_is_507_and_leaves_nothing),
+    T(superseding_sync_failure_keeps_the_durable_state),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
