@@ -154,6 +154,11 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, mhd_request *r) {
         MHD_add_response_header(resp, name, value) != MHD_YES)
       goto fail;
   }
+  /* A malformed request may be framed differently by someone else on the path (both
+   * Content-Length and Transfer-Encoding, two lengths): what follows it on the connection is
+   * never parsed as another request (RFC 9112, 6.1). */
+  if (status == 400 && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+    goto fail;
   enum MHD_Result ok = MHD_queue_response(c, (unsigned int)status, resp);
   MHD_destroy_response(resp); /* MHD keeps its own reference */
   return ok;
@@ -168,6 +173,25 @@ static int wants_100_continue(struct MHD_Connection *c) {
   return expect != NULL && strcasecmp(expect, "100-continue") == 0;
 }
 
+static enum MHD_Result count_te(void *cls, enum MHD_ValueKind kind, const char *name,
+                                const char *value) {
+  int *bad = cls;
+  (void)kind;
+  if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    /* A second field, or anything but plain "chunked": MHD would read the body up to the
+     * connection's end, a framing that nothing else on the path is bound to share. */
+    *bad += (*bad > 0 || value == NULL || strcasecmp(value, "chunked") != 0) ? 2 : 1;
+  }
+  return MHD_YES;
+}
+
+/* Transfer-Encoding absent, or exactly one "chunked". */
+static int framing_ok(struct MHD_Connection *c) {
+  int te = 0;
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_te, &te);
+  return te <= 1;
+}
+
 /* First call: the request line and headers are in. */
 static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, const char *url,
                                      const char *method, void **con_cls) {
@@ -177,8 +201,8 @@ static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, cons
   r->host = h;
   snprintf(r->method, sizeof r->method, "%s", method);
   *con_cls = r; /* freed by on_completed, whatever happens next */
-  if (clock_gettime(CLOCK_MONOTONIC, &r->window_start) != 0)
-    return MHD_NO;
+  if (clock_gettime(CLOCK_MONOTONIC, &r->window_start) != 0 || !framing_ok(c))
+    return MHD_NO; /* closed without a reply; logged as dropped */
   if (resumable_exchange_begin(h->server, method, url, &r->ex) != RESUMABLE_OK)
     return MHD_NO;
   MHD_get_connection_values(c, MHD_HEADER_KIND, add_one_header, r);
@@ -284,7 +308,7 @@ static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg,
     flags |= MHD_USE_IPv6;
   if (cfg->verbose)
     flags |= MHD_USE_ERROR_LOG;
-  size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)2 * 1024 * 1024;
+  size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)256 * 1024;
   unsigned int timeout = cfg->timeout_s != 0 ? cfg->timeout_s : 60;
   unsigned int limit = cfg->max_connections != 0 ? cfg->max_connections : 256;
   unsigned int pool = cfg->threads > 1 ? cfg->threads : 0; /* 1 is MHD's single thread */
