@@ -24,7 +24,9 @@
  *  - MHD never calls the handler before the headers are complete, so a header trickle is bounded
  *    only by the memory limit (headers larger than it are refused by MHD with 431) and the
  *    connection caps, not by a deadline.
- *  - The connection cap and the per-address cap make MHD accept and close at once. */
+ *  - The connection cap and the per-address cap make MHD accept and close at once.
+ *  - MHD_OPTION_STRICT_FOR_CLIENT 1: HTTP/1.1 without Host is 400, a space in the path closes.
+ *    Header lines MHD still lets through against RFC 9112 are closed by request_ok(). */
 #include "mhd_host.h"
 
 #include <arpa/inet.h>
@@ -173,23 +175,52 @@ static int wants_100_continue(struct MHD_Connection *c) {
   return expect != NULL && strcasecmp(expect, "100-continue") == 0;
 }
 
-static enum MHD_Result count_te(void *cls, enum MHD_ValueKind kind, const char *name,
-                                const char *value) {
-  int *bad = cls;
-  (void)kind;
-  if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-    /* A second field, or anything but plain "chunked": MHD would read the body up to the
-     * connection's end, a framing that nothing else on the path is bound to share. */
-    *bad += (*bad > 0 || value == NULL || strcasecmp(value, "chunked") != 0) ? 2 : 1;
+/* RFC 9110 token characters: what a field name is made of. */
+static int is_token(const char *s) {
+  if (*s == '\0')
+    return 0;
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          strchr("!#$%&'*+-.^_`|~", ch) != NULL))
+      return 0;
   }
+  return 1;
+}
+
+/* No control byte but HTAB in a field value (a bare CR, say). */
+static int is_field_value(const char *s) {
+  for (; *s != '\0'; s++)
+    if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+      return 0;
+  return 1;
+}
+
+typedef struct header_check {
+  int te;  /* Transfer-Encoding fields seen, 2+ when unusable */
+  int bad; /* a field name or value MHD let through that RFC 9112 says to reject */
+} header_check;
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                    const char *value) {
+  header_check *hc = cls;
+  (void)kind;
+  if (name == NULL || !is_token(name) || (value != NULL && !is_field_value(value)))
+    hc->bad = 1;
+  else if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    hc->te += (hc->te > 0 || value == NULL || strcasecmp(value, "chunked") != 0) ? 2 : 1;
   return MHD_YES;
 }
 
-/* Transfer-Encoding absent, or exactly one "chunked". */
-static int framing_ok(struct MHD_Connection *c) {
-  int te = 0;
-  MHD_get_connection_values(c, MHD_HEADER_KIND, count_te, &te);
-  return te <= 1;
+/* MHD 0.9.75 is lenient where a proxy in front may read the request differently (a request
+ * smuggling risk): it keeps "Name : value" and ": value" as fields, bare CRs in values, and
+ * reads a body of any Transfer-Encoding but plain "chunked" up to the connection's end. Such a
+ * request is closed at once, without a reply, before anything else on the connection is
+ * parsed. Transfer-Encoding is fine absent, or as exactly one "chunked". */
+static int request_ok(struct MHD_Connection *c) {
+  header_check hc = {0, 0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &hc);
+  return !hc.bad && hc.te <= 1;
 }
 
 /* First call: the request line and headers are in. */
@@ -201,7 +232,7 @@ static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, cons
   r->host = h;
   snprintf(r->method, sizeof r->method, "%s", method);
   *con_cls = r; /* freed by on_completed, whatever happens next */
-  if (clock_gettime(CLOCK_MONOTONIC, &r->window_start) != 0 || !framing_ok(c))
+  if (clock_gettime(CLOCK_MONOTONIC, &r->window_start) != 0 || !request_ok(c))
     return MHD_NO; /* closed without a reply; logged as dropped */
   if (resumable_exchange_begin(h->server, method, url, &r->ex) != RESUMABLE_OK)
     return MHD_NO;
@@ -319,6 +350,7 @@ static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg,
                           MHD_OPTION_CONNECTION_LIMIT, limit,
                           MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
                           MHD_OPTION_THREAD_POOL_SIZE, pool,
+                          MHD_OPTION_STRICT_FOR_CLIENT, 1,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                           MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h,
                           MHD_OPTION_END);

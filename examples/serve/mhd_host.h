@@ -21,8 +21,8 @@ typedef struct mhd_host_config {
   const char *listen_addr;      /* numeric IPv4 or IPv6 address; NULL means 127.0.0.1 */
   uint16_t port;                /* 0 picks an ephemeral port (see mhd_host_port) */
   resumable_server *server;     /* the handler; not owned, must outlive the host */
-  size_t memory_limit;          /* per-connection memory (request line + headers must fit in
-                                   about half; larger are refused with 431); MHD 0.9.75 clears
+  size_t memory_limit;          /* per-connection memory (the request line and headers must
+                                   fit in it; larger are refused with 431); MHD 0.9.75 clears
                                    all of it after each request, so a kept-alive connection
                                    costs this much resident memory; 0 means 256 KiB */
   unsigned timeout_s;           /* idle timeout: a connection that moves no byte either way for

@@ -136,6 +136,13 @@ static size_t response_end(const char *buf, size_t len, int is_head, int *status
   }
 }
 
+static int has_connection_close(const char *buf, size_t len) {
+  for (const char *p = buf; p + 17 <= buf + len; p++)
+    if (p[-1] == '\n' && strncasecmp(p, "Connection: close", 17) == 0)
+      return 1;
+  return 0;
+}
+
 static int first_status(const char *buf, size_t len) {
   size_t off = 0;
   while (len - off >= 12 && strncmp(buf + off, "HTTP/1.", 7) == 0) {
@@ -187,7 +194,10 @@ static void roundtrip(int fd, const void *req, size_t len, int until_close, int 
         buf[got] = '\0';
       }
       int st = 0;
-      if (!until_close && response_end(buf, got, is_head, &st) > 0)
+      size_t end = until_close ? 0 : response_end(buf, got, is_head, &st);
+      if (end > 0 && has_connection_close(buf, end))
+        until_close = 1; /* the server's bookkeeping ends before it closes: wait for that */
+      else if (end > 0)
         done = 1;
     }
   }
