@@ -3,9 +3,12 @@
  * Timeouts use 1 s settings and wait for the server's close with poll() and a deadline. */
 #include "hostile.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { DEADLINE_MS = 15000 };
@@ -318,9 +321,148 @@ static void many_headers_are_431(void **state) {
   assert_int_equal(hs_head(s->it.port, "x"), 404);
 }
 
+/* ---- the flags of resumable-serve (argv[1]) ---- */
+
+static const char *tool_path;
+
+typedef struct tool {
+  pid_t pid;
+  int out, err;
+} tool;
+
+static void tool_spawn(tool *t, const char *const *args) {
+  int o[2], e[2];
+  assert_int_equal(pipe(o), 0);
+  assert_int_equal(pipe(e), 0);
+  t->pid = fork();
+  assert_true(t->pid >= 0);
+  if (t->pid == 0) {
+    dup2(o[1], 1);
+    dup2(e[1], 2);
+    char *argv[24];
+    size_t n = 0;
+    argv[n++] = (char *)tool_path;
+    while (args[n - 1] != NULL && n < 23) {
+      argv[n] = (char *)args[n - 1];
+      n++;
+    }
+    argv[n] = NULL;
+    execv(tool_path, argv);
+    _exit(127);
+  }
+  close(o[1]);
+  close(e[1]);
+  t->out = o[0];
+  t->err = e[0];
+}
+
+/* Everything on fd until EOF (or the deadline) into buf. */
+static void read_all(int fd, char *buf, size_t cap) {
+  size_t len = 0;
+  long long deadline = hs_now_ms() + DEADLINE_MS;
+  buf[0] = '\0';
+  while (len + 1 < cap) {
+    long long left = deadline - hs_now_ms();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+      break;
+    ssize_t n = read(fd, buf + len, cap - 1 - len);
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+    buf[len] = '\0';
+  }
+}
+
+static int tool_wait(tool *t) {
+  int st = 0;
+  assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
+  close(t->out);
+  close(t->err);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void serve_help_documents_the_limits_and_refuses_bad_values(void **state) {
+  (void)state;
+  char out[16384];
+  tool t;
+  const char *help[] = {"--help", NULL};
+  tool_spawn(&t, help);
+  read_all(t.out, out, sizeof out);
+  assert_int_equal(tool_wait(&t), 0);
+  static const char *const flags[] = {"--idle-timeout", "--body-timeout", "--min-body-rate",
+                                      "--max-connections", "--max-connections-per-ip",
+                                      "--connection-memory", "--threads", "--partial-ttl"};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strstr(out, flags[i]) == NULL)
+      fail_msg("--help does not mention %s", flags[i]);
+  static const char *const bad[][3] = {
+      {"--idle-timeout", "0", NULL},      {"--body-timeout", "0", NULL},
+      {"--min-body-rate", "1X", NULL},    {"--max-connections", "0", NULL},
+      {"--threads", "2000", NULL},        {"--partial-ttl", "-1", NULL},
+      {"--connection-memory", "1K", NULL}, {"--max-connections-per-ip", NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tool_spawn(&t, bad[i]);
+    read_all(t.err, out, sizeof out);
+    if (tool_wait(&t) != 2)
+      fail_msg("%s %s: exit status is not 2", bad[i][0], bad[i][1] ? bad[i][1] : "");
+  }
+}
+
+static void serve_flags_reach_the_host(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rs-hostile-tool-XXXXXX", root[96], line[256];
+  assert_non_null(mkdtemp(dir));
+  snprintf(root, sizeof root, "%s/root", dir);
+  const char *args[] = {"--port", "0", "--root", root, "--idle-timeout", "1",
+                        "--max-connections", "2", NULL};
+  tool t;
+  tool_spawn(&t, args);
+  size_t len = 0;
+  line[0] = '\0';
+  while (strchr(line, '\n') == NULL && len + 1 < sizeof line) {
+    struct pollfd p = {.fd = t.out, .events = POLLIN};
+    if (poll(&p, 1, DEADLINE_MS) <= 0 || read(t.out, line + len, 1) != 1)
+      break;
+    line[++len] = '\0';
+  }
+  const char *colon = strrchr(line, ':');
+  assert_non_null(colon);
+  uint16_t port = (uint16_t)atoi(colon + 1);
+  int a = hs_connect(port, NULL), b = hs_connect(port, NULL);
+  static const char head[] = "HEAD " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\n\r\n";
+  hs_result r;
+  hs_roundtrip(a, head, sizeof head - 1, 0, DEADLINE_MS, &r);
+  assert_int_equal(r.status, 404);
+  hs_roundtrip(b, head, sizeof head - 1, 0, DEADLINE_MS, &r);
+  assert_int_equal(r.status, 404);
+  int c = hs_connect(port, NULL); /* a third one is over --max-connections */
+  hs_roundtrip(c, head, sizeof head - 1, 1, DEADLINE_MS, &r);
+  int third_closed = r.closed && r.status == 0;
+  long long t0 = hs_now_ms();
+  int idle_closed = hs_wait_closed(a, DEADLINE_MS); /* --idle-timeout 1 */
+  long long waited = hs_now_ms() - t0;
+  close(a);
+  close(b);
+  close(c);
+  kill(t.pid, SIGTERM);
+  assert_int_equal(tool_wait(&t), 0);
+  it_rm_rf(dir);
+  assert_true(third_closed);
+  assert_true(idle_closed);
+  assert_true(waited < 5000);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
+    return 2;
+  }
+  tool_path = argv[1];
+  signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(idle_connection_is_closed_after_the_idle_timeout),
@@ -336,6 +478,8 @@ int main(void) {
       T(huge_header_is_431_and_the_server_keeps_answering),
       T(a_64_kib_header_is_accepted),
       T(many_headers_are_431),
+      cmocka_unit_test(serve_help_documents_the_limits_and_refuses_bad_values),
+      cmocka_unit_test(serve_flags_reach_the_host),
   };
   int rc = cmocka_run_group_tests_name("hostile_slow_clients", tests, NULL, NULL);
   curl_global_cleanup();
