@@ -139,6 +139,12 @@ static void pipe_final_check_sees_every_queued_byte(void **state)
   resumable_exchange *ex = begin_chunk(fx, 0, fx->len - 1, fx->hash);
   assert_int_equal(feed(ex, fx->data, 0, fx->len), 0);
   assert_int_equal(finish(ex, RESUMABLE_BODY_COMPLETE), 200);
+  rs_hash_pool_stats st;
+  rs_hash_pool_stats_get(fx->srv->hash_pool, &st);
+  if (g_threads > 0) { /* the bytes went through the pool's buffers, within a pipe's bound */
+    assert_true(st.peak >= 1);
+    assert_true(st.peak <= RS_HASH_PER_PIPE);
+  }
   fake_slot *s = fake_slot_of(&fx->f, KEY);
   assert_true(s->has_complete);
   assert_int_equal(s->clen, fx->len);
