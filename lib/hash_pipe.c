@@ -76,6 +76,29 @@ static void buf_put(rs_hash_pool *pool, rs_hash_pipe *p, rs_hash_buf *b)
   p->nbufs--;
 }
 
+/* Hash p's oldest queued buffer on this thread (a pool thread, or p's owner when no pool
+ * thread has started on p). Under pool->mu, released while hashing; p must not be busy. */
+static void hash_head(rs_hash_pool *pool, rs_hash_pipe *p)
+{
+  rs_hash_buf *b = p->head;
+  p->head = b->next;
+  if (!p->head)
+    p->tail = NULL;
+  if (p->in_run)
+    run_remove(pool, p);
+  p->busy = 1;
+  pthread_mutex_unlock(&pool->mu);
+  rs_sha256_update(p->sha, b->data, b->len);
+  pthread_mutex_lock(&pool->mu);
+  p->busy = 0;
+  buf_put(pool, p, b);
+  if (p->head) { /* at the tail: pipes take turns */
+    run_push(pool, p);
+    pthread_cond_signal(&pool->work);
+  }
+  pthread_cond_broadcast(&p->cv);
+}
+
 static void *worker(void *arg)
 {
   rs_hash_pool *pool = arg;
@@ -85,20 +108,7 @@ static void *worker(void *arg)
       pthread_cond_wait(&pool->work, &pool->mu);
     if (!pool->run_head)
       break; /* stopping, and nothing is left (pipes are drained before the pool goes) */
-    rs_hash_pipe *p = run_pop(pool);
-    rs_hash_buf *b = p->head;
-    p->head = b->next;
-    if (!p->head)
-      p->tail = NULL;
-    p->busy = 1;
-    pthread_mutex_unlock(&pool->mu);
-    rs_sha256_update(p->sha, b->data, b->len);
-    pthread_mutex_lock(&pool->mu);
-    p->busy = 0;
-    buf_put(pool, p, b);
-    if (p->head)
-      run_push(pool, p); /* at the tail: pipes take turns */
-    pthread_cond_broadcast(&p->cv);
+    hash_head(pool, run_pop(pool));
   }
   pthread_mutex_unlock(&pool->mu);
   return NULL;
@@ -204,11 +214,24 @@ int rs_hash_pipe_bind(rs_hash_pipe *p, rs_hash_pool *pool, rs_sha256 *sha)
   return RESUMABLE_OK;
 }
 
-/* Wait until no byte of `p` is queued or being hashed. Under pool->mu. */
-static void wait_idle(rs_hash_pipe *p)
+/* Wait until no byte of `p` is being hashed; queued ones are dropped by the caller. */
+static void wait_not_busy(rs_hash_pipe *p)
 {
-  while (p->head || p->busy)
+  while (p->busy)
     pthread_cond_wait(&p->cv, &p->pool->mu);
+}
+
+/* Until no byte of `p` is queued or being hashed: the owner hashes queued buffers itself when
+ * no pool thread is on them (all busy elsewhere, or not scheduled yet), else waits. Under
+ * pool->mu. */
+static void help_until_idle(rs_hash_pipe *p)
+{
+  while (p->head || p->busy) {
+    if (!p->busy)
+      hash_head(p->pool, p);
+    else
+      pthread_cond_wait(&p->cv, &p->pool->mu);
+  }
 }
 
 /* A buffer for `p` within both bounds, waiting for p's own queue to move if needed; NULL when
@@ -222,7 +245,10 @@ static rs_hash_buf *take_buf(rs_hash_pipe *p)
       pthread_mutex_unlock(&pool->mu);
       return NULL;
     }
-    pthread_cond_wait(&p->cv, &pool->mu);
+    if (!p->busy)
+      hash_head(pool, p); /* no pool thread on it: backpressure would only wait */
+    else
+      pthread_cond_wait(&p->cv, &pool->mu);
   }
   p->nbufs++;
   if (p->nbufs > p->peak)
@@ -270,7 +296,7 @@ static void submit(rs_hash_pipe *p)
 static void hash_inline(rs_hash_pipe *p, const unsigned char *d, size_t len)
 {
   pthread_mutex_lock(&p->pool->mu);
-  wait_idle(p);
+  help_until_idle(p);
   pthread_mutex_unlock(&p->pool->mu);
   rs_sha256_update(p->sha, d, len);
 }
@@ -310,7 +336,7 @@ void rs_hash_pipe_drain(rs_hash_pipe *p)
   if (!p->pool)
     return;
   pthread_mutex_lock(&p->pool->mu);
-  wait_idle(p);
+  help_until_idle(p);
   pthread_mutex_unlock(&p->pool->mu);
   if (!p->fill)
     return;
@@ -335,7 +361,7 @@ void rs_hash_pipe_discard(rs_hash_pipe *p)
     buf_put(pool, p, b);
   }
   p->tail = NULL;
-  wait_idle(p); /* the buffer a thread is hashing now */
+  wait_not_busy(p); /* the buffer a thread is hashing now */
   release_fill(p);
   pthread_mutex_unlock(&pool->mu);
 }

@@ -6,7 +6,10 @@
  * `per_pipe` buffers (the one being filled included), the pool at most `total`. When no buffer
  * can be had the owner waits for one of its own queued buffers to be hashed (backpressure), or,
  * when it has none in flight (the other pipes hold them all), hashes the bytes itself: an owner
- * never waits on another pipe's owner, so a stalled connection cannot stall the rest.
+ * never waits on another pipe's owner, so a stalled connection cannot stall the rest. An owner
+ * that would wait while no pool thread has started on its queue (they are all busy, or not
+ * scheduled) hashes its oldest queued buffer itself instead, so a saturated pool degrades to
+ * inline hashing rather than to waiting.
  *
  * The running hash belongs to the pool while bytes are queued: its owner must call
  * rs_hash_pipe_drain (every byte hashed) or rs_hash_pipe_discard (queued bytes dropped) before
