@@ -143,8 +143,8 @@ int resumable_server_set_hash_threads(resumable_server *srv, unsigned n)
   int rc = hash_pool_new(&pool, n);
   if (rc != RESUMABLE_OK)
     return rc; /* the old pool stays */
-  /* Entries bound to the old pool would outlive it; by contract no exchange has run, but an
-   * idle entry cannot exist without one, so the table is empty here. */
+  /* Pipes are bound to the pool they started on; by contract no exchange is alive, and an
+   * entry lives only as long as its exchanges, so nothing is bound to the old pool now. */
   rs_hash_pool_free(srv->hash_pool);
   srv->hash_pool = pool;
   return RESUMABLE_OK;
