@@ -5,6 +5,8 @@
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
+ *   store_fs_fault.[ch] test-only fault hook consulted by store_fs_io.c (absent from shipped
+ *                       builds; see tests/faults)
  *
  * On disk, under the root:
  *   <key>                                  complete files
