@@ -1,0 +1,398 @@
+/* PUT: a chunk appended to the key's partial (Content-Range), or a whole-file upload into a
+ * staging file. Every store call for the key happens under the key's entry mutex; ownership is
+ * the entry generation taken at the start (a newer PUT or DELETE supersedes). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "resumable/error.h"
+#include "server_internal.h"
+
+/* A long body is made durable at least this often, so a crash loses at most this much. */
+#define RS_SYNC_EVERY ((uint64_t)64 << 20)
+#define RS_REBUILD_BLOCK ((size_t)64 << 10)
+
+/* Copy a running hash (export/import keeps the state opaque) and finish the copy. */
+static void digest_of(const rs_sha256 *h, uint8_t out[32])
+{
+  uint8_t buf[RS_SHA256_STATE_MAX];
+  rs_sha256 c;
+  size_t n = rs_sha256_export(h, buf, sizeof(buf));
+  if (rs_sha256_import(&c, buf, n) != 0)
+    rs_sha256_init(&c); /* cannot happen: our own export */
+  rs_sha256_finish(&c, out);
+  rs_sha256_free(&c);
+}
+
+static void close_entry_handle(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  if (e->handle) {
+    ex->srv->ops->partial_close(ex->srv->self, e->handle);
+    e->handle = NULL;
+  }
+}
+
+/* Make bytes 0..held-1 and the running hash durable. On failure the handle is closed: the
+ * store's last synced state is then the truth. */
+static int sync_partial(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  e->info.hash_state_len = rs_sha256_export(&e->sha, e->info.hash_state,
+                                            sizeof(e->info.hash_state));
+  int rc = ex->srv->ops->partial_sync(ex->srv->self, e->handle, &e->info);
+  if (rc == RESUMABLE_OK)
+    e->synced = e->info.held;
+  else
+    close_entry_handle(ex);
+  ex->since_sync = 0;
+  return rc;
+}
+
+/* Hash the held prefix once: the stored state was missing or unreadable. */
+static int rebuild_hash(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  rs_server_log(ex->srv, RESUMABLE_LOG_INFO, "PUT /%s: rebuilding the SHA-256 of %llu held bytes",
+                ex->key, (unsigned long long)e->info.held);
+  uint8_t *buf = malloc(RS_REBUILD_BLOCK);
+  if (!buf)
+    return RESUMABLE_E_NOMEM;
+  rs_sha256_init(&e->sha);
+  int rc = RESUMABLE_OK;
+  for (uint64_t off = 0; off < e->info.held && rc == RESUMABLE_OK;) {
+    uint64_t left = e->info.held - off;
+    size_t want = left < RS_REBUILD_BLOCK ? (size_t)left : RS_REBUILD_BLOCK, got = 0;
+    rc = ex->srv->ops->partial_read(ex->srv->self, e->handle, off, buf, want, &got);
+    if (rc == RESUMABLE_OK && got == 0)
+      rc = RESUMABLE_E_IO; /* the store holds fewer bytes than it says */
+    rs_sha256_update(&e->sha, buf, got);
+    off += got;
+  }
+  free(buf);
+  return rc;
+}
+
+/* Open the key's existing partial into the entry (if not open yet) with its running hash. */
+static int open_existing(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  if (e->handle)
+    return RESUMABLE_OK;
+  void *h = NULL;
+  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_EXISTING, NULL,
+                                      &h, &e->info);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  e->handle = h;
+  e->synced = e->info.held;
+  if (e->info.hash_state_len == 0 || e->info.hash_state_len > sizeof(e->info.hash_state) ||
+      rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0 ||
+      rs_sha256_length(&e->sha) != e->info.held)
+    rc = rebuild_hash(ex);
+  if (rc != RESUMABLE_OK)
+    close_entry_handle(ex);
+  return rc;
+}
+
+/* A new, empty partial of d->total bytes bound to the request's hash (if any). */
+static int create_partial(resumable_exchange *ex, const rs_decision *d)
+{
+  rs_keylock_entry *e = ex->entry;
+  resumable_partial_info info;
+  memset(&info, 0, sizeof(info));
+  info.total = d->total;
+  info.has_target = ex->req.hash == RS_FIELD_OK;
+  if (info.has_target)
+    memcpy(info.target_sha256, ex->req.sha256, 32);
+  rs_sha256_init(&e->sha);
+  info.hash_state_len = rs_sha256_export(&e->sha, info.hash_state, sizeof(info.hash_state));
+  close_entry_handle(ex);
+  void *h = NULL;
+  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_CREATE, &info,
+                                      &h, NULL);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  e->handle = h;
+  e->info = info;
+  e->synced = 0;
+  return RESUMABLE_OK;
+}
+
+/* Commit the full partial as the complete file, then 200. */
+static void commit_partial(resumable_exchange *ex, const uint8_t digest[32])
+{
+  rs_keylock_entry *e = ex->entry;
+  resumable_complete_info ci;
+  ci.size = e->info.total;
+  memcpy(ci.sha256, digest, 32);
+  int rc = ex->srv->ops->partial_commit(ex->srv->self, e->handle, &ci);
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "commit", rc);
+    if (e->handle && e->info.held != e->synced)
+      sync_partial(ex); /* best effort: keep the bytes as a partial */
+    close_entry_handle(ex);
+    return;
+  }
+  close_entry_handle(ex);
+  rs_reply_done(ex, ci.size, digest);
+}
+
+/* The chunk's bytes are in (or the partial already held everything): judge and act. */
+static void conclude(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  uint8_t digest[32];
+  rs_digest dg = RS_DIGEST_NONE;
+  if (e->info.held == e->info.total) {
+    digest_of(&e->sha, digest);
+    if (e->info.has_target)
+      dg = memcmp(digest, e->info.target_sha256, 32) == 0 ? RS_DIGEST_MATCH : RS_DIGEST_MISMATCH;
+  }
+  rs_decision d;
+  rs_decide_end(ex->received, 1, ex->expected, e->info.held, e->info.total, dg, &d);
+  int rc = RESUMABLE_OK;
+  if (d.status == 200) {
+    commit_partial(ex, digest);
+    return;
+  }
+  if (d.flags & RS_DROP_PARTIAL)
+    rc = rs_drop_partial(ex);
+  else if (e->info.held != e->synced)
+    rc = sync_partial(ex); /* a 308 is readable only once its bytes are durable */
+  if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, d.flags & RS_DROP_PARTIAL ? "remove" : "sync", rc);
+  else
+    rs_reply_decision(ex, &d);
+}
+
+/* Steps 4-7 (and the status query) against the current state; under e->mu. */
+static void begin_chunk(resumable_exchange *ex)
+{
+  rs_stored st;
+  rs_decision d;
+  int rc = rs_load_state(ex, &st);
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "stat", rc);
+    return;
+  }
+  rs_decide(&ex->req, &st, &d);
+  if ((d.flags & RS_DROP_PARTIAL) && (rc = rs_drop_partial(ex)) != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "remove", rc);
+    return;
+  }
+  if (d.action == RS_ACT_REPLY) {
+    if (d.kind == RS_REPLY_DONE)
+      rs_reply_done(ex, st.size, st.sha256);
+    else
+      rs_reply_decision(ex, &d);
+    return;
+  }
+  rc = (d.flags & RS_CREATE_PARTIAL) ? create_partial(ex, &d) : open_existing(ex);
+  if (rc == RESUMABLE_OK && ex->entry->info.held != d.held)
+    rc = RESUMABLE_E_IO; /* the store changed under us: cannot happen with one handler */
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "open", rc);
+    return;
+  }
+  if (d.action == RS_ACT_FINISH) {
+    conclude(ex); /* received == expected == 0 */
+    return;
+  }
+  ex->mode = RS_BODY_APPEND;
+  ex->expected_known = 1;
+  ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
+  ex->phase = RS_PHASE_BODY;
+}
+
+static void discard_staging(resumable_exchange *ex)
+{
+  if (ex->staging) {
+    ex->srv->ops->partial_close(ex->srv->self, ex->staging);
+    ex->staging = NULL;
+  }
+}
+
+static void begin_stage(resumable_exchange *ex)
+{
+  int rc = rs_drop_partial(ex);
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "remove", rc);
+    return;
+  }
+  resumable_partial_info info;
+  memset(&info, 0, sizeof(info));
+  ex->expected_known = ex->req.length == RS_FIELD_OK;
+  ex->expected = ex->expected_known ? ex->req.content_length : 0;
+  info.total = ex->expected_known ? ex->expected : UINT64_MAX;
+  info.has_target = ex->req.hash == RS_FIELD_OK;
+  if (info.has_target)
+    memcpy(info.target_sha256, ex->req.sha256, 32);
+  rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_STAGING, &info,
+                                  &ex->staging, NULL);
+  if (rc != RESUMABLE_OK) {
+    ex->staging = NULL;
+    rs_exchange_store_error(ex, "open", rc);
+    return;
+  }
+  rs_sha256_init(&ex->stage_sha);
+  ex->mode = RS_BODY_STAGE;
+  ex->phase = RS_PHASE_BODY;
+}
+
+void rs_put_begin(resumable_exchange *ex, const rs_decision *d)
+{
+  rs_keylock_entry *e = ex->entry;
+  pthread_mutex_lock(&e->mu);
+  ex->generation = ++e->generation; /* supersedes any older writer of the key */
+  int rc = RESUMABLE_OK;
+  if (e->handle && e->info.held != e->synced)
+    rc = sync_partial(ex); /* the older writer's bytes are kept */
+  if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, "sync", rc);
+  else if (d->action == RS_ACT_STAGE)
+    begin_stage(ex);
+  else
+    begin_chunk(ex);
+  pthread_mutex_unlock(&e->mu);
+}
+
+/* Append to the partial; returns with the reply decided on any stop. Under e->mu. */
+static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
+{
+  rs_keylock_entry *e = ex->entry;
+  uint64_t left = ex->expected - ex->received;
+  size_t n = len < left ? len : (size_t)left;
+  if (n > 0) {
+    int rc = ex->srv->ops->partial_write(ex->srv->self, e->handle, e->info.held, data, n);
+    if (rc != RESUMABLE_OK) {
+      if (e->handle)
+        sync_partial(ex); /* keep what was durable-able before; drops the torn write */
+      rs_exchange_store_error(ex, "write", rc);
+      return;
+    }
+    rs_sha256_update(&e->sha, data, n);
+    e->info.held += n;
+    ex->received += n;
+    ex->since_sync += n;
+  }
+  if (len > n) {
+    ex->received += len - n;
+    int rc = e->info.held != e->synced ? sync_partial(ex) : RESUMABLE_OK;
+    if (rc != RESUMABLE_OK)
+      rs_exchange_store_error(ex, "sync", rc);
+    else
+      rs_exchange_fail(ex, 400, "body longer than Content-Range");
+    return;
+  }
+  if (ex->since_sync >= RS_SYNC_EVERY) {
+    int rc = sync_partial(ex);
+    if (rc != RESUMABLE_OK)
+      rs_exchange_store_error(ex, "sync", rc);
+  }
+}
+
+static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
+{
+  size_t n = len;
+  if (ex->expected_known && ex->expected - ex->received < n)
+    n = (size_t)(ex->expected - ex->received);
+  uint64_t max = ex->srv->max_size;
+  if (max && (ex->received > max || n > max - ex->received)) {
+    discard_staging(ex);
+    rs_exchange_fail(ex, 413, "larger than the maximum file size");
+    return;
+  }
+  int rc = ex->srv->ops->partial_write(ex->srv->self, ex->staging, ex->received, data, n);
+  if (rc != RESUMABLE_OK) {
+    discard_staging(ex);
+    rs_exchange_store_error(ex, "write", rc);
+    return;
+  }
+  rs_sha256_update(&ex->stage_sha, data, n);
+  ex->received += n;
+  if (len > n) {
+    ex->received += len - n;
+    discard_staging(ex);
+    rs_exchange_fail(ex, 400, "body longer than Content-Length");
+  }
+}
+
+/* Still the owner of the key? Otherwise the reply is 423. Under e->mu. */
+static int still_owner(resumable_exchange *ex)
+{
+  if (ex->generation == ex->entry->generation &&
+      (ex->mode == RS_BODY_STAGE || ex->entry->handle))
+    return 1;
+  discard_staging(ex);
+  rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
+  return 0;
+}
+
+int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len)
+{
+  rs_keylock_entry *e = ex->entry;
+  pthread_mutex_lock(&e->mu);
+  if (still_owner(ex)) {
+    if (ex->mode == RS_BODY_APPEND)
+      feed_append(ex, data, len);
+    else
+      feed_stage(ex, data, len);
+  }
+  pthread_mutex_unlock(&e->mu);
+  return ex->phase == RS_PHASE_DECIDED ? 1 : 0;
+}
+
+static void end_stage(resumable_exchange *ex)
+{
+  uint8_t digest[32];
+  rs_digest dg = RS_DIGEST_NONE;
+  rs_sha256_finish(&ex->stage_sha, digest);
+  rs_sha256_init(&ex->stage_sha);
+  if (ex->req.hash == RS_FIELD_OK)
+    dg = memcmp(digest, ex->req.sha256, 32) == 0 ? RS_DIGEST_MATCH : RS_DIGEST_MISMATCH;
+  rs_decision d;
+  rs_decide_end(ex->received, ex->expected_known, ex->expected, ex->received, ex->received, dg,
+                &d);
+  if (d.status != 200) {
+    discard_staging(ex);
+    rs_reply_decision(ex, &d);
+    return;
+  }
+  resumable_complete_info ci;
+  ci.size = ex->received;
+  memcpy(ci.sha256, digest, 32);
+  int rc = ex->srv->ops->partial_commit(ex->srv->self, ex->staging, &ci);
+  discard_staging(ex); /* after a commit this only releases the handle */
+  if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, "commit", rc);
+  else
+    rs_reply_done(ex, ci.size, digest);
+}
+
+void rs_put_end(resumable_exchange *ex, resumable_body_end how)
+{
+  (void)how; /* a dropped body is judged like a short one: its bytes are kept either way */
+  rs_keylock_entry *e = ex->entry;
+  pthread_mutex_lock(&e->mu);
+  if (still_owner(ex)) {
+    if (ex->mode == RS_BODY_APPEND)
+      conclude(ex);
+    else
+      end_stage(ex);
+  }
+  pthread_mutex_unlock(&e->mu);
+}
+
+void rs_put_release(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  if (!e)
+    return;
+  if (ex->staging) {
+    pthread_mutex_lock(&e->mu);
+    discard_staging(ex);
+    pthread_mutex_unlock(&e->mu);
+  }
+  ex->entry = NULL;
+  rs_keylock_release(ex->srv->locks, e);
+}

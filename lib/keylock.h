@@ -1,0 +1,46 @@
+/* Per-key ownership: one entry per key that some exchange is using.
+ *
+ * The entry's mutex serialises every store call for its key (the store is never called
+ * concurrently for one key) and guards the key's open partial and its running SHA-256. A writer
+ * takes ownership by bumping `generation`; an older writer sees the change at its next body
+ * piece and stops (423). Nobody waits on an idle client: the mutex is held only around store
+ * calls, never across body callbacks. */
+#ifndef RESUMABLE_KEYLOCK_H
+#define RESUMABLE_KEYLOCK_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "resumable/store.h"
+#include "sha256.h"
+
+typedef struct rs_keylock_entry {
+  pthread_mutex_t mu;
+  uint64_t generation;          /* bumped by every PUT/DELETE that takes the key */
+  void *handle;                 /* the key's open partial, or NULL (state is in the store) */
+  resumable_partial_info info;  /* with handle: metadata; info.held = bytes written so far */
+  uint64_t synced;              /* with handle: info.held at the last partial_sync */
+  rs_sha256 sha;                /* with handle: running hash over info.held bytes */
+  /* table bookkeeping, under the table lock */
+  char *key;
+  size_t refs;
+  struct rs_keylock_entry *next;
+} rs_keylock_entry;
+
+typedef struct rs_keylock_table rs_keylock_table;
+
+/* Called (under the table lock) on an entry's open handle when its last user leaves. */
+typedef void (*rs_keylock_close_fn)(void *ctx, void *handle);
+
+/* Returns RESUMABLE_OK or RESUMABLE_E_NOMEM. */
+int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, void *ctx);
+/* No entry may be in use. NULL is a no-op. */
+void rs_keylock_table_free(rs_keylock_table *t);
+
+/* The entry for `key` (created if needed), with one more reference; NULL when out of memory. */
+rs_keylock_entry *rs_keylock_acquire(rs_keylock_table *t, const char *key);
+/* Drop a reference taken by rs_keylock_acquire (not holding e->mu). The last one closes the
+ * entry's handle (its bytes must have been synced) and frees the entry. */
+void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e);
+
+#endif

@@ -1,0 +1,146 @@
+/* The server object: configuration, the store, the per-key table, logging. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resumable/error.h"
+#include "server_internal.h"
+
+static char *dup_str(const char *s)
+{
+  size_t n = strlen(s);
+  char *d = malloc(n + 1);
+  if (d)
+    memcpy(d, s, n + 1);
+  return d;
+}
+
+static void close_handle(void *ctx, void *handle)
+{
+  resumable_server *srv = ctx;
+  srv->ops->partial_close(srv->self, handle);
+}
+
+int resumable_server_new_with_store(resumable_server **out, resumable_store *store)
+{
+  if (!out)
+    return RESUMABLE_E_INVALID_ARG;
+  *out = NULL;
+  if (!store)
+    return RESUMABLE_E_INVALID_ARG;
+  resumable_server *srv = calloc(1, sizeof(*srv));
+  if (!srv)
+    return RESUMABLE_E_NOMEM;
+  srv->ops = resumable_store_ops_of(store);
+  srv->self = resumable_store_self(store);
+  srv->prefix = dup_str("/v1/files/");
+  if (!srv->ops || !srv->prefix ||
+      rs_keylock_table_new(&srv->locks, close_handle, srv) != RESUMABLE_OK) {
+    int rc = srv->ops ? RESUMABLE_E_NOMEM : RESUMABLE_E_INVALID_ARG;
+    free(srv->prefix);
+    free(srv);
+    return rc;
+  }
+  srv->prefix_len = strlen(srv->prefix);
+  srv->store = store;
+  *out = srv;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_new(resumable_server **out, const char *root)
+{
+  if (!out)
+    return RESUMABLE_E_INVALID_ARG;
+  *out = NULL;
+  if (!root)
+    return RESUMABLE_E_INVALID_ARG;
+  resumable_store *store = NULL;
+  int rc = resumable_store_fs_new(&store, root);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = resumable_server_new_with_store(out, store);
+  if (rc != RESUMABLE_OK)
+    resumable_store_free(store);
+  return rc;
+}
+
+void resumable_server_free(resumable_server *srv)
+{
+  if (!srv)
+    return;
+  rs_keylock_table_free(srv->locks);
+  resumable_store_free(srv->store);
+  free(srv->prefix);
+  free(srv->token);
+  free(srv);
+}
+
+int resumable_server_set_prefix(resumable_server *srv, const char *prefix)
+{
+  if (!srv || !prefix)
+    return RESUMABLE_E_INVALID_ARG;
+  size_t n = strlen(prefix);
+  if (n == 0 || prefix[0] != '/' || prefix[n - 1] != '/')
+    return RESUMABLE_E_INVALID_ARG;
+  char *p = dup_str(prefix);
+  if (!p)
+    return RESUMABLE_E_NOMEM;
+  free(srv->prefix);
+  srv->prefix = p;
+  srv->prefix_len = n;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_max_size(resumable_server *srv, uint64_t max_size)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  srv->max_size = max_size;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_token(resumable_server *srv, const char *token)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  char *t = NULL;
+  if (token && *token) {
+    t = dup_str(token);
+    if (!t)
+      return RESUMABLE_E_NOMEM;
+  }
+  free(srv->token);
+  srv->token = t;
+  srv->token_len = t ? strlen(t) : 0;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn, void *user_data)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  srv->log_fn = fn;
+  srv->log_data = user_data;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_expose_paths(resumable_server *srv, int on)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  srv->expose_paths = on != 0;
+  return RESUMABLE_OK;
+}
+
+void rs_server_log(const resumable_server *srv, resumable_log_level level, const char *fmt, ...)
+{
+  if (!srv->log_fn)
+    return;
+  char line[1536]; /* a whole key fits; longer lines are cut */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  srv->log_fn(srv->log_data, level, line);
+}

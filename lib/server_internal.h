@@ -1,0 +1,121 @@
+/* The server and exchange structures shared by server.c, exchange.c and exchange_put.c. */
+#ifndef RESUMABLE_SERVER_INTERNAL_H
+#define RESUMABLE_SERVER_INTERNAL_H
+
+#include <stdint.h>
+
+#include "decide.h"
+#include "key.h"
+#include "keylock.h"
+#include "reply.h"
+#include "resumable/server.h"
+#include "sha256.h"
+
+struct resumable_server {
+  resumable_store *store;
+  const resumable_store_ops *ops;
+  void *self;
+  char *prefix;
+  size_t prefix_len;
+  uint64_t max_size;
+  char *token; /* NULL: no authentication */
+  size_t token_len;
+  resumable_log_fn log_fn;
+  void *log_data;
+  int expose_paths;
+  rs_keylock_table *locks;
+};
+
+/* Longest kept value of each header the protocol reads; longer values count as malformed. */
+#define RS_HDR_SHORT 96
+#define RS_HDR_AUTH_MAX 4096
+
+typedef enum rs_phase {
+  RS_PHASE_HEADERS = 0, /* collecting headers */
+  RS_PHASE_BODY,        /* judged; body wanted */
+  RS_PHASE_DECIDED,     /* reply decided (the body, if any, is not wanted) */
+  RS_PHASE_ENDED        /* resumable_exchange_end ran */
+} rs_phase;
+
+/* A header the protocol reads: seen, and its bounded copy. */
+typedef struct rs_hdr {
+  int seen;
+  int too_long;
+  char value[RS_HDR_SHORT];
+} rs_hdr;
+
+typedef enum rs_body_mode {
+  RS_BODY_NONE = 0,
+  RS_BODY_APPEND, /* chunk appended to the key's partial (entry->handle) */
+  RS_BODY_STAGE   /* whole-file upload into ex->staging */
+} rs_body_mode;
+
+struct resumable_exchange {
+  resumable_server *srv;
+  rs_method method;
+  const char *method_name; /* for log lines */
+  int in_prefix;
+  rs_key_status key_status;
+  char key[RS_KEY_MAX + 1];
+
+  rs_hdr content_range, sha256, content_length, range;
+  char *auth; /* owned copy, or NULL */
+  int auth_bad; /* repeated with another value, or overlong */
+  int te_seen;
+  int conflict;
+  const char *conflict_reason;
+  rs_request req;
+
+  rs_phase phase;
+  rs_reply reply;
+
+  rs_keylock_entry *entry; /* held reference, or NULL */
+  uint64_t generation;     /* the entry generation this exchange owns */
+  rs_body_mode mode;
+  uint64_t received;
+  int expected_known;
+  uint64_t expected;
+  uint64_t since_sync;
+  void *staging;           /* RS_BODY_STAGE handle */
+  rs_sha256 stage_sha;
+};
+
+/* One log line "<method> <key>: <text>" at `level` (no-op without a log callback). */
+void rs_server_log(const resumable_server *srv, resumable_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Map a store error to a reply (507 for NOSPACE, 409 for CONFLICT, 500 otherwise), with a log
+ * line naming `what` failed. */
+void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc);
+
+/* Make `ex`'s reply final: an error status logs one line; the phase becomes DECIDED. */
+void rs_exchange_decided(resumable_exchange *ex);
+
+/* Text reply + decided. */
+void rs_exchange_fail(resumable_exchange *ex, int status, const char *text);
+
+/* PUT handling (exchange_put.c). Called with the request judged by rs_decide without state
+ * (action NEED_STATE for a chunk, STAGE for a whole-file upload). */
+void rs_put_begin(resumable_exchange *ex, const rs_decision *d);
+int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len);
+void rs_put_end(resumable_exchange *ex, resumable_body_end how);
+void rs_put_release(resumable_exchange *ex);
+
+/* Shared with exchange_put.c: gather the stored state for the entry's key (under entry->mu).
+ * Returns RESUMABLE_OK or a store error. */
+int rs_load_state(resumable_exchange *ex, rs_stored *st);
+/* Build the reply of a decision that needs no stored data (text, 401, 405, 416, 308, 204). */
+void rs_reply_decision(resumable_exchange *ex, const rs_decision *d);
+/* Close the entry's open partial (unsynced bytes are dropped with it) and remove the key's
+ * partial from the store. Under entry->mu. Returns RESUMABLE_OK or a store error. */
+int rs_drop_partial(resumable_exchange *ex);
+/* HEAD, GET, DELETE once the state is needed (exchange_meta.c). Releases the entry. */
+void rs_meta_begin(resumable_exchange *ex);
+
+/* Build the 200 of step 10 for a complete file of `size` bytes with digest `sha`. */
+void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);
+
+#endif

@@ -1,0 +1,269 @@
+/* The handler on the real POSIX store (no wire): restart survival through the saved hash state,
+ * conflict mapping, and threads racing on one key and on many. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hex.h"
+#include "resumable/error.h"
+#include "resumable/server.h"
+#include "sha256.h"
+
+typedef struct fsfix {
+  char root[64];
+  resumable_server *srv;
+} fsfix;
+
+static void rm_tree(int dirfd, const char *name)
+{
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return;
+  if (!S_ISDIR(st.st_mode)) {
+    unlinkat(dirfd, name, 0);
+    return;
+  }
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      rm_tree(fd, e->d_name);
+  if (d)
+    closedir(d);
+  else if (fd >= 0)
+    close(fd);
+  unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+static int setup(void **state)
+{
+  fsfix *fx = calloc(1, sizeof(*fx));
+  snprintf(fx->root, sizeof(fx->root), "/tmp/rs-handler-XXXXXX");
+  assert_non_null(mkdtemp(fx->root));
+  assert_int_equal(resumable_server_new(&fx->srv, fx->root), RESUMABLE_OK);
+  *state = fx;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fsfix *fx = *state;
+  resumable_server_free(fx->srv);
+  rm_tree(AT_FDCWD, fx->root);
+  free(fx);
+  return 0;
+}
+
+typedef struct result {
+  int status;
+  char size[32];
+  char sha[80];
+} result;
+
+static void copy_header(resumable_exchange *ex, const char *name, char *out, size_t cap)
+{
+  out[0] = '\0';
+  for (size_t i = 0; i < resumable_exchange_header_count(ex); i++) {
+    const char *n, *v;
+    resumable_exchange_header_at(ex, i, &n, &v);
+    if (strcmp(n, name) == 0)
+      snprintf(out, cap, "%s", v);
+  }
+}
+
+/* One request; the body is fed in `piece`-byte parts. */
+static result run(resumable_server *srv, const char *method, const char *path, const char *range,
+                  const char *hash, const uint8_t *body, size_t len, size_t piece)
+{
+  resumable_exchange *ex = NULL;
+  result r;
+  char cl[32];
+  assert_int_equal(resumable_exchange_begin(srv, method, path, &ex), RESUMABLE_OK);
+  if (range)
+    resumable_exchange_add_header(ex, "Content-Range", range);
+  if (hash)
+    resumable_exchange_add_header(ex, "X-Content-SHA256", hash);
+  if (strcmp(method, "PUT") == 0) {
+    snprintf(cl, sizeof(cl), "%zu", len);
+    resumable_exchange_add_header(ex, "Content-Length", cl);
+  }
+  if (resumable_exchange_headers_done(ex) == 0) {
+    size_t off = 0;
+    while (off < len) {
+      size_t n = len - off < piece ? len - off : piece;
+      if (resumable_exchange_feed(ex, body + off, n) != 0)
+        break;
+      off += n;
+    }
+    resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE);
+  }
+  r.status = resumable_exchange_status(ex);
+  copy_header(ex, "X-File-Size", r.size, sizeof(r.size));
+  copy_header(ex, "X-Content-SHA256", r.sha, sizeof(r.sha));
+  resumable_exchange_free(ex);
+  return r;
+}
+
+static void hex_of(const uint8_t *d, size_t n, char out[65])
+{
+  uint8_t dig[32];
+  rs_sha256_digest(d, n, dig);
+  rs_sha256_hex_format(dig, out);
+}
+
+static void fs_upload_resumes_after_server_restart(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65];
+  hex_of(data, 10, hash);
+  result r = run(fx->srv, "PUT", "/v1/files/dir/f", "bytes 0-4/10", hash, data, 5, 2);
+  assert_int_equal(r.status, 308);
+  resumable_server_free(fx->srv);
+  assert_int_equal(resumable_server_new(&fx->srv, fx->root), RESUMABLE_OK);
+  r = run(fx->srv, "HEAD", "/v1/files/dir/f", NULL, NULL, NULL, 0, 1);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.size, "5");
+  assert_string_equal(r.sha, "");
+  r = run(fx->srv, "PUT", "/v1/files/dir/f", "bytes 5-9/10", hash, data + 5, 5, 3);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, hash);
+  char path[128], buf[16] = "";
+  snprintf(path, sizeof(path), "%s/dir/f", fx->root);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(buf, 1, sizeof(buf), f), 10);
+  fclose(f);
+  assert_memory_equal(buf, "helloworld", 10);
+  r = run(fx->srv, "HEAD", "/v1/files/dir/f", NULL, NULL, NULL, 0, 1);
+  assert_string_equal(r.sha, hash);
+}
+
+static void fs_key_below_a_file_is_409(void **state)
+{
+  fsfix *fx = *state;
+  result r = run(fx->srv, "PUT", "/v1/files/a", NULL, NULL, (const uint8_t *)"x", 1, 1);
+  assert_int_equal(r.status, 200);
+  r = run(fx->srv, "PUT", "/v1/files/a/b", NULL, NULL, (const uint8_t *)"y", 1, 1);
+  assert_int_equal(r.status, 409);
+}
+
+#define RACE_SIZE (1024u * 1024u)
+
+typedef struct racer {
+  resumable_server *srv;
+  const char *path;
+  const uint8_t *data;
+  const char *hash;
+  pthread_barrier_t *start; /* racers begin together */
+  int done;
+  int puts;
+} racer;
+
+/* Probe, resume from what the server holds, repeat until the file is complete. */
+static void *race(void *arg)
+{
+  racer *rc = arg;
+  pthread_barrier_wait(rc->start);
+  for (int round = 0; round < 10000 && !rc->done; round++) {
+    result h = run(rc->srv, "HEAD", rc->path, NULL, NULL, NULL, 0, 1);
+    if (h.status == 200 && strcmp(h.sha, rc->hash) == 0) {
+      rc->done = 1;
+      break;
+    }
+    uint64_t held = h.status == 200 ? strtoull(h.size, NULL, 10) : 0;
+    if (held >= RACE_SIZE)
+      held = 0;
+    char range[64];
+    snprintf(range, sizeof(range), "bytes %llu-%u/%u", (unsigned long long)held, RACE_SIZE - 1,
+             RACE_SIZE);
+    result p = run(rc->srv, "PUT", rc->path, range, rc->hash, rc->data + held,
+                   RACE_SIZE - (size_t)held, 1024);
+    rc->puts++;
+    if (p.status == 200)
+      rc->done = 1;
+  }
+  return NULL;
+}
+
+static void fs_racing_writers_on_one_key_produce_the_exact_file(void **state)
+{
+  fsfix *fx = *state;
+  uint8_t *data = malloc(RACE_SIZE);
+  for (size_t i = 0; i < RACE_SIZE; i++)
+    data[i] = (uint8_t)(i * 7 + i / 251);
+  char hash[65];
+  hex_of(data, RACE_SIZE, hash);
+  racer rc[3];
+  pthread_t t[3];
+  pthread_barrier_t start;
+  assert_int_equal(pthread_barrier_init(&start, NULL, 3), 0);
+  for (int i = 0; i < 3; i++) {
+    rc[i] = (racer){fx->srv, "/v1/files/race", data, hash, &start, 0, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, race, &rc[i]), 0);
+  }
+  int puts = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(t[i], NULL);
+    assert_true(rc[i].done);
+    puts += rc[i].puts;
+  }
+  pthread_barrier_destroy(&start);
+  assert_true(puts >= 1);
+  result h = run(fx->srv, "HEAD", "/v1/files/race", NULL, NULL, NULL, 0, 1);
+  assert_int_equal(h.status, 200);
+  assert_string_equal(h.sha, hash);
+  free(data);
+}
+
+static void *upload_own_key(void *arg)
+{
+  racer *rc = arg;
+  result r = run(rc->srv, "PUT", rc->path, NULL, rc->hash, rc->data, 1000, 100);
+  rc->done = r.status == 200;
+  return NULL;
+}
+
+static void fs_parallel_keys_upload_independently(void **state)
+{
+  fsfix *fx = *state;
+  uint8_t data[1000];
+  memset(data, 'k', sizeof(data));
+  char hash[65], paths[8][32];
+  hex_of(data, sizeof(data), hash);
+  racer rc[8];
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++) {
+    snprintf(paths[i], sizeof(paths[i]), "/v1/files/p/%d", i);
+    rc[i] = (racer){fx->srv, paths[i], data, hash, NULL, 0, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, upload_own_key, &rc[i]), 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    assert_true(rc[i].done);
+  }
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    T(fs_upload_resumes_after_server_restart),
+    T(fs_key_below_a_file_is_409),
+    T(fs_racing_writers_on_one_key_produce_the_exact_file),
+    T(fs_parallel_keys_upload_independently),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
