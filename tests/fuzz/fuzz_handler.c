@@ -344,6 +344,9 @@ static int feed(resumable_exchange *ex, const request *q, size_t *sent, size_t u
       buf[i] = content_byte(q->seed, q->offset + *sent + i);
     int rc = resumable_exchange_feed(ex, buf, n);
     FUZZ_CHECK(rc == 0 || rc == 1);
+    if (trace)
+      fprintf(stderr, "  feed %zu at %zu: %d (status %d)\n", n, *sent, rc,
+              resumable_exchange_status(ex));
     *sent += n;
     if (rc == 1)
       return 1;
@@ -478,22 +481,34 @@ static void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, i
     FUZZ_CHECK(c->token && !q->auth_good);
   if (q->is_put && q->has_range && c->max_size && q->total > c->max_size)
     FUZZ_CHECK(st >= 400);
-  if (q->is_put && st == 200) {
+  /* A paused exchange's reply may have been decided before the request that ran meanwhile:
+   * compare it with the store only when nothing ran in between. */
+  if (q->is_put && st == 200 && !alone && q->sent_good_hash) {
+    char hex[65];
+    const char *h = reply_header(ex, "X-Content-SHA256");
+    hex_of(q->sha, hex, 0);
+    FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0);
+  }
+  if (q->is_put && st == 200 && alone) {
     resumable_complete_info info;
     char hex[65];
     FUZZ_CHECK(q->key[0] != '\0');
     FUZZ_CHECK(c->ops->complete_stat(c->self, q->key, &info) == RESUMABLE_OK);
     hex_of(info.sha256, hex, 0);
     const char *h = reply_header(ex, "X-Content-SHA256");
-    FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0);
+    if (h == NULL || strcmp(h, hex) != 0)
+      fprintf(stderr, "PUT 200 for %s: X-Content-SHA256 %s, recorded %s\n", q->key,
+              h ? h : "(none)", hex);
+    FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0); /* lower case, the committed file's */
     FUZZ_CHECK(header_u64(reply_header(ex, "X-File-Size")) == info.size);
     if (q->sent_good_hash)
       FUZZ_CHECK(memcmp(info.sha256, q->sha, 32) == 0);
     if (q->has_range)
       FUZZ_CHECK(info.size == q->total);
   }
-  if (st == 308) {
+  if (st == 308)
     FUZZ_CHECK(q->is_put && q->key[0] != '\0');
+  if (st == 308 && alone) {
     FUZZ_CHECK(header_u64(reply_header(ex, "X-File-Size")) == held_of(c, q->key));
   }
   if (q->is_get && st == 200)
@@ -504,7 +519,7 @@ static void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, i
 
 /* -- state invariants ------------------------------------------------------------------------ */
 
-static void check_parent(void)
+static void list_parent(void)
 {
   DIR *d = opendir(parent_dir);
   struct dirent *e;
@@ -520,6 +535,30 @@ static void check_parent(void)
   }
   closedir(d);
   FUZZ_CHECK(entries == 1);
+}
+
+/* The parent dir holds only the root. Listed once per input; after that, any change to its
+ * entries (even one created and removed again) shows in its mtime, which is cheaper to read. */
+static struct stat parent_snapshot;
+
+static void snapshot_parent(void)
+{
+  list_parent();
+  FUZZ_CHECK(stat(parent_dir, &parent_snapshot) == 0);
+}
+
+static void check_parent(void)
+{
+  struct stat sb;
+  FUZZ_CHECK(stat(parent_dir, &sb) == 0);
+  /* mtime ticks coarsely; a tmpfs directory's size also counts its entries */
+  if (sb.st_mtim.tv_sec == parent_snapshot.st_mtim.tv_sec &&
+      sb.st_mtim.tv_nsec == parent_snapshot.st_mtim.tv_nsec &&
+      sb.st_nlink == parent_snapshot.st_nlink && sb.st_size == parent_snapshot.st_size)
+    return;
+  list_parent(); /* names what is there */
+  fprintf(stderr, "something was created and removed beside the root\n");
+  FUZZ_CHECK(0);
 }
 
 /* Every regular file under dirfd (a directory at key prefix `rel`) is a recorded complete file. */
@@ -563,9 +602,11 @@ static void check_tree(fuzz_ctx *c, int dirfd, char *rel, size_t rel_len, int de
   closedir(d);
 }
 
-static void check_state(fuzz_ctx *c)
+static void check_state(fuzz_ctx *c, int full)
 {
   char rel[RS_KEY_MAX + 2];
+  if (full)
+    list_parent();
   check_parent();
   int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   FUZZ_CHECK(fd >= 0);
@@ -590,6 +631,7 @@ typedef struct live {
   resumable_exchange *ex;
   size_t sent;
   int decided;
+  int decided_early; /* decided before it was paused: its reply predates what ran meanwhile */
 } live;
 
 /* Begin an exchange and feed its body up to `stop`. */
@@ -604,12 +646,17 @@ static void start(fuzz_ctx *c, live *l, size_t stop)
   FUZZ_CHECK(rc == 0 || rc == 1);
   l->sent = 0;
   l->decided = rc == 1;
+  if (trace)
+    fprintf(stderr, "  begin %s %s: headers_done %d (status %d)%s\n", l->q.method, l->q.path, rc,
+            resumable_exchange_status(l->ex), stop < l->q.body_len ? ", paused" : "");
   if (rc == 1)
     FUZZ_CHECK(resumable_exchange_status(l->ex) != 0);
   if (!l->decided)
     l->decided = feed(l->ex, &l->q, &l->sent, stop);
+  l->decided_early = l->decided;
 }
 
+/* `alone`: no other request ran since this one began. */
 static void finish(fuzz_ctx *c, live *l, int alone)
 {
   if (!l->decided)
@@ -617,10 +664,11 @@ static void finish(fuzz_ctx *c, live *l, int alone)
   FUZZ_CHECK(resumable_exchange_end(l->ex, l->q.dropped ? RESUMABLE_BODY_DROPPED
                                                         : RESUMABLE_BODY_COMPLETE) ==
              RESUMABLE_OK);
-  check_reply(c, &l->q, l->ex, alone);
+  check_reply(c, &l->q, l->ex, alone || !l->decided_early);
   resumable_exchange_free(l->ex);
   l->ex = NULL;
-  check_state(c);
+  if (l->q.is_put || strcmp(l->q.method, "DELETE") == 0)
+    check_state(c, 0); /* the others only read (checked again after the last request) */
 }
 
 static void remove_tree(int dirfd)
@@ -684,6 +732,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (c.token)
     FUZZ_CHECK(resumable_server_set_token(c.srv, TOKEN) == RESUMABLE_OK);
   FUZZ_CHECK(resumable_server_set_max_size(c.srv, c.max_size) == RESUMABLE_OK);
+  snapshot_parent();
 
   for (int i = 0; i < MAX_REQUESTS && plan_request(&c, &r, &now.q); i++) {
     if (now.q.pause && paused.ex == NULL) {
@@ -698,6 +747,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   if (paused.ex != NULL)
     finish(&c, &paused, 1);
+  check_state(&c, 1);
 
   resumable_server_free(c.srv);
   int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
