@@ -18,6 +18,8 @@
  *   2xx/308 for a range over the maximum size, a GET 200 serves the file's bytes.
  * The store is created once per input in a fresh root and wiped afterwards. Work per input is
  * bounded (MAX_REQUESTS requests, MAX_BODY body bytes in all). */
+/* realpath() is an XSI extension in glibc. */
+#define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,13 +44,15 @@
 #define MAX_SIZE 100
 
 /* Input format, one byte each unless said:
- *   config: bit0 token required, bit1 maximum size MAX_SIZE
+ *   config: bit0 token required, bit1 maximum size MAX_SIZE, bit2 prefix "/files/" instead of
+ *           "/v1/files/", bit3 expose local paths, bit4 a log callback
  *   per request:
  *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST)
  *     key (% 10: index into key_pool; 9: a length byte then that many raw bytes)
  *     flags: bit0 wrong prefix, bit1 query string, bits2-3 auth (correct, missing, wrong, both),
- *            bit4 Expect: 100-continue, bit5 a second, different Content-Range, bit6 pause this
- *            exchange half-way through its body, bit7 an unrelated header
+ *            bit4 Expect: 100-continue, bit5 PUT: a second, different Content-Range; GET: a Range
+ *            header (one more byte: % 8 index into get_ranges, 8+ a length byte and raw bytes),
+ *            bit6 pause this exchange half-way through its body, bit7 an unrelated header
  *     content seed; total (% 10: index into totals)
  *     range mode (% 8: 0 none, 1-4 a range from two more bytes (start, length choice), 5 status
  *                 query, 6 a length byte and raw bytes, 7 one more byte: index into odd_ranges)
@@ -61,6 +65,10 @@ static const char *const key_pool[] = {
     "a", "dir/b", "dir", "dir%2Fc", "%2e%2e/x", ".resumable/x", "a/b/../c", "", "caf%C3%A9",
 };
 static const uint64_t totals[] = {1, 2, 5, 16, 64, 99, 100, 101, 255, 0};
+static const char *const get_ranges[] = {
+    "bytes=0-0", "bytes=1-", "bytes=-2", "bytes=5-3", "bytes=0-1,3-4", "bytes=99999-",
+    "items=0-1", "bytes=2-99999999999999999999999",
+};
 static const char *const odd_ranges[] = {
     "bytes 0-0/0",
     "bytes 1-0/5",
@@ -123,6 +131,8 @@ typedef struct fuzz_ctx {
   void *self;
   int token;
   uint64_t max_size;
+  const char *prefix;
+  int expose;
   char keys[MAX_KEYS][RS_KEY_MAX + 1];
   size_t nkeys;
   size_t budget; /* body bytes left for this input */
@@ -130,6 +140,7 @@ typedef struct fuzz_ctx {
 
 static char parent_dir[256];
 static char root_dir[300];
+static char real_root[4096]; /* root_dir without symbolic links, as X-Local-Path shows it */
 static int trace; /* RESUMABLE_FUZZ_TRACE=1: print every request and its reply (replaying) */
 
 static uint8_t content_byte(uint8_t seed, uint64_t i)
@@ -272,7 +283,7 @@ static void plan_headers(reader *r, request *q, uint8_t flags)
     add_header(q, "X-Unrelated", "x");
 }
 
-static void plan_path(reader *r, request *q, uint8_t flags)
+static void plan_path(reader *r, request *q, uint8_t flags, const char *prefix)
 {
   char raw[64];
   uint8_t k = rd_u8(r) % 10;
@@ -281,7 +292,7 @@ static void plan_path(reader *r, request *q, uint8_t flags)
     snprintf(raw, sizeof raw, "%s", key_pool[k]);
   else
     rd_str(r, raw, 32);
-  snprintf(q->path, sizeof q->path, "%s%s%s", (flags & 1) ? "/v2/files/" : "/v1/files/", raw,
+  snprintf(q->path, sizeof q->path, "%s%s%s", (flags & 1) ? "/v2/files/" : prefix, raw,
            (flags & 2) ? "?x=1" : "");
   if (!(flags & 1) && rs_key_decode(raw, strcspn(raw, "?#"), q->key, sizeof q->key) != RS_KEY_OK)
     q->key[0] = '\0';
@@ -310,13 +321,22 @@ static int plan_request(fuzz_ctx *c, reader *r, request *q)
   q->is_put = strcmp(q->method, "PUT") == 0;
   q->is_get = strcmp(q->method, "GET") == 0;
   uint8_t flags = rd_u8(r);
-  plan_path(r, q, flags);
+  plan_path(r, q, flags, c->prefix);
   plan_auth(c, q, flags);
   q->seed = rd_u8(r);
   q->total = totals[rd_u8(r) % 10];
   if (q->is_put) {
     plan_range(c, r, q);
     plan_headers(r, q, flags);
+  } else if (q->is_get && (flags & 0x20)) {
+    char v[64];
+    uint8_t which = rd_u8(r);
+    if (which < 8)
+      snprintf(v, sizeof v, "%s", get_ranges[which]);
+    else
+      rd_str(r, v, 40);
+    add_header(q, "Range", v);
+    q->body_len = 0;
   } else {
     q->body_len = 0;
   }
@@ -397,60 +417,109 @@ static uint64_t hash_fd(int fd, uint8_t out[32])
   return size;
 }
 
-/* A GET 200 streams a whole version of the file: as many bytes as announced, with the announced
- * SHA-256. Unless another request ran while this one was open (a reader keeps the version it
- * opened, even if replaced meanwhile), that version is the file at the final path. */
-static void check_get_body(resumable_exchange *ex, const request *q, int alone)
+/* The whole reply body (bounded: replies here are small, or files of at most MAX_BODY bytes). */
+static size_t read_reply(resumable_exchange *ex, uint8_t *buf, size_t cap)
 {
-  int fd = alone ? open_final(q->key) : -1;
-  uint8_t want[256], got[256], sha[32];
-  uint64_t total = 0;
-  mbedtls_sha256_context c;
-  char hex[65];
-
-  FUZZ_CHECK(!alone || fd >= 0);
-  mbedtls_sha256_init(&c);
-  FUZZ_CHECK(mbedtls_sha256_starts_ret(&c, 0) == 0);
+  size_t total = 0;
   for (;;) {
     size_t n = 0;
-    FUZZ_CHECK(resumable_exchange_read_body(ex, got, sizeof got, &n) == RESUMABLE_OK);
-    FUZZ_CHECK(n <= sizeof got);
+    FUZZ_CHECK(total < cap);
+    FUZZ_CHECK(resumable_exchange_read_body(ex, buf + total, cap - total, &n) == RESUMABLE_OK);
+    FUZZ_CHECK(n <= cap - total);
     if (n == 0)
       break;
-    FUZZ_CHECK(mbedtls_sha256_update_ret(&c, got, n) == 0);
-    if (alone)
-      FUZZ_CHECK(read(fd, want, n) == (ssize_t)n && memcmp(want, got, n) == 0);
     total += n;
   }
-  FUZZ_CHECK(mbedtls_sha256_finish_ret(&c, sha) == 0);
-  mbedtls_sha256_free(&c);
-  hex_of(sha, hex, 0);
-  const char *h = reply_header(ex, "X-Content-SHA256");
-  if (total != resumable_exchange_body_length(ex) || h == NULL || strcmp(h, hex) != 0)
-    fprintf(stderr, "GET %s served %llu bytes of %llu announced, sha256 %s, announced %s\n",
-            q->key, (unsigned long long)total,
-            (unsigned long long)resumable_exchange_body_length(ex), hex, h ? h : "(none)");
   FUZZ_CHECK(total == resumable_exchange_body_length(ex));
-  FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0);
-  if (alone) {
-    FUZZ_CHECK(read(fd, want, 1) == 0); /* nothing left unserved */
-    close(fd);
-  }
+  return total;
 }
 
-static void drain_body(resumable_exchange *ex)
+/* A GET 200 streams a whole version of the file (its announced length and X-Content-SHA256), a
+ * 206 a slice [first, last] of one. Unless another request ran while this one was open (a reader
+ * keeps the version it opened, even if replaced meanwhile), that version is the final file. */
+static void check_get_body(resumable_exchange *ex, const request *q, int alone, int st)
 {
-  uint8_t buf[512];
-  uint64_t total = 0, want = resumable_exchange_body_length(ex);
-  for (;;) {
-    size_t n = 0;
-    FUZZ_CHECK(resumable_exchange_read_body(ex, buf, sizeof buf, &n) == RESUMABLE_OK);
-    if (n == 0)
-      break;
-    total += n;
-    FUZZ_CHECK(total <= want);
+  static uint8_t got[MAX_BODY + 512], want[MAX_BODY + 512];
+  unsigned long long first = 0, last = 0, size = 0;
+  uint8_t sha[32];
+  char hex[65];
+
+  size_t n = read_reply(ex, got, sizeof got);
+  const char *h = reply_header(ex, "X-Content-SHA256");
+  FUZZ_CHECK(h != NULL);
+  if (st == 206) {
+    const char *cr = reply_header(ex, "Content-Range");
+    FUZZ_CHECK(cr != NULL && sscanf(cr, "bytes %llu-%llu/%llu", &first, &last, &size) == 3);
+    FUZZ_CHECK(first <= last && last < size && n == last - first + 1);
+  } else {
+    mbedtls_sha256_ret(got, n, sha, 0);
+    hex_of(sha, hex, 0);
+    if (strcmp(h, hex) != 0)
+      fprintf(stderr, "GET %s served %zu bytes, sha256 %s, announced %s\n", q->key, n, hex, h);
+    FUZZ_CHECK(strcmp(h, hex) == 0);
+    size = n;
   }
-  FUZZ_CHECK(total == want);
+  if (!alone)
+    return;
+  int fd = open_final(q->key);
+  struct stat sb;
+  FUZZ_CHECK(fd >= 0 && fstat(fd, &sb) == 0 && (unsigned long long)sb.st_size == size);
+  FUZZ_CHECK(pread(fd, want, n, (off_t)first) == (ssize_t)n && memcmp(want, got, n) == 0);
+  close(fd);
+}
+
+/* Undo one JSON string (after its opening quote) into out; returns the text after the closing
+ * quote, or NULL if malformed. */
+static const char *json_string(const char *p, char *out, size_t cap)
+{
+  size_t n = 0;
+  for (; *p != '"'; p++) {
+    unsigned v = (unsigned char)*p;
+    if (v == '\0' || v < 0x20 || n + 1 >= cap)
+      return NULL;
+    if (v == '\\') {
+      p++;
+      if (*p == 'u') {
+        if (sscanf(p + 1, "%4x", &v) != 1 || v > 0xff)
+          return NULL;
+        p += 4;
+      } else if (*p == '"' || *p == '\\' || *p == '/') {
+        v = (unsigned char)*p;
+      } else {
+        return NULL;
+      }
+    }
+    out[n++] = (char)v;
+  }
+  out[n] = '\0';
+  return p + 1;
+}
+
+/* A PUT 200 body: {"key": "<key>", "size": N, "sha256": "<hex>"[, "local_path": "<path>"]}\n
+ * agreeing with the headers, and local_path exactly when paths are exposed. */
+static void check_done_body(fuzz_ctx *c, const request *q, resumable_exchange *ex)
+{
+  static char body[20000], text[8192];
+  size_t n = read_reply(ex, (uint8_t *)body, sizeof body - 1);
+  const char *hex = reply_header(ex, "X-Content-SHA256"), *size = reply_header(ex, "X-File-Size");
+  char expect[200];
+
+  body[n] = '\0';
+  FUZZ_CHECK(strlen(body) == n && hex != NULL && size != NULL);
+  FUZZ_CHECK(strncmp(body, "{\"key\": \"", 9) == 0);
+  const char *p = json_string(body + 9, text, sizeof text);
+  FUZZ_CHECK(p != NULL && strcmp(text, q->key) == 0);
+  snprintf(expect, sizeof expect, ", \"size\": %s, \"sha256\": \"%s\"", size, hex);
+  FUZZ_CHECK(strncmp(p, expect, strlen(expect)) == 0);
+  p += strlen(expect);
+  if (c->expose) {
+    FUZZ_CHECK(strncmp(p, ", \"local_path\": \"", 17) == 0);
+    p = json_string(p + 17, text, sizeof text);
+    snprintf(expect, sizeof expect, "%s/", real_root);
+    FUZZ_CHECK(p != NULL && strncmp(text, expect, strlen(expect)) == 0 &&
+               strcmp(text + strlen(expect), q->key) == 0);
+  }
+  FUZZ_CHECK(strcmp(p, "}\n") == 0);
 }
 
 static int known_status(int s)
@@ -464,6 +533,7 @@ static int known_status(int s)
 
 static void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int alone)
 {
+  static uint8_t scratch[4096];
   int st = resumable_exchange_status(ex);
   if (trace) {
     fprintf(stderr, "%s %s", q->method, q->path);
@@ -511,10 +581,20 @@ static void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, i
   if (st == 308 && alone) {
     FUZZ_CHECK(header_u64(reply_header(ex, "X-File-Size")) == held_of(c, q->key));
   }
-  if (q->is_get && st == 200)
-    check_get_body(ex, q, alone);
+  if (st == 416 && q->is_get)
+    FUZZ_CHECK(reply_header(ex, "Content-Range") != NULL);
+  const char *lp = reply_header(ex, "X-Local-Path");
+  if (lp != NULL) { /* only when exposed, and then inside the root */
+    size_t rl = strlen(real_root);
+    FUZZ_CHECK(c->expose && strncmp(lp, real_root, rl) == 0 && lp[rl] == '/' &&
+               strcmp(lp + rl + 1, q->key) == 0);
+  }
+  if (q->is_get && (st == 200 || st == 206))
+    check_get_body(ex, q, alone, st);
+  else if (q->is_put && st == 200)
+    check_done_body(c, q, ex);
   else if (strcmp(q->method, "HEAD") != 0)
-    drain_body(ex);
+    read_reply(ex, scratch, sizeof scratch);
 }
 
 /* -- state invariants ------------------------------------------------------------------------ */
@@ -689,6 +769,18 @@ static void remove_tree(int dirfd)
   closedir(d);
 }
 
+static int log_lines;
+
+static void log_line(void *user_data, resumable_log_level level, const char *msg)
+{
+  FUZZ_CHECK(user_data == &log_lines && msg != NULL);
+  FUZZ_CHECK(level >= RESUMABLE_LOG_ERROR && level <= RESUMABLE_LOG_DEBUG);
+  FUZZ_CHECK(strlen(msg) < 16384 && strchr(msg, '\n') == NULL); /* one line */
+  log_lines++;
+  if (trace)
+    fprintf(stderr, "  log %d: %s\n", (int)level, msg);
+}
+
 static void cleanup(void)
 {
   int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -709,6 +801,9 @@ static void setup_once(void)
            tmp && *tmp ? tmp : "/tmp");
   FUZZ_CHECK(mkdtemp(parent_dir) != NULL);
   snprintf(root_dir, sizeof root_dir, "%s/root", parent_dir);
+  FUZZ_CHECK(realpath(parent_dir, real_root) != NULL);
+  FUZZ_CHECK(strlen(real_root) + 5 < sizeof real_root);
+  strcat(real_root, "/root");
   atexit(cleanup);
 }
 
@@ -732,6 +827,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (c.token)
     FUZZ_CHECK(resumable_server_set_token(c.srv, TOKEN) == RESUMABLE_OK);
   FUZZ_CHECK(resumable_server_set_max_size(c.srv, c.max_size) == RESUMABLE_OK);
+  c.prefix = (config & 4) ? "/files/" : "/v1/files/";
+  FUZZ_CHECK(resumable_server_set_prefix(c.srv, c.prefix) == RESUMABLE_OK);
+  c.expose = (config & 8) != 0;
+  FUZZ_CHECK(resumable_server_set_expose_paths(c.srv, c.expose) == RESUMABLE_OK);
+  if (config & 16)
+    FUZZ_CHECK(resumable_server_set_log(c.srv, log_line, &log_lines) == RESUMABLE_OK);
   snapshot_parent();
 
   for (int i = 0; i < MAX_REQUESTS && plan_request(&c, &r, &now.q); i++) {
