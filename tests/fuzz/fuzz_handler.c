@@ -704,6 +704,80 @@ static void check_state(fuzz_ctx *c, int full)
   }
 }
 
+/* What the store holds for each key used so far. */
+typedef struct key_state {
+  int partial, complete;
+  uint64_t held, total, size;
+  uint8_t sha[32];
+} key_state;
+
+static void snapshot(fuzz_ctx *c, key_state *out)
+{
+  for (size_t i = 0; i < c->nkeys; i++) {
+    resumable_partial_info p;
+    resumable_complete_info ci;
+    memset(&out[i], 0, sizeof out[i]);
+    out[i].partial = c->ops->partial_stat(c->self, c->keys[i], &p) == RESUMABLE_OK;
+    if (out[i].partial) {
+      out[i].held = p.held;
+      out[i].total = p.total;
+    }
+    out[i].complete = c->ops->complete_stat(c->self, c->keys[i], &ci) == RESUMABLE_OK;
+    if (out[i].complete) {
+      out[i].size = ci.size;
+      memcpy(out[i].sha, ci.sha256, 32);
+    }
+  }
+}
+
+static const key_state *state_of(const fuzz_ctx *c, const key_state *snap, const char *key)
+{
+  for (size_t i = 0; i < c->nkeys; i++)
+    if (strcmp(c->keys[i], key) == 0)
+      return &snap[i];
+  return NULL;
+}
+
+/* A request that ran alone, judged against the state before and after it. */
+static void check_effect(fuzz_ctx *c, const request *q, const key_state *before,
+                         const key_state *after, int st, int at_headers,
+                         const resumable_exchange *ex)
+{
+  /* PROTOCOL.md: refused requests touch nothing; HEAD, GET and other methods only read. */
+  int untouched = (at_headers && (st == 401 || st == 404 || st == 405 || st == 413 ||
+                                  st == 416 || (st == 400 && q->key[0] == '\0'))) ||
+                  !(q->is_put || strcmp(q->method, "DELETE") == 0);
+  if (untouched && memcmp(before, after, c->nkeys * sizeof *before) != 0)
+    fprintf(stderr, "%s %s -> %d changed the store\n", q->method, q->path, st);
+  FUZZ_CHECK(!untouched || memcmp(before, after, c->nkeys * sizeof *before) == 0);
+  if (q->key[0] == '\0' || st == 401)
+    return;
+  const key_state *b = state_of(c, before, q->key), *a = state_of(c, after, q->key);
+  FUZZ_CHECK(b != NULL && a != NULL);
+  if (strcmp(q->method, "HEAD") == 0 && st == 200) {
+    const char *size = reply_header((resumable_exchange *)ex, "X-File-Size");
+    if (b->partial) { /* the upload's progress, never a prefix hash */
+      FUZZ_CHECK(header_u64(size) == b->held);
+      FUZZ_CHECK(header_u64(reply_header((resumable_exchange *)ex, "X-Upload-Total")) == b->total);
+      FUZZ_CHECK(reply_header((resumable_exchange *)ex, "X-Content-SHA256") == NULL);
+    } else {
+      char hex[65];
+      const char *h = reply_header((resumable_exchange *)ex, "X-Content-SHA256");
+      hex_of(b->sha, hex, 0);
+      FUZZ_CHECK(b->complete && header_u64(size) == b->size && h && strcmp(h, hex) == 0);
+    }
+  }
+  if (strcmp(q->method, "HEAD") == 0 && st == 404)
+    FUZZ_CHECK(!b->partial && !b->complete);
+  if (strcmp(q->method, "DELETE") == 0 && st == 204)
+    FUZZ_CHECK((b->partial || b->complete) && !a->partial && !a->complete);
+  if (strcmp(q->method, "DELETE") == 0 && st == 404)
+    FUZZ_CHECK(!b->partial && !b->complete);
+  if (q->is_put && st == 416)
+    FUZZ_CHECK(header_u64(reply_header((resumable_exchange *)ex, "X-File-Size")) ==
+               (b->partial ? b->held : 0));
+}
+
 /* -- driving --------------------------------------------------------------------------------- */
 
 typedef struct live {
@@ -712,6 +786,7 @@ typedef struct live {
   size_t sent;
   int decided;
   int decided_early; /* decided before it was paused: its reply predates what ran meanwhile */
+  int at_headers;    /* decided by headers_done */
 } live;
 
 /* Begin an exchange and feed its body up to `stop`. */
@@ -726,6 +801,7 @@ static void start(fuzz_ctx *c, live *l, size_t stop)
   FUZZ_CHECK(rc == 0 || rc == 1);
   l->sent = 0;
   l->decided = rc == 1;
+  l->at_headers = rc == 1;
   if (trace)
     fprintf(stderr, "  begin %s %s: headers_done %d (status %d)%s\n", l->q.method, l->q.path, rc,
             resumable_exchange_status(l->ex), stop < l->q.body_len ? ", paused" : "");
@@ -736,15 +812,20 @@ static void start(fuzz_ctx *c, live *l, size_t stop)
   l->decided_early = l->decided;
 }
 
-/* `alone`: no other request ran since this one began. */
-static void finish(fuzz_ctx *c, live *l, int alone)
+/* `alone`: no other request ran since this one began; `before` is the store's state then. */
+static void finish(fuzz_ctx *c, live *l, int alone, const key_state *before)
 {
+  key_state after[MAX_KEYS];
   if (!l->decided)
     feed(l->ex, &l->q, &l->sent, l->q.body_len);
   FUZZ_CHECK(resumable_exchange_end(l->ex, l->q.dropped ? RESUMABLE_BODY_DROPPED
                                                         : RESUMABLE_BODY_COMPLETE) ==
              RESUMABLE_OK);
   check_reply(c, &l->q, l->ex, alone || !l->decided_early);
+  if (alone && before != NULL) {
+    snapshot(c, after);
+    check_effect(c, &l->q, before, after, resumable_exchange_status(l->ex), l->at_headers, l->ex);
+  }
   resumable_exchange_free(l->ex);
   l->ex = NULL;
   if (l->q.is_put || strcmp(l->q.method, "DELETE") == 0)
@@ -813,6 +894,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fuzz_ctx c;
   resumable_store *store = NULL;
   live paused = {0}, now;
+  key_state before[MAX_KEYS];
 
   setup_once();
   memset(&c, 0, sizeof c);
@@ -841,13 +923,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       start(&c, &paused, paused.q.body_len / 2);
       continue;
     }
+    /* with a paused exchange on the same key, that key's state is in flux */
+    int judge = paused.ex == NULL || strcmp(paused.q.key, now.q.key) != 0;
+    if (judge)
+      snapshot(&c, before);
     start(&c, &now, now.q.body_len);
-    finish(&c, &now, 1);
+    finish(&c, &now, 1, judge ? before : NULL);
     if (paused.ex != NULL)
-      finish(&c, &paused, 0);
+      finish(&c, &paused, 0, NULL);
   }
   if (paused.ex != NULL)
-    finish(&c, &paused, 1);
+    finish(&c, &paused, 1, NULL);
   check_state(&c, 1);
 
   resumable_server_free(c.srv);
