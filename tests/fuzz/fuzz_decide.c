@@ -154,6 +154,7 @@ static int known_status(int s)
 static void check_shape(const rs_decision *d)
 {
   FUZZ_CHECK(known_status(d->status));
+  FUZZ_CHECK(rs_status_text(d->status) != NULL);
   FUZZ_CHECK((d->flags & ~(RS_DROP_PARTIAL | RS_CREATE_PARTIAL)) == 0);
   if (d->action == RS_ACT_REPLY || d->action == RS_ACT_PROBE)
     FUZZ_CHECK(d->status != 0 && d->reason != NULL);
