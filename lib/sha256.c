@@ -1,23 +1,23 @@
-/* Running SHA-256 on mbedTLS 2.28, with a portable export format.
+/* Running SHA-256: our own state (chaining words, byte count, partial block) around a block
+ * function chosen at run time (sha256_dispatch.c), with a portable export format.
  *
- * Export format (version 1), independent of any implementation's struct layout:
+ * Export format (version 1), independent of any implementation:
  *   8 bytes  magic "RS256v1\0"
  *   8 bytes  number of bytes hashed so far, unsigned big-endian
  *  32 bytes  the eight 32-bit chaining words, big-endian
  *   n bytes  the buffered tail: the last (count % 64) bytes not yet compressed
  * so its length is exactly 48 + count % 64 (at most 111). */
-#include "sha256.h"
+#include "sha256_impl.h"
 
 #include <assert.h>
 #include <stdalign.h>
 #include <string.h>
 
 #include <mbedtls/platform_util.h>
-#include <mbedtls/sha256.h>
 
-static_assert(sizeof(mbedtls_sha256_context) <= sizeof(((rs_sha256 *)0)->opaque),
-              "mbedtls_sha256_context must fit in rs_sha256");
-static_assert(alignof(mbedtls_sha256_context) <= 16, "rs_sha256 is 16-byte aligned");
+static_assert(sizeof(rs_sha256_state) <= sizeof(((rs_sha256 *)0)->opaque),
+              "rs_sha256_state must fit in rs_sha256");
+static_assert(alignof(rs_sha256_state) <= 16, "rs_sha256 is 16-byte aligned");
 
 #define EXPORT_MAGIC "RS256v1"
 #define EXPORT_MAGIC_LEN 8 /* includes the NUL */
@@ -27,46 +27,49 @@ static_assert(alignof(mbedtls_sha256_context) <= 16, "rs_sha256 is 16-byte align
 
 static_assert(EXPORT_HEAD_LEN + 63 <= RS_SHA256_STATE_MAX, "export fits RS_SHA256_STATE_MAX");
 
-static mbedtls_sha256_context *ctx_of(rs_sha256 *h)
+static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+static rs_sha256_state *st_of(rs_sha256 *h)
 {
-  return (mbedtls_sha256_context *)(void *)h->opaque;
+  return (rs_sha256_state *)(void *)h->opaque;
 }
 
-static const mbedtls_sha256_context *cctx_of(const rs_sha256 *h)
+static const rs_sha256_state *cst_of(const rs_sha256 *h)
 {
-  return (const mbedtls_sha256_context *)(const void *)h->opaque;
+  return (const rs_sha256_state *)(const void *)h->opaque;
 }
 
 void rs_sha256_init(rs_sha256 *h)
 {
-  mbedtls_sha256_init(ctx_of(h));
-  /* Cannot fail for SHA-256 without an alternative implementation. */
-  (void)mbedtls_sha256_starts_ret(ctx_of(h), 0);
+  memset(h->opaque, 0, sizeof(h->opaque));
+  memcpy(st_of(h)->h, H0, sizeof(H0));
 }
 
 void rs_sha256_update(rs_sha256 *h, const void *data, size_t len)
 {
   if (len == 0)
     return;
-  (void)mbedtls_sha256_update_ret(ctx_of(h), data, len);
-}
-
-void rs_sha256_finish(rs_sha256 *h, uint8_t digest[32])
-{
-  (void)mbedtls_sha256_finish_ret(ctx_of(h), digest);
-}
-
-void rs_sha256_free(rs_sha256 *h)
-{
-  if (h == NULL)
-    return;
-  mbedtls_platform_zeroize(h->opaque, sizeof(h->opaque));
-}
-
-uint64_t rs_sha256_length(const rs_sha256 *h)
-{
-  const mbedtls_sha256_context *c = cctx_of(h);
-  return ((uint64_t)c->total[1] << 32) | c->total[0];
+  rs_sha256_state *s = st_of(h);
+  rs_sha256_compress_fn *compress = rs_sha256_compress_active();
+  const uint8_t *p = data;
+  size_t fill = (size_t)(s->count % 64);
+  s->count += len;
+  if (fill != 0) {
+    size_t take = 64 - fill < len ? 64 - fill : len;
+    memcpy(s->buf + fill, p, take);
+    p += take;
+    len -= take;
+    if (fill + take < 64)
+      return;
+    compress(s->h, s->buf, 1);
+  }
+  if (len >= 64) {
+    compress(s->h, p, len / 64);
+    p += len / 64 * 64;
+    len %= 64;
+  }
+  memcpy(s->buf, p, len);
 }
 
 static void put_be(uint8_t *p, uint64_t v, int n)
@@ -85,19 +88,48 @@ static uint64_t get_be(const uint8_t *p, int n)
   return v;
 }
 
+void rs_sha256_finish(rs_sha256 *h, uint8_t digest[32])
+{
+  rs_sha256_state *s = st_of(h);
+  rs_sha256_compress_fn *compress = rs_sha256_compress_active();
+  size_t fill = (size_t)(s->count % 64);
+  s->buf[fill++] = 0x80;
+  if (fill > 56) {
+    memset(s->buf + fill, 0, 64 - fill);
+    compress(s->h, s->buf, 1);
+    fill = 0;
+  }
+  memset(s->buf + fill, 0, 56 - fill);
+  put_be(s->buf + 56, s->count << 3, 8);
+  compress(s->h, s->buf, 1);
+  for (int i = 0; i < 8; i++)
+    put_be(digest + 4 * i, s->h[i], 4);
+}
+
+void rs_sha256_free(rs_sha256 *h)
+{
+  if (h == NULL)
+    return;
+  mbedtls_platform_zeroize(h->opaque, sizeof(h->opaque));
+}
+
+uint64_t rs_sha256_length(const rs_sha256 *h)
+{
+  return cst_of(h)->count;
+}
+
 size_t rs_sha256_export(const rs_sha256 *h, uint8_t *buf, size_t cap)
 {
-  const mbedtls_sha256_context *c = cctx_of(h);
-  uint64_t count = rs_sha256_length(h);
-  size_t tail = (size_t)(count % 64);
+  const rs_sha256_state *s = cst_of(h);
+  size_t tail = (size_t)(s->count % 64);
   size_t len = EXPORT_HEAD_LEN + tail;
   if (buf == NULL || cap < len)
     return 0;
   memcpy(buf, EXPORT_MAGIC, EXPORT_MAGIC_LEN);
-  put_be(buf + EXPORT_MAGIC_LEN, count, 8);
+  put_be(buf + EXPORT_MAGIC_LEN, s->count, 8);
   for (int i = 0; i < 8; i++)
-    put_be(buf + EXPORT_MAGIC_LEN + 8 + 4 * i, c->state[i], 4);
-  memcpy(buf + EXPORT_HEAD_LEN, c->buffer, tail);
+    put_be(buf + EXPORT_MAGIC_LEN + 8 + 4 * i, s->h[i], 4);
+  memcpy(buf + EXPORT_HEAD_LEN, s->buf, tail);
   return len;
 }
 
@@ -109,13 +141,11 @@ int rs_sha256_import(rs_sha256 *h, const uint8_t *buf, size_t len)
   uint64_t count = get_be(buf + EXPORT_MAGIC_LEN, 8);
   if (count > MAX_COUNT || len != EXPORT_HEAD_LEN + (size_t)(count % 64))
     return -1;
-  mbedtls_sha256_context *c = ctx_of(h);
-  c->total[0] = (uint32_t)(count & 0xffffffffu);
-  c->total[1] = (uint32_t)(count >> 32);
+  rs_sha256_state *s = st_of(h);
+  s->count = count;
   for (int i = 0; i < 8; i++)
-    c->state[i] = (uint32_t)get_be(buf + EXPORT_MAGIC_LEN + 8 + 4 * i, 4);
-  memcpy(c->buffer, buf + EXPORT_HEAD_LEN, (size_t)(count % 64));
-  c->is224 = 0;
+    s->h[i] = (uint32_t)get_be(buf + EXPORT_MAGIC_LEN + 8 + 4 * i, 4);
+  memcpy(s->buf, buf + EXPORT_HEAD_LEN, (size_t)(count % 64));
   return 0;
 }
 

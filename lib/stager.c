@@ -1,6 +1,5 @@
 /* The stager handle: creation, options (checked at set time) and result getters. The upload
  * itself lives in stager_run.c. */
-#define _GNU_SOURCE /* F_DUPFD_CLOEXEC with older glibc headers */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "stager_impl.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -48,29 +48,6 @@ static char *dup_str(const char *s)
   if (d)
     memcpy(d, s, n);
   return d;
-}
-
-/* 64 hex digits, either case. (Becomes rs_sha256_hex_parse once lib/hex.c is on main.) */
-static int sha_hex_parse(const char *s, uint8_t out[32])
-{
-  if (strlen(s) != 64)
-    return -1;
-  for (int i = 0; i < 64; i++) {
-    int c = (unsigned char)s[i], v;
-    if (c >= '0' && c <= '9')
-      v = c - '0';
-    else if (c >= 'a' && c <= 'f')
-      v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F')
-      v = c - 'A' + 10;
-    else
-      return -1;
-    if (i % 2 == 0)
-      out[i / 2] = (uint8_t)(v << 4);
-    else
-      out[i / 2] |= (uint8_t)v;
-  }
-  return 0;
 }
 
 static void opts_defaults(rs_stager_opts *o)
@@ -216,7 +193,7 @@ int resumable_stager_set_sha256(resumable_stager *s, const char *hex)
     return RESUMABLE_OK;
   }
   uint8_t d[32];
-  if (sha_hex_parse(hex, d) != 0)
+  if (rs_sha256_hex_parse(hex, strlen(hex), d) != 0)
     return RESUMABLE_E_INVALID_ARG;
   memcpy(s->o.sha, d, sizeof d);
   s->o.have_sha = 1;

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "resumable/stager.h"
+#include "stager_headers.h"
 
 #define RS_STAGER_MSG_MAX 512
 #define RS_STAGER_BODY_MAX 4096
@@ -61,7 +63,8 @@ struct resumable_stager {
   char *url;
   int fd;
   int running;
-  void *curl; /* CURL *, created at the first run and reused (keep-alive) */
+  void *curl; /* CURL *, created at the first request and reused (keep-alive) */
+  char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
   rs_stager_opts o;
   rs_stager_result r;
   /* The hash of an earlier run, reused while size and mtime stay the same. */
@@ -70,5 +73,70 @@ struct resumable_stager {
   uint64_t cache_size;
   struct timespec cache_mtime;
 };
+
+/* One run's working state (stager_run.c), shared with the libcurl request code (stager_http.c). */
+typedef struct rs_run {
+  resumable_stager *s;
+  uint64_t size;
+  uint8_t sha[32];
+  char sha_hex[65];
+  struct timespec mtime;
+  uint64_t deadline_ms; /* on rs_now_ms's clock */
+  rs_backoff backoff;
+  uint64_t rng_state;
+  resumable_phase phase;
+  uint64_t hashed;
+  uint64_t wait_ms;
+  unsigned attempt;
+  /* The request in flight. */
+  uint64_t body_pos;    /* next file offset the read callback hands over */
+  uint64_t body_end;    /* one past its last byte */
+  uint64_t body_start;
+  uint64_t req_sent;    /* body bytes libcurl has sent in this request so far */
+  int cancelled;        /* the progress callback said stop */
+  int file_error;       /* the read callback failed */
+  size_t body_len;      /* bytes captured into s->r.body */
+  rs_resp resp;
+  char last_problem[320]; /* the last transient failure, for the timeout message */
+} rs_run;
+
+/* Milliseconds on a monotonic clock. */
+uint64_t rs_now_ms(void);
+
+/* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
+ * phase ignores the answer. */
+int rs_run_progress(rs_run *run);
+
+/* One log line through the stager's log callback, printf-style. */
+void rs_run_log(rs_run *run, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* What rs_http_perform did. */
+typedef struct rs_http_req {
+  int head;         /* HEAD probe (no body) */
+  int whole;        /* PUT without Content-Range */
+  int force_expect; /* send Expect: 100-continue whatever the size */
+  uint64_t start;   /* body: file bytes [start, end) */
+  uint64_t end;
+} rs_http_req;
+
+#define RS_HTTP_RESPONSE 1  /* a complete response: run->resp.status and headers */
+#define RS_HTTP_TRANSIENT 2 /* no usable response; worth retrying (run->last_problem says why) */
+
+/* Send one request on the stager's (reused) easy handle. Returns RS_HTTP_RESPONSE,
+ * RS_HTTP_TRANSIENT, or a negative code: RESUMABLE_E_CANCELLED, RESUMABLE_E_FILE,
+ * RESUMABLE_E_TIMEOUT (budget over), RESUMABLE_E_NOMEM, RESUMABLE_E_NETWORK (permanent; message
+ * set). */
+int rs_http_perform(rs_run *run, const rs_http_req *req);
+
+/* Set the run's message (s->r.msg), printf-style. */
+void rs_run_msg(rs_run *run, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 #endif

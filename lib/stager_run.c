@@ -1,8 +1,421 @@
-/* resumable_stager_run: placeholder until the upload engine lands. */
+/* resumable_stager_run: hash, probe, send, and on failure wait, re-probe and continue, as
+ * PROTOCOL.md "Client (stager) behaviour" says. Decisions come from stager_decide.c; requests
+ * from stager_http.c. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "file_hash.h"
+#include "hex.h"
+#include "stager_decide.h"
 #include "stager_impl.h"
+
+#define STEP_NEXT 0       /* keep going in this attempt */
+#define STEP_DONE 1       /* the server has the file */
+#define STEP_TRANSIENT 2  /* wait, then a new attempt that starts with a probe */
+#define STEP_RESTART 3    /* a new attempt from byte 0, at once */
+#define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
+#define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
+
+/* Where the upload stands within a run. */
+typedef struct rs_cursor {
+  int whole;          /* the server has no range support: whole-file PUTs */
+  int need_probe;     /* ask with HEAD before the next PUT */
+  uint64_t offset;    /* next byte to send; == size means "finish a held upload" */
+  unsigned resyncs;   /* 416s / no-progress answers in a row */
+  unsigned conflicts; /* 409 restarts in a row */
+  unsigned mismatches; /* final-hash restarts in this run */
+} rs_cursor;
+
+uint64_t rs_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void rs_run_msg(rs_run *run, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(run->s->r.msg, sizeof run->s->r.msg, fmt, ap);
+  va_end(ap);
+}
+
+void rs_run_log(rs_run *run, int level, const char *fmt, ...)
+{
+  if (!run->s->o.log)
+    return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  run->s->o.log(run->s->o.log_ud, (resumable_log_level)level, line);
+}
+
+int rs_run_progress(rs_run *run)
+{
+  const rs_stager_opts *o = &run->s->o;
+  if (!o->progress)
+    return 0;
+  resumable_progress p = {0};
+  p.phase = run->phase;
+  p.total = run->size;
+  p.hashed = run->hashed;
+  p.held = run->s->r.held;
+  p.position = run->phase == RESUMABLE_PHASE_SENDING ? run->body_start + run->req_sent : p.held;
+  p.wire_bytes = run->s->r.wire_bytes + run->req_sent;
+  p.attempt = run->attempt;
+  p.wait_ms = run->phase == RESUMABLE_PHASE_WAITING ? run->wait_ms : 0;
+  int rc = o->progress(o->progress_ud, &p);
+  if (run->phase == RESUMABLE_PHASE_DONE || rc == 0)
+    return 0;
+  run->cancelled = 1;
+  return 1;
+}
+
+/* ---- the local file ---- */
+
+static int file_changed(rs_run *run)
+{
+  struct stat st;
+  if (fstat(run->s->fd, &st) != 0)
+    return 1;
+  return (uint64_t)st.st_size != run->size || st.st_mtim.tv_sec != run->mtime.tv_sec ||
+         st.st_mtim.tv_nsec != run->mtime.tv_nsec;
+}
+
+static int on_hash_progress(void *ud, uint64_t done)
+{
+  rs_run *run = ud;
+  run->hashed = done;
+  if (rs_now_ms() >= run->deadline_ms)
+    return RESUMABLE_E_TIMEOUT;
+  return rs_run_progress(run) ? RESUMABLE_E_CANCELLED : RESUMABLE_OK;
+}
+
+/* The file's size, mtime and SHA-256 (given, cached from an earlier run, or computed). */
+static int prepare(rs_run *run)
+{
+  resumable_stager *s = run->s;
+  struct stat st;
+  if (fstat(s->fd, &st) != 0 || st.st_size < 0) {
+    rs_run_msg(run, "cannot stat the local file");
+    return RESUMABLE_E_FILE;
+  }
+  run->size = s->r.size = (uint64_t)st.st_size;
+  run->mtime = st.st_mtim;
+  if (s->o.have_sha) {
+    memcpy(run->sha, s->o.sha, 32);
+  } else if (s->cache_valid && s->cache_size == run->size &&
+             s->cache_mtime.tv_sec == run->mtime.tv_sec &&
+             s->cache_mtime.tv_nsec == run->mtime.tv_nsec) {
+    memcpy(run->sha, s->cache_sha, 32);
+  } else {
+    run->phase = RESUMABLE_PHASE_HASHING;
+    int rc = rs_file_hash(s->fd, run->size, run->sha, on_hash_progress, run);
+    if (rc == RESUMABLE_OK && file_changed(run))
+      rc = RESUMABLE_E_FILE;
+    if (rc == RESUMABLE_E_FILE)
+      rs_run_msg(run, "cannot read the local file, or it changed while being hashed");
+    if (rc != RESUMABLE_OK)
+      return rc;
+    memcpy(s->cache_sha, run->sha, 32);
+    s->cache_size = run->size;
+    s->cache_mtime = run->mtime;
+    s->cache_valid = 1;
+  }
+  run->hashed = run->size;
+  rs_sha256_hex_format(run->sha, run->sha_hex);
+  memcpy(s->r.sha_hex, run->sha_hex, sizeof s->r.sha_hex);
+  s->r.sha_known = 1;
+  return RESUMABLE_OK;
+}
+
+/* ---- probe ---- */
+
+/* A HEAD answer has no body to quote, so say what the usual refusals mean. */
+static const char *head_hint(int status)
+{
+  switch (status) {
+  case 400:
+    return " (the server rejects this URL's key)";
+  case 401:
+    return " (a bearer token is required, or it is wrong)";
+  case 403:
+    return " (forbidden)";
+  default:
+    return "";
+  }
+}
+
+static int probe(rs_run *run, rs_cursor *cur)
+{
+  resumable_stager *s = run->s;
+  run->phase = RESUMABLE_PHASE_PROBING;
+  rs_http_req req = {.head = 1};
+  int rc = rs_http_perform(run, &req);
+  if (rc < 0)
+    return rc;
+  if (rc == RS_HTTP_TRANSIENT)
+    return STEP_TRANSIENT;
+  int st = run->resp.status;
+  uint64_t off = 0;
+  rs_probe_next next = rs_decide_probe(st, &run->resp, run->size, run->sha, &off);
+  cur->need_probe = 0;
+  switch (next) {
+  case RS_PROBE_SEND:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: sending from byte %" PRIu64, st, off);
+    cur->offset = s->r.held = off;
+    return STEP_NEXT;
+  case RS_PROBE_DONE:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: the server already has the file", st);
+    s->r.already_there = 1;
+    return STEP_DONE;
+  case RS_PROBE_WHOLE:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: no range support, whole-file PUT", st);
+    cur->whole = 1;
+    cur->offset = s->r.held = 0;
+    return STEP_NEXT;
+  case RS_PROBE_TRANSIENT:
+    snprintf(run->last_problem, sizeof run->last_problem, "HEAD answered %d", st);
+    cur->need_probe = 1;
+    return STEP_TRANSIENT;
+  case RS_PROBE_REFUSED:
+    rs_run_msg(run, "server refused the probe: HEAD answered %d%s", st, head_hint(st));
+    return RESUMABLE_E_REFUSED;
+  case RS_PROBE_PROTOCOL:
+    break;
+  }
+  rs_run_msg(run, "unexpected answer to HEAD: %d", st);
+  return RESUMABLE_E_PROTOCOL;
+}
+
+/* ---- PUT ---- */
+
+static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
+{
+  memset(req, 0, sizeof *req);
+  req->end = run->size;
+  if (cur->whole || run->size == 0) {
+    req->whole = 1;
+  } else if (cur->offset >= run->size) {
+    req->force_expect = 1; /* every byte is held: the server commits without reading ours */
+  } else {
+    req->start = cur->offset;
+    uint64_t chunk = run->s->o.chunk_size;
+    if (chunk && run->size - req->start > chunk)
+      req->end = req->start + chunk;
+  }
+}
+
+/* A short, printable first line of the server's answer for messages. */
+static const char *server_text(rs_run *run, char *buf, size_t cap)
+{
+  size_t i = 0;
+  for (const char *p = run->s->r.body; *p && *p != '\n' && i + 1 < cap; p++)
+    buf[i++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+  while (i > 0 && buf[i - 1] == ' ')
+    i--;
+  buf[i] = '\0';
+  return i ? buf : "(no text)";
+}
+
+static int on_restart(rs_run *run, rs_cursor *cur, int st)
+{
+  char t[200];
+  if (file_changed(run)) {
+    rs_run_msg(run, "the local file changed during the upload");
+    return RESUMABLE_E_FILE;
+  }
+  if (st == 409 && ++cur->conflicts > MAX_IN_A_ROW) {
+    rs_run_msg(run, "server asked to restart (409) three times in a row: %s",
+               server_text(run, t, sizeof t));
+    return RESUMABLE_E_REFUSED;
+  }
+  if (st != 409 && ++cur->mismatches > MAX_IN_A_ROW) {
+    rs_run_msg(run, "the server's SHA-256 check failed three times (%d): %s", st,
+               server_text(run, t, sizeof t));
+    return RESUMABLE_E_HASH_MISMATCH;
+  }
+  rs_run_log(run, RESUMABLE_LOG_WARN, "PUT %d: restarting from byte 0", st);
+  run->s->r.restarts++;
+  cur->offset = run->s->r.held = 0;
+  cur->need_probe = 0;
+  return STEP_RESTART;
+}
+
+/* 308/416/2xx-to-a-chunk: move to `off`; answers that move nothing are bounded. */
+static int on_continue(rs_run *run, rs_cursor *cur, uint64_t off, int resync)
+{
+  if (off > run->s->r.held && !resync) {
+    rs_backoff_reset(&run->backoff);
+    cur->resyncs = 0;
+    cur->conflicts = 0;
+  } else if (++cur->resyncs > MAX_IN_A_ROW) {
+    rs_run_msg(run, "server keeps answering %d without progress (holds %" PRIu64 " bytes)",
+               run->resp.status, off);
+    return RESUMABLE_E_PROTOCOL;
+  }
+  cur->offset = run->s->r.held = off;
+  return STEP_NEXT;
+}
+
+static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
+{
+  char t[200];
+  int st = run->resp.status;
+  rs_put_req pr = {req->whole, req->start, req->end};
+  uint64_t off = 0;
+  rs_put_next next = rs_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
+  rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
+             st);
+  switch (next) {
+  case RS_PUT_DONE:
+    run->s->r.held = run->size;
+    return STEP_DONE;
+  case RS_PUT_CONTINUE:
+    return on_continue(run, cur, off, 0);
+  case RS_PUT_RESYNC:
+    return on_continue(run, cur, off, 1);
+  case RS_PUT_REPROBE:
+    cur->need_probe = 1;
+    return on_continue(run, cur, run->s->r.held, 1);
+  case RS_PUT_RESTART:
+    return on_restart(run, cur, st);
+  case RS_PUT_TRANSIENT:
+    snprintf(run->last_problem, sizeof run->last_problem, "PUT answered %d: %s", st,
+             server_text(run, t, sizeof t));
+    cur->need_probe = 1;
+    return STEP_TRANSIENT;
+  case RS_PUT_REFUSED:
+    rs_run_msg(run, "server refused (%d): %s", st, server_text(run, t, sizeof t));
+    return RESUMABLE_E_REFUSED;
+  case RS_PUT_TOO_LARGE:
+    rs_run_msg(run, "server refused (413, too large): %s", server_text(run, t, sizeof t));
+    return RESUMABLE_E_TOO_LARGE;
+  case RS_PUT_PROTOCOL:
+    break;
+  }
+  rs_run_msg(run, "unexpected answer to PUT (%d): %s", st, server_text(run, t, sizeof t));
+  return RESUMABLE_E_PROTOCOL;
+}
+
+static int put(rs_run *run, rs_cursor *cur)
+{
+  resumable_stager *s = run->s;
+  if (file_changed(run)) {
+    rs_run_msg(run, "the local file changed during the upload");
+    return RESUMABLE_E_FILE;
+  }
+  rs_http_req req;
+  plan_put(run, cur, &req);
+  if (!s->r.resumed_set) {
+    s->r.resumed_from = req.force_expect ? run->size : req.start;
+    s->r.resumed_set = 1;
+  }
+  run->phase = RESUMABLE_PHASE_SENDING;
+  int rc = rs_http_perform(run, &req);
+  if (rc < 0)
+    return rc;
+  if (rc == RS_HTTP_TRANSIENT) {
+    cur->need_probe = 1;
+    return STEP_TRANSIENT;
+  }
+  return judge_put(run, cur, &req);
+}
+
+/* ---- waiting ---- */
+
+static void sleep_ms(uint64_t ms)
+{
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0)
+    ;
+}
+
+static int wait_before_retry(rs_run *run)
+{
+  uint64_t wait = rs_backoff_next(&run->backoff);
+  if (run->resp.complete && run->resp.has_retry_after && run->resp.retry_after_ms > wait)
+    wait = run->resp.retry_after_ms; /* the server knows better, even beyond max_ms */
+  uint64_t now = rs_now_ms();
+  if (now >= run->deadline_ms || wait >= run->deadline_ms - now)
+    return RESUMABLE_E_TIMEOUT; /* no attempt would fit in what is left */
+  rs_run_log(run, RESUMABLE_LOG_INFO, "%s; retrying in %" PRIu64 " ms", run->last_problem,
+             wait);
+  uint64_t until = now + wait;
+  run->phase = RESUMABLE_PHASE_WAITING;
+  while ((now = rs_now_ms()) < until) {
+    run->wait_ms = until - now;
+    if (rs_run_progress(run))
+      return RESUMABLE_E_CANCELLED;
+    sleep_ms(run->wait_ms < WAIT_SLICE_MS ? run->wait_ms : WAIT_SLICE_MS);
+  }
+  run->wait_ms = 0;
+  return RESUMABLE_OK;
+}
+
+/* ---- the run ---- */
+
+static void next_attempt(rs_run *run)
+{
+  run->attempt++;
+  run->s->r.attempts = run->attempt;
+}
+
+static int upload(rs_run *run)
+{
+  rs_cursor cur = {.need_probe = 1};
+  run->attempt = 0;
+  next_attempt(run);
+  for (;;) {
+    int rc = cur.need_probe ? probe(run, &cur) : put(run, &cur);
+    if (rc < 0)
+      return rc;
+    if (rc == STEP_DONE)
+      return RESUMABLE_OK;
+    if (rc == STEP_TRANSIENT) {
+      int w = wait_before_retry(run);
+      if (w != RESUMABLE_OK)
+        return w;
+    }
+    if (rc != STEP_NEXT)
+      next_attempt(run);
+  }
+}
+
+static void describe_end(rs_run *run, int rc)
+{
+  resumable_stager *s = run->s;
+  rs_stager_result *r = &s->r;
+  if (rc == RESUMABLE_OK && r->already_there)
+    rs_run_msg(run, "the server already had the file (%" PRIu64 " bytes)", run->size);
+  else if (rc == RESUMABLE_OK)
+    rs_run_msg(run,
+               "uploaded %" PRIu64 " bytes (resumed from %" PRIu64 ", %" PRIu64
+               " bytes on the wire, %u attempts)",
+               run->size, r->resumed_from, r->wire_bytes, r->attempts);
+  else if (rc == RESUMABLE_E_TIMEOUT)
+    rs_run_msg(run,
+               "time budget of %" PRIu64 " ms exhausted after %u attempts; the server holds %" PRIu64
+               " of %" PRIu64 " bytes%s%s",
+               s->o.budget_ms, r->attempts, r->held, run->size,
+               run->last_problem[0] ? "; last problem: " : "", run->last_problem);
+  else if (rc == RESUMABLE_E_CANCELLED)
+    rs_run_msg(run,
+               "cancelled after sending %" PRIu64 " bytes; the server held %" PRIu64
+               " of %" PRIu64 " bytes when last asked",
+               r->wire_bytes, r->held, run->size);
+  else if (r->msg[0] == '\0')
+    rs_run_msg(run, "%s", resumable_strerror(rc));
+}
 
 int resumable_stager_run(resumable_stager *s)
 {
@@ -11,7 +424,28 @@ int resumable_stager_run(resumable_stager *s)
   if (s->running)
     return RESUMABLE_E_STATE;
   memset(&s->r, 0, sizeof s->r);
-  s->r.error = RESUMABLE_E_STATE;
-  snprintf(s->r.msg, sizeof s->r.msg, "the upload engine is not implemented yet");
-  return s->r.error;
+  s->running = 1;
+  rs_run run;
+  memset(&run, 0, sizeof run);
+  run.s = s;
+  uint64_t t0 = rs_now_ms();
+  run.deadline_ms = t0 + s->o.budget_ms;
+  run.rng_state = t0 ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s;
+  rs_backoff_init(&run.backoff, s->o.backoff_min_ms, s->o.backoff_max_ms, (int)s->o.jitter,
+                  rs_splitmix64, &run.rng_state);
+  int rc = prepare(&run);
+  if (rc == RESUMABLE_OK)
+    rc = upload(&run);
+  if (rc == RESUMABLE_OK) {
+    s->r.held = run.size;
+    if (!s->r.resumed_set)
+      s->r.resumed_from = run.size;
+  }
+  describe_end(&run, rc);
+  s->r.error = rc;
+  rs_run_log(&run, rc ? RESUMABLE_LOG_ERROR : RESUMABLE_LOG_INFO, "%s", s->r.msg);
+  run.phase = RESUMABLE_PHASE_DONE;
+  rs_run_progress(&run);
+  s->running = 0;
+  return rc;
 }

@@ -98,11 +98,12 @@ RESUMABLE_EXPORT void resumable_stager_free(resumable_stager *s);
 RESUMABLE_EXPORT int resumable_stager_set_time_budget_ms(resumable_stager *s, uint64_t ms);
 
 /* Backoff between attempts after a transient failure: the first wait is about `min_ms`, each
- * further consecutive failure doubles it, up to `max_ms`. Progress that moved bytes resets it to
- * `min_ms`. Requires 1 <= min_ms <= max_ms <= 86400000. Default 1000 / 30000. A Retry-After from
- * the server (seconds or HTTP-date) replaces the computed wait (it may exceed max_ms) but is
- * still bounded by the budget: if it would end after the budget, run fails at once with
- * RESUMABLE_E_TIMEOUT. */
+ * further consecutive failure doubles it, up to `max_ms` (then jittered, see
+ * resumable_stager_set_jitter). Progress that moved bytes resets it to `min_ms`. Requires
+ * 1 <= min_ms <= max_ms <= 86400000. Default 1000 / 30000. A Retry-After from the server
+ * (seconds or HTTP-date) is honoured: the wait lasts at least that long, even beyond max_ms.
+ * Every wait is bounded by the budget: when a wait would not end before the budget does, run
+ * fails at once with RESUMABLE_E_TIMEOUT rather than sleep to no purpose. */
 RESUMABLE_EXPORT int resumable_stager_set_backoff_ms(resumable_stager *s, uint64_t min_ms,
                                                      uint64_t max_ms);
 
@@ -185,9 +186,9 @@ typedef struct resumable_progress {
   uint64_t total;       /* file size in bytes */
   uint64_t hashed;      /* bytes hashed so far (HASHING; == total afterwards) */
   uint64_t held;        /* bytes the server was last known to hold (probe, 308, 416) */
-  uint64_t position;    /* SENDING: held at the start of this PUT + its body bytes handed to
-                           libcurl so far; otherwise == held. Use it for a progress bar. */
-  uint64_t wire_bytes;  /* body bytes handed to libcurl in this run, all attempts */
+  uint64_t position;    /* SENDING: the first byte of this PUT + its body bytes libcurl has
+                           sent so far; otherwise == held. Use it for a progress bar. */
+  uint64_t wire_bytes;  /* body bytes sent in this run, all requests (as the getter) */
   unsigned attempt;     /* 1-based attempt number (see resumable_stager_attempts) */
   uint64_t wait_ms;     /* WAITING: milliseconds left before the next attempt; else 0 */
 } resumable_progress;
@@ -265,8 +266,10 @@ RESUMABLE_EXPORT uint64_t resumable_stager_resumed_from(const resumable_stager *
  * from). Equals the size after success. */
 RESUMABLE_EXPORT uint64_t resumable_stager_held(const resumable_stager *s);
 
-/* Body bytes handed to libcurl over all requests of the last run (what went on the wire, give or
- * take what was buffered when a connection broke). */
+/* Body bytes libcurl sent over all requests of the last run (CURLINFO_SIZE_UPLOAD_T summed):
+ * what went on the wire, including what sat in the kernel's socket buffer when a connection
+ * broke and so never reached the server. HEAD requests and a body refused after
+ * `Expect: 100-continue` count nothing. */
 RESUMABLE_EXPORT uint64_t resumable_stager_wire_bytes(const resumable_stager *s);
 
 /* Attempts of the last run. An attempt starts with the first request of the run and again after

@@ -1,7 +1,10 @@
 #!/bin/sh
 # TAP test: install into a temporary DESTDIR, build consumer.c with `pkg-config resumable`.
 set -u
-build=$1 consumer=$2 shlib=$3
+build=$1 consumer=$2 shlib=$3 sanitize=${4:-none}
+# A sanitized library needs a consumer built with the same runtime.
+sanflags=
+[ "$sanitize" = none ] || sanflags="-fsanitize=$sanitize"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "1..3"
@@ -17,7 +20,7 @@ libdir=$(dirname "$(find "$tmp/dest" -name 'libresumable.so*' | head -n 1)")
 if [ -n "$pc" ] &&
    flags=$(PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$tmp/dest" \
            pkg-config --cflags --libs resumable) &&
-   ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$tmp/consumer" "$consumer" $flags \
+   ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror $sanflags -o "$tmp/consumer" "$consumer" $flags \
      >"$tmp/cc.log" 2>&1 &&
    LD_LIBRARY_PATH="$libdir" "$tmp/consumer" "$tmp/root" >"$tmp/run.log" 2>&1; then
   echo "ok 2 - consumer_builds_and_runs_through_installed_pkgconfig"

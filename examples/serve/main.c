@@ -1,0 +1,222 @@
+/* resumable-serve: a resumable upload server on the POSIX store, over libmicrohttpd. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <resumable/error.h>
+#include <resumable/server.h>
+
+#include "mhd_host.h"
+#include "size_arg.h"
+
+typedef struct serve_options {
+  const char *listen;
+  uint16_t port;
+  const char *root;
+  const char *prefix;
+  uint64_t max_size;
+  const char *token;
+  int expose_paths;
+  int verbose;
+} serve_options;
+
+static void usage(FILE *out) {
+  fputs("usage: resumable-serve [options]\n"
+        "Serve resumable uploads (PUT/HEAD/GET/DELETE <prefix><key>) from a directory.\n"
+        "\n"
+        "  --listen ADDR      numeric IPv4 or IPv6 address to bind (default 127.0.0.1;\n"
+        "                     0.0.0.0 or :: for every interface)\n"
+        "  --port N           TCP port, 0 picks a free one (default 8080)\n"
+        "  --root DIR         storage directory, created if missing (default ./uploads);\n"
+        "                     upload state lives in DIR/.resumable/\n"
+        "  --prefix PATH      URL prefix of the files, starts and ends with '/'\n"
+        "                     (default /v1/files/)\n"
+        "  --max-size BYTES   largest accepted file, with an optional K, M, G or T suffix\n"
+        "                     (powers of 1024); larger uploads get 413 (default: no limit)\n"
+        "  --token TOKEN      require 'Authorization: Bearer TOKEN' on every request\n"
+        "                     (default: no authentication)\n"
+        "  --expose-paths     tell clients where files are stored (X-Local-Path header,\n"
+        "                     \"local_path\" in the final reply), for LocalAI's client\n"
+        "                     (default: off)\n"
+        "  --verbose          also log libmicrohttpd's own errors (default: off)\n"
+        "  --help             show this help and exit\n"
+        "\n"
+        "When ready it prints 'listening on http://ADDR:PORT/' on stdout. One line per\n"
+        "request (method, key, status, bytes received) goes to stderr. SIGINT or SIGTERM\n"
+        "stop it cleanly; uploads cut off keep the bytes that arrived.\n",
+        out);
+}
+
+static int bad_usage(const char *what, const char *value) {
+  fprintf(stderr, "resumable-serve: invalid %s: '%s'\n", what, value != NULL ? value : "");
+  fputs("try 'resumable-serve --help'\n", stderr);
+  return 2;
+}
+
+/* Returns the value of `--name VALUE` or `--name=VALUE` at argv[*i], advancing *i; NULL if
+ * argv[*i] is not this option. *missing is set when the value is absent. */
+static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing) {
+  size_t n = strlen(name);
+  const char *arg = argv[*i];
+  if (strncmp(arg, name, n) != 0)
+    return NULL;
+  if (arg[n] == '=')
+    return arg + n + 1;
+  if (arg[n] != '\0')
+    return NULL;
+  if (*i + 1 >= argc) {
+    *missing = 1;
+    return NULL;
+  }
+  *i += 1;
+  return argv[*i];
+}
+
+/* Parses argv into o. Returns -1 to go on, or an exit status (0 for --help, 2 for errors). */
+static int parse_args(int argc, char **argv, serve_options *o) {
+  for (int i = 1; i < argc; i++) {
+    int missing = 0;
+    const char *v;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--expose-paths") == 0) {
+      o->expose_paths = 1;
+    } else if (strcmp(argv[i], "--verbose") == 0) {
+      o->verbose = 1;
+    } else if ((v = option_value(argc, argv, &i, "--listen", &missing)) != NULL) {
+      o->listen = v;
+    } else if ((v = option_value(argc, argv, &i, "--port", &missing)) != NULL) {
+      uint64_t port;
+      if (size_arg_parse_plain(v, &port) != 0 || port > 65535)
+        return bad_usage("port", v);
+      o->port = (uint16_t)port;
+    } else if ((v = option_value(argc, argv, &i, "--root", &missing)) != NULL) {
+      o->root = v;
+    } else if ((v = option_value(argc, argv, &i, "--prefix", &missing)) != NULL) {
+      o->prefix = v;
+    } else if ((v = option_value(argc, argv, &i, "--max-size", &missing)) != NULL) {
+      if (size_arg_parse(v, &o->max_size) != 0)
+        return bad_usage("size", v);
+    } else if ((v = option_value(argc, argv, &i, "--token", &missing)) != NULL) {
+      o->token = v;
+    } else {
+      return bad_usage(missing ? "missing value for option" : "option", argv[i]);
+    }
+  }
+  return -1;
+}
+
+static void log_line(void *user_data, const char *line) {
+  (void)user_data;
+  fprintf(stderr, "%s\n", line);
+}
+
+static void handler_log(void *user_data, resumable_log_level level, const char *msg) {
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  (void)user_data;
+  fprintf(stderr, "%s: %s\n", (unsigned)level < 4 ? names[level] : "log", msg);
+}
+
+/* The store's root, made absolute (local paths must be absolute) and created if missing. */
+static int prepare_root(const char *root, char *abs, size_t cap) {
+  if (mkdir(root, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "resumable-serve: cannot create %s: %s\n", root, strerror(errno));
+    return -1;
+  }
+  char cwd[PATH_MAX];
+  int n;
+  if (root[0] == '/')
+    n = snprintf(abs, cap, "%s", root);
+  else if (getcwd(cwd, sizeof cwd) != NULL)
+    n = snprintf(abs, cap, "%s/%s", cwd, root);
+  else
+    n = -1;
+  if (n < 0 || (size_t)n >= cap) {
+    fprintf(stderr, "resumable-serve: cannot resolve %s\n", root);
+    return -1;
+  }
+  return 0;
+}
+
+static int configure(resumable_server *srv, const serve_options *o) {
+  int rc = resumable_server_set_prefix(srv, o->prefix);
+  if (rc != RESUMABLE_OK) {
+    fprintf(stderr, "resumable-serve: bad prefix '%s' (must start and end with '/')\n",
+            o->prefix);
+    return -1;
+  }
+  if (resumable_server_set_max_size(srv, o->max_size) != RESUMABLE_OK ||
+      resumable_server_set_token(srv, o->token) != RESUMABLE_OK ||
+      resumable_server_set_expose_paths(srv, o->expose_paths) != RESUMABLE_OK ||
+      resumable_server_set_log(srv, handler_log, NULL) != RESUMABLE_OK) {
+    fputs("resumable-serve: cannot configure the server\n", stderr);
+    return -1;
+  }
+  return 0;
+}
+
+static void print_ready(const mhd_host *h) {
+  const char *addr = mhd_host_address(h);
+  if (strchr(addr, ':') != NULL)
+    printf("listening on http://[%s]:%u/\n", addr, (unsigned)mhd_host_port(h));
+  else
+    printf("listening on http://%s:%u/\n", addr, (unsigned)mhd_host_port(h));
+  fflush(stdout);
+}
+
+/* Serve until SIGINT or SIGTERM. The signals are blocked in every thread (MHD's inherit the
+ * mask) and taken synchronously here, so no handler runs in an arbitrary thread. */
+static int serve(resumable_server *srv, const serve_options *o, const sigset_t *stop) {
+  mhd_host_config cfg = {.listen_addr = o->listen,
+                         .port = o->port,
+                         .server = srv,
+                         .verbose = o->verbose,
+                         .log = log_line};
+  char err[256];
+  mhd_host *h = NULL;
+  if (mhd_host_start(&cfg, &h, err, sizeof err) != 0) {
+    fprintf(stderr, "resumable-serve: %s\n", err);
+    return 1;
+  }
+  print_ready(h);
+  int sig = 0;
+  while (sigwait(stop, &sig) != 0) {
+  }
+  fprintf(stderr, "resumable-serve: signal %d, stopping\n", sig);
+  mhd_host_stop(h);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  serve_options o = {.listen = "127.0.0.1", .port = 8080, .root = "./uploads",
+                     .prefix = "/v1/files/"};
+  int rc = parse_args(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0)
+    return 1;
+  signal(SIGPIPE, SIG_IGN);
+  char root[PATH_MAX];
+  if (prepare_root(o.root, root, sizeof root) != 0)
+    return 1;
+  resumable_server *srv = NULL;
+  rc = resumable_server_new(&srv, root);
+  if (rc != RESUMABLE_OK) {
+    fprintf(stderr, "resumable-serve: cannot open %s: %s\n", root, resumable_strerror(rc));
+    return 1;
+  }
+  rc = configure(srv, &o) == 0 ? serve(srv, &o, &stop) : 2;
+  resumable_server_free(srv);
+  return rc;
+}

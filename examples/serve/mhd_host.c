@@ -1,0 +1,288 @@
+/* libmicrohttpd (0.9.75) host: one resumable_exchange per request.
+ *
+ * How a reply decided before the body ends is delivered (PROTOCOL.md, "Answering before the
+ * body ends"), given what libmicrohttpd allows:
+ *  - With `Expect: 100-continue` the reply is queued from the first access-handler call, so MHD
+ *    never sends "100 Continue" and the client sends no body byte. MHD then closes the
+ *    connection after the reply (it refuses to read the body of an early-queued PUT).
+ *  - Otherwise MHD only lets a reply be queued once the whole body was read (it refuses
+ *    MHD_queue_response while the body is being received, and an early-queued reply makes MHD
+ *    close the socket with unread data, which the client sees as a reset). So the host keeps
+ *    reading and discarding the body (the lingering read) and queues the reply when the body
+ *    ends. If the body has not ended `linger_ms` after the decision, the connection is closed
+ *    without a reply at the next body piece; a client that stalls without sending is only cut
+ *    by the connection timeout (MHD calls the handler only when bytes arrive).
+ * A connection that drops mid-body is seen in the completion callback (termination code other
+ * than COMPLETED_OK): the exchange ends as DROPPED, which keeps the bytes that arrived. */
+#include "mhd_host.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+struct mhd_host {
+  struct MHD_Daemon *daemon;
+  resumable_server *server;
+  mhd_host_log_fn log;
+  void *log_user;
+  unsigned linger_ms;
+  uint16_t port;
+  char address[INET6_ADDRSTRLEN];
+};
+
+/* Per-request state, kept in MHD's con_cls. */
+typedef struct mhd_request {
+  mhd_host *host;
+  resumable_exchange *ex;
+  char method[16];
+  int decided;             /* the reply is decided: the rest of the body is discarded */
+  int ended;               /* resumable_exchange_end was called */
+  int failed;              /* a header could not be handed over */
+  struct timespec drain_until;
+} mhd_request;
+
+enum { MHD_HOST_REPLY_BLOCK = 64 * 1024 };
+
+/* The handler wants the path still percent-encoded: leave MHD's copy as it came. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  return strlen(s);
+}
+
+static int time_passed(const struct timespec *t) {
+  struct timespec now;
+  if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+    return 1;
+  return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void mark_decided(mhd_request *r) {
+  r->decided = 1;
+  if (clock_gettime(CLOCK_MONOTONIC, &r->drain_until) != 0)
+    return; /* zeroed deadline: already passed, the connection just closes */
+  r->drain_until.tv_sec += (time_t)(r->host->linger_ms / 1000);
+  r->drain_until.tv_nsec += (long)(r->host->linger_ms % 1000) * 1000000L;
+  if (r->drain_until.tv_nsec >= 1000000000L) {
+    r->drain_until.tv_sec += 1;
+    r->drain_until.tv_nsec -= 1000000000L;
+  }
+}
+
+static enum MHD_Result add_one_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                      const char *value) {
+  mhd_request *r = cls;
+  (void)kind;
+  if (resumable_exchange_add_header(r->ex, name, value != NULL ? value : "") != RESUMABLE_OK) {
+    r->failed = 1;
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max) {
+  mhd_request *r = cls;
+  size_t got = 0;
+  (void)pos;
+  if (resumable_exchange_read_body(r->ex, buf, max, &got) != RESUMABLE_OK)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (got == 0)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  return (ssize_t)got;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, mhd_request *r) {
+  int status = resumable_exchange_status(r->ex);
+  struct MHD_Response *resp = MHD_create_response_from_callback(
+      resumable_exchange_body_length(r->ex), MHD_HOST_REPLY_BLOCK, read_reply, r, NULL);
+  if (resp == NULL || status < 100)
+    goto fail;
+  for (size_t i = 0; i < resumable_exchange_header_count(r->ex); i++) {
+    const char *name = NULL;
+    const char *value = NULL;
+    if (resumable_exchange_header_at(r->ex, i, &name, &value) != RESUMABLE_OK ||
+        MHD_add_response_header(resp, name, value) != MHD_YES)
+      goto fail;
+  }
+  enum MHD_Result ok = MHD_queue_response(c, (unsigned int)status, resp);
+  MHD_destroy_response(resp); /* MHD keeps its own reference */
+  return ok;
+fail:
+  if (resp != NULL)
+    MHD_destroy_response(resp);
+  return MHD_NO;
+}
+
+static int wants_100_continue(struct MHD_Connection *c) {
+  const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+  return expect != NULL && strcasecmp(expect, "100-continue") == 0;
+}
+
+/* First call: the request line and headers are in. */
+static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, const char *url,
+                                     const char *method, void **con_cls) {
+  mhd_request *r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return MHD_NO;
+  r->host = h;
+  snprintf(r->method, sizeof r->method, "%s", method);
+  *con_cls = r; /* freed by on_completed, whatever happens next */
+  if (resumable_exchange_begin(h->server, method, url, &r->ex) != RESUMABLE_OK)
+    return MHD_NO;
+  MHD_get_connection_values(c, MHD_HEADER_KIND, add_one_header, r);
+  if (r->failed)
+    return MHD_NO;
+  int rc = resumable_exchange_headers_done(r->ex);
+  if (rc < 0)
+    return MHD_NO;
+  if (rc == 1) {
+    r->ended = 1; /* end() would do nothing after a decided reply */
+    if (wants_100_continue(c))
+      return queue_reply(c, r); /* no 100 Continue: the client sends no body */
+    mark_decided(r);            /* drain whatever body comes, reply at its end */
+  }
+  return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  mhd_request *r = *con_cls;
+  (void)version;
+  if (r == NULL)
+    return begin_request(cls, c, url, method, con_cls);
+  if (r->ex == NULL)
+    return MHD_NO;
+  if (*upload_data_size > 0) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (r->decided)
+      return time_passed(&r->drain_until) ? MHD_NO : MHD_YES;
+    int rc = resumable_exchange_feed(r->ex, upload_data, n);
+    if (rc != 0) {
+      r->ended = 1;
+      mark_decided(r);
+    }
+    return rc < 0 ? MHD_NO : MHD_YES;
+  }
+  if (!r->ended) {
+    resumable_exchange_end(r->ex, RESUMABLE_BODY_COMPLETE);
+    r->ended = 1;
+  }
+  return queue_reply(c, r);
+}
+
+static void log_request(const mhd_request *r, int dropped) {
+  if (r->host->log == NULL)
+    return;
+  char line[1400];
+  const char *key = r->ex != NULL ? resumable_exchange_key(r->ex) : "";
+  int status = r->ex != NULL ? resumable_exchange_status(r->ex) : 0;
+  unsigned long long got = r->ex != NULL ? resumable_exchange_bytes_received(r->ex) : 0;
+  snprintf(line, sizeof line, "%s \"%s\" %d %llu%s", r->method, key, status, got,
+           dropped ? " dropped" : "");
+  r->host->log(r->host->log_user, line);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  mhd_request *r = *con_cls;
+  (void)cls;
+  (void)c;
+  if (r == NULL)
+    return;
+  int dropped = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+  if (r->ex != NULL && !r->ended)
+    resumable_exchange_end(r->ex, RESUMABLE_BODY_DROPPED); /* keeps what arrived */
+  log_request(r, dropped);
+  resumable_exchange_free(r->ex);
+  free(r);
+  *con_cls = NULL;
+}
+
+/* Fill `ss` from a numeric address; returns its length, or 0 if not an address. */
+static socklen_t parse_address(const char *addr, uint16_t port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+  if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    return (socklen_t)sizeof *v4;
+  }
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+  if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    return (socklen_t)sizeof *v6;
+  }
+  return 0;
+}
+
+static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg,
+                                       const struct sockaddr_storage *ss) {
+  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+  if (ss->ss_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  if (cfg->verbose)
+    flags |= MHD_USE_ERROR_LOG;
+  size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)2 * 1024 * 1024;
+  unsigned int timeout = cfg->timeout_s != 0 ? cfg->timeout_s : 60;
+  return MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, h,
+                          MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
+                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h,
+                          MHD_OPTION_END);
+}
+
+int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap) {
+  *out = NULL;
+  const char *addr = cfg->listen_addr != NULL ? cfg->listen_addr : "127.0.0.1";
+  struct sockaddr_storage ss;
+  if (cfg->server == NULL || parse_address(addr, cfg->port, &ss) == 0) {
+    snprintf(err, err_cap, "not a numeric IPv4 or IPv6 address: %s", addr);
+    return -1;
+  }
+  mhd_host *h = calloc(1, sizeof *h);
+  if (h == NULL) {
+    snprintf(err, err_cap, "out of memory");
+    return -1;
+  }
+  h->server = cfg->server;
+  h->log = cfg->log;
+  h->log_user = cfg->log_user;
+  h->linger_ms = cfg->linger_ms != 0 ? cfg->linger_ms : 5000;
+  snprintf(h->address, sizeof h->address, "%s", addr);
+  h->daemon = start_daemon(h, cfg, &ss);
+  const union MHD_DaemonInfo *info =
+      h->daemon != NULL ? MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+  if (info == NULL || info->port == 0) {
+    snprintf(err, err_cap, "cannot listen on %s port %u", addr, (unsigned)cfg->port);
+    mhd_host_stop(h);
+    return -1;
+  }
+  h->port = info->port;
+  *out = h;
+  return 0;
+}
+
+uint16_t mhd_host_port(const mhd_host *h) { return h->port; }
+
+const char *mhd_host_address(const mhd_host *h) { return h->address; }
+
+void mhd_host_stop(mhd_host *h) {
+  if (h == NULL)
+    return;
+  if (h->daemon != NULL)
+    MHD_stop_daemon(h->daemon);
+  free(h);
+}

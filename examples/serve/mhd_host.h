@@ -1,0 +1,46 @@
+/* A libmicrohttpd host for the resumable_server handler: it owns the sockets and threads, and
+ * drives one resumable_exchange per HTTP request. Used by resumable-serve and by the in-process
+ * integration tests. */
+#ifndef MHD_HOST_H
+#define MHD_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <resumable/error.h>
+#include <resumable/server.h>
+
+typedef struct mhd_host mhd_host;
+
+/* One access-log line per finished request (no trailing newline): method, key, status, bytes
+ * received. `line` lives only during the call. Called from connection threads, concurrently:
+ * it must be thread-safe. */
+typedef void (*mhd_host_log_fn)(void *user_data, const char *line);
+
+typedef struct mhd_host_config {
+  const char *listen_addr;      /* numeric IPv4 or IPv6 address; NULL means 127.0.0.1 */
+  uint16_t port;                /* 0 picks an ephemeral port (see mhd_host_port) */
+  resumable_server *server;     /* the handler; not owned, must outlive the host */
+  size_t memory_limit;          /* per-connection buffer; 0 means 2 MiB */
+  unsigned timeout_s;           /* idle connection timeout; 0 means 60 s */
+  unsigned linger_ms;           /* how long an early reply keeps draining the body; 0 = 5000 */
+  int verbose;                  /* libmicrohttpd's own error log to stderr */
+  mhd_host_log_fn log;          /* access log; NULL for none */
+  void *log_user;
+} mhd_host_config;
+
+/* Bind and start serving (one thread per connection). Returns 0, or -1 with a reason written
+ * into err (at most err_cap bytes, NUL-terminated) when the address is bad or the bind fails. */
+int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap);
+
+/* The port actually bound (the ephemeral one when the config said 0). */
+uint16_t mhd_host_port(const mhd_host *h);
+
+/* The address as given (or the default), for building URLs. */
+const char *mhd_host_address(const mhd_host *h);
+
+/* Close the listening socket and every connection, wait for their threads, free the host.
+ * Exchanges cut off by the stop end as dropped (their bytes are kept). NULL is a no-op. */
+void mhd_host_stop(mhd_host *h);
+
+#endif

@@ -1,0 +1,277 @@
+/* resumable-upload: put one file onto a libresumable (or LocalAI) server, resuming where the
+ * server stands, whatever the network does. See usage() or --help. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "resumable.h"
+#include "upload_args.h"
+#include "upload_ui.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+  (void)sig;
+  interrupted = 1; /* the progress callback turns this into a clean cancel */
+}
+
+static void usage(FILE *out)
+{
+  fputs(
+      "usage: resumable-upload [options] FILE URL\n"
+      "\n"
+      "Upload FILE to URL (e.g. http://host:8080/v1/files/models/x.bin) with the libresumable\n"
+      "protocol: hash it, ask the server what it holds, send only the rest, and retry through\n"
+      "network failures until the time budget ends. Running it again after an interruption\n"
+      "resumes where the server stands.\n"
+      "\n"
+      "options:\n"
+      "  --budget SECONDS      overall time budget, hashing included (default 3600; 1.5 ok)\n"
+      "  --chunk-size BYTES    send PUTs of at most BYTES (default 0: the rest in one PUT)\n"
+      "  --sha256 HEX          the file's SHA-256, when known: skips the hashing pass\n"
+      "  --header 'K: V'       extra request header (repeatable)\n"
+      "  --token TOKEN         send Authorization: Bearer TOKEN\n"
+      "  --backoff-min MS      first wait after a transient failure (default 1000)\n"
+      "  --backoff-max MS      longest wait between attempts (default 30000)\n"
+      "  --limit-rate BYTES    upload at most BYTES per second (default unlimited)\n"
+      "  --cacert FILE         CA certificate(s) to verify the server with (PEM)\n"
+      "  --capath DIR          directory of CA certificates\n"
+      "  --cert FILE, --key FILE  TLS client certificate and key (PEM)\n"
+      "  --insecure, -k        do not verify the server's certificate (tests only)\n"
+      "  --json                print one JSON object with the result on stdout: status,\n"
+      "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
+      "                        seconds, error (null or a name like \"E_TIMEOUT\"), message\n"
+      "  --quiet, -q           no progress bar and no summary line\n"
+      "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
+      "  --help, -h            this text\n"
+      "\n"
+      "BYTES accept K, M, G, T suffixes (powers of 1024): 64M, 1G.\n"
+      "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
+      "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
+      "Ctrl-C stops cleanly; the server keeps what it received.\n"
+      "\n"
+      "exit status:\n"
+      "  0    success (also when the server already had the file)\n"
+      "  1    refused by the server, or another failure that retrying cannot fix\n"
+      "       (TLS certificate, protocol error, hash mismatch)\n"
+      "  2    usage error (bad option, bad URL)\n"
+      "  3    time budget exhausted (network failures are retried until then)\n"
+      "  4    local file error (cannot read FILE, or it changed during the upload)\n"
+      "  130  interrupted (SIGINT); run again to resume\n",
+      out);
+}
+
+typedef struct ui {
+  int bar;        /* draw the progress bar */
+  int width;      /* terminal columns */
+  double last_draw;
+  double rate_t;  /* time and wire bytes of the last rate sample */
+  uint64_t rate_wire;
+  double rate;    /* smoothed bytes/s */
+  resumable_phase last_phase;
+  int drawn;
+} ui;
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void update_rate(ui *u, const resumable_progress *p, double t)
+{
+  if (p->phase != RESUMABLE_PHASE_SENDING) {
+    u->rate_t = t;
+    u->rate_wire = p->wire_bytes;
+    return;
+  }
+  double dt = t - u->rate_t;
+  if (dt < 0.25)
+    return;
+  double inst = (double)(p->wire_bytes - u->rate_wire) / dt;
+  u->rate = u->rate > 0 ? 0.7 * u->rate + 0.3 * inst : inst;
+  u->rate_t = t;
+  u->rate_wire = p->wire_bytes;
+}
+
+static int on_progress(void *ud, const resumable_progress *p)
+{
+  ui *u = ud;
+  double t = now_s();
+  update_rate(u, p, t);
+  if (u->bar && p->phase != RESUMABLE_PHASE_DONE &&
+      (t - u->last_draw >= 0.2 || p->phase != u->last_phase)) {
+    char line[512];
+    upload_format_bar(p, u->rate, u->width, line, sizeof line);
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    u->last_draw = t;
+    u->drawn = 1;
+  }
+  u->last_phase = p->phase;
+  return interrupted ? 1 : 0;
+}
+
+static void on_log(void *ud, resumable_log_level level, const char *msg)
+{
+  ui *u = ud;
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  if (u->drawn)
+    fputs("\r\033[K", stderr);
+  fprintf(stderr, "resumable-upload: %s: %s\n", names[level & 3], msg);
+}
+
+static int terminal_width(void)
+{
+  struct winsize ws;
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+/* Apply the options; returns 0, or prints what was wrong and returns -1. */
+static int configure(resumable_stager *s, const upload_args *a, ui *u)
+{
+  int rc = 0;
+  const char *what = "";
+#define TRY(call, name)       \
+  if (rc == 0) {              \
+    rc = (call);              \
+    what = name;              \
+  }
+  if (a->has_budget)
+    TRY(resumable_stager_set_time_budget_ms(s, a->budget_ms), "--budget");
+  if (a->has_chunk)
+    TRY(resumable_stager_set_chunk_size(s, a->chunk), "--chunk-size");
+  if (a->sha256)
+    TRY(resumable_stager_set_sha256(s, a->sha256), "--sha256 (64 hex digits)");
+  for (int i = 0; i < a->n_headers; i++)
+    TRY(resumable_stager_add_header(s, a->headers[i]), "--header ('Name: value')");
+  if (a->token)
+    TRY(resumable_stager_set_bearer_token(s, a->token), "--token");
+  if (a->has_backoff_min || a->has_backoff_max)
+    TRY(resumable_stager_set_backoff_ms(s, a->has_backoff_min ? a->backoff_min_ms : 1000,
+                                        a->has_backoff_max ? a->backoff_max_ms : 30000),
+        "--backoff-min/--backoff-max (1 <= min <= max <= 86400000)");
+  if (a->limit_rate)
+    TRY(resumable_stager_set_max_send_speed(s, a->limit_rate), "--limit-rate");
+  if (a->cacert)
+    TRY(resumable_stager_set_ca_file(s, a->cacert), "--cacert");
+  if (a->capath)
+    TRY(resumable_stager_set_ca_path(s, a->capath), "--capath");
+  if (a->cert || a->key)
+    TRY(resumable_stager_set_client_cert(s, a->cert, a->key), "--cert/--key");
+  TRY(resumable_stager_set_insecure(s, a->insecure), "--insecure");
+  TRY(resumable_stager_set_progress(s, on_progress, u), "progress");
+  if (a->verbose)
+    TRY(resumable_stager_set_log(s, on_log, u), "--verbose");
+#undef TRY
+  if (rc != 0)
+    fprintf(stderr, "resumable-upload: invalid %s: %s\n", what, resumable_strerror(rc));
+  return rc == 0 ? 0 : -1;
+}
+
+static void print_json(const resumable_stager *s, int rc, double secs)
+{
+  char msg[1200], sha[80] = "null";
+  upload_json_string(resumable_stager_message(s), msg, sizeof msg);
+  if (resumable_stager_sha256(s))
+    snprintf(sha, sizeof sha, "\"%s\"", resumable_stager_sha256(s));
+  char err[40] = "null";
+  if (rc != RESUMABLE_OK)
+    snprintf(err, sizeof err, "\"%s\"", resumable_err_name(rc));
+  printf("{\"status\": %d, \"sha256\": %s, \"size\": %" PRIu64 ", \"resumed_from\": %" PRIu64
+         ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"seconds\": %.3f"
+         ", \"already_there\": %s, \"held\": %" PRIu64 ", \"error\": %s, \"message\": %s}\n",
+         resumable_stager_http_status(s), sha, resumable_stager_size(s),
+         resumable_stager_resumed_from(s), resumable_stager_wire_bytes(s),
+         resumable_stager_attempts(s), resumable_stager_restarts(s), secs,
+         resumable_stager_already_there(s) ? "true" : "false", resumable_stager_held(s), err,
+         msg);
+  fflush(stdout);
+}
+
+static void print_summary(const resumable_stager *s, int rc, double secs)
+{
+  const char *sha = resumable_stager_sha256(s);
+  fprintf(stderr,
+          "resumable-upload: %s: %" PRIu64 " bytes, resumed from %" PRIu64 ", %" PRIu64
+          " wire bytes, %u attempts, %.2f s, sha256 %s%s%s\n",
+          rc == RESUMABLE_OK ? (resumable_stager_already_there(s) ? "already there" : "done")
+                             : resumable_err_name(rc),
+          resumable_stager_size(s), resumable_stager_resumed_from(s),
+          resumable_stager_wire_bytes(s), resumable_stager_attempts(s), secs,
+          sha ? sha : "(unknown)", rc == RESUMABLE_OK ? "" : "\nresumable-upload: ",
+          rc == RESUMABLE_OK ? "" : resumable_stager_message(s));
+}
+
+static int upload(const upload_args *a)
+{
+  resumable_stager *s = NULL;
+  int rc = resumable_stager_new(&s, a->url, a->file);
+  if (rc == RESUMABLE_E_INVALID_ARG) {
+    fprintf(stderr, "resumable-upload: invalid URL '%s' (http:// or https:// expected)\n",
+            a->url);
+    return UPLOAD_EXIT_USAGE;
+  }
+  if (rc != RESUMABLE_OK) {
+    fprintf(stderr, "resumable-upload: %s: %s\n", a->file,
+            rc == RESUMABLE_E_FILE ? "cannot open (or not a regular file)"
+                                   : resumable_strerror(rc));
+    return upload_exit_code(rc);
+  }
+  ui u = {0};
+  u.bar = !a->quiet && isatty(STDERR_FILENO);
+  u.width = u.bar ? terminal_width() : 80;
+  u.last_phase = (resumable_phase)-1;
+  if (configure(s, a, &u) != 0) {
+    resumable_stager_free(s);
+    return UPLOAD_EXIT_USAGE;
+  }
+  double t0 = now_s();
+  rc = resumable_stager_run(s);
+  double secs = now_s() - t0;
+  if (u.drawn)
+    fputs("\r\033[K", stderr);
+  if (a->json)
+    print_json(s, rc, secs);
+  if (!a->quiet)
+    print_summary(s, rc, secs);
+  resumable_stager_free(s);
+  return upload_exit_code(rc);
+}
+
+int main(int argc, char **argv)
+{
+  upload_args a;
+  char err[256];
+  if (upload_parse_args(argc, argv, &a, err, sizeof err) != 0) {
+    fprintf(stderr, "resumable-upload: %s\nTry 'resumable-upload --help'.\n", err);
+    return UPLOAD_EXIT_USAGE;
+  }
+  if (a.help) {
+    usage(stdout);
+    return UPLOAD_EXIT_OK;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  if (resumable_global_init() != RESUMABLE_OK) {
+    fprintf(stderr, "resumable-upload: cannot initialise libcurl\n");
+    return UPLOAD_EXIT_FAILED;
+  }
+  int code = upload(&a);
+  resumable_global_cleanup();
+  return code;
+}

@@ -1,0 +1,242 @@
+#include "upload_args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "resumable/error.h"
+
+#define U63_MAX UINT64_C(9223372036854775807)
+
+static int lower(int c)
+{
+  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int upload_parse_size(const char *s, uint64_t *out)
+{
+  uint64_t v = 0;
+  size_t i = 0;
+  if (!s || s[0] < '0' || s[0] > '9')
+    return -1;
+  for (; s[i] >= '0' && s[i] <= '9'; i++) {
+    if (v > (U63_MAX - (uint64_t)(s[i] - '0')) / 10)
+      return -1;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  unsigned shift = 0;
+  if (s[i]) {
+    const char *units = "kmgt", *u = strchr(units, lower(s[i]));
+    if (!u)
+      return -1;
+    shift = 10 * (unsigned)(u - units + 1);
+    i++;
+    if (lower(s[i]) == 'i' && lower(s[i + 1]) == 'b')
+      i += 2;
+    else if (lower(s[i]) == 'b')
+      i++;
+    if (s[i])
+      return -1;
+  }
+  if (shift && v > (U63_MAX >> shift))
+    return -1;
+  *out = v << shift;
+  return 0;
+}
+
+int upload_parse_seconds(const char *s, uint64_t *ms)
+{
+  uint64_t whole = 0, frac = 0;
+  size_t i = 0;
+  if (!s || s[0] < '0' || s[0] > '9')
+    return -1;
+  for (; s[i] >= '0' && s[i] <= '9'; i++) {
+    whole = whole * 10 + (uint64_t)(s[i] - '0');
+    if (whole > UINT64_C(1) << 40)
+      return -1;
+  }
+  if (s[i] == '.') {
+    unsigned digits = 0;
+    for (i++; s[i] >= '0' && s[i] <= '9'; i++, digits++)
+      if (digits < 3)
+        frac = frac * 10 + (uint64_t)(s[i] - '0');
+    if (digits == 0 || digits > 3)
+      return -1;
+    for (; digits < 3; digits++)
+      frac *= 10;
+  }
+  if (s[i])
+    return -1;
+  *ms = whole * 1000 + frac;
+  return 0;
+}
+
+/* Options that take a value. */
+enum opt_id {
+  O_BUDGET, O_CHUNK, O_SHA, O_HEADER, O_TOKEN, O_BMIN, O_BMAX, O_RATE, O_CACERT, O_CAPATH,
+  O_CERT, O_KEY
+};
+static const struct {
+  const char *name;
+  enum opt_id id;
+} value_opts[] = {
+    {"budget", O_BUDGET},      {"chunk-size", O_CHUNK},   {"sha256", O_SHA},
+    {"header", O_HEADER},      {"token", O_TOKEN},        {"backoff-min", O_BMIN},
+    {"backoff-max", O_BMAX},   {"limit-rate", O_RATE},    {"cacert", O_CACERT},
+    {"capath", O_CAPATH},      {"cert", O_CERT},          {"key", O_KEY},
+};
+
+static int all_digits(const char *v)
+{
+  return v[0] && strspn(v, "0123456789") == strlen(v);
+}
+
+static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, size_t cap)
+{
+  int bad = 0;
+  switch (id) {
+  case O_BUDGET:
+    bad = upload_parse_seconds(v, &a->budget_ms) || a->budget_ms == 0;
+    a->has_budget = 1;
+    break;
+  case O_CHUNK:
+    bad = upload_parse_size(v, &a->chunk);
+    a->has_chunk = 1;
+    break;
+  case O_SHA:
+    a->sha256 = v;
+    break;
+  case O_HEADER:
+    if (a->n_headers == UPLOAD_MAX_HEADERS) {
+      snprintf(err, cap, "too many --header options (at most %d)", UPLOAD_MAX_HEADERS);
+      return -1;
+    }
+    a->headers[a->n_headers++] = v;
+    break;
+  case O_TOKEN:
+    a->token = v;
+    break;
+  case O_BMIN:
+    bad = !all_digits(v) || upload_parse_size(v, &a->backoff_min_ms);
+    a->has_backoff_min = 1;
+    break;
+  case O_BMAX:
+    bad = !all_digits(v) || upload_parse_size(v, &a->backoff_max_ms);
+    a->has_backoff_max = 1;
+    break;
+  case O_RATE:
+    bad = upload_parse_size(v, &a->limit_rate);
+    break;
+  case O_CACERT:
+    a->cacert = v;
+    break;
+  case O_CAPATH:
+    a->capath = v;
+    break;
+  case O_CERT:
+    a->cert = v;
+    break;
+  case O_KEY:
+    a->key = v;
+    break;
+  }
+  if (bad)
+    snprintf(err, cap, "invalid value '%s'", v);
+  return bad ? -1 : 0;
+}
+
+static int flag(upload_args *a, const char *name)
+{
+  if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0)
+    a->help = 1;
+  else if (strcmp(name, "insecure") == 0 || strcmp(name, "k") == 0)
+    a->insecure = 1;
+  else if (strcmp(name, "json") == 0)
+    a->json = 1;
+  else if (strcmp(name, "quiet") == 0 || strcmp(name, "q") == 0)
+    a->quiet = 1;
+  else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0)
+    a->verbose = 1;
+  else
+    return -1;
+  return 0;
+}
+
+/* One option at argv[*i]; may consume the next argument as its value. */
+static int option(int argc, char **argv, int *i, upload_args *a, char *err, size_t cap)
+{
+  const char *arg = argv[*i];
+  const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
+  const char *eq = strchr(name, '=');
+  size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+  for (size_t k = 0; k < sizeof value_opts / sizeof value_opts[0]; k++) {
+    if (strlen(value_opts[k].name) != nlen || strncmp(value_opts[k].name, name, nlen) != 0)
+      continue;
+    const char *v = eq ? eq + 1 : NULL;
+    if (!v && *i + 1 < argc)
+      v = argv[++*i];
+    if (!v) {
+      snprintf(err, cap, "option --%s needs a value", value_opts[k].name);
+      return -1;
+    }
+    if (set_value(a, value_opts[k].id, v, err, cap) != 0) {
+      size_t used = strlen(err);
+      snprintf(err + used, cap - used, " for --%s", value_opts[k].name);
+      return -1;
+    }
+    return 0;
+  }
+  if (eq || flag(a, name) != 0) {
+    snprintf(err, cap, "unknown option '%s'", arg);
+    return -1;
+  }
+  return 0;
+}
+
+int upload_parse_args(int argc, char **argv, upload_args *a, char *err, size_t cap)
+{
+  memset(a, 0, sizeof *a);
+  err[0] = '\0';
+  const char *pos[2];
+  int npos = 0, opts_done = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (!opts_done && strcmp(arg, "--") == 0) {
+      opts_done = 1;
+    } else if (!opts_done && arg[0] == '-' && arg[1] != '\0') {
+      if (option(argc, argv, &i, a, err, cap) != 0)
+        return -1;
+    } else if (npos < 2) {
+      pos[npos++] = arg;
+    } else {
+      snprintf(err, cap, "unexpected argument '%s'", arg);
+      return -1;
+    }
+  }
+  if (a->help)
+    return 0;
+  if (npos < 2) {
+    snprintf(err, cap, "need FILE and URL");
+    return -1;
+  }
+  a->file = pos[0];
+  a->url = pos[1];
+  return 0;
+}
+
+int upload_exit_code(int rc)
+{
+  switch (rc) {
+  case RESUMABLE_OK:
+    return UPLOAD_EXIT_OK;
+  case RESUMABLE_E_TIMEOUT:
+    return UPLOAD_EXIT_BUDGET;
+  case RESUMABLE_E_FILE:
+    return UPLOAD_EXIT_FILE;
+  case RESUMABLE_E_CANCELLED:
+    return UPLOAD_EXIT_INTERRUPTED;
+  case RESUMABLE_E_INVALID_ARG:
+    return UPLOAD_EXIT_USAGE;
+  default:
+    return UPLOAD_EXIT_FAILED;
+  }
+}

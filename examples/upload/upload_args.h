@@ -1,0 +1,59 @@
+/* Command line of resumable-upload: parsed into a struct without side effects, so that
+ * tests/client can pin it. */
+#ifndef UPLOAD_ARGS_H
+#define UPLOAD_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UPLOAD_MAX_HEADERS 64
+
+typedef struct upload_args {
+  int help;
+  int has_budget;
+  uint64_t budget_ms;
+  int has_chunk;
+  uint64_t chunk;
+  const char *sha256;
+  const char *headers[UPLOAD_MAX_HEADERS];
+  int n_headers;
+  const char *token;
+  int has_backoff_min;
+  uint64_t backoff_min_ms;
+  int has_backoff_max;
+  uint64_t backoff_max_ms;
+  uint64_t limit_rate;
+  const char *cacert;
+  const char *capath;
+  const char *cert;
+  const char *key;
+  int insecure;
+  int json;
+  int quiet;
+  int verbose;
+  const char *file;
+  const char *url;
+} upload_args;
+
+/* "1048576", "64K", "64M", "1G", "2T" (powers of 1024; suffix in either case, optionally
+ * followed by "B" or "iB"). Returns 0, or -1 if malformed or above 2^63-1. */
+int upload_parse_size(const char *s, uint64_t *out);
+
+/* Seconds as "90" or "1.5" (at most 3 decimals) into milliseconds. Returns 0 or -1. */
+int upload_parse_seconds(const char *s, uint64_t *ms);
+
+/* Parse argv (argv[0] is the program). Options take "--opt VALUE" or "--opt=VALUE"; "--" ends
+ * them. Returns 0, or -1 with a one-line reason in err. The struct points into argv. */
+int upload_parse_args(int argc, char **argv, upload_args *a, char *err, size_t errcap);
+
+/* The process exit code for a resumable error code (see --help). */
+int upload_exit_code(int resumable_rc);
+
+#define UPLOAD_EXIT_OK 0
+#define UPLOAD_EXIT_FAILED 1 /* refused by the server, or another permanent failure */
+#define UPLOAD_EXIT_USAGE 2
+#define UPLOAD_EXIT_BUDGET 3
+#define UPLOAD_EXIT_FILE 4
+#define UPLOAD_EXIT_INTERRUPTED 130
+
+#endif

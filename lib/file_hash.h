@@ -1,0 +1,19 @@
+/* SHA-256 of a local file, read with pread in large blocks, with progress and cancel. */
+#ifndef RESUMABLE_FILE_HASH_H
+#define RESUMABLE_FILE_HASH_H
+
+#include <stdint.h>
+
+/* Called about every RS_FILE_HASH_STEP bytes with the count hashed so far. Return 0 to go on,
+ * or a negative resumable error code (e.g. RESUMABLE_E_CANCELLED) to stop with that code. */
+typedef int (*rs_hash_progress_fn)(void *user_data, uint64_t done);
+
+#define RS_FILE_HASH_BLOCK (1u << 20) /* read size */
+#define RS_FILE_HASH_STEP (8u << 20)  /* progress granularity */
+
+/* Hash bytes [0, size) of fd. Returns RESUMABLE_OK; RESUMABLE_E_FILE if a read fails or the file
+ * ends before `size` bytes; RESUMABLE_E_NOMEM; or the progress callback's code. `fn` may be NULL. */
+int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn fn,
+                 void *user_data);
+
+#endif

@@ -1,0 +1,105 @@
+#include "stager_decide.h"
+
+#include <string.h>
+
+int rs_status_transient(int status)
+{
+  return status == 408 || status == 423 || status == 429 || (status >= 500 && status <= 599);
+}
+
+/* A partial bound to our hash and size (X-Upload-Total is optional: LocalAI omits it). */
+static int partial_is_ours(const rs_resp *r, uint64_t size, const uint8_t sha[32])
+{
+  return r->has_target_sha && memcmp(r->target_sha, sha, 32) == 0 &&
+         (!r->has_upload_total || r->upload_total == size) && r->has_file_size &&
+         r->file_size <= size;
+}
+
+static int complete_is_ours(const rs_resp *r, uint64_t size, const uint8_t sha[32])
+{
+  return r->has_content_sha && memcmp(r->content_sha, sha, 32) == 0 && r->has_file_size &&
+         r->file_size == size;
+}
+
+rs_probe_next rs_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
+                              uint64_t *offset)
+{
+  *offset = 0;
+  if (status == 404)
+    return RS_PROBE_SEND;
+  if (status == 405)
+    return RS_PROBE_WHOLE;
+  if (rs_status_transient(status))
+    return RS_PROBE_TRANSIENT;
+  if (status >= 400 && status <= 499)
+    return RS_PROBE_REFUSED;
+  if (status < 200 || status > 299)
+    return RS_PROBE_PROTOCOL;
+  if (complete_is_ours(r, size, sha) && !r->has_upload_total)
+    return RS_PROBE_DONE;
+  if (!r->accept_ranges)
+    return RS_PROBE_WHOLE;
+  if (partial_is_ours(r, size, sha))
+    *offset = r->file_size;
+  return RS_PROBE_SEND;
+}
+
+static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t size,
+                           const uint8_t sha[32], uint64_t *offset)
+{
+  if (r->has_content_sha && memcmp(r->content_sha, sha, 32) != 0)
+    return RS_PUT_PROTOCOL;
+  uint64_t held;
+  int known = rs_resp_held(r, &held) == 0;
+  if (!req->whole && req->end < size) {
+    /* A 2xx to a middle chunk: a server that acknowledges chunks with 200 rather than 308. */
+    if (!known)
+      held = req->end;
+    if (held > size)
+      return RS_PUT_PROTOCOL;
+    if (held < size) {
+      *offset = held;
+      return RS_PUT_CONTINUE;
+    }
+  }
+  if (known && held != size)
+    return RS_PUT_PROTOCOL;
+  *offset = size;
+  return RS_PUT_DONE;
+}
+
+rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
+                          const uint8_t sha[32], uint64_t *offset)
+{
+  uint64_t held = 0;
+  *offset = 0;
+  if (status >= 200 && status <= 299)
+    return put_2xx(r, req, size, sha, offset);
+  if (status == 308) {
+    if (rs_resp_held(r, &held) != 0)
+      held = 0; /* a 308 without Range or X-File-Size holds nothing */
+    if (held > size)
+      return RS_PUT_PROTOCOL;
+    *offset = held;
+    return RS_PUT_CONTINUE;
+  }
+  if (status == 416) {
+    if (!r->has_file_size)
+      return RS_PUT_REPROBE;
+    if (r->file_size > size)
+      return RS_PUT_PROTOCOL;
+    *offset = r->file_size;
+    return RS_PUT_RESYNC;
+  }
+  if (status == 409)
+    return RS_PUT_RESTART;
+  if (status == 400)
+    return req->whole || req->end == size ? RS_PUT_RESTART : RS_PUT_REFUSED;
+  if (status == 413)
+    return RS_PUT_TOO_LARGE;
+  if (rs_status_transient(status))
+    return RS_PUT_TRANSIENT;
+  if (status >= 400 && status <= 499)
+    return RS_PUT_REFUSED;
+  return RS_PUT_PROTOCOL;
+}

@@ -1,0 +1,281 @@
+/* One HTTP request of the stager on its reused libcurl easy handle: options, the read callback
+ * that serves file bytes with pread, header and body capture, progress and cancel. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "range.h"
+#include "stager_impl.h"
+
+#define UPLOAD_BUFFER (1L << 20)   /* ~20% faster than curl's 64 KiB on loopback */
+#define EXPECT_TIMEOUT_MS 1000L    /* how long to wait for 100 Continue before sending anyway */
+#define FINISH_EXPECT_TIMEOUT_MS 30000L /* a held upload: the server commits without our body */
+
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+  rs_run *run = ud;
+  uint64_t left = run->body_end - run->body_pos;
+  size_t want = size * nitems;
+  if (left < want)
+    want = (size_t)left;
+  if (want == 0)
+    return 0;
+  ssize_t n;
+  do
+    n = pread(run->s->fd, buf, want, (off_t)run->body_pos);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) { /* an error, or the file shrank: never send a torn body */
+    run->file_error = 1;
+    return CURL_READFUNC_ABORT;
+  }
+  run->body_pos += (uint64_t)n;
+  return (size_t)n;
+}
+
+/* curl rewinds when it must resend the body (e.g. after a 100-continue timeout race). */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+  rs_run *run = ud;
+  if (origin != SEEK_SET || offset < 0 ||
+      (uint64_t)offset > run->body_end - run->body_start)
+    return CURL_SEEKFUNC_FAIL;
+  run->body_pos = run->body_start + (uint64_t)offset;
+  return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+  rs_run *run = ud;
+  size_t n = size * nitems;
+  if (buf[0] == 'H' && n >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+    run->body_len = 0; /* a new response (after 100 Continue): its body starts afresh */
+  rs_resp_feed(&run->resp, buf, n, time(NULL));
+  return n;
+}
+
+/* Keep the start of the body (the server's explanation); discard the rest. */
+static size_t on_write(char *buf, size_t size, size_t nitems, void *ud)
+{
+  rs_run *run = ud;
+  size_t n = size * nitems, room = RS_STAGER_BODY_MAX - run->body_len;
+  size_t take = n < room ? n : room;
+  memcpy(run->s->r.body + run->body_len, buf, take);
+  run->body_len += take;
+  run->s->r.body[run->body_len] = '\0';
+  return n;
+}
+
+static int on_xfer(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+  (void)dlt, (void)dln, (void)ult;
+  rs_run *run = ud;
+  if (uln > 0)
+    run->req_sent = (uint64_t)uln; /* what curl has written to the connection */
+  return rs_run_progress(run) ? 1 : 0;
+}
+
+/* Append "fmt..." to *list; returns 0 or -1 (out of memory; *list stays valid). */
+static int add_header(struct curl_slist **list, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int add_header(struct curl_slist **list, const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (len < 0 || (size_t)len >= sizeof line)
+    return -1;
+  struct curl_slist *n = curl_slist_append(*list, line);
+  if (!n)
+    return -1;
+  *list = n;
+  return 0;
+}
+
+/* Returns 0 and sets *out (NULL when there is no header at all), or -1 (out of memory). */
+static int build_headers(rs_run *run, const rs_http_req *req, struct curl_slist **out)
+{
+  const rs_stager_opts *o = &run->s->o;
+  struct curl_slist *list = NULL;
+  int bad = 0;
+  for (const struct curl_slist *h = o->headers; h && !bad; h = h->next)
+    bad = add_header(&list, "%s", h->data);
+  if (!bad && o->token)
+    bad = add_header(&list, "Authorization: Bearer %s", o->token);
+  if (!bad && !req->head) {
+    bad = add_header(&list, "X-Content-SHA256: %s", run->sha_hex);
+    if (!bad && !req->whole) {
+      char cr[80];
+      rs_content_range r = {0, req->start, req->end - 1, run->size};
+      bad = rs_content_range_format(&r, cr, sizeof cr) < 0 ||
+            add_header(&list, "Content-Range: %s", cr);
+    }
+    if (!bad && req->force_expect)
+      bad = add_header(&list, "Expect: 100-continue");
+  }
+  if (bad) {
+    curl_slist_free_all(list);
+    return -1;
+  }
+  *out = list;
+  return 0;
+}
+
+static long clamp_ms(uint64_t ms)
+{
+  return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (long)ms;
+}
+
+static void set_common(CURL *c, rs_run *run, uint64_t left_ms)
+{
+  const rs_stager_opts *o = &run->s->o;
+  curl_easy_setopt(c, CURLOPT_URL, run->s->url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the key is what the caller named: no dot-segment folding */
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                   clamp_ms(o->connect_ms < left_ms ? o->connect_ms : left_ms));
+  if (o->stall_bytes) {
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->stall_bytes);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->stall_secs);
+  }
+  if (o->max_speed)
+    curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
+  if (o->ca_file)
+    curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+  if (o->ca_path)
+    curl_easy_setopt(c, CURLOPT_CAPATH, o->ca_path);
+  if (o->cert)
+    curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
+  if (o->key)
+    curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
+  if (o->insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(c, CURLOPT_VERBOSE, o->verbose ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, run);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, run);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, run);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, run->s->errbuf);
+}
+
+static void set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
+{
+  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+  curl_easy_setopt(c, CURLOPT_READDATA, run);
+  curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+  curl_easy_setopt(c, CURLOPT_SEEKDATA, run);
+  curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(req->end - req->start));
+  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+  long expect = req->force_expect ? FINISH_EXPECT_TIMEOUT_MS : EXPECT_TIMEOUT_MS;
+  curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, clamp_ms((uint64_t)expect < left_ms
+                                                                  ? (uint64_t)expect
+                                                                  : left_ms));
+}
+
+/* Errors that another attempt cannot fix. */
+static int curl_permanent(CURLcode cc)
+{
+  switch (cc) {
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_NOT_BUILT_IN:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_BAD_FUNCTION_ARGUMENT:
+  case CURLE_UNKNOWN_OPTION:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static const char *curl_text(rs_run *run, CURLcode cc)
+{
+  return run->s->errbuf[0] ? run->s->errbuf : curl_easy_strerror(cc);
+}
+
+static int classify(rs_run *run, CURLcode cc, uint64_t t0)
+{
+  if (run->cancelled)
+    return RESUMABLE_E_CANCELLED;
+  if (run->file_error)
+    return RESUMABLE_E_FILE;
+  if (run->resp.complete && run->resp.status >= 200)
+    return RS_HTTP_RESPONSE; /* the server decided, even if the connection broke afterwards */
+  if (cc == CURLE_OK) {
+    snprintf(run->last_problem, sizeof run->last_problem, "incomplete response");
+    return RS_HTTP_TRANSIENT;
+  }
+  if (cc == CURLE_OUT_OF_MEMORY)
+    return RESUMABLE_E_NOMEM;
+  if (curl_permanent(cc)) {
+    rs_run_msg(run, "network error that retrying cannot fix: %s", curl_text(run, cc));
+    return RESUMABLE_E_NETWORK;
+  }
+  if (cc == CURLE_OPERATION_TIMEDOUT && rs_now_ms() >= run->deadline_ms)
+    return RESUMABLE_E_TIMEOUT;
+  snprintf(run->last_problem, sizeof run->last_problem, "%.200s (%" PRIu64 " ms)",
+           curl_text(run, cc), rs_now_ms() - t0);
+  return RS_HTTP_TRANSIENT;
+}
+
+int rs_http_perform(rs_run *run, const rs_http_req *req)
+{
+  resumable_stager *s = run->s;
+  uint64_t t0 = rs_now_ms();
+  if (t0 >= run->deadline_ms)
+    return RESUMABLE_E_TIMEOUT;
+  if (!s->curl && !(s->curl = curl_easy_init()))
+    return RESUMABLE_E_NOMEM;
+  CURL *c = s->curl;
+  struct curl_slist *hdrs = NULL;
+  if (build_headers(run, req, &hdrs) != 0)
+    return RESUMABLE_E_NOMEM;
+  curl_easy_reset(c); /* keeps the connection cache: keep-alive across requests */
+  rs_resp_reset(&run->resp);
+  run->body_len = 0;
+  s->r.body[0] = '\0';
+  s->errbuf[0] = '\0';
+  run->body_start = run->body_pos = req->start;
+  run->req_sent = 0;
+  run->body_end = req->end;
+  uint64_t left = run->deadline_ms - t0;
+  set_common(c, run, left);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (req->head)
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  else
+    set_put(c, run, req, left);
+  s->r.requests++;
+  CURLcode cc = curl_easy_perform(c);
+  curl_off_t up = 0;
+  if (!req->head && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+    s->r.wire_bytes += (uint64_t)up;
+  run->req_sent = 0;
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(hdrs);
+  int rc = classify(run, cc, t0);
+  if (rc == RS_HTTP_RESPONSE)
+    s->r.http_status = run->resp.status;
+  return rc;
+}

@@ -1,0 +1,38 @@
+/* A scripted HTTP server for the stager tests (libmicrohttpd on 127.0.0.1, port 0): the n-th
+ * request gets the n-th scripted answer, and every request is recorded. */
+#ifndef SCRIPT_SERVER_H
+#define SCRIPT_SERVER_H
+
+#include <stdint.h>
+
+#define SCRIPT_MAX 32
+
+typedef struct script_answer {
+  int status;
+  const char *headers; /* "Name: value\n" lines; "$SHA" is replaced by the server's sha_hex */
+  const char *body;
+  int early; /* answer from the headers, without reading the body */
+} script_answer;
+
+typedef struct script_record {
+  char method[8];
+  char content_range[96]; /* "" when absent */
+  char sha[80];
+  char auth[128];
+  char extra[128]; /* the X-Extra header */
+  int expect;      /* Expect: 100-continue was sent */
+  uint64_t body;   /* body bytes received */
+} script_record;
+
+typedef struct script_server script_server;
+
+/* Start a server answering with `answers` (n of them; later requests get 500). */
+script_server *script_start(const script_answer *answers, int n, const char *sha_hex);
+/* Port bound on 127.0.0.1. */
+unsigned script_port(const script_server *s);
+/* Requests seen so far, and their records. */
+int script_count(const script_server *s);
+const script_record *script_at(const script_server *s, int i);
+void script_stop(script_server *s);
+
+#endif

@@ -1,0 +1,340 @@
+/* lib/stager_decide.c: probe -> where to start, PUT answer -> what next (PROTOCOL.md client). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "stager_decide.h"
+
+#define SIZE 1000
+static const uint8_t ours[32] = {1, 2, 3};
+static const uint8_t other[32] = {9, 9, 9};
+
+static rs_resp partial(uint64_t held, uint64_t total, const uint8_t *target)
+{
+  rs_resp r;
+  rs_resp_reset(&r);
+  r.status = 200;
+  r.complete = 1;
+  r.accept_ranges = 1;
+  r.has_file_size = 1;
+  r.file_size = held;
+  r.has_upload_total = 1;
+  r.upload_total = total;
+  if (target) {
+    r.has_target_sha = 1;
+    memcpy(r.target_sha, target, 32);
+  }
+  return r;
+}
+
+static rs_resp complete(uint64_t size, const uint8_t *sha)
+{
+  rs_resp r;
+  rs_resp_reset(&r);
+  r.status = 200;
+  r.complete = 1;
+  r.accept_ranges = 1;
+  r.has_file_size = 1;
+  r.file_size = size;
+  r.has_content_sha = 1;
+  memcpy(r.content_sha, sha, 32);
+  return r;
+}
+
+static void probe_404_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r;
+  rs_resp_reset(&r);
+  uint64_t off = 7;
+  assert_int_equal(rs_decide_probe(404, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_our_partial_resumes_at_held(void **state)
+{
+  (void)state;
+  rs_resp r = partial(400, SIZE, ours);
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 400);
+}
+
+static void probe_partial_without_upload_total_resumes(void **state)
+{
+  (void)state;
+  rs_resp r = partial(400, SIZE, ours);
+  r.has_upload_total = 0; /* LocalAI's server does not send it */
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 400);
+}
+
+static void probe_partial_of_another_hash_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r = partial(400, SIZE, other);
+  uint64_t off = 9;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_partial_of_another_total_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r = partial(400, SIZE + 1, ours);
+  uint64_t off = 9;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_unbound_partial_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r = partial(400, SIZE, NULL);
+  uint64_t off = 9;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_partial_holding_everything_finishes(void **state)
+{
+  (void)state;
+  rs_resp r = partial(SIZE, SIZE, ours);
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, SIZE); /* offset == size: PUT 0-(size-1) with Expect */
+}
+
+static void probe_partial_holding_more_than_the_file_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r = partial(SIZE + 5, SIZE, ours);
+  uint64_t off = 9;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_complete_with_our_hash_is_done(void **state)
+{
+  (void)state;
+  rs_resp r = complete(SIZE, ours);
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_DONE);
+}
+
+static void probe_complete_with_other_hash_or_size_starts_at_zero(void **state)
+{
+  (void)state;
+  rs_resp r = complete(SIZE, other);
+  uint64_t off = 9;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+  r = complete(SIZE - 1, ours);
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(off, 0);
+}
+
+static void probe_405_or_no_accept_ranges_means_whole_file(void **state)
+{
+  (void)state;
+  rs_resp r;
+  rs_resp_reset(&r);
+  uint64_t off;
+  assert_int_equal(rs_decide_probe(405, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
+  r = partial(400, SIZE, ours);
+  r.accept_ranges = 0;
+  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
+}
+
+static void probe_transient_and_refused_statuses(void **state)
+{
+  (void)state;
+  rs_resp r;
+  rs_resp_reset(&r);
+  uint64_t off;
+  const int transient[] = {408, 423, 429, 500, 502, 503, 504, 599};
+  for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
+    assert_int_equal(rs_decide_probe(transient[i], &r, SIZE, ours, &off), RS_PROBE_TRANSIENT);
+  const int refused[] = {400, 401, 403, 410, 499};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_int_equal(rs_decide_probe(refused[i], &r, SIZE, ours, &off), RS_PROBE_REFUSED);
+  assert_int_equal(rs_decide_probe(301, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
+  assert_int_equal(rs_decide_probe(0, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
+}
+
+/* ---- PUT answers ---- */
+
+static rs_resp answer(int status)
+{
+  rs_resp r;
+  rs_resp_reset(&r);
+  r.status = status;
+  r.complete = 1;
+  return r;
+}
+
+static void put_308_continues_from_x_file_size(void **state)
+{
+  (void)state;
+  rs_resp r = answer(308);
+  r.has_file_size = 1;
+  r.file_size = 300;
+  rs_put_req q = {0, 0, 500};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(off, 300);
+}
+
+static void put_308_falls_back_to_range_then_zero(void **state)
+{
+  (void)state;
+  rs_resp r = answer(308);
+  r.has_range = 1;
+  r.range_held = 250;
+  rs_put_req q = {0, 0, 500};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(off, 250);
+  r = answer(308);
+  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(off, 0);
+}
+
+static void put_308_past_the_file_is_a_protocol_error(void **state)
+{
+  (void)state;
+  rs_resp r = answer(308);
+  r.has_file_size = 1;
+  r.file_size = SIZE + 1;
+  rs_put_req q = {0, 0, SIZE};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+}
+
+static void put_200_with_our_hash_is_done(void **state)
+{
+  (void)state;
+  rs_resp r = answer(200);
+  r.has_content_sha = 1;
+  memcpy(r.content_sha, ours, 32);
+  r.has_file_size = 1;
+  r.file_size = SIZE;
+  rs_put_req q = {0, 400, SIZE};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_DONE);
+}
+
+static void put_200_with_another_hash_is_a_protocol_error(void **state)
+{
+  (void)state;
+  rs_resp r = answer(200);
+  r.has_content_sha = 1;
+  memcpy(r.content_sha, other, 32);
+  rs_put_req q = {0, 0, SIZE};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+}
+
+static void put_200_to_a_middle_chunk_continues(void **state)
+{
+  (void)state;
+  rs_resp r = answer(200); /* a server that acknowledges chunks with 200 and no headers */
+  rs_put_req q = {0, 0, 400};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(off, 400);
+}
+
+static void put_416_resyncs_from_x_file_size_or_reprobes(void **state)
+{
+  (void)state;
+  rs_resp r = answer(416);
+  r.has_file_size = 1;
+  r.file_size = 640;
+  rs_put_req q = {0, 100, SIZE};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(off, 640);
+  r = answer(416);
+  assert_int_equal(rs_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_REPROBE);
+}
+
+static void put_409_restarts(void **state)
+{
+  (void)state;
+  rs_resp r = answer(409);
+  rs_put_req q = {0, 100, 200};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(409, &r, &q, SIZE, ours, &off), RS_PUT_RESTART);
+}
+
+static void put_400_to_the_final_chunk_restarts(void **state)
+{
+  (void)state;
+  rs_resp r = answer(400);
+  rs_put_req last = {0, 600, SIZE};
+  rs_put_req whole = {1, 0, SIZE};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(400, &r, &last, SIZE, ours, &off), RS_PUT_RESTART);
+  assert_int_equal(rs_decide_put(400, &r, &whole, SIZE, ours, &off), RS_PUT_RESTART);
+}
+
+static void put_400_to_a_middle_chunk_is_permanent(void **state)
+{
+  (void)state;
+  rs_resp r = answer(400);
+  rs_put_req mid = {0, 0, 600};
+  uint64_t off;
+  assert_int_equal(rs_decide_put(400, &r, &mid, SIZE, ours, &off), RS_PUT_REFUSED);
+}
+
+static void put_transient_refused_and_too_large(void **state)
+{
+  (void)state;
+  rs_resp r = answer(503);
+  rs_put_req q = {0, 0, SIZE};
+  uint64_t off;
+  const int transient[] = {408, 423, 429, 500, 503, 507};
+  for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
+    assert_int_equal(rs_decide_put(transient[i], &r, &q, SIZE, ours, &off), RS_PUT_TRANSIENT);
+  const int refused[] = {401, 403, 404, 405, 411, 422};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_int_equal(rs_decide_put(refused[i], &r, &q, SIZE, ours, &off), RS_PUT_REFUSED);
+  assert_int_equal(rs_decide_put(413, &r, &q, SIZE, ours, &off), RS_PUT_TOO_LARGE);
+  assert_int_equal(rs_decide_put(302, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(probe_404_starts_at_zero),
+      cmocka_unit_test(probe_our_partial_resumes_at_held),
+      cmocka_unit_test(probe_partial_without_upload_total_resumes),
+      cmocka_unit_test(probe_partial_of_another_hash_starts_at_zero),
+      cmocka_unit_test(probe_partial_of_another_total_starts_at_zero),
+      cmocka_unit_test(probe_unbound_partial_starts_at_zero),
+      cmocka_unit_test(probe_partial_holding_everything_finishes),
+      cmocka_unit_test(probe_partial_holding_more_than_the_file_starts_at_zero),
+      cmocka_unit_test(probe_complete_with_our_hash_is_done),
+      cmocka_unit_test(probe_complete_with_other_hash_or_size_starts_at_zero),
+      cmocka_unit_test(probe_405_or_no_accept_ranges_means_whole_file),
+      cmocka_unit_test(probe_transient_and_refused_statuses),
+      cmocka_unit_test(put_308_continues_from_x_file_size),
+      cmocka_unit_test(put_308_falls_back_to_range_then_zero),
+      cmocka_unit_test(put_308_past_the_file_is_a_protocol_error),
+      cmocka_unit_test(put_200_with_our_hash_is_done),
+      cmocka_unit_test(put_200_with_another_hash_is_a_protocol_error),
+      cmocka_unit_test(put_200_to_a_middle_chunk_continues),
+      cmocka_unit_test(put_416_resyncs_from_x_file_size_or_reprobes),
+      cmocka_unit_test(put_409_restarts),
+      cmocka_unit_test(put_400_to_the_final_chunk_restarts),
+      cmocka_unit_test(put_400_to_a_middle_chunk_is_permanent),
+      cmocka_unit_test(put_transient_refused_and_too_large),
+  };
+  return cmocka_run_group_tests_name("stager_decide", tests, NULL, NULL);
+}

@@ -1,0 +1,456 @@
+/* resumable_stager_run against a scripted server: the client half of PROTOCOL.md, answer by
+ * answer, through real libcurl on loopback. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "hex.h"
+#include "resumable/stager.h"
+#include "script_server.h"
+#include "sha256.h"
+
+#define SIZE 1000
+
+typedef struct fixture {
+  char dir[64];
+  char path[96];
+  char sha[65];
+  uint8_t data[SIZE];
+  script_server *srv;
+  resumable_stager *s;
+  char url[128];
+} fixture;
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/stager-test-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/file.bin", f->dir);
+  for (size_t i = 0; i < SIZE; i++)
+    f->data[i] = (uint8_t)(i * 7 + 3);
+  write_file(f->path, f->data, SIZE);
+  uint8_t d[32];
+  rs_sha256_digest(f->data, SIZE, d);
+  rs_sha256_hex_format(d, f->sha);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture *f = *state;
+  resumable_stager_free(f->s);
+  script_stop(f->srv);
+  unlink(f->path);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* Start the script and a stager on it with quick backoff. */
+static void start(fixture *f, const script_answer *a, int n)
+{
+  f->srv = script_start(a, n, f->sha);
+  assert_non_null(f->srv);
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", script_port(f->srv));
+  assert_int_equal(resumable_stager_new(&f->s, f->url, f->path), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_backoff_ms(f->s, 1, 5), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 20000), RESUMABLE_OK);
+}
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define DONE_HDRS "X-Content-SHA256: $SHA\nX-File-Size: 1000\n"
+
+static void run_fresh_upload_sends_the_file_once(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, "not found", 0}, {200, DONE_HDRS, "{}", 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_string_equal(script_at(f->srv, 0)->method, "HEAD");
+  const script_record *put = script_at(f->srv, 1);
+  assert_string_equal(put->method, "PUT");
+  assert_string_equal(put->content_range, "bytes 0-999/1000");
+  assert_string_equal(put->sha, f->sha);
+  assert_int_equal(put->body, SIZE);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+  assert_int_equal(resumable_stager_resumed_from(f->s), 0);
+  assert_int_equal(resumable_stager_attempts(f->s), 1);
+  assert_int_equal(resumable_stager_http_status(f->s), 200);
+  assert_string_equal(resumable_stager_sha256(f->s), f->sha);
+  assert_string_equal(resumable_stager_response_body(f->s), "{}");
+}
+
+static void run_resumes_an_own_partial_at_x_file_size(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {200,
+       "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
+       NULL, 0},
+      {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 300-999/1000");
+  assert_int_equal(script_at(f->srv, 1)->body, 700);
+  assert_int_equal(resumable_stager_resumed_from(f->s), 300);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 700);
+}
+
+static void run_already_there_sends_nothing(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{200, DONE_HDRS "Accept-Ranges: bytes\n", NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 1);
+  assert_true(resumable_stager_already_there(f->s));
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 0);
+  assert_int_equal(resumable_stager_resumed_from(f->s), SIZE);
+}
+
+static void run_held_everything_finishes_with_expect_and_no_body(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {200,
+       "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
+       NULL, 0},
+      {200, DONE_HDRS, NULL, 1}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  const script_record *put = script_at(f->srv, 1);
+  assert_string_equal(put->content_range, "bytes 0-999/1000");
+  assert_true(put->expect);
+  assert_int_equal(put->body, 0);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 0);
+}
+
+static void run_chunked_sends_several_puts(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {308, "Range: bytes=0-399\nX-File-Size: 400\n", NULL, 0},
+                             {308, "Range: bytes=0-799\nX-File-Size: 800\n", NULL, 0},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-399/1000");
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(script_at(f->srv, 3)->body, 200);
+  assert_int_equal(resumable_stager_attempts(f->s), 1);
+}
+
+static void run_head_405_sends_a_whole_file_put(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{405, "Allow: PUT\n", NULL, 0}, {201, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "");
+  assert_string_equal(script_at(f->srv, 1)->sha, f->sha);
+  assert_int_equal(script_at(f->srv, 1)->body, SIZE);
+}
+
+static void run_416_resyncs_to_x_file_size(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {416, "X-File-Size: 600\nContent-Range: bytes */1000\n", NULL, 1},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 600-999/1000");
+}
+
+static void run_409_restarts_at_most_twice(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {409, NULL, "drift", 1},
+                             {409, NULL, "drift", 1},
+                             {409, NULL, "drift again", 1}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_REFUSED);
+  assert_int_equal(resumable_stager_restarts(f->s), 2);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_non_null(strstr(resumable_stager_message(f->s), "drift again"));
+}
+
+/* curl asks with Expect: 100-continue before a large body, so a refused chunk costs no bytes. */
+static void run_refused_large_chunk_sends_no_body(void **state)
+{
+  fixture *f = *state;
+  const size_t big = 2u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  write_file(f->path, data, big);
+  uint8_t d[32];
+  rs_sha256_digest(data, big, d);
+  rs_sha256_hex_format(d, f->sha);
+  free(data);
+  const script_answer a[] = {
+      {404, NULL, NULL, 0}, {409, NULL, "drift", 1}, {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_true(script_at(f->srv, 1)->expect);
+  assert_int_equal(script_at(f->srv, 1)->body, 0);
+  assert_int_equal(script_at(f->srv, 2)->body, big);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), big);
+  assert_int_equal(resumable_stager_restarts(f->s), 1);
+}
+
+static void run_400_on_final_chunk_restarts_then_reports_mismatch(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {400, NULL, "hash mismatch", 0},
+                             {400, NULL, "hash mismatch", 0},
+                             {400, NULL, "hash mismatch", 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_HASH_MISMATCH);
+  assert_int_equal(resumable_stager_restarts(f->s), 2);
+  for (int i = 1; i < 4; i++)
+    assert_string_equal(script_at(f->srv, i)->content_range, "bytes 0-999/1000");
+}
+
+static void run_400_after_restart_then_success(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {404, NULL, NULL, 0}, {400, NULL, "hash mismatch", 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_restarts(f->s), 1);
+  assert_int_equal(resumable_stager_attempts(f->s), 2);
+}
+
+static void run_503_honours_retry_after_then_reprobes(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {503, "Retry-After: 1\n", "busy", 1},
+                             {404, NULL, NULL, 0},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  assert_true(secs >= 0.99);
+  assert_string_equal(script_at(f->srv, 2)->method, "HEAD");
+  assert_int_equal(resumable_stager_attempts(f->s), 2);
+}
+
+static void run_other_4xx_fails_at_once_with_the_server_text(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {403, NULL, "no uploads here\n", 1}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_REFUSED);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_int_equal(resumable_stager_http_status(f->s), 403);
+  assert_non_null(strstr(resumable_stager_message(f->s), "no uploads here"));
+}
+
+static void run_413_is_too_large(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {413, NULL, "max 10 bytes", 1}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TOO_LARGE);
+}
+
+static void run_200_with_another_hash_is_a_protocol_error(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {404, NULL, NULL, 0},
+      {200, "X-Content-SHA256: 0000000000000000000000000000000000000000000000000000000000000000\n",
+       NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_PROTOCOL);
+}
+
+static void run_sends_token_and_extra_headers(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_bearer_token(f->s, "s3cret"), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_add_header(f->s, "X-Extra: hello"), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  for (int i = 0; i < 2; i++) {
+    assert_string_equal(script_at(f->srv, i)->auth, "Bearer s3cret");
+    assert_string_equal(script_at(f->srv, i)->extra, "hello");
+  }
+}
+
+static void run_given_sha256_is_sent_as_is(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  const char *given = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  assert_int_equal(resumable_stager_set_sha256(f->s, given), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_string_equal(script_at(f->srv, 1)->sha,
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+static void run_zero_length_file_puts_an_empty_body_without_range(void **state)
+{
+  fixture *f = *state;
+  write_file(f->path, "", 0);
+  uint8_t d[32];
+  rs_sha256_digest("", 0, d);
+  rs_sha256_hex_format(d, f->sha);
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_string_equal(script_at(f->srv, 1)->method, "PUT");
+  assert_string_equal(script_at(f->srv, 1)->content_range, "");
+  assert_string_equal(script_at(f->srv, 1)->sha, f->sha);
+  assert_int_equal(script_at(f->srv, 1)->body, 0);
+}
+
+/* Appends to the file once the probe starts: the upload must not go on with a torn file. */
+static int grow_file_on_probe(void *ud, const resumable_progress *p)
+{
+  fixture *f = ud;
+  if (p->phase == RESUMABLE_PHASE_PROBING) {
+    FILE *fp = fopen(f->path, "ab");
+    if (fp) {
+      fputc('x', fp);
+      fclose(fp);
+    }
+  }
+  return 0;
+}
+
+static void run_file_changed_during_upload_is_a_file_error(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_progress(f->s, grow_file_on_probe, f), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_FILE);
+  assert_int_equal(script_count(f->srv), 1); /* no PUT of a torn file */
+}
+
+static int cancel_when_waiting(void *ud, const resumable_progress *p)
+{
+  int *seen_done = ud;
+  if (p->phase == RESUMABLE_PHASE_DONE)
+    *seen_done = 1;
+  return p->phase == RESUMABLE_PHASE_WAITING;
+}
+
+static void run_cancel_from_progress_while_waiting(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{503, "Retry-After: 10\n", NULL, 0}};
+  start(f, a, N(a));
+  int seen_done = 0;
+  assert_int_equal(resumable_stager_set_progress(f->s, cancel_when_waiting, &seen_done),
+                   RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_CANCELLED);
+  assert_int_equal(resumable_stager_error(f->s), RESUMABLE_E_CANCELLED);
+  assert_true(seen_done);
+  assert_int_equal(script_count(f->srv), 1);
+}
+
+static void run_retry_after_beyond_budget_times_out_at_once(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{503, "Retry-After: 3600\n", NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 5000), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
+  assert_int_equal(script_count(f->srv), 1);
+}
+
+static unsigned closed_port(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  socklen_t len = sizeof sa;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd); /* nobody listens there now: connections are refused */
+  return ntohs(sa.sin_port);
+}
+
+static void run_budget_ends_retries_against_a_closed_port(void **state)
+{
+  fixture *f = *state;
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", closed_port());
+  assert_int_equal(resumable_stager_new(&f->s, f->url, f->path), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_backoff_ms(f->s, 10, 40), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
+  assert_true(resumable_stager_attempts(f->s) >= 2);
+  assert_non_null(strstr(resumable_stager_message(f->s), "holds 0 of 1000 bytes"));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(run_fresh_upload_sends_the_file_once),
+      T(run_resumes_an_own_partial_at_x_file_size),
+      T(run_already_there_sends_nothing),
+      T(run_held_everything_finishes_with_expect_and_no_body),
+      T(run_chunked_sends_several_puts),
+      T(run_head_405_sends_a_whole_file_put),
+      T(run_416_resyncs_to_x_file_size),
+      T(run_409_restarts_at_most_twice),
+      T(run_refused_large_chunk_sends_no_body),
+      T(run_400_on_final_chunk_restarts_then_reports_mismatch),
+      T(run_400_after_restart_then_success),
+      T(run_503_honours_retry_after_then_reprobes),
+      T(run_other_4xx_fails_at_once_with_the_server_text),
+      T(run_413_is_too_large),
+      T(run_200_with_another_hash_is_a_protocol_error),
+      T(run_sends_token_and_extra_headers),
+      T(run_given_sha256_is_sent_as_is),
+      T(run_zero_length_file_puts_an_empty_body_without_range),
+      T(run_file_changed_during_upload_is_a_file_error),
+      T(run_cancel_from_progress_while_waiting),
+      T(run_retry_after_beyond_budget_times_out_at_once),
+      T(run_budget_ends_retries_against_a_closed_port),
+#undef T
+  };
+  return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);
+}
