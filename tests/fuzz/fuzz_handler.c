@@ -42,12 +42,14 @@
 #define MAX_HEADERS 10
 #define TOKEN "s3cret-token"
 #define MAX_SIZE 100
+#define RESTART_OP 0xf0
 
 /* Input format, one byte each unless said:
  *   config: bit0 token required, bit1 maximum size MAX_SIZE, bit2 prefix "/files/" instead of
  *           "/v1/files/", bit3 expose local paths, bit4 a log callback
  *   per request:
- *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST)
+ *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST; RESTART_OP and above: no request,
+ *             the server and its store are closed and reopened on the same root)
  *     key (% 10: index into key_pool; 9: a length byte then that many raw bytes)
  *     flags: bit0 wrong prefix, bit1 query string, bits2-3 auth (correct, missing, wrong, both),
  *            bit4 Expect: 100-continue, bit5 PUT: a second, different Content-Range; GET: a Range
@@ -888,36 +890,65 @@ static void setup_once(void)
   atexit(cleanup);
 }
 
+/* A server and its POSIX store on the root, configured by the input's first byte. */
+static void open_server(fuzz_ctx *c, uint8_t config)
+{
+  resumable_store *store = NULL;
+  c->token = config & 1;
+  c->max_size = (config & 2) ? MAX_SIZE : 0;
+  FUZZ_CHECK(resumable_store_fs_new(&store, root_dir) == RESUMABLE_OK);
+  c->ops = resumable_store_ops_of(store);
+  c->self = resumable_store_self(store);
+  FUZZ_CHECK(resumable_server_new_with_store(&c->srv, store) == RESUMABLE_OK);
+  if (c->token)
+    FUZZ_CHECK(resumable_server_set_token(c->srv, TOKEN) == RESUMABLE_OK);
+  FUZZ_CHECK(resumable_server_set_max_size(c->srv, c->max_size) == RESUMABLE_OK);
+  c->prefix = (config & 4) ? "/files/" : "/v1/files/";
+  FUZZ_CHECK(resumable_server_set_prefix(c->srv, c->prefix) == RESUMABLE_OK);
+  c->expose = (config & 8) != 0;
+  FUZZ_CHECK(resumable_server_set_expose_paths(c->srv, c->expose) == RESUMABLE_OK);
+  if (config & 16)
+    FUZZ_CHECK(resumable_server_set_log(c->srv, log_line, &log_lines) == RESUMABLE_OK);
+}
+
+/* A clean restart on the same root keeps every partial (held, total) and complete file. */
+static void restart(fuzz_ctx *c, uint8_t config)
+{
+  key_state before[MAX_KEYS], after[MAX_KEYS];
+  snapshot(c, before);
+  resumable_server_free(c->srv);
+  open_server(c, config);
+  snapshot(c, after);
+  if (trace)
+    fprintf(stderr, "RESTART\n");
+  FUZZ_CHECK(memcmp(before, after, c->nkeys * sizeof *before) == 0);
+  check_state(c, 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   reader r = {data, size};
   fuzz_ctx c;
-  resumable_store *store = NULL;
   live paused = {0}, now;
   key_state before[MAX_KEYS];
 
   setup_once();
   memset(&c, 0, sizeof c);
   uint8_t config = rd_u8(&r);
-  c.token = config & 1;
-  c.max_size = (config & 2) ? MAX_SIZE : 0;
   c.budget = MAX_BODY;
-  FUZZ_CHECK(resumable_store_fs_new(&store, root_dir) == RESUMABLE_OK);
-  c.ops = resumable_store_ops_of(store);
-  c.self = resumable_store_self(store);
-  FUZZ_CHECK(resumable_server_new_with_store(&c.srv, store) == RESUMABLE_OK);
-  if (c.token)
-    FUZZ_CHECK(resumable_server_set_token(c.srv, TOKEN) == RESUMABLE_OK);
-  FUZZ_CHECK(resumable_server_set_max_size(c.srv, c.max_size) == RESUMABLE_OK);
-  c.prefix = (config & 4) ? "/files/" : "/v1/files/";
-  FUZZ_CHECK(resumable_server_set_prefix(c.srv, c.prefix) == RESUMABLE_OK);
-  c.expose = (config & 8) != 0;
-  FUZZ_CHECK(resumable_server_set_expose_paths(c.srv, c.expose) == RESUMABLE_OK);
-  if (config & 16)
-    FUZZ_CHECK(resumable_server_set_log(c.srv, log_line, &log_lines) == RESUMABLE_OK);
+  open_server(&c, config);
   snapshot_parent();
 
-  for (int i = 0; i < MAX_REQUESTS && plan_request(&c, &r, &now.q); i++) {
+  for (int i = 0; i < MAX_REQUESTS && r.n > 0; i++) {
+    if (r.p[0] >= RESTART_OP) {
+      rd_u8(&r);
+      if (paused.ex != NULL)
+        finish(&c, &paused, 1, NULL);
+      restart(&c, config);
+      continue;
+    }
+    if (!plan_request(&c, &r, &now.q))
+      break;
     if (now.q.pause && paused.ex == NULL) {
       paused.q = now.q;
       start(&c, &paused, paused.q.body_len / 2);
