@@ -124,6 +124,7 @@ typedef struct request {
   int dropped;
   int pause;
   int sent_good_hash;
+  int sent_hash;    /* a well-formed X-Content-SHA256 (right or wrong), in `sha` */
   uint8_t sha[32];
 } request;
 
@@ -250,10 +251,13 @@ static void plan_headers(reader *r, request *q, uint8_t flags)
   if (hash == 1 || hash == 2) {
     memcpy(q->sha, sha, 32);
     q->sent_good_hash = 1;
+    q->sent_hash = 1;
     hex_of(sha, v, hash == 2);
     add_header(q, "X-Content-SHA256", v);
   } else if (hash == 3) {
     sha[0] ^= 1;
+    memcpy(q->sha, sha, 32);
+    q->sent_hash = 1;
     hex_of(sha, v, 0);
     add_header(q, "X-Content-SHA256", v);
   } else if (hash == 4) {
@@ -708,9 +712,9 @@ static void check_state(fuzz_ctx *c, int full)
 
 /* What the store holds for each key used so far. */
 typedef struct key_state {
-  int partial, complete;
+  int partial, complete, has_target, pad;
   uint64_t held, total, size;
-  uint8_t sha[32];
+  uint8_t sha[32], target[32];
 } key_state;
 
 static void snapshot(fuzz_ctx *c, key_state *out)
@@ -723,6 +727,9 @@ static void snapshot(fuzz_ctx *c, key_state *out)
     if (out[i].partial) {
       out[i].held = p.held;
       out[i].total = p.total;
+      out[i].has_target = p.has_target;
+      if (p.has_target)
+        memcpy(out[i].target, p.target_sha256, 32);
     }
     out[i].complete = c->ops->complete_stat(c->self, c->keys[i], &ci) == RESUMABLE_OK;
     if (out[i].complete) {
@@ -775,6 +782,14 @@ static void check_effect(fuzz_ctx *c, const request *q, const key_state *before,
     FUZZ_CHECK((b->partial || b->complete) && !a->partial && !a->complete);
   if (strcmp(q->method, "DELETE") == 0 && st == 404)
     FUZZ_CHECK(!b->partial && !b->complete);
+  if (q->is_put && st == 308 && q->has_range) { /* a chunk landed: the binding it leaves */
+    FUZZ_CHECK(a->partial);
+    if (q->sent_hash)
+      FUZZ_CHECK(a->has_target && memcmp(a->target, q->sha, 32) == 0);
+    else if (b->partial && q->offset > 0) /* continued without the header: binding unchanged */
+      FUZZ_CHECK(a->has_target == b->has_target &&
+                 (!a->has_target || memcmp(a->target, b->target, 32) == 0));
+  }
   if (q->is_put && st == 416)
     FUZZ_CHECK(header_u64(reply_header((resumable_exchange *)ex, "X-File-Size")) ==
                (b->partial ? b->held : 0));
