@@ -203,6 +203,35 @@ static void restart(fuzz_ctx *c, uint8_t config)
   check_state(c, 1);
 }
 
+/* A sweep with max age 0 removes every partial but the one a paused exchange is using; with a
+ * huge age it removes nothing. Complete files are never touched (server.h). */
+static void sweep(fuzz_ctx *c, uint8_t op, const live *paused)
+{
+  key_state before[MAX_KEYS], after[MAX_KEYS];
+  size_t removed = 99, expect = 0;
+  int all = op & 1;
+  const char *busy = paused->ex != NULL ? paused->q.key : "";
+
+  snapshot(c, before);
+  FUZZ_CHECK(resumable_server_sweep(c->srv, all ? 0 : 1000000000u, &removed) == RESUMABLE_OK);
+  snapshot(c, after);
+  if (trace)
+    fprintf(stderr, "SWEEP %s: %zu removed\n", all ? "all" : "none", removed);
+  for (size_t i = 0; i < c->nkeys; i++) {
+    const key_state *b = &before[i], *a = &after[i];
+    int keep = !all || strcmp(c->keys[i], busy) == 0;
+    FUZZ_CHECK(a->complete == b->complete && a->size == b->size &&
+               memcmp(a->sha, b->sha, 32) == 0);
+    if (keep)
+      FUZZ_CHECK(memcmp(a, b, sizeof *a) == 0);
+    else
+      FUZZ_CHECK(!a->partial);
+    expect += !keep && b->partial;
+  }
+  FUZZ_CHECK(removed == expect);
+  check_state(c, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   reader r = {data, size};
@@ -218,6 +247,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   snapshot_parent();
 
   for (int i = 0; i < MAX_REQUESTS && r.n > 0; i++) {
+    if (r.p[0] >= SWEEP_OP && r.p[0] < RESTART_OP) {
+      sweep(&c, rd_u8(&r), &paused);
+      continue;
+    }
     if (r.p[0] >= RESTART_OP) {
       rd_u8(&r);
       if (paused.ex != NULL)

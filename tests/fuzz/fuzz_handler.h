@@ -18,7 +18,8 @@
 #define MAX_HEADERS 10
 #define TOKEN "s3cret-token"
 #define MAX_SIZE 100
-#define RESTART_OP 0xf0
+#define SWEEP_OP 0xe0   /* 0xe0..0xef: resumable_server_sweep */
+#define RESTART_OP 0xf0 /* 0xf0..0xff: close and reopen the server on the same root */
 
 typedef struct reader {
   const uint8_t *p;

@@ -10,8 +10,9 @@
  *   config: bit0 token required, bit1 maximum size MAX_SIZE, bit2 prefix "/files/" instead of
  *           "/v1/files/", bit3 expose local paths, bit4 a log callback
  *   per request:
- *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST; RESTART_OP and above: no request,
- *             the server and its store are closed and reopened on the same root)
+ *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST); or, with no request record after
+ *             it: SWEEP_OP..RESTART_OP-1 a sweep of partials (odd: max age 0, even: 10^9 s),
+ *             RESTART_OP and above the server and its store closed and reopened on the root
  *     key (% 10: index into key_pool; 9: a length byte then that many raw bytes)
  *     flags: bit0 wrong prefix, bit1 query string, bits2-3 auth (correct, missing, wrong, both),
  *            bit4 Expect: 100-continue, bit5 PUT: a second, different Content-Range; GET: a Range
