@@ -31,7 +31,7 @@ int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn 
   uint64_t done = 0, next_report = 0;
   int rc = RESUMABLE_OK;
   while (rc == RESUMABLE_OK) {
-    if (fn && done >= next_report) {
+    if (fn && (done >= next_report || done == size)) { /* and once at the end: 100% */
       rc = fn(user_data, done);
       next_report = done + RS_FILE_HASH_STEP;
       if (rc != RESUMABLE_OK)

@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-/* Called about every RS_FILE_HASH_STEP bytes with the count hashed so far. Return 0 to go on,
+/* Called with 0 before the first read, about every RS_FILE_HASH_STEP bytes after, and once with
+ * `size` when every byte is hashed. Return 0 to go on,
  * or a negative resumable error code (e.g. RESUMABLE_E_CANCELLED) to stop with that code. */
 typedef int (*rs_hash_progress_fn)(void *user_data, uint64_t done);
 

@@ -60,6 +60,7 @@ static void opts_defaults(rs_stager_opts *o)
   o->stall_bytes = 1;
   o->stall_secs = 30;
   o->connect_ms = 30000;
+  o->hc_margin_ns = -1;
 }
 
 /* Takes ownership of fd (closed on error). */
@@ -133,7 +134,8 @@ void resumable_stager_free(resumable_stager *s)
   free(s->url);
   if (s->fd >= 0)
     close(s->fd);
-  memset(s->cache_sha, 0, sizeof s->cache_sha);
+  free(s->o.hash_cache_dir);
+  memset(s->mem_sha, 0, sizeof s->mem_sha);
   free(s);
 }
 
@@ -344,6 +346,14 @@ int resumable_stager_set_progress(resumable_stager *s, resumable_progress_fn fn,
   return RESUMABLE_OK;
 }
 
+int resumable_stager_set_hash_cache_dir(resumable_stager *s, const char *dir)
+{
+  SETTER_GUARD(s);
+  if (dir && !*dir)
+    return RESUMABLE_E_INVALID_ARG;
+  return set_str(&s->o.hash_cache_dir, dir);
+}
+
 int resumable_stager_set_log(resumable_stager *s, resumable_log_fn fn, void *user_data)
 {
   SETTER_GUARD(s);
@@ -412,6 +422,11 @@ unsigned resumable_stager_requests(const resumable_stager *s)
 int resumable_stager_already_there(const resumable_stager *s)
 {
   return s ? s->r.already_there : 0;
+}
+
+int resumable_stager_hash_cached(const resumable_stager *s)
+{
+  return s ? s->r.hash_cached : 0;
 }
 
 const char *resumable_stager_response_body(const resumable_stager *s)

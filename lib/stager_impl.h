@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "hash_cache.h"
 #include "resumable/stager.h"
 #include "stager_headers.h"
 
@@ -38,6 +39,8 @@ typedef struct rs_stager_opts {
   void *progress_ud;
   resumable_log_fn log;
   void *log_ud;
+  char *hash_cache_dir; /* NULL: no persistent hash cache */
+  int64_t hc_margin_ns; /* rs_hc_racy's margin; -1 (default) picks one. Tests set 0. */
 } rs_stager_opts;
 
 /* What one run reports through the getters. */
@@ -56,6 +59,7 @@ typedef struct rs_stager_result {
   unsigned restarts;
   unsigned requests;
   int already_there;
+  int hash_cached; /* the SHA-256 came from a cache, not from reading the file */
   char body[RS_STAGER_BODY_MAX + 1];
 } rs_stager_result;
 
@@ -67,11 +71,10 @@ struct resumable_stager {
   char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
   rs_stager_opts o;
   rs_stager_result r;
-  /* The hash of an earlier run, reused while size and mtime stay the same. */
-  int cache_valid;
-  uint8_t cache_sha[32];
-  uint64_t cache_size;
-  struct timespec cache_mtime;
+  /* The hash of an earlier run, reused while the file's key stays the same. */
+  int mem_valid;
+  rs_hc_key mem_key;
+  uint8_t mem_sha[32];
 };
 
 /* One run's working state (stager_run.c), shared with the libcurl request code (stager_http.c). */

@@ -100,36 +100,87 @@ static int on_hash_progress(void *ud, uint64_t done)
   return rs_run_progress(run) ? RESUMABLE_E_CANCELLED : RESUMABLE_OK;
 }
 
-/* The file's size, mtime and SHA-256 (given, cached from an earlier run, or computed). */
-static int prepare(rs_run *run)
+/* The hash of this version of the file from this handle's last run or the cache directory. */
+static int cached_hash(rs_run *run, const rs_hc_key *key)
+{
+  resumable_stager *s = run->s;
+  if (s->mem_valid && rs_hc_key_equal(&s->mem_key, key)) {
+    memcpy(run->sha, s->mem_sha, 32);
+    rs_run_log(run, RESUMABLE_LOG_INFO, "SHA-256 from the previous run (file unchanged)");
+    return 1;
+  }
+  if (!s->o.hash_cache_dir || !rs_hc_lookup(s->o.hash_cache_dir, key, run->sha))
+    return 0;
+  rs_run_log(run, RESUMABLE_LOG_INFO, "SHA-256 from the hash cache in %s", s->o.hash_cache_dir);
+  s->mem_key = *key;
+  memcpy(s->mem_sha, run->sha, 32);
+  s->mem_valid = 1;
+  return 1;
+}
+
+/* Keep a fresh hash for later runs, unless the file moved while it was read or its timestamps
+ * are too recent for a later edit to be told apart (hash_cache.h). Never fails the run. */
+static void remember_hash(rs_run *run, const rs_hc_key *before, const struct timespec *t0)
 {
   resumable_stager *s = run->s;
   struct stat st;
+  rs_hc_key after;
+  if (fstat(s->fd, &st) != 0)
+    return;
+  rs_hc_key_from_stat(&after, &st);
+  if (!rs_hc_key_equal(before, &after) || rs_hc_racy(before, t0, s->o.hc_margin_ns)) {
+    rs_run_log(run, RESUMABLE_LOG_DEBUG, "SHA-256 not cached: the file changed too recently");
+    return;
+  }
+  s->mem_key = *before;
+  memcpy(s->mem_sha, run->sha, 32);
+  s->mem_valid = 1;
+  if (!s->o.hash_cache_dir)
+    return;
+  int err = rs_hc_store(s->o.hash_cache_dir, before, run->sha, RS_HC_MAX_ENTRIES);
+  if (err) {
+    char eb[128] = "error";
+    (void)strerror_r(err, eb, sizeof eb);
+    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the hash cache in %s: %s",
+               s->o.hash_cache_dir, eb);
+  }
+}
+
+static int hash_file(rs_run *run)
+{
+  run->phase = RESUMABLE_PHASE_HASHING;
+  int rc = rs_file_hash(run->s->fd, run->size, run->sha, on_hash_progress, run);
+  if (rc == RESUMABLE_OK && file_changed(run))
+    rc = RESUMABLE_E_FILE;
+  if (rc == RESUMABLE_E_FILE)
+    rs_run_msg(run, "cannot read the local file, or it changed while being hashed");
+  return rc;
+}
+
+/* The file's size, mtime and SHA-256 (given, cached, or computed). */
+static int prepare(rs_run *run)
+{
+  resumable_stager *s = run->s;
+  struct timespec t0;
+  struct stat st;
+  clock_gettime(CLOCK_REALTIME, &t0); /* before the stat: see rs_hc_racy */
   if (fstat(s->fd, &st) != 0 || st.st_size < 0) {
     rs_run_msg(run, "cannot stat the local file");
     return RESUMABLE_E_FILE;
   }
   run->size = s->r.size = (uint64_t)st.st_size;
   run->mtime = st.st_mtim;
+  rs_hc_key key;
+  rs_hc_key_from_stat(&key, &st);
   if (s->o.have_sha) {
     memcpy(run->sha, s->o.sha, 32);
-  } else if (s->cache_valid && s->cache_size == run->size &&
-             s->cache_mtime.tv_sec == run->mtime.tv_sec &&
-             s->cache_mtime.tv_nsec == run->mtime.tv_nsec) {
-    memcpy(run->sha, s->cache_sha, 32);
+  } else if (cached_hash(run, &key)) {
+    s->r.hash_cached = 1;
   } else {
-    run->phase = RESUMABLE_PHASE_HASHING;
-    int rc = rs_file_hash(s->fd, run->size, run->sha, on_hash_progress, run);
-    if (rc == RESUMABLE_OK && file_changed(run))
-      rc = RESUMABLE_E_FILE;
-    if (rc == RESUMABLE_E_FILE)
-      rs_run_msg(run, "cannot read the local file, or it changed while being hashed");
+    int rc = hash_file(run);
     if (rc != RESUMABLE_OK)
       return rc;
-    memcpy(s->cache_sha, run->sha, 32);
-    s->cache_size = run->size;
-    s->cache_mtime = run->mtime;
-    s->cache_valid = 1;
+    remember_hash(run, &key, &t0);
   }
   run->hashed = run->size;
   rs_sha256_hex_format(run->sha, run->sha_hex);

@@ -47,12 +47,20 @@ static void usage(FILE *out)
       "  --insecure, -k        do not verify the server's certificate (tests only)\n"
       "  --json                print one JSON object with the result on stdout: status,\n"
       "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
-      "                        seconds, error (null or a name like \"E_TIMEOUT\"), message\n"
+      "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
+      "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
+      "                        message\n"
       "  --quiet, -q           no progress bar and no summary line\n"
+      "  --no-hash-cache       do not read or write the hash cache (see below)\n"
       "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
       "  --help, -h            this text\n"
       "\n"
       "BYTES accept K, M, G, T suffixes (powers of 1024): 64M, 1G.\n"
+      "The SHA-256 of FILE is kept in a cache, $XDG_CACHE_HOME/libresumable/hashes-v1 (or\n"
+      "~/.cache/libresumable/hashes-v1), keyed by device, inode, size, mtime and ctime: a\n"
+      "second run on an unchanged file (e.g. after an interruption) skips the hashing pass;\n"
+      "an edited or replaced file is hashed again. At most 1024 files are remembered; a file\n"
+      "changed in the last moment (100 ms, 2 s on whole-second file systems) is not cached.\n"
       "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
       "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
       "Ctrl-C stops cleanly; the server keeps what it received.\n"
@@ -170,6 +178,11 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
   if (a->cert || a->key)
     TRY(resumable_stager_set_client_cert(s, a->cert, a->key), "--cert/--key");
   TRY(resumable_stager_set_insecure(s, a->insecure), "--insecure");
+  char cache_dir[4096];
+  if (!a->no_hash_cache && !a->sha256 &&
+      upload_default_cache_dir(getenv("XDG_CACHE_HOME"), getenv("HOME"), cache_dir,
+                               sizeof cache_dir) == 0)
+    TRY(resumable_stager_set_hash_cache_dir(s, cache_dir), "hash cache directory");
   TRY(resumable_stager_set_progress(s, on_progress, u), "progress");
   if (a->verbose)
     TRY(resumable_stager_set_log(s, on_log, u), "--verbose");
@@ -190,11 +203,13 @@ static void print_json(const resumable_stager *s, int rc, double secs)
     snprintf(err, sizeof err, "\"%s\"", resumable_err_name(rc));
   printf("{\"status\": %d, \"sha256\": %s, \"size\": %" PRIu64 ", \"resumed_from\": %" PRIu64
          ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"seconds\": %.3f"
-         ", \"already_there\": %s, \"held\": %" PRIu64 ", \"error\": %s, \"message\": %s}\n",
+         ", \"already_there\": %s, \"hash_cached\": %s, \"held\": %" PRIu64
+         ", \"error\": %s, \"message\": %s}\n",
          resumable_stager_http_status(s), sha, resumable_stager_size(s),
          resumable_stager_resumed_from(s), resumable_stager_wire_bytes(s),
          resumable_stager_attempts(s), resumable_stager_restarts(s), secs,
-         resumable_stager_already_there(s) ? "true" : "false", resumable_stager_held(s), err,
+         resumable_stager_already_there(s) ? "true" : "false",
+         resumable_stager_hash_cached(s) ? "true" : "false", resumable_stager_held(s), err,
          msg);
   fflush(stdout);
 }
@@ -204,12 +219,13 @@ static void print_summary(const resumable_stager *s, int rc, double secs)
   const char *sha = resumable_stager_sha256(s);
   fprintf(stderr,
           "resumable-upload: %s: %" PRIu64 " bytes, resumed from %" PRIu64 ", %" PRIu64
-          " wire bytes, %u attempts, %.2f s, sha256 %s%s%s\n",
+          " wire bytes, %u attempts, %.2f s, sha256 %s%s%s%s\n",
           rc == RESUMABLE_OK ? (resumable_stager_already_there(s) ? "already there" : "done")
                              : resumable_err_name(rc),
           resumable_stager_size(s), resumable_stager_resumed_from(s),
           resumable_stager_wire_bytes(s), resumable_stager_attempts(s), secs,
-          sha ? sha : "(unknown)", rc == RESUMABLE_OK ? "" : "\nresumable-upload: ",
+          sha ? sha : "(unknown)", resumable_stager_hash_cached(s) ? " (cached)" : "",
+          rc == RESUMABLE_OK ? "" : "\nresumable-upload: ",
           rc == RESUMABLE_OK ? "" : resumable_stager_message(s));
 }
 

@@ -156,6 +156,8 @@ static int flag(upload_args *a, const char *name)
     a->quiet = 1;
   else if (strcmp(name, "verbose") == 0 || strcmp(name, "v") == 0)
     a->verbose = 1;
+  else if (strcmp(name, "no-hash-cache") == 0)
+    a->no_hash_cache = 1;
   else
     return -1;
   return 0;
@@ -221,6 +223,18 @@ int upload_parse_args(int argc, char **argv, upload_args *a, char *err, size_t c
   a->file = pos[0];
   a->url = pos[1];
   return 0;
+}
+
+int upload_default_cache_dir(const char *xdg, const char *home, char *buf, size_t cap)
+{
+  int n;
+  if (xdg && xdg[0] == '/')
+    n = snprintf(buf, cap, "%s/libresumable", xdg);
+  else if (home && home[0] == '/')
+    n = snprintf(buf, cap, "%s/.cache/libresumable", home);
+  else
+    return -1;
+  return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 int upload_exit_code(int rc)

@@ -31,6 +31,7 @@ typedef struct upload_args {
   int json;
   int quiet;
   int verbose;
+  int no_hash_cache;
   const char *file;
   const char *url;
 } upload_args;
@@ -45,6 +46,12 @@ int upload_parse_seconds(const char *s, uint64_t *ms);
 /* Parse argv (argv[0] is the program). Options take "--opt VALUE" or "--opt=VALUE"; "--" ends
  * them. Returns 0, or -1 with a one-line reason in err. The struct points into argv. */
 int upload_parse_args(int argc, char **argv, upload_args *a, char *err, size_t errcap);
+
+/* The default hash cache directory, from the values of XDG_CACHE_HOME and HOME (either may be
+ * NULL): "$XDG_CACHE_HOME/libresumable" when that is an absolute path (the XDG base directory
+ * spec ignores relative ones), else "$HOME/.cache/libresumable". Returns 0, or -1 when there is
+ * neither (or the result does not fit in cap): then no cache is used. */
+int upload_default_cache_dir(const char *xdg_cache_home, const char *home, char *buf, size_t cap);
 
 /* The process exit code for a resumable error code (see --help). */
 int upload_exit_code(int resumable_rc);

@@ -24,7 +24,7 @@ extern "C" {
  *     resumable_stager_free(s);
  *   }
  *
- * What run does: hash the file (SHA-256, unless given); probe with HEAD; resume where the server
+ * What run does: hash the file (SHA-256, unless given or found in the hash cache); probe with HEAD; resume where the server
  * stands (or start at 0, or stop at once when the server already has the file); PUT the rest as
  * `Content-Range: bytes <off>-<end>/<size>` with `X-Content-SHA256` (in one PUT, or in chunks);
  * on transient failures (connection errors, timeouts, stalls, 408, 423, 429, 5xx) wait with
@@ -169,6 +169,27 @@ RESUMABLE_EXPORT int resumable_stager_set_max_send_speed(resumable_stager *s,
 /* Non-zero: libcurl writes its verbose trace to stderr (CURLOPT_VERBOSE). Default 0. */
 RESUMABLE_EXPORT int resumable_stager_set_verbose(resumable_stager *s, int on);
 
+/* A directory for a persistent cache of local files' SHA-256, so that a later run (in this or
+ * another process, e.g. after an interruption) skips the hashing pass for a file it has hashed
+ * before. NULL (the default) turns it off; "" is RESUMABLE_E_INVALID_ARG. The path is copied and
+ * used as given (a relative path is resolved at run time). resumable-upload passes
+ * "$XDG_CACHE_HOME/libresumable" (or "$HOME/.cache/libresumable").
+ *
+ * The cache is one file, <dir>/hashes-v1 (the directory and missing parents are created with
+ * mode 0700), of at most 1024 entries, newest first; the oldest are evicted. An entry is keyed
+ * by the file's device, inode, size, mtime and ctime (nanoseconds), so a file that was edited,
+ * replaced, or edited and given its old mtime back is hashed again. A hash is stored only when
+ * the file did not change while it was read and its timestamps are older than the file
+ * system's clock granularity allows an unnoticed edit (about 100 ms; 2 s on file systems with
+ * whole-second timestamps): a file written a moment ago is hashed, not cached. The file is
+ * replaced atomically (temporary file, fsync, rename), so several processes may share the
+ * directory: each sees either the old or the new cache, and two writing at once may lose one
+ * entry, never corrupt the file. The file carries a version and a checksum; a corrupt or foreign
+ * file is ignored and replaced at the next store. Cache problems never fail the upload (a failed
+ * write is logged as a warning). Its entries are only a shortcut: the server still checks every
+ * byte it receives against the hash. */
+RESUMABLE_EXPORT int resumable_stager_set_hash_cache_dir(resumable_stager *s, const char *dir);
+
 /* ---- progress and logging ------------------------------------------------------------------ */
 
 typedef enum resumable_phase {
@@ -193,9 +214,10 @@ typedef struct resumable_progress {
   uint64_t wait_ms;     /* WAITING: milliseconds left before the next attempt; else 0 */
 } resumable_progress;
 
-/* Called during resumable_stager_run: while hashing (about every 8 MiB), while probing and
- * sending (from libcurl's transfer callback, at least about once a second even when nothing
- * moves), while waiting (at least every 100 ms), and once with RESUMABLE_PHASE_DONE at the end.
+/* Called during resumable_stager_run: while hashing (with 0 at the start, about every 8 MiB,
+ * and once with hashed == total at the end; not at all when the hash is given or cached), while
+ * probing and sending (from libcurl's transfer callback, at least about once a second even when
+ * nothing moves), while waiting (at least every 100 ms), and once with RESUMABLE_PHASE_DONE at the end.
  * Return 0 to continue; any other value cancels the upload: run stops promptly (the current
  * request is aborted, bytes the server already has stay there) and returns
  * RESUMABLE_E_CANCELLED. It must not call functions on the same stager except the getters.
@@ -217,7 +239,8 @@ RESUMABLE_EXPORT int resumable_stager_set_log(resumable_stager *s, resumable_log
 /* Upload the file; blocks until it is on the server, the upload fails, the budget ends or the
  * progress callback cancels. May be called again on the same handle after it returns (e.g. after
  * a timeout or cancel): the new run resumes where the server stands; the hash computed by an
- * earlier run is reused if the file's size and mtime are unchanged. Results of the previous run
+ * earlier run is reused if the file is unchanged (same key and timestamp rule as the hash cache,
+ * see resumable_stager_set_hash_cache_dir). Results of the previous run
  * are reset at the start.
  * Returns (also kept for resumable_stager_error):
  *   RESUMABLE_OK                the server has the complete file with our SHA-256 (also when it
@@ -285,6 +308,12 @@ RESUMABLE_EXPORT unsigned resumable_stager_requests(const resumable_stager *s);
 
 /* 1 if the last run found the complete file already on the server and sent nothing; else 0. */
 RESUMABLE_EXPORT int resumable_stager_already_there(const resumable_stager *s);
+
+/* 1 if the last run took the file's SHA-256 from a cache (the hash cache directory, see
+ * resumable_stager_set_hash_cache_dir, or an earlier run on this handle) and did not read the
+ * file to hash it (no RESUMABLE_PHASE_HASHING was reported); 0 if it hashed the file, or the
+ * hash was given with resumable_stager_set_sha256. */
+RESUMABLE_EXPORT int resumable_stager_hash_cached(const resumable_stager *s);
 
 /* The body of the last response (e.g. the final JSON `{"key":..,"size":..,"sha256":..}`),
  * truncated to 4096 bytes, NUL-terminated. Never NULL ("" if none). */

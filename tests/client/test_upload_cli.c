@@ -128,6 +128,36 @@ static void args_help_needs_no_file_and_dash_dash_ends_options(void **state)
   assert_string_equal(a.file, "-odd-name");
 }
 
+static void args_no_hash_cache_is_a_flag(void **state)
+{
+  (void)state;
+  upload_args a;
+  char err[256];
+  assert_int_equal(parse(&a, err, 3, "f", "u"), 0);
+  assert_false(a.no_hash_cache);
+  assert_int_equal(parse(&a, err, 4, "--no-hash-cache", "f", "u"), 0);
+  assert_true(a.no_hash_cache);
+  assert_int_equal(parse(&a, err, 4, "--no-hash-cache=1", "f", "u"), -1);
+}
+
+static void cache_dir_prefers_absolute_xdg_then_home(void **state)
+{
+  (void)state;
+  char b[64];
+  assert_int_equal(upload_default_cache_dir("/x/cache", "/home/u", b, sizeof b), 0);
+  assert_string_equal(b, "/x/cache/libresumable");
+  assert_int_equal(upload_default_cache_dir(NULL, "/home/u", b, sizeof b), 0);
+  assert_string_equal(b, "/home/u/.cache/libresumable");
+  assert_int_equal(upload_default_cache_dir("", "/home/u", b, sizeof b), 0);
+  assert_string_equal(b, "/home/u/.cache/libresumable");
+  assert_int_equal(upload_default_cache_dir("rel/cache", "/home/u", b, sizeof b), 0);
+  assert_string_equal(b, "/home/u/.cache/libresumable"); /* the XDG spec ignores relative ones */
+  assert_int_equal(upload_default_cache_dir(NULL, NULL, b, sizeof b), -1);
+  assert_int_equal(upload_default_cache_dir(NULL, "", b, sizeof b), -1);
+  char tiny[8];
+  assert_int_equal(upload_default_cache_dir("/x/cache", NULL, tiny, sizeof tiny), -1);
+}
+
 static void exit_codes_follow_the_documented_table(void **state)
 {
   (void)state;
@@ -202,6 +232,8 @@ int main(void)
       cmocka_unit_test(args_parse_every_option),
       cmocka_unit_test(args_report_usage_errors),
       cmocka_unit_test(args_help_needs_no_file_and_dash_dash_ends_options),
+      cmocka_unit_test(args_no_hash_cache_is_a_flag),
+      cmocka_unit_test(cache_dir_prefers_absolute_xdg_then_home),
       cmocka_unit_test(exit_codes_follow_the_documented_table),
       cmocka_unit_test(bytes_and_eta_format_for_humans),
       cmocka_unit_test(bar_shows_percent_rate_eta_and_attempt_within_width),

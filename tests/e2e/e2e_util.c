@@ -1,0 +1,244 @@
+#include "e2e_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <mbedtls/sha256.h>
+#include <netinet/in.h>
+
+#include "sink.h"
+
+/* ---- files ---- */
+
+char *e2e_tmpdir(void) {
+  const char *base = getenv("TMPDIR");
+  if (base == NULL || base[0] == '\0') base = "/tmp";
+  size_t n = strlen(base) + 32;
+  char *p = malloc(n);
+  if (p == NULL) return NULL;
+  snprintf(p, n, "%s/resumable-e2e-XXXXXX", base);
+  if (mkdtemp(p) == NULL) {
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static void rmtree_at(int dfd) {
+  DIR *d = fdopendir(dfd);
+  if (d == NULL) {
+    close(dfd);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) == 0) continue;
+    int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (sub >= 0) rmtree_at(sub);
+    unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+  }
+  closedir(d);
+}
+
+void e2e_rmtree(const char *path) {
+  if (path == NULL) return;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd >= 0) rmtree_at(fd);
+  rmdir(path);
+}
+
+char *e2e_make_file(const char *dir, const char *name, uint64_t size, uint32_t seed) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *path = malloc(n);
+  uint64_t *buf = malloc(1 << 20);
+  FILE *f = NULL;
+  if (path == NULL || buf == NULL) goto fail;
+  snprintf(path, n, "%s/%s", dir, name);
+  f = fopen(path, "wb");
+  if (f == NULL) goto fail;
+  uint64_t x = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)seed << 17 | seed);
+  for (uint64_t left = size; left > 0;) {
+    for (size_t i = 0; i < (1 << 20) / 8; i++) { /* xorshift64: fast, not compressible */
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      buf[i] = x;
+    }
+    size_t chunk = left < (1 << 20) ? (size_t)left : (size_t)(1 << 20);
+    if (fwrite(buf, 1, chunk, f) != chunk) goto fail;
+    left -= chunk;
+  }
+  if (fclose(f) != 0) {
+    f = NULL;
+    goto fail;
+  }
+  free(buf);
+  return path;
+fail:
+  if (f != NULL) fclose(f);
+  free(buf);
+  free(path);
+  return NULL;
+}
+
+int e2e_sha256_file(const char *path, char out[65]) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return -1;
+  unsigned char *buf = malloc(1 << 20), dg[32];
+  if (buf == NULL) {
+    fclose(f);
+    return -1;
+  }
+  mbedtls_sha256_context c;
+  mbedtls_sha256_init(&c);
+  mbedtls_sha256_starts_ret(&c, 0);
+  size_t r;
+  while ((r = fread(buf, 1, 1 << 20, f)) > 0) mbedtls_sha256_update_ret(&c, buf, r);
+  int rc = ferror(f) ? -1 : 0;
+  mbedtls_sha256_finish_ret(&c, dg);
+  mbedtls_sha256_free(&c);
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", dg[i]);
+  free(buf);
+  fclose(f);
+  return rc;
+}
+
+int64_t e2e_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* ---- the real server ---- */
+
+int e2e_server_start(e2e_server *s, const char *root, uint16_t port, const char *token) {
+  memset(s, 0, sizeof *s);
+  if (resumable_server_new(&s->srv, root) != RESUMABLE_OK) return -1;
+  if (token != NULL && resumable_server_set_token(s->srv, token) != RESUMABLE_OK) goto fail;
+  mhd_host_config cfg = {.port = port, .server = s->srv, .linger_ms = 1000};
+  char err[256];
+  if (mhd_host_start(&cfg, &s->host, err, sizeof err) != 0) goto fail;
+  s->port = mhd_host_port(s->host);
+  return 0;
+fail:
+  resumable_server_free(s->srv);
+  s->srv = NULL;
+  return -1;
+}
+
+void e2e_server_stop(e2e_server *s) {
+  mhd_host_stop(s->host);
+  resumable_server_free(s->srv);
+  s->host = NULL;
+  s->srv = NULL;
+}
+
+void e2e_url(char *buf, size_t cap, uint16_t port, const char *key) {
+  snprintf(buf, cap, "http://127.0.0.1:%u/v1/files/%s", (unsigned)port, key);
+}
+
+/* ---- progress ---- */
+
+void e2e_progress_init(e2e_progress *p) {
+  memset(p, 0, sizeof *p);
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&p->cv, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
+void e2e_progress_destroy(e2e_progress *p) {
+  pthread_mutex_destroy(&p->mu);
+  pthread_cond_destroy(&p->cv);
+}
+
+int e2e_progress_cb(void *user_data, const resumable_progress *pr) {
+  e2e_progress *p = user_data;
+  int stop = 0;
+  pthread_mutex_lock(&p->mu);
+  if (pr->attempt > p->max_attempt) p->max_attempt = pr->attempt;
+  if ((unsigned)pr->phase < 16) p->phases_seen |= 1u << (unsigned)pr->phase;
+  if (pr->position > p->max_position) p->max_position = pr->position;
+  if (p->cancel_at != 0 && pr->position >= p->cancel_at) stop = p->cancelled = 1;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  return stop;
+}
+
+int e2e_progress_wait_attempt(e2e_progress *p, unsigned n, int timeout_ms) {
+  struct timespec dl;
+  deadline_in(&dl, timeout_ms);
+  int rc = 0;
+  pthread_mutex_lock(&p->mu);
+  while (p->max_attempt < n) {
+    if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT) {
+      rc = p->max_attempt >= n ? 0 : -1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+  return rc;
+}
+
+/* ---- stager runs ---- */
+
+resumable_stager *e2e_stager(const char *url, const char *path) {
+  resumable_stager *st = NULL;
+  if (resumable_stager_new(&st, url, path) != RESUMABLE_OK) return NULL;
+  if (resumable_stager_set_backoff_ms(st, 10, 50) != RESUMABLE_OK ||
+      resumable_stager_set_time_budget_ms(st, 60000) != RESUMABLE_OK) {
+    resumable_stager_free(st);
+    return NULL;
+  }
+  return st;
+}
+
+int e2e_run(resumable_stager *st, double *secs) {
+  double t0 = mono_now();
+  int rc = resumable_stager_run(st);
+  if (secs != NULL) *secs = mono_now() - t0;
+  return rc;
+}
+
+static void *e2e_job_main(void *arg) {
+  e2e_job *j = arg;
+  j->rc = e2e_run(j->st, &j->seconds);
+  return NULL;
+}
+
+void e2e_job_start(e2e_job *j, resumable_stager *st) {
+  j->st = st;
+  j->rc = -999;
+  if (pthread_create(&j->thread, NULL, e2e_job_main, j) != 0) abort();
+}
+
+int e2e_job_join(e2e_job *j) {
+  pthread_join(j->thread, NULL);
+  return j->rc;
+}
+
+uint16_t e2e_closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fd < 0) return 0;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+    close(fd);
+    return 0;
+  }
+  close(fd); /* never listened: connections to it are refused */
+  return ntohs(sa.sin_port);
+}
