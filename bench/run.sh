@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: libresumable's benchmark table, one command. See bench/README.md.
 #
-#   bench/run.sh [--runs N] [--quick] [--build DIR] [--out FILE] [--keep-going]
+#   bench/run.sh [--runs N] [--quick] [--size MiB] [--only ROWS] [--build DIR] [--out FILE]
 #
 # Loopback only; the test file lives in the page cache. Each figure is the median of N runs
 # (default 3), the variants of a row taken in turns within each run so they meet the same machine
@@ -15,6 +15,8 @@ RUNS_SET=0
 QUICK=0
 BUILD=${BUILD_DIR:-$ROOT/build-bench}
 OUT=$ROOT/bench/results.md
+ONLY=""
+SIZE_OPT=""
 
 usage() {
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
@@ -23,6 +25,9 @@ usage() {
 options:
   --runs N     runs per figure, the median is reported (default 3; 1 with --quick)
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
+  --size MiB   size of the main test file (default 1024; 256 with --quick)
+  --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
+               memory (rows 5-6) concurrency rss (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -34,6 +39,8 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=${2:-}; RUNS_SET=1; shift ;;
     --runs=*) RUNS=${1#--runs=}; RUNS_SET=1 ;;
     --quick) QUICK=1 ;;
+    --size) SIZE_OPT=${2:-}; shift ;;
+    --only) ONLY=${2:-}; shift ;;
     --build) BUILD=${2:-}; shift ;;
     --out) OUT=${2:-}; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -43,6 +50,11 @@ while [ $# -gt 0 ]; do
 done
 case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; exit 2 ;; esac
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
+case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
+for row in ${ONLY//,/ }; do
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss) ;;
+    *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
+done
 
 MiB=$((1024 * 1024))
 if [ "$QUICK" = 1 ]; then
@@ -50,6 +62,7 @@ if [ "$QUICK" = 1 ]; then
 else
   SIZE_MIB=1024 BIG_MIB=4096 SMALL_MIB=64 CONC_N=50 CONC_MIB=32 RSS_N=8 RSS_MIB=512 NEED_GIB=12
 fi
+[ -n "$SIZE_OPT" ] && SIZE_MIB=$SIZE_OPT
 SIZE=$((SIZE_MIB * MiB))
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -148,6 +161,21 @@ stop_pid() {
   return 0
 }
 stop_serve() { stop_pid "$SRV_PID"; rm -rf "$SRV_DIR"; }
+# User and system CPU seconds a process has used so far: "USER SYS".
+cpu_s() {
+  local tck
+  tck=$(getconf CLK_TCK)
+  awk -v t="$tck" '{ sub(/^.*\) /, ""); printf "%.2f %.2f\n", $12 / t, $13 / t }' "/proc/$1/stat" 2>/dev/null
+}
+# cpu_delta KEY PID BEFORE: adds the user and system seconds used since BEFORE to KEY_user/_sys.
+cpu_delta() {
+  local u0 s0 u1 s1
+  read -r u0 s0 <<<"$3"
+  read -r u1 s1 < <(cpu_s "$2")
+  [ -n "${u1:-}" ] || return 0
+  add "$1_user" "$(awk -v a="$u0" -v b="$u1" 'BEGIN { printf "%.2f", b - a }')"
+  add "$1_sys" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')"
+}
 # Peak resident set (VmHWM) of a process, in KiB.
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
@@ -283,19 +311,31 @@ row_ingest() {
   PIDS+=("$discard_pid")
   discard_port=$(wait_port "$WORK/discard.out") || fail ingest_discard "mhd_discard did not start"
   start_nginx || fail ingest_nginx "n/a (nginx not available: $V_NGINX)"
+  local cpu0
   for r in $(seq "$RUNS"); do
+    cpu0=$(cpu_s "$serve_pid")
     read -r code t < <(curl_put "$serve_url/ingest-whole-$r" "$FILE")
     [ "$code" = 200 ] && add ingest_whole "$(mbps "$SIZE" "$t")" || fail ingest_whole "HTTP $code"
+    cpu_delta cpu_whole "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-whole-$r"
     vargs "$SIZE" "$SHA"
+    cpu0=$(cpu_s "$serve_pid")
     read -r code t < <(curl_put "$serve_url/ingest-verified-$r" "$FILE" "${VARGS[@]}")
     [ "$code" = 200 ] && add ingest_verified "$(mbps "$SIZE" "$t")" || fail ingest_verified "HTTP $code"
+    cpu_delta cpu_verified "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-verified-$r"
     if [ -n "$NGINX_PORT" ]; then
       read -r code t < <(curl_put "http://127.0.0.1:$NGINX_PORT/ingest-$r" "$FILE")
       case $code in 201|204) add ingest_nginx "$(mbps "$SIZE" "$t")" ;; *) fail ingest_nginx "HTTP $code" ;; esac
       delete "http://127.0.0.1:$NGINX_PORT/ingest-$r"
     fi
+    # The storage under the server: the same bytes written by dd, without and with a final fsync.
+    t=$(wall dd if="$FILE" of="$WORK/dd.out" bs=1M)
+    [ -n "$t" ] && add ingest_dd "$(mbps "$SIZE" "$t")"
+    rm -f "$WORK/dd.out"
+    t=$(wall dd if="$FILE" of="$WORK/dd.out" bs=1M conv=fsync)
+    [ -n "$t" ] && add ingest_ddsync "$(mbps "$SIZE" "$t")"
+    rm -f "$WORK/dd.out"
     if [ -n "$discard_port" ]; then
       read -r code t < <(curl_put "http://127.0.0.1:$discard_port/ingest-$r" "$FILE")
       [ "$code" = 200 ] && add ingest_discard "$(mbps "$SIZE" "$t")" || fail ingest_discard "HTTP $code"
@@ -486,14 +526,25 @@ row_rss_target() {
 }
 
 # ---------------------------------------------------------------- run
+# run ROW FUNCTION KEYS...: runs the row unless --only leaves it out (its keys then say so).
+run() {
+  local row=$1 fn=$2 k
+  shift 2
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$row,"* ]]; then
+    for k in "$@"; do FAIL[$k]="not run (--only)"; done
+    return
+  fi
+  "$fn"
+}
 T_START=$(now)
-row_hashing
-row_ingest
-row_client
-row_resume
-row_memory_commit
-row_concurrency
-row_rss_target
+run hashing row_hashing hash_mbedtls hash_portable hash_sha-ni hash_openssl
+run ingest row_ingest ingest_whole ingest_verified ingest_nginx ingest_discard \
+  cpu_whole_user cpu_whole_sys cpu_verified_user cpu_verified_sys ingest_dd ingest_ddsync
+run client row_client client_curl client_sha client_cold client_warm
+run resume row_resume resume_ratio resume_body resume_attempts
+run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
+run concurrency row_concurrency conc_one conc_agg
+run rss row_rss_target rss_conc
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
@@ -502,7 +553,7 @@ show() {
   local m
   m=$(med "$1")
   if [ -n "$m" ]; then
-    printf '%s %s' "$m" "$2"
+    printf '%s%s' "$m" "${2:+ $2}"
     [ "$RUNS" -gt 1 ] && printf ' (%s)' "$(printf '%s\n' ${S[$1]} | sort -g | tr '\n' ' ' | sed 's/ $//;s/ /, /g')"
   else
     printf '%s' "${FAIL[$1]:-n/a (feature missing)}"
@@ -514,6 +565,8 @@ ratio() {
   a=$(med "$1") b=$(med "$2")
   [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
 }
+# rx A B: the ratio with an x, or n/a.
+rx() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && echo "${r}x" || echo "n/a"; }
 # target NAME RATIO OP LIMIT: a table row with PASS/MISS.
 target() {
   local name=$1 r=$2 op=$3 lim=$4 verdict
@@ -538,8 +591,11 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "|---|---|---|"
   echo "| 1 | ingest: resumable-serve, whole-file PUT (curl -T, no hash) | $(show ingest_whole MB/s) |"
   echo "| 1 | ingest: resumable-serve, Content-Range PUT with bound hash (answered 200) | $(show ingest_verified MB/s) |"
+  echo "| 1 | server CPU for one whole-file PUT: user / system | $(show cpu_whole_user s) / $(show cpu_whole_sys s) |"
+  echo "| 1 | server CPU for one verified PUT: user / system | $(show cpu_verified_user s) / $(show cpu_verified_sys s) |"
   echo "| 1 | ingest: nginx WebDAV PUT (curl -T) | $(show ingest_nginx MB/s) |"
   echo "| 1 | ingest: discard-only libmicrohttpd (curl -T) | $(show ingest_discard MB/s) |"
+  echo "| 1 | storage: \`dd\` of the file into the temp dir, no sync / with a final fsync | $(show ingest_dd MB/s) / $(show ingest_ddsync MB/s) |"
   echo "| 2 | hashing: mbedTLS SHA-256 API over the file | $(show hash_mbedtls MB/s) |"
   echo "| 2 | hashing: rs_sha256 portable path (mbedTLS block function) | $(show hash_portable MB/s) |"
   echo "| 2 | hashing: rs_sha256 SHA-NI path | $(show hash_sha-ni MB/s) |"
@@ -548,8 +604,10 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 3 | client: \`resumable-upload --sha256 HEX\`, wall | $(show client_sha s) |"
   echo "| 3 | client: \`resumable-upload\`, hashing itself (cold cache), wall | $(show client_cold s) |"
   echo "| 3 | client: \`resumable-upload\`, warm hash cache, wall | $(show client_warm s) |"
-  echo "| 4 | resume: wire bytes / file size, 10 cuts (bytes through the proxy) | $(show resume_ratio x) |"
-  echo "| 4 | resume: bytes libcurl sent / file size (stager's wire_bytes) | $(show resume_body x) |"
+  echo "| 3 | client: hashing by the stager (cold - --sha256) | $(a=$(med client_cold) b=$(med client_sha);
+    [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f s", a - b }' || echo n/a) |"
+  echo "| 4 | resume, 10 cuts: wire bytes the client sent / file size (stager's wire_bytes, from libcurl) | $(show resume_body x) |"
+  echo "| 4 | resume, 10 cuts: bytes that reached the server / file size (counted by the proxy, headers included) | $(show resume_ratio x) |"
   echo "| 4 | resume: attempts (PUTs) for the upload | $(show resume_attempts '') |"
   echo "| 5 | memory: server peak RSS (VmHWM), one upload of $SMALL_MIB MiB | $(show rss_small MiB) |"
   echo "| 5 | memory: server peak RSS (VmHWM), one upload of $SIZE_MIB MiB | $(show rss_size MiB) |"
@@ -559,7 +617,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 6 | commit latency (final 1-byte PUT: verify+fsync+rename), $BIG_MIB MiB | $(show commit_big ms) |"
   echo "| 7 | one verified upload of $CONC_MIB MiB | $(show conc_one MB/s) |"
   echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB, aggregate | $(show conc_agg MB/s) |"
-  echo "| 7 | aggregate / one stream | $(r=$(ratio conc_agg conc_one); echo "${r:-n/a}x") |"
+  echo "| 7 | aggregate / one stream | $(rx conc_agg conc_one) |"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
   echo
   echo "## Targets (issue 6; ratios of the medians above, this run)"
@@ -579,10 +637,10 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "" "<=" 64
   fi
   echo
-  echo "Also: verified / unverified ingest $(ratio ingest_verified ingest_whole)x;" \
-    "SHA-NI / mbedTLS $(ratio hash_sha-ni hash_mbedtls)x; SHA-NI / openssl $(ratio hash_sha-ni hash_openssl)x;" \
-    "commit latency $BIG_MIB MiB / $SMALL_MIB MiB $(ratio commit_big commit_small)x;" \
-    "peak RSS $BIG_MIB MiB / $SIZE_MIB MiB $(ratio rss_big rss_size)x."
+  echo "Also: verified / unverified ingest $(rx ingest_verified ingest_whole);" \
+    "SHA-NI / mbedTLS $(rx hash_sha-ni hash_mbedtls); SHA-NI / openssl $(rx hash_sha-ni hash_openssl);" \
+    "commit latency $BIG_MIB MiB / $SMALL_MIB MiB $(rx commit_big commit_small);" \
+    "peak RSS $BIG_MIB MiB / $SMALL_MIB MiB $(rx rss_big rss_small)."
   echo
   echo "## Machine"
   echo
