@@ -342,9 +342,16 @@ int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len)
   return ex->phase == RS_PHASE_DECIDED ? 1 : 0;
 }
 
-static void end_stage(resumable_exchange *ex)
+static void end_stage(resumable_exchange *ex, resumable_body_end how)
 {
   uint8_t digest[32];
+  if (how == RESUMABLE_BODY_DROPPED && !ex->expected_known) {
+    /* A chunked body cut off (dropped connection, bad chunk framing, a timeout): no length
+     * says whether it was whole, so it is never committed. */
+    discard_staging(ex);
+    rs_exchange_fail(ex, 400, "body ended before its end was announced");
+    return;
+  }
   rs_digest dg = RS_DIGEST_NONE;
   rs_sha256_finish(&ex->stage_sha, digest);
   rs_sha256_init(&ex->stage_sha);
@@ -371,14 +378,14 @@ static void end_stage(resumable_exchange *ex)
 
 void rs_put_end(resumable_exchange *ex, resumable_body_end how)
 {
-  (void)how; /* a dropped body is judged like a short one: its bytes are kept either way */
+  /* A dropped chunk is judged like a short one: its bytes are kept. */
   rs_keylock_entry *e = ex->entry;
   pthread_mutex_lock(&e->mu);
   if (still_owner(ex)) {
     if (ex->mode == RS_BODY_APPEND)
       conclude(ex);
     else
-      end_stage(ex);
+      end_stage(ex, how);
   }
   pthread_mutex_unlock(&e->mu);
 }

@@ -103,6 +103,29 @@ rs_keylock_entry *rs_keylock_acquire(rs_keylock_table *t, const char *key)
   return e;
 }
 
+int rs_keylock_acquire_unused(rs_keylock_table *t, const char *key, rs_keylock_entry **out)
+{
+  size_t b = bucket_of(key);
+  int rc = RESUMABLE_OK;
+  *out = NULL;
+  pthread_mutex_lock(&t->mu);
+  rs_keylock_entry *e = t->buckets[b];
+  while (e && strcmp(e->key, key) != 0)
+    e = e->next;
+  if (e) {
+    rc = RESUMABLE_E_STATE; /* an entry exists only while someone holds it */
+  } else if ((e = entry_new(key)) == NULL) {
+    rc = RESUMABLE_E_NOMEM;
+  } else {
+    e->next = t->buckets[b];
+    t->buckets[b] = e;
+    e->refs = 1;
+    *out = e;
+  }
+  pthread_mutex_unlock(&t->mu);
+  return rc;
+}
+
 void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e)
 {
   if (!e)

@@ -39,6 +39,10 @@ void rs_keylock_table_free(rs_keylock_table *t);
 
 /* The entry for `key` (created if needed), with one more reference; NULL when out of memory. */
 rs_keylock_entry *rs_keylock_acquire(rs_keylock_table *t, const char *key);
+/* Take `key`'s entry only if nobody else holds it (for housekeeping that must not disturb an
+ * exchange). RESUMABLE_OK with one reference in *out, RESUMABLE_E_STATE when the key is in use
+ * (nothing taken), RESUMABLE_E_NOMEM. */
+int rs_keylock_acquire_unused(rs_keylock_table *t, const char *key, rs_keylock_entry **out);
 /* Drop a reference taken by rs_keylock_acquire (not holding e->mu). The last one closes the
  * entry's handle (its bytes must have been synced) and frees the entry. */
 void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e);

@@ -223,6 +223,14 @@ static int probe(rs_run *run, rs_cursor *cur)
   switch (next) {
   case RS_PROBE_SEND:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: sending from byte %" PRIu64, st, off);
+    if (off > s->r.held) {
+      /* The attempt that failed still moved bytes (a cut mid-body): that is progress, so the
+       * wait starts again from its minimum and earlier re-syncs no longer count as "in a row".
+       * Without this, cuts that each race a 416 (the server had not yet seen the drop when
+       * HEAD asked) would add up to a false "no progress" failure. */
+      rs_backoff_reset(&run->backoff);
+      cur->resyncs = 0;
+    }
     cur->offset = s->r.held = off;
     return STEP_NEXT;
   case RS_PROBE_DONE:

@@ -12,7 +12,7 @@ struct resumable_store {
 
 static int ops_complete(const resumable_store_ops *o)
 {
-  /* complete_path is the one optional member. */
+  /* complete_path and partial_scan are optional. */
   return o->complete_stat && o->complete_open && o->complete_read && o->complete_close &&
          o->partial_stat && o->partial_open && o->partial_write && o->partial_read &&
          o->partial_sync && o->partial_commit && o->partial_close && o->partial_remove &&

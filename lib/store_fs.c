@@ -45,6 +45,7 @@ static const resumable_store_ops fs_ops = {
   .partial_remove = rs_fs_partial_remove,
   .complete_remove = rs_fs_complete_remove,
   .destroy = fs_destroy,
+  .partial_scan = rs_fs_partial_scan,
 };
 
 /* mkdir -p for the root path given by the host (a trusted path, so plain mkdir is fine). */

@@ -5,6 +5,8 @@
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
+ *   store_fs_fault.[ch] test-only fault hook consulted by store_fs_io.c (absent from shipped
+ *                       builds; see tests/faults)
  *
  * On disk, under the root:
  *   <key>                                  complete files
@@ -23,6 +25,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "key.h"
 #include "resumable/store.h"
 
 typedef struct rs_fs {
@@ -88,6 +91,9 @@ int rs_fs_check_placement(const rs_fs *fs, const char *key);
 int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out);
 int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
                     const resumable_partial_info *info);
+/* The key recorded in the partial meta `name` (read only, nothing removed); NOT_FOUND if
+ * missing, torn or corrupt. */
+int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1]);
 /* The recorded SHA-256 if the sidecar describes exactly this inode (dev, ino, size, mtime);
  * NOT_FOUND if missing, stale or corrupt. */
 int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct stat *st,
@@ -107,6 +113,8 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
 int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info *info);
 void rs_fs_partial_close(void *self, void *handle);
 int rs_fs_partial_remove(void *self, const char *key);
+/* store_fs_scan.c */
+int rs_fs_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
 
 int rs_fs_complete_stat(void *self, const char *key, resumable_complete_info *out);
 int rs_fs_complete_open(void *self, const char *key, void **reader, resumable_complete_info *out);

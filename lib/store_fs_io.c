@@ -1,6 +1,8 @@
 /* The POSIX store's I/O primitives: every syscall retried on EINTR, short transfers looped,
- * errno mapped to resumable_error in one place. */
+ * errno mapped to resumable_error in one place. Writes, syncs and renames first consult the
+ * test-only fault hook (store_fs_fault.h), which is the constant 0 in shipped builds. */
 #include "store_fs.h"
+#include "store_fs_fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,7 +57,11 @@ int rs_fs_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
   if (!off_ok(off, len))
     return RESUMABLE_E_IO;
   while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    size_t want = len;
+    int fault = rs_fs_fault(RS_FAULT_WRITE, &want);
+    if (fault != 0)
+      return rs_fs_err(fault);
+    ssize_t n = pwrite(fd, p, want, (off_t)off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -96,6 +102,9 @@ int rs_fs_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 
 int rs_fs_fsync(int fd)
 {
+  int fault = rs_fs_fault(RS_FAULT_SYNC, NULL);
+  if (fault != 0)
+    return rs_fs_err(fault);
   while (fsync(fd) != 0) {
     if (errno != EINTR)
       return rs_fs_err(errno);
@@ -105,6 +114,9 @@ int rs_fs_fsync(int fd)
 
 int rs_fs_fdatasync(int fd)
 {
+  int fault = rs_fs_fault(RS_FAULT_SYNC, NULL);
+  if (fault != 0)
+    return rs_fs_err(fault);
   while (fdatasync(fd) != 0) {
     if (errno != EINTR)
       return rs_fs_err(errno);
@@ -140,6 +152,9 @@ int rs_fs_unlink(int dirfd, const char *name)
 
 int rs_fs_rename(int fromdir, const char *from, int todir, const char *to)
 {
+  int fault = rs_fs_fault(RS_FAULT_RENAME, NULL);
+  if (fault != 0)
+    return rs_fs_err(fault);
   while (renameat(fromdir, from, todir, to) != 0) {
     if (errno == EINTR)
       continue;

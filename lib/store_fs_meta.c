@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "resumable/error.h"
+#include "key.h"
 #include "sha256.h"
 
 #define MAGIC_LEN 8
@@ -149,6 +150,30 @@ int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_part
   (void)rs_fs_unlink(fs->part_fd, data);
   (void)rs_fs_unlink(fs->part_fd, file);
   return RESUMABLE_E_NOT_FOUND;
+}
+
+int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1])
+{
+  char file[RS_FS_FILE_MAX];
+  uint8_t buf[RECORD_MAX];
+  size_t n = 0;
+  rbuf r;
+  rs_fs_file_name(file, name, "meta");
+  int rc = rs_fs_read_small(fs->part_fd, file, buf, sizeof(buf), &n);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  if (open_record(&r, buf, n, partial_magic) != 0)
+    return RESUMABLE_E_NOT_FOUND;
+  (void)take(&r, 8 + 8 + 1 + 32); /* total, held, has_target, target */
+  size_t slen = (size_t)get_be(&r, 2);
+  (void)take(&r, slen);
+  size_t klen = (size_t)get_be(&r, 2);
+  const uint8_t *k = take(&r, klen);
+  if (k == NULL || klen == 0 || klen > RS_KEY_MAX || r.pos != r.n || memchr(k, 0, klen))
+    return RESUMABLE_E_NOT_FOUND;
+  memcpy(key, k, klen);
+  key[klen] = '\0';
+  return RESUMABLE_OK;
 }
 
 int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,

@@ -16,6 +16,10 @@ typedef struct fs_partial {
   int fd;
   int staging;
   int committed;
+  /* An fsync of fd failed: bytes written since the last good sync may be gone from the disk
+   * whatever a later fsync says (Linux reports a writeback error once and marks the pages
+   * clean), so this handle never promises them again. */
+  int sync_failed;
   char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
@@ -110,6 +114,7 @@ static int make_handle(const char *key, const char *name, int fd, int staging, v
   p->fd = fd;
   p->staging = staging;
   p->committed = 0;
+  p->sync_failed = 0;
   snprintf(p->name, sizeof(p->name), "%s", name);
   memcpy(p->key, key, klen + 1);
   *handle = p;
@@ -226,9 +231,13 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     return RESUMABLE_E_INVALID_ARG;
   if (p->staging || p->committed)
     return RESUMABLE_E_STATE;
+  if (p->sync_failed)
+    return RESUMABLE_E_IO;
   int rc = rs_fs_fdatasync(p->fd);
-  if (rc != RESUMABLE_OK)
+  if (rc != RESUMABLE_OK) {
+    p->sync_failed = 1;
     return rc;
+  }
   if (fstat(p->fd, &st) != 0)
     return rs_fs_err(errno);
   if ((uint64_t)st.st_size < info->held)
@@ -245,6 +254,8 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
 /* The committed bytes are exactly info->size long and on disk. */
 static int settle_data(fs_partial *p, uint64_t size, struct stat *st)
 {
+  if (p->sync_failed)
+    return RESUMABLE_E_IO;
   if (fstat(p->fd, st) != 0)
     return rs_fs_err(errno);
   if ((uint64_t)st->st_size < size)
@@ -255,7 +266,9 @@ static int settle_data(fs_partial *p, uint64_t size, struct stat *st)
       return rc;
   }
   int rc = rs_fs_fsync(p->fd);
-  if (rc == RESUMABLE_OK && fstat(p->fd, st) != 0)
+  if (rc != RESUMABLE_OK)
+    p->sync_failed = 1;
+  else if (fstat(p->fd, st) != 0)
     rc = rs_fs_err(errno);
   return rc;
 }

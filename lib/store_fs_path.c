@@ -60,10 +60,13 @@ static int step(int at, const char *seg, int create, int *out)
   if (rc != RESUMABLE_E_NOT_FOUND || !create)
     return rc;
   if (mkdirat(at, seg, 0755) == 0) {
-    /* Make the new entry durable: a later commit only syncs the leaf's directory. */
+    /* Make the new entry durable: a later commit only syncs the leaf's directory. If that
+     * fails, take the directory back: a retry would find it and never sync its entry. */
     rc = rs_fs_fsync(at);
-    if (rc != RESUMABLE_OK)
+    if (rc != RESUMABLE_OK) {
+      (void)unlinkat(at, seg, AT_REMOVEDIR);
       return rc;
+    }
   } else if (errno != EEXIST) { /* EEXIST: a parallel commit made it */
     return rs_fs_err(errno);
   }

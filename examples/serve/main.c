@@ -1,12 +1,14 @@
 /* resumable-serve: a resumable upload server on the POSIX store, over libmicrohttpd. */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <resumable/error.h>
@@ -24,6 +26,14 @@ typedef struct serve_options {
   const char *token;
   int expose_paths;
   int verbose;
+  uint64_t idle_timeout;  /* seconds */
+  uint64_t body_timeout;  /* seconds: the minimum-rate window */
+  uint64_t min_body_rate; /* bytes/s; 0 = no rate check */
+  uint64_t max_connections;
+  uint64_t max_per_ip;    /* 0 = no cap */
+  uint64_t threads;       /* 0 = one per connection */
+  uint64_t partial_ttl;   /* seconds; 0 = never expire */
+  uint64_t conn_memory;   /* bytes per connection */
 } serve_options;
 
 static void usage(FILE *out) {
@@ -44,6 +54,27 @@ static void usage(FILE *out) {
         "  --expose-paths     tell clients where files are stored (X-Local-Path header,\n"
         "                     \"local_path\" in the final reply), for LocalAI's client\n"
         "                     (default: off)\n"
+        "  --idle-timeout S   close a connection that sends and receives nothing for S\n"
+        "                     seconds; an upload cut this way keeps its bytes (default 60)\n"
+        "  --body-timeout S   window of the minimum body rate, in seconds (default 60)\n"
+        "  --min-body-rate B  bytes per second (K or M suffix allowed) a request body must\n"
+        "                     average over each window, or the connection is closed and\n"
+        "                     the upload keeps the bytes that arrived; 0 turns the check\n"
+        "                     off (default 500)\n"
+        "  --max-connections N\n"
+        "                     concurrent connections; more are closed at once (default 256)\n"
+        "  --max-connections-per-ip N\n"
+        "                     concurrent connections from one client address, 0 for no\n"
+        "                     cap (default 0: behind a proxy all clients share an address)\n"
+        "  --connection-memory B\n"
+        "                     memory per connection (K or M suffix allowed); the request\n"
+        "                     line and headers must fit in it, larger ones get 431\n"
+        "                     (default 256K)\n"
+        "  --threads N        0: one thread per connection; N: a pool of N epoll threads\n"
+        "                     shared by all connections (default 0)\n"
+        "  --partial-ttl S    remove partial uploads unchanged for S seconds, checked every\n"
+        "                     S/4 seconds (at least every hour); 0 keeps them forever\n"
+        "                     (default 86400, one day)\n"
         "  --verbose          also log libmicrohttpd's own errors (default: off)\n"
         "  --help             show this help and exit\n"
         "\n"
@@ -78,12 +109,71 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
   return argv[*i];
 }
 
+/* A plain number within [lo, hi] (with K/M/G/T suffixes when `suffix`). */
+static int bounded(const char *v, int suffix, uint64_t lo, uint64_t hi, uint64_t *out) {
+  uint64_t n;
+  if ((suffix ? size_arg_parse(v, &n) : size_arg_parse_plain(v, &n)) != 0 || n < lo || n > hi)
+    return -1;
+  *out = n;
+  return 0;
+}
+
+typedef struct number_flag {
+  const char *name;
+  const char *what; /* for the usage error */
+  int suffix;
+  uint64_t lo, hi;
+  size_t offset; /* of the uint64_t in serve_options */
+} number_flag;
+
+#define DAY_S 86400u
+static const number_flag number_flags[] = {
+    {"--idle-timeout", "timeout", 0, 1, 7 * DAY_S, offsetof(serve_options, idle_timeout)},
+    {"--body-timeout", "timeout", 0, 1, 7 * DAY_S, offsetof(serve_options, body_timeout)},
+    {"--min-body-rate", "rate", 1, 0, (uint64_t)1 << 40, offsetof(serve_options, min_body_rate)},
+    {"--max-connections", "count", 0, 1, 1000000, offsetof(serve_options, max_connections)},
+    {"--max-connections-per-ip", "count", 0, 0, 1000000, offsetof(serve_options, max_per_ip)},
+    {"--threads", "count", 0, 0, 1024, offsetof(serve_options, threads)},
+    {"--connection-memory", "size", 1, 64 * 1024, (uint64_t)64 << 20,
+     offsetof(serve_options, conn_memory)},
+    {"--partial-ttl", "ttl", 0, 0, 3650 * (uint64_t)DAY_S, offsetof(serve_options, partial_ttl)},
+};
+
+/* 1 if argv[*i] is one of number_flags (stored into o), 0 if not, -1 with *bad set. */
+static int number_option(int argc, char **argv, int *i, serve_options *o, int *missing,
+                         const number_flag **bad, const char **bad_value) {
+  for (size_t f = 0; f < sizeof number_flags / sizeof number_flags[0]; f++) {
+    const number_flag *nf = &number_flags[f];
+    const char *v = option_value(argc, argv, i, nf->name, missing);
+    if (*missing)
+      return 0;
+    if (v == NULL)
+      continue;
+    uint64_t *dst = (uint64_t *)(void *)((char *)o + nf->offset);
+    if (bounded(v, nf->suffix, nf->lo, nf->hi, dst) != 0) {
+      *bad = nf;
+      *bad_value = v;
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
 /* Parses argv into o. Returns -1 to go on, or an exit status (0 for --help, 2 for errors). */
 static int parse_args(int argc, char **argv, serve_options *o) {
   for (int i = 1; i < argc; i++) {
     int missing = 0;
     const char *v;
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    const number_flag *bad = NULL;
+    int num = number_option(argc, argv, &i, o, &missing, &bad, &v);
+    if (num < 0)
+      return bad_usage(bad->what, v);
+    if (num > 0)
+      continue;
+    if (missing) {
+      return bad_usage("missing value for option", argv[i]);
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
       return 0;
     } else if (strcmp(argv[i], "--expose-paths") == 0) {
@@ -171,12 +261,50 @@ static void print_ready(const mhd_host *h) {
   fflush(stdout);
 }
 
+static void sweep(resumable_server *srv, uint64_t ttl) {
+  size_t removed = 0;
+  int rc = resumable_server_sweep(srv, ttl, &removed);
+  if (rc != RESUMABLE_OK)
+    fprintf(stderr, "resumable-serve: sweep of old partials: %s\n", resumable_strerror(rc));
+  if (removed > 0)
+    fprintf(stderr, "resumable-serve: sweep removed %zu abandoned partial(s)\n", removed);
+}
+
+/* Wait for SIGINT or SIGTERM and return it; meanwhile, with a partial TTL, sweep at start and
+ * then every ttl/4 seconds (1 s to 1 h), on this thread. */
+static int wait_and_sweep(resumable_server *srv, const serve_options *o, const sigset_t *stop) {
+  int sig = 0;
+  if (o->partial_ttl == 0) {
+    while (sigwait(stop, &sig) != 0) {
+    }
+    return sig;
+  }
+  uint64_t every = o->partial_ttl / 4;
+  every = every < 1 ? 1 : every > 3600 ? 3600 : every;
+  sweep(srv, o->partial_ttl);
+  for (;;) {
+    struct timespec ts = {.tv_sec = (time_t)every, .tv_nsec = 0};
+    sig = sigtimedwait(stop, NULL, &ts);
+    if (sig > 0)
+      return sig;
+    if (errno == EAGAIN)
+      sweep(srv, o->partial_ttl);
+  }
+}
+
 /* Serve until SIGINT or SIGTERM. The signals are blocked in every thread (MHD's inherit the
  * mask) and taken synchronously here, so no handler runs in an arbitrary thread. */
 static int serve(resumable_server *srv, const serve_options *o, const sigset_t *stop) {
   mhd_host_config cfg = {.listen_addr = o->listen,
                          .port = o->port,
                          .server = srv,
+                         .timeout_s = (unsigned)o->idle_timeout,
+                         .memory_limit = (size_t)o->conn_memory,
+                         .max_connections = (unsigned)o->max_connections,
+                         .max_per_ip = (unsigned)o->max_per_ip,
+                         .threads = (unsigned)o->threads,
+                         .body_min_rate = o->min_body_rate,
+                         .body_window_s = (unsigned)o->body_timeout,
                          .verbose = o->verbose,
                          .log = log_line};
   char err[256];
@@ -186,9 +314,7 @@ static int serve(resumable_server *srv, const serve_options *o, const sigset_t *
     return 1;
   }
   print_ready(h);
-  int sig = 0;
-  while (sigwait(stop, &sig) != 0) {
-  }
+  int sig = wait_and_sweep(srv, o, stop);
   fprintf(stderr, "resumable-serve: signal %d, stopping\n", sig);
   mhd_host_stop(h);
   return 0;
@@ -196,7 +322,9 @@ static int serve(resumable_server *srv, const serve_options *o, const sigset_t *
 
 int main(int argc, char **argv) {
   serve_options o = {.listen = "127.0.0.1", .port = 8080, .root = "./uploads",
-                     .prefix = "/v1/files/"};
+                     .prefix = "/v1/files/", .idle_timeout = 60, .body_timeout = 60,
+                     .min_body_rate = 500, .max_connections = 256, .partial_ttl = DAY_S,
+                     .conn_memory = 256 * 1024};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0)
     return rc;

@@ -13,7 +13,20 @@
  *    without a reply at the next body piece; a client that stalls without sending is only cut
  *    by the connection timeout (MHD calls the handler only when bytes arrive).
  * A connection that drops mid-body is seen in the completion callback (termination code other
- * than COMPLETED_OK): the exchange ends as DROPPED, which keeps the bytes that arrived. */
+ * than COMPLETED_OK): the exchange ends as DROPPED, which keeps the bytes that arrived.
+ *
+ * Hostile and slow clients, within what MHD 0.9.75 offers:
+ *  - MHD's connection timeout is an idle timeout: it restarts with every byte received or sent.
+ *  - A slow body (a byte now and then, each resetting that timeout) is cut by our own rate check:
+ *    MHD calls the handler for every piece it reads, and a piece that ends a window in which the
+ *    body averaged less than body_min_rate bytes/s closes the connection (the piece itself is
+ *    still kept). So a body trickle ends within window + idle timeout.
+ *  - MHD never calls the handler before the headers are complete, so a header trickle is bounded
+ *    only by the memory limit (headers larger than it are refused by MHD with 431) and the
+ *    connection caps, not by a deadline.
+ *  - The connection cap and the per-address cap make MHD accept and close at once.
+ *  - MHD_OPTION_STRICT_FOR_CLIENT 1: HTTP/1.1 without Host is 400, a space in the path closes.
+ *    Header lines MHD still lets through against RFC 9112 are closed by request_ok(). */
 #include "mhd_host.h"
 
 #include <arpa/inet.h>
@@ -33,6 +46,8 @@ struct mhd_host {
   mhd_host_log_fn log;
   void *log_user;
   unsigned linger_ms;
+  uint64_t body_min_rate;
+  unsigned body_window_s;
   uint16_t port;
   char address[INET6_ADDRSTRLEN];
 };
@@ -46,6 +61,8 @@ typedef struct mhd_request {
   int ended;               /* resumable_exchange_end was called */
   int failed;              /* a header could not be handed over */
   struct timespec drain_until;
+  struct timespec window_start; /* the body-rate window */
+  uint64_t window_bytes;
 } mhd_request;
 
 enum { MHD_HOST_REPLY_BLOCK = 64 * 1024 };
@@ -62,6 +79,34 @@ static int time_passed(const struct timespec *t) {
   if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
     return 1;
   return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static uint64_t ms_between(const struct timespec *a, const struct timespec *b) {
+  if (b->tv_sec < a->tv_sec || (b->tv_sec == a->tv_sec && b->tv_nsec < a->tv_nsec))
+    return 0;
+  uint64_t ms = (uint64_t)(b->tv_sec - a->tv_sec) * 1000u;
+  return ms + (uint64_t)(b->tv_nsec / 1000000L) - (uint64_t)(a->tv_nsec / 1000000L);
+}
+
+/* Count a body piece of n bytes; true when a window just ended in which the body averaged
+ * less than the minimum rate. */
+static int too_slow(mhd_request *r, size_t n) {
+  const mhd_host *h = r->host;
+  struct timespec now;
+  if (h->body_min_rate == 0 || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+    return 0;
+  r->window_bytes += n;
+  uint64_t ms = ms_between(&r->window_start, &now);
+  if (ms < (uint64_t)h->body_window_s * 1000u)
+    return 0;
+  if (ms > (uint64_t)1 << 32)
+    ms = (uint64_t)1 << 32; /* keeps the product below in range */
+  uint64_t need = h->body_min_rate / 1000u * ms + h->body_min_rate % 1000u * ms / 1000u;
+  if (r->window_bytes < need)
+    return 1;
+  r->window_start = now;
+  r->window_bytes = 0;
+  return 0;
 }
 
 static void mark_decided(mhd_request *r) {
@@ -111,6 +156,11 @@ static enum MHD_Result queue_reply(struct MHD_Connection *c, mhd_request *r) {
         MHD_add_response_header(resp, name, value) != MHD_YES)
       goto fail;
   }
+  /* A malformed request may be framed differently by someone else on the path (both
+   * Content-Length and Transfer-Encoding, two lengths): what follows it on the connection is
+   * never parsed as another request (RFC 9112, 6.1). */
+  if (status == 400 && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+    goto fail;
   enum MHD_Result ok = MHD_queue_response(c, (unsigned int)status, resp);
   MHD_destroy_response(resp); /* MHD keeps its own reference */
   return ok;
@@ -125,6 +175,54 @@ static int wants_100_continue(struct MHD_Connection *c) {
   return expect != NULL && strcasecmp(expect, "100-continue") == 0;
 }
 
+/* RFC 9110 token characters: what a field name is made of. */
+static int is_token(const char *s) {
+  if (*s == '\0')
+    return 0;
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          strchr("!#$%&'*+-.^_`|~", ch) != NULL))
+      return 0;
+  }
+  return 1;
+}
+
+/* No control byte but HTAB in a field value (a bare CR, say). */
+static int is_field_value(const char *s) {
+  for (; *s != '\0'; s++)
+    if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+      return 0;
+  return 1;
+}
+
+typedef struct header_check {
+  int te;  /* Transfer-Encoding fields seen, 2+ when unusable */
+  int bad; /* a field name or value MHD let through that RFC 9112 says to reject */
+} header_check;
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                    const char *value) {
+  header_check *hc = cls;
+  (void)kind;
+  if (name == NULL || !is_token(name) || (value != NULL && !is_field_value(value)))
+    hc->bad = 1;
+  else if (strcasecmp(name, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+    hc->te += (hc->te > 0 || value == NULL || strcasecmp(value, "chunked") != 0) ? 2 : 1;
+  return MHD_YES;
+}
+
+/* MHD 0.9.75 is lenient where a proxy in front may read the request differently (a request
+ * smuggling risk): it keeps "Name : value" and ": value" as fields, bare CRs in values, and
+ * reads a body of any Transfer-Encoding but plain "chunked" up to the connection's end. Such a
+ * request is closed at once, without a reply, before anything else on the connection is
+ * parsed. Transfer-Encoding is fine absent, or as exactly one "chunked". */
+static int request_ok(struct MHD_Connection *c) {
+  header_check hc = {0, 0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &hc);
+  return !hc.bad && hc.te <= 1;
+}
+
 /* First call: the request line and headers are in. */
 static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, const char *url,
                                      const char *method, void **con_cls) {
@@ -134,6 +232,8 @@ static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, cons
   r->host = h;
   snprintf(r->method, sizeof r->method, "%s", method);
   *con_cls = r; /* freed by on_completed, whatever happens next */
+  if (clock_gettime(CLOCK_MONOTONIC, &r->window_start) != 0 || !request_ok(c))
+    return MHD_NO; /* closed without a reply; logged as dropped */
   if (resumable_exchange_begin(h->server, method, url, &r->ex) != RESUMABLE_OK)
     return MHD_NO;
   MHD_get_connection_values(c, MHD_HEADER_KIND, add_one_header, r);
@@ -171,6 +271,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       r->ended = 1;
       mark_decided(r);
     }
+    if (rc == 0 && too_slow(r, n))
+      return MHD_NO; /* on_completed ends the exchange as dropped: the bytes stay */
     return rc < 0 ? MHD_NO : MHD_YES;
   }
   if (!r->ended) {
@@ -228,17 +330,27 @@ static socklen_t parse_address(const char *addr, uint16_t port, struct sockaddr_
 
 static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg,
                                        const struct sockaddr_storage *ss) {
-  unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+  /* Thread per connection polls its one socket with poll(), not select(): no FD_SETSIZE cap.
+   * A pool shares epoll worker threads among all connections. */
+  unsigned int flags = cfg->threads == 0
+                           ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD
+                           : MHD_USE_EPOLL_INTERNAL_THREAD;
   if (ss->ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   if (cfg->verbose)
     flags |= MHD_USE_ERROR_LOG;
-  size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)2 * 1024 * 1024;
+  size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)256 * 1024;
   unsigned int timeout = cfg->timeout_s != 0 ? cfg->timeout_s : 60;
+  unsigned int limit = cfg->max_connections != 0 ? cfg->max_connections : 256;
+  unsigned int pool = cfg->threads > 1 ? cfg->threads : 0; /* 1 is MHD's single thread */
   return MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, h,
                           MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
                           MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                          MHD_OPTION_CONNECTION_LIMIT, limit,
+                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
+                          MHD_OPTION_THREAD_POOL_SIZE, pool,
+                          MHD_OPTION_STRICT_FOR_CLIENT, 1,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                           MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h,
                           MHD_OPTION_END);
@@ -261,6 +373,8 @@ int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t
   h->log = cfg->log;
   h->log_user = cfg->log_user;
   h->linger_ms = cfg->linger_ms != 0 ? cfg->linger_ms : 5000;
+  h->body_min_rate = cfg->body_min_rate;
+  h->body_window_s = cfg->body_window_s != 0 ? cfg->body_window_s : 60;
   snprintf(h->address, sizeof h->address, "%s", addr);
   h->daemon = start_daemon(h, cfg, &ss);
   const union MHD_DaemonInfo *info =

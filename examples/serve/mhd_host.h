@@ -21,15 +21,29 @@ typedef struct mhd_host_config {
   const char *listen_addr;      /* numeric IPv4 or IPv6 address; NULL means 127.0.0.1 */
   uint16_t port;                /* 0 picks an ephemeral port (see mhd_host_port) */
   resumable_server *server;     /* the handler; not owned, must outlive the host */
-  size_t memory_limit;          /* per-connection buffer; 0 means 2 MiB */
-  unsigned timeout_s;           /* idle connection timeout; 0 means 60 s */
+  size_t memory_limit;          /* per-connection memory (the request line and headers must
+                                   fit in it; larger are refused with 431); MHD 0.9.75 clears
+                                   all of it after each request, so a kept-alive connection
+                                   costs this much resident memory; 0 means 256 KiB */
+  unsigned timeout_s;           /* idle timeout: a connection that moves no byte either way for
+                                   this long is closed (an upload in progress ends as dropped,
+                                   keeping its bytes); 0 means 60 s */
   unsigned linger_ms;           /* how long an early reply keeps draining the body; 0 = 5000 */
+  unsigned max_connections;     /* concurrent connections; more are accepted and closed at
+                                   once; 0 means 256 */
+  unsigned max_per_ip;          /* concurrent connections from one client address; 0: no cap */
+  unsigned threads;             /* 0: one thread per connection (default); N > 0: a pool of N
+                                   epoll worker threads shared by all connections */
+  uint64_t body_min_rate;       /* bytes/s a request body must average over each window, or
+                                   the connection is closed (the bytes that arrived are kept,
+                                   the upload ends as dropped); 0 means no rate check */
+  unsigned body_window_s;       /* the rate window in seconds; 0 means 60 */
   int verbose;                  /* libmicrohttpd's own error log to stderr */
   mhd_host_log_fn log;          /* access log; NULL for none */
   void *log_user;
 } mhd_host_config;
 
-/* Bind and start serving (one thread per connection). Returns 0, or -1 with a reason written
+/* Bind and start serving (one thread per connection, or the configured pool). Returns 0, or -1 with a reason written
  * into err (at most err_cap bytes, NUL-terminated) when the address is bad or the bind fails. */
 int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap);
 

@@ -97,6 +97,20 @@ RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_l
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_server_set_expose_paths(resumable_server *srv, int on);
 
+/* Remove abandoned partial uploads: every partial whose store mtime (see
+ * resumable_store_ops.partial_scan; for the POSIX store, the last write or sync of its files) is
+ * at least `max_age_seconds` old. A partial that an exchange is using is skipped: the sweep takes
+ * the same per-key lock as exchanges and checks the age again under it, so an upload in
+ * progress is never cut. The complete files are never touched.
+ * The library starts no thread: a host calls this periodically (resumable-serve does, see its
+ * --partial-ttl). Thread-safe: it may run while exchanges run, from any thread.
+ * *removed (may be NULL) gets the number of partials removed.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE (the store has no
+ * partial_scan), RESUMABLE_E_NOMEM, or a store error (partials removed before it still count;
+ * a key whose removal fails is skipped and the sweep goes on, returning the first error). */
+RESUMABLE_EXPORT int resumable_server_sweep(resumable_server *srv, uint64_t max_age_seconds,
+                                            size_t *removed);
+
 /* Begin an exchange. `method` is the request method ("PUT"...), `raw_path` the request target's
  * path as received (still percent-encoded; a query string is ignored). Both are copied.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (a NULL argument), RESUMABLE_E_NOMEM.

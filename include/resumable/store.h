@@ -66,6 +66,11 @@ typedef enum resumable_partial_mode {
   RESUMABLE_PARTIAL_STAGING = 2
 } resumable_partial_mode;
 
+/* Visitor for resumable_store_ops.partial_scan: one partial upload, its `key` (valid during the
+ * call only) and `mtime`, when its bytes or metadata last changed (seconds since the Unix
+ * epoch). Return 0 to go on, anything else to stop the scan. */
+typedef int (*resumable_partial_visit_fn)(void *arg, const char *key, int64_t mtime);
+
 typedef struct resumable_store_ops {
   /* Size and SHA-256 of the complete file at `key`, from stored metadata (must not re-read a
    * large file except to recover from a crash). */
@@ -112,13 +117,20 @@ typedef struct resumable_store_ops {
 
   /* Free `self`. Called once by resumable_store_free. */
   void (*destroy)(void *self);
+
+  /* Optional (may be NULL; resumable_server_sweep then cannot expire partials). With `key`
+   * NULL, call fn once for every partial upload, in any order (staging uploads are not
+   * partials); with a key, only for that key's partial, if it has one. A record that cannot be
+   * read may be skipped. Returns RESUMABLE_OK (also when fn stopped the scan) or an error. The
+   * handler calls no other op from inside fn. */
+  int (*partial_scan)(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
 } resumable_store_ops;
 
 /* A store: an ops table plus its state. Opaque. */
 typedef struct resumable_store resumable_store;
 
 /* Wrap a custom implementation. `ops` must outlive the store (a static table, typically);
- * every member except complete_path must be non-NULL. `self` is passed to every op and freed by
+ * every member except complete_path and partial_scan must be non-NULL. `self` is passed to every op and freed by
  * ops->destroy when the store is freed.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out/ops or a missing op),
  * RESUMABLE_E_NOMEM. On error *out is NULL and `self` is not destroyed. */

@@ -288,6 +288,7 @@ static const resumable_store_ops fake_ops = {
   complete_stat, complete_open, complete_read, complete_close, complete_path,
   partial_stat,  partial_open,  partial_write, partial_read,   partial_sync,
   partial_commit, partial_close, partial_remove, complete_remove, destroy,
+  NULL, /* partial_scan: optional, not needed by the handler tests */
 };
 
 resumable_store *fake_store_new(fake_store *f)
