@@ -178,6 +178,7 @@ int rs_drop_partial(resumable_exchange *ex)
     ops->partial_close(ex->srv->self, e->handle);
     e->handle = NULL;
   }
+  rs_hash_pipe_discard(&e->pipe); /* bytes still queued for the hash are dropped too */
   int rc = ops->partial_remove(ex->srv->self, ex->key);
   return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_OK : rc;
 }

@@ -1,6 +1,10 @@
 /* PUT: a chunk appended to the key's partial (Content-Range), or a whole-file upload into a
  * staging file. Every store call for the key happens under the key's entry mutex; ownership is
- * the entry generation taken at the start (a newer PUT or DELETE supersedes). */
+ * the entry generation taken at the start (a newer PUT or DELETE supersedes).
+ *
+ * Body bytes are written, then handed to the key's hash pipe (hash_pipe.h), which may hash them
+ * later on a pool thread. Rule: the running hash (e->sha, ex->stage_sha) is read or reset only
+ * after the pipe is drained (bytes kept) or discarded (bytes dropped with the handle). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +34,7 @@ static void close_entry_handle(resumable_exchange *ex)
     ex->srv->ops->partial_close(ex->srv->self, e->handle);
     e->handle = NULL;
   }
+  rs_hash_pipe_discard(&e->pipe); /* unsynced bytes are gone with the handle */
 }
 
 /* Make bytes 0..held-1 and the running hash durable. On failure the handle is closed: the
@@ -37,6 +42,7 @@ static void close_entry_handle(resumable_exchange *ex)
 static int sync_partial(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
+  rs_hash_pipe_drain(&e->pipe); /* the state saved must cover exactly info.held bytes */
   e->info.hash_state_len = rs_sha256_export(&e->sha, e->info.hash_state,
                                             sizeof(e->info.hash_state));
   int rc = ex->srv->ops->partial_sync(ex->srv->self, e->handle, &e->info);
@@ -78,6 +84,7 @@ static int open_existing(resumable_exchange *ex)
   rs_keylock_entry *e = ex->entry;
   if (e->handle)
     return RESUMABLE_OK;
+  rs_hash_pipe_discard(&e->pipe); /* idle already (no handle, no queued bytes): a guard */
   void *h = NULL;
   int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_EXISTING, NULL,
                                       &h, &e->info);
@@ -104,6 +111,7 @@ static int create_partial(resumable_exchange *ex, const rs_decision *d)
   info.has_target = ex->req.hash == RS_FIELD_OK;
   if (info.has_target)
     memcpy(info.target_sha256, ex->req.sha256, 32);
+  rs_hash_pipe_discard(&e->pipe);
   rs_sha256_init(&e->sha);
   info.hash_state_len = rs_sha256_export(&e->sha, info.hash_state, sizeof(info.hash_state));
   close_entry_handle(ex);
@@ -143,6 +151,7 @@ static void conclude(resumable_exchange *ex)
   rs_keylock_entry *e = ex->entry;
   uint8_t digest[32];
   rs_digest dg = RS_DIGEST_NONE;
+  rs_hash_pipe_drain(&e->pipe); /* every byte hashed before the digest is judged */
   if (e->info.held == e->info.total) {
     digest_of(&e->sha, digest);
     if (e->info.has_target)
@@ -206,6 +215,7 @@ static void begin_chunk(resumable_exchange *ex)
 
 static void discard_staging(resumable_exchange *ex)
 {
+  rs_hash_pipe_discard(&ex->stage_pipe);
   if (ex->staging) {
     ex->srv->ops->partial_close(ex->srv->self, ex->staging);
     ex->staging = NULL;
@@ -234,7 +244,9 @@ static void begin_stage(resumable_exchange *ex)
     rs_exchange_store_error(ex, "open", rc);
     return;
   }
+  rs_hash_pipe_fini(&ex->stage_pipe);
   rs_sha256_init(&ex->stage_sha);
+  rs_hash_pipe_bind(&ex->stage_pipe, ex->srv->hash_pool, &ex->stage_sha); /* inline if NOMEM */
   ex->mode = RS_BODY_STAGE;
   ex->phase = RS_PHASE_BODY;
 }
@@ -243,6 +255,8 @@ void rs_put_begin(resumable_exchange *ex, const rs_decision *d)
 {
   rs_keylock_entry *e = ex->entry;
   pthread_mutex_lock(&e->mu);
+  if (!e->pipe.bound)
+    rs_hash_pipe_bind(&e->pipe, ex->srv->hash_pool, &e->sha); /* inline if NOMEM */
   ex->generation = ++e->generation; /* supersedes any older writer of the key */
   int rc = RESUMABLE_OK;
   if (e->handle && e->info.held != e->synced)
@@ -270,7 +284,7 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
       rs_exchange_store_error(ex, "write", rc);
       return;
     }
-    rs_sha256_update(&e->sha, data, n);
+    rs_hash_pipe_update(&e->pipe, data, n);
     e->info.held += n;
     ex->received += n;
     ex->since_sync += n;
@@ -308,7 +322,7 @@ static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
     rs_exchange_store_error(ex, "write", rc);
     return;
   }
-  rs_sha256_update(&ex->stage_sha, data, n);
+  rs_hash_pipe_update(&ex->stage_pipe, data, n);
   ex->received += n;
   if (len > n) {
     ex->received += len - n;
@@ -353,6 +367,7 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
     return;
   }
   rs_digest dg = RS_DIGEST_NONE;
+  rs_hash_pipe_drain(&ex->stage_pipe);
   rs_sha256_finish(&ex->stage_sha, digest);
   rs_sha256_init(&ex->stage_sha);
   if (ex->req.hash == RS_FIELD_OK)
@@ -400,6 +415,7 @@ void rs_put_release(resumable_exchange *ex)
     discard_staging(ex);
     pthread_mutex_unlock(&e->mu);
   }
+  rs_hash_pipe_fini(&ex->stage_pipe); /* the key's own pipe lives on with the entry */
   ex->entry = NULL;
   rs_keylock_release(ex->srv->locks, e);
 }

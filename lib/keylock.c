@@ -43,6 +43,7 @@ int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, v
 
 static void entry_free(rs_keylock_entry *e)
 {
+  rs_hash_pipe_fini(&e->pipe); /* nobody uses the entry: whatever is still queued is moot */
   pthread_mutex_destroy(&e->mu);
   rs_sha256_free(&e->sha);
   free(e->key);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "hash_pipe.h"
 #include "resumable/store.h"
 #include "sha256.h"
 
@@ -20,7 +21,9 @@ typedef struct rs_keylock_entry {
   void *handle;                 /* the key's open partial, or NULL (state is in the store) */
   resumable_partial_info info;  /* with handle: metadata; info.held = bytes written so far */
   uint64_t synced;              /* with handle: info.held at the last partial_sync */
-  rs_sha256 sha;                /* with handle: running hash over info.held bytes */
+  rs_sha256 sha;                /* with handle: running hash over info.held bytes, once `pipe`
+                                 * is drained (hash_pipe.h: bytes may still be queued) */
+  rs_hash_pipe pipe;            /* feeds `sha`; bound by the first PUT (exchange_put.c) */
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;

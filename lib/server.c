@@ -1,4 +1,4 @@
-/* The server object: configuration, the store, the per-key table, logging. */
+/* The server object: configuration, the store, the per-key table, the hash threads, logging. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,19 @@ static char *dup_str(const char *s)
   if (d)
     memcpy(d, s, n + 1);
   return d;
+}
+
+/* Hash threads a new server starts (resumable_server_set_hash_threads documents the choice). */
+#define RS_HASH_THREADS_DEFAULT 2u
+#define RS_HASH_THREADS_MAX 64u
+
+static int hash_pool_new(rs_hash_pool **out, unsigned threads)
+{
+  *out = NULL;
+  if (threads == 0)
+    return RESUMABLE_OK;
+  return rs_hash_pool_new(out, threads, RS_HASH_BUF_SIZE, RS_HASH_PER_PIPE,
+                          RS_HASH_PER_THREAD * threads);
 }
 
 static void close_handle(void *ctx, void *handle)
@@ -35,9 +48,14 @@ int resumable_server_new_with_store(resumable_server **out, resumable_store *sto
   srv->ops = resumable_store_ops_of(store);
   srv->self = resumable_store_self(store);
   srv->prefix = dup_str("/v1/files/");
-  if (!srv->ops || !srv->prefix ||
-      rs_keylock_table_new(&srv->locks, close_handle, srv) != RESUMABLE_OK) {
-    int rc = srv->ops ? RESUMABLE_E_NOMEM : RESUMABLE_E_INVALID_ARG;
+  int rc = !srv->ops ? RESUMABLE_E_INVALID_ARG : !srv->prefix ? RESUMABLE_E_NOMEM
+                                                              : RESUMABLE_OK;
+  if (rc == RESUMABLE_OK)
+    rc = rs_keylock_table_new(&srv->locks, close_handle, srv);
+  if (rc == RESUMABLE_OK)
+    rc = hash_pool_new(&srv->hash_pool, RS_HASH_THREADS_DEFAULT);
+  if (rc != RESUMABLE_OK) {
+    rs_keylock_table_free(srv->locks);
     free(srv->prefix);
     free(srv);
     return rc;
@@ -69,7 +87,8 @@ void resumable_server_free(resumable_server *srv)
 {
   if (!srv)
     return;
-  rs_keylock_table_free(srv->locks);
+  rs_keylock_table_free(srv->locks); /* finishes the entries' pipes: before the pool */
+  rs_hash_pool_free(srv->hash_pool);
   resumable_store_free(srv->store);
   free(srv->prefix);
   free(srv->token);
@@ -113,6 +132,21 @@ int resumable_server_set_token(resumable_server *srv, const char *token)
   free(srv->token);
   srv->token = t;
   srv->token_len = t ? strlen(t) : 0;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_hash_threads(resumable_server *srv, unsigned n)
+{
+  if (!srv || n > RS_HASH_THREADS_MAX)
+    return RESUMABLE_E_INVALID_ARG;
+  rs_hash_pool *pool = NULL;
+  int rc = hash_pool_new(&pool, n);
+  if (rc != RESUMABLE_OK)
+    return rc; /* the old pool stays */
+  /* Pipes are bound to the pool they started on; by contract no exchange is alive, and an
+   * entry lives only as long as its exchanges, so nothing is bound to the old pool now. */
+  rs_hash_pool_free(srv->hash_pool);
+  srv->hash_pool = pool;
   return RESUMABLE_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "decide.h"
+#include "hash_pipe.h"
 #include "key.h"
 #include "keylock.h"
 #include "reply.h"
@@ -24,6 +25,7 @@ struct resumable_server {
   void *log_data;
   int expose_paths;
   rs_keylock_table *locks;
+  rs_hash_pool *hash_pool; /* NULL: hash inline (resumable_server_set_hash_threads(srv, 0)) */
 };
 
 /* Longest kept value of each header the protocol reads; longer values count as malformed. */
@@ -78,6 +80,7 @@ struct resumable_exchange {
   uint64_t since_sync;
   void *staging;           /* RS_BODY_STAGE handle */
   rs_sha256 stage_sha;
+  rs_hash_pipe stage_pipe; /* feeds stage_sha */
 };
 
 /* One log line "<method> <key>: <text>" at `level` (no-op without a log callback). */

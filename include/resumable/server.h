@@ -33,6 +33,17 @@ extern "C" {
  * time. Exchanges for the same key may run concurrently: a newer PUT supersedes an older one,
  * whose next feed answers 423; bytes of two requests never interleave.
  *
+ * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
+ * starts in resumable_server_new / _new_with_store (2 by default, see
+ * resumable_server_set_hash_threads) and joins in resumable_server_free; no other thread is
+ * ever created. They run only SHA-256 over copies of body bytes (never a store op, never a
+ * callback) with every signal blocked. A feed copies the piece into a bounded queue and
+ * returns; the hash catches up off the caller's thread, and every decision that depends on it
+ * (the final digest check, the hash state saved with a 308/sync, a superseding request) waits
+ * for the queue to drain first. Memory for queued bytes is bounded: at most 4 MiB per upload in
+ * progress and 8 MiB per hash thread in all; a feed that finds no free buffer waits for its own
+ * queue to move, or hashes on the caller's thread.
+ *
  * Durability: when an exchange ends with 308 (or as dropped), every byte counted in its
  * X-File-Size has been made durable by the store (partial_sync) before the reply is readable.
  * A 200 for a PUT is readable only after the complete file is committed (fsync, rename, fsync of
@@ -62,9 +73,10 @@ typedef enum resumable_body_end {
 } resumable_body_end;
 
 /* A server on the POSIX store rooted at `root` (see resumable_store_fs_new). Defaults: prefix
- * "/v1/files/", no maximum size, no token, no log, local paths not exposed.
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO. On error
- * *out is NULL. */
+ * "/v1/files/", no maximum size, no token, no log, local paths not exposed, 2 hash threads
+ * (started here: see "Threads of its own" above).
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM (also when the hash threads
+ * cannot be started), RESUMABLE_E_IO. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *root);
 
 /* A server on any store. Takes ownership of `store` on success (freed with the server); on
@@ -72,7 +84,8 @@ RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *ro
 RESUMABLE_EXPORT int resumable_server_new_with_store(resumable_server **out,
                                                      resumable_store *store);
 
-/* Free the server and its store. NULL is a no-op. No exchange may be alive. */
+/* Free the server and its store, and join its hash threads. NULL is a no-op. No exchange may
+ * be alive. */
 RESUMABLE_EXPORT void resumable_server_free(resumable_server *srv);
 
 /* URL prefix the keys live under; must start and end with '/'. Copied.
@@ -87,6 +100,13 @@ RESUMABLE_EXPORT int resumable_server_set_max_size(resumable_server *srv, uint64
  * or "" turns it off (default). Copied.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM. */
 RESUMABLE_EXPORT int resumable_server_set_token(resumable_server *srv, const char *token);
+
+/* Number of hash threads (0..64): 0 hashes every body on the thread that feeds it (no thread
+ * is started; feeds then cost the hash), n > 0 replaces the pool with one of n threads. The
+ * default is 2. Call it only while no exchange is alive (like every setter, before the first
+ * one). Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv, n > 64), RESUMABLE_E_NOMEM
+ * (threads could not be started; the previous setting stays). */
+RESUMABLE_EXPORT int resumable_server_set_hash_threads(resumable_server *srv, unsigned n);
 
 /* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,

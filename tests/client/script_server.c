@@ -144,7 +144,12 @@ unsigned script_port(const script_server *s)
 
 int script_count(const script_server *s)
 {
-  return s->count;
+  /* Requests are recorded on the server's threads: read under the same lock. */
+  script_server *m = (script_server *)s;
+  pthread_mutex_lock(&m->mu);
+  int n = m->count;
+  pthread_mutex_unlock(&m->mu);
+  return n;
 }
 
 const script_record *script_at(const script_server *s, int i)

@@ -17,6 +17,9 @@
 #include "resumable/server.h"
 #include "sha256.h"
 
+/* Hash threads of the server under test (argv[1]); -1 keeps the default. */
+static int g_hash_threads = -1;
+
 typedef struct fixture {
   fake_store f;
   resumable_server *srv;
@@ -40,6 +43,9 @@ static int setup(void **state)
   assert_non_null(st);
   assert_int_equal(resumable_server_new_with_store(&fx->srv, st), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_log(fx->srv, on_log, fx), RESUMABLE_OK);
+  if (g_hash_threads >= 0)
+    assert_int_equal(resumable_server_set_hash_threads(fx->srv, (unsigned)g_hash_threads),
+                     RESUMABLE_OK);
   *state = fx;
   return 0;
 }
@@ -724,8 +730,10 @@ static void handler_header_after_done_is_state_error(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(void)
+int main(int argc, char **argv)
 {
+  if (argc > 1)
+    g_hash_threads = atoi(argv[1]);
   const struct CMUnitTest tests[] = {
     T(handler_chunks_commit_with_json_and_headers),
     T(handler_308_only_after_bytes_are_synced),
