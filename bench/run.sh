@@ -191,6 +191,9 @@ vargs() { # SIZE SHA
   VARGS=(-H "Content-Range: bytes 0-$(($1 - 1))/$1" -H "X-Content-SHA256: $2")
 }
 delete() { curl -sS -X DELETE "$@" >/dev/null 2>&1 || true; }
+# Before each timed transfer: write back what earlier ones left dirty in the page cache, so no
+# figure pays for the writeback of the one before it (not timed).
+settle() { sync -f "$WORK" 2>/dev/null || sync; }
 
 # ---------------------------------------------------------------- versions, machine
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
@@ -313,30 +316,36 @@ row_ingest() {
   start_nginx || fail ingest_nginx "n/a (nginx not available: $V_NGINX)"
   local cpu0
   for r in $(seq "$RUNS"); do
+    settle
     cpu0=$(cpu_s "$serve_pid")
     read -r code t < <(curl_put "$serve_url/ingest-whole-$r" "$FILE")
     [ "$code" = 200 ] && add ingest_whole "$(mbps "$SIZE" "$t")" || fail ingest_whole "HTTP $code"
     cpu_delta cpu_whole "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-whole-$r"
     vargs "$SIZE" "$SHA"
+    settle
     cpu0=$(cpu_s "$serve_pid")
     read -r code t < <(curl_put "$serve_url/ingest-verified-$r" "$FILE" "${VARGS[@]}")
     [ "$code" = 200 ] && add ingest_verified "$(mbps "$SIZE" "$t")" || fail ingest_verified "HTTP $code"
     cpu_delta cpu_verified "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-verified-$r"
     if [ -n "$NGINX_PORT" ]; then
+      settle
       read -r code t < <(curl_put "http://127.0.0.1:$NGINX_PORT/ingest-$r" "$FILE")
       case $code in 201|204) add ingest_nginx "$(mbps "$SIZE" "$t")" ;; *) fail ingest_nginx "HTTP $code" ;; esac
       delete "http://127.0.0.1:$NGINX_PORT/ingest-$r"
     fi
     # The storage under the server: the same bytes written by dd, without and with a final fsync.
+    settle
     t=$(wall dd if="$FILE" of="$WORK/dd.out" bs=1M)
     [ -n "$t" ] && add ingest_dd "$(mbps "$SIZE" "$t")"
     rm -f "$WORK/dd.out"
+    settle
     t=$(wall dd if="$FILE" of="$WORK/dd.out" bs=1M conv=fsync)
     [ -n "$t" ] && add ingest_ddsync "$(mbps "$SIZE" "$t")"
     rm -f "$WORK/dd.out"
     if [ -n "$discard_port" ]; then
+      settle
       read -r code t < <(curl_put "http://127.0.0.1:$discard_port/ingest-$r" "$FILE")
       [ "$code" = 200 ] && add ingest_discard "$(mbps "$SIZE" "$t")" || fail ingest_discard "HTTP $code"
     fi
@@ -385,21 +394,27 @@ row_client() {
   upload_has --no-hash-cache && has_cache=1
   [ $has_cache = 1 ] || fail client_warm "n/a (feature missing: hash cache)"
   for r in $(seq "$RUNS"); do
+    settle
     t=$(wall curl -sS -f -o /dev/null -T "$FILE" "$SRV_URL/client-curl-$r")
     [ -n "$t" ] && add client_curl "$t" || fail client_curl "curl failed"
+    delete "$SRV_URL/client-curl-$r"
+    settle
     t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" "$FILE" "$SRV_URL/client-sha-$r")
     [ -n "$t" ] && add client_sha "$t" || fail client_sha "resumable-upload failed"
+    delete "$SRV_URL/client-sha-$r"
     # Cold: a cache directory of its own, empty; warm: the same directory, a new key.
     cache=$WORK/cache$r
     mkdir -p "$cache"
+    settle
     t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet "$FILE" "$SRV_URL/client-cold-$r")
     [ -n "$t" ] && add client_cold "$t" || fail client_cold "resumable-upload failed"
+    delete "$SRV_URL/client-cold-$r"
     if [ $has_cache = 1 ]; then
+      settle
       t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet "$FILE" "$SRV_URL/client-warm-$r")
       [ -n "$t" ] && add client_warm "$t" || fail client_warm "resumable-upload failed"
+      delete "$SRV_URL/client-warm-$r"
     fi
-    delete "$SRV_URL/client-curl-$r" "$SRV_URL/client-sha-$r" "$SRV_URL/client-cold-$r" \
-      "$SRV_URL/client-warm-$r"
     rm -rf "$cache"
   done
   stop_serve
@@ -446,6 +461,7 @@ row_resume() {
 # (verify + fsync + rename), then read the server's VmHWM. Sparse files of zeros.
 commit_probe() { # MiB KEYNAME
   local mib=$1 name=$2 n=$(($1 * MiB)) code t
+  settle
   start_serve || { fail "commit_$name" "resumable-serve did not start"; return; }
   read -r code t < <(curl_put "$SRV_URL/big" "$WORK/zero$mib.prefix" \
     -H "Content-Range: bytes 0-$((n - 2))/$n" -H "X-Content-SHA256: ${ZSHA[$mib]}")
@@ -495,16 +511,19 @@ row_concurrency() {
   local r t ok code i urls
   start_serve || { fail conc_agg "resumable-serve did not start"; return; }
   for r in $(seq "$RUNS"); do
+    settle
     vargs $((CONC_MIB * MiB)) "$CONC_SHA"
     read -r code t < <(curl_put "$SRV_URL/one-$r" "$CONC_FILE" "${VARGS[@]}")
     [ "$code" = 200 ] && add conc_one "$(mbps $((CONC_MIB * MiB)) "$t")" || fail conc_one "HTTP $code"
+    delete "$SRV_URL/one-$r"
+    settle
     read -r t ok < <(concurrent_puts "$CONC_N" "$CONC_FILE" "$CONC_SHA" "$SRV_URL/conc-$r")
     if [ "$ok" = "$CONC_N" ]; then
       add conc_agg "$(mbps $((CONC_N * CONC_MIB * MiB)) "$t")"
     else
       fail conc_agg "only $ok of $CONC_N uploads answered 200"
     fi
-    urls=("$SRV_URL/one-$r")
+    urls=()
     for i in $(seq "$CONC_N"); do urls+=("$SRV_URL/conc-$r-$i"); done
     delete "${urls[@]}"
   done
@@ -514,6 +533,7 @@ row_rss_target() {
   log "target: peak RSS with $RSS_N concurrent $RSS_MIB MiB uploads x $RUNS"
   local r t ok i urls
   for r in $(seq "$RUNS"); do
+    settle
     start_serve || { fail rss_conc "resumable-serve did not start"; return; }
     read -r t ok < <(concurrent_puts "$RSS_N" "$WORK/zero$RSS_MIB" "${ZSHA[$RSS_MIB]}" "$SRV_URL/rss")
     if [ "$ok" = "$RSS_N" ]; then
