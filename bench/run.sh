@@ -383,39 +383,58 @@ row_hashing() {
 wall() {
   local t0 rc
   t0=$(now)
-  "$@" >/dev/null 2>>"$WORK/client.err"
+  "$@" >>"$WORK/client.out" 2>>"$WORK/client.err"
   rc=$?
   [ $rc = 0 ] && awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'
+}
+# client_variant curl|sha|cache RUN HAS_CACHE: one timed upload (cache: cold, then warm).
+client_variant() {
+  local v=$1 r=$2 has_cache=$3 t cache
+  settle
+  case $v in
+    curl)
+      t=$(wall curl -sS -f -o /dev/null -T "$FILE" "$SRV_URL/client-curl-$r")
+      [ -n "$t" ] && add client_curl "$t" || fail client_curl "curl failed"
+      delete "$SRV_URL/client-curl-$r" ;;
+    sha)
+      t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" "$FILE" "$SRV_URL/client-sha-$r")
+      [ -n "$t" ] && add client_sha "$t" || fail client_sha "resumable-upload failed"
+      delete "$SRV_URL/client-sha-$r" ;;
+    cache)
+      # Cold: a cache directory of its own, empty; warm: the same directory, a new key.
+      cache=$WORK/cache$r
+      mkdir -p "$cache"
+      t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet "$FILE" "$SRV_URL/client-cold-$r")
+      [ -n "$t" ] && add client_cold "$t" || fail client_cold "resumable-upload failed"
+      delete "$SRV_URL/client-cold-$r"
+      if [ "$has_cache" = 1 ]; then
+        settle
+        t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet --json "$FILE" "$SRV_URL/client-warm-$r")
+        if [ -z "$t" ]; then
+          fail client_warm "resumable-upload failed"
+        elif ! tail -1 "$WORK/client.out" | grep -q '"hash_cached": *true'; then
+          fail client_warm "the hash cache was not used"
+        else
+          add client_warm "$t"
+        fi
+        delete "$SRV_URL/client-warm-$r"
+      fi
+      rm -rf "$cache" ;;
+  esac
 }
 row_client() {
   log "row 3: client, ${SIZE_MIB} MiB x $RUNS (curl -T, resumable-upload --sha256 / cold / warm)"
   start_serve || { fail client_curl "resumable-serve did not start"; return; }
-  local has_cache=0 r t cache
+  local has_cache=0 r v
   upload_has --no-hash-cache && has_cache=1
   [ $has_cache = 1 ] || fail client_warm "n/a (feature missing: hash cache)"
+  local order
   for r in $(seq "$RUNS"); do
-    settle
-    t=$(wall curl -sS -f -o /dev/null -T "$FILE" "$SRV_URL/client-curl-$r")
-    [ -n "$t" ] && add client_curl "$t" || fail client_curl "curl failed"
-    delete "$SRV_URL/client-curl-$r"
-    settle
-    t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" "$FILE" "$SRV_URL/client-sha-$r")
-    [ -n "$t" ] && add client_sha "$t" || fail client_sha "resumable-upload failed"
-    delete "$SRV_URL/client-sha-$r"
-    # Cold: a cache directory of its own, empty; warm: the same directory, a new key.
-    cache=$WORK/cache$r
-    mkdir -p "$cache"
-    settle
-    t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet "$FILE" "$SRV_URL/client-cold-$r")
-    [ -n "$t" ] && add client_cold "$t" || fail client_cold "resumable-upload failed"
-    delete "$SRV_URL/client-cold-$r"
-    if [ $has_cache = 1 ]; then
-      settle
-      t=$(XDG_CACHE_HOME=$cache wall "$UPLOAD" --quiet "$FILE" "$SRV_URL/client-warm-$r")
-      [ -n "$t" ] && add client_warm "$t" || fail client_warm "resumable-upload failed"
-      delete "$SRV_URL/client-warm-$r"
-    fi
-    rm -rf "$cache"
+    # The variants in a rotating order, so none is always the one after the same neighbour.
+    case $((r % 3)) in
+      1) order="curl sha cache" ;; 2) order="sha cache curl" ;; 0) order="cache curl sha" ;;
+    esac
+    for v in $order; do client_variant "$v" "$r" "$has_cache"; done
   done
   stop_serve
 }
