@@ -49,7 +49,8 @@ void rs_reply_oom(rs_reply *r);
 /* Read the next body bytes. Returns RESUMABLE_OK or RESUMABLE_E_IO. */
 int rs_reply_read(rs_reply *r, void *buf, size_t cap, size_t *got);
 
-/* Append `s` JSON-escaped (without quotes) into buf at *len, within cap (NUL kept).
+/* Append `s` JSON-escaped (without quotes) into buf at *len, within cap (NUL kept). Valid
+ * UTF-8 passes through; any other byte >= 0x80 becomes \ufffd, so the result is valid JSON.
  * Returns 0, or -1 if it does not fit. Pure. */
 int rs_json_escape(const char *s, char *buf, size_t cap, size_t *len);
 

@@ -89,7 +89,11 @@ int resumable_server_sweep(resumable_server *srv, uint64_t max_age_seconds, size
     return RESUMABLE_E_INVALID_ARG;
   if (!srv->ops->partial_scan)
     return RESUMABLE_E_STATE;
-  int64_t now = (int64_t)time(NULL);
+  /* Not time(): glibc reads the coarse clock, which can lag the file timestamps it is compared
+   * with by a tick, so a partial written "now" would look newer than now. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t now = (int64_t)ts.tv_sec;
   if (max_age_seconds > (uint64_t)now)
     return RESUMABLE_OK; /* nothing can be that old */
   sweep_list l = {.cutoff = now - (int64_t)max_age_seconds};

@@ -33,6 +33,7 @@ typedef struct serve_options {
   uint64_t max_per_ip;    /* 0 = no cap */
   uint64_t threads;       /* 0 = one per connection */
   uint64_t partial_ttl;   /* seconds; 0 = never expire */
+  uint64_t hash_threads;  /* the handler's SHA-256 threads; 0 = hash inline */
   uint64_t conn_memory;   /* bytes per connection */
 } serve_options;
 
@@ -72,6 +73,8 @@ static void usage(FILE *out) {
         "                     (default 256K)\n"
         "  --threads N        0: one thread per connection; N: a pool of N epoll threads\n"
         "                     shared by all connections (default 0)\n"
+        "  --hash-threads N   threads that hash request bodies beside the receiving ones,\n"
+        "                     0 hashes on the receiving thread (default 2)\n"
         "  --partial-ttl S    remove partial uploads unchanged for S seconds, checked every\n"
         "                     S/4 seconds (at least every hour); 0 keeps them forever\n"
         "                     (default 86400, one day)\n"
@@ -136,6 +139,7 @@ static const number_flag number_flags[] = {
     {"--threads", "count", 0, 0, 1024, offsetof(serve_options, threads)},
     {"--connection-memory", "size", 1, 64 * 1024, (uint64_t)64 << 20,
      offsetof(serve_options, conn_memory)},
+    {"--hash-threads", "count", 0, 0, 64, offsetof(serve_options, hash_threads)},
     {"--partial-ttl", "ttl", 0, 0, 3650 * (uint64_t)DAY_S, offsetof(serve_options, partial_ttl)},
 };
 
@@ -245,6 +249,7 @@ static int configure(resumable_server *srv, const serve_options *o) {
   if (resumable_server_set_max_size(srv, o->max_size) != RESUMABLE_OK ||
       resumable_server_set_token(srv, o->token) != RESUMABLE_OK ||
       resumable_server_set_expose_paths(srv, o->expose_paths) != RESUMABLE_OK ||
+      resumable_server_set_hash_threads(srv, (unsigned)o->hash_threads) != RESUMABLE_OK ||
       resumable_server_set_log(srv, handler_log, NULL) != RESUMABLE_OK) {
     fputs("resumable-serve: cannot configure the server\n", stderr);
     return -1;
@@ -323,7 +328,7 @@ static int serve(resumable_server *srv, const serve_options *o, const sigset_t *
 int main(int argc, char **argv) {
   serve_options o = {.listen = "127.0.0.1", .port = 8080, .root = "./uploads",
                      .prefix = "/v1/files/", .idle_timeout = 60, .body_timeout = 60,
-                     .min_body_rate = 500, .max_connections = 256, .partial_ttl = DAY_S,
+                     .min_body_rate = 500, .max_connections = 256, .partial_ttl = DAY_S, .hash_threads = 2,
                      .conn_memory = 256 * 1024};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0)

@@ -392,7 +392,8 @@ static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
   assert_int_equal(tool_wait(&t), 0);
   static const char *const flags[] = {"--idle-timeout", "--body-timeout", "--min-body-rate",
                                       "--max-connections", "--max-connections-per-ip",
-                                      "--connection-memory", "--threads", "--partial-ttl"};
+                                      "--connection-memory", "--threads", "--partial-ttl",
+                                      "--hash-threads"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strstr(out, flags[i]) == NULL)
       fail_msg("--help does not mention %s", flags[i]);
@@ -401,6 +402,7 @@ static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
       {"--min-body-rate", "1X", NULL},    {"--max-connections", "0", NULL},
       {"--threads", "2000", NULL},        {"--partial-ttl", "-1", NULL},
       {"--connection-memory", "1K", NULL}, {"--max-connections-per-ip", NULL, NULL},
+      {"--hash-threads", "65", NULL},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     tool_spawn(&t, bad[i]);

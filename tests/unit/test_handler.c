@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "fake_store.h"
+#include "reply.h"
 #include "hex.h"
 #include "resumable/error.h"
 #include "resumable/server.h"
@@ -718,6 +719,30 @@ static void handler_json_escapes_key(void **state)
   resumable_exchange_free(ex);
 }
 
+static void json_escape_keeps_utf8_and_replaces_invalid_bytes(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"caf\xc3\xa9", "caf\xc3\xa9"},                 /* valid 2-byte sequence */
+      {"\xe6\x97\xa5/\xf0\x9f\x98\x80", "\xe6\x97\xa5/\xf0\x9f\x98\x80"}, /* 3 and 4 bytes */
+      {"\xff\xfe", "\\ufffd\\ufffd"},                /* never valid in UTF-8 */
+      {"a\xc3", "a\\ufffd"},                         /* truncated sequence */
+      {"\xc0\xaf", "\\ufffd\\ufffd"},                /* overlong '/' */
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},     /* UTF-16 surrogate */
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* above U+10FFFF */
+      {"q\"\\\x01", "q\\\"\\\\\\u0001"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char buf[64];
+    size_t len = 0;
+    assert_int_equal(rs_json_escape(cases[i].in, buf, sizeof(buf), &len), 0);
+    assert_string_equal(buf, cases[i].out);
+    assert_int_equal(len, strlen(cases[i].out));
+  }
+}
+
 static void handler_header_after_done_is_state_error(void **state)
 {
   fixture *fx = *state;
@@ -774,6 +799,7 @@ int main(int argc, char **argv)
     T(handler_zero_length_whole_put_commits_empty_file),
     T(handler_chunked_whole_put_over_max_is_413),
     T(handler_json_escapes_key),
+    T(json_escape_keeps_utf8_and_replaces_invalid_bytes),
     T(handler_header_after_done_is_state_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,235 @@
+/* The handler harness's checks on each reply (statuses, headers, bodies). */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <mbedtls/sha256.h>
+
+#include "fuzz_handler.h"
+#include "resumable/error.h"
+
+const char *reply_header(resumable_exchange *ex, const char *name)
+{
+  for (size_t i = 0; i < resumable_exchange_header_count(ex); i++) {
+    const char *n, *v;
+    FUZZ_CHECK(resumable_exchange_header_at(ex, i, &n, &v) == RESUMABLE_OK);
+    if (strcasecmp(n, name) == 0)
+      return v;
+  }
+  return NULL;
+}
+
+uint64_t header_u64(const char *v)
+{
+  FUZZ_CHECK(v != NULL && v[0] >= '0' && v[0] <= '9');
+  return strtoull(v, NULL, 10);
+}
+
+int open_final(const char *key)
+{
+  char path[sizeof root_dir + RS_KEY_MAX + 2];
+  snprintf(path, sizeof path, "%s/%s", root_dir, key);
+  return open(path, O_RDONLY | O_NOFOLLOW);
+}
+
+/* Size and SHA-256 of an open file, hashed here (not through the library). */
+uint64_t hash_fd(int fd, uint8_t out[32])
+{
+  mbedtls_sha256_context c;
+  uint8_t buf[4096];
+  uint64_t size = 0;
+  ssize_t n;
+  mbedtls_sha256_init(&c);
+  FUZZ_CHECK(mbedtls_sha256_starts_ret(&c, 0) == 0);
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    FUZZ_CHECK(mbedtls_sha256_update_ret(&c, buf, (size_t)n) == 0);
+    size += (uint64_t)n;
+  }
+  FUZZ_CHECK(n == 0);
+  FUZZ_CHECK(mbedtls_sha256_finish_ret(&c, out) == 0);
+  mbedtls_sha256_free(&c);
+  return size;
+}
+
+/* The whole reply body (bounded: replies here are small, or files of at most MAX_BODY bytes). */
+size_t read_reply(resumable_exchange *ex, uint8_t *buf, size_t cap)
+{
+  size_t total = 0;
+  for (;;) {
+    size_t n = 0;
+    FUZZ_CHECK(total < cap);
+    FUZZ_CHECK(resumable_exchange_read_body(ex, buf + total, cap - total, &n) == RESUMABLE_OK);
+    FUZZ_CHECK(n <= cap - total);
+    if (n == 0)
+      break;
+    total += n;
+  }
+  FUZZ_CHECK(total == resumable_exchange_body_length(ex));
+  return total;
+}
+
+/* A GET 200 streams a whole version of the file (its announced length and X-Content-SHA256), a
+ * 206 a slice [first, last] of one. Unless another request ran while this one was open (a reader
+ * keeps the version it opened, even if replaced meanwhile), that version is the final file. */
+static void check_get_body(resumable_exchange *ex, const request *q, int alone, int st)
+{
+  static uint8_t got[MAX_BODY + 512], want[MAX_BODY + 512];
+  unsigned long long first = 0, last = 0, size = 0;
+  uint8_t sha[32];
+  char hex[65];
+
+  size_t n = read_reply(ex, got, sizeof got);
+  const char *h = reply_header(ex, "X-Content-SHA256");
+  FUZZ_CHECK(h != NULL);
+  if (st == 206) {
+    const char *cr = reply_header(ex, "Content-Range");
+    FUZZ_CHECK(cr != NULL && sscanf(cr, "bytes %llu-%llu/%llu", &first, &last, &size) == 3);
+    FUZZ_CHECK(first <= last && last < size && n == last - first + 1);
+  } else {
+    mbedtls_sha256_ret(got, n, sha, 0);
+    hex_of(sha, hex, 0);
+    if (strcmp(h, hex) != 0)
+      fprintf(stderr, "GET %s served %zu bytes, sha256 %s, announced %s\n", q->key, n, hex, h);
+    FUZZ_CHECK(strcmp(h, hex) == 0);
+    size = n;
+  }
+  if (!alone)
+    return;
+  int fd = open_final(q->key);
+  struct stat sb;
+  FUZZ_CHECK(fd >= 0 && fstat(fd, &sb) == 0 && (unsigned long long)sb.st_size == size);
+  FUZZ_CHECK(pread(fd, want, n, (off_t)first) == (ssize_t)n && memcmp(want, got, n) == 0);
+  close(fd);
+}
+
+/* Undo one JSON string (after its opening quote) into out; returns the text after the closing
+ * quote, or NULL if malformed. */
+static const char *json_string(const char *p, char *out, size_t cap)
+{
+  size_t n = 0;
+  for (; *p != '"'; p++) {
+    unsigned v = (unsigned char)*p;
+    if (v == '\0' || v < 0x20 || n + 1 >= cap)
+      return NULL;
+    if (v == '\\') {
+      p++;
+      if (*p == 'u') {
+        if (sscanf(p + 1, "%4x", &v) != 1 || v > 0xff)
+          return NULL;
+        p += 4;
+      } else if (*p == '"' || *p == '\\' || *p == '/') {
+        v = (unsigned char)*p;
+      } else {
+        return NULL;
+      }
+    }
+    out[n++] = (char)v;
+  }
+  out[n] = '\0';
+  return p + 1;
+}
+
+/* A PUT 200 body: {"key": "<key>", "size": N, "sha256": "<hex>"[, "local_path": "<path>"]}\n
+ * agreeing with the headers, and local_path exactly when paths are exposed. */
+static void check_done_body(fuzz_ctx *c, const request *q, resumable_exchange *ex)
+{
+  static char body[20000], text[8192];
+  size_t n = read_reply(ex, (uint8_t *)body, sizeof body - 1);
+  const char *hex = reply_header(ex, "X-Content-SHA256"), *size = reply_header(ex, "X-File-Size");
+  char expect[200];
+
+  body[n] = '\0';
+  FUZZ_CHECK(strlen(body) == n && hex != NULL && size != NULL);
+  FUZZ_CHECK(strncmp(body, "{\"key\": \"", 9) == 0);
+  const char *p = json_string(body + 9, text, sizeof text);
+  FUZZ_CHECK(p != NULL && strcmp(text, q->key) == 0);
+  snprintf(expect, sizeof expect, ", \"size\": %s, \"sha256\": \"%s\"", size, hex);
+  FUZZ_CHECK(strncmp(p, expect, strlen(expect)) == 0);
+  p += strlen(expect);
+  if (c->expose) {
+    FUZZ_CHECK(strncmp(p, ", \"local_path\": \"", 17) == 0);
+    p = json_string(p + 17, text, sizeof text);
+    snprintf(expect, sizeof expect, "%s/", real_root);
+    FUZZ_CHECK(p != NULL && strncmp(text, expect, strlen(expect)) == 0 &&
+               strcmp(text + strlen(expect), q->key) == 0);
+  }
+  FUZZ_CHECK(strcmp(p, "}\n") == 0);
+}
+
+static int known_status(int s)
+{
+  static const int ok[] = {200, 204, 206, 308, 400, 401, 404, 405, 409, 413, 416, 423};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    if (s == ok[i])
+      return 1;
+  return 0;
+}
+
+void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int alone)
+{
+  static uint8_t scratch[4096];
+  int st = resumable_exchange_status(ex);
+  if (trace) {
+    fprintf(stderr, "%s %s", q->method, q->path);
+    for (size_t i = 0; i < q->nhdr; i++)
+      fprintf(stderr, " [%s: %s]", q->names[i], q->values[i]);
+    fprintf(stderr, " body %zu%s -> %d (held %llu)\n", q->body_len, q->dropped ? " dropped" : "",
+            st, (unsigned long long)held_of(c, q->key));
+  }
+  if (!known_status(st))
+    fprintf(stderr, "unexpected status %d for %s %s\n", st, q->method, q->path);
+  FUZZ_CHECK(known_status(st)); /* 500/507 on tmpfs would mean a handler or store bug */
+  if (!q->auth_good)
+    FUZZ_CHECK(st == 401);
+  if (st == 401)
+    FUZZ_CHECK(c->token && !q->auth_good);
+  if (q->is_put && q->has_range && c->max_size && q->total > c->max_size)
+    FUZZ_CHECK(st >= 400);
+  /* A paused exchange's reply may have been decided before the request that ran meanwhile:
+   * compare it with the store only when nothing ran in between. */
+  if (q->is_put && st == 200 && !alone && q->sent_good_hash) {
+    char hex[65];
+    const char *h = reply_header(ex, "X-Content-SHA256");
+    hex_of(q->sha, hex, 0);
+    FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0);
+  }
+  if (q->is_put && st == 200 && alone) {
+    resumable_complete_info info;
+    char hex[65];
+    FUZZ_CHECK(q->key[0] != '\0');
+    FUZZ_CHECK(c->ops->complete_stat(c->self, q->key, &info) == RESUMABLE_OK);
+    hex_of(info.sha256, hex, 0);
+    const char *h = reply_header(ex, "X-Content-SHA256");
+    if (h == NULL || strcmp(h, hex) != 0)
+      fprintf(stderr, "PUT 200 for %s: X-Content-SHA256 %s, recorded %s\n", q->key,
+              h ? h : "(none)", hex);
+    FUZZ_CHECK(h != NULL && strcmp(h, hex) == 0); /* lower case, the committed file's */
+    FUZZ_CHECK(header_u64(reply_header(ex, "X-File-Size")) == info.size);
+    if (q->sent_good_hash)
+      FUZZ_CHECK(memcmp(info.sha256, q->sha, 32) == 0);
+    if (q->has_range)
+      FUZZ_CHECK(info.size == q->total);
+  }
+  if (st == 308)
+    FUZZ_CHECK(q->is_put && q->key[0] != '\0');
+  if (st == 308 && alone) {
+    FUZZ_CHECK(header_u64(reply_header(ex, "X-File-Size")) == held_of(c, q->key));
+  }
+  if (st == 416 && q->is_get)
+    FUZZ_CHECK(reply_header(ex, "Content-Range") != NULL);
+  const char *lp = reply_header(ex, "X-Local-Path");
+  if (lp != NULL) { /* only when exposed, and then inside the root */
+    size_t rl = strlen(real_root);
+    FUZZ_CHECK(c->expose && strncmp(lp, real_root, rl) == 0 && lp[rl] == '/' &&
+               strcmp(lp + rl + 1, q->key) == 0);
+  }
+  if (q->is_get && (st == 200 || st == 206))
+    check_get_body(ex, q, alone, st);
+  else if (q->is_put && st == 200)
+    check_done_body(c, q, ex);
+  else if (strcmp(q->method, "HEAD") != 0)
+    read_reply(ex, scratch, sizeof scratch);
+}
