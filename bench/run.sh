@@ -314,6 +314,13 @@ row_ingest() {
   PIDS+=("$discard_pid")
   discard_port=$(wait_port "$WORK/discard.out") || fail ingest_discard "mhd_discard did not start"
   start_nginx || fail ingest_nginx "n/a (nginx not available: $V_NGINX)"
+  # The same server with hashing inline on the receiving thread, when that can be chosen.
+  local inline_pid="" inline_url="" inline_dir=""
+  if serve_has --hash-threads && start_serve "${mem_args[@]}" --hash-threads 0; then
+    inline_pid=$SRV_PID inline_url=$SRV_URL inline_dir=$SRV_DIR
+  else
+    fail ingest_inline "n/a (feature missing: --hash-threads)"
+  fi
   local cpu0
   for r in $(seq "$RUNS"); do
     settle
@@ -329,6 +336,12 @@ row_ingest() {
     [ "$code" = 200 ] && add ingest_verified "$(mbps "$SIZE" "$t")" || fail ingest_verified "HTTP $code"
     cpu_delta cpu_verified "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-verified-$r"
+    if [ -n "$inline_pid" ]; then
+      settle
+      read -r code t < <(curl_put "$inline_url/ingest-inline-$r" "$FILE" "${VARGS[@]}")
+      [ "$code" = 200 ] && add ingest_inline "$(mbps "$SIZE" "$t")" || fail ingest_inline "HTTP $code"
+      delete "$inline_url/ingest-inline-$r"
+    fi
     if [ -n "$NGINX_PORT" ]; then
       settle
       read -r code t < <(curl_put "http://127.0.0.1:$NGINX_PORT/ingest-$r" "$FILE")
@@ -352,8 +365,9 @@ row_ingest() {
   done
   stop_pid "$discard_pid"
   [ -n "$NGINX_PID" ] && stop_pid "$NGINX_PID"
+  [ -n "$inline_pid" ] && stop_pid "$inline_pid"
   stop_pid "$serve_pid"
-  rm -rf "$serve_dir" "$WORK/nginx/dav"
+  rm -rf "$serve_dir" "$inline_dir" "$WORK/nginx/dav"
 }
 
 # ---------------------------------------------------------------- row 2: hashing
@@ -577,7 +591,7 @@ run() {
 }
 T_START=$(now)
 run hashing row_hashing hash_mbedtls hash_portable hash_sha-ni hash_openssl
-run ingest row_ingest ingest_whole ingest_verified ingest_nginx ingest_discard \
+run ingest row_ingest ingest_whole ingest_verified ingest_inline ingest_nginx ingest_discard \
   cpu_whole_user cpu_whole_sys cpu_verified_user cpu_verified_sys ingest_dd ingest_ddsync
 run client row_client client_curl client_sha client_cold client_warm
 run resume row_resume resume_ratio resume_body resume_attempts
@@ -630,6 +644,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "|---|---|---|"
   echo "| 1 | ingest: resumable-serve, whole-file PUT (curl -T, no hash) | $(show ingest_whole MB/s) |"
   echo "| 1 | ingest: resumable-serve, Content-Range PUT with bound hash (answered 200) | $(show ingest_verified MB/s) |"
+  echo "| 1 | ingest: the same verified PUT, hashing inline on the receiving thread (\`--hash-threads 0\`) | $(show ingest_inline MB/s) |"
   echo "| 1 | server CPU for one whole-file PUT: user / system | $(show cpu_whole_user s) / $(show cpu_whole_sys s) |"
   echo "| 1 | server CPU for one verified PUT: user / system | $(show cpu_verified_user s) / $(show cpu_verified_sys s) |"
   echo "| 1 | ingest: nginx WebDAV PUT (curl -T) | $(show ingest_nginx MB/s) |"
