@@ -43,7 +43,7 @@ void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
     rs_exchange_fail(ex, 500, "storage error");
 }
 
-int rs_load_state(resumable_exchange *ex, rs_stored *st)
+static int load_state(resumable_exchange *ex, rs_stored *st)
 {
   const resumable_store_ops *ops = ex->srv->ops;
   void *self = ex->srv->self;
@@ -73,6 +73,17 @@ int rs_load_state(resumable_exchange *ex, rs_stored *st)
   st->held = pi.held;
   st->has_target = pi.has_target;
   memcpy(st->target, pi.target_sha256, 32);
+  return RESUMABLE_OK;
+}
+
+int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d)
+{
+  int rc = load_state(ex, st);
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "stat", rc);
+    return rc;
+  }
+  rs_decide(&ex->req, st, d);
   return RESUMABLE_OK;
 }
 

@@ -45,12 +45,9 @@ static void head(resumable_exchange *ex)
 {
   rs_stored st;
   rs_decision d;
-  int rc = rs_load_state(ex, &st);
-  if (rc != RESUMABLE_OK) {
-    rs_exchange_store_error(ex, "stat", rc);
+  int rc = rs_judge(ex, &st, &d);
+  if (rc != RESUMABLE_OK)
     return;
-  }
-  rs_decide(&ex->req, &st, &d);
   if (d.action == RS_ACT_PROBE)
     probe(ex, &st, &d);
   else
@@ -124,12 +121,9 @@ static void delete(resumable_exchange *ex)
   rs_stored st;
   rs_decision d;
   ex->entry->generation++; /* any writer of this key stops at its next body piece */
-  int rc = rs_load_state(ex, &st);
-  if (rc != RESUMABLE_OK) {
-    rs_exchange_store_error(ex, "stat", rc);
+  int rc = rs_judge(ex, &st, &d);
+  if (rc != RESUMABLE_OK)
     return;
-  }
-  rs_decide(&ex->req, &st, &d);
   if (d.action == RS_ACT_DELETE) {
     rc = rs_drop_partial(ex);
     if (rc == RESUMABLE_OK) {

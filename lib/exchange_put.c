@@ -179,12 +179,9 @@ static void begin_chunk(resumable_exchange *ex)
 {
   rs_stored st;
   rs_decision d;
-  int rc = rs_load_state(ex, &st);
-  if (rc != RESUMABLE_OK) {
-    rs_exchange_store_error(ex, "stat", rc);
+  int rc = rs_judge(ex, &st, &d);
+  if (rc != RESUMABLE_OK)
     return;
-  }
-  rs_decide(&ex->req, &st, &d);
   if ((d.flags & RS_DROP_PARTIAL) && (rc = rs_drop_partial(ex)) != RESUMABLE_OK) {
     rs_exchange_store_error(ex, "remove", rc);
     return;

@@ -1,8 +1,7 @@
 /* SHA-256 digests as hex: parse either case, format lower-case. */
 #include "hex.h"
 
-/* ASCII only on purpose: isxdigit() depends on the locale. Returns 0..15, or -1. */
-static int hex_value(unsigned char c)
+int rs_hex_digit(unsigned char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -20,8 +19,8 @@ int rs_sha256_hex_parse(const char *s, size_t len, uint8_t out[32])
   if (s == NULL || len != RS_SHA256_HEX_LEN)
     return -1;
   for (size_t i = 0; i < 32; i++) {
-    int hi = hex_value((unsigned char)s[2 * i]);
-    int lo = hex_value((unsigned char)s[2 * i + 1]);
+    int hi = rs_hex_digit((unsigned char)s[2 * i]);
+    int lo = rs_hex_digit((unsigned char)s[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return -1; /* out stays untouched: we only copy after the whole string checked out */
     tmp[i] = (uint8_t)(hi << 4 | lo);

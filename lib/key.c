@@ -13,16 +13,8 @@
  * reach the server's own state directory, and no sensible key needs that prefix. */
 #include "key.h"
 
-static int hex_value(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
+#include "hex.h"
+
 
 /* Pass 1: are all escapes "%XX", and how many bytes does raw decode to? */
 static rs_key_status scan_raw(const char *raw, size_t len, size_t *decoded)
@@ -34,8 +26,8 @@ static rs_key_status scan_raw(const char *raw, size_t len, size_t *decoded)
       i++;
       continue;
     }
-    if (len - i < 3 || hex_value((unsigned char)raw[i + 1]) < 0 ||
-        hex_value((unsigned char)raw[i + 2]) < 0)
+    if (len - i < 3 || rs_hex_digit((unsigned char)raw[i + 1]) < 0 ||
+        rs_hex_digit((unsigned char)raw[i + 2]) < 0)
       return RS_KEY_BAD_ESCAPE;
     i += 3;
   }
@@ -50,7 +42,7 @@ static void decode(const char *raw, size_t len, char *out)
 
   for (size_t i = 0; i < len; n++) {
     if (raw[i] == '%') {
-      int v = hex_value((unsigned char)raw[i + 1]) << 4 | hex_value((unsigned char)raw[i + 2]);
+      int v = rs_hex_digit((unsigned char)raw[i + 1]) << 4 | rs_hex_digit((unsigned char)raw[i + 2]);
       out[n] = (char)(unsigned char)v;
       i += 3;
     } else {

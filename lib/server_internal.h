@@ -107,9 +107,9 @@ int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len);
 void rs_put_end(resumable_exchange *ex, resumable_body_end how);
 void rs_put_release(resumable_exchange *ex);
 
-/* Shared with exchange_put.c: gather the stored state for the entry's key (under entry->mu).
- * Returns RESUMABLE_OK or a store error. */
-int rs_load_state(resumable_exchange *ex, rs_stored *st);
+/* Gather the stored state for the entry's key (under entry->mu) and judge the request against
+ * it. On a store error the reply is decided (500/507/409) and the error returned. */
+int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d);
 /* Build the reply of a decision that needs no stored data (text, 401, 405, 416, 308, 204). */
 void rs_reply_decision(resumable_exchange *ex, const rs_decision *d);
 /* Close the entry's open partial (unsynced bytes are dropped with it) and remove the key's
