@@ -17,33 +17,12 @@
 
 #include "hash_cache.h"
 #include "sha256.h"
+#include "test_fs.h"
 
 typedef struct fixture {
   char root[64];
   char dir[96]; /* the cache directory, <root>/cache */
 } fixture;
-
-static int remove_tree(const char *path)
-{
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return 0;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      char sub[512];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      remove_tree(sub);
-    }
-    if (d)
-      closedir(d);
-    return rmdir(path);
-  }
-  return unlink(path);
-}
 
 static int setup(void **state)
 {
@@ -59,7 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture *f = *state;
-  remove_tree(f->root);
+  test_remove_tree(f->root);
   free(f);
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "script_server.h"
 #include "sha256.h"
 #include "stager_impl.h"
+#include "test_fs.h"
 
 #define SIZE 1000
 #define DONE_HDRS "X-Content-SHA256: $SHA\nX-File-Size: 1000\n"
@@ -72,33 +73,10 @@ static int setup(void **state)
   return 0;
 }
 
-static void remove_tree(const char *path)
-{
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (!S_ISDIR(st.st_mode)) {
-    unlink(path);
-    return;
-  }
-  DIR *d = opendir(path);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char sub[512];
-    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-    remove_tree(sub);
-  }
-  if (d)
-    closedir(d);
-  rmdir(path);
-}
-
 static int teardown(void **state)
 {
   fixture *f = *state;
-  remove_tree(f->root);
+  test_remove_tree(f->root);
   free(f);
   return 0;
 }

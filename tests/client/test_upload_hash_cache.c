@@ -22,6 +22,7 @@
 #include "hex.h"
 #include "script_server.h"
 #include "sha256.h"
+#include "test_fs.h"
 
 extern char **environ;
 
@@ -38,29 +39,6 @@ typedef struct fixture {
   script_answer answers[4];
   script_server *srv;
 } fixture;
-
-static void remove_tree(const char *path)
-{
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (!S_ISDIR(st.st_mode)) {
-    unlink(path);
-    return;
-  }
-  DIR *d = opendir(path);
-  struct dirent *e;
-  while (d && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    char sub[512];
-    snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-    remove_tree(sub);
-  }
-  if (d)
-    closedir(d);
-  rmdir(path);
-}
 
 static void file_sha(const char *path, char hex[65], uint64_t *size)
 {
@@ -111,7 +89,7 @@ static int teardown(void **state)
 {
   fixture *f = *state;
   script_stop(f->srv);
-  remove_tree(f->root);
+  test_remove_tree(f->root);
   free(f);
   return 0;
 }

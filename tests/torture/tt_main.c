@@ -17,6 +17,7 @@
 
 #include "tt.h"
 #include "tt_loop.h"
+#include "test_fs.h"
 
 static pthread_mutex_t print_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -102,29 +103,6 @@ static int parse(int argc, char **argv, tt_opts *o, int *have_seed)
     i++;
   }
   return o->serve_exe != NULL ? 0 : -1;
-}
-
-static void rm_rf(const char *path)
-{
-  struct stat st;
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-      char sub[PATH_MAX * 2];
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      rm_rf(sub);
-    }
-    if (d != NULL)
-      closedir(d);
-    (void)rmdir(path);
-  } else {
-    (void)unlink(path);
-  }
 }
 
 /* Keys at the root, nested, and sharing a directory. */
@@ -260,7 +238,7 @@ int main(int argc, char **argv)
     printf("Bail out! cannot start %s (see %s/serve.log)\n", t.o.serve_exe, t.work);
   int ok = report(&t, &st, seconds_since(&t0)) && rc == 0;
   if (ok && !t.o.keep)
-    rm_rf(t.work);
+    test_remove_tree(t.work);
   else
     printf("# work directory kept: %s\n", t.work);
   free(ids);
