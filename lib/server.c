@@ -62,6 +62,8 @@ int resumable_server_new_with_store(resumable_server **out, resumable_store *sto
   }
   srv->prefix_len = strlen(srv->prefix);
   srv->store = store;
+  srv->checkpoint_bytes = (uint64_t)64 << 20; /* resumable_server_set_checkpoint */
+  srv->checkpoint_ns = 1000000000u;
   *out = srv;
   return RESUMABLE_OK;
 }
@@ -132,6 +134,15 @@ int resumable_server_set_token(resumable_server *srv, const char *token)
   free(srv->token);
   srv->token = t;
   srv->token_len = t ? strlen(t) : 0;
+  return RESUMABLE_OK;
+}
+
+int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes, uint32_t interval_ms)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  srv->checkpoint_bytes = bytes;
+  srv->checkpoint_ns = (uint64_t)interval_ms * 1000000u;
   return RESUMABLE_OK;
 }
 

@@ -20,6 +20,7 @@ static void fs_destroy(void *self)
   rs_fs *fs = self;
   if (fs == NULL)
     return;
+  rs_fs_flusher_free(fs->flusher);
   rs_fs_close(fs->tmp_fd);
   rs_fs_close(fs->sums_fd);
   rs_fs_close(fs->part_fd);
@@ -191,6 +192,8 @@ int resumable_store_fs_new(resumable_store **out, const char *root)
   fs->root_fd = fs->state_fd = fs->part_fd = fs->sums_fd = fs->tmp_fd = -1;
   atomic_init(&fs->seq, 0);
   int rc = fs_open(fs, root);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_flusher_new(&fs->flusher);
   if (rc == RESUMABLE_OK) {
     each_entry(fs->tmp_fd, drop_stale_temp, NULL);
     each_entry(fs->part_fd, drop_orphan, NULL);

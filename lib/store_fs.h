@@ -5,6 +5,8 @@
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
+ *   store_fs_writeback.c starting writeback of long uploads early (write-behind)
+ *   store_fs_flush.c    a thread that fdatasyncs long uploads while they arrive
  *   store_fs_fault.[ch] test-only fault hook consulted by store_fs_io.c (absent from shipped
  *                       builds; see tests/faults)
  *
@@ -28,6 +30,8 @@
 #include "key.h"
 #include "resumable/store.h"
 
+typedef struct rs_fs_flusher rs_fs_flusher;
+
 typedef struct rs_fs {
   int root_fd;    /* <root> */
   int state_fd;   /* <root>/.resumable */
@@ -37,12 +41,47 @@ typedef struct rs_fs {
   char *root_path; /* realpath of the root, for complete_path */
   size_t root_len;
   atomic_ulong seq; /* makes temp names unique within the process */
+  rs_fs_flusher *flusher; /* NULL: no background flushing */
 } rs_fs;
 
 /* Hex SHA-256 of the key: the flat file name of its partial and sidecar. */
 #define RS_FS_NAME_LEN 64
 /* "<name>.data" / "<name>.meta" and temp names all fit here. */
 #define RS_FS_FILE_MAX 96
+
+/* ---- store_fs_writeback.c ---- */
+/* Writeback of an upload's bytes starts once this many have been written since the last
+ * start: large enough for big sequential disk writes, small against a GiB upload. */
+#define RS_FS_WRITEBACK_WINDOW ((uint64_t)8 << 20)
+/* A background fdatasync is asked for once this many bytes were appended since the last. */
+#define RS_FS_FLUSH_WINDOW ((uint64_t)32 << 20)
+typedef struct rs_fs_wb {
+  uint64_t start; /* first byte whose writeback has not been started */
+  uint64_t end;   /* end of the last write */
+  uint64_t flush; /* bytes appended since the last background flush was asked for */
+} rs_fs_wb;
+/* `len` bytes were written at `offset` of fd: start their writeback (without waiting) once a
+ * window of appended bytes is complete (a no-op where the OS has no such call). Returns 1 when
+ * a background flush is due (RS_FS_FLUSH_WINDOW more bytes), else 0. */
+int rs_fs_writeback_note(rs_fs_wb *wb, int fd, uint64_t offset, size_t len);
+
+/* ---- store_fs_flush.c ---- */
+/* One thread per store, started on first use, fdatasyncs uploads in the background. A handle's
+ * record (rs_fs_flushed) is created on its first request and shared with the thread. */
+typedef struct rs_fs_flushed rs_fs_flushed;
+/* RESUMABLE_OK or RESUMABLE_E_NOMEM. */
+int rs_fs_flusher_new(rs_fs_flusher **out);
+/* Stop and join the thread; queued flushes are dropped. Handles' records must be released
+ * first (or be released never again). NULL ok. */
+void rs_fs_flusher_free(rs_fs_flusher *f);
+/* Queue an fdatasync of fd's file, unless one for *slot is queued or running. Creates *slot
+ * on first use (holding a dup of fd). Best effort: on any shortage nothing is queued. */
+void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd);
+/* Wait until no flush of r is queued or running; nonzero if any background flush of r failed
+ * (its bytes may be lost: the owner must not promise them). NULL r: 0. */
+int rs_fs_flush_settle(rs_fs_flusher *f, rs_fs_flushed *r);
+/* Drop the handle's reference to r (the thread may still finish a flush). NULL r ok. */
+void rs_fs_flush_release(rs_fs_flusher *f, rs_fs_flushed *r);
 
 /* ---- store_fs_io.c ---- */
 /* "<name>.<ext>" for a hex key name (RS_FS_NAME_LEN) and a short extension. */

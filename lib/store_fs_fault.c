@@ -83,3 +83,13 @@ unsigned long rs_fault_fired(rs_fault_kind kind)
   pthread_mutex_unlock(&mu);
   return n;
 }
+
+unsigned long rs_fault_calls(rs_fault_kind kind)
+{
+  if ((unsigned)kind >= RS_FAULT_KINDS)
+    return 0;
+  pthread_mutex_lock(&mu);
+  unsigned long n = calls[kind].calls;
+  pthread_mutex_unlock(&mu);
+  return n;
+}

@@ -17,6 +17,7 @@ typedef enum rs_fault_kind {
   RS_FAULT_WRITE = 0, /* pwrite of any store file: data, meta, sidecar, staging */
   RS_FAULT_SYNC,      /* fsync or fdatasync, of a file or a directory */
   RS_FAULT_RENAME,    /* renameat: meta and sidecar records, and the commit itself */
+  RS_FAULT_FLUSH,     /* the background flusher's fdatasync of a long upload */
   RS_FAULT_KINDS
 } rs_fault_kind;
 
@@ -40,6 +41,9 @@ void rs_fault_lift(void);
 
 /* Failures injected for `kind` since it was armed (or since the last lift). */
 unsigned long rs_fault_fired(rs_fault_kind kind);
+
+/* Calls of `kind` (failed or not) since it was armed (or since the last lift). */
+unsigned long rs_fault_calls(rs_fault_kind kind);
 #else
 /* Shipped builds: no hook; the checks fold away. */
 #define rs_fs_fault(kind, len) ((void)(kind), (void)(len), 0)

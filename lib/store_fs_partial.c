@@ -20,6 +20,8 @@ typedef struct fs_partial {
    * whatever a later fsync says (Linux reports a writeback error once and marks the pages
    * clean), so this handle never promises them again. */
   int sync_failed;
+  rs_fs_wb wb;
+  rs_fs_flushed *bg; /* background flushing of this upload, or NULL */
   char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
@@ -115,6 +117,8 @@ static int make_handle(const char *key, const char *name, int fd, int staging, v
   p->staging = staging;
   p->committed = 0;
   p->sync_failed = 0;
+  p->wb.start = p->wb.end = p->wb.flush = 0;
+  p->bg = NULL;
   snprintf(p->name, sizeof(p->name), "%s", name);
   memcpy(p->key, key, klen + 1);
   *handle = p;
@@ -204,13 +208,16 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
 
 int rs_fs_partial_write(void *self, void *handle, uint64_t offset, const void *buf, size_t len)
 {
-  (void)self;
+  rs_fs *fs = self;
   fs_partial *p = handle;
   if (p == NULL || (buf == NULL && len > 0))
     return RESUMABLE_E_INVALID_ARG;
   if (p->committed)
     return RESUMABLE_E_STATE;
-  return rs_fs_pwrite_all(p->fd, buf, len, offset);
+  int rc = rs_fs_pwrite_all(p->fd, buf, len, offset);
+  if (rc == RESUMABLE_OK && rs_fs_writeback_note(&p->wb, p->fd, offset, len))
+    rs_fs_flush_async(fs->flusher, &p->bg, p->fd);
+  return rc;
 }
 
 int rs_fs_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len,
@@ -223,6 +230,14 @@ int rs_fs_partial_read(void *self, void *handle, uint64_t offset, void *buf, siz
   return rs_fs_pread_full(p->fd, buf, len, offset, got);
 }
 
+/* Wait out a background flush of the handle; one that failed poisons it like a failed fsync
+ * (store_fs_flush.c says why the owner must learn it this way). */
+static void settle_background(rs_fs *fs, fs_partial *p)
+{
+  if (rs_fs_flush_settle(fs->flusher, p->bg))
+    p->sync_failed = 1;
+}
+
 int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *info)
 {
   fs_partial *p = handle;
@@ -231,6 +246,7 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     return RESUMABLE_E_INVALID_ARG;
   if (p->staging || p->committed)
     return RESUMABLE_E_STATE;
+  settle_background(self, p);
   if (p->sync_failed)
     return RESUMABLE_E_IO;
   int rc = rs_fs_fdatasync(p->fd);
@@ -252,8 +268,9 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
 }
 
 /* The committed bytes are exactly info->size long and on disk. */
-static int settle_data(fs_partial *p, uint64_t size, struct stat *st)
+static int settle_data(rs_fs *fs, fs_partial *p, uint64_t size, struct stat *st)
 {
+  settle_background(fs, p);
   if (p->sync_failed)
     return RESUMABLE_E_IO;
   if (fstat(p->fd, st) != 0)
@@ -310,7 +327,7 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     return RESUMABLE_E_INVALID_ARG;
   if (p->committed)
     return RESUMABLE_E_STATE;
-  int rc = settle_data(p, info->size, &st);
+  int rc = settle_data(fs, p, info->size, &st);
   if (rc == RESUMABLE_OK)
     rc = place(fs, p, info, &st);
   if (rc != RESUMABLE_OK)
@@ -333,6 +350,7 @@ void rs_fs_partial_close(void *self, void *handle)
   fs_partial *p = handle;
   if (p == NULL)
     return;
+  rs_fs_flush_release(fs->flusher, p->bg);
   rs_fs_close(p->fd);
   if (p->staging && !p->committed)
     (void)rs_fs_unlink(fs->tmp_fd, p->name);

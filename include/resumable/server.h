@@ -35,8 +35,8 @@ extern "C" {
  *
  * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
  * starts in resumable_server_new / _new_with_store (2 by default, see
- * resumable_server_set_hash_threads) and joins in resumable_server_free; no other thread is
- * ever created. They run only SHA-256 over copies of body bytes (never a store op, never a
+ * resumable_server_set_hash_threads) and joins in resumable_server_free; the handler creates
+ * no other thread (the default POSIX store adds one of its own: see resumable_store_fs_new). They run only SHA-256 over copies of body bytes (never a store op, never a
  * callback) with every signal blocked. A feed copies the piece into a bounded queue and
  * returns; the hash catches up off the caller's thread, and every decision that depends on it
  * (the final digest check, the hash state saved with a 308/sync, a superseding request) waits
@@ -107,6 +107,17 @@ RESUMABLE_EXPORT int resumable_server_set_token(resumable_server *srv, const cha
  * one). Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv, n > 64), RESUMABLE_E_NOMEM
  * (threads could not be started; the previous setting stays). */
 RESUMABLE_EXPORT int resumable_server_set_hash_threads(resumable_server *srv, unsigned n);
+
+/* How often a long Content-Range body is checkpointed while it arrives: its bytes synced and
+ * its running hash saved, so that a crash of the server loses only what came after. A
+ * checkpoint is taken once `bytes` have arrived and `interval_ms` milliseconds have passed
+ * since the last one (or the body's start): a crash loses at most `bytes` or `interval_ms` of
+ * transfer, whichever is more. Defaults: 64 MiB and 1000 ms. Each checkpoint waits for the hash
+ * and the disk, so more frequent ones cost throughput on fast links; a dropped connection or a
+ * short body is always synced at its end whatever these say. `bytes` 0 means every feed.
+ * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes,
+                                                     uint32_t interval_ms);
 
 /* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,

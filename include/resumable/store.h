@@ -143,6 +143,11 @@ RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_
  * and a key crossing a symbolic link is RESUMABLE_E_CONFLICT.
  * Durability: a partial's bytes are durable up to the `held` of its last partial_sync; a commit
  * is fsync(data), rename, fsync(directory).
+ * Speed: long uploads are written behind (Linux: writeback is started every 8 MiB) and
+ * fdatasync'ed every 32 MiB by one thread of the store's own, started on the first long upload
+ * and joined by resumable_store_free, so that a sync or commit waits only for the tail. That
+ * thread blocks all signals and touches nothing but a dup of the upload's descriptor; an error
+ * it meets fails the upload's next partial_sync or commit (RESUMABLE_E_IO).
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO (root
  * cannot be created or opened). */
 RESUMABLE_EXPORT int resumable_store_fs_new(resumable_store **out, const char *root);

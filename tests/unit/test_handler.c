@@ -44,6 +44,8 @@ static int setup(void **state)
   assert_non_null(st);
   assert_int_equal(resumable_server_new_with_store(&fx->srv, st), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_log(fx->srv, on_log, fx), RESUMABLE_OK);
+  /* Checkpoints by size alone, so that when they happen does not depend on the clock. */
+  assert_int_equal(resumable_server_set_checkpoint(fx->srv, (uint64_t)64 << 20, 0), RESUMABLE_OK);
   if (g_hash_threads >= 0)
     assert_int_equal(resumable_server_set_hash_threads(fx->srv, (unsigned)g_hash_threads),
                      RESUMABLE_OK);
@@ -196,6 +198,51 @@ static void handler_sync_failure_is_not_308(void **state)
   chunk_hdrs(h, "bytes 0-2/20", "3", NULL);
   fx->f.fail_sync = RESUMABLE_E_IO;
   assert_int_equal(status_of(request(fx, "PUT", PATH, h, "abc")), 500);
+}
+
+/* The time floor: with a long interval no checkpoint is taken mid-body, only at its end. */
+static void handler_checkpoint_waits_for_its_interval(void **state)
+{
+  fixture *fx = *state;
+  const size_t mib = (size_t)1 << 20;
+  assert_int_equal(resumable_server_set_checkpoint(fx->srv, mib, UINT32_MAX), RESUMABLE_OK);
+  char range[64], len[32];
+  snprintf(range, sizeof(range), "bytes 0-%zu/%zu", 8 * mib - 1, 100 * mib);
+  snprintf(len, sizeof(len), "%zu", 8 * mib);
+  const char *h[7];
+  chunk_hdrs(h, range, len, NULL);
+  char *piece = calloc(1, mib);
+  resumable_exchange *ex = start(fx, "PUT", PATH, h);
+  assert_int_equal(resumable_exchange_headers_done(ex), 0);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(resumable_exchange_feed(ex, piece, mib), 0);
+  assert_int_equal(fx->f.syncs, 0);
+  assert_int_equal(resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE), RESUMABLE_OK);
+  assert_int_equal(status_of(ex), 308);
+  assert_int_equal(fx->f.syncs, 1); /* the 308 is readable only once its bytes are durable */
+  assert_int_equal(fake_slot_of(&fx->f, KEY)->pi.held, 8 * mib);
+  free(piece);
+}
+
+/* bytes 0 and no interval: every piece is checkpointed as it lands. */
+static void handler_checkpoint_every_feed(void **state)
+{
+  fixture *fx = *state;
+  assert_int_equal(resumable_server_set_checkpoint(NULL, 0, 0), RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(resumable_server_set_checkpoint(fx->srv, 0, 0), RESUMABLE_OK);
+  const char *h[7];
+  chunk_hdrs(h, "bytes 0-5/20", "6", NULL);
+  resumable_exchange *ex = start(fx, "PUT", PATH, h);
+  assert_int_equal(resumable_exchange_headers_done(ex), 0);
+  assert_int_equal(resumable_exchange_feed(ex, "ab", 2), 0);
+  assert_int_equal(fx->f.syncs, 1);
+  assert_int_equal(fake_slot_of(&fx->f, KEY)->pi.held, 2);
+  assert_int_equal(resumable_exchange_feed(ex, "cdef", 4), 0);
+  assert_int_equal(fx->f.syncs, 2);
+  assert_int_equal(fake_slot_of(&fx->f, KEY)->pi.held, 6);
+  assert_int_equal(resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE), RESUMABLE_OK);
+  assert_int_equal(status_of(ex), 308);
+  assert_int_equal(fx->f.syncs, 2); /* nothing new to sync for the 308 */
 }
 
 static void handler_long_body_syncs_every_64_mib(void **state)
@@ -764,6 +811,8 @@ int main(int argc, char **argv)
     T(handler_308_only_after_bytes_are_synced),
     T(handler_sync_failure_is_not_308),
     T(handler_long_body_syncs_every_64_mib),
+    T(handler_checkpoint_waits_for_its_interval),
+    T(handler_checkpoint_every_feed),
     T(handler_newer_put_supersedes_older_writer),
     T(handler_superseded_bytes_are_kept_and_continued),
     T(handler_digest_mismatch_drops_partial_keeps_complete),

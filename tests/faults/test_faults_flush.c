@@ -1,0 +1,158 @@
+/* The POSIX store's background flusher (lib/store_fs_flush.c): long uploads are fdatasynced
+ * while they arrive, short ones never; a background sync that fails is reported to the owner's
+ * next sync or commit, which then never promises the bytes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fault_fixture.h"
+#include "resumable/error.h"
+#include "resumable/store.h"
+
+#define MIB ((size_t)1 << 20)
+/* Past RS_FS_FLUSH_WINDOW (32 MiB): at least one background flush is asked for. */
+#define LONG_UPLOAD (40 * MIB)
+
+typedef struct sfix {
+  char root[64];
+  resumable_store *store;
+  const resumable_store_ops *ops;
+  void *self;
+  uint8_t *piece;
+} sfix;
+
+static int setup(void **state)
+{
+  sfix *f = calloc(1, sizeof(*f));
+  assert_non_null(f);
+  ff_mkroot(f->root, sizeof(f->root));
+  assert_int_equal(resumable_store_fs_new(&f->store, f->root), RESUMABLE_OK);
+  f->ops = resumable_store_ops_of(f->store);
+  f->self = resumable_store_self(f->store);
+  f->piece = malloc(MIB);
+  assert_non_null(f->piece);
+  ff_fill(f->piece, MIB, 3);
+  rs_fault_lift();
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  sfix *f = *state;
+  rs_fault_lift();
+  resumable_store_free(f->store);
+  ff_rm_tree(f->root);
+  free(f->piece);
+  free(f);
+  return 0;
+}
+
+static void *open_mode(sfix *f, resumable_partial_mode mode, uint64_t total)
+{
+  resumable_partial_info info;
+  memset(&info, 0, sizeof(info));
+  info.total = total;
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->self, "k", mode, &info, &h, NULL), RESUMABLE_OK);
+  return h;
+}
+
+static void write_mib(sfix *f, void *h, size_t bytes)
+{
+  for (size_t off = 0; off < bytes; off += MIB)
+    assert_int_equal(f->ops->partial_write(f->self, h, off, f->piece, MIB), RESUMABLE_OK);
+}
+
+static void long_upload_is_flushed_in_the_background(void **state)
+{
+  sfix *f = *state;
+  resumable_partial_info info, got;
+  void *h = open_mode(f, RESUMABLE_PARTIAL_CREATE, LONG_UPLOAD);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &info), RESUMABLE_OK);
+  write_mib(f, h, LONG_UPLOAD);
+  info.held = LONG_UPLOAD;
+  /* The sync waits for a queued or running flush, so by its return one has run. */
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
+  assert_true(rs_fault_calls(RS_FAULT_FLUSH) >= 1);
+  assert_int_equal(rs_fault_fired(RS_FAULT_FLUSH), 0);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, LONG_UPLOAD);
+  f->ops->partial_close(f->self, h);
+}
+
+static void short_upload_starts_no_flush(void **state)
+{
+  sfix *f = *state;
+  resumable_complete_info ci = {.size = 4 * MIB};
+  void *h = open_mode(f, RESUMABLE_PARTIAL_STAGING, 4 * MIB);
+  write_mib(f, h, 4 * MIB);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(rs_fault_calls(RS_FAULT_FLUSH), 0);
+  assert_true(ff_exists(f->root, "k"));
+}
+
+/* The flusher's fdatasync shares the file's error cursor with the owner's: the error it saw
+ * must reach the owner, or a later fsync would succeed over lost bytes. */
+static void failed_flush_fails_the_partial_sync(void **state)
+{
+  sfix *f = *state;
+  resumable_partial_info info, got;
+  void *h = open_mode(f, RESUMABLE_PARTIAL_CREATE, LONG_UPLOAD);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &info), RESUMABLE_OK);
+  rs_fault_fail_call(RS_FAULT_FLUSH, 1, 1, EIO); /* the first background sync only */
+  write_mib(f, h, LONG_UPLOAD);
+  info.held = LONG_UPLOAD;
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_IO);
+  assert_int_equal(rs_fault_fired(RS_FAULT_FLUSH), 1);
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_IO); /* for good */
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 0); /* nothing was promised */
+  f->ops->partial_close(f->self, h);
+}
+
+static void failed_flush_fails_the_commit(void **state)
+{
+  sfix *f = *state;
+  resumable_complete_info ci = {.size = LONG_UPLOAD};
+  void *h = open_mode(f, RESUMABLE_PARTIAL_STAGING, LONG_UPLOAD);
+  rs_fault_fail_call(RS_FAULT_FLUSH, 1, 1, EIO);
+  write_mib(f, h, LONG_UPLOAD);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_IO);
+  assert_int_equal(rs_fault_fired(RS_FAULT_FLUSH), 1);
+  assert_false(ff_exists(f->root, "k")); /* never placed */
+  f->ops->partial_close(f->self, h);
+}
+
+/* A handle closed with a flush queued or running: the flusher finishes or drops it and frees
+ * its record (the sanitizer build checks for leaks and use after free). */
+static void closing_with_a_flush_in_flight_is_safe(void **state)
+{
+  sfix *f = *state;
+  for (int i = 0; i < 4; i++) {
+    void *h = open_mode(f, RESUMABLE_PARTIAL_STAGING, LONG_UPLOAD);
+    write_mib(f, h, LONG_UPLOAD);
+    f->ops->partial_close(f->self, h);
+  }
+  assert_true(rs_fault_calls(RS_FAULT_FLUSH) <= 4);
+  assert_false(ff_exists(f->root, "k"));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(long_upload_is_flushed_in_the_background, setup, teardown),
+    cmocka_unit_test_setup_teardown(short_upload_starts_no_flush, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_flush_fails_the_partial_sync, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_flush_fails_the_commit, setup, teardown),
+    cmocka_unit_test_setup_teardown(closing_with_a_flush_in_flight_is_safe, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
