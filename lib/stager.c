@@ -85,6 +85,7 @@ static int stager_make(resumable_stager **out, const char *url, int fd)
   }
   s->url = u;
   s->fd = fd;
+  s->sock = -1;
   opts_defaults(&s->o);
   *out = s;
   return RESUMABLE_OK;

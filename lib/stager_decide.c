@@ -52,9 +52,12 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
   uint64_t held;
   int known = rs_resp_held(r, &held) == 0;
   if (!req->whole && req->end < size) {
-    /* A 2xx to a middle chunk: a server that acknowledges chunks with 200 rather than 308. */
+    /* A 2xx to a middle chunk: a server that acknowledges chunks with 200 rather than 308 is
+     * fine when it says what it holds. One that does not most likely ignored Content-Range and
+     * stored this chunk as the whole file: taking it as progress would end in a truncated
+     * "success". */
     if (!known)
-      held = req->end;
+      return RS_PUT_WHOLE;
     if (held > size)
       return RS_PUT_PROTOCOL;
     if (held < size) {
@@ -88,6 +91,8 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
       return RS_PUT_REPROBE;
     if (r->file_size > size)
       return RS_PUT_PROTOCOL;
+    if (req->finish && r->file_size == size)
+      return RS_PUT_COMMITTING; /* re-syncing would only send the same finish PUT again */
     *offset = r->file_size;
     return RS_PUT_RESYNC;
   }

@@ -25,11 +25,17 @@ typedef struct rs_put_req {
   int whole;      /* no Content-Range (whole file, or an empty file) */
   uint64_t start; /* first byte sent (0 for whole) */
   uint64_t end;   /* one past the last byte sent (size for whole) */
+  int finish;     /* the finish PUT: every byte is held, the server commits without our body */
 } rs_put_req;
 
 typedef enum rs_put_next {
   RS_PUT_DONE,      /* the server has the complete file */
-  RS_PUT_CONTINUE,  /* send from *offset (308, 416 with X-File-Size, a 2xx to a middle chunk) */
+  RS_PUT_CONTINUE,  /* send from *offset (308, a 2xx to a middle chunk that says what it holds) */
+  RS_PUT_WHOLE,     /* a 2xx to a middle chunk that does not say what it holds: the server
+                       ignores Content-Range (each PUT replaced the file), so send the whole file
+                       without Content-Range from byte 0 */
+  RS_PUT_COMMITTING, /* 416 with X-File-Size == size to the finish PUT: the server holds every
+                        byte and is committing (an older LocalAI): wait, then probe again */
   RS_PUT_RESYNC,    /* 416: like CONTINUE from *offset, but counted against re-sync loops */
   RS_PUT_REPROBE,   /* 416 without X-File-Size: ask with HEAD */
   RS_PUT_RESTART,   /* 409, or 400 to a chunk that ended at the total: start over from 0 */

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/sockios.h> /* SIOCOUTQ */
+#include <sys/ioctl.h>
+#endif
 
 #include "range.h"
 #include "stager_impl.h"
@@ -70,12 +74,70 @@ static size_t on_write(char *buf, size_t size, size_t nitems, void *ud)
   return n;
 }
 
+/* Bytes written to the connection's socket that the peer has not acknowledged yet; 0 when that
+ * cannot be known. */
+static int unacked(const rs_run *run)
+{
+#if defined(__linux__) && defined(SIOCOUTQ)
+  int queued = 0;
+  if (run->s->sock >= 0 && ioctl(run->s->sock, SIOCOUTQ, &queued) == 0)
+    return queued > 0;
+#else
+  (void)run;
+#endif
+  return 0;
+}
+
+/* A new connection's socket (CURLINFO_ACTIVESOCKET only knows it once the transfer is over). */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+  resumable_stager *s = ud;
+  if (purpose == CURLSOCKTYPE_IPCXN)
+    s->sock = (int)fd;
+  return CURL_SOCKOPT_OK;
+}
+
+/* Is the request body still on its way (not all handed to the connection, waiting for 100
+ * Continue, or not yet acknowledged by the peer's TCP), with no answer begun? Kernel buffers on
+ * both sides can hold megabytes: a body that sits there because the path stalled must still
+ * count as being sent. */
+static int body_pending(const rs_run *run)
+{
+  if (!run->req_put || run->resp.status >= 200)
+    return 0;
+  return run->req_sent < run->body_end - run->body_start || unacked(run);
+}
+
+/* Stall detection, instead of CURLOPT_LOW_SPEED_*: those also count the wait for the answer,
+ * and a server may rightly take minutes to answer once it has every byte (LocalAI hashes the
+ * whole file before it answers the final chunk). So the check covers the request while its body
+ * is going out (including a wait for 100 Continue); after that only the time budget bounds the
+ * wait. It fails when fewer than stall_bytes * stall_secs bytes moved in a window of stall_secs
+ * seconds; a window in which enough moved starts a new one. */
+static int stall_check(rs_run *run, uint64_t moved)
+{
+  const rs_stager_opts *o = &run->s->o;
+  uint64_t now = rs_now_ms();
+  if (!o->stall_bytes || !body_pending(run) || moved < run->stall_b0 ||
+      moved - run->stall_b0 >= o->stall_bytes * o->stall_secs) {
+    run->stall_t0 = now;
+    run->stall_b0 = moved;
+    return 0;
+  }
+  return now - run->stall_t0 >= o->stall_secs * 1000;
+}
+
 static int on_xfer(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
 {
-  (void)dlt, (void)dln, (void)ult;
+  (void)dlt, (void)ult;
   rs_run *run = ud;
   if (uln > 0)
     run->req_sent = (uint64_t)uln; /* what curl has written to the connection */
+  uint64_t moved = (uint64_t)(uln > 0 ? uln : 0) + (uint64_t)(dln > 0 ? dln : 0);
+  if (stall_check(run, moved)) {
+    run->stalled = 1;
+    return 1;
+  }
   return rs_run_progress(run) ? 1 : 0;
 }
 
@@ -142,10 +204,6 @@ static void set_common(CURL *c, rs_run *run, uint64_t left_ms)
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    clamp_ms(o->connect_ms < left_ms ? o->connect_ms : left_ms));
-  if (o->stall_bytes) {
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)o->stall_bytes);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)o->stall_secs);
-  }
   if (o->max_speed)
     curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
   if (o->ca_file)
@@ -169,6 +227,8 @@ static void set_common(CURL *c, rs_run *run, uint64_t left_ms)
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, run);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, run->s->errbuf);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, run->s);
 }
 
 static void set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
@@ -222,6 +282,12 @@ static int classify(rs_run *run, CURLcode cc, uint64_t t0)
     return RESUMABLE_E_FILE;
   if (run->resp.complete && run->resp.status >= 200)
     return RS_HTTP_RESPONSE; /* the server decided, even if the connection broke afterwards */
+  if (run->stalled) {
+    snprintf(run->last_problem, sizeof run->last_problem,
+             "stalled: fewer than %" PRIu64 " bytes/s for %" PRIu64 " s while sending",
+             run->s->o.stall_bytes, run->s->o.stall_secs);
+    return RS_HTTP_TRANSIENT;
+  }
   if (cc == CURLE_OK) {
     snprintf(run->last_problem, sizeof run->last_problem, "incomplete response");
     return RS_HTTP_TRANSIENT;
@@ -259,6 +325,10 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   run->body_start = run->body_pos = req->start;
   run->req_sent = 0;
   run->body_end = req->end;
+  run->req_put = !req->head;
+  run->stall_t0 = t0;
+  run->stall_b0 = 0;
+  run->stalled = 0;
   uint64_t left = run->deadline_ms - t0;
   set_common(c, run, left);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -268,6 +338,8 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
     set_put(c, run, req, left);
   s->r.requests++;
   CURLcode cc = curl_easy_perform(c);
+  curl_socket_t kept = CURL_SOCKET_BAD; /* the connection the next request may reuse */
+  s->sock = curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &kept) == CURLE_OK ? (int)kept : -1;
   curl_off_t up = 0;
   if (!req->head && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
     s->r.wire_bytes += (uint64_t)up;

@@ -68,6 +68,7 @@ struct resumable_stager {
   int fd;
   int running;
   void *curl; /* CURL *, created at the first request and reused (keep-alive) */
+  int sock;   /* the socket of the connection in use or kept alive, -1 if unknown */
   char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
   rs_stager_opts o;
   rs_stager_result r;
@@ -96,6 +97,10 @@ typedef struct rs_run {
   uint64_t body_end;    /* one past its last byte */
   uint64_t body_start;
   uint64_t req_sent;    /* body bytes libcurl has sent in this request so far */
+  int req_put;          /* the request has a body (PUT), so the stall check applies */
+  uint64_t stall_t0;    /* stall window: when it began (rs_now_ms) */
+  uint64_t stall_b0;    /* and the bytes moved (up + down) by then */
+  int stalled;          /* the stall check abandoned the request */
   int cancelled;        /* the progress callback said stop */
   int file_error;       /* the read callback failed */
   size_t body_len;      /* bytes captured into s->r.body */

@@ -330,7 +330,7 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
 {
   char t[200];
   int st = run->resp.status;
-  rs_put_req pr = {req->whole, req->start, req->end};
+  rs_put_req pr = {req->whole, req->start, req->end, req->force_expect};
   uint64_t off = 0;
   rs_put_next next = rs_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
@@ -343,6 +343,20 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
     return on_continue(run, cur, off, 0);
   case RS_PUT_RESYNC:
     return on_continue(run, cur, off, 1);
+  case RS_PUT_WHOLE:
+    rs_run_log(run, RESUMABLE_LOG_WARN,
+               "PUT %d to a chunk without X-File-Size or Range: the server ignores "
+               "Content-Range; sending the whole file from byte 0",
+               st);
+    cur->whole = 1;
+    cur->offset = run->s->r.held = 0;
+    return STEP_NEXT;
+  case RS_PUT_COMMITTING:
+    snprintf(run->last_problem, sizeof run->last_problem,
+             "PUT answered 416 holding all %" PRIu64 " bytes: the server is committing",
+             run->size);
+    cur->need_probe = 1;
+    return STEP_TRANSIENT;
   case RS_PUT_REPROBE:
     cur->need_probe = 1;
     return on_continue(run, cur, run->s->r.held, 1);

@@ -30,9 +30,16 @@ extern "C" {
  * on transient failures (connection errors, timeouts, stalls, 408, 423, 429, 5xx) wait with
  * exponential backoff and jitter (honouring Retry-After), re-probe and continue; restart from 0 on
  * 409 or on a failed final hash check (at most twice in a row); stop at once on other refusals.
+ * A 416 that says the server holds every byte, in answer to the PUT that asks it to finish a
+ * held upload, means it is still committing (an older LocalAI): wait and re-probe likewise.
  * The time budget bounds every wait and every request. A zero-length file is one PUT of an empty
  * body without Content-Range; a server that answers HEAD with 405 or without
- * `Accept-Ranges: bytes` gets one whole-file PUT.
+ * `Accept-Ranges: bytes` gets one whole-file PUT. A chunk that does not reach the end of the
+ * file is taken as progress only when the answer says what the server holds (308, or a 2xx with
+ * X-File-Size or Range); a bare 2xx means the server ignores Content-Range (each PUT replaced
+ * the file), so the stager sends the whole file without Content-Range instead. Success is
+ * reported only for an answer to a PUT that reached the end of the file, and only when its
+ * X-File-Size and X-Content-SHA256, when present, match the file.
  *
  * The local file must not change during the upload: the stager checks its size and mtime before
  * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.
@@ -150,10 +157,17 @@ RESUMABLE_EXPORT int resumable_stager_set_client_cert(resumable_stager *s, const
  * tests only. Default 0. */
 RESUMABLE_EXPORT int resumable_stager_set_insecure(resumable_stager *s, int insecure);
 
-/* Stall detection: a request that moves fewer than `min_bytes_per_sec` bytes per second for
- * `seconds` seconds is abandoned and counts as a transient failure (CURLOPT_LOW_SPEED_LIMIT and
- * CURLOPT_LOW_SPEED_TIME). `min_bytes_per_sec` 0 disables it. Otherwise both 1 .. 2^31-1.
- * Default 1 byte/s over 30 s. */
+/* Stall detection: a PUT whose body moves fewer than `min_bytes_per_sec` bytes per second over
+ * `seconds` seconds is abandoned and counts as a transient failure. The check covers the request
+ * while its body is on its way: waiting for 100 Continue, sending, and until the peer's TCP has
+ * acknowledged the last byte (where the system tells; Linux). Once the whole body has been
+ * delivered, and for a HEAD once it has been sent, the wait for the answer is bounded only by
+ * the time budget: a server may rightly work for minutes before it answers (LocalAI hashes the
+ * whole file before answering the final chunk, and sometimes before answering HEAD). A
+ * connection that dies while we wait is found by TCP keep-alive or the budget. (Earlier
+ * versions used CURLOPT_LOW_SPEED_LIMIT/TIME, which also cut off a slow answer.) The connect
+ * timeout bounds connecting. `min_bytes_per_sec` 0 disables it. Otherwise both 1 .. 2^31-1. Default
+ * 1 byte/s over 30 s. */
 RESUMABLE_EXPORT int resumable_stager_set_stall(resumable_stager *s, uint64_t min_bytes_per_sec,
                                                 uint64_t seconds);
 

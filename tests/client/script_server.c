@@ -1,12 +1,14 @@
 #include "script_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct script_server {
   struct MHD_Daemon *d;
@@ -14,13 +16,83 @@ struct script_server {
   int n;
   char sha_hex[65];
   pthread_mutex_t mu;
+  pthread_cond_t stop_cv; /* signalled by script_stop: ends a hold */
+  int stopping;
   int count;
   script_record rec[SCRIPT_MAX];
+  unsigned hold_ms[SCRIPT_MAX];
+  uint64_t held_ms[SCRIPT_MAX];
+  int keep_bodies;
+  uint8_t *stored;
+  size_t stored_len;
 };
 
 typedef struct conn_state {
   int idx;
+  int put;
+  uint8_t *buf; /* the body so far, when bodies are kept */
+  size_t len, cap;
+  int oom;
 } conn_state;
+
+static uint64_t mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait (on the server's thread) until the hold for request idx is over or the server stops. */
+static void hold_answer(script_server *s, int idx)
+{
+  pthread_mutex_lock(&s->mu);
+  unsigned ms = s->hold_ms[idx];
+  uint64_t t0 = mono_ms();
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  while (ms && !s->stopping && mono_ms() - t0 < ms)
+    if (pthread_cond_timedwait(&s->stop_cv, &s->mu, &until) == ETIMEDOUT)
+      break;
+  s->held_ms[idx] = mono_ms() - t0;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static void keep_data(conn_state *cs, const char *data, size_t n)
+{
+  if (cs->oom)
+    return;
+  if (cs->len + n > cs->cap) {
+    size_t cap = (cs->len + n) * 2;
+    uint8_t *b = realloc(cs->buf, cap);
+    if (!b) {
+      cs->oom = 1;
+      return;
+    }
+    cs->buf = b;
+    cs->cap = cap;
+  }
+  memcpy(cs->buf + cs->len, data, n);
+  cs->len += n;
+}
+
+/* A completed PUT replaces the stored file (when bodies are kept). */
+static void store_body(script_server *s, conn_state *cs)
+{
+  pthread_mutex_lock(&s->mu);
+  if (s->keep_bodies && cs->put && !cs->oom) {
+    free(s->stored);
+    s->stored = cs->buf;
+    s->stored_len = cs->len;
+    cs->buf = NULL;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
 
 static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t cap)
 {
@@ -70,7 +142,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                                const char *method, const char *version, const char *data,
                                size_t *data_size, void **con_cls)
 {
-  (void)url, (void)version, (void)data;
+  (void)url, (void)version;
   script_server *s = cls;
   conn_state *cs = *con_cls;
   if (!cs) {
@@ -87,20 +159,28 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     copy_header(c, "X-Extra", r->extra, sizeof r->extra);
     const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
     r->expect = e && strcmp(e, "100-continue") == 0;
+    cs->put = strcmp(method, "PUT") == 0;
     pthread_mutex_unlock(&s->mu);
     *con_cls = cs;
     int early = cs->idx >= s->n || s->answers[cs->idx].early;
-    if (early || strcmp(method, "HEAD") == 0)
+    if (early || strcmp(method, "HEAD") == 0) {
+      hold_answer(s, cs->idx);
       return answer(s, c, cs->idx);
+    }
     return MHD_YES;
   }
   if (*data_size) {
     pthread_mutex_lock(&s->mu);
     s->rec[cs->idx].body += *data_size;
+    int keep = s->keep_bodies;
     pthread_mutex_unlock(&s->mu);
+    if (keep)
+      keep_data(cs, data, *data_size);
     *data_size = 0;
     return MHD_YES;
   }
+  store_body(s, cs);
+  hold_answer(s, cs->idx);
   return answer(s, c, cs->idx);
 }
 
@@ -108,7 +188,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
   (void)cls, (void)c, (void)toe;
-  free(*con_cls);
+  conn_state *cs = *con_cls;
+  if (cs)
+    free(cs->buf);
+  free(cs);
   *con_cls = NULL;
 }
 
@@ -121,6 +204,11 @@ script_server *script_start(const script_answer *answers, int n, const char *sha
   s->n = n;
   snprintf(s->sha_hex, sizeof s->sha_hex, "%s", sha_hex ? sha_hex : "");
   pthread_mutex_init(&s->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->stop_cv, &ca);
+  pthread_condattr_destroy(&ca);
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
@@ -129,6 +217,7 @@ script_server *script_start(const script_answer *answers, int n, const char *sha
                           handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                           MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
   if (!s->d) {
+    pthread_cond_destroy(&s->stop_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
     return NULL;
@@ -161,7 +250,48 @@ void script_stop(script_server *s)
 {
   if (!s)
     return;
+  pthread_mutex_lock(&s->mu);
+  s->stopping = 1;
+  pthread_cond_broadcast(&s->stop_cv);
+  pthread_mutex_unlock(&s->mu);
   MHD_stop_daemon(s->d);
+  pthread_cond_destroy(&s->stop_cv);
   pthread_mutex_destroy(&s->mu);
+  free(s->stored);
   free(s);
+}
+
+void script_hold(script_server *s, int idx, unsigned ms)
+{
+  if (idx < 0 || idx >= SCRIPT_MAX)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->hold_ms[idx] = ms;
+  pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t script_held_ms(const script_server *s, int idx)
+{
+  script_server *m = (script_server *)s;
+  pthread_mutex_lock(&m->mu);
+  uint64_t ms = idx >= 0 && idx < SCRIPT_MAX ? m->held_ms[idx] : 0;
+  pthread_mutex_unlock(&m->mu);
+  return ms;
+}
+
+void script_keep_bodies(script_server *s)
+{
+  pthread_mutex_lock(&s->mu);
+  s->keep_bodies = 1;
+  pthread_mutex_unlock(&s->mu);
+}
+
+const uint8_t *script_stored(const script_server *s, size_t *len)
+{
+  script_server *m = (script_server *)s;
+  pthread_mutex_lock(&m->mu);
+  const uint8_t *p = m->stored;
+  *len = m->stored_len;
+  pthread_mutex_unlock(&m->mu);
+  return p;
 }

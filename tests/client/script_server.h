@@ -3,6 +3,7 @@
 #ifndef SCRIPT_SERVER_H
 #define SCRIPT_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SCRIPT_MAX 32
@@ -34,5 +35,15 @@ unsigned script_port(const script_server *s);
 int script_count(const script_server *s);
 const script_record *script_at(const script_server *s, int i);
 void script_stop(script_server *s);
+
+/* Answer request `idx` only `ms` milliseconds after its body has fully arrived (the server waits
+ * on its own clock; script_stop ends the wait). script_held_ms says how long it did wait. */
+void script_hold(script_server *s, int idx, unsigned ms);
+uint64_t script_held_ms(const script_server *s, int idx);
+
+/* Model a server that ignores Content-Range: from now on, every completed PUT body replaces
+ * the stored file. script_stored returns it (NULL before the first PUT) and its length. */
+void script_keep_bodies(script_server *s);
+const uint8_t *script_stored(const script_server *s, size_t *len);
 
 #endif

@@ -184,7 +184,7 @@ static void put_308_continues_from_x_file_size(void **state)
   rs_resp r = answer(308);
   r.has_file_size = 1;
   r.file_size = 300;
-  rs_put_req q = {0, 0, 500};
+  rs_put_req q = {0, 0, 500, 0};
   uint64_t off = 0;
   assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 300);
@@ -196,7 +196,7 @@ static void put_308_falls_back_to_range_then_zero(void **state)
   rs_resp r = answer(308);
   r.has_range = 1;
   r.range_held = 250;
-  rs_put_req q = {0, 0, 500};
+  rs_put_req q = {0, 0, 500, 0};
   uint64_t off = 0;
   assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 250);
@@ -211,7 +211,7 @@ static void put_308_past_the_file_is_a_protocol_error(void **state)
   rs_resp r = answer(308);
   r.has_file_size = 1;
   r.file_size = SIZE + 1;
-  rs_put_req q = {0, 0, SIZE};
+  rs_put_req q = {0, 0, SIZE, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
@@ -224,7 +224,7 @@ static void put_200_with_our_hash_is_done(void **state)
   memcpy(r.content_sha, ours, 32);
   r.has_file_size = 1;
   r.file_size = SIZE;
-  rs_put_req q = {0, 400, SIZE};
+  rs_put_req q = {0, 400, SIZE, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_DONE);
 }
@@ -235,19 +235,88 @@ static void put_200_with_another_hash_is_a_protocol_error(void **state)
   rs_resp r = answer(200);
   r.has_content_sha = 1;
   memcpy(r.content_sha, other, 32);
-  rs_put_req q = {0, 0, SIZE};
+  rs_put_req q = {0, 0, SIZE, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
-static void put_200_to_a_middle_chunk_continues(void **state)
+static void put_200_to_a_middle_chunk_with_x_file_size_continues(void **state)
 {
   (void)state;
-  rs_resp r = answer(200); /* a server that acknowledges chunks with 200 and no headers */
-  rs_put_req q = {0, 0, 400};
+  rs_resp r = answer(200); /* a server that acknowledges chunks with 200 and says what it holds */
+  r.has_file_size = 1;
+  r.file_size = 400;
+  rs_put_req q = {0, 0, 400, 0};
   uint64_t off = 0;
   assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 400);
+  r = answer(204);
+  r.has_range = 1;
+  r.range_held = 700;
+  rs_put_req q2 = {0, 400, 700, 0};
+  assert_int_equal(rs_decide_put(204, &r, &q2, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(off, 700);
+}
+
+/* A server that ignores Content-Range stores each chunk as the whole file and answers 200 with
+ * nothing about what it holds: going on would end in a "success" with a truncated file. */
+static void put_200_to_a_middle_chunk_without_held_falls_back_to_whole(void **state)
+{
+  (void)state;
+  rs_resp r = answer(200);
+  rs_put_req first = {0, 0, 400, 0};
+  rs_put_req mid = {0, 400, 800, 0};
+  uint64_t off = 99;
+  assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
+  assert_int_equal(off, 0);
+  assert_int_equal(rs_decide_put(201, &r, &mid, SIZE, ours, &off), RS_PUT_WHOLE);
+  /* Our hash alone does not say how much it holds either. */
+  r.has_content_sha = 1;
+  memcpy(r.content_sha, ours, 32);
+  assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
+}
+
+/* The final chunk and the whole-file PUT: a bare 2xx is success (LocalAI's final 200 carries no
+ * X-File-Size), but a stated size or hash must be ours. */
+static void put_2xx_to_the_end_is_done_only_when_it_covers_the_file(void **state)
+{
+  (void)state;
+  rs_resp r = answer(200);
+  rs_put_req last = {0, 600, SIZE, 0};
+  rs_put_req whole = {1, 0, SIZE, 0};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_DONE);
+  assert_int_equal(off, SIZE);
+  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_DONE);
+  r.has_file_size = 1;
+  r.file_size = 400; /* it kept only part of what we sent */
+  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  r = answer(200);
+  r.has_content_sha = 1;
+  memcpy(r.content_sha, other, 32);
+  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
+}
+
+/* An older LocalAI answers the finish PUT (every byte held) with 416 and X-File-Size == size
+ * while it commits: re-syncing to the same offset would only repeat it, so wait and re-probe. */
+static void put_416_holding_everything_to_the_finish_put_is_committing(void **state)
+{
+  (void)state;
+  rs_resp r = answer(416);
+  r.has_file_size = 1;
+  r.file_size = SIZE;
+  rs_put_req finish = {0, 0, SIZE, 1};
+  uint64_t off = 0;
+  assert_int_equal(rs_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_COMMITTING);
+  /* To an ordinary chunk the same answer says "send the finish PUT". */
+  rs_put_req chunk = {0, 300, SIZE, 0};
+  assert_int_equal(rs_decide_put(416, &r, &chunk, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(off, SIZE);
+  /* A finish PUT answered 416 with less held: the server lost bytes; resume from there. */
+  r.file_size = 700;
+  assert_int_equal(rs_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(off, 700);
 }
 
 static void put_416_resyncs_from_x_file_size_or_reprobes(void **state)
@@ -256,7 +325,7 @@ static void put_416_resyncs_from_x_file_size_or_reprobes(void **state)
   rs_resp r = answer(416);
   r.has_file_size = 1;
   r.file_size = 640;
-  rs_put_req q = {0, 100, SIZE};
+  rs_put_req q = {0, 100, SIZE, 0};
   uint64_t off = 0;
   assert_int_equal(rs_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_RESYNC);
   assert_int_equal(off, 640);
@@ -268,7 +337,7 @@ static void put_409_restarts(void **state)
 {
   (void)state;
   rs_resp r = answer(409);
-  rs_put_req q = {0, 100, 200};
+  rs_put_req q = {0, 100, 200, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(409, &r, &q, SIZE, ours, &off), RS_PUT_RESTART);
 }
@@ -277,8 +346,8 @@ static void put_400_to_the_final_chunk_restarts(void **state)
 {
   (void)state;
   rs_resp r = answer(400);
-  rs_put_req last = {0, 600, SIZE};
-  rs_put_req whole = {1, 0, SIZE};
+  rs_put_req last = {0, 600, SIZE, 0};
+  rs_put_req whole = {1, 0, SIZE, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(400, &r, &last, SIZE, ours, &off), RS_PUT_RESTART);
   assert_int_equal(rs_decide_put(400, &r, &whole, SIZE, ours, &off), RS_PUT_RESTART);
@@ -288,7 +357,7 @@ static void put_400_to_a_middle_chunk_is_permanent(void **state)
 {
   (void)state;
   rs_resp r = answer(400);
-  rs_put_req mid = {0, 0, 600};
+  rs_put_req mid = {0, 0, 600, 0};
   uint64_t off;
   assert_int_equal(rs_decide_put(400, &r, &mid, SIZE, ours, &off), RS_PUT_REFUSED);
 }
@@ -297,7 +366,7 @@ static void put_transient_refused_and_too_large(void **state)
 {
   (void)state;
   rs_resp r = answer(503);
-  rs_put_req q = {0, 0, SIZE};
+  rs_put_req q = {0, 0, SIZE, 0};
   uint64_t off;
   const int transient[] = {408, 423, 429, 500, 503, 507};
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
@@ -329,7 +398,10 @@ int main(void)
       cmocka_unit_test(put_308_past_the_file_is_a_protocol_error),
       cmocka_unit_test(put_200_with_our_hash_is_done),
       cmocka_unit_test(put_200_with_another_hash_is_a_protocol_error),
-      cmocka_unit_test(put_200_to_a_middle_chunk_continues),
+      cmocka_unit_test(put_200_to_a_middle_chunk_with_x_file_size_continues),
+      cmocka_unit_test(put_200_to_a_middle_chunk_without_held_falls_back_to_whole),
+      cmocka_unit_test(put_2xx_to_the_end_is_done_only_when_it_covers_the_file),
+      cmocka_unit_test(put_416_holding_everything_to_the_finish_put_is_committing),
       cmocka_unit_test(put_416_resyncs_from_x_file_size_or_reprobes),
       cmocka_unit_test(put_409_restarts),
       cmocka_unit_test(put_400_to_the_final_chunk_restarts),

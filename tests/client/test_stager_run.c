@@ -424,6 +424,135 @@ static void run_budget_ends_retries_against_a_closed_port(void **state)
   assert_non_null(strstr(resumable_stager_message(f->s), "holds 0 of 1000 bytes"));
 }
 
+/* A server that works for a while once it has the whole request (LocalAI hashes the whole file
+ * before it answers the final chunk, and may before it answers HEAD) is not stalled: the stall
+ * check covers only a body on its way. Each answer is held for twice the stall limit, by the
+ * server's clock; the client must wait for it rather than abandon and retry. */
+static void run_server_slow_to_answer_a_sent_request_is_not_a_stall(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, "{}", 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_stall(f->s, 1, 1), RESUMABLE_OK);
+  script_hold(f->srv, 0, 2000);
+  script_hold(f->srv, 1, 2000);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2); /* one HEAD, exactly one PUT */
+  assert_string_equal(script_at(f->srv, 1)->method, "PUT");
+  assert_int_equal(script_at(f->srv, 1)->body, SIZE);
+  assert_true(script_held_ms(f->srv, 0) >= 2000);
+  assert_true(script_held_ms(f->srv, 1) >= 2000);
+  assert_int_equal(resumable_stager_attempts(f->s), 1);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
+/* The wait for a sent request's answer is still bounded by the time budget, and the timeout
+ * says how much the server holds. */
+static void run_budget_ends_the_wait_for_a_slow_answer(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {200,
+       "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
+       NULL, 0},
+      {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 500), RESUMABLE_OK);
+  script_hold(f->srv, 1, 60000); /* ended by script_stop in the teardown */
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_non_null(strstr(resumable_stager_message(f->s), "holds 300 of 1000 bytes"));
+}
+
+/* An older LocalAI answers the finish PUT with 416 and X-File-Size == size while it commits:
+ * wait, probe again, and finish when HEAD shows the complete file; more such answers than the
+ * re-sync limit are fine while the budget lasts. */
+static void run_416_holding_everything_to_the_finish_put_waits_for_the_commit(void **state)
+{
+  fixture *f = *state;
+#define FULL "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n"
+#define COMMITTING {416, "X-File-Size: 1000\nContent-Range: bytes */1000\n", "committing", 1}
+  const script_answer a[] = {{200, FULL, NULL, 0}, COMMITTING,
+                             {200, FULL, NULL, 0}, COMMITTING,
+                             {200, FULL, NULL, 0}, COMMITTING,
+                             {200, DONE_HDRS "Accept-Ranges: bytes\n", NULL, 0}};
+#undef FULL
+#undef COMMITTING
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 7);
+  for (int i = 1; i < 6; i += 2) {
+    assert_string_equal(script_at(f->srv, i)->method, "PUT");
+    assert_string_equal(script_at(f->srv, i)->content_range, "bytes 0-999/1000");
+    assert_true(script_at(f->srv, i)->expect);
+    assert_int_equal(script_at(f->srv, i)->body, 0);
+    assert_string_equal(script_at(f->srv, i + 1)->method, "HEAD");
+  }
+  assert_int_equal(resumable_stager_attempts(f->s), 4);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 0);
+}
+
+/* The same answer forever: the budget ends it with a timeout that says the server holds all. */
+static void run_finish_put_416_until_the_budget_is_a_timeout(void **state)
+{
+  fixture *f = *state;
+  script_answer a[SCRIPT_MAX];
+  for (int i = 0; i < SCRIPT_MAX; i++)
+    a[i] = i % 2 == 0
+               ? (script_answer){200, "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n",
+                                 NULL, 0}
+               : (script_answer){416, "X-File-Size: 1000\n", "committing", 1};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_backoff_ms(f->s, 50, 100), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 300), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
+  assert_non_null(strstr(resumable_stager_message(f->s), "holds 1000 of 1000 bytes"));
+  assert_non_null(strstr(resumable_stager_message(f->s), "committing"));
+}
+
+/* A server that ignores Content-Range (an old LocalAI worker) stores every PUT body as the whole
+ * file and answers 200 without X-File-Size. Chunks would overwrite one another: the stager must
+ * notice at the first chunk and send the whole file instead. */
+static void run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, "not found", 0},
+                             {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
+                             {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
+                             {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  script_keep_bodies(f->srv);
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  size_t len = 0;
+  const uint8_t *stored = script_stored(f->srv, &len);
+  assert_int_equal(len, SIZE);
+  assert_memory_equal(stored, f->data, SIZE);
+  assert_int_equal(script_count(f->srv), 3);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-399/1000");
+  assert_string_equal(script_at(f->srv, 2)->content_range, ""); /* whole-file PUT */
+  assert_string_equal(script_at(f->srv, 2)->sha, f->sha);
+  assert_int_equal(script_at(f->srv, 2)->body, SIZE);
+}
+
+/* After a 404 probe the stager still sends ranges (a current server resumes them); a server
+ * that acknowledges chunks with 200 and says what it holds gets the next chunk. */
+static void run_chunks_acknowledged_by_200_with_x_file_size_continue(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {200, "X-File-Size: 400\n", NULL, 0},
+                             {200, "Range: bytes=0-799\n", NULL, 0},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -450,6 +579,12 @@ int main(void)
       T(run_cancel_from_progress_while_waiting),
       T(run_retry_after_beyond_budget_times_out_at_once),
       T(run_budget_ends_retries_against_a_closed_port),
+      T(run_server_slow_to_answer_a_sent_request_is_not_a_stall),
+      T(run_budget_ends_the_wait_for_a_slow_answer),
+      T(run_416_holding_everything_to_the_finish_put_waits_for_the_commit),
+      T(run_finish_put_416_until_the_budget_is_a_timeout),
+      T(run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one),
+      T(run_chunks_acknowledged_by_200_with_x_file_size_continue),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);
