@@ -326,6 +326,19 @@ static int on_continue(rs_run *run, rs_cursor *cur, uint64_t off, int resync)
   return STEP_NEXT;
 }
 
+/* A bare 2xx to a chunk: the server stored it as the whole file (it ignores Content-Range), so
+ * chunks would overwrite each other. From here on, whole-file PUTs from byte 0. */
+static int on_no_ranges(rs_run *run, rs_cursor *cur, int st)
+{
+  rs_run_log(run, RESUMABLE_LOG_WARN,
+             "PUT %d to a chunk without X-File-Size or Range: the server ignores Content-Range; "
+             "sending the whole file from byte 0",
+             st);
+  cur->whole = 1;
+  cur->offset = run->s->r.held = 0;
+  return STEP_NEXT;
+}
+
 static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
 {
   char t[200];
@@ -344,13 +357,7 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   case RS_PUT_RESYNC:
     return on_continue(run, cur, off, 1);
   case RS_PUT_WHOLE:
-    rs_run_log(run, RESUMABLE_LOG_WARN,
-               "PUT %d to a chunk without X-File-Size or Range: the server ignores "
-               "Content-Range; sending the whole file from byte 0",
-               st);
-    cur->whole = 1;
-    cur->offset = run->s->r.held = 0;
-    return STEP_NEXT;
+    return on_no_ranges(run, cur, st);
   case RS_PUT_COMMITTING:
     snprintf(run->last_problem, sizeof run->last_problem,
              "PUT answered 416 holding all %" PRIu64 " bytes: the server is committing",
