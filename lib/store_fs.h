@@ -77,9 +77,11 @@ void rs_fs_flusher_free(rs_fs_flusher *f);
 /* Queue an fdatasync of fd's file, unless one for *slot is queued or running. Creates *slot
  * on first use (holding a dup of fd). Best effort: on any shortage nothing is queued. */
 void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd);
-/* Wait until no flush of r is queued or running; nonzero if any background flush of r failed
- * (its bytes may be lost: the owner must not promise them). NULL r: 0. */
+/* Drop r's flush if it is only queued, and wait if one is running; nonzero if any background
+ * flush of r failed (its bytes may be lost: the owner must not promise them). NULL r: 0. */
 int rs_fs_flush_settle(rs_fs_flusher *f, rs_fs_flushed *r);
+/* Wait until nothing is queued or running (tests: makes "a flush ran" observable). */
+void rs_fs_flusher_idle(rs_fs_flusher *f);
 /* Drop the handle's reference to r (the thread may still finish a flush). NULL r ok. */
 void rs_fs_flush_release(rs_fs_flusher *f, rs_fs_flushed *r);
 

@@ -38,6 +38,7 @@ struct rs_fs_flusher {
   rs_fs_flushed *head, *tail;
   pthread_t thread;
   int started; /* 1: running, -1: could not start (flushing stays off) */
+  int syncing; /* the thread is in an fdatasync */
   int stop;
 };
 
@@ -77,11 +78,11 @@ static void *flusher_main(void *arg)
     r->queued = 0;
     int err = 0;
     if (!f->stop && r->refs > 1) { /* its handle is gone: nothing left to promise */
-      r->busy = 1;
+      r->busy = f->syncing = 1;
       pthread_mutex_unlock(&f->mu);
       err = sync_one(r->fd);
       pthread_mutex_lock(&f->mu);
-      r->busy = 0;
+      r->busy = f->syncing = 0;
     }
     if (err != 0)
       r->failed = 1;
@@ -184,16 +185,47 @@ void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd)
   pthread_mutex_unlock(&f->mu);
 }
 
+/* Take a queued record off the list (the caller's own sync will cover it). Under f->mu. */
+static void dequeue(rs_fs_flusher *f, rs_fs_flushed *r)
+{
+  rs_fs_flushed **pp = &f->head, *prev = NULL;
+  while (*pp && *pp != r) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  if (!*pp)
+    return;
+  *pp = r->next;
+  if (f->tail == r)
+    f->tail = prev;
+  r->queued = 0;
+  unref(r); /* the flusher's reference; the handle still holds one */
+}
+
 int rs_fs_flush_settle(rs_fs_flusher *f, rs_fs_flushed *r)
 {
   if (!f || !r)
     return 0;
   pthread_mutex_lock(&f->mu);
-  while (r->queued || r->busy)
+  /* A flush still waiting behind other uploads' is dropped rather than waited for: the owner
+   * is about to sync itself. Only one already running is waited out. */
+  if (r->queued)
+    dequeue(f, r);
+  while (r->busy)
     pthread_cond_wait(&f->idle, &f->mu);
   int failed = r->failed;
   pthread_mutex_unlock(&f->mu);
   return failed;
+}
+
+void rs_fs_flusher_idle(rs_fs_flusher *f)
+{
+  if (!f)
+    return;
+  pthread_mutex_lock(&f->mu);
+  while (f->head || f->syncing)
+    pthread_cond_wait(&f->idle, &f->mu);
+  pthread_mutex_unlock(&f->mu);
 }
 
 void rs_fs_flush_release(rs_fs_flusher *f, rs_fs_flushed *r)

@@ -53,8 +53,11 @@ static void usage(FILE *out) {
         "  --token TOKEN      require 'Authorization: Bearer TOKEN' on every request\n"
         "                     (default: no authentication)\n"
         "  --expose-paths     tell clients where files are stored (X-Local-Path header,\n"
-        "                     \"local_path\" in the final reply), for LocalAI's client\n"
-        "                     (default: off)\n"
+        "                     \"local_path\" in the final reply) (default: off).\n"
+        "                     LocalAI's client REQUIRES it: it skips an upload only when\n"
+        "                     HEAD carries X-Local-Path, and it takes the stored file's\n"
+        "                     path from \"local_path\" (without it an upload \"succeeds\"\n"
+        "                     with an empty path)\n"
         "  --idle-timeout S   close a connection that sends and receives nothing for S\n"
         "                     seconds; an upload cut this way keeps its bytes (default 60)\n"
         "  --body-timeout S   window of the minimum body rate, in seconds (default 60)\n"
@@ -83,7 +86,16 @@ static void usage(FILE *out) {
         "\n"
         "When ready it prints 'listening on http://ADDR:PORT/' on stdout. One line per\n"
         "request (method, key, status, bytes received) goes to stderr. SIGINT or SIGTERM\n"
-        "stop it cleanly; uploads cut off keep the bytes that arrived.\n",
+        "stop it cleanly; uploads cut off keep the bytes that arrived.\n"
+        "\n"
+        "Answers decided from the headers alone (an 'already there' 200, 400, 409, 413,\n"
+        "416) go out at once to a client that sent 'Expect: 100-continue', and it sends\n"
+        "no body. Other clients (LocalAI's among them) send the body anyway: it is read\n"
+        "to its end and discarded (nothing is stored), bounded only by --idle-timeout\n"
+        "and --min-body-rate, and then the answer is sent, so the client sees it rather\n"
+        "than a reset it would retry. Two exceptions are read for at most 5 s and then\n"
+        "closed without an answer: a 401 (an unauthenticated client must not make the\n"
+        "server read unbounded data) and a chunked body (it has no declared end).\n",
         out);
 }
 

@@ -7,20 +7,31 @@
  *    connection after the reply (it refuses to read the body of an early-queued PUT).
  *  - Otherwise MHD only lets a reply be queued once the whole body was read (it refuses
  *    MHD_queue_response while the body is being received, and an early-queued reply makes MHD
- *    close the socket with unread data, which the client sees as a reset). So the host keeps
- *    reading and discarding the body (the lingering read) and queues the reply when the body
- *    ends. If the body has not ended `linger_ms` after the decision, the connection is closed
- *    without a reply at the next body piece; a client that stalls without sending is only cut
- *    by the connection timeout (MHD calls the handler only when bytes arrive).
+ *    close the socket with unread data, which the client sees as a reset). The client is
+ *    sending the body anyway, so the host reads and discards it (nothing reaches the handler
+ *    or the store) and queues the reply when the body ends. Closing instead would turn a final
+ *    answer (200 "already there", 409, 413, 400) into a reset, which clients such as Go's
+ *    net/http treat as transient: they would re-send the whole body again and again.
+ *    This drain is bounded only by the slow-client checks below (idle timeout, minimum body
+ *    rate), like any body; the client declared the length, and (auth being checked first) it
+ *    is an authenticated one.
+ *  - Two exceptions keep a short lingering read instead: after `linger_ms` from the decision the
+ *    connection is closed without a reply at the next body piece. A 401: an unauthenticated
+ *    client must not make us read unbounded data, and it learns nothing from the answer. And a
+ *    body of unknown length (chunked): it has no declared end to wait for (it may be a stream
+ *    that never stops), so it is treated like one that is too long.
+ *  A client that stalls without sending is cut by the idle timeout in every case (MHD calls the
+ *  handler only when bytes arrive).
  * A connection that drops mid-body is seen in the completion callback (termination code other
  * than COMPLETED_OK): the exchange ends as DROPPED, which keeps the bytes that arrived.
  *
  * Hostile and slow clients, within what MHD 0.9.75 offers:
  *  - MHD's connection timeout is an idle timeout: it restarts with every byte received or sent.
  *  - A slow body (a byte now and then, each resetting that timeout) is cut by our own rate check:
- *    MHD calls the handler for every piece it reads, and a piece that ends a window in which the
- *    body averaged less than body_min_rate bytes/s closes the connection (the piece itself is
- *    still kept). So a body trickle ends within window + idle timeout.
+ *    MHD calls the handler for every piece it reads (drained pieces included), and a piece that
+ *    ends a window in which the body averaged less than body_min_rate bytes/s closes the
+ *    connection (the piece itself is still kept). So a body trickle ends within window + idle
+ *    timeout.
  *  - MHD never calls the handler before the headers are complete, so a header trickle is bounded
  *    only by the memory limit (headers larger than it are refused by MHD with 431) and the
  *    connection caps, not by a deadline.
@@ -52,15 +63,22 @@ struct mhd_host {
   char address[INET6_ADDRSTRLEN];
 };
 
+/* What happens to the body after the reply is decided (see the top of this file). */
+typedef enum drain_mode {
+  DRAIN_NONE,   /* undecided: the body goes to the handler */
+  DRAIN_TO_END, /* discard to the end, then reply */
+  DRAIN_LINGER  /* discard until linger_ms passed, then close without a reply */
+} drain_mode;
+
 /* Per-request state, kept in MHD's con_cls. */
 typedef struct mhd_request {
   mhd_host *host;
   resumable_exchange *ex;
   char method[16];
-  int decided;             /* the reply is decided: the rest of the body is discarded */
+  drain_mode drain;        /* once the reply is decided: how the rest of the body is read */
   int ended;               /* resumable_exchange_end was called */
   int failed;              /* a header could not be handed over */
-  struct timespec drain_until;
+  struct timespec drain_until; /* DRAIN_LINGER: close at the first piece after this */
   struct timespec window_start; /* the body-rate window */
   uint64_t window_bytes;
 } mhd_request;
@@ -109,8 +127,18 @@ static int too_slow(mhd_request *r, size_t n) {
   return 0;
 }
 
-static void mark_decided(mhd_request *r) {
-  r->decided = 1;
+static int has_chunked_body(struct MHD_Connection *c) {
+  return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+         NULL; /* request_ok() let through only a single "chunked" */
+}
+
+/* The reply is decided; the rest of the body is discarded, to its end or for linger_ms. */
+static void mark_decided(struct MHD_Connection *c, mhd_request *r) {
+  if (resumable_exchange_status(r->ex) != 401 && !has_chunked_body(c)) {
+    r->drain = DRAIN_TO_END;
+    return;
+  }
+  r->drain = DRAIN_LINGER;
   if (clock_gettime(CLOCK_MONOTONIC, &r->drain_until) != 0)
     return; /* zeroed deadline: already passed, the connection just closes */
   r->drain_until.tv_sec += (time_t)(r->host->linger_ms / 1000);
@@ -246,7 +274,7 @@ static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, cons
     r->ended = 1; /* end() would do nothing after a decided reply */
     if (wants_100_continue(c))
       return queue_reply(c, r); /* no 100 Continue: the client sends no body */
-    mark_decided(r);            /* drain whatever body comes, reply at its end */
+    mark_decided(c, r);         /* drain whatever body comes, reply at its end */
   }
   return MHD_YES;
 }
@@ -264,16 +292,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
     *upload_data_size = 0;
-    if (r->decided)
+    if (r->drain == DRAIN_LINGER)
       return time_passed(&r->drain_until) ? MHD_NO : MHD_YES;
+    if (r->drain == DRAIN_TO_END)
+      return too_slow(r, n) ? MHD_NO : MHD_YES; /* discarded: the handler already decided */
     int rc = resumable_exchange_feed(r->ex, upload_data, n);
-    if (rc != 0) {
-      r->ended = 1;
-      mark_decided(r);
-    }
-    if (rc == 0 && too_slow(r, n))
+    if (rc != 0)
+      r->ended = 1; /* decided (or refused): end() has nothing left to do */
+    if (rc < 0)
+      return MHD_NO;
+    if (rc > 0)
+      mark_decided(c, r);
+    if (too_slow(r, n))
       return MHD_NO; /* on_completed ends the exchange as dropped: the bytes stay */
-    return rc < 0 ? MHD_NO : MHD_YES;
+    return MHD_YES;
   }
   if (!r->ended) {
     resumable_exchange_end(r->ex, RESUMABLE_BODY_COMPLETE);

@@ -28,7 +28,11 @@ typedef struct mhd_host_config {
   unsigned timeout_s;           /* idle timeout: a connection that moves no byte either way for
                                    this long is closed (an upload in progress ends as dropped,
                                    keeping its bytes); 0 means 60 s */
-  unsigned linger_ms;           /* how long an early reply keeps draining the body; 0 = 5000 */
+  unsigned linger_ms;           /* a reply decided before the body ended, to a client without
+                                   Expect: 100-continue, waits for the body's end (bounded by
+                                   the idle timeout and body_min_rate) and is then sent; but a
+                                   401, or a chunked body, is read only this long after the
+                                   decision and then closed without a reply; 0 means 5000 */
   unsigned max_connections;     /* concurrent connections; more are accepted and closed at
                                    once; 0 means 256 */
   unsigned max_per_ip;          /* concurrent connections from one client address; 0: no cap */

@@ -24,9 +24,10 @@ extern "C" {
  *   send resumable_exchange_status / _header_at / _read_body; resumable_exchange_free(ex).
  *
  * Answering from the headers alone (401, 400, 404, 405, 409, 413, 416, an "already there" 200)
- * lets `Expect: 100-continue` clients stop before sending a refused body. A host that answers
- * early should drain the rest of the body for a short while before closing (docs/protocol.md,
- * "Answering before the body ends").
+ * lets `Expect: 100-continue` clients stop before sending a refused body. Other clients send
+ * the body anyway: a host should read and discard it to its end (no feed) and deliver the
+ * reply, closing early only for a 401 or a body without a declared length (docs/protocol.md,
+ * "Early answers").
  *
  * Threading: a resumable_server is safe to use from many threads at once once configured (the
  * setters are not: call them before the first exchange). One exchange belongs to one thread at a

@@ -133,6 +133,27 @@ static void trickled_chunked_upload_is_cut_and_never_committed(void **state) {
   free(after);
 }
 
+/* After an early reply the body is drained to its end, but a trickle is still cut: the drain
+ * is bounded by the same rate check as any body (and nothing is written meanwhile). */
+static void trickled_body_after_an_early_reply_is_cut_by_the_rate_check(void **state) {
+  /* idle timeout and linger far away: only the rate check can cut this body */
+  mhd_host_config cfg = {.timeout_s = 60, .linger_ms = 60000, .body_min_rate = 1024,
+                         .body_window_s = 1};
+  hs_server *s = hs_new(&cfg);
+  *state = s;
+  char *before = hs_snapshot(s->it.parent);
+  /* 416 from the headers: nothing is held, the chunk starts at 100 */
+  (void)trickle(s,
+                "PUT " IT_PREFIX "late.bin HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n"
+                "Content-Range: bytes 100-1099/2000\r\n\r\n",
+                1000, 100);
+  char *after = hs_snapshot(s->it.parent);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  assert_true(hs_log_has(s, "PUT \"late.bin\" 416 0 dropped"));
+}
+
 static void a_fast_body_passes_the_rate_check(void **state) {
   mhd_host_config cfg = {.body_min_rate = 64 * 1024, .body_window_s = 1};
   hs_server *s = hs_new(&cfg);
@@ -472,6 +493,7 @@ int main(int argc, char **argv) {
       T(stalled_chunk_is_closed_and_keeps_its_bytes),
       T(trickled_chunk_is_cut_by_the_rate_check_and_keeps_its_bytes),
       T(trickled_chunked_upload_is_cut_and_never_committed),
+      T(trickled_body_after_an_early_reply_is_cut_by_the_rate_check),
       T(a_fast_body_passes_the_rate_check),
       T(two_hundred_idle_connections_do_not_stop_an_upload),
       T(two_hundred_idle_connections_do_not_stop_an_upload_in_a_pool),

@@ -16,13 +16,21 @@
 typedef struct upload_src {
   const char *data;
   size_t len, pos;
+  size_t pause_at; /* it_put_stalled: pause once when pos reaches it (0: never) */
+  int paused;      /* paused now */
+  int pause_done;  /* the one pause happened */
 } upload_src;
 
 static size_t read_cb(char *buf, size_t size, size_t nmemb, void *user) {
   upload_src *u = user;
   size_t n = size * nmemb;
-  if (n > u->len - u->pos)
-    n = u->len - u->pos;
+  if (u->pause_at > 0 && !u->pause_done && u->pos >= u->pause_at) {
+    u->paused = u->pause_done = 1;
+    return CURL_READFUNC_PAUSE;
+  }
+  size_t end = u->pause_at > 0 && !u->pause_done ? u->pause_at : u->len;
+  if (n > end - u->pos)
+    n = end - u->pos;
   if (n > 0)
     memcpy(buf, u->data + u->pos, n);
   u->pos += n;
@@ -88,39 +96,108 @@ static void set_method(CURL *c, const it_req *rq, upload_src *src) {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt(c, CURLOPT_READDATA, src);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+    if (!rq->chunked) /* else HTTP/1.1 curl sends Transfer-Encoding: chunked */
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
     curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 10000L);
   } else if (strcmp(rq->method, "GET") != 0) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
   }
 }
 
-void it_request(const it_server *s, const it_req *rq, it_resp *out) {
-  memset(out, 0, sizeof *out);
-  CURL *c = curl_easy_init();
-  assert_non_null(c);
+/* One libcurl transfer being set up or run. */
+typedef struct it_call {
+  CURL *c;
+  struct curl_slist *h;
+  upload_src src;
   char url[2048];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u%s%s", (unsigned)s->port, IT_PREFIX, rq->key);
-  upload_src src = {rq->body, rq->body_len, 0};
-  struct curl_slist *h = request_headers(rq);
-  curl_easy_setopt(c, CURLOPT_URL, url);
+} it_call;
+
+static void call_prepare(const it_server *s, const it_req *rq, it_resp *out, it_call *k) {
+  memset(out, 0, sizeof *out);
+  memset(k, 0, sizeof *k);
+  k->c = curl_easy_init();
+  assert_non_null(k->c);
+  CURL *c = k->c;
+  snprintf(k->url, sizeof k->url, "http://127.0.0.1:%u%s%s", (unsigned)s->port, IT_PREFIX,
+           rq->key);
+  k->src.data = rq->body;
+  k->src.len = rq->body_len;
+  k->h = request_headers(rq);
+  curl_easy_setopt(c, CURLOPT_URL, k->url);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, k->h);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  set_method(c, rq, &src);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK)
-    fail_msg("curl %s %s: %s", rq->method, url, curl_easy_strerror(rc));
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+  set_method(c, rq, &k->src);
+}
+
+static void call_finish(it_call *k, it_resp *out) {
+  curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &out->status);
   curl_off_t up = 0;
-  curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl_easy_getinfo(k->c, CURLINFO_SIZE_UPLOAD_T, &up);
   out->uploaded = (long long)up;
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
+  curl_slist_free_all(k->h);
+  curl_easy_cleanup(k->c);
+}
+
+void it_request(const it_server *s, const it_req *rq, it_resp *out) {
+  it_call k;
+  call_prepare(s, rq, out, &k);
+  CURLcode rc = curl_easy_perform(k.c);
+  if (rc != CURLE_OK)
+    fail_msg("curl %s %s: %s", rq->method, k.url, curl_easy_strerror(rc));
+  call_finish(&k, out);
+}
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Drive the paused-once transfer until it ends: CURLE_OK or curl's error. */
+static CURLcode run_stalled(CURLM *m, it_call *k, int pause_ms, int *ended_in_pause) {
+  long long resume_at = -1;
+  int running = 1;
+  while (running) {
+    assert_int_equal(curl_multi_perform(m, &running), CURLM_OK);
+    if (!running)
+      break;
+    if (k->src.paused && resume_at < 0)
+      resume_at = now_ms() + pause_ms;
+    if (k->src.paused && now_ms() >= resume_at) {
+      k->src.paused = 0;
+      assert_int_equal(curl_easy_pause(k->c, CURLPAUSE_CONT), CURLE_OK);
+      continue;
+    }
+    /* Waits on the transfer's socket: during the pause only a reply or a close wakes it. */
+    int wait = k->src.paused ? (int)(resume_at - now_ms()) : 1000;
+    assert_int_equal(curl_multi_poll(m, NULL, 0, wait > 0 ? wait : 0, NULL), CURLM_OK);
+  }
+  *ended_in_pause = k->src.paused;
+  int left = 0;
+  CURLMsg *msg = curl_multi_info_read(m, &left);
+  assert_non_null(msg);
+  return msg->data.result;
+}
+
+CURLcode it_put_stalled(const it_server *s, const it_req *rq, size_t pause_at, int pause_ms,
+                        it_resp *out, int *ended_in_pause) {
+  assert_true(pause_at > 0 && pause_at < rq->body_len);
+  it_call k;
+  call_prepare(s, rq, out, &k);
+  k.src.pause_at = pause_at;
+  CURLM *m = curl_multi_init();
+  assert_non_null(m);
+  assert_int_equal(curl_multi_add_handle(m, k.c), CURLM_OK);
+  CURLcode rc = run_stalled(m, &k, pause_ms, ended_in_pause);
+  curl_multi_remove_handle(m, k.c);
+  curl_multi_cleanup(m);
+  call_finish(&k, out);
+  return rc;
 }
 
 void it_resp_free(it_resp *r) {
@@ -208,12 +285,6 @@ void it_raw_send(int fd, const void *data, size_t len) {
     p += n;
     len -= (size_t)n;
   }
-}
-
-static long long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Whether buf holds a whole response: headers, then Content-Length bytes of body. */

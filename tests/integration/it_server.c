@@ -32,7 +32,8 @@ void it_server_start(it_server *s) {
   if (verbose())
     assert_int_equal(resumable_server_set_log(s->srv, handler_log, NULL), RESUMABLE_OK);
   mhd_host_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .server = s->srv,
-                         .verbose = verbose(), .log = verbose() ? log_to_stderr : NULL};
+                         .linger_ms = s->linger_ms, .verbose = verbose(),
+                         .log = verbose() ? log_to_stderr : NULL};
   if (s->log != NULL) {
     cfg.log = s->log;
     cfg.log_user = s->log_user;

@@ -21,6 +21,7 @@ typedef struct it_server {
   char root[96];   /* the store's root */
   uint64_t max_size;
   const char *token;
+  unsigned linger_ms;  /* the host's linger after an early reply; 0: its default */
   mhd_host_log_fn log; /* access log; NULL for none (or stderr with RS_IT_VERBOSE) */
   void *log_user;
   resumable_server *srv;
@@ -49,6 +50,7 @@ typedef struct it_req {
   const char *range;         /* Range for GET; NULL for none */
   const char *token;         /* sent as Authorization: Bearer; NULL for none */
   int expect_100;            /* PUT: 1 sends Expect: 100-continue and waits long for it */
+  int chunked;               /* PUT: 1 sends the body chunked, without Content-Length */
 } it_req;
 
 typedef struct it_resp {
@@ -63,6 +65,13 @@ typedef struct it_resp {
 /* Perform the request with libcurl; fills *out (free with it_resp_free). */
 void it_request(const it_server *s, const it_req *rq, it_resp *out);
 void it_resp_free(it_resp *r);
+/* A PUT (rq, without Expect) whose body stalls, as on a bursty link: the first `pause_at` body
+ * bytes (0 < pause_at < body_len), then nothing for `pause_ms` (curl paused; the wait is on the
+ * transfer's socket, so a reply or a close ends it at once), then the rest. Unlike it_request a
+ * transport error is no test failure: it is returned (CURLE_OK when a reply arrived; status 0
+ * when none). *ended_in_pause is 1 if the exchange ended (reply or close) during the pause. */
+CURLcode it_put_stalled(const it_server *s, const it_req *rq, size_t pause_at, int pause_ms,
+                        it_resp *out, int *ended_in_pause);
 /* The value of response header `name` copied into buf, or NULL if absent. */
 const char *it_header(const it_resp *r, const char *name, char *buf, size_t cap);
 /* it_header parsed as an unsigned number; -1 if absent or not a number. */

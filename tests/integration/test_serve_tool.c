@@ -87,7 +87,8 @@ static void help_documents_every_flag(void **state) {
   const char *args[] = {"--help", NULL};
   assert_int_equal(run(args, out, sizeof out), 0);
   static const char *const flags[] = {"--listen", "--port", "--root", "--prefix",
-                                      "--max-size", "--token", "--expose-paths", "default"};
+                                      "--max-size", "--token", "--expose-paths", "default",
+                                      "LocalAI's client REQUIRES", "Expect: 100-continue"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strstr(out, flags[i]) == NULL)
       fail_msg("--help does not mention %s", flags[i]);
