@@ -105,6 +105,12 @@ static int body_pending(const rs_run *run)
 {
   if (!run->req_put || run->resp.status >= 200)
     return 0;
+  /* The finish PUT asks the server to commit what it holds; the server may hash the whole file
+   * before it answers (LocalAI does) and need not read the body meanwhile, so its body may sit
+   * unread for minutes. Only the budget bounds that wait (the stall check would abandon the
+   * answer and start the server hashing again on the retry). */
+  if (run->req_finish)
+    return 0;
   return run->req_sent < run->body_end - run->body_start || unacked(run);
 }
 
@@ -326,6 +332,7 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   run->req_sent = 0;
   run->body_end = req->end;
   run->req_put = !req->head;
+  run->req_finish = req->force_expect;
   run->stall_t0 = t0;
   run->stall_b0 = 0;
   run->stalled = 0;

@@ -98,6 +98,7 @@ typedef struct rs_run {
   uint64_t body_start;
   uint64_t req_sent;    /* body bytes libcurl has sent in this request so far */
   int req_put;          /* the request has a body (PUT), so the stall check applies */
+  int req_finish;       /* the finish PUT: the server may commit (and hash) before answering */
   uint64_t stall_t0;    /* stall window: when it began (rs_now_ms) */
   uint64_t stall_b0;    /* and the bytes moved (up + down) by then */
   int stalled;          /* the stall check abandoned the request */

@@ -163,7 +163,10 @@ RESUMABLE_EXPORT int resumable_stager_set_insecure(resumable_stager *s, int inse
  * acknowledged the last byte (where the system tells; Linux). Once the whole body has been
  * delivered, and for a HEAD once it has been sent, the wait for the answer is bounded only by
  * the time budget: a server may rightly work for minutes before it answers (LocalAI hashes the
- * whole file before answering the final chunk, and sometimes before answering HEAD). A
+ * whole file before answering the final chunk, and sometimes before answering HEAD). The
+ * "finish" PUT (sent when the server already holds every byte, with Expect: 100-continue, so
+ * that it commits without our body) is never subject to the check, since such a server may
+ * leave its body unread while it hashes. A
  * connection that dies while we wait is found by TCP keep-alive or the budget. (Earlier
  * versions used CURLOPT_LOW_SPEED_LIMIT/TIME, which also cut off a slow answer.) The connect
  * timeout bounds connecting. `min_bytes_per_sec` 0 disables it. Otherwise both 1 .. 2^31-1. Default

@@ -492,6 +492,27 @@ static void run_416_holding_everything_to_the_finish_put_waits_for_the_commit(vo
   assert_int_equal(resumable_stager_wire_bytes(f->s), 0);
 }
 
+/* The finish PUT to a server that hashes the whole file before it answers (LocalAI), without
+ * asking for the body: no stall check applies to it, so the answer held for twice the stall
+ * limit is waited for, and exactly one finish PUT is sent, with no body byte. */
+static void run_finish_put_waits_for_a_slow_commit(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {
+      {200, "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n", NULL, 0},
+      {200, DONE_HDRS, "{}", 1}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_stall(f->s, 1, 1), RESUMABLE_OK);
+  script_hold(f->srv, 1, 2000);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_string_equal(script_at(f->srv, 1)->method, "PUT");
+  assert_true(script_at(f->srv, 1)->expect);
+  assert_int_equal(script_at(f->srv, 1)->body, 0);
+  assert_true(script_held_ms(f->srv, 1) >= 2000);
+  assert_int_equal(resumable_stager_attempts(f->s), 1);
+}
+
 /* The same answer forever: the budget ends it with a timeout that says the server holds all. */
 static void run_finish_put_416_until_the_budget_is_a_timeout(void **state)
 {
@@ -582,6 +603,7 @@ int main(void)
       T(run_server_slow_to_answer_a_sent_request_is_not_a_stall),
       T(run_budget_ends_the_wait_for_a_slow_answer),
       T(run_416_holding_everything_to_the_finish_put_waits_for_the_commit),
+      T(run_finish_put_waits_for_a_slow_commit),
       T(run_finish_put_416_until_the_budget_is_a_timeout),
       T(run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one),
       T(run_chunks_acknowledged_by_200_with_x_file_size_continue),
