@@ -186,6 +186,17 @@ curl_put() {
   curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T "$file" "$@" "$url" 2>>"$WORK/curl.err" ||
     true
 }
+# curl_put_cpu KEY URL FILE [curl args...]: curl_put, and adds curl's own user+system CPU
+# seconds to KEY (bash's `time` of the child). Run it in this shell (not in a pipe or a process
+# substitution), so that the figure is kept: its output goes to a file.
+curl_put_cpu() {
+  local key=$1 url=$2 file=$3 TIMEFORMAT='%U %S' u sy
+  shift 3
+  { time curl -sS -o /dev/null -w '%{http_code} %{time_total}\n' -T "$file" "$@" "$url" \
+      2>>"$WORK/curl.err"; } 2>"$WORK/curl.time" || true
+  read -r u sy <"$WORK/curl.time" 2>/dev/null &&
+    add "$key" "$(awk -v a="$u" -v b="$sy" 'BEGIN { printf "%.2f", a + b }')"
+}
 # Sets VARGS: curl's headers for the whole file as one Content-Range chunk with a bound hash.
 vargs() { # SIZE SHA
   VARGS=(-H "Content-Range: bytes 0-$(($1 - 1))/$1" -H "X-Content-SHA256: $2")
@@ -325,7 +336,8 @@ row_ingest() {
   for r in $(seq "$RUNS"); do
     settle
     cpu0=$(cpu_s "$serve_pid")
-    read -r code t < <(curl_put "$serve_url/ingest-whole-$r" "$FILE")
+    curl_put_cpu curl_cpu_whole "$serve_url/ingest-whole-$r" "$FILE" >"$WORK/put.out"
+    read -r code t <"$WORK/put.out"
     [ "$code" = 200 ] && add ingest_whole "$(mbps "$SIZE" "$t")" || fail ingest_whole "HTTP $code"
     cpu_delta cpu_whole "$serve_pid" "$cpu0"
     delete "$serve_url/ingest-whole-$r"
@@ -359,8 +371,11 @@ row_ingest() {
     rm -f "$WORK/dd.out"
     if [ -n "$discard_port" ]; then
       settle
-      read -r code t < <(curl_put "http://127.0.0.1:$discard_port/ingest-$r" "$FILE")
+      cpu0=$(cpu_s "$discard_pid")
+      curl_put_cpu curl_cpu_discard "http://127.0.0.1:$discard_port/ingest-$r" "$FILE" >"$WORK/put.out"
+      read -r code t <"$WORK/put.out"
       [ "$code" = 200 ] && add ingest_discard "$(mbps "$SIZE" "$t")" || fail ingest_discard "HTTP $code"
+      cpu_delta cpu_discard "$discard_pid" "$cpu0"
     fi
   done
   stop_pid "$discard_pid"
@@ -592,7 +607,8 @@ run() {
 T_START=$(now)
 run hashing row_hashing hash_mbedtls hash_portable hash_sha-ni hash_openssl
 run ingest row_ingest ingest_whole ingest_verified ingest_inline ingest_nginx ingest_discard \
-  cpu_whole_user cpu_whole_sys cpu_verified_user cpu_verified_sys ingest_dd ingest_ddsync
+  cpu_whole_user cpu_whole_sys cpu_verified_user cpu_verified_sys ingest_dd ingest_ddsync \
+  curl_cpu_whole curl_cpu_discard cpu_discard_user cpu_discard_sys
 run client row_client client_curl client_sha client_cold client_warm
 run resume row_resume resume_ratio resume_body resume_attempts
 run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
@@ -602,6 +618,31 @@ T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
 # show KEY UNIT: the median with its unit, or why there is none.
+# What two cores allow: a transfer that needs C CPU-seconds (server + curl, both on this
+# machine) takes at least C/2 s whatever the overlap. Printed for the whole-file PUT and for the
+# discard-only server, with the SHA-256 floor (one stream hashes on one core).
+cpu_ceiling() {
+  local su ss cc du ds dc sha
+  su=$(med cpu_whole_user) ss=$(med cpu_whole_sys) cc=$(med curl_cpu_whole)
+  du=$(med cpu_discard_user) ds=$(med cpu_discard_sys) dc=$(med curl_cpu_discard)
+  sha=$(med hash_sha-ni)
+  [ -n "$su" ] && [ -n "$ss" ] && [ -n "$cc" ] || return 0
+  echo
+  awk -v su="$su" -v ss="$ss" -v cc="$cc" -v du="${du:-}" -v ds="${ds:-}" -v dc="${dc:-}" \
+    -v sha="${sha:-}" -v size="$SIZE" -v disc="$(med ingest_discard)" 'BEGIN {
+    c = su + ss + cc
+    printf "CPU bound (2 cores): a whole-file PUT to resumable-serve costs %.2f CPU-s (server %.2f +", c, su + ss
+    printf " curl %.2f), so it cannot beat %.2f s = %.0f MB/s however well it overlaps", cc, c / 2, size / (c / 2) / 1e6
+    if (du != "" && ds != "" && dc != "")
+      printf "; the discard-only server costs %.2f CPU-s with curl (%.0f MB/s ceiling)", du + ds + dc, size / ((du + ds + dc) / 2) / 1e6
+    if (sha != "" && disc != "") {
+      printf ". 0.7 x discard = %.0f MB/s needs the whole PUT in %.2f s (%.2f CPU-s on 2 cores),", 0.7 * disc, size / (0.7 * disc * 1e6), 2 * size / (0.7 * disc * 1e6)
+      printf " while hashing alone takes %.2f s of one core at %.0f MB/s (SHA-NI)", size / (sha * 1e6), sha
+    }
+    printf ".\n"
+  }'
+}
+
 show() {
   local m
   m=$(med "$1")
@@ -647,8 +688,10 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 1 | ingest: the same verified PUT, hashing inline on the receiving thread (\`--hash-threads 0\`) | $(show ingest_inline MB/s) |"
   echo "| 1 | server CPU for one whole-file PUT: user / system | $(show cpu_whole_user s) / $(show cpu_whole_sys s) |"
   echo "| 1 | server CPU for one verified PUT: user / system | $(show cpu_verified_user s) / $(show cpu_verified_sys s) |"
+  echo "| 1 | client CPU (curl, user+system) for one whole-file PUT to resumable-serve | $(show curl_cpu_whole s) |"
   echo "| 1 | ingest: nginx WebDAV PUT (curl -T) | $(show ingest_nginx MB/s) |"
   echo "| 1 | ingest: discard-only libmicrohttpd (curl -T) | $(show ingest_discard MB/s) |"
+  echo "| 1 | discard-only server CPU user / system, and curl's CPU, for one PUT | $(show cpu_discard_user s) / $(show cpu_discard_sys s), curl $(show curl_cpu_discard s) |"
   echo "| 1 | storage: \`dd\` of the file into the temp dir, no sync / with a final fsync | $(show ingest_dd MB/s) / $(show ingest_ddsync MB/s) |"
   echo "| 2 | hashing: mbedTLS SHA-256 API over the file | $(show hash_mbedtls MB/s) |"
   echo "| 2 | hashing: rs_sha256 portable path (mbedTLS block function) | $(show hash_portable MB/s) |"
@@ -695,6 +738,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
     "SHA-NI / mbedTLS $(rx hash_sha-ni hash_mbedtls); SHA-NI / openssl $(rx hash_sha-ni hash_openssl);" \
     "commit latency $BIG_MIB MiB / $SMALL_MIB MiB $(rx commit_big commit_small);" \
     "peak RSS $BIG_MIB MiB / $SMALL_MIB MiB $(rx rss_big rss_small)."
+  cpu_ceiling
   echo
   echo "## Machine"
   echo
