@@ -74,9 +74,10 @@ int rs_fs_flusher_new(rs_fs_flusher **out);
 /* Stop and join the thread; queued flushes are dropped. Handles' records must be released
  * first (or be released never again). NULL ok. */
 void rs_fs_flusher_free(rs_fs_flusher *f);
-/* Queue an fdatasync of fd's file, unless one for *slot is queued or running. Creates *slot
- * on first use (holding a dup of fd). Best effort: on any shortage nothing is queued. */
-void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd);
+/* Queue an fdatasync of fd's file, unless one for *slot is queued or running; bytes below
+ * `upto` have been written. Once synced, their pages are dropped from the page cache. Creates
+ * *slot on first use (holding a dup of fd). Best effort: on any shortage nothing is queued. */
+void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd, uint64_t upto);
 /* Drop r's flush if it is only queued, and wait if one is running; nonzero if any background
  * flush of r failed (its bytes may be lost: the owner must not promise them). NULL r: 0. */
 int rs_fs_flush_settle(rs_fs_flusher *f, rs_fs_flushed *r);

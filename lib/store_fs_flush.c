@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@ struct rs_fs_flushed {
   int queued; /* on the flusher's list */
   int busy;   /* being synced now */
   int failed; /* a background sync failed */
+  uint64_t upto;    /* every byte below was written before the last request */
+  uint64_t dropped; /* bytes below were synced and dropped from the page cache */
   struct rs_fs_flushed *next;
 };
 
@@ -62,6 +65,16 @@ static int sync_one(int fd)
   return 0;
 }
 
+/* The bytes are on disk: let their pages go. An upload then holds about one flush window of
+ * page cache instead of its whole size, so a multi-GiB upload does not evict what the host
+ * caches for itself, and the next writes reuse the pages just freed (on a VM whose host takes
+ * back free guest memory, fresh pages cost a host fault each). Pages written again meanwhile
+ * are dirty and stay: it is advice, never a loss. */
+static void drop_cached(int fd, uint64_t from, uint64_t to)
+{
+  (void)posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
+}
+
 static void *flusher_main(void *arg)
 {
   rs_fs_flusher *f = arg;
@@ -78,10 +91,15 @@ static void *flusher_main(void *arg)
     r->queued = 0;
     int err = 0;
     if (!f->stop && r->refs > 1) { /* its handle is gone: nothing left to promise */
+      uint64_t from = r->dropped, to = r->upto;
       r->busy = f->syncing = 1;
       pthread_mutex_unlock(&f->mu);
       err = sync_one(r->fd);
+      if (err == 0 && to > from && to <= (uint64_t)INT64_MAX)
+        drop_cached(r->fd, from, to);
       pthread_mutex_lock(&f->mu);
+      if (err == 0 && to > r->dropped)
+        r->dropped = to;
       r->busy = f->syncing = 0;
     }
     if (err != 0)
@@ -150,12 +168,14 @@ static int ensure_started(rs_fs_flusher *f)
   return f->started == 1;
 }
 
-void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd)
+void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd, uint64_t upto)
 {
   if (!f)
     return;
   pthread_mutex_lock(&f->mu);
   rs_fs_flushed *r = *slot;
+  if (r && upto > r->upto)
+    r->upto = upto; /* a running sync covers it or the next one will */
   if (f->stop || !ensure_started(f) || (r && (r->queued || r->busy))) {
     /* One flush per upload at a time: the next window asks again. */
     pthread_mutex_unlock(&f->mu);
@@ -171,6 +191,7 @@ void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd)
     }
     r->fd = dfd;
     r->refs = 1;
+    r->upto = upto;
     *slot = r;
   }
   r->queued = 1;

@@ -216,7 +216,7 @@ int rs_fs_partial_write(void *self, void *handle, uint64_t offset, const void *b
     return RESUMABLE_E_STATE;
   int rc = rs_fs_pwrite_all(p->fd, buf, len, offset);
   if (rc == RESUMABLE_OK && rs_fs_writeback_note(&p->wb, p->fd, offset, len))
-    rs_fs_flush_async(fs->flusher, &p->bg, p->fd);
+    rs_fs_flush_async(fs->flusher, &p->bg, p->fd, offset + len);
   return rc;
 }
 

@@ -145,7 +145,8 @@ RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_
  * is fsync(data), rename, fsync(directory).
  * Speed: long uploads are written behind (Linux: writeback is started every 8 MiB) and
  * fdatasync'ed every 32 MiB by one thread of the store's own, started on the first long upload
- * and joined by resumable_store_free, so that a sync or commit waits only for the tail. That
+ * and joined by resumable_store_free, so that a sync or commit waits only for the tail; synced
+ * ranges are then dropped from the page cache, so an upload holds about 32 MiB of it. That
  * thread blocks all signals and touches nothing but a dup of the upload's descriptor; an error
  * it meets fails the upload's next partial_sync or commit (RESUMABLE_E_IO).
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO (root

@@ -1,11 +1,16 @@
 /* The POSIX store's background flusher (lib/store_fs_flush.c): long uploads are fdatasynced
  * while they arrive, short ones never; a background sync that fails is reported to the owner's
  * next sync or commit, which then never promises the bytes. */
+#define _DEFAULT_SOURCE /* mincore */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +172,43 @@ static void sync_drops_its_own_queued_flush(void **state)
   assert_true(ff_exists(f->root, "k"));
 }
 
+/* Pages of the first `len` bytes of root/rel that are in the page cache. */
+static size_t resident_pages(const char *root, const char *rel, size_t len)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "%s/%s", root, rel);
+  int fd = open(path, O_RDONLY);
+  assert_true(fd >= 0);
+  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  assert_true(m != MAP_FAILED);
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t n = (len + (size_t)pg - 1) / (size_t)pg, in = 0;
+  unsigned char *vec = malloc(n);
+  assert_non_null(vec);
+  assert_int_equal(mincore(m, len, vec), 0);
+  for (size_t i = 0; i < n; i++)
+    in += vec[i] & 1;
+  free(vec);
+  munmap(m, len);
+  close(fd);
+  return in;
+}
+
+/* Synced bytes leave the page cache: a long upload holds about one flush window of it, not its
+ * whole size. */
+static void flushed_bytes_leave_the_page_cache(void **state)
+{
+  sfix *f = *state;
+  char rel[128];
+  void *h = open_mode(f, RESUMABLE_PARTIAL_CREATE, LONG_UPLOAD);
+  write_mib(f, h, LONG_UPLOAD); /* one flush of the first 32 MiB has run */
+  ff_partial_data("k", rel, sizeof(rel));
+  size_t window = 32 * MIB, pages = window / (size_t)sysconf(_SC_PAGESIZE);
+  assert_true(rs_fault_calls(RS_FAULT_FLUSH) >= 1);
+  assert_true(resident_pages(f->root, rel, window) < pages / 4);
+  f->ops->partial_close(f->self, h);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -176,6 +218,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(failed_flush_fails_the_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(closing_with_a_flush_in_flight_is_safe, setup, teardown),
     cmocka_unit_test_setup_teardown(sync_drops_its_own_queued_flush, setup, teardown),
+    cmocka_unit_test_setup_teardown(flushed_bytes_leave_the_page_cache, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
