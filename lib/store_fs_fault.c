@@ -74,22 +74,23 @@ void rs_fault_lift(void)
   pthread_mutex_unlock(&mu);
 }
 
-unsigned long rs_fault_fired(rs_fault_kind kind)
+/* One counter of `kind`, read under the lock. */
+static unsigned long counter(rs_fault_kind kind, int fired)
 {
   if ((unsigned)kind >= RS_FAULT_KINDS)
     return 0;
   pthread_mutex_lock(&mu);
-  unsigned long n = calls[kind].fired;
+  unsigned long n = fired ? calls[kind].fired : calls[kind].calls;
   pthread_mutex_unlock(&mu);
   return n;
 }
 
+unsigned long rs_fault_fired(rs_fault_kind kind)
+{
+  return counter(kind, 1);
+}
+
 unsigned long rs_fault_calls(rs_fault_kind kind)
 {
-  if ((unsigned)kind >= RS_FAULT_KINDS)
-    return 0;
-  pthread_mutex_lock(&mu);
-  unsigned long n = calls[kind].calls;
-  pthread_mutex_unlock(&mu);
-  return n;
+  return counter(kind, 0);
 }

@@ -27,7 +27,6 @@ struct rs_fs_flushed {
   int fd;     /* the flusher's dup of the handle's descriptor */
   int refs;   /* the handle's and, while queued or running, the flusher's */
   int queued; /* on the flusher's list */
-  int busy;   /* being synced now */
   int failed; /* a background sync failed */
   uint64_t upto;    /* every byte below was written before the last request */
   uint64_t dropped; /* bytes below were synced and dropped from the page cache */
@@ -41,7 +40,7 @@ struct rs_fs_flusher {
   rs_fs_flushed *head, *tail;
   pthread_t thread;
   int started; /* 1: running, -1: could not start (flushing stays off) */
-  int syncing; /* the thread is in an fdatasync */
+  rs_fs_flushed *running; /* the record being synced now, or NULL */
   int stop;
 };
 
@@ -92,7 +91,7 @@ static void *flusher_main(void *arg)
     int err = 0;
     if (!f->stop && r->refs > 1) { /* its handle is gone: nothing left to promise */
       uint64_t from = r->dropped, to = r->upto;
-      r->busy = f->syncing = 1;
+      f->running = r;
       pthread_mutex_unlock(&f->mu);
       err = sync_one(r->fd);
       if (err == 0 && to > from && to <= (uint64_t)INT64_MAX)
@@ -100,7 +99,7 @@ static void *flusher_main(void *arg)
       pthread_mutex_lock(&f->mu);
       if (err == 0 && to > r->dropped)
         r->dropped = to;
-      r->busy = f->syncing = 0;
+      f->running = NULL;
     }
     if (err != 0)
       r->failed = 1;
@@ -176,7 +175,7 @@ void rs_fs_flush_async(rs_fs_flusher *f, rs_fs_flushed **slot, int fd, uint64_t 
   rs_fs_flushed *r = *slot;
   if (r && upto > r->upto)
     r->upto = upto; /* a running sync covers it or the next one will */
-  if (f->stop || !ensure_started(f) || (r && (r->queued || r->busy))) {
+  if (f->stop || !ensure_started(f) || (r && (r->queued || f->running == r))) {
     /* One flush per upload at a time: the next window asks again. */
     pthread_mutex_unlock(&f->mu);
     return;
@@ -232,7 +231,7 @@ int rs_fs_flush_settle(rs_fs_flusher *f, rs_fs_flushed *r)
    * is about to sync itself. Only one already running is waited out. */
   if (r->queued)
     dequeue(f, r);
-  while (r->busy)
+  while (f->running == r)
     pthread_cond_wait(&f->idle, &f->mu);
   int failed = r->failed;
   pthread_mutex_unlock(&f->mu);
@@ -244,7 +243,7 @@ void rs_fs_flusher_idle(rs_fs_flusher *f)
   if (!f)
     return;
   pthread_mutex_lock(&f->mu);
-  while (f->head || f->syncing)
+  while (f->head || f->running)
     pthread_cond_wait(&f->idle, &f->mu);
   pthread_mutex_unlock(&f->mu);
 }
