@@ -7,19 +7,12 @@
  * after the pipe is drained (bytes kept) or discarded (bytes dropped with the handle). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "resumable/error.h"
 #include "server_internal.h"
 
 #define RS_REBUILD_BLOCK ((size_t)64 << 10)
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts = {0, 0};
-  (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Copy a running hash (export/import keeps the state opaque) and finish the copy. */
 static void digest_of(const rs_sha256 *h, uint8_t out[32])
@@ -57,7 +50,7 @@ static int sync_partial(resumable_exchange *ex)
   else
     close_entry_handle(ex);
   ex->since_sync = 0;
-  ex->synced_at = now_ns();
+  ex->synced_at = rs_now_ms();
   return rc;
 }
 
@@ -212,7 +205,7 @@ static void begin_chunk(resumable_exchange *ex)
     return;
   }
   ex->mode = RS_BODY_APPEND;
-  ex->synced_at = now_ns();
+  ex->synced_at = rs_now_ms();
   ex->expected_known = 1;
   ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
   ex->phase = RS_PHASE_BODY;
@@ -307,7 +300,7 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
    * waits for the hash to catch up and for the disk, and one every 64 MiB cost a quarter of
    * the throughput of a 1 GB/s upload. */
   if (ex->since_sync >= ex->srv->checkpoint_bytes &&
-      now_ns() - ex->synced_at >= ex->srv->checkpoint_ns) {
+      rs_now_ms() - ex->synced_at >= ex->srv->checkpoint_ms) {
     int rc = sync_partial(ex);
     if (rc != RESUMABLE_OK)
       rs_exchange_store_error(ex, "sync", rc);

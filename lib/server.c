@@ -63,7 +63,7 @@ int resumable_server_new_with_store(resumable_server **out, resumable_store *sto
   srv->prefix_len = strlen(srv->prefix);
   srv->store = store;
   srv->checkpoint_bytes = (uint64_t)64 << 20; /* resumable_server_set_checkpoint */
-  srv->checkpoint_ns = 1000000000u;
+  srv->checkpoint_ms = 1000;
   *out = srv;
   return RESUMABLE_OK;
 }
@@ -142,7 +142,7 @@ int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes, uint3
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
   srv->checkpoint_bytes = bytes;
-  srv->checkpoint_ns = (uint64_t)interval_ms * 1000000u;
+  srv->checkpoint_ms = interval_ms;
   return RESUMABLE_OK;
 }
 

@@ -27,7 +27,7 @@ struct resumable_server {
   rs_keylock_table *locks;
   rs_hash_pool *hash_pool; /* NULL: hash inline (resumable_server_set_hash_threads(srv, 0)) */
   uint64_t checkpoint_bytes; /* resumable_server_set_checkpoint */
-  uint64_t checkpoint_ns;
+  uint64_t checkpoint_ms;
 };
 
 /* Longest kept value of each header the protocol reads; longer values count as malformed. */
@@ -80,7 +80,7 @@ struct resumable_exchange {
   int expected_known;
   uint64_t expected;
   uint64_t since_sync;     /* bytes appended since the last checkpoint */
-  uint64_t synced_at;      /* CLOCK_MONOTONIC ns of the last checkpoint (or the body's start) */
+  uint64_t synced_at;      /* rs_now_ms() of the last checkpoint (or the body's start) */
   void *staging;           /* RS_BODY_STAGE handle */
   rs_sha256 stage_sha;
   rs_hash_pipe stage_pipe; /* feeds stage_sha */

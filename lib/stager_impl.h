@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "hash_cache.h"
 #include "resumable/stager.h"
 #include "stager_headers.h"
@@ -108,9 +109,6 @@ typedef struct rs_run {
   rs_resp resp;
   char last_problem[320]; /* the last transient failure, for the timeout message */
 } rs_run;
-
-/* Milliseconds on a monotonic clock. */
-uint64_t rs_now_ms(void);
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
  * phase ignores the answer. */

@@ -32,13 +32,6 @@ typedef struct rs_cursor {
   unsigned mismatches; /* final-hash restarts in this run */
 } rs_cursor;
 
-uint64_t rs_now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void rs_run_msg(rs_run *run, const char *fmt, ...)
 {
   va_list ap;
