@@ -2,6 +2,7 @@
  * caps, and 200 idle connections beside a real upload (thread per connection and epoll pool).
  * Timeouts use 1 s settings and wait for the server's close with poll() and a deadline. */
 #include "hostile.h"
+#include "test_proc.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -346,35 +347,10 @@ static void many_headers_are_431(void **state) {
 
 static const char *tool_path;
 
-typedef struct tool {
-  pid_t pid;
-  int out, err;
-} tool;
+typedef test_child tool;
 
 static void tool_spawn(tool *t, const char *const *args) {
-  int o[2], e[2];
-  assert_int_equal(pipe(o), 0);
-  assert_int_equal(pipe(e), 0);
-  t->pid = fork();
-  assert_true(t->pid >= 0);
-  if (t->pid == 0) {
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    char *argv[24];
-    size_t n = 0;
-    argv[n++] = (char *)tool_path;
-    while (args[n - 1] != NULL && n < 23) {
-      argv[n] = (char *)args[n - 1];
-      n++;
-    }
-    argv[n] = NULL;
-    execv(tool_path, argv);
-    _exit(127);
-  }
-  close(o[1]);
-  close(e[1]);
-  t->out = o[0];
-  t->err = e[0];
+  assert_int_equal(test_spawn(t, tool_path, args), 0);
 }
 
 /* Everything on fd until EOF (or the deadline) into buf. */
@@ -396,11 +372,9 @@ static void read_all(int fd, char *buf, size_t cap) {
 }
 
 static int tool_wait(tool *t) {
-  int st = 0;
-  assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
-  close(t->out);
-  close(t->err);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  int rc = test_reap(t);
+  assert_true(rc >= 0);
+  return rc;
 }
 
 static void serve_help_documents_the_limits_and_refuses_bad_values(void **state) {

@@ -1,6 +1,7 @@
 /* Abandoned partials: resumable_server_sweep (age, the key lock, complete files untouched),
  * DELETE, and resumable-serve's --partial-ttl sweep. argv[1] is the resumable-serve path. */
 #include "hostile.h"
+#include "test_proc.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -136,22 +137,11 @@ static void serve_tool_sweeps_abandoned_partials_after_the_ttl(void **state) {
   hs_server *s = *state; /* only for its temporary directory */
   char root[160];
   snprintf(root, sizeof root, "%s/tool", s->it.parent);
-  int out[2], err[2];
-  assert_int_equal(pipe(out), 0);
-  assert_int_equal(pipe(err), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    execl(tool_path, tool_path, "--port", "0", "--root", root, "--partial-ttl", "1",
-          (char *)NULL);
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
+  const char *args[] = {"--port", "0", "--root", root, "--partial-ttl", "1", NULL};
+  test_child c;
+  assert_int_equal(test_spawn(&c, tool_path, args), 0);
   char buf[8192];
-  assert_true(wait_for_text(out[0], "/\n", buf, sizeof buf, 10000));
+  assert_true(wait_for_text(c.out, "/\n", buf, sizeof buf, 10000));
   it_server tool;
   memset(&tool, 0, sizeof tool);
   const char *colon = strrchr(buf, ':');
@@ -159,18 +149,15 @@ static void serve_tool_sweeps_abandoned_partials_after_the_ttl(void **state) {
   tool.port = (uint16_t)atoi(colon + 1);
   assert_int_equal(it_put(&tool, "gone.bin", "bytes 0-9/100", NULL, ten, 10, NULL), 308);
   /* the TTL is 1 s and the sweep runs every second: the removal is logged within a few */
-  int swept = wait_for_text(err[0], "sweep removed 1 abandoned partial", buf, sizeof buf, 15000);
+  int swept = wait_for_text(c.err, "sweep removed 1 abandoned partial", buf, sizeof buf, 15000);
   int status = hs_head(tool.port, "gone.bin");
-  kill(pid, SIGTERM);
-  int st = 0;
-  assert_int_equal(waitpid(pid, &st, 0), pid);
-  close(out[0]);
-  close(err[0]);
+  kill(c.pid, SIGTERM);
+  int exit_code = test_reap(&c);
   if (!swept)
     fail_msg("no sweep logged; stderr:\n%s", buf);
   assert_true(strstr(buf, "info: sweep /gone.bin: abandoned partial removed") != NULL);
   assert_int_equal(status, 404);
-  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  assert_int_equal(exit_code, 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

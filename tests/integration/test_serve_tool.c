@@ -1,6 +1,7 @@
 /* The resumable-serve executable: flags, the ready line, IPv6, the access log, clean stop.
  * argv[1] is the path of the built tool. */
 #include "itest.h"
+#include "test_proc.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,36 +16,11 @@ static const char *tool_path;
 static pid_t live_child; /* killed by the teardown if a test failed while it ran */
 static char live_root[64]; /* removed by the teardown */
 
-typedef struct child {
-  pid_t pid;
-  int out, err; /* read ends of its stdout and stderr */
-} child;
+typedef test_child child;
 
 static void spawn(child *c, const char *const *args) {
-  int o[2], e[2];
-  assert_int_equal(pipe(o), 0);
-  assert_int_equal(pipe(e), 0);
-  c->pid = fork();
-  assert_true(c->pid >= 0);
-  if (c->pid == 0) {
-    dup2(o[1], 1);
-    dup2(e[1], 2);
-    close(o[0]);
-    close(e[0]);
-    char *argv[16];
-    size_t n = 0;
-    argv[n++] = (char *)tool_path;
-    for (; args[n - 1] != NULL && n < 15; n++)
-      argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    execv(tool_path, argv);
-    _exit(127);
-  }
+  assert_int_equal(test_spawn(c, tool_path, args), 0);
   live_child = c->pid;
-  close(o[1]);
-  close(e[1]);
-  c->out = o[0];
-  c->err = e[0];
 }
 
 /* Everything `fd` gives until EOF, or until a newline when `one_line` (10 s deadline). */
@@ -64,13 +40,11 @@ static void read_fd(int fd, char *buf, size_t cap, int one_line) {
 }
 
 static int finish(child *c, char *err, size_t cap) {
-  int st = 0;
   read_fd(c->err, err, cap, 0);
-  assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
+  int rc = test_reap(c);
   live_child = 0;
-  close(c->out);
-  close(c->err);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  assert_true(rc >= 0);
+  return rc;
 }
 
 static int run(const char *const *args, char *out, size_t cap) {
