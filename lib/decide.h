@@ -53,6 +53,7 @@ typedef struct rs_stored {
   uint64_t held;
   int has_target;
   uint8_t target[32];
+  int expired;           /* tus: the partial is older than the partial TTL (and nobody uses it) */
 } rs_stored;
 
 typedef enum rs_action {
@@ -63,7 +64,9 @@ typedef enum rs_action {
   RS_ACT_STAGE,       /* whole-file upload into a staging file */
   RS_ACT_SERVE,       /* GET: stream the complete file */
   RS_ACT_DELETE,      /* drop partial and complete file, then 204 */
-  RS_ACT_PROBE        /* HEAD: reply now with `status` and the headers of `reply` */
+  RS_ACT_PROBE,       /* HEAD: reply now with `status` and the headers of `reply` */
+  RS_ACT_TERMINATE,   /* tus DELETE: drop the partial only, then 204 */
+  RS_ACT_CONCAT       /* tus final concatenation: assemble the parts and commit */
 } rs_action;
 
 /* The header set a reply carries (besides Content-Type on text bodies). */
@@ -76,12 +79,16 @@ typedef enum rs_reply_kind {
   RS_REPLY_DONE,          /* 200 + X-Content-SHA256, X-File-Size + JSON body (the complete file) */
   RS_REPLY_HEAD_PARTIAL,  /* 200 + X-File-Size: held, X-Upload-Total, X-Target-SHA256 if bound */
   RS_REPLY_HEAD_COMPLETE, /* 200 + X-File-Size: size, X-Content-SHA256 (+ X-Local-Path) */
-  RS_REPLY_NO_CONTENT     /* 204 */
+  RS_REPLY_NO_CONTENT,    /* 204 */
+  RS_REPLY_TUS_OPTIONS,   /* tus: 204 + Tus-Version, Tus-Extension, ... (discovery) */
+  RS_REPLY_TUS_VERSION,   /* tus: 412 + Tus-Version */
+  RS_REPLY_TUS_OFFSET     /* tus: 204 (or 201 to a creation) + Upload-Offset: held */
 } rs_reply_kind;
 
 /* Flags on a decision. */
 #define RS_DROP_PARTIAL 0x1u   /* drop the key's partial before anything else */
 #define RS_CREATE_PARTIAL 0x2u /* APPEND: start a new partial of `total` bound to the request hash */
+#define RS_SET_TOTAL 0x4u      /* tus: the partial's unknown length becomes `total` */
 
 typedef struct rs_decision {
   int status;           /* 0 while the reply depends on the body */

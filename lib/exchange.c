@@ -9,6 +9,7 @@
 #include "range.h"
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "tus_exchange.h"
 
 static rs_method method_of(const char *m)
 {
@@ -56,6 +57,7 @@ int resumable_exchange_begin(resumable_server *srv, const char *method, const ch
     if (ex->key_status != RS_KEY_OK)
       ex->key[0] = '\0';
   }
+  rs_tus_begin(ex, method, raw_path + srv->prefix_len, ex->in_prefix ? len - srv->prefix_len : 0);
   rs_sha256_init(&ex->stage_sha);
   *out = ex;
   return RESUMABLE_OK;
@@ -119,6 +121,8 @@ int resumable_exchange_add_header(resumable_exchange *ex, const char *name, cons
     keep(ex, &ex->range, value, 0, NULL);
   else if (strcasecmp(name, "Transfer-Encoding") == 0)
     ex->te_seen = 1;
+  else
+    return rs_tus_add_header(ex, name, value);
   /* Expect needs nothing from us: every early reply is decided from the headers. */
   return RESUMABLE_OK;
 }
@@ -161,6 +165,8 @@ int resumable_exchange_headers_done(resumable_exchange *ex)
   if (ex->phase != RS_PHASE_HEADERS)
     return RESUMABLE_E_STATE;
   gather(ex, &ex->req);
+  if (rs_tus_wanted(ex))
+    return rs_tus_headers_done(ex);
   if (ex->req.auth_ok && !ex->in_prefix) {
     rs_exchange_fail(ex, 404, "not found");
     return 1;
@@ -256,6 +262,13 @@ uint64_t resumable_exchange_bytes_received(const resumable_exchange *ex)
   return ex ? ex->received : 0;
 }
 
+const char *resumable_exchange_upload_metadata(const resumable_exchange *ex)
+{
+  if (!ex || ex->phase == RS_PHASE_HEADERS || !ex->tus.upload_metadata)
+    return "";
+  return ex->tus.upload_metadata;
+}
+
 void resumable_exchange_free(resumable_exchange *ex)
 {
   if (!ex)
@@ -263,6 +276,7 @@ void resumable_exchange_free(resumable_exchange *ex)
   if (ex->phase != RS_PHASE_ENDED)
     resumable_exchange_end(ex, RESUMABLE_BODY_DROPPED);
   rs_reply_clear(&ex->reply);
+  rs_tus_free(ex);
   rs_sha256_free(&ex->stage_sha);
   free(ex->auth);
   free(ex);

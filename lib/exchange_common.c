@@ -6,10 +6,13 @@
 #include "hex.h"
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "tus_exchange.h"
 
 void rs_exchange_decided(resumable_exchange *ex)
 {
   ex->phase = RS_PHASE_DECIDED;
+  if (ex->dialect == RS_DIALECT_TUS)
+    rs_tus_decorate(ex);
   int st = ex->reply.status;
   if (st >= 400) {
     const char *text = ex->reply.text ? ex->reply.text : "";
@@ -73,6 +76,8 @@ static int load_state(resumable_exchange *ex, rs_stored *st)
   st->held = pi.held;
   st->has_target = pi.has_target;
   memcpy(st->target, pi.target_sha256, 32);
+  if (ex->dialect == RS_DIALECT_TUS)
+    rs_tus_note_state(ex, &pi, st);
   return RESUMABLE_OK;
 }
 
@@ -83,7 +88,10 @@ int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d)
     rs_exchange_store_error(ex, "stat", rc);
     return rc;
   }
-  rs_decide(&ex->req, st, d);
+  if (ex->dialect == RS_DIALECT_TUS)
+    rs_tus_decide(&ex->tus.req, st, d);
+  else
+    rs_decide(&ex->req, st, d);
   return RESUMABLE_OK;
 }
 
@@ -118,6 +126,10 @@ static void escape(const char *s, char *buf, size_t cap, size_t *n)
 
 void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
 {
+  if (ex->dialect == RS_DIALECT_TUS) {
+    rs_tus_reply_done(ex, size, sha);
+    return;
+  }
   char hex[RS_SHA256_HEX_LEN + 1];
   char json[16384];
   char path[4096];
@@ -146,6 +158,10 @@ void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
 
 void rs_reply_decision(resumable_exchange *ex, const rs_decision *d)
 {
+  if (ex->dialect == RS_DIALECT_TUS) {
+    rs_tus_reply_decision(ex, d);
+    return;
+  }
   rs_reply *r = &ex->reply;
   char text[128];
   const char *why = d->reason ? d->reason : rs_status_text(d->status);

@@ -5,6 +5,7 @@
 #include "range.h"
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "tus_exchange.h"
 
 static void probe(resumable_exchange *ex, const rs_stored *st, const rs_decision *d)
 {
@@ -17,7 +18,7 @@ static void probe(resumable_exchange *ex, const rs_stored *st, const rs_decision
   if (d->kind == RS_REPLY_HEAD_PARTIAL) {
     r->length = d->held;
     rc = rs_reply_header(r, "X-File-Size", "%llu", (unsigned long long)d->held);
-    if (rc == RESUMABLE_OK)
+    if (rc == RESUMABLE_OK && d->total != RESUMABLE_LENGTH_UNKNOWN) /* tus: deferred length */
       rc = rs_reply_header(r, "X-Upload-Total", "%llu", (unsigned long long)d->total);
     if (rc == RESUMABLE_OK && st->has_target) {
       rs_sha256_hex_format(st->target, hex);
@@ -48,7 +49,13 @@ static void head(resumable_exchange *ex)
   int rc = rs_judge(ex, &st, &d);
   if (rc != RESUMABLE_OK)
     return;
-  if (d.action == RS_ACT_PROBE)
+  if ((d.flags & RS_DROP_PARTIAL) && (rc = rs_drop_partial(ex)) != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "remove", rc); /* tus: an expired partial */
+    return;
+  }
+  if (d.action == RS_ACT_PROBE && ex->dialect == RS_DIALECT_TUS)
+    rs_tus_probe(ex, &st, &d);
+  else if (d.action == RS_ACT_PROBE)
     probe(ex, &st, &d);
   else
     rs_reply_decision(ex, &d);
@@ -124,6 +131,13 @@ static void delete(resumable_exchange *ex)
   int rc = rs_judge(ex, &st, &d);
   if (rc != RESUMABLE_OK)
     return;
+  if (d.action == RS_ACT_TERMINATE) { /* tus: the partial only */
+    rc = rs_drop_partial(ex);
+    if (rc != RESUMABLE_OK) {
+      rs_exchange_store_error(ex, "remove", rc);
+      return;
+    }
+  }
   if (d.action == RS_ACT_DELETE) {
     rc = rs_drop_partial(ex);
     if (rc == RESUMABLE_OK) {

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "tus_exchange.h"
 
 #define RS_REBUILD_BLOCK ((size_t)64 << 10)
 
@@ -38,7 +39,7 @@ static void close_entry_handle(resumable_exchange *ex)
 
 /* Make bytes 0..held-1 and the running hash durable. On failure the handle is closed: the
  * store's last synced state is then the truth. */
-static int sync_partial(resumable_exchange *ex)
+int rs_put_sync(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
   rs_hash_pipe_drain(&e->pipe); /* the state saved must cover exactly info.held bytes */
@@ -51,7 +52,36 @@ static int sync_partial(resumable_exchange *ex)
     close_entry_handle(ex);
   ex->since_sync = 0;
   ex->synced_at = rs_now_ms();
+  ex->info_changed = 0;
   return rc;
+}
+
+/* Drop the bytes of a request whose checksum is not verified (tus Upload-Checksum): back to
+ * the last sync, durably (the partial_sync cuts the data back to `synced`). The hash state
+ * saved by that sync is the state after exactly `synced` bytes. */
+static int rollback_partial(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  e->provisional = 0;
+  rs_hash_pipe_discard(&e->pipe);
+  if (rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0) {
+    close_entry_handle(ex); /* cannot happen: the state of our own last sync */
+    return RESUMABLE_E_IO;
+  }
+  e->info.held = e->synced;
+  e->info.total = e->provisional_total; /* an Upload-Length sent with them is undone too */
+  return rs_put_sync(ex);
+}
+
+/* Keep the bytes of an older writer of the key (or drop them when still unverified). */
+static int settle_older(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  if (!e->handle)
+    return RESUMABLE_OK;
+  if (e->provisional)
+    return rollback_partial(ex);
+  return e->info.held != e->synced ? rs_put_sync(ex) : RESUMABLE_OK;
 }
 
 /* Hash the held prefix once: the stored state was missing or unreadable. */
@@ -101,33 +131,44 @@ static int open_existing(resumable_exchange *ex)
   return rc;
 }
 
-/* A new, empty partial of d->total bytes bound to the request's hash (if any). */
-static int create_partial(resumable_exchange *ex, const rs_decision *d)
+int rs_put_create(resumable_exchange *ex, resumable_partial_info *info)
 {
   rs_keylock_entry *e = ex->entry;
-  resumable_partial_info info;
-  memset(&info, 0, sizeof(info));
-  info.total = d->total;
-  info.has_target = ex->req.hash == RS_FIELD_OK;
-  if (info.has_target)
-    memcpy(info.target_sha256, ex->req.sha256, 32);
   rs_hash_pipe_discard(&e->pipe);
   rs_sha256_init(&e->sha);
-  info.hash_state_len = rs_sha256_export(&e->sha, info.hash_state, sizeof(info.hash_state));
+  info->hash_state_len = rs_sha256_export(&e->sha, info->hash_state, sizeof(info->hash_state));
   close_entry_handle(ex);
+  e->provisional = 0;
   void *h = NULL;
-  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_CREATE, &info,
+  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_CREATE, info,
                                       &h, NULL);
   if (rc != RESUMABLE_OK)
     return rc;
   e->handle = h;
-  e->info = info;
+  e->info = *info;
+  e->info.held = 0;
   e->synced = 0;
   return RESUMABLE_OK;
 }
 
+/* A new, empty partial of d->total bytes bound to the request's hash (if any). */
+static int create_partial(resumable_exchange *ex, const rs_decision *d)
+{
+  resumable_partial_info info;
+  memset(&info, 0, sizeof(info));
+  info.total = d->total;
+  if (ex->dialect == RS_DIALECT_TUS) {
+    rs_tus_partial_info(ex, &info);
+  } else {
+    info.has_target = ex->req.hash == RS_FIELD_OK;
+    if (info.has_target)
+      memcpy(info.target_sha256, ex->req.sha256, 32);
+  }
+  return rs_put_create(ex, &info);
+}
+
 /* Commit the full partial as the complete file, then 200. */
-static void commit_partial(resumable_exchange *ex, const uint8_t digest[32])
+void rs_put_commit(resumable_exchange *ex, const uint8_t digest[32])
 {
   rs_keylock_entry *e = ex->entry;
   resumable_complete_info ci;
@@ -137,7 +178,7 @@ static void commit_partial(resumable_exchange *ex, const uint8_t digest[32])
   if (rc != RESUMABLE_OK) {
     rs_exchange_store_error(ex, "commit", rc);
     if (e->handle && e->info.held != e->synced)
-      sync_partial(ex); /* best effort: keep the bytes as a partial */
+      rs_put_sync(ex); /* best effort: keep the bytes as a partial */
     close_entry_handle(ex);
     return;
   }
@@ -145,31 +186,66 @@ static void commit_partial(resumable_exchange *ex, const uint8_t digest[32])
   rs_reply_done(ex, ci.size, digest);
 }
 
+void rs_put_digest(resumable_exchange *ex, uint8_t digest[32])
+{
+  rs_hash_pipe_drain(&ex->entry->pipe);
+  digest_of(&ex->entry->sha, digest);
+}
+
+/* A checksummed request ended: 1 when its bytes stand (verified), 0 when they were dropped
+ * (mismatch, short or cut body) and the reply is decided. */
+static int verify_request(resumable_exchange *ex, resumable_body_end how)
+{
+  rs_keylock_entry *e = ex->entry;
+  int whole = how == RESUMABLE_BODY_COMPLETE &&
+              (!ex->expected_known || ex->received == ex->expected);
+  int match = rs_tus_checksum_matches(&ex->tus.ck);
+  if (whole && match) {
+    e->provisional = 0;
+    return 1;
+  }
+  int rc = rollback_partial(ex);
+  if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, "sync", rc);
+  else if (!whole)
+    rs_exchange_fail(ex, 400, "body ended early; with Upload-Checksum its bytes are discarded");
+  else
+    rs_exchange_fail(ex, 460, "Upload-Checksum does not match the body; its bytes were discarded");
+  return 0;
+}
+
 /* The chunk's bytes are in (or the partial already held everything): judge and act. */
-static void conclude(resumable_exchange *ex)
+static void conclude(resumable_exchange *ex, resumable_body_end how)
 {
   rs_keylock_entry *e = ex->entry;
   uint8_t digest[32];
   rs_digest dg = RS_DIGEST_NONE;
+  if (e->provisional && !verify_request(ex, how))
+    return;
   rs_hash_pipe_drain(&e->pipe); /* every byte hashed before the digest is judged */
-  if (e->info.held == e->info.total) {
+  int part = ex->dialect == RS_DIALECT_TUS && ex->tus.part; /* a part is never committed */
+  if (e->info.held == e->info.total && !part) {
     digest_of(&e->sha, digest);
     if (e->info.has_target)
       dg = memcmp(digest, e->info.target_sha256, 32) == 0 ? RS_DIGEST_MATCH : RS_DIGEST_MISMATCH;
   }
   rs_decision d;
-  rs_decide_end(ex->received, 1, ex->expected, e->info.held, e->info.total, dg, &d);
+  rs_decide_end(ex->received, ex->expected_known, ex->expected, e->info.held,
+                part ? RESUMABLE_LENGTH_UNKNOWN : e->info.total, dg, &d);
+  d.total = e->info.total;
   int rc = RESUMABLE_OK;
   if (d.status == 200) {
-    commit_partial(ex, digest);
+    rs_put_commit(ex, digest);
     return;
   }
   if (d.flags & RS_DROP_PARTIAL)
     rc = rs_drop_partial(ex);
-  else if (e->info.held != e->synced)
-    rc = sync_partial(ex); /* a 308 is readable only once its bytes are durable */
+  else if (e->info.held != e->synced || ex->info_changed)
+    rc = rs_put_sync(ex); /* a 308 is readable only once its bytes are durable */
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, d.flags & RS_DROP_PARTIAL ? "remove" : "sync", rc);
+  else if ((d.flags & RS_DROP_PARTIAL) && ex->dialect == RS_DIALECT_TUS)
+    rs_exchange_fail(ex, 460, "SHA-256 of the uploaded bytes does not match X-Content-SHA256");
   else
     rs_reply_decision(ex, &d);
 }
@@ -200,14 +276,28 @@ static void begin_chunk(resumable_exchange *ex)
     rs_exchange_store_error(ex, "open", rc);
     return;
   }
+  ex->entry->provisional_total = ex->entry->info.total;
+  if (d.flags & RS_SET_TOTAL) { /* tus: a deferred length is known now */
+    ex->entry->info.total = d.total;
+    ex->info_changed = 1;
+  }
   if (d.action == RS_ACT_FINISH) {
-    conclude(ex); /* received == expected == 0 */
+    conclude(ex, RESUMABLE_BODY_COMPLETE); /* received == expected == 0 */
     return;
   }
   ex->mode = RS_BODY_APPEND;
   ex->synced_at = rs_now_ms();
   ex->expected_known = 1;
-  ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
+  if (ex->dialect == RS_DIALECT_TUS) {
+    if (rs_tus_body_begin(ex) != RESUMABLE_OK)
+      return; /* decided */
+    if (ex->expected_known && ex->expected == 0) {
+      conclude(ex, RESUMABLE_BODY_COMPLETE); /* a creation or PATCH without a body */
+      return;
+    }
+  } else {
+    ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
+  }
   ex->phase = RS_PHASE_BODY;
 }
 
@@ -256,9 +346,7 @@ void rs_put_begin(resumable_exchange *ex, const rs_decision *d)
   if (!e->pipe.bound)
     rs_hash_pipe_bind(&e->pipe, ex->srv->hash_pool, &e->sha); /* inline if NOMEM */
   ex->generation = ++e->generation; /* supersedes any older writer of the key */
-  int rc = RESUMABLE_OK;
-  if (e->handle && e->info.held != e->synced)
-    rc = sync_partial(ex); /* the older writer's bytes are kept */
+  int rc = settle_older(ex); /* the older writer's bytes are kept, once verified */
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, "sync", rc);
   else if (d->action == RS_ACT_STAGE)
@@ -277,21 +365,27 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
   if (n > 0) {
     int rc = ex->srv->ops->partial_write(ex->srv->self, e->handle, e->info.held, data, n);
     if (rc != RESUMABLE_OK) {
-      if (e->handle)
-        sync_partial(ex); /* keep what was durable-able before; drops the torn write */
+      if (e->handle) /* keep what was durable-able before; drops the torn write */
+        (void)(e->provisional ? rollback_partial(ex) : rs_put_sync(ex));
       rs_exchange_store_error(ex, "write", rc);
       return;
     }
     rs_hash_pipe_update(&e->pipe, data, n);
+    if (e->provisional)
+      rs_tus_checksum_update(&ex->tus.ck, data, n);
     e->info.held += n;
     ex->received += n;
     ex->since_sync += n;
   }
   if (len > n) {
     ex->received += len - n;
-    int rc = e->info.held != e->synced ? sync_partial(ex) : RESUMABLE_OK;
+    int rc = e->provisional                ? rollback_partial(ex)
+             : e->info.held != e->synced ? rs_put_sync(ex)
+                                         : RESUMABLE_OK;
     if (rc != RESUMABLE_OK)
       rs_exchange_store_error(ex, "sync", rc);
+    else if (!ex->expected_known) /* tus: a chunked body past Upload-Length */
+      rs_exchange_fail(ex, 413, "body goes past Upload-Length");
     else
       rs_exchange_fail(ex, 400, "body longer than Content-Range");
     return;
@@ -299,9 +393,9 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
   /* Checkpoints (resumable_server_set_checkpoint) have a time floor as well as a size: each
    * waits for the hash to catch up and for the disk, and one every 64 MiB cost a quarter of
    * the throughput of a 1 GB/s upload. */
-  if (ex->since_sync >= ex->srv->checkpoint_bytes &&
+  if (!e->provisional && ex->since_sync >= ex->srv->checkpoint_bytes &&
       rs_now_ms() - ex->synced_at >= ex->srv->checkpoint_ms) {
-    int rc = sync_partial(ex);
+    int rc = rs_put_sync(ex);
     if (rc != RESUMABLE_OK)
       rs_exchange_store_error(ex, "sync", rc);
   }
@@ -400,7 +494,7 @@ void rs_put_end(resumable_exchange *ex, resumable_body_end how)
   pthread_mutex_lock(&e->mu);
   if (still_owner(ex)) {
     if (ex->mode == RS_BODY_APPEND)
-      conclude(ex);
+      conclude(ex, how);
     else
       end_stage(ex, how);
   }

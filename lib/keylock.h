@@ -24,6 +24,11 @@ typedef struct rs_keylock_entry {
   rs_sha256 sha;                /* with handle: running hash over info.held bytes, once `pipe`
                                  * is drained (hash_pipe.h: bytes may still be queued) */
   rs_hash_pipe pipe;            /* feeds `sha`; bound by the first PUT (exchange_put.c) */
+  int provisional;              /* with handle: the bytes past `synced` belong to a request whose
+                                 * checksum is not verified yet (tus Upload-Checksum): a newer
+                                 * request drops them instead of syncing them */
+  uint64_t provisional_total;   /* with provisional: info.total when that request began (an
+                                 * Upload-Length it set is undone with its bytes) */
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;

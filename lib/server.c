@@ -161,6 +161,14 @@ int resumable_server_set_hash_threads(resumable_server *srv, unsigned n)
   return RESUMABLE_OK;
 }
 
+int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds)
+{
+  if (!srv)
+    return RESUMABLE_E_INVALID_ARG;
+  srv->partial_ttl = seconds;
+  return RESUMABLE_OK;
+}
+
 int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn, void *user_data)
 {
   if (!srv)

@@ -11,6 +11,8 @@
 #include "reply.h"
 #include "resumable/server.h"
 #include "sha256.h"
+#include "tus_checksum.h"
+#include "tus_decide.h"
 
 struct resumable_server {
   resumable_store *store;
@@ -28,6 +30,7 @@ struct resumable_server {
   rs_hash_pool *hash_pool; /* NULL: hash inline (resumable_server_set_hash_threads(srv, 0)) */
   uint64_t checkpoint_bytes; /* resumable_server_set_checkpoint */
   uint64_t checkpoint_ms;
+  uint64_t partial_ttl;      /* resumable_server_set_partial_ttl; 0: uploads do not expire */
 };
 
 /* Longest kept value of each header the protocol reads; longer values count as malformed. */
@@ -47,6 +50,38 @@ typedef struct rs_hdr {
   int too_long;
   char value[RS_HDR_SHORT];
 } rs_hdr;
+
+/* Which wire dialect a request speaks (docs/protocol.md, "Dialects"); decided from its headers. */
+typedef enum rs_dialect {
+  RS_DIALECT_LOCALAI = 0,
+  RS_DIALECT_TUS
+} rs_dialect;
+
+/* Upload-Concat values may list many part URLs. */
+#define RS_TUS_CONCAT_MAX 16384
+
+/* What a tus exchange keeps besides the common fields (tus_exchange.c). */
+typedef struct rs_tus_exchange {
+  char method[16];           /* the request method as sent ("" if longer) */
+  rs_hdr resumable, offset, length, defer, checksum, content_type, override;
+  char *metadata;            /* Upload-Metadata as sent (owned, NUL-terminated), or NULL */
+  size_t metadata_len;
+  int metadata_bad;          /* repeated with another value */
+  int metadata_long;         /* over RESUMABLE_METADATA_MAX */
+  char *concat;              /* Upload-Concat as sent (owned), or NULL */
+  size_t concat_len;
+  int concat_bad;            /* repeated, or over RS_TUS_CONCAT_MAX */
+  rs_tus_request req;
+  int path_part;             /* the path names a concatenation part: path_key */
+  char path_key[RS_TUS_PART_KEY_LEN + 1];
+  rs_tus_algo ck_algo;       /* Upload-Checksum, parsed */
+  uint8_t ck_digest[32];
+  int part;                  /* ex->key is a concatenation part's store key */
+  int created;               /* a creation: the reply is 201 with Location */
+  rs_tus_checksum ck;        /* Upload-Checksum of this request's body */
+  char *upload_metadata;     /* the upload's metadata for the host and HEAD, or NULL */
+  int64_t expires;           /* Upload-Expires to send (Unix seconds), 0 for none */
+} rs_tus_exchange;
 
 typedef enum rs_body_mode {
   RS_BODY_NONE = 0,
@@ -84,6 +119,9 @@ struct resumable_exchange {
   void *staging;           /* RS_BODY_STAGE handle */
   rs_sha256 stage_sha;
   rs_hash_pipe stage_pipe; /* feeds stage_sha */
+  int info_changed;        /* the partial's metadata changed without new bytes (a sync is due) */
+  rs_dialect dialect;
+  rs_tus_exchange tus;
 };
 
 /* One log line "<method> <key>: <text>" at `level` (no-op without a log callback). */
@@ -123,5 +161,15 @@ void rs_meta_begin(resumable_exchange *ex);
 
 /* Build the 200 of step 10 for a complete file of `size` bytes with digest `sha`. */
 void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);
+
+/* Shared by the dialects' executors (exchange_put.c), under entry->mu. */
+/* Make bytes 0..held-1 and the running hash durable; on failure the handle is closed. */
+int rs_put_sync(resumable_exchange *ex);
+/* A new, empty partial for the entry's key described by `info` (its hash state is set here). */
+int rs_put_create(resumable_exchange *ex, resumable_partial_info *info);
+/* Verify-free commit of the full partial as the complete file with `digest`, then the 200. */
+void rs_put_commit(resumable_exchange *ex, const uint8_t digest[32]);
+/* The running digest of the entry's partial (its hash pipe drained first). */
+void rs_put_digest(resumable_exchange *ex, uint8_t digest[32]);
 
 #endif

@@ -4,8 +4,9 @@
  * another key. Integers are big-endian.
  *
  * Partial meta, "<hex>.meta":
- *   "RSPART1\0", total u64, held u64, has_target u8, target[32], state_len u16, state[n],
- *   key_len u16, key[k], sha256[32]
+ *   "RSPART2\0", total u64, held u64, has_target u8, target[32], state_len u16, state[n],
+ *   metadata_len u16, metadata[m], key_len u16, key[k], sha256[32]
+ *   ("RSPART1\0", written before the tus dialect, is the same without the metadata: still read.)
  * Sidecar, "sums/<hex>":
  *   "RSSUM1\0\0", st_dev u64, st_ino u64, size u64, mtime_sec u64, mtime_nsec u64, sha256[32],
  *   key_len u16, key[k], checksum sha256[32]
@@ -19,11 +20,13 @@
 #include "sha256.h"
 
 #define MAGIC_LEN 8
-static const char partial_magic[MAGIC_LEN] = "RSPART1";
+static const char partial_magic[MAGIC_LEN] = "RSPART2";
+static const char partial_magic_v1[MAGIC_LEN] = "RSPART1";
 static const char sum_magic[MAGIC_LEN] = "RSSUM1";
 
-/* Large enough for either record with a 1024-byte key, plus one byte to detect oversize. */
-#define RECORD_MAX 2048
+/* Large enough for either record with a 1024-byte key and the largest metadata, plus one byte
+ * to detect oversize. */
+#define RECORD_MAX (2048 + RESUMABLE_METADATA_MAX)
 
 typedef struct wbuf {
   uint8_t b[RECORD_MAX];
@@ -115,10 +118,21 @@ static void put_key(wbuf *w, const char *key)
 
 
 
+/* Either partial record version: r is left after the magic; *v2 says which one it is. */
+static int open_partial(rbuf *r, const uint8_t *b, size_t n, int *v2)
+{
+  *v2 = 1;
+  if (open_record(r, b, n, partial_magic) == 0)
+    return 0;
+  *v2 = 0;
+  return open_record(r, b, n, partial_magic_v1);
+}
+
 static int decode_partial(const uint8_t *b, size_t n, const char *key, resumable_partial_info *out)
 {
   rbuf r;
-  if (open_record(&r, b, n, partial_magic) != 0)
+  int v2;
+  if (open_partial(&r, b, n, &v2) != 0)
     return -1;
   memset(out, 0, sizeof(*out));
   out->total = get_be(&r, 8);
@@ -130,6 +144,12 @@ static int decode_partial(const uint8_t *b, size_t n, const char *key, resumable
     return -1;
   out->has_target = (int)has;
   get_bytes(&r, out->hash_state, out->hash_state_len);
+  if (v2) {
+    out->metadata_len = (size_t)get_be(&r, 2);
+    if (out->metadata_len > RESUMABLE_METADATA_MAX)
+      return -1;
+    get_bytes(&r, out->metadata, out->metadata_len);
+  }
   return key_matches(&r, key) ? 0 : -1;
 }
 
@@ -162,11 +182,16 @@ int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1])
   int rc = rs_fs_read_small(fs->part_fd, file, buf, sizeof(buf), &n);
   if (rc != RESUMABLE_OK)
     return rc;
-  if (open_record(&r, buf, n, partial_magic) != 0)
+  int v2;
+  if (open_partial(&r, buf, n, &v2) != 0)
     return RESUMABLE_E_NOT_FOUND;
   (void)take(&r, 8 + 8 + 1 + 32); /* total, held, has_target, target */
   size_t slen = (size_t)get_be(&r, 2);
   (void)take(&r, slen);
+  if (v2) {
+    size_t mlen = (size_t)get_be(&r, 2);
+    (void)take(&r, mlen);
+  }
   size_t klen = (size_t)get_be(&r, 2);
   const uint8_t *k = take(&r, klen);
   if (k == NULL || klen == 0 || klen > RS_KEY_MAX || r.pos != r.n || memchr(k, 0, klen))
@@ -182,6 +207,7 @@ int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
   wbuf w = {.n = 0};
   char file[RS_FS_FILE_MAX];
   size_t slen = info->hash_state_len <= RESUMABLE_HASH_STATE_MAX ? info->hash_state_len : 0;
+  size_t mlen = info->metadata_len <= RESUMABLE_METADATA_MAX ? info->metadata_len : 0;
   put_bytes(&w, partial_magic, MAGIC_LEN);
   put_be(&w, info->total, 8);
   put_be(&w, info->held, 8);
@@ -189,6 +215,8 @@ int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
   put_bytes(&w, info->target_sha256, 32);
   put_be(&w, slen, 2);
   put_bytes(&w, info->hash_state, slen);
+  put_be(&w, mlen, 2);
+  put_bytes(&w, info->metadata, mlen);
   put_key(&w, key);
   put_checksum(&w);
   rs_fs_file_name(file, name, "meta");

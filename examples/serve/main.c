@@ -262,6 +262,7 @@ static int configure(resumable_server *srv, const serve_options *o) {
       resumable_server_set_token(srv, o->token) != RESUMABLE_OK ||
       resumable_server_set_expose_paths(srv, o->expose_paths) != RESUMABLE_OK ||
       resumable_server_set_hash_threads(srv, (unsigned)o->hash_threads) != RESUMABLE_OK ||
+      resumable_server_set_partial_ttl(srv, o->partial_ttl) != RESUMABLE_OK ||
       resumable_server_set_log(srv, handler_log, NULL) != RESUMABLE_OK) {
     fputs("resumable-serve: cannot configure the server\n", stderr);
     return -1;

@@ -23,6 +23,15 @@ extern "C" {
  *   resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE or RESUMABLE_BODY_DROPPED);
  *   send resumable_exchange_status / _header_at / _read_body; resumable_exchange_free(ex).
  *
+ * Dialects: a request is judged in the tus 1.0.0 dialect when it carries `Tus-Resumable` or is an
+ * OPTIONS (creation with POST, PATCH, HEAD, DELETE, with the extensions creation,
+ * creation-with-upload, creation-defer-length, termination, expiration, checksum and
+ * concatenation); otherwise in the LocalAI dialect (PUT/HEAD/GET/DELETE). Both work on the same
+ * store and the same per-key state: an upload begun in one can be probed and finished in the
+ * other (docs/protocol.md, "Dialects"). A host needs nothing dialect-specific: it hands over
+ * every method, header and body alike (POST, PATCH and OPTIONS included) and sends whatever
+ * status comes back (tus uses 201, 204, 410, 412, 415 and 460).
+ *
  * Answering from the headers alone (401, 400, 404, 405, 409, 413, 416, an "already there" 200)
  * lets `Expect: 100-continue` clients stop before sending a refused body. Other clients send
  * the body anyway: a host should read and discard it to its end (no feed) and deliver the
@@ -120,6 +129,14 @@ RESUMABLE_EXPORT int resumable_server_set_hash_threads(resumable_server *srv, un
 RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes,
                                                      uint32_t interval_ms);
 
+/* The age at which the host expires partial uploads with resumable_server_sweep, in seconds
+ * (0, the default: they do not expire). The handler does not sweep by itself: it uses the value
+ * to tell tus clients when an upload expires (Upload-Expires: the partial's last change plus
+ * `seconds`) and to answer 410 Gone (removing it) for a tus request on a partial older than
+ * that which the sweep has not removed yet. Pass the same value as to the sweep.
+ * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+RESUMABLE_EXPORT int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds);
+
 /* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,
                                               void *user_data);
@@ -198,6 +215,15 @@ RESUMABLE_EXPORT int resumable_exchange_read_body(resumable_exchange *ex, void *
  * the host's access log. The string lives as long as the exchange. */
 RESUMABLE_EXPORT const char *resumable_exchange_key(const resumable_exchange *ex);
 RESUMABLE_EXPORT uint64_t resumable_exchange_bytes_received(const resumable_exchange *ex);
+
+/* The client metadata of the upload this exchange worked on (tus `Upload-Metadata`, exactly as
+ * the client sent it at creation and validated: comma-separated "key base64value" pairs), or ""
+ * when it has none or the exchange is not judged yet. For a creation it is the request's; for a
+ * PATCH or HEAD the one kept with the upload (at most RESUMABLE_METADATA_MAX bytes). It stays
+ * readable on the exchange that completes the upload, after the commit: a host that wants to
+ * keep it beside the file reads it there (the store drops it with the partial). Lives as long
+ * as the exchange; "" for a NULL exchange. */
+RESUMABLE_EXPORT const char *resumable_exchange_upload_metadata(const resumable_exchange *ex);
 
 /* Free the exchange. An exchange that was never ended is ended as RESUMABLE_BODY_DROPPED first
  * (its bytes are kept). NULL is a no-op. */

@@ -21,7 +21,10 @@ extern "C" {
  *
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
- * segment starting with ".resumable", no control byte, no backslash.
+ * segment starting with ".resumable", no control byte, no backslash. One exception: the parts
+ * of a tus concatenation are partials of the handler's own keys ".resumable-part/<32 hex>",
+ * which no client can name; they are never committed (no complete file ever has such a key),
+ * and they are listed by partial_scan and swept like any partial.
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
@@ -42,17 +45,30 @@ typedef struct resumable_complete_info {
   uint8_t sha256[32];
 } resumable_complete_info;
 
+/* `total` of a partial whose length is not known yet (tus creation-defer-length): it cannot
+ * complete until the handler records the real total with a later partial_sync. */
+#define RESUMABLE_LENGTH_UNKNOWN UINT64_MAX
+
+/* Largest client metadata (tus Upload-Metadata) kept with a partial, in bytes. */
+#define RESUMABLE_METADATA_MAX 4096
+
 /* A partial upload's metadata. `hash_state` is opaque to the store: the handler's running SHA-256
  * after exactly `held` bytes. A store saves it with `held` and gives it back unchanged; if it
  * cannot (or after a crash lost it), it returns hash_state_len 0 and the handler rebuilds the
- * state by reading the held prefix once. */
+ * state by reading the held prefix once.
+ * `metadata` (added with the tus dialect) is the client's Upload-Metadata as the handler
+ * validated it, `metadata_len` bytes, not NUL-terminated; a store keeps it with the partial and
+ * gives it back unchanged, like the other fields (a store that predates it returns 0 bytes:
+ * the upload then merely loses its metadata). */
 typedef struct resumable_partial_info {
-  uint64_t total;
+  uint64_t total; /* or RESUMABLE_LENGTH_UNKNOWN */
   uint64_t held;
   int has_target;
   uint8_t target_sha256[32];
   size_t hash_state_len;
   uint8_t hash_state[RESUMABLE_HASH_STATE_MAX];
+  size_t metadata_len;
+  char metadata[RESUMABLE_METADATA_MAX];
 } resumable_partial_info;
 
 /* How resumable_store_ops.partial_open opens a partial. */
