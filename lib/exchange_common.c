@@ -54,7 +54,8 @@ static int load_state(resumable_exchange *ex, rs_stored *st)
   resumable_complete_info ci;
   resumable_partial_info pi;
   memset(st, 0, sizeof(*st));
-  int rc = ops->complete_stat(self, ex->key, &ci);
+  int part = ex->dialect == RS_DIALECT_TUS && ex->tus.part; /* never complete: not asked */
+  int rc = part ? RESUMABLE_E_NOT_FOUND : ops->complete_stat(self, ex->key, &ci);
   if (rc == RESUMABLE_OK) {
     st->complete = 1;
     st->size = ci.size;

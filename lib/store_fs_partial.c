@@ -175,8 +175,10 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
     rs_fs_key_name(key, name);
     rc = open_existing(fs, key, name, &fd, &got);
   } else if (mode == RESUMABLE_PARTIAL_CREATE || mode == RESUMABLE_PARTIAL_STAGING) {
-    /* Refuse a key that can never be committed before any byte is accepted for it. */
-    rc = rs_fs_check_placement(fs, key);
+    /* Refuse a key that can never be committed before any byte is accepted for it (a tus
+     * concatenation part is never committed: its reserved name is its only way in). */
+    int part = strncmp(key, RESUMABLE_PART_PREFIX, sizeof(RESUMABLE_PART_PREFIX) - 1) == 0;
+    rc = part ? RESUMABLE_OK : rs_fs_check_placement(fs, key);
     if (rc != RESUMABLE_OK)
       return rc;
     got = *info;

@@ -289,6 +289,10 @@ void rs_tus_decide(const rs_tus_request *r, const rs_stored *st, rs_decision *d)
     reply(d, 405, RS_REPLY_NOT_ALLOWED, "the creation URL takes POST (and OPTIONS) only");
     return;
   }
+  if (r->at == RS_TUS_AT_PART && r->op == RS_TUS_OP_GET) {
+    fail(d, 404, "an upload part has no file to get");
+    return;
+  }
   if (r->at == RS_TUS_AT_PART && r->op == RS_TUS_OP_POST) {
     fail(d, 400, "an upload part's URL takes no creation: POST to the prefix");
     return;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "key.h"
+#include "resumable/store.h"
 
 #define RS_TUS_VERSION "1.0.0"
 #define RS_TUS_EXTENSIONS                                                                     \
@@ -17,7 +18,7 @@
 
 /* A concatenation part lives at <prefix>RS_TUS_PART_DIR<32 hex>: the segment starts with
  * ".resumable", so no key can name it (key.h, RS_KEY_RESERVED). Its store key is the same text. */
-#define RS_TUS_PART_DIR ".resumable-part/"
+#define RS_TUS_PART_DIR RESUMABLE_PART_PREFIX
 #define RS_TUS_PART_ID_LEN 32
 #define RS_TUS_PART_KEY_LEN (sizeof(RS_TUS_PART_DIR) - 1 + RS_TUS_PART_ID_LEN)
 

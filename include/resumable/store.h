@@ -22,8 +22,9 @@ extern "C" {
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
  * segment starting with ".resumable", no control byte, no backslash. One exception: the parts
- * of a tus concatenation are partials of the handler's own keys ".resumable-part/<32 hex>",
- * which no client can name; they are never committed (no complete file ever has such a key),
+ * of a tus concatenation are partials of the handler's own keys RESUMABLE_PART_PREFIX + 32 hex
+ * digits, which no client can name. Only partial ops see them (partial_open CREATE must not
+ * refuse them for their name); they are never committed, no complete op is called with them,
  * and they are listed by partial_scan and swept like any partial.
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
@@ -35,6 +36,9 @@ extern "C" {
  * RESUMABLE_E_CONFLICT (the key cannot be placed, e.g. a parent segment is a file or a symbolic
  * link), RESUMABLE_E_NOMEM, or RESUMABLE_E_IO (anything else: the handler answers 500).
  */
+
+/* The start of the keys of tus concatenation parts (see "Keys" above). */
+#define RESUMABLE_PART_PREFIX ".resumable-part/"
 
 /* Largest opaque running-hash state a store must be able to keep with a partial. */
 #define RESUMABLE_HASH_STATE_MAX 256
