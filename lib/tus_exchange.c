@@ -107,7 +107,8 @@ int rs_tus_wanted(const resumable_exchange *ex)
   return ex->tus.resumable.seen || strcmp(ex->tus.method, "OPTIONS") == 0;
 }
 
-static rs_tus_op op_of(const char *m)
+/* The tus method of a method name, and its static name for log lines. */
+static rs_tus_op op_of(const char *m, const char **name)
 {
   static const struct {
     const char *name;
@@ -116,8 +117,11 @@ static rs_tus_op op_of(const char *m)
              {"POST", RS_TUS_OP_POST},       {"PATCH", RS_TUS_OP_PATCH},
              {"DELETE", RS_TUS_OP_DELETE}};
   for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-    if (strcmp(m, ops[i].name) == 0)
+    if (strcmp(m, ops[i].name) == 0) {
+      *name = ops[i].name;
       return ops[i].op;
+    }
+  *name = "OTHER";
   return RS_TUS_OP_OTHER;
 }
 
@@ -283,7 +287,7 @@ static void gather(resumable_exchange *ex)
   const char *m = t->method;
   if (t->override.seen && !t->override.too_long)
     m = t->override.value;
-  r->op = op_of(m);
+  r->op = op_of(m, &ex->method_name);
   r->auth_ok = ex->req.auth_ok;
   if (t->resumable.seen)
     r->version = !t->resumable.too_long && strcmp(t->resumable.value, RS_TUS_VERSION) == 0

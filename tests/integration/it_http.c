@@ -84,6 +84,10 @@ static struct curl_slist *request_headers(const it_req *rq) {
     snprintf(auth, sizeof auth, "Bearer %s", rq->token);
     h = add_header(h, "Authorization", auth);
   }
+  for (size_t i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++) {
+    h = curl_slist_append(h, rq->headers[i]);
+    assert_non_null(h);
+  }
   h = curl_slist_append(h, rq->expect_100 ? "Expect: 100-continue" : "Expect:");
   assert_non_null(h);
   return h;
@@ -92,7 +96,11 @@ static struct curl_slist *request_headers(const it_req *rq) {
 static void set_method(CURL *c, const it_req *rq, upload_src *src) {
   if (strcmp(rq->method, "HEAD") == 0) {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (strcmp(rq->method, "PUT") == 0) {
+  } else if (strcmp(rq->method, "PUT") == 0 ||
+             ((strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PATCH") == 0) &&
+              (rq->body_len > 0 || rq->chunked))) {
+    if (strcmp(rq->method, "PUT") != 0)
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
     curl_easy_setopt(c, CURLOPT_READDATA, src);

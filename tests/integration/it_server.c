@@ -29,6 +29,7 @@ void it_server_start(it_server *s) {
   assert_int_equal(resumable_server_new(&s->srv, s->root), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_max_size(s->srv, s->max_size), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_token(s->srv, s->token), RESUMABLE_OK);
+  assert_int_equal(resumable_server_set_partial_ttl(s->srv, s->partial_ttl), RESUMABLE_OK);
   if (verbose())
     assert_int_equal(resumable_server_set_log(s->srv, handler_log, NULL), RESUMABLE_OK);
   mhd_host_config cfg = {.listen_addr = "127.0.0.1", .port = 0, .server = s->srv,

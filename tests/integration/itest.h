@@ -22,6 +22,7 @@ typedef struct it_server {
   uint64_t max_size;
   const char *token;
   unsigned linger_ms;  /* the host's linger after an early reply; 0: its default */
+  uint64_t partial_ttl; /* resumable_server_set_partial_ttl (tus Upload-Expires, 410) */
   mhd_host_log_fn log; /* access log; NULL for none (or stderr with RS_IT_VERBOSE) */
   void *log_user;
   resumable_server *srv;
@@ -51,6 +52,8 @@ typedef struct it_req {
   const char *token;         /* sent as Authorization: Bearer; NULL for none */
   int expect_100;            /* PUT: 1 sends Expect: 100-continue and waits long for it */
   int chunked;               /* PUT: 1 sends the body chunked, without Content-Length */
+  const char *const *headers; /* more "Name: value" lines, NULL-terminated (NULL for none);
+                                 POST and PATCH send `body` like PUT */
 } it_req;
 
 typedef struct it_resp {
