@@ -65,6 +65,8 @@ static int load_state(resumable_exchange *ex, rs_stored *st)
   }
   if (e->handle) {
     pi = e->info; /* the open partial's live state is newer than the store's */
+    if (e->provisional)
+      pi.held = e->synced; /* unverified bytes (tus Upload-Checksum) may yet be dropped */
   } else {
     rc = ops->partial_stat(self, ex->key, &pi);
     if (rc == RESUMABLE_E_NOT_FOUND)
