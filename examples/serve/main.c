@@ -40,6 +40,7 @@ typedef struct serve_options {
 static void usage(FILE *out) {
   fputs("usage: resumable-serve [options]\n"
         "Serve resumable uploads (PUT/HEAD/GET/DELETE <prefix><key>) from a directory.\n"
+
         "\n"
         "  --listen ADDR      numeric IPv4 or IPv6 address to bind (default 127.0.0.1;\n"
         "                     0.0.0.0 or :: for every interface)\n"
@@ -80,7 +81,7 @@ static void usage(FILE *out) {
         "                     0 hashes on the receiving thread (default 2)\n"
         "  --partial-ttl S    remove partial uploads unchanged for S seconds, checked every\n"
         "                     S/4 seconds (at least every hour); 0 keeps them forever\n"
-        "                     (default 86400, one day)\n"
+        "                     (default 86400, one day); tus clients see it as Upload-Expires\n"
         "  --verbose          also log libmicrohttpd's own errors (default: off)\n"
         "  --help             show this help and exit\n"
         "\n"
@@ -96,6 +97,13 @@ static void usage(FILE *out) {
         "than a reset it would retry. Two exceptions are read for at most 5 s and then\n"
         "closed without an answer: a 401 (an unauthenticated client must not make the\n"
         "server read unbounded data) and a chunked body (it has no declared end).\n",
+        out);
+  fputs("\n"
+        "It also speaks tus 1.0.0 on the same prefix and store (creation, termination,\n"
+        "expiration, checksum, concatenation...): point a tus client (tus-js-client, Uppy)\n"
+        "at the endpoint http://ADDR:PORT<prefix>; an upload created there is stored\n"
+        "under the key from its metadata 'key', else 'filename' (or a generated one). The\n"
+        "endpoint http://ADDR:PORT<prefix><key> names the key itself.\n",
         out);
 }
 
