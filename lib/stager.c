@@ -136,6 +136,7 @@ void resumable_stager_free(resumable_stager *s)
   if (s->fd >= 0)
     close(s->fd);
   free(s->o.hash_cache_dir);
+  rs_tus_opts_free(&s->o);
   memset(s->mem_sha, 0, sizeof s->mem_sha);
   free(s);
 }

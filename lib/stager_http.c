@@ -59,6 +59,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
   if (buf[0] == 'H' && n >= 5 && memcmp(buf, "HTTP/", 5) == 0)
     run->body_len = 0; /* a new response (after 100 Continue): its body starts afresh */
   rs_resp_feed(&run->resp, buf, n, time(NULL));
+  rs_tus_resp_feed(&run->tresp, buf, n);
   return n;
 }
 
@@ -139,6 +140,8 @@ static int on_xfer(void *ud, curl_off_t dlt, curl_off_t dln, curl_off_t ult, cur
   rs_run *run = ud;
   if (uln > 0)
     run->req_sent = (uint64_t)uln; /* what curl has written to the connection */
+  if (run->quiet)
+    return 0;
   uint64_t moved = (uint64_t)(uln > 0 ? uln : 0) + (uint64_t)(dln > 0 ? dln : 0);
   if (stall_check(run, moved)) {
     run->stalled = 1;
@@ -176,7 +179,9 @@ static int build_headers(rs_run *run, const rs_http_req *req, struct curl_slist 
     bad = add_header(&list, "%s", h->data);
   if (!bad && o->token)
     bad = add_header(&list, "Authorization: Bearer %s", o->token);
-  if (!bad && !req->head) {
+  for (const struct curl_slist *h = req->extra; h && !bad; h = h->next)
+    bad = add_header(&list, "%s", h->data);
+  if (!bad && !req->head && !req->method) {
     bad = add_header(&list, "X-Content-SHA256: %s", run->sha_hex);
     if (!bad && !req->whole) {
       char cr[80];
@@ -200,10 +205,10 @@ static long clamp_ms(uint64_t ms)
   return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (long)ms;
 }
 
-static void set_common(CURL *c, rs_run *run, uint64_t left_ms)
+static void set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
 {
   const rs_stager_opts *o = &run->s->o;
-  curl_easy_setopt(c, CURLOPT_URL, run->s->url);
+  curl_easy_setopt(c, CURLOPT_URL, req->url ? req->url : run->s->url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the key is what the caller named: no dot-segment folding */
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -331,24 +336,29 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   run->body_start = run->body_pos = req->start;
   run->req_sent = 0;
   run->body_end = req->end;
-  run->req_put = !req->head;
+  int body = req->method ? strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0
+                         : !req->head;
+  run->req_put = body;
   run->req_finish = req->force_expect;
   run->stall_t0 = t0;
   run->stall_b0 = 0;
   run->stalled = 0;
   uint64_t left = run->deadline_ms - t0;
-  set_common(c, run, left);
+  set_common(c, run, req, left);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  if (req->head)
+  rs_tus_resp_reset(&run->tresp);
+  if (req->method && strcmp(req->method, "HEAD") != 0)
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+  if (req->head || (req->method && strcmp(req->method, "HEAD") == 0))
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  else
+  else if (body)
     set_put(c, run, req, left);
   s->r.requests++;
   CURLcode cc = curl_easy_perform(c);
   curl_socket_t kept = CURL_SOCKET_BAD; /* the connection the next request may reuse */
   s->sock = curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &kept) == CURLE_OK ? (int)kept : -1;
   curl_off_t up = 0;
-  if (!req->head && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+  if (body && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
     s->r.wire_bytes += (uint64_t)up;
   run->req_sent = 0;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);

@@ -10,6 +10,7 @@
 #include "hash_cache.h"
 #include "resumable/stager.h"
 #include "stager_headers.h"
+#include "stager_tus_resp.h"
 
 #define RS_STAGER_MSG_MAX 512
 #define RS_STAGER_BODY_MAX 4096
@@ -42,6 +43,12 @@ typedef struct rs_stager_opts {
   void *log_ud;
   char *hash_cache_dir; /* NULL: no persistent hash cache */
   int64_t hc_margin_ns; /* rs_hc_racy's margin; -1 (default) picks one. Tests set 0. */
+  /* the tus dialect (stager_tus_opts.c) */
+  resumable_protocol protocol;
+  char *tus_metadata;   /* Upload-Metadata value built by add_metadata, or NULL */
+  char *url_store_dir;  /* NULL: no URL store */
+  unsigned parallel;    /* connections, 1..16 */
+  int cancel_remote;
 } rs_stager_opts;
 
 /* What one run reports through the getters. */
@@ -62,6 +69,8 @@ typedef struct rs_stager_result {
   int already_there;
   int hash_cached; /* the SHA-256 came from a cache, not from reading the file */
   char body[RS_STAGER_BODY_MAX + 1];
+  resumable_protocol protocol; /* spoken by the run */
+  char upload_url[RS_TUS_URL_MAX + 1]; /* tus: the upload's absolute URL, or "" */
 } rs_stager_result;
 
 struct resumable_stager {
@@ -108,6 +117,8 @@ typedef struct rs_run {
   size_t body_len;      /* bytes captured into s->r.body */
   rs_resp resp;
   char last_problem[320]; /* the last transient failure, for the timeout message */
+  rs_tus_resp tresp;      /* the tus headers of the same response */
+  int quiet;              /* no progress callback, no cancel (tus termination after a cancel) */
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
@@ -128,6 +139,12 @@ typedef struct rs_http_req {
   int force_expect; /* send Expect: 100-continue whatever the size */
   uint64_t start;   /* body: file bytes [start, end) */
   uint64_t end;
+  /* The tus dialect: a method other than the LocalAI HEAD/PUT, with its own headers. */
+  const char *method;       /* NULL: HEAD or PUT above; else "OPTIONS", "HEAD", "POST",
+                               "PATCH" (with the body [start, end), maybe empty), "DELETE" */
+  const char *url;          /* NULL: the stager's URL */
+  struct curl_slist *extra; /* header lines sent after the caller's own (owned by the caller);
+                               with `method` nothing else is added */
 } rs_http_req;
 
 #define RS_HTTP_RESPONSE 1  /* a complete response: run->resp.status and headers */
@@ -138,6 +155,17 @@ typedef struct rs_http_req {
  * RESUMABLE_E_TIMEOUT (budget over), RESUMABLE_E_NOMEM, RESUMABLE_E_NETWORK (permanent; message
  * set). */
 int rs_http_perform(rs_run *run, const rs_http_req *req);
+
+/* Wait before the next attempt (backoff, Retry-After, the budget), reporting WAITING progress.
+ * RESUMABLE_OK, RESUMABLE_E_TIMEOUT or RESUMABLE_E_CANCELLED. (stager_run.c) */
+int rs_run_wait(rs_run *run);
+
+/* The tus dialect (stager_tus.c): the upload after prepare(). RS_TUS_NOT_TUS when AUTO found a
+ * server without tus (the caller then speaks LocalAI), else a run result. */
+#define RS_TUS_NOT_TUS 1
+int rs_tus_upload(rs_run *run);
+/* Free the tus options. */
+void rs_tus_opts_free(rs_stager_opts *o);
 
 /* Set the run's message (s->r.msg), printf-style. */
 void rs_run_msg(rs_run *run, const char *fmt, ...)

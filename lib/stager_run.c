@@ -413,7 +413,7 @@ static void sleep_ms(uint64_t ms)
     ;
 }
 
-static int wait_before_retry(rs_run *run)
+int rs_run_wait(rs_run *run)
 {
   uint64_t wait = rs_backoff_next(&run->backoff);
   if (run->resp.complete && run->resp.has_retry_after && run->resp.retry_after_ms > wait)
@@ -455,7 +455,7 @@ static int upload(rs_run *run)
     if (rc == STEP_DONE)
       return RESUMABLE_OK;
     if (rc == STEP_TRANSIENT) {
-      int w = wait_before_retry(run);
+      int w = rs_run_wait(run);
       if (w != RESUMABLE_OK)
         return w;
     }
@@ -507,7 +507,9 @@ int resumable_stager_run(resumable_stager *s)
   rs_backoff_init(&run.backoff, s->o.backoff_min_ms, s->o.backoff_max_ms, (int)s->o.jitter,
                   rs_splitmix64, &run.rng_state);
   int rc = prepare(&run);
-  if (rc == RESUMABLE_OK)
+  if (rc == RESUMABLE_OK) /* AUTO asks the server first; tus is in stager_tus.c */
+    rc = s->o.protocol != RESUMABLE_PROTOCOL_LOCALAI ? rs_tus_upload(&run) : RS_TUS_NOT_TUS;
+  if (rc == RS_TUS_NOT_TUS)
     rc = upload(&run);
   if (rc == RESUMABLE_OK) {
     s->r.held = run.size;

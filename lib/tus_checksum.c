@@ -62,26 +62,32 @@ void rs_tus_checksum_update(rs_tus_checksum *c, const void *data, size_t len)
   }
 }
 
-int rs_tus_checksum_matches(rs_tus_checksum *c)
+size_t rs_tus_checksum_finish(rs_tus_checksum *c, uint8_t out[32])
 {
-  uint8_t got[32];
   size_t n = rs_tus_algo_len(c->algo);
   switch (c->algo) {
   case RS_TUS_ALGO_SHA1:
-    (void)sha1_finish(&c->u.sha1, got);
+    (void)sha1_finish(&c->u.sha1, out);
     break;
   case RS_TUS_ALGO_MD5:
-    (void)md5_finish(&c->u.md5, got);
+    (void)md5_finish(&c->u.md5, out);
     break;
   case RS_TUS_ALGO_SHA256:
-    rs_sha256_finish(&c->u.sha256, got);
+    rs_sha256_finish(&c->u.sha256, out);
     break;
   default:
-    return 0;
+    break;
   }
-  int ok = memcmp(got, c->want, n) == 0;
   rs_tus_checksum_free(c);
-  return ok;
+  return n;
+}
+
+int rs_tus_checksum_matches(rs_tus_checksum *c)
+{
+  uint8_t got[32], want[32];
+  memcpy(want, c->want, sizeof(want));
+  size_t n = rs_tus_checksum_finish(c, got);
+  return n > 0 && memcmp(got, want, n) == 0;
 }
 
 void rs_tus_checksum_free(rs_tus_checksum *c)

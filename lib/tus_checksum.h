@@ -25,6 +25,8 @@ typedef struct rs_tus_checksum {
 /* Start computing `algo` (NONE leaves c idle); `want` is the digest the client sent. */
 void rs_tus_checksum_start(rs_tus_checksum *c, rs_tus_algo algo, const uint8_t want[32]);
 void rs_tus_checksum_update(rs_tus_checksum *c, const void *data, size_t len);
+/* Finish into out (rs_tus_algo_len bytes, returned). The context is freed (zeroised). */
+size_t rs_tus_checksum_finish(rs_tus_checksum *c, uint8_t out[32]);
 /* Finish: 1 if the digest equals the client's, else 0. The context is freed (zeroised). */
 int rs_tus_checksum_matches(rs_tus_checksum *c);
 /* Free without finishing (no-op when idle). */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "range.h"
 #include "resumable/error.h"
 
@@ -570,7 +571,13 @@ void rs_tus_probe(resumable_exchange *ex, const rs_stored *st, const rs_decision
     rc = rs_reply_header(r, "Upload-Concat", "partial");
   if (rc == RESUMABLE_OK && partial && t->expires != 0)
     expires(ex, r, t->expires);
-  (void)st;
+  /* The whole-file hash, as the LocalAI HEAD says it: a client that binds uploads with
+   * X-Content-SHA256 (the stager) can tell its own upload, or its file already there. */
+  char hex[65];
+  if (rc == RESUMABLE_OK && (partial ? st->has_target : 1)) {
+    rs_sha256_hex_format(partial ? st->target : st->sha256, hex);
+    rc = rs_reply_header(r, partial ? "X-Target-SHA256" : "X-Content-SHA256", "%s", hex);
+  }
   if (r->status != 500)
     rs_reply_header(r, "Cache-Control", "no-store");
   rs_exchange_decided(ex);

@@ -30,7 +30,9 @@ static void usage(FILE *out)
       "Upload FILE to URL (e.g. http://host:8080/v1/files/models/x.bin) with the libresumable\n"
       "protocol: hash it, ask the server what it holds, send only the rest, and retry through\n"
       "network failures until the time budget ends. Running it again after an interruption\n"
-      "resumes where the server stands.\n"
+      "resumes where the server stands. It also speaks tus 1.0.0 to any tus server (tusd,\n"
+      "@tus/server, resumable-serve): then URL is the server's creation endpoint (e.g.\n"
+      "https://host/files/; for resumable-serve its prefix, or the URL of the key).\n"
       "\n"
       "options:\n"
       "  --budget SECONDS      overall time budget, hashing included (default 3600; 1.5 ok)\n"
@@ -52,6 +54,14 @@ static void usage(FILE *out)
       "                        message\n"
       "  --quiet, -q           no progress bar and no summary line\n"
       "  --no-hash-cache       do not read or write the hash cache (see below)\n"
+      "  --protocol P          localai, tus or auto (default auto: one OPTIONS request; a\n"
+      "                        tus server answers it with Tus-Version)\n"
+      "  --metadata K=V        tus Upload-Metadata pair (repeatable; 'filename' defaults to\n"
+      "                        FILE's base name)\n"
+      "  --parallel N          tus: N connections (1..16), when the server offers\n"
+      "                        concatenation; each part resumes on its own\n"
+      "  --no-url-store        tus: do not remember upload URLs (see below)\n"
+      "  --cancel-remote       tus: on Ctrl-C, delete the upload on the server (termination)\n"
       "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
       "  --help, -h            this text\n"
       "\n"
@@ -61,6 +71,10 @@ static void usage(FILE *out)
       "second run on an unchanged file (e.g. after an interruption) skips the hashing pass;\n"
       "an edited or replaced file is hashed again. At most 1024 files are remembered; a file\n"
       "changed in the last moment (100 ms, 2 s on whole-second file systems) is not cached.\n"
+      "tus upload URLs are kept in $XDG_STATE_HOME/libresumable/tus-urls-v1 (or\n"
+      "~/.local/state/libresumable/), keyed by URL, file identity and SHA-256 (at most 256),\n"
+      "so that a later run resumes the same upload; a tus server that offers the checksum\n"
+      "extension gets an Upload-Checksum on every request, and a corrupted one is resent.\n"
       "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
       "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
       "Ctrl-C stops cleanly; the server keeps what it received.\n"
@@ -183,6 +197,29 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
       upload_default_cache_dir(getenv("XDG_CACHE_HOME"), getenv("HOME"), cache_dir,
                                sizeof cache_dir) == 0)
     TRY(resumable_stager_set_hash_cache_dir(s, cache_dir), "hash cache directory");
+  static const resumable_protocol protocols[] = {
+      RESUMABLE_PROTOCOL_AUTO, RESUMABLE_PROTOCOL_LOCALAI, RESUMABLE_PROTOCOL_TUS};
+  TRY(resumable_stager_set_protocol(s, protocols[a->protocol]), "--protocol");
+  int have_filename = 0;
+  for (int i = 0; i < a->n_metadata; i++) {
+    char k[160];
+    const char *eq = strchr(a->metadata[i], '=');
+    snprintf(k, sizeof k, "%.*s", (int)(eq - a->metadata[i]), a->metadata[i]);
+    have_filename |= strcmp(k, "filename") == 0;
+    TRY(resumable_stager_add_metadata(s, k, eq + 1), "--metadata (K=V, K without space or comma)");
+  }
+  if (!have_filename) {
+    const char *base = strrchr(a->file, '/');
+    TRY(resumable_stager_add_metadata(s, "filename", base ? base + 1 : a->file), "filename");
+  }
+  if (a->parallel)
+    TRY(resumable_stager_set_parallel(s, a->parallel), "--parallel");
+  TRY(resumable_stager_set_cancel_remote(s, a->cancel_remote), "--cancel-remote");
+  char state_dir[4096];
+  if (!a->no_url_store &&
+      upload_default_state_dir(getenv("XDG_STATE_HOME"), getenv("HOME"), state_dir,
+                               sizeof state_dir) == 0)
+    TRY(resumable_stager_set_url_store_dir(s, state_dir), "URL store directory");
   TRY(resumable_stager_set_progress(s, on_progress, u), "progress");
   if (a->verbose)
     TRY(resumable_stager_set_log(s, on_log, u), "--verbose");
@@ -194,8 +231,9 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
 
 static void print_json(const resumable_stager *s, int rc, double secs)
 {
-  char msg[1200], sha[80] = "null";
+  char msg[1200], sha[80] = "null", url[4200];
   upload_json_string(resumable_stager_message(s), msg, sizeof msg);
+  upload_json_string(resumable_stager_upload_url(s), url, sizeof url);
   if (resumable_stager_sha256(s))
     snprintf(sha, sizeof sha, "\"%s\"", resumable_stager_sha256(s));
   char err[40] = "null";
@@ -204,12 +242,13 @@ static void print_json(const resumable_stager *s, int rc, double secs)
   printf("{\"status\": %d, \"sha256\": %s, \"size\": %" PRIu64 ", \"resumed_from\": %" PRIu64
          ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"seconds\": %.3f"
          ", \"already_there\": %s, \"hash_cached\": %s, \"held\": %" PRIu64
-         ", \"error\": %s, \"message\": %s}\n",
+         ", \"error\": %s, \"protocol\": \"%s\", \"upload_url\": %s, \"message\": %s}\n",
          resumable_stager_http_status(s), sha, resumable_stager_size(s),
          resumable_stager_resumed_from(s), resumable_stager_wire_bytes(s),
          resumable_stager_attempts(s), resumable_stager_restarts(s), secs,
          resumable_stager_already_there(s) ? "true" : "false",
          resumable_stager_hash_cached(s) ? "true" : "false", resumable_stager_held(s), err,
+         resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_TUS ? "tus" : "localai", url,
          msg);
   fflush(stdout);
 }

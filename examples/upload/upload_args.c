@@ -73,7 +73,7 @@ int upload_parse_seconds(const char *s, uint64_t *ms)
 /* Options that take a value. */
 enum opt_id {
   O_BUDGET, O_CHUNK, O_SHA, O_HEADER, O_TOKEN, O_BMIN, O_BMAX, O_RATE, O_CACERT, O_CAPATH,
-  O_CERT, O_KEY
+  O_CERT, O_KEY, O_PROTOCOL, O_METADATA, O_PARALLEL
 };
 static const struct {
   const char *name;
@@ -83,6 +83,7 @@ static const struct {
     {"header", O_HEADER},      {"token", O_TOKEN},        {"backoff-min", O_BMIN},
     {"backoff-max", O_BMAX},   {"limit-rate", O_RATE},    {"cacert", O_CACERT},
     {"capath", O_CAPATH},      {"cert", O_CERT},          {"key", O_KEY},
+    {"protocol", O_PROTOCOL},  {"metadata", O_METADATA},  {"parallel", O_PARALLEL},
 };
 
 static int all_digits(const char *v)
@@ -138,6 +139,30 @@ static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, s
   case O_KEY:
     a->key = v;
     break;
+  case O_PROTOCOL:
+    if (strcmp(v, "auto") == 0)
+      a->protocol = UPLOAD_PROTOCOL_AUTO;
+    else if (strcmp(v, "localai") == 0)
+      a->protocol = UPLOAD_PROTOCOL_LOCALAI;
+    else if (strcmp(v, "tus") == 0)
+      a->protocol = UPLOAD_PROTOCOL_TUS;
+    else
+      bad = 1;
+    break;
+  case O_METADATA:
+    if (a->n_metadata == UPLOAD_MAX_METADATA) {
+      snprintf(err, cap, "too many --metadata options (at most %d)", UPLOAD_MAX_METADATA);
+      return -1;
+    }
+    bad = strchr(v, '=') == NULL || v[0] == '=';
+    a->metadata[a->n_metadata++] = v;
+    break;
+  case O_PARALLEL: {
+    uint64_t n = 0;
+    bad = !all_digits(v) || upload_parse_size(v, &n) || n < 1 || n > 16;
+    a->parallel = (unsigned)n;
+    break;
+  }
   }
   if (bad)
     snprintf(err, cap, "invalid value '%s'", v);
@@ -158,6 +183,10 @@ static int flag(upload_args *a, const char *name)
     a->verbose = 1;
   else if (strcmp(name, "no-hash-cache") == 0)
     a->no_hash_cache = 1;
+  else if (strcmp(name, "no-url-store") == 0)
+    a->no_url_store = 1;
+  else if (strcmp(name, "cancel-remote") == 0)
+    a->cancel_remote = 1;
   else
     return -1;
   return 0;
@@ -232,6 +261,18 @@ int upload_default_cache_dir(const char *xdg, const char *home, char *buf, size_
     n = snprintf(buf, cap, "%s/libresumable", xdg);
   else if (home && home[0] == '/')
     n = snprintf(buf, cap, "%s/.cache/libresumable", home);
+  else
+    return -1;
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int upload_default_state_dir(const char *xdg, const char *home, char *buf, size_t cap)
+{
+  int n;
+  if (xdg && xdg[0] == '/')
+    n = snprintf(buf, cap, "%s/libresumable", xdg);
+  else if (home && home[0] == '/')
+    n = snprintf(buf, cap, "%s/.local/state/libresumable", home);
   else
     return -1;
   return n > 0 && (size_t)n < cap ? 0 : -1;

@@ -7,6 +7,12 @@
 #include <stdint.h>
 
 #define UPLOAD_MAX_HEADERS 64
+#define UPLOAD_MAX_METADATA 32
+
+/* --protocol */
+#define UPLOAD_PROTOCOL_AUTO 0
+#define UPLOAD_PROTOCOL_LOCALAI 1
+#define UPLOAD_PROTOCOL_TUS 2
 
 typedef struct upload_args {
   int help;
@@ -32,6 +38,12 @@ typedef struct upload_args {
   int quiet;
   int verbose;
   int no_hash_cache;
+  int protocol;         /* UPLOAD_PROTOCOL_*; default AUTO */
+  const char *metadata[UPLOAD_MAX_METADATA]; /* "K=V" */
+  int n_metadata;
+  int no_url_store;
+  unsigned parallel;    /* 0: not given */
+  int cancel_remote;
   const char *file;
   const char *url;
 } upload_args;
@@ -52,6 +64,11 @@ int upload_parse_args(int argc, char **argv, upload_args *a, char *err, size_t e
  * spec ignores relative ones), else "$HOME/.cache/libresumable". Returns 0, or -1 when there is
  * neither (or the result does not fit in cap): then no cache is used. */
 int upload_default_cache_dir(const char *xdg_cache_home, const char *home, char *buf, size_t cap);
+
+/* The default tus URL store directory: "$XDG_STATE_HOME/libresumable" when absolute, else
+ * "$HOME/.local/state/libresumable". Returns 0, or -1 (no store is used). */
+int upload_default_state_dir(const char *xdg_state_home, const char *home, char *buf,
+                             size_t cap);
 
 /* The process exit code for a resumable error code (see --help). */
 int upload_exit_code(int resumable_rc);

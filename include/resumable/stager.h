@@ -207,6 +207,71 @@ RESUMABLE_EXPORT int resumable_stager_set_verbose(resumable_stager *s, int on);
  * byte it receives against the hash. */
 RESUMABLE_EXPORT int resumable_stager_set_hash_cache_dir(resumable_stager *s, const char *dir);
 
+/* ---- the tus dialect ------------------------------------------------------------------------ */
+
+typedef enum resumable_protocol {
+  RESUMABLE_PROTOCOL_LOCALAI = 0, /* PUT + Content-Range (docs/protocol.md); URL names the key */
+  RESUMABLE_PROTOCOL_TUS = 1,     /* tus 1.0.0; URL is the creation endpoint */
+  RESUMABLE_PROTOCOL_AUTO = 2     /* one OPTIONS first: a Tus-Version listing 1.0.0 means tus */
+} resumable_protocol;
+
+/* The wire protocol (default RESUMABLE_PROTOCOL_LOCALAI, so that a program built before tus
+ * sends exactly what it did; resumable-upload defaults to AUTO).
+ *
+ * TUS speaks tus 1.0.0 (tus.io) to any tus server (tusd, @tus/server, resumable-serve): an
+ * OPTIONS learns the server's extensions; the upload is created with POST to the URL (the
+ * creation endpoint, e.g. "https://host/files/"; resumable-serve takes its prefix, where the key
+ * comes from the "filename" metadata, or "<prefix><key>"), with the first bytes in the same
+ * request when the server offers creation-with-upload; then HEAD + PATCH resume it through
+ * failures with the same budget, backoff, stall check, rate limit and progress as the LocalAI
+ * dialect. X-Content-SHA256 is sent with every request (resumable-serve verifies it; others
+ * ignore it). When the server offers the checksum extension, every PATCH carries an
+ * Upload-Checksum (sha256 when listed, else sha1): a request the server finds corrupted (460)
+ * is sent again once at once. Before creating, the upload URL of an earlier run is looked up in
+ * the URL store (resumable_stager_set_url_store_dir), and a URL that names the key on
+ * resumable-serve is asked directly: an upload the server holds in part is resumed, one it holds
+ * whole (same length and, when it says, same SHA-256) is not sent again.
+ *
+ * AUTO sends one OPTIONS to the URL: a Tus-Version that lists 1.0.0 selects TUS, anything else
+ * (404, 405, no such header) LOCALAI. A transient failure of that request is retried like any.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_set_protocol(resumable_stager *s, resumable_protocol p);
+
+/* Add one tus Upload-Metadata pair (sent at creation; ignored by the LocalAI dialect). `key`:
+ * 1..128 printable ASCII bytes without space or comma, not given before; `value`: any
+ * NUL-terminated bytes (base64-encoded on the wire). resumable-upload adds "filename" (the
+ * file's base name). All pairs together must stay under 4000 bytes encoded.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_add_metadata(resumable_stager *s, const char *key,
+                                                   const char *value);
+
+/* A directory for the tus URL store, so that a later run (this process or another) resumes the
+ * upload it created instead of creating a new one, like tus-js-client's fingerprint storage.
+ * NULL (the default) turns it off. resumable-upload passes "$XDG_STATE_HOME/libresumable" (or
+ * "$HOME/.local/state/libresumable"). One file, <dir>/tus-urls-v1 (directory created 0700):
+ * at most 256 entries, newest first, each keyed by the creation URL, the file's identity (device,
+ * inode, size, mtime, ctime) and its SHA-256, holding the upload URL (or the part URLs of a
+ * parallel upload); it carries a checksum and is replaced atomically (temporary file, fsync,
+ * rename). Problems with it never fail an upload. Entries stay after success (a later run then
+ * finds the upload complete and sends nothing) and are removed when the server no longer knows
+ * the upload. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (""), RESUMABLE_E_NOMEM,
+ * RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_set_url_store_dir(resumable_stager *s, const char *dir);
+
+/* Upload over `connections` parallel connections (1 .. 16; default 1) with tus concatenation,
+ * when the server offers it: the file is cut into that many parts, each a tus upload of its
+ * own, sent and resumed on its own connection, and then concatenated by the server (which
+ * verifies the whole file's SHA-256, when it can). Over a path that limits each connection's
+ * rate this multiplies the throughput. Without concatenation (or in the LocalAI dialect) the
+ * upload uses one connection. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_set_parallel(resumable_stager *s, unsigned connections);
+
+/* Non-zero: when a tus upload is cancelled (the progress callback returned non-zero), delete it
+ * on the server (tus termination, when offered) and forget its URL. Default 0: a cancelled
+ * upload stays on the server, and a later run resumes it. Returns RESUMABLE_OK,
+ * RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_set_cancel_remote(resumable_stager *s, int on);
+
 /* ---- progress and logging ------------------------------------------------------------------ */
 
 typedef enum resumable_phase {
@@ -331,6 +396,13 @@ RESUMABLE_EXPORT int resumable_stager_already_there(const resumable_stager *s);
  * file to hash it (no RESUMABLE_PHASE_HASHING was reported); 0 if it hashed the file, or the
  * hash was given with resumable_stager_set_sha256. */
 RESUMABLE_EXPORT int resumable_stager_hash_cached(const resumable_stager *s);
+
+/* The protocol the last run spoke (after AUTO: the one it chose; LOCALAI before any run). */
+RESUMABLE_EXPORT resumable_protocol resumable_stager_protocol_used(const resumable_stager *s);
+
+/* The tus upload URL of the last run (absolute), or "" (LocalAI, or nothing created yet). With
+ * parallel connections: the final upload's URL once it exists. Never NULL. */
+RESUMABLE_EXPORT const char *resumable_stager_upload_url(const resumable_stager *s);
 
 /* The body of the last response (e.g. the final JSON `{"key":..,"size":..,"sha256":..}`),
  * truncated to 4096 bytes, NUL-terminated. Never NULL ("" if none). */

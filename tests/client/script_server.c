@@ -157,6 +157,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     copy_header(c, "X-Content-SHA256", r->sha, sizeof r->sha);
     copy_header(c, "Authorization", r->auth, sizeof r->auth);
     copy_header(c, "X-Extra", r->extra, sizeof r->extra);
+    copy_header(c, "Upload-Offset", r->upload_offset, sizeof r->upload_offset);
+    copy_header(c, "Upload-Checksum", r->upload_checksum, sizeof r->upload_checksum);
     const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
     r->expect = e && strcmp(e, "100-continue") == 0;
     cs->put = strcmp(method, "PUT") == 0;

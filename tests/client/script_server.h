@@ -22,6 +22,8 @@ typedef struct script_record {
   char auth[128];
   char extra[128]; /* the X-Extra header */
   int expect;      /* Expect: 100-continue was sent */
+  char upload_offset[32];   /* tus: Upload-Offset, "" when absent */
+  char upload_checksum[96]; /* tus: Upload-Checksum, "" when absent */
   uint64_t body;   /* body bytes received */
 } script_record;
 

@@ -1,0 +1,476 @@
+/* The stager in the tus 1.0.0 dialect (stager.h, "the tus dialect"): discover the server with
+ * OPTIONS, find an upload to resume (the URL store, or the URL itself on resumable-serve), else
+ * create one (with the first bytes when creation-with-upload is offered), then PATCH the rest,
+ * with HEAD after every failure. The budget, backoff, stall check, rate limit and progress are
+ * those of the LocalAI dialect: every request goes through rs_http_perform and every wait
+ * through rs_run_wait. Parallel uploads (concatenation) are in stager_tus_parallel.c. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash_cache.h"
+#include "stager_decide.h"
+#include "stager_tus.h"
+#include "stager_tus_decide.h"
+#include "tus_checksum.h"
+#include "tus_header.h"
+#include "url_store.h"
+
+#define CHECKSUM_CHUNK ((uint64_t)64 << 20) /* PATCH size when checksummed and no chunk size */
+
+/* ---- requests ---- */
+
+static int add(struct curl_slist **l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add(struct curl_slist **l, const char *fmt, ...)
+{
+  char line[RS_TUS_URL_MAX + 4200];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  struct curl_slist *x = n > 0 && (size_t)n < sizeof(line) ? curl_slist_append(*l, line) : NULL;
+  if (!x)
+    return -1;
+  *l = x;
+  return 0;
+}
+
+int rs_tus_request(rs_run *run, const char *method, const char *url, struct curl_slist *extra,
+                   uint64_t start, uint64_t end)
+{
+  struct curl_slist *h = NULL;
+  int bad = add(&h, "Tus-Resumable: 1.0.0");
+  if (!bad && strcmp(method, "OPTIONS") != 0)
+    bad = add(&h, "X-Content-SHA256: %s", run->sha_hex); /* binds on resumable-serve */
+  for (const struct curl_slist *e = extra; e && !bad; e = e->next)
+    bad = add(&h, "%s", e->data);
+  if (bad) {
+    curl_slist_free_all(h);
+    return RESUMABLE_E_NOMEM;
+  }
+  rs_http_req req = {.method = method, .url = url, .extra = h, .start = start, .end = end};
+  int rc = rs_http_perform(run, &req);
+  curl_slist_free_all(h);
+  return rc;
+}
+
+/* The server's tus features, from one OPTIONS (retried through transient failures). */
+int rs_tus_discover(rs_run *run, rs_tus_server *srv)
+{
+  memset(srv, 0, sizeof(*srv));
+  run->phase = RESUMABLE_PHASE_PROBING;
+  for (;;) {
+    int rc = rs_tus_request(run, "OPTIONS", NULL, NULL, 0, 0);
+    if (rc < 0)
+      return rc;
+    int st = run->resp.status;
+    if (rc == RS_HTTP_RESPONSE && !rs_status_transient(st)) {
+      if (st == 401 || st == 407) {
+        rs_run_msg(run, "server refused the probe: OPTIONS answered %d (a bearer token is "
+                        "required, or it is wrong)", st);
+        return RESUMABLE_E_REFUSED;
+      }
+      srv->tus = st >= 200 && st <= 299 && run->tresp.version_1;
+      srv->ext = srv->tus ? run->tresp.ext : RS_TUSX_CREATION;
+      srv->algos = run->tresp.algos;
+      srv->has_max = srv->tus && run->tresp.has_max_size;
+      srv->max = run->tresp.max_size;
+      rs_run_log(run, RESUMABLE_LOG_INFO, "OPTIONS %d: %s", st,
+                 srv->tus ? "the server speaks tus 1.0.0" : "no tus");
+      return RESUMABLE_OK;
+    }
+    if (rc == RS_HTTP_RESPONSE)
+      snprintf(run->last_problem, sizeof run->last_problem, "OPTIONS answered %d", st);
+    rc = rs_run_wait(run);
+    if (rc != RESUMABLE_OK)
+      return rc;
+  }
+}
+
+rs_tus_algo rs_tus_pick_algo(const rs_tus_server *srv)
+{
+  if (!(srv->ext & RS_TUSX_CHECKSUM))
+    return RS_TUS_ALGO_NONE;
+  return (srv->algos & RS_TUSA_SHA256) ? RS_TUS_ALGO_SHA256 : RS_TUS_ALGO_SHA1;
+}
+
+/* "Upload-Checksum: <algo> <base64>" of file bytes [start, end) into *l. */
+int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t end,
+                        struct curl_slist **l)
+{
+  enum { BLOCK = 1 << 20 };
+  rs_tus_checksum c;
+  uint8_t none[32] = {0}, d[32];
+  char b64[64];
+  if (algo == RS_TUS_ALGO_NONE)
+    return RESUMABLE_OK;
+  uint8_t *buf = malloc(BLOCK);
+  if (!buf)
+    return RESUMABLE_E_NOMEM;
+  rs_tus_checksum_start(&c, algo, none);
+  for (uint64_t off = start; off < end;) {
+    size_t want = end - off < BLOCK ? (size_t)(end - off) : BLOCK;
+    ssize_t n = pread(run->s->fd, buf, want, (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      free(buf);
+      rs_tus_checksum_free(&c);
+      rs_run_msg(run, "cannot read the local file");
+      return RESUMABLE_E_FILE;
+    }
+    rs_tus_checksum_update(&c, buf, (size_t)n);
+    off += (uint64_t)n;
+  }
+  free(buf);
+  size_t dl = rs_tus_checksum_finish(&c, d);
+  rs_base64_encode(d, dl, b64, sizeof(b64));
+  return add(l, "Upload-Checksum: %s %s", algo == RS_TUS_ALGO_SHA256 ? "sha256" : "sha1", b64)
+             ? RESUMABLE_E_NOMEM
+             : RESUMABLE_OK;
+}
+
+/* ---- the URL store ---- */
+
+void rs_tus_store_key(rs_run *run, const char *what, uint8_t key[32])
+{
+  struct stat st;
+  rs_hc_key k;
+  memset(&k, 0, sizeof(k));
+  if (fstat(run->s->fd, &st) == 0)
+    rs_hc_key_from_stat(&k, &st);
+  char endpoint[RS_TUS_URL_MAX + 64];
+  snprintf(endpoint, sizeof(endpoint), "%s%s", run->s->url, what);
+  rs_us_key(endpoint, k.dev, k.ino, k.size, k.mtime_sec, k.mtime_nsec, k.ctime_sec, k.ctime_nsec,
+            run->sha, key);
+}
+
+void rs_tus_store_put(rs_run *run, const uint8_t key[32], const char *const *urls, size_t n)
+{
+  const char *dir = run->s->o.url_store_dir;
+  int err = dir ? rs_us_store(dir, key, urls, n) : 0;
+  if (err)
+    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir,
+               strerror(err));
+}
+
+void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
+{
+  const char *dir = run->s->o.url_store_dir;
+  int err = dir ? rs_us_remove(dir, key) : 0;
+  if (err)
+    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir,
+               strerror(err));
+}
+
+/* ---- one upload over one connection ---- */
+
+#define STEP_NEXT 0
+#define STEP_DONE 1
+#define STEP_TRANSIENT 2
+#define STEP_RESTART 3
+#define MAX_IN_A_ROW 2
+
+typedef struct tus_cur {
+  char url[RS_TUS_URL_MAX + 1]; /* the upload, or "" before one exists */
+  int need_head;
+  int from_store;  /* url came from the URL store (or the URL itself): may not be ours */
+  uint64_t offset;
+  unsigned resyncs, restarts, resends;
+  int mismatch;    /* the last restart followed a 460 */
+  uint8_t key[32]; /* URL store key */
+} tus_cur;
+
+static const char *server_text(rs_run *run, char *buf, size_t cap)
+{
+  size_t i = 0;
+  for (const char *p = run->s->r.body; *p && *p != '\n' && i + 1 < cap; p++)
+    buf[i++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+  buf[i] = '\0';
+  return i ? buf : "(no text)";
+}
+
+static void set_url(rs_run *run, tus_cur *cur, const char *url)
+{
+  snprintf(cur->url, sizeof(cur->url), "%s", url);
+  snprintf(run->s->r.upload_url, sizeof(run->s->r.upload_url), "%s", url);
+}
+
+/* Move to `off` after an answer; answers that move nothing are bounded. */
+static int advance(rs_run *run, tus_cur *cur, uint64_t off)
+{
+  if (off > run->s->r.held) {
+    rs_backoff_reset(&run->backoff);
+    cur->resyncs = 0;
+    cur->resends = 0;
+  } else if (++cur->resyncs > MAX_IN_A_ROW + 1) {
+    rs_run_msg(run, "server keeps answering without progress (holds %" PRIu64 " bytes)", off);
+    return RESUMABLE_E_PROTOCOL;
+  }
+  cur->offset = run->s->r.held = off;
+  return STEP_NEXT;
+}
+
+static int restart(rs_run *run, tus_cur *cur, const char *why)
+{
+  if (++cur->restarts > MAX_IN_A_ROW) {
+    rs_run_msg(run, "%s three times in a row", why);
+    return cur->mismatch ? RESUMABLE_E_HASH_MISMATCH : RESUMABLE_E_REFUSED;
+  }
+  rs_run_log(run, RESUMABLE_LOG_WARN, "%s: creating a new upload", why);
+  rs_tus_store_drop(run, cur->key);
+  run->s->r.restarts++;
+  cur->url[0] = '\0';
+  cur->offset = run->s->r.held = 0;
+  return STEP_RESTART;
+}
+
+static int head(rs_run *run, tus_cur *cur)
+{
+  run->phase = RESUMABLE_PHASE_PROBING;
+  int rc = rs_tus_request(run, "HEAD", cur->url, NULL, 0, 0);
+  if (rc < 0)
+    return rc;
+  if (rc == RS_HTTP_TRANSIENT)
+    return STEP_TRANSIENT;
+  int st = run->resp.status;
+  uint64_t off = 0;
+  switch (rs_tus_decide_head(st, &run->resp, &run->tresp, run->size, run->sha, &off)) {
+  case RS_TUSH_RESUME:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: resuming at byte %" PRIu64, st, off);
+    cur->need_head = 0;
+    if (off > run->s->r.held) {
+      rs_backoff_reset(&run->backoff);
+      cur->resyncs = 0;
+    }
+    cur->offset = run->s->r.held = off;
+    cur->from_store = 0;
+    return STEP_NEXT;
+  case RS_TUSH_DONE:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: the upload is complete", st);
+    run->s->r.already_there = !run->s->r.resumed_set;
+    run->s->r.held = run->size;
+    return STEP_DONE;
+  case RS_TUSH_CREATE:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: no upload of this file at %s", st, cur->url);
+    if (cur->from_store)
+      rs_tus_store_drop(run, cur->key);
+    cur->url[0] = '\0';
+    cur->need_head = 0;
+    cur->offset = run->s->r.held = 0;
+    return STEP_NEXT;
+  case RS_TUSH_TRANSIENT:
+    snprintf(run->last_problem, sizeof run->last_problem, "HEAD answered %d", st);
+    return STEP_TRANSIENT;
+  case RS_TUSH_REFUSED:
+    break;
+  }
+  rs_run_msg(run, "server refused the probe: HEAD answered %d", st);
+  return RESUMABLE_E_REFUSED;
+}
+
+/* The body of the next request: [start, end) with its checksum, or none. */
+static uint64_t plan_end(const rs_run *run, uint64_t start, rs_tus_algo algo)
+{
+  uint64_t chunk = run->s->o.chunk_size;
+  if (!chunk && algo != RS_TUS_ALGO_NONE)
+    chunk = CHECKSUM_CHUNK; /* a corrupted request is resent alone: keep it bounded */
+  return chunk && run->size - start > chunk ? start + chunk : run->size;
+}
+
+/* Judge the answer to a creation or a PATCH of [start, end). */
+static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_t end)
+{
+  char t[200], abs[RS_TUS_URL_MAX + 1];
+  int st = run->resp.status;
+  uint64_t off = 0;
+  rs_tus_sent_next next =
+      rs_tus_decide_sent(st, &run->tresp, created, start, end, run->size, &off);
+  if (created && (next == RS_TUSS_CONTINUE || next == RS_TUSS_DONE)) {
+    if (!run->tresp.has_location ||
+        rs_tus_resolve(run->s->url, run->tresp.location, abs, sizeof(abs)) != 0) {
+      rs_run_msg(run, "the server created an upload without a usable Location");
+      return RESUMABLE_E_PROTOCOL;
+    }
+    set_url(run, cur, abs);
+    const char *one = cur->url;
+    rs_tus_store_put(run, cur->key, &one, 1);
+    rs_run_log(run, RESUMABLE_LOG_INFO, "POST %d: upload created at %s", st, cur->url);
+  }
+  switch (next) {
+  case RS_TUSS_DONE:
+    run->s->r.held = run->size;
+    return STEP_DONE;
+  case RS_TUSS_CONTINUE:
+    return advance(run, cur, off);
+  case RS_TUSS_RESYNC:
+    rs_run_log(run, RESUMABLE_LOG_INFO, "%s 409: asking where the upload stands",
+               created ? "POST" : "PATCH");
+    cur->need_head = 1;
+    return advance(run, cur, run->s->r.held);
+  case RS_TUSS_RESEND:
+    if (++cur->resends <= 1) { /* the request alone, once, at once */
+      rs_run_log(run, RESUMABLE_LOG_WARN, "460: the server found the request corrupted; "
+                                          "sending it again");
+      return STEP_NEXT;
+    }
+    cur->mismatch = 1;
+    cur->need_head = !created;
+    snprintf(run->last_problem, sizeof run->last_problem, "460 twice: %s",
+             server_text(run, t, sizeof t));
+    return created ? STEP_TRANSIENT : STEP_NEXT;
+  case RS_TUSS_RESTART:
+    return restart(run, cur, "the upload is gone (404/410)");
+  case RS_TUSS_TRANSIENT:
+    snprintf(run->last_problem, sizeof run->last_problem, "%s answered %d: %s",
+             created ? "POST" : "PATCH", st, server_text(run, t, sizeof t));
+    cur->need_head = cur->url[0] != '\0';
+    return STEP_TRANSIENT;
+  case RS_TUSS_REFUSED:
+    rs_run_msg(run, "server refused (%d): %s", st, server_text(run, t, sizeof t));
+    return RESUMABLE_E_REFUSED;
+  case RS_TUSS_TOO_LARGE:
+    rs_run_msg(run, "server refused (413, too large): %s", server_text(run, t, sizeof t));
+    return RESUMABLE_E_TOO_LARGE;
+  case RS_TUSS_PROTOCOL:
+    break;
+  }
+  rs_run_msg(run, "unexpected answer to %s (%d): %s", created ? "POST" : "PATCH", st,
+             server_text(run, t, sizeof t));
+  return RESUMABLE_E_PROTOCOL;
+}
+
+/* POST (creation, with the first bytes when offered) or PATCH from cur->offset. */
+static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
+{
+  resumable_stager *s = run->s;
+  int create = cur->url[0] == '\0';
+  int with_body = !create || (srv->ext & RS_TUSX_WITH_UPLOAD);
+  rs_tus_algo algo = rs_tus_pick_algo(srv);
+  uint64_t start = create ? 0 : cur->offset;
+  uint64_t end = with_body ? plan_end(run, start, algo) : start;
+  struct curl_slist *h = NULL;
+  int rc = RESUMABLE_OK;
+  if (create) {
+    if (add(&h, "Upload-Length: %" PRIu64, run->size) ||
+        (s->o.tus_metadata && add(&h, "Upload-Metadata: %s", s->o.tus_metadata)))
+      rc = RESUMABLE_E_NOMEM;
+  } else if (add(&h, "Upload-Offset: %" PRIu64, start)) {
+    rc = RESUMABLE_E_NOMEM;
+  }
+  if (rc == RESUMABLE_OK && (end > start || !create) &&
+      add(&h, "Content-Type: " RS_TUS_CONTENT_TYPE))
+    rc = RESUMABLE_E_NOMEM;
+  if (rc == RESUMABLE_OK && end > start)
+    rc = rs_tus_add_checksum(run, algo, start, end, &h);
+  if (rc == RESUMABLE_OK && !s->r.resumed_set && end > start) {
+    s->r.resumed_from = start;
+    s->r.resumed_set = 1;
+  }
+  if (rc == RESUMABLE_OK) {
+    run->phase = RESUMABLE_PHASE_SENDING;
+    rc = rs_tus_request(run, create ? "POST" : "PATCH", create ? NULL : cur->url, h, start, end);
+  }
+  curl_slist_free_all(h);
+  if (rc < 0)
+    return rc;
+  if (rc == RS_HTTP_TRANSIENT) {
+    cur->need_head = !create;
+    return STEP_TRANSIENT;
+  }
+  return judge(run, cur, create, start, end);
+}
+
+/* Where to begin: an upload of this file the URL store knows, or the URL itself when it can
+ * name an upload (resumable-serve's <prefix><key>: a path that does not end with '/'). */
+static void begin(rs_run *run, tus_cur *cur)
+{
+  char urls[1][RS_TUS_URL_MAX + 1];
+  rs_tus_store_key(run, "", cur->key);
+  const char *dir = run->s->o.url_store_dir;
+  if (dir && rs_us_lookup(dir, cur->key, urls, 1) == 1) {
+    rs_run_log(run, RESUMABLE_LOG_INFO, "URL store: resuming %s", urls[0]);
+    set_url(run, cur, urls[0]);
+  } else {
+    const char *u = run->s->url;
+    size_t n = strcspn(u, "?#");
+    if (n == 0 || u[n - 1] == '/')
+      return;
+    set_url(run, cur, u);
+    run->s->r.upload_url[0] = '\0'; /* not known to be an upload yet */
+  }
+  cur->from_store = 1;
+  cur->need_head = 1;
+}
+
+/* Delete the upload after a cancel (tus termination), quietly: the caller cancelled. */
+static void terminate(rs_run *run, const tus_cur *cur, const rs_tus_server *srv)
+{
+  if (!run->s->o.cancel_remote || !cur->url[0] || !(srv->ext & RS_TUSX_TERMINATION))
+    return;
+  run->quiet = 1;
+  run->cancelled = 0;
+  int rc = rs_tus_request(run, "DELETE", cur->url, NULL, 0, 0);
+  run->quiet = 0;
+  run->cancelled = 1;
+  int st = rc == RS_HTTP_RESPONSE ? run->resp.status : 0;
+  rs_run_log(run, st == 204 ? RESUMABLE_LOG_INFO : RESUMABLE_LOG_WARN,
+             "cancelled: DELETE %s answered %d", cur->url, st);
+  if (st == 204 || st == 404 || st == 410)
+    rs_tus_store_drop(run, cur->key);
+}
+
+int rs_tus_single(rs_run *run, const rs_tus_server *srv)
+{
+  tus_cur cur;
+  memset(&cur, 0, sizeof(cur));
+  begin(run, &cur);
+  for (;;) {
+    int rc = cur.need_head ? head(run, &cur) : send_bytes(run, &cur, srv);
+    if (rc == RESUMABLE_E_CANCELLED)
+      terminate(run, &cur, srv);
+    if (rc < 0)
+      return rc;
+    if (rc == STEP_DONE)
+      return RESUMABLE_OK;
+    if (rc == STEP_TRANSIENT && (rc = rs_run_wait(run)) != RESUMABLE_OK) {
+      if (rc == RESUMABLE_E_CANCELLED)
+        terminate(run, &cur, srv);
+      return rc;
+    }
+    if (rc != STEP_NEXT)
+      run->s->r.attempts = ++run->attempt;
+  }
+}
+
+int rs_tus_upload(rs_run *run)
+{
+  resumable_stager *s = run->s;
+  rs_tus_server srv;
+  run->attempt = 1;
+  s->r.attempts = 1;
+  int rc = rs_tus_discover(run, &srv);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  if (!srv.tus && s->o.protocol == RESUMABLE_PROTOCOL_AUTO) {
+    rs_run_log(run, RESUMABLE_LOG_INFO, "speaking the LocalAI protocol");
+    return RS_TUS_NOT_TUS;
+  }
+  s->r.protocol = RESUMABLE_PROTOCOL_TUS;
+  if (srv.has_max && run->size > srv.max) {
+    rs_run_msg(run, "the file is larger than the server's Tus-Max-Size (%" PRIu64 " bytes)",
+               srv.max);
+    return RESUMABLE_E_TOO_LARGE;
+  }
+  if (s->o.parallel > 1 && (srv.ext & RS_TUSX_CONCATENATION) && run->size >= s->o.parallel)
+    return rs_tus_parallel(run, &srv);
+  if (s->o.parallel > 1)
+    rs_run_log(run, RESUMABLE_LOG_INFO, "no concatenation: one connection");
+  return rs_tus_single(run, &srv);
+}
