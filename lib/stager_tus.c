@@ -320,11 +320,11 @@ static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_
                                           "sending it again");
       return STEP_NEXT;
     }
+    /* Twice: the bytes are not what the server expects (on resumable-serve, the whole-file
+     * SHA-256 failed and the upload is gone): a new upload, counted like a restart. */
     cur->mismatch = 1;
-    cur->need_head = !created;
-    snprintf(run->last_problem, sizeof run->last_problem, "460 twice: %s",
-             server_text(run, t, sizeof t));
-    return created ? STEP_TRANSIENT : STEP_NEXT;
+    cur->resends = 0;
+    return restart(run, cur, "the server's checksum failed twice (460)");
   case RS_TUSS_RESTART:
     return restart(run, cur, "the upload is gone (404/410)");
   case RS_TUSS_TRANSIENT:

@@ -146,6 +146,22 @@ static void a_corrupted_request_is_resent_once(void **state)
   assert_int_equal(resumable_stager_attempts(f->s), 1); /* a resend is not a new attempt */
 }
 
+static void repeated_460_ends_as_a_hash_mismatch(void **state)
+{
+  fixture *f = *state;
+  /* resumable-serve answers 460 when the whole-file SHA-256 fails (the upload is dropped): a
+   * wrong hash must end the run, not loop until the budget does */
+  static const script_answer a[] = {
+      {204, OPTIONS_ALL, NULL, 0},       {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
+      {460, NULL, "sha", 0},             {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
+      {460, NULL, "sha", 0},
+  };
+  start(f, a, 7, RESUMABLE_PROTOCOL_TUS);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_HASH_MISMATCH);
+  assert_int_equal(script_count(f->srv), 7);
+  assert_int_equal(resumable_stager_restarts(f->s), 2);
+}
+
 static void chunks_each_carry_their_checksum_and_offset(void **state)
 {
   fixture *f = *state;
@@ -292,6 +308,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       T(creation_with_upload_carries_the_file_and_its_checksum),
       T(a_corrupted_request_is_resent_once),
+      T(repeated_460_ends_as_a_hash_mismatch),
       T(chunks_each_carry_their_checksum_and_offset),
       T(a_conflict_is_resolved_with_head),
       T(a_vanished_upload_is_created_again),
