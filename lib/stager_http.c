@@ -205,18 +205,14 @@ static long clamp_ms(uint64_t ms)
   return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (long)ms;
 }
 
-static void set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
+void rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms)
 {
-  const rs_stager_opts *o = &run->s->o;
-  curl_easy_setopt(c, CURLOPT_URL, req->url ? req->url : run->s->url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the key is what the caller named: no dot-segment folding */
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    clamp_ms(o->connect_ms < left_ms ? o->connect_ms : left_ms));
-  if (o->max_speed)
-    curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
   if (o->ca_file)
     curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
   if (o->ca_path)
@@ -230,6 +226,15 @@ static void set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t le
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   curl_easy_setopt(c, CURLOPT_VERBOSE, o->verbose ? 1L : 0L);
+}
+
+static void set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
+{
+  const rs_stager_opts *o = &run->s->o;
+  curl_easy_setopt(c, CURLOPT_URL, req->url ? req->url : run->s->url);
+  rs_http_options(c, o, left_ms);
+  if (o->max_speed)
+    curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, run);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);

@@ -156,6 +156,10 @@ typedef struct rs_http_req {
  * set). */
 int rs_http_perform(rs_run *run, const rs_http_req *req);
 
+/* The options every request of the stager shares (timeouts, TLS, verbose; not the rate) on a
+ * libcurl easy handle (stager_http.c). `c` is a CURL *. */
+void rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms);
+
 /* Wait before the next attempt (backoff, Retry-After, the budget), reporting WAITING progress.
  * RESUMABLE_OK, RESUMABLE_E_TIMEOUT or RESUMABLE_E_CANCELLED. (stager_run.c) */
 int rs_run_wait(rs_run *run);

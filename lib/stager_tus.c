@@ -22,7 +22,14 @@
 #include "tus_header.h"
 #include "url_store.h"
 
-#define CHECKSUM_CHUNK ((uint64_t)64 << 20) /* PATCH size when checksummed and no chunk size */
+/* PATCH size when checksummed and no chunk size was set: the server keeps none of a
+ * checksummed request's bytes unless the whole request arrives (it cannot verify a part), so
+ * a cut costs up to this much; a smaller size costs a request (and two syncs) more often. */
+#define CHECKSUM_CHUNK ((uint64_t)16 << 20)
+/* Bytes sent with a creation (creation-with-upload): enough to save a round trip for a small
+ * file, small enough that the upload's URL (known only from the answer) is soon known and
+ * stored, so that a cut or a cancel during the first request does not lose the upload. */
+#define CREATE_BODY_MAX ((uint64_t)4 << 20)
 
 /* ---- requests ---- */
 
@@ -175,6 +182,8 @@ void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
 #define STEP_DONE 1
 #define STEP_TRANSIENT 2
 #define STEP_RESTART 3
+#define STEP_FOUND 4   /* drive(probe_only): an upload to resume is at cur->url */
+#define STEP_NONE 5    /* drive(probe_only): nothing to resume */
 #define MAX_IN_A_ROW 2
 
 typedef struct tus_cur {
@@ -355,6 +364,8 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   rs_tus_algo algo = rs_tus_pick_algo(srv);
   uint64_t start = create ? 0 : cur->offset;
   uint64_t end = with_body ? plan_end(run, start, algo) : start;
+  if (create && end - start > CREATE_BODY_MAX)
+    end = start + CREATE_BODY_MAX;
   struct curl_slist *h = NULL;
   int rc = RESUMABLE_OK;
   if (create) {
@@ -426,27 +437,53 @@ static void terminate(rs_run *run, const tus_cur *cur, const rs_tus_server *srv)
     rs_tus_store_drop(run, cur->key);
 }
 
+/* One step at a time until the upload is complete or the run ends. With `probe_only`, stop
+ * once the probes are over: STEP_FOUND (resume cur->url) or STEP_NONE. */
+static int drive(rs_run *run, tus_cur *cur, const rs_tus_server *srv, int probe_only)
+{
+  for (;;) {
+    if (probe_only && !cur->need_head)
+      return cur->url[0] ? STEP_FOUND : STEP_NONE;
+    int rc = cur->need_head ? head(run, cur) : send_bytes(run, cur, srv);
+    if (rc == RESUMABLE_E_CANCELLED)
+      terminate(run, cur, srv);
+    if (rc < 0)
+      return rc;
+    if (rc == STEP_DONE)
+      return RESUMABLE_OK;
+    int w = rc == STEP_TRANSIENT ? rs_run_wait(run) : RESUMABLE_OK;
+    if (w == RESUMABLE_E_CANCELLED)
+      terminate(run, cur, srv);
+    if (w != RESUMABLE_OK)
+      return w;
+    if (rc != STEP_NEXT)
+      run->s->r.attempts = ++run->attempt;
+  }
+}
+
 int rs_tus_single(rs_run *run, const rs_tus_server *srv)
 {
   tus_cur cur;
   memset(&cur, 0, sizeof(cur));
   begin(run, &cur);
-  for (;;) {
-    int rc = cur.need_head ? head(run, &cur) : send_bytes(run, &cur, srv);
-    if (rc == RESUMABLE_E_CANCELLED)
-      terminate(run, &cur, srv);
-    if (rc < 0)
-      return rc;
-    if (rc == STEP_DONE)
-      return RESUMABLE_OK;
-    if (rc == STEP_TRANSIENT && (rc = rs_run_wait(run)) != RESUMABLE_OK) {
-      if (rc == RESUMABLE_E_CANCELLED)
-        terminate(run, &cur, srv);
-      return rc;
-    }
-    if (rc != STEP_NEXT)
-      run->s->r.attempts = ++run->attempt;
+  return drive(run, &cur, srv, 0);
+}
+
+/* Parallel: an upload of this file in one piece (the URL store, or the URL itself) is finished
+ * on one connection (or found complete); only when there is none do the parts start. */
+static int parallel_or_existing(rs_run *run, const rs_tus_server *srv)
+{
+  tus_cur cur;
+  memset(&cur, 0, sizeof(cur));
+  begin(run, &cur);
+  int rc = drive(run, &cur, srv, 1);
+  if (rc != STEP_FOUND && rc != STEP_NONE)
+    return rc; /* complete, or an error */
+  if (rc == STEP_FOUND) {
+    rs_run_log(run, RESUMABLE_LOG_INFO, "an upload in one piece is under way: one connection");
+    return drive(run, &cur, srv, 0);
   }
+  return rs_tus_parallel(run, srv);
 }
 
 int rs_tus_upload(rs_run *run)
@@ -469,7 +506,7 @@ int rs_tus_upload(rs_run *run)
     return RESUMABLE_E_TOO_LARGE;
   }
   if (s->o.parallel > 1 && (srv.ext & RS_TUSX_CONCATENATION) && run->size >= s->o.parallel)
-    return rs_tus_parallel(run, &srv);
+    return parallel_or_existing(run, &srv);
   if (s->o.parallel > 1)
     rs_run_log(run, RESUMABLE_LOG_INFO, "no concatenation: one connection");
   return rs_tus_single(run, &srv);
