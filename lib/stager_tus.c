@@ -29,7 +29,7 @@
 /* Bytes sent with a creation (creation-with-upload): enough to save a round trip for a small
  * file, small enough that the upload's URL (known only from the answer) is soon known and
  * stored, so that a cut or a cancel during the first request does not lose the upload. */
-#define CREATE_BODY_MAX ((uint64_t)4 << 20)
+#define CREATE_BODY_MAX ((uint64_t)1 << 20)
 
 /* ---- requests ---- */
 
@@ -193,6 +193,7 @@ typedef struct tus_cur {
   uint64_t offset;
   unsigned resyncs, restarts, resends;
   int mismatch;    /* the last restart followed a 460 */
+  int create_lost; /* a creation with bytes failed: the next one secures the URL first */
   uint8_t key[32]; /* URL store key */
 } tus_cur;
 
@@ -360,7 +361,7 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
 {
   resumable_stager *s = run->s;
   int create = cur->url[0] == '\0';
-  int with_body = !create || (srv->ext & RS_TUSX_WITH_UPLOAD);
+  int with_body = !create || ((srv->ext & RS_TUSX_WITH_UPLOAD) && !cur->create_lost);
   rs_tus_algo algo = rs_tus_pick_algo(srv);
   uint64_t start = create ? 0 : cur->offset;
   uint64_t end = with_body ? plan_end(run, start, algo) : start;
@@ -393,6 +394,7 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
     return rc;
   if (rc == RS_HTTP_TRANSIENT) {
     cur->need_head = !create;
+    cur->create_lost |= create && end > start;
     return STEP_TRANSIENT;
   }
   return judge(run, cur, create, start, end);
