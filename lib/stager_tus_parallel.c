@@ -250,6 +250,9 @@ static int start_request(part *p, part_req req)
   }
   if (curl_multi_add_handle(pa->multi, c) != CURLM_OK)
     return RESUMABLE_E_NOMEM;
+  rs_run_log(run, RESUMABLE_LOG_DEBUG, "part %u: %s %" PRIu64 "-%" PRIu64, p->idx,
+             req == REQ_CREATE ? "POST" : req == REQ_HEAD ? "HEAD" : "PATCH",
+             p->body_start - p->start, p->body_end - p->start);
   if (!p->sent_once && p->body_end > p->body_start) {
     p->sent_once = 1;
     p->first_from = p->body_start - p->start;

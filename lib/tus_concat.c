@@ -81,6 +81,24 @@ static int part_size(resumable_server *srv, rs_keylock_entry *p, const char *key
   return 0;
 }
 
+/* The first part is the final upload's prefix, so its running SHA-256 (saved with it) is the
+ * final's after those bytes: those need no hashing again. 1 when e->sha took it. */
+static int take_hash(rs_keylock_entry *e, const resumable_partial_info *pi)
+{
+  if (e->info.held != 0 || pi->hash_state_len == 0 ||
+      pi->hash_state_len > sizeof(pi->hash_state))
+    return 0;
+  rs_sha256 h;
+  if (rs_sha256_import(&h, pi->hash_state, pi->hash_state_len) != 0 ||
+      rs_sha256_length(&h) != pi->held) {
+    rs_sha256_free(&h);
+    return 0;
+  }
+  rs_hash_pipe_discard(&e->pipe); /* nothing is queued for the empty final: a guard */
+  e->sha = h;
+  return 1;
+}
+
 /* Append the part's `size` bytes to the final partial (ex's entry). Under both locks. */
 static int copy_part(resumable_exchange *ex, rs_keylock_entry *p, const char *key, uint64_t size,
                      uint8_t *buf)
@@ -89,9 +107,13 @@ static int copy_part(resumable_exchange *ex, rs_keylock_entry *p, const char *ke
   void *self = ex->srv->self;
   rs_keylock_entry *e = ex->entry;
   void *h = p->handle;
+  resumable_partial_info pi;
   int rc = RESUMABLE_OK;
-  if (!h)
-    rc = ops->partial_open(self, key, RESUMABLE_PARTIAL_EXISTING, NULL, &h, NULL);
+  if (h)
+    pi = p->info; /* settled: part_size refused one with bytes in flight */
+  else
+    rc = ops->partial_open(self, key, RESUMABLE_PARTIAL_EXISTING, NULL, &h, &pi);
+  int hashed = rc == RESUMABLE_OK && pi.held == size && take_hash(e, &pi);
   for (uint64_t off = 0; rc == RESUMABLE_OK && off < size;) {
     size_t want = size - off < COPY_BLOCK ? (size_t)(size - off) : COPY_BLOCK, got = 0;
     rc = ops->partial_read(self, h, off, buf, want, &got);
@@ -100,7 +122,8 @@ static int copy_part(resumable_exchange *ex, rs_keylock_entry *p, const char *ke
     if (rc == RESUMABLE_OK)
       rc = ops->partial_write(self, e->handle, e->info.held, buf, got);
     if (rc == RESUMABLE_OK) {
-      rs_hash_pipe_update(&e->pipe, buf, got);
+      if (!hashed)
+        rs_hash_pipe_update(&e->pipe, buf, got);
       e->info.held += got;
       off += got;
     }

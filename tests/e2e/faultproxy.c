@@ -27,6 +27,7 @@ struct fp_dir {
 struct fp_conn {
   int cfd, sfd;
   struct fp_dir up, down;
+  double tokens, last; /* this connection's own token bucket (fp_set_conn_rate) */
 };
 
 struct fp_proxy {
@@ -41,6 +42,7 @@ struct fp_proxy {
   uint64_t cut_every, cut_left;
   unsigned cut_count;
   uint64_t rate;
+  uint64_t conn_rate; /* per connection, 0: none */
   int stall;
   uint64_t stall_left;
   int quit;
@@ -119,6 +121,7 @@ static void fp_accept(fp_proxy *p) {
   }
   c->cfd = cfd;
   c->sfd = sfd;
+  c->last = fp_now();
   c->up.buf = malloc(FP_BUF);
   c->down.buf = malloc(FP_BUF);
   if (c->up.buf == NULL || c->down.buf == NULL) {
@@ -188,10 +191,30 @@ static int fp_refill_tokens(fp_proxy *p) {
   return timeout;
 }
 
-/* How many upstream bytes may go now (rate, cut point, stall point). */
-static size_t fp_up_allowance(fp_proxy *p) {
+/* The per-connection bucket of c (same rules as the shared one): the poll timeout in ms until
+ * one byte may go, -1 for none needed. */
+static int fp_refill_conn(fp_proxy *p, struct fp_conn *c) {
+  pthread_mutex_lock(&p->mu);
+  uint64_t rate = p->conn_rate;
+  pthread_mutex_unlock(&p->mu);
+  double now = fp_now();
+  int timeout = -1;
+  if (rate != 0) {
+    double cap = (double)rate / 10.0 < 1.0 ? 1.0 : (double)rate / 10.0;
+    c->tokens += (now - c->last) * (double)rate;
+    if (c->tokens > cap) c->tokens = cap;
+    if (c->tokens < 1.0) timeout = (int)((1.0 - c->tokens) * 1000.0 / (double)rate) + 1;
+  }
+  c->last = now;
+  return timeout;
+}
+
+/* How many upstream bytes may go now on c (rates, cut point, stall point). */
+static size_t fp_up_allowance(fp_proxy *p, const struct fp_conn *c) {
   uint64_t lim = FP_BUF;
   pthread_mutex_lock(&p->mu);
+  if (p->conn_rate != 0 && (uint64_t)(c->tokens > 0 ? c->tokens : 0) < lim)
+    lim = (uint64_t)(c->tokens > 0 ? c->tokens : 0);
   if (p->rate != 0 && (uint64_t)p->tokens < lim) lim = (uint64_t)p->tokens;
   if (p->cut_count > 0 && p->cut_left < lim) lim = p->cut_left;
   if (p->stall_left > 0 && p->stall_left < lim) lim = p->stall_left;
@@ -241,7 +264,9 @@ static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, 
   if (c->up.shut) {
     c->up.len = c->up.off = 0; /* the server stopped listening: drop what the client sends */
   } else if (c->up.len > 0) {
-    ssize_t w = fp_flush(&c->up, c->sfd, fp_up_allowance(p));
+    ssize_t w = fp_flush(&c->up, c->sfd, fp_up_allowance(p, c));
+    if (w > 0)
+      c->tokens -= (double)w;
     if (w < 0) {
       c->up.shut = 1;
       c->up.len = c->up.off = 0;
@@ -294,7 +319,10 @@ static void *fp_main(void *arg) {
     pfd[0] = (struct pollfd){.fd = p->wake[0], .events = POLLIN};
     pfd[1] = (struct pollfd){.fd = p->lfd, .events = POLLIN};
     for (size_t i = 0; i < p->nconns; i++) {
-      fp_conn_events(p->conns[i], stalled, up_ok, &pfd[2 + 2 * i], &pfd[3 + 2 * i]);
+      int ct = fp_refill_conn(p, p->conns[i]);
+      if (ct >= 0 && p->conns[i]->up.len > 0 && (timeout < 0 || ct < timeout))
+        timeout = ct;
+      fp_conn_events(p->conns[i], stalled, up_ok && ct < 0, &pfd[2 + 2 * i], &pfd[3 + 2 * i]);
     }
     size_t n = p->nconns;
     if (poll(pfd, 2 + 2 * n, timeout) < 0 && errno != EINTR) break;
@@ -302,6 +330,7 @@ static void *fp_main(void *arg) {
     fp_refill_tokens(p);
     for (size_t i = n; i-- > 0;) {
       struct fp_conn *c = p->conns[i];
+      fp_refill_conn(p, c);
       if (fp_conn_step(p, c, pfd[2 + 2 * i].revents, pfd[3 + 2 * i].revents, stalled)) {
         fp_conn_free(c);
         p->conns[i] = p->conns[--p->nconns];
@@ -406,6 +435,13 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count) {
   pthread_mutex_lock(&p->mu);
   p->cut_every = p->cut_left = n;
   p->cut_count = n == 0 ? 0 : count;
+  pthread_mutex_unlock(&p->mu);
+  fp_wake(p);
+}
+
+void fp_set_conn_rate(fp_proxy *p, uint64_t bytes_per_sec) {
+  pthread_mutex_lock(&p->mu);
+  p->conn_rate = bytes_per_sec;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }

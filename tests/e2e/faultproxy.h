@@ -38,6 +38,11 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count);
 /* Limit upstream forwarding to `bytes_per_sec` (0: unlimited), shared by all connections. */
 void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec);
 
+/* Limit upstream forwarding on each connection to `bytes_per_sec` (0: unlimited), like a relay
+ * or per-flow shaping does: N connections may carry N times as much. Combines with
+ * fp_set_rate. */
+void fp_set_conn_rate(fp_proxy *p, uint64_t bytes_per_sec);
+
 /* Stall (1) or resume (0): while stalled nothing is forwarded in either direction, but
  * connections stay open (a client that closes its side is let go). */
 void fp_set_stall(fp_proxy *p, int on);
