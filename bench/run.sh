@@ -27,7 +27,7 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss tus (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -52,16 +52,19 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|tus) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
 MiB=$((1024 * 1024))
 if [ "$QUICK" = 1 ]; then
   SIZE_MIB=256 BIG_MIB=1024 SMALL_MIB=64 CONC_N=50 CONC_MIB=8 RSS_N=8 RSS_MIB=128 NEED_GIB=4
+  PAR_MIB=64
 else
   SIZE_MIB=1024 BIG_MIB=4096 SMALL_MIB=64 CONC_N=50 CONC_MIB=32 RSS_N=8 RSS_MIB=512 NEED_GIB=12
+  PAR_MIB=256
 fi
+PAR_RATE=20000000 # bytes/s per connection for the --parallel row
 [ -n "$SIZE_OPT" ] && SIZE_MIB=$SIZE_OPT
 SIZE=$((SIZE_MIB * MiB))
 
@@ -605,6 +608,94 @@ row_rss_target() {
   done
 }
 
+# ---------------------------------------------------------------- row 8: tus
+# tus-js-client (tests/peers, npm ci there) against resumable-serve and @tus/server on the same
+# file; resumable-upload --protocol tus against --protocol localai; --parallel 1/2/4 through a
+# proxy that limits each connection to PAR_RATE bytes/s.
+PEERS=$ROOT/tests/peers
+NODE_BIN=$(command -v node || true)
+RATEPROXY=$BUILD/bench/rateproxy
+# Waits for 'listening on http://HOST:PORT/...' in a file; prints PORT.
+wait_port_any() {
+  local i
+  for i in $(seq 200); do
+    if grep -q '^listening on http://' "$1" 2>/dev/null; then
+      sed -n 's/^listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$1" | head -1
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+tus_peers_ok() { [ -n "$NODE_BIN" ] && [ -d "$PEERS/node_modules/tus-js-client" ] &&
+  [ -d "$PEERS/node_modules/@tus/server" ]; }
+start_tus_server() { # sets TS_PID TS_PORT TS_DIR
+  TS_DIR=$WORK/tus-server
+  rm -rf "$TS_DIR" && mkdir -p "$TS_DIR"
+  "$NODE_BIN" "$PEERS/tus_server.mjs" "$TS_DIR/store" >"$TS_DIR/out" 2>"$TS_DIR/err" &
+  TS_PID=$!
+  PIDS+=("$TS_PID")
+  TS_PORT=$(wait_port_any "$TS_DIR/out") || { log "@tus/server did not start: $(tail -2 "$TS_DIR/err")"; return 1; }
+}
+tus_js_wall() { # KEY ENDPOINT NAME: one tus-js-client upload of $FILE, as MB/s into KEY
+  local t
+  settle_warm
+  t=$(wall "$NODE_BIN" "$PEERS/tus_js_upload.mjs" "$2" "$FILE" --name "$3")
+  [ -n "$t" ] && add "$1" "$(mbps "$SIZE" "$t")" || fail "$1" "tus-js-client failed: $(tail -1 "$WORK/client.out")"
+}
+row_tus() {
+  log "row 8: tus, ${SIZE_MIB} MiB x $RUNS (tus-js-client -> ours / @tus/server; resumable-upload tus / localai); --parallel 1/2/4, ${PAR_MIB} MiB at $((PAR_RATE / 1000000)) MB/s per connection"
+  local r n t have_peers=0
+  upload_has --protocol || { fail tus_up_tus "resumable-upload has no --protocol"; return; }
+  if tus_peers_ok; then have_peers=1; else
+    fail tus_js_ours "tus-js-client / @tus/server not installed (cd tests/peers && npm ci)"
+    fail tus_js_peer "tus-js-client / @tus/server not installed (cd tests/peers && npm ci)"
+  fi
+  start_serve || { fail tus_up_tus "resumable-serve did not start"; return; }
+  [ "$have_peers" = 1 ] && { start_tus_server || fail tus_js_peer "@tus/server did not start"; }
+  for r in $(seq "$RUNS"); do
+    if [ "$have_peers" = 1 ]; then
+      tus_js_wall tus_js_ours "$SRV_URL/" "tus-js-$r.bin"
+      delete "$SRV_URL/tus-js-$r.bin"
+      [ -n "${TS_PORT:-}" ] && tus_js_wall tus_js_peer "http://127.0.0.1:$TS_PORT/files/" "tus-js-$r.bin"
+      rm -rf "$TS_DIR/store"/*
+    fi
+    settle_warm
+    t=$(wall "$UPLOAD" --quiet --no-url-store --sha256 "$SHA" --protocol tus "$FILE" "$SRV_URL/tus-$r")
+    [ -n "$t" ] && add tus_up_tus "$t" || fail tus_up_tus "resumable-upload --protocol tus failed"
+    delete "$SRV_URL/tus-$r"
+    settle_warm
+    t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" --protocol localai "$FILE" "$SRV_URL/localai-$r")
+    [ -n "$t" ] && add tus_up_localai "$t" || fail tus_up_localai "resumable-upload --protocol localai failed"
+    delete "$SRV_URL/localai-$r"
+  done
+  [ -n "${TS_PID:-}" ] && stop_pid "$TS_PID"
+  # --parallel through per-connection rate limits
+  local pfile=$WORK/par.bin psha rp_pid rp_port
+  head -c $((PAR_MIB * MiB)) "$FILE" >"$pfile"
+  read -r psha _ < <("$SHAFILE" active "$pfile")
+  if [ ! -x "$RATEPROXY" ]; then
+    fail par_1 "bench/rateproxy was not built"
+  else
+    "$RATEPROXY" "$SRV_PORT" "$PAR_RATE" >"$WORK/rateproxy.out" 2>&1 &
+    rp_pid=$!
+    PIDS+=("$rp_pid")
+    rp_port=$(wait_port_any "$WORK/rateproxy.out") || { fail par_1 "rateproxy did not start"; rp_port=""; }
+    for r in $(seq "$RUNS"); do
+      [ -n "$rp_port" ] || break
+      for n in 1 2 4; do
+        settle_warm
+        t=$(wall "$UPLOAD" --quiet --no-url-store --sha256 "$psha" --protocol tus --parallel "$n" \
+          --metadata "filename=par-$n-$r" "$pfile" "http://127.0.0.1:$rp_port/v1/files/")
+        [ -n "$t" ] && add "par_$n" "$t" || fail "par_$n" "resumable-upload --parallel $n failed"
+        delete "$SRV_URL/par-$n-$r"
+      done
+    done
+    stop_pid "$rp_pid"
+  fi
+  stop_serve
+}
+
 # ---------------------------------------------------------------- run
 # run ROW FUNCTION KEYS...: runs the row unless --only leaves it out (its keys then say so).
 run() {
@@ -626,6 +717,7 @@ run resume row_resume resume_ratio resume_body resume_attempts
 run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
 run concurrency row_concurrency conc_one conc_agg
 run rss row_rss_target rss_conc
+run tus row_tus tus_js_ours tus_js_peer tus_up_tus tus_up_localai par_1 par_2 par_4
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
@@ -728,8 +820,15 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB, aggregate | $(show conc_agg MB/s) |"
   echo "| 7 | aggregate / one stream | $(rx conc_agg conc_one) |"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
+  echo "| 8 | tus: tus-js-client (one PATCH) -> resumable-serve | $(show tus_js_ours MB/s) |"
+  echo "| 8 | tus: tus-js-client (one PATCH) -> @tus/server + @tus/file-store | $(show tus_js_peer MB/s) |"
+  echo "| 8 | tus: \`resumable-upload --sha256 HEX --protocol tus\` -> resumable-serve, wall | $(show tus_up_tus s) |"
+  echo "| 8 | tus: \`resumable-upload --sha256 HEX --protocol localai\`, wall | $(show tus_up_localai s) |"
+  echo "| 8 | tus: \`--parallel 1\`, $PAR_MIB MiB, $((PAR_RATE / 1000000)) MB/s per connection, wall | $(show par_1 s) |"
+  echo "| 8 | tus: \`--parallel 2\`, the same, wall | $(show par_2 s) ($(rx par_1 par_2) faster) |"
+  echo "| 8 | tus: \`--parallel 4\`, the same, wall | $(show par_4 s) ($(rx par_1 par_4) faster) |"
   echo
-  echo "## Targets (issue 6; ratios of the medians above, this run)"
+  echo "## Targets (issues 6 and 12; ratios of the medians above, this run)"
   echo
   echo "| target | measured | wanted | verdict |"
   echo "|---|---|---|---|"
@@ -739,6 +838,9 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   target "resumable-upload --sha256 / curl -T (time)" "$(ratio client_sha client_curl)" "<=" 1.1
   target "resumable-upload cold / curl -T (time)" "$(ratio client_cold client_curl)" "<=" 1.6
   target "resumable-upload warm / curl -T (time)" "$(ratio client_warm client_curl)" "<=" 1.1
+  target "tus-js-client: resumable-serve / @tus/server (rate)" "$(ratio tus_js_ours tus_js_peer)" ">=" 2
+  target "resumable-upload tus / localai (time)" "$(ratio tus_up_tus tus_up_localai)" "<=" 1.1
+  target "--parallel 4 / --parallel 1 speed-up (20 MB/s per connection)" "$(ratio par_1 par_4)" ">=" 3.5
   rss=$(med rss_conc)
   if [ -n "$rss" ]; then
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "$rss" "<=" 64

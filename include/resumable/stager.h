@@ -364,7 +364,8 @@ RESUMABLE_EXPORT const char *resumable_stager_sha256(const resumable_stager *s);
 RESUMABLE_EXPORT uint64_t resumable_stager_size(const resumable_stager *s);
 
 /* The offset of the first body byte the run sent (where the upload resumed from); the file size
- * when nothing had to be sent because the server already held every byte. */
+ * when nothing had to be sent because the server already held every byte. With parallel
+ * connections: the bytes the server held, over all parts, when each part first sent. */
 RESUMABLE_EXPORT uint64_t resumable_stager_resumed_from(const resumable_stager *s);
 
 /* Bytes the server was last known to hold (on RESUMABLE_E_TIMEOUT: what a later run resumes
