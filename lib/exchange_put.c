@@ -199,6 +199,8 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
   rs_keylock_entry *e = ex->entry;
   int whole = how == RESUMABLE_BODY_COMPLETE &&
               (!ex->expected_known || ex->received == ex->expected);
+  if (ex->tus.ck_piped)
+    rs_hash_pipe_drain(&ex->tus.ck_pipe); /* every byte hashed before the digest is read */
   int match = rs_tus_checksum_matches(&ex->tus.ck);
   if (whole && match) {
     e->provisional = 0;
@@ -371,7 +373,9 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
       return;
     }
     rs_hash_pipe_update(&e->pipe, data, n);
-    if (e->provisional)
+    if (e->provisional && ex->tus.ck_piped)
+      rs_hash_pipe_update(&ex->tus.ck_pipe, data, n);
+    else if (e->provisional)
       rs_tus_checksum_update(&ex->tus.ck, data, n);
     e->info.held += n;
     ex->received += n;

@@ -79,6 +79,8 @@ typedef struct rs_tus_exchange {
   int part;                  /* ex->key is a concatenation part's store key */
   int created;               /* a creation: the reply is 201 with Location */
   rs_tus_checksum ck;        /* Upload-Checksum of this request's body */
+  rs_hash_pipe ck_pipe;      /* feeds ck's sha256 off the receiving thread (ck_piped) */
+  int ck_piped;
   char *upload_metadata;     /* the upload's metadata for the host and HEAD, or NULL */
   int64_t expires;           /* Upload-Expires to send (Unix seconds), 0 for none */
 } rs_tus_exchange;

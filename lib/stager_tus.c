@@ -6,6 +6,8 @@
  * through rs_run_wait. Parallel uploads (concatenation) are in stager_tus_parallel.c. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@
 /* PATCH size when checksummed and no chunk size was set: the server keeps none of a
  * checksummed request's bytes unless the whole request arrives (it cannot verify a part), so
  * a cut costs up to this much; a smaller size costs a request (and two syncs) more often. */
-#define CHECKSUM_CHUNK ((uint64_t)16 << 20)
+#define CHECKSUM_CHUNK ((uint64_t)64 << 20)
 /* Bytes sent with a creation (creation-with-upload): enough to save a round trip for a small
  * file, small enough that the upload's URL (known only from the answer) is soon known and
  * stored, so that a cut or a cancel during the first request does not lose the upload. */
@@ -107,29 +109,26 @@ rs_tus_algo rs_tus_pick_algo(const rs_tus_server *srv)
   return (srv->algos & RS_TUSA_SHA256) ? RS_TUS_ALGO_SHA256 : RS_TUS_ALGO_SHA1;
 }
 
-/* "Upload-Checksum: <algo> <base64>" of file bytes [start, end) into *l. */
-int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t end,
-                        struct curl_slist **l)
+/* "Upload-Checksum: <algo> <base64>" of file bytes [start, end) of fd into line. */
+static int checksum_line(int fd, rs_tus_algo algo, uint64_t start, uint64_t end, char *line,
+                         size_t cap)
 {
   enum { BLOCK = 1 << 20 };
   rs_tus_checksum c;
   uint8_t none[32] = {0}, d[32];
   char b64[64];
-  if (algo == RS_TUS_ALGO_NONE)
-    return RESUMABLE_OK;
   uint8_t *buf = malloc(BLOCK);
   if (!buf)
     return RESUMABLE_E_NOMEM;
   rs_tus_checksum_start(&c, algo, none);
   for (uint64_t off = start; off < end;) {
     size_t want = end - off < BLOCK ? (size_t)(end - off) : BLOCK;
-    ssize_t n = pread(run->s->fd, buf, want, (off_t)off);
+    ssize_t n = pread(fd, buf, want, (off_t)off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
       free(buf);
       rs_tus_checksum_free(&c);
-      rs_run_msg(run, "cannot read the local file");
       return RESUMABLE_E_FILE;
     }
     rs_tus_checksum_update(&c, buf, (size_t)n);
@@ -138,9 +137,76 @@ int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t 
   free(buf);
   size_t dl = rs_tus_checksum_finish(&c, d);
   rs_base64_encode(d, dl, b64, sizeof(b64));
-  return add(l, "Upload-Checksum: %s %s", algo == RS_TUS_ALGO_SHA256 ? "sha256" : "sha1", b64)
-             ? RESUMABLE_E_NOMEM
-             : RESUMABLE_OK;
+  snprintf(line, cap, "Upload-Checksum: %s %s", algo == RS_TUS_ALGO_SHA256 ? "sha256" : "sha1",
+           b64);
+  return RESUMABLE_OK;
+}
+
+int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t end,
+                        struct curl_slist **l)
+{
+  char line[128];
+  if (algo == RS_TUS_ALGO_NONE)
+    return RESUMABLE_OK;
+  int rc = checksum_line(run->s->fd, algo, start, end, line, sizeof(line));
+  if (rc == RESUMABLE_E_FILE)
+    rs_run_msg(run, "cannot read the local file");
+  if (rc == RESUMABLE_OK && add(l, "%s", line))
+    rc = RESUMABLE_E_NOMEM;
+  return rc;
+}
+
+/* The checksum of the next request, computed on a helper thread while this one is sent (on two
+ * cores that takes the hashing off the sending path). */
+typedef struct ck_job {
+  pthread_t thread;
+  int running;
+  int fd;
+  rs_tus_algo algo;
+  uint64_t start, end;
+  int rc;
+  char line[128];
+} ck_job;
+
+static void *ck_main(void *arg)
+{
+  ck_job *j = arg;
+  j->rc = checksum_line(j->fd, j->algo, j->start, j->end, j->line, sizeof(j->line));
+  return NULL;
+}
+
+static void job_stop(ck_job *j)
+{
+  if (j->running)
+    pthread_join(j->thread, NULL);
+  j->running = 0;
+}
+
+static void job_start(ck_job *j, int fd, rs_tus_algo algo, uint64_t start, uint64_t end)
+{
+  job_stop(j);
+  j->fd = fd;
+  j->algo = algo;
+  j->start = start;
+  j->end = end;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* no signal of the caller's lands on it */
+  j->running = pthread_create(&j->thread, NULL, ck_main, j) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The checksum header of [start, end): the prefetched one when it is that range. */
+static int take_checksum(rs_run *run, ck_job *j, rs_tus_algo algo, uint64_t start, uint64_t end,
+                         struct curl_slist **l)
+{
+  if (j->running && j->algo == algo && j->start == start && j->end == end) {
+    job_stop(j);
+    if (j->rc == RESUMABLE_OK)
+      return add(l, "%s", j->line) ? RESUMABLE_E_NOMEM : RESUMABLE_OK;
+  }
+  job_stop(j);
+  return rs_tus_add_checksum(run, algo, start, end, l);
 }
 
 /* ---- the URL store ---- */
@@ -195,6 +261,7 @@ typedef struct tus_cur {
   int mismatch;    /* the last restart followed a 460 */
   int create_lost; /* a creation with bytes failed: the next one secures the URL first */
   uint8_t key[32]; /* URL store key */
+  ck_job job;      /* the next request's checksum, being computed */
 } tus_cur;
 
 static const char *server_text(rs_run *run, char *buf, size_t cap)
@@ -379,8 +446,12 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   if (rc == RESUMABLE_OK && (end > start || !create) &&
       add(&h, "Content-Type: " RS_TUS_CONTENT_TYPE))
     rc = RESUMABLE_E_NOMEM;
-  if (rc == RESUMABLE_OK && end > start)
-    rc = rs_tus_add_checksum(run, algo, start, end, &h);
+  if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
+    rc = take_checksum(run, &cur->job, algo, start, end, &h);
+    uint64_t next_end = plan_end(run, end, algo);
+    if (rc == RESUMABLE_OK && next_end > end)
+      job_start(&cur->job, s->fd, algo, end, next_end);
+  }
   if (rc == RESUMABLE_OK && !s->r.resumed_set && end > start) {
     s->r.resumed_from = start;
     s->r.resumed_set = 1;
@@ -468,7 +539,9 @@ int rs_tus_single(rs_run *run, const rs_tus_server *srv)
   tus_cur cur;
   memset(&cur, 0, sizeof(cur));
   begin(run, &cur);
-  return drive(run, &cur, srv, 0);
+  int rc = drive(run, &cur, srv, 0);
+  job_stop(&cur.job);
+  return rc;
 }
 
 /* Parallel: an upload of this file in one piece (the URL store, or the URL itself) is finished
@@ -483,7 +556,9 @@ static int parallel_or_existing(rs_run *run, const rs_tus_server *srv)
     return rc; /* complete, or an error */
   if (rc == STEP_FOUND) {
     rs_run_log(run, RESUMABLE_LOG_INFO, "an upload in one piece is under way: one connection");
-    return drive(run, &cur, srv, 0);
+    rc = drive(run, &cur, srv, 0);
+    job_stop(&cur.job);
+    return rc;
   }
   return rs_tus_parallel(run, srv);
 }

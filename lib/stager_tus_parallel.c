@@ -184,7 +184,7 @@ static void plan_body(part *p, part_req req)
   int body = req == REQ_PATCH;
   uint64_t chunk = pa->run->s->o.chunk_size;
   if (!chunk && pa->algo != RS_TUS_ALGO_NONE)
-    chunk = (uint64_t)16 << 20; /* as stager_tus.c's CHECKSUM_CHUNK */
+    chunk = (uint64_t)64 << 20; /* as stager_tus.c's CHECKSUM_CHUNK */
   if (chunk && to - from > chunk)
     to = from + chunk;
   p->body_start = p->body_pos = p->start + from;

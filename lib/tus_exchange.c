@@ -381,6 +381,20 @@ void rs_tus_partial_info(const resumable_exchange *ex, resumable_partial_info *i
   }
 }
 
+/* Is the entry's durable state current: all bytes synced, and the saved hash state the state
+ * after exactly those bytes (rollback_partial in exchange_put.c falls back to it)? */
+static int rs_tus_state_saved(rs_keylock_entry *e)
+{
+  if (e->info.held != e->synced || e->info.hash_state_len == 0 ||
+      e->info.hash_state_len > sizeof(e->info.hash_state))
+    return 0;
+  rs_sha256 h;
+  int ok = rs_sha256_import(&h, e->info.hash_state, e->info.hash_state_len) == 0 &&
+           rs_sha256_length(&h) == e->info.held;
+  rs_sha256_free(&h);
+  return ok;
+}
+
 int rs_tus_body_begin(resumable_exchange *ex)
 {
   rs_tus_exchange *t = &ex->tus;
@@ -402,15 +416,24 @@ int rs_tus_body_begin(resumable_exchange *ex)
   }
   if (r->checksum != RS_FIELD_OK)
     return RESUMABLE_OK;
-  /* The bytes of a checksummed request stay provisional until verified: the sync makes the
-   * partial's durable state (and its saved hash state) the point to fall back to. */
-  int rc = rs_put_sync(ex);
+  /* The bytes of a checksummed request stay provisional until verified: the partial's durable
+   * state (and the hash state saved with it) is the point to fall back to. A sync makes it so,
+   * unless the last one already did (nothing written since, and e->info's hash state is the
+   * state after exactly `held` bytes): then another would only rewrite the same meta. */
+  int rc = RESUMABLE_OK;
+  if (!rs_tus_state_saved(e))
+    rc = rs_put_sync(ex);
   if (rc != RESUMABLE_OK) {
     rs_exchange_store_error(ex, "sync", rc);
     return rc;
   }
   e->provisional = 1;
   rs_tus_checksum_start(&t->ck, t->ck_algo, t->ck_digest);
+  /* sha256 is hashed by the pool, like the whole-file hash: the receiving thread only copies */
+  if (t->ck_algo == RS_TUS_ALGO_SHA256) {
+    (void)rs_hash_pipe_bind(&t->ck_pipe, ex->srv->hash_pool, &t->ck.u.sha256); /* NOMEM: inline */
+    t->ck_piped = 1;
+  }
   return RESUMABLE_OK;
 }
 
@@ -595,6 +618,7 @@ void rs_tus_decorate(resumable_exchange *ex)
 void rs_tus_free(resumable_exchange *ex)
 {
   rs_tus_exchange *t = &ex->tus;
+  rs_hash_pipe_fini(&t->ck_pipe); /* no thread touches ck after this */
   rs_tus_checksum_free(&t->ck);
   free(t->metadata);
   free(t->concat);

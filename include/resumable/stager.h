@@ -44,7 +44,10 @@ extern "C" {
  * The local file must not change during the upload: the stager checks its size and mtime before
  * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.
  *
- * Threading: a stager handle is used by one thread at a time (like a curl easy handle).
+ * Threading: a stager handle is used by one thread at a time (like a curl easy handle). In the
+ * tus dialect with checksums, a run computes the next request's checksum on one helper thread of
+ * its own while the current request is sent (every signal blocked; it only reads the file and
+ * hashes); it is joined before the run returns.
  * Independent handles may run in parallel on different threads. The progress and log callbacks
  * run on the thread that called resumable_stager_run, during that call. libcurl needs a global
  * initialisation (curl_global_init) before it is used: resumable_stager_new does it once for the
