@@ -637,11 +637,17 @@ start_tus_server() { # sets TS_PID TS_PORT TS_DIR
   PIDS+=("$TS_PID")
   TS_PORT=$(wait_port_any "$TS_DIR/out") || { log "@tus/server did not start: $(tail -2 "$TS_DIR/err")"; return 1; }
 }
-tus_js_wall() { # KEY ENDPOINT NAME: one tus-js-client upload of $FILE, as MB/s into KEY
-  local t
+tus_js_wall() { # KEY ENDPOINT NAME SERVER_PID: one tus-js-client upload of $FILE, as MB/s
+  local t before
   settle_warm
+  before=$(cpu_s "$4")
   t=$(wall "$NODE_BIN" "$PEERS/tus_js_upload.mjs" "$2" "$FILE" --name "$3")
-  [ -n "$t" ] && add "$1" "$(mbps "$SIZE" "$t")" || fail "$1" "tus-js-client failed: $(tail -1 "$WORK/client.out")"
+  if [ -n "$t" ]; then
+    add "$1" "$(mbps "$SIZE" "$t")"
+    cpu_delta "$1_cpu" "$4" "$before" # the server's CPU for the upload
+  else
+    fail "$1" "tus-js-client failed: $(tail -1 "$WORK/client.out")"
+  fi
 }
 row_tus() {
   log "row 8: tus, ${SIZE_MIB} MiB x $RUNS (tus-js-client -> ours / @tus/server; resumable-upload tus / localai); --parallel 1/2/4, ${PAR_MIB} MiB at $((PAR_RATE / 1000000)) MB/s per connection"
@@ -655,9 +661,9 @@ row_tus() {
   [ "$have_peers" = 1 ] && { start_tus_server || fail tus_js_peer "@tus/server did not start"; }
   for r in $(seq "$RUNS"); do
     if [ "$have_peers" = 1 ]; then
-      tus_js_wall tus_js_ours "$SRV_URL/" "tus-js-$r.bin"
+      tus_js_wall tus_js_ours "$SRV_URL/" "tus-js-$r.bin" "$SRV_PID"
       delete "$SRV_URL/tus-js-$r.bin"
-      [ -n "${TS_PORT:-}" ] && tus_js_wall tus_js_peer "http://127.0.0.1:$TS_PORT/files/" "tus-js-$r.bin"
+      [ -n "${TS_PORT:-}" ] && tus_js_wall tus_js_peer "http://127.0.0.1:$TS_PORT/files/" "tus-js-$r.bin" "$TS_PID"
       rm -rf "$TS_DIR/store"/*
     fi
     settle_warm
@@ -822,6 +828,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
   echo "| 8 | tus: tus-js-client (one PATCH) -> resumable-serve | $(show tus_js_ours MB/s) |"
   echo "| 8 | tus: tus-js-client (one PATCH) -> @tus/server + @tus/file-store | $(show tus_js_peer MB/s) |"
+  echo "| 8 | tus: server CPU for that upload, user / system: resumable-serve (verified, durable) | $(show tus_js_ours_cpu_user s) / $(show tus_js_ours_cpu_sys s) |"
+  echo "| 8 | tus: server CPU for that upload, user / system: @tus/server (node) | $(show tus_js_peer_cpu_user s) / $(show tus_js_peer_cpu_sys s) |"
   echo "| 8 | tus: \`resumable-upload --sha256 HEX --protocol tus\` -> resumable-serve, wall | $(show tus_up_tus s) |"
   echo "| 8 | tus: \`resumable-upload --sha256 HEX --protocol localai\`, wall | $(show tus_up_localai s) |"
   echo "| 8 | tus: \`--parallel 1\`, $PAR_MIB MiB, $((PAR_RATE / 1000000)) MB/s per connection, wall | $(show par_1 s) |"

@@ -209,6 +209,7 @@ int rs_drop_partial(resumable_exchange *ex)
     e->handle = NULL;
   }
   rs_hash_pipe_discard(&e->pipe); /* bytes still queued for the hash are dropped too */
+  e->provisional = 0;              /* unverified bytes went with the handle */
   int rc = ops->partial_remove(ex->srv->self, ex->key);
   return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_OK : rc;
 }

@@ -35,6 +35,7 @@ static void close_entry_handle(resumable_exchange *ex)
     e->handle = NULL;
   }
   rs_hash_pipe_discard(&e->pipe); /* unsynced bytes are gone with the handle */
+  e->provisional = 0;
 }
 
 /* Make bytes 0..held-1 and the running hash durable. On failure the handle is closed: the
@@ -122,6 +123,7 @@ static int open_existing(resumable_exchange *ex)
     return rc;
   e->handle = h;
   e->synced = e->info.held;
+  e->provisional = 0; /* a handle just opened holds no unverified bytes */
   if (e->info.hash_state_len == 0 || e->info.hash_state_len > sizeof(e->info.hash_state) ||
       rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0 ||
       rs_sha256_length(&e->sha) != e->info.held)
