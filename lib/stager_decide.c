@@ -44,6 +44,26 @@ rs_probe_next rs_decide_probe(int status, const rs_resp *r, uint64_t size, const
   return RS_PROBE_SEND;
 }
 
+static int middle_chunk(const rs_put_req *req, uint64_t size)
+{
+  return !req->whole && req->end < size;
+}
+
+/* An answer to a middle chunk that claims every byte of the file. Success needs the end of the
+ * file sent, or the server's X-Content-SHA256 equal to ours: only then did the server vouch for
+ * bytes we never sent. A bare claim (e.g. a server that takes the size from Content-Range's
+ * total) is read as "holds what you sent": carry on from the chunk's end. Returns 1 when it
+ * decided. */
+static int claims_all_unconfirmed(const rs_resp *r, const rs_put_req *req, uint64_t size,
+                                  const uint8_t sha[32], uint64_t held, uint64_t *offset)
+{
+  if (!middle_chunk(req, size) || held != size ||
+      (r->has_content_sha && memcmp(r->content_sha, sha, 32) == 0))
+    return 0;
+  *offset = req->end;
+  return 1;
+}
+
 static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t size,
                            const uint8_t sha[32], uint64_t *offset)
 {
@@ -51,7 +71,7 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
     return RS_PUT_PROTOCOL;
   uint64_t held;
   int known = rs_resp_held(r, &held) == 0;
-  if (!req->whole && req->end < size) {
+  if (middle_chunk(req, size)) {
     /* A 2xx to a middle chunk: a server that acknowledges chunks with 200 rather than 308 is
      * fine when it says what it holds. One that does not most likely ignored Content-Range and
      * stored this chunk as the whole file: taking it as progress would end in a truncated
@@ -60,6 +80,8 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
       return RS_PUT_WHOLE;
     if (held > size)
       return RS_PUT_PROTOCOL;
+    if (claims_all_unconfirmed(r, req, size, sha, held, offset))
+      return RS_PUT_UNCONFIRMED;
     if (held < size) {
       *offset = held;
       return RS_PUT_CONTINUE;
@@ -83,6 +105,8 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
       held = 0; /* a 308 without Range or X-File-Size holds nothing */
     if (held > size)
       return RS_PUT_PROTOCOL;
+    if (claims_all_unconfirmed(r, req, size, sha, held, offset))
+      return RS_PUT_UNCONFIRMED; /* else the finish PUT would end it with one chunk sent */
     *offset = held;
     return RS_PUT_CONTINUE;
   }

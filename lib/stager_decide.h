@@ -31,6 +31,9 @@ typedef struct rs_put_req {
 typedef enum rs_put_next {
   RS_PUT_DONE,      /* the server has the complete file */
   RS_PUT_CONTINUE,  /* send from *offset (308, a 2xx to a middle chunk that says what it holds) */
+  RS_PUT_UNCONFIRMED, /* a 2xx or 308 to a chunk that did not reach the end of the file claims
+                         the whole file without our X-Content-SHA256: not a success (nothing
+                         vouches for bytes we never sent); send from *offset, the chunk's end */
   RS_PUT_WHOLE,     /* a 2xx to a middle chunk that does not say what it holds: the server
                        ignores Content-Range (each PUT replaced the file), so send the whole file
                        without Content-Range from byte 0 */

@@ -347,6 +347,12 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
     return STEP_DONE;
   case RS_PUT_CONTINUE:
     return on_continue(run, cur, off, 0);
+  case RS_PUT_UNCONFIRMED:
+    rs_run_log(run, RESUMABLE_LOG_WARN,
+               "PUT %d to bytes %" PRIu64 "-%" PRIu64 " claims all %" PRIu64
+               " bytes without the file's SHA-256: not a success; sending the rest",
+               st, req->start, req->end - 1, run->size);
+    return on_continue(run, cur, off, 0);
   case RS_PUT_RESYNC:
     return on_continue(run, cur, off, 1);
   case RS_PUT_WHOLE:

@@ -39,7 +39,10 @@ extern "C" {
  * X-File-Size or Range); a bare 2xx means the server ignores Content-Range (each PUT replaced
  * the file), so the stager sends the whole file without Content-Range instead. Success is
  * reported only for an answer to a PUT that reached the end of the file, and only when its
- * X-File-Size and X-Content-SHA256, when present, match the file.
+ * X-File-Size and X-Content-SHA256, when present, match the file; or for an answer to a chunk
+ * that carries the file's own X-Content-SHA256 and size (the server vouches for the whole file).
+ * An answer to a chunk that claims the whole file (X-File-Size or Range) without that hash is
+ * taken as holding what was sent: the stager sends the rest.
  *
  * The local file must not change during the upload: the stager checks its size and mtime before
  * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.

@@ -276,6 +276,51 @@ static void put_200_to_a_middle_chunk_without_held_falls_back_to_whole(void **st
   assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
 }
 
+/* Issue 10 item 8. A 2xx or 308 to a chunk that did not reach the end, claiming the whole file
+ * (X-File-Size or a Range covering it) without our X-Content-SHA256, is no success: only the end
+ * of the file sent, or our hash from the server, makes one. The upload carries on from the
+ * chunk's end. One row per answer. */
+static void put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash(void **state)
+{
+  (void)state;
+  static const struct {
+    int status;
+    int file_size; /* X-File-Size: SIZE */
+    int range;     /* Range: bytes=0-(SIZE-1) */
+    int hash;      /* 0 none, 1 ours, 2 another */
+    uint64_t start, end;
+    rs_put_next want;
+    uint64_t want_off;
+  } rows[] = {
+      {200, 1, 0, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {200, 0, 1, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {204, 1, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
+      {308, 1, 0, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {308, 0, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
+      {200, 1, 0, 1, 0, 400, RS_PUT_DONE, SIZE},      /* our hash: the server vouches */
+      {200, 1, 0, 2, 0, 400, RS_PUT_PROTOCOL, 0},     /* another hash */
+      {308, 1, 0, 1, 0, 400, RS_PUT_CONTINUE, SIZE},  /* then the finish PUT */
+      {200, 1, 0, 0, 600, SIZE, RS_PUT_DONE, SIZE},   /* the end was sent */
+      {308, 1, 0, 0, 600, SIZE, RS_PUT_CONTINUE, SIZE},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    rs_resp r = answer(rows[i].status);
+    r.has_file_size = rows[i].file_size;
+    r.file_size = rows[i].file_size ? SIZE : 0;
+    r.has_range = rows[i].range;
+    r.range_held = rows[i].range ? SIZE : 0;
+    r.has_content_sha = rows[i].hash != 0;
+    if (rows[i].hash)
+      memcpy(r.content_sha, rows[i].hash == 1 ? ours : other, 32);
+    rs_put_req q = {0, rows[i].start, rows[i].end, 0};
+    uint64_t off = 12345;
+    print_message("row %zu\n", i);
+    assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), rows[i].want);
+    if (rows[i].want != RS_PUT_PROTOCOL)
+      assert_int_equal(off, rows[i].want_off);
+  }
+}
+
 /* The final chunk and the whole-file PUT: a bare 2xx is success (LocalAI's final 200 carries no
  * X-File-Size), but a stated size or hash must be ours. */
 static void put_2xx_to_the_end_is_done_only_when_it_covers_the_file(void **state)
@@ -400,6 +445,7 @@ int main(void)
       cmocka_unit_test(put_200_with_another_hash_is_a_protocol_error),
       cmocka_unit_test(put_200_to_a_middle_chunk_with_x_file_size_continues),
       cmocka_unit_test(put_200_to_a_middle_chunk_without_held_falls_back_to_whole),
+      cmocka_unit_test(put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash),
       cmocka_unit_test(put_2xx_to_the_end_is_done_only_when_it_covers_the_file),
       cmocka_unit_test(put_416_holding_everything_to_the_finish_put_is_committing),
       cmocka_unit_test(put_416_resyncs_from_x_file_size_or_reprobes),

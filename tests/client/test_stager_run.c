@@ -574,6 +574,58 @@ static void run_chunks_acknowledged_by_200_with_x_file_size_continue(void **stat
   assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
 }
 
+/* Issue 10 item 8: a server that answers the first chunk with 200 and X-File-Size equal to the
+ * size (a Range covering the file for the second), without the file's hash, has not confirmed
+ * bytes we never sent. The stager must send every chunk, the end of the file included, and
+ * succeed only on the answer to that. */
+static void run_200_claiming_the_whole_file_after_one_chunk_is_not_success(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {200, "X-File-Size: 1000\n", NULL, 0},
+                             {200, "Range: bytes=0-999\n", NULL, 0},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-399/1000");
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(script_at(f->srv, 3)->body, 200);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
+/* The same claim in a 308 must not lead to the finish PUT (which a bare 200 would end). */
+static void run_308_claiming_the_whole_file_after_one_chunk_sends_the_rest(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {308, "X-File-Size: 1000\n", NULL, 0},
+                             {308, "Range: bytes=0-999\n", NULL, 0},
+                             {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_int_equal(script_at(f->srv, 2)->body, 400); /* a chunk, not the finish PUT */
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
+/* The claim with the file's own hash is the server vouching: done after one chunk. */
+static void run_200_with_our_hash_after_one_chunk_is_done(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 400);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -607,6 +659,9 @@ int main(void)
       T(run_finish_put_416_until_the_budget_is_a_timeout),
       T(run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one),
       T(run_chunks_acknowledged_by_200_with_x_file_size_continue),
+      T(run_200_claiming_the_whole_file_after_one_chunk_is_not_success),
+      T(run_308_claiming_the_whole_file_after_one_chunk_sends_the_rest),
+      T(run_200_with_our_hash_after_one_chunk_is_done),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);
