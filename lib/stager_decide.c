@@ -132,3 +132,19 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
     return RS_PUT_REFUSED;
   return RS_PUT_PROTOCOL;
 }
+
+rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+                              const rs_hc_key *path_now, int path_gone)
+{
+  if (path_gone)
+    return RS_FILE_GONE;
+  if (path_now && (path_now->dev != then->dev || path_now->ino != then->ino))
+    return RS_FILE_REPLACED;
+  if (fd_now->size != then->size)
+    return RS_FILE_RESIZED;
+  if (fd_now->mtime_sec != then->mtime_sec || fd_now->mtime_nsec != then->mtime_nsec)
+    return RS_FILE_MODIFIED;
+  if (fd_now->ctime_sec != then->ctime_sec || fd_now->ctime_nsec != then->ctime_nsec)
+    return RS_FILE_STATUS;
+  return RS_FILE_SAME;
+}

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "hash_cache.h" /* rs_hc_key: what identifies one version of one file */
 #include "stager_headers.h"
 
 typedef enum rs_probe_next {
@@ -51,6 +52,23 @@ typedef enum rs_put_next {
 
 rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
                           const uint8_t sha[32], uint64_t *offset);
+
+/* Did the local file change since it was hashed? `then` and `fd_now` come from fstat of the
+ * stager's descriptor; `path_now` from stat of the path it was opened by (NULL when there is no
+ * path, e.g. resumable_stager_new_fd, or stat failed other than with ENOENT), `path_gone` set
+ * when stat said ENOENT. ctime moves on every write and on chmod, link, unlink and rename, and no
+ * unprivileged program can set it back, so it catches an edit whose mtime was restored. */
+typedef enum rs_file_change {
+  RS_FILE_SAME,
+  RS_FILE_REPLACED, /* the path names another file (replaced by rename, or recreated) */
+  RS_FILE_GONE,     /* the path names nothing */
+  RS_FILE_RESIZED,  /* it grew or shrank */
+  RS_FILE_MODIFIED, /* same size, another mtime */
+  RS_FILE_STATUS    /* only ctime moved: rewritten with its mtime put back, renamed, chmod... */
+} rs_file_change;
+
+rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+                              const rs_hc_key *path_now, int path_gone);
 
 /* 408, 423, 429 and 5xx: worth retrying after a wait. */
 int rs_status_transient(int status);

@@ -66,6 +66,7 @@ typedef struct rs_stager_result {
 
 struct resumable_stager {
   char *url;
+  char *path; /* as given to resumable_stager_new (checked for replacement); NULL for _new_fd */
   int fd;
   int running;
   void *curl; /* CURL *, created at the first request and reused (keep-alive) */
@@ -85,7 +86,7 @@ typedef struct rs_run {
   uint64_t size;
   uint8_t sha[32];
   char sha_hex[65];
-  struct timespec mtime;
+  rs_hc_key file;       /* the file's identity when it was measured (fstat in prepare) */
   uint64_t deadline_ms; /* on rs_now_ms's clock */
   rs_backoff backoff;
   uint64_t rng_state;

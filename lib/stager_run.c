@@ -1,6 +1,7 @@
 /* resumable_stager_run: hash, probe, send, and on failure wait, re-probe and continue, as
  * PROTOCOL.md "Client (stager) behaviour" says. Decisions come from stager_decide.c; requests
  * from stager_http.c. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -75,13 +76,66 @@ int rs_run_progress(rs_run *run)
 
 /* ---- the local file ---- */
 
-static int file_changed(rs_run *run)
+/* What changed in the local file since prepare() measured it; *now gets the descriptor's
+ * identity. A file that cannot even be stat'ed counts as changed. */
+static rs_file_change file_change(rs_run *run, rs_hc_key *now)
 {
   struct stat st;
   if (fstat(run->s->fd, &st) != 0)
-    return 1;
-  return (uint64_t)st.st_size != run->size || st.st_mtim.tv_sec != run->mtime.tv_sec ||
-         st.st_mtim.tv_nsec != run->mtime.tv_nsec;
+    return RS_FILE_MODIFIED;
+  rs_hc_key_from_stat(now, &st);
+  rs_hc_key at_path;
+  const rs_hc_key *path_now = NULL;
+  int gone = 0;
+  if (run->s->path) {
+    if (stat(run->s->path, &st) == 0) {
+      rs_hc_key_from_stat(&at_path, &st);
+      path_now = &at_path;
+    } else {
+      gone = errno == ENOENT;
+    }
+  }
+  return rs_decide_file(&run->file, now, path_now, gone);
+}
+
+/* RESUMABLE_OK while the file is the one that was hashed; else RESUMABLE_E_FILE with a message
+ * that says what changed, `when` ("while being hashed", "during the upload"). */
+static int check_file(rs_run *run, const char *when, int server_has_it)
+{
+  rs_hc_key now;
+  char what[256];
+  const char *path = run->s->path ? run->s->path : "its path";
+  switch (file_change(run, &now)) {
+  case RS_FILE_SAME:
+    return RESUMABLE_OK;
+  case RS_FILE_REPLACED:
+    snprintf(what, sizeof what, "was replaced %s: %.180s now names another file", when, path);
+    break;
+  case RS_FILE_GONE:
+    snprintf(what, sizeof what, "was removed %s: %.180s no longer exists", when, path);
+    break;
+  case RS_FILE_RESIZED:
+    snprintf(what, sizeof what, "changed %s: its size went from %" PRIu64 " to %" PRIu64 " bytes",
+             when, run->size, now.size);
+    break;
+  case RS_FILE_MODIFIED:
+    snprintf(what, sizeof what, "changed %s: it was modified (new mtime)", when);
+    break;
+  case RS_FILE_STATUS:
+    snprintf(what, sizeof what,
+             "changed %s: its ctime moved (rewritten with its mtime put back, renamed, relinked "
+             "or its mode changed)",
+             when);
+    break;
+  }
+  if (server_has_it)
+    rs_run_msg(run,
+               "the local file %s; the server holds the version that was hashed (sha256 %s): "
+               "upload again to send the current one",
+               what, run->sha_hex);
+  else
+    rs_run_msg(run, "the local file %s", what);
+  return RESUMABLE_E_FILE;
 }
 
 static int on_hash_progress(void *ud, uint64_t done)
@@ -143,10 +197,10 @@ static int hash_file(rs_run *run)
 {
   run->phase = RESUMABLE_PHASE_HASHING;
   int rc = rs_file_hash(run->s->fd, run->size, run->sha, on_hash_progress, run);
-  if (rc == RESUMABLE_OK && file_changed(run))
-    rc = RESUMABLE_E_FILE;
+  if (rc == RESUMABLE_OK)
+    return check_file(run, "while being hashed", 0);
   if (rc == RESUMABLE_E_FILE)
-    rs_run_msg(run, "cannot read the local file, or it changed while being hashed");
+    rs_run_msg(run, "cannot read the local file");
   return rc;
 }
 
@@ -162,9 +216,8 @@ static int prepare(rs_run *run)
     return RESUMABLE_E_FILE;
   }
   run->size = s->r.size = (uint64_t)st.st_size;
-  run->mtime = st.st_mtim;
-  rs_hc_key key;
-  rs_hc_key_from_stat(&key, &st);
+  rs_hc_key_from_stat(&run->file, &st);
+  rs_hc_key key = run->file;
   if (s->o.have_sha) {
     memcpy(run->sha, s->o.sha, 32);
   } else if (cached_hash(run, &key)) {
@@ -282,10 +335,8 @@ static const char *server_text(rs_run *run, char *buf, size_t cap)
 static int on_restart(rs_run *run, rs_cursor *cur, int st)
 {
   char t[200];
-  if (file_changed(run)) {
-    rs_run_msg(run, "the local file changed during the upload");
+  if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
     return RESUMABLE_E_FILE;
-  }
   if (st == 409 && ++cur->conflicts > MAX_IN_A_ROW) {
     rs_run_msg(run, "server asked to restart (409) three times in a row: %s",
                server_text(run, t, sizeof t));
@@ -389,10 +440,8 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
 static int put(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
-  if (file_changed(run)) {
-    rs_run_msg(run, "the local file changed during the upload");
+  if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
     return RESUMABLE_E_FILE;
-  }
   rs_http_req req;
   plan_put(run, cur, &req);
   if (!s->r.resumed_set) {
@@ -458,8 +507,8 @@ static int upload(rs_run *run)
     int rc = cur.need_probe ? probe(run, &cur) : put(run, &cur);
     if (rc < 0)
       return rc;
-    if (rc == STEP_DONE)
-      return RESUMABLE_OK;
+    if (rc == STEP_DONE) /* the last request may have been answered from a changed file */
+      return check_file(run, "during the upload", 1);
     if (rc == STEP_TRANSIENT) {
       int w = wait_before_retry(run);
       if (w != RESUMABLE_OK)

@@ -71,7 +71,10 @@ static void usage(FILE *out)
       "       (TLS certificate, protocol error, hash mismatch)\n"
       "  2    usage error (bad option, bad URL)\n"
       "  3    time budget exhausted (network failures are retried until then)\n"
-      "  4    local file error (cannot read FILE, or it changed during the upload)\n"
+      "  4    local file error: cannot read FILE, or it changed during the upload (it\n"
+      "       grew or shrank, was rewritten, even with its mtime put back, or FILE now names\n"
+      "       another file); checked before each request and after the final answer, when\n"
+      "       the server may already hold the version that was hashed\n"
       "  130  interrupted (SIGINT); run again to resume\n",
       out);
 }

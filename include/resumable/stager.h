@@ -44,8 +44,14 @@ extern "C" {
  * An answer to a chunk that claims the whole file (X-File-Size or Range) without that hash is
  * taken as holding what was sent: the stager sends the rest.
  *
- * The local file must not change during the upload: the stager checks its size and mtime before
- * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.
+ * The local file must not change during the upload. The stager records it when the run starts
+ * (size, mtime, ctime, device and inode of the open descriptor) and checks it before every
+ * request and once more after the final answer: a file that grew or shrank, was rewritten (also
+ * with its mtime put back: ctime still moves), renamed, relinked, or (for a stager made with
+ * resumable_stager_new) whose path now names another file or nothing, fails the run with
+ * RESUMABLE_E_FILE and a message that says what changed. Before the last request the upload is
+ * not finished; after it the server holds the version that was hashed, and the message says so:
+ * run again to send the current version.
  *
  * Threading: a stager handle is used by one thread at a time (like a curl easy handle).
  * Independent handles may run in parallel on different threads. The progress and log callbacks
@@ -78,7 +84,8 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
  * "http://host:8080/v1/files/a/b.bin", already percent-encoded where needed). The URL must start
  * with "http://" or "https://" (any case) and contain no whitespace or control bytes; it is
  * copied. The file is opened now (read-only, close-on-exec) and must be a regular file; it is
- * closed by resumable_stager_free. Every option has its documented default.
+ * closed by resumable_stager_free. `path` is copied too: each run checks that it still names the
+ * file that was opened (see "must not change" above). Every option has its documented default.
  * Returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG (NULL argument, bad URL); RESUMABLE_E_FILE (the
  * file cannot be opened or is not a regular file); RESUMABLE_E_NOMEM. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *url,
@@ -87,7 +94,8 @@ RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *ur
 /* Like resumable_stager_new for an already open file descriptor. `fd` is duplicated (with
  * close-on-exec): the caller keeps ownership of `fd` and may close it as soon as this returns;
  * the stager closes its duplicate in resumable_stager_free. The file is read with pread only, so
- * the shared file offset is never moved. `fd` must be open for reading on a regular file.
+ * the shared file offset is never moved. `fd` must be open for reading on a regular file. There
+ * is no path to check for replacement; the descriptor's own checks still apply.
  * Returns as resumable_stager_new (RESUMABLE_E_FILE for a bad fd or a non-regular file). */
 RESUMABLE_EXPORT int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd);
 
@@ -268,7 +276,8 @@ RESUMABLE_EXPORT int resumable_stager_set_log(resumable_stager *s, resumable_log
  *   RESUMABLE_E_INVALID_ARG     s is NULL;
  *   RESUMABLE_E_STATE           called from one of this stager's callbacks;
  *   RESUMABLE_E_NOMEM           out of memory;
- *   RESUMABLE_E_FILE            the local file cannot be read, or changed during the upload;
+ *   RESUMABLE_E_FILE            the local file cannot be read, or changed during the upload
+ *                               (also when the change is only seen after the final answer);
  *   RESUMABLE_E_REFUSED         the server refused permanently (401, 403, 404 to a PUT, any other
  *                               4xx, 400 other than a final hash mismatch, too many 409);
  *   RESUMABLE_E_TOO_LARGE       the server answered 413;

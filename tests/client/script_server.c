@@ -22,6 +22,8 @@ struct script_server {
   script_record rec[SCRIPT_MAX];
   unsigned hold_ms[SCRIPT_MAX];
   uint64_t held_ms[SCRIPT_MAX];
+  script_hook_fn hook[SCRIPT_MAX];
+  void *hook_ud[SCRIPT_MAX];
   int keep_bodies;
   uint8_t *stored;
   size_t stored_len;
@@ -180,6 +182,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return MHD_YES;
   }
   store_body(s, cs);
+  pthread_mutex_lock(&s->mu);
+  script_hook_fn hook = s->hook[cs->idx];
+  void *hook_ud = s->hook_ud[cs->idx];
+  s->hook[cs->idx] = NULL; /* once */
+  pthread_mutex_unlock(&s->mu);
+  if (hook)
+    hook(hook_ud);
   hold_answer(s, cs->idx);
   return answer(s, c, cs->idx);
 }
@@ -277,6 +286,16 @@ uint64_t script_held_ms(const script_server *s, int idx)
   uint64_t ms = idx >= 0 && idx < SCRIPT_MAX ? m->held_ms[idx] : 0;
   pthread_mutex_unlock(&m->mu);
   return ms;
+}
+
+void script_on_body(script_server *s, int idx, script_hook_fn fn, void *ud)
+{
+  if (idx < 0 || idx >= SCRIPT_MAX)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->hook[idx] = fn;
+  s->hook_ud[idx] = ud;
+  pthread_mutex_unlock(&s->mu);
 }
 
 void script_keep_bodies(script_server *s)

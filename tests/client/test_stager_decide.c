@@ -423,6 +423,46 @@ static void put_transient_refused_and_too_large(void **state)
   assert_int_equal(rs_decide_put(302, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
+/* ---- did the local file change? (issue 10 item 9) ---- */
+
+static void file_change_verdicts(void **state)
+{
+  (void)state;
+  const rs_hc_key then = {.dev = 1, .ino = 7, .size = SIZE, .mtime_sec = 100, .mtime_nsec = 5,
+                          .ctime_sec = 100, .ctime_nsec = 5};
+  static const struct {
+    const char *what;
+    int path; /* 0 no path, 1 path names `then`, 2 another inode, 3 gone */
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns; /* added to then's */
+    rs_file_change want;
+  } rows[] = {
+      {"unchanged, no path", 0, SIZE, 0, 0, RS_FILE_SAME},
+      {"unchanged, same path", 1, SIZE, 0, 0, RS_FILE_SAME},
+      {"grew", 1, SIZE + 1, 1, 1, RS_FILE_RESIZED},
+      {"shrank", 0, SIZE - 1, 1, 1, RS_FILE_RESIZED},
+      {"rewritten in part", 1, SIZE, 1, 1, RS_FILE_MODIFIED},
+      {"rewritten, mtime put back", 1, SIZE, 0, 1, RS_FILE_STATUS},
+      {"replaced by rename (same bytes)", 2, SIZE, 0, 1, RS_FILE_REPLACED},
+      {"replaced, the descriptor unchanged", 2, SIZE, 0, 0, RS_FILE_REPLACED},
+      {"removed", 3, SIZE, 0, 1, RS_FILE_GONE},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    rs_hc_key fd_now = then, at_path = then;
+    fd_now.size = rows[i].size;
+    fd_now.mtime_nsec += (uint32_t)rows[i].mtime_ns;
+    fd_now.ctime_nsec += (uint32_t)rows[i].ctime_ns;
+    if (rows[i].path == 2)
+      at_path.ino = 8;
+    print_message("%s\n", rows[i].what);
+    assert_int_equal(rs_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
+                                                        ? &at_path
+                                                        : NULL,
+                                    rows[i].path == 3),
+                     rows[i].want);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -453,6 +493,7 @@ int main(void)
       cmocka_unit_test(put_400_to_the_final_chunk_restarts),
       cmocka_unit_test(put_400_to_a_middle_chunk_is_permanent),
       cmocka_unit_test(put_transient_refused_and_too_large),
+      cmocka_unit_test(file_change_verdicts),
   };
   return cmocka_run_group_tests_name("stager_decide", tests, NULL, NULL);
 }

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -31,6 +33,7 @@ typedef struct fixture {
   script_server *srv;
   resumable_stager *s;
   char url[128];
+  int hook_done; /* a script_on_body hook did its change (hooks run on the server's thread) */
 } fixture;
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -626,6 +629,92 @@ static void run_200_with_our_hash_after_one_chunk_is_done(void **state)
   assert_int_equal(resumable_stager_wire_bytes(f->s), 400);
 }
 
+/* ---- issue 10 item 9: the file changes while the final PUT is in flight ----
+ * Each change is made by the scripted server once it has the final PUT's whole body, before it
+ * answers 200 with the file's hash: the upload itself succeeds, and only a check after the
+ * answer can tell that the local file is no longer what was sent. */
+
+static void grow_file(void *ud)
+{
+  fixture *f = ud;
+  FILE *fp = fopen(f->path, "ab");
+  if (fp && fputc('x', fp) == 'x' && fclose(fp) == 0)
+    f->hook_done = 1;
+}
+
+/* Wait for the clock that stamps inodes to pass `t`, so the next change gets a later ctime.
+ * Bounded by one tick of the coarse clock (1-10 ms); without it a change within the same tick as
+ * the file's creation would keep its ctime and nothing could tell. */
+static void clock_past(const struct timespec *t)
+{
+  struct timespec now;
+  do
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  while (now.tv_sec < t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec <= t->tv_nsec));
+}
+
+/* Rewrite three bytes in place, same size, and put the old mtime back: only ctime tells. */
+static void rewrite_keeping_mtime(void *ud)
+{
+  fixture *f = ud;
+  struct stat st;
+  if (stat(f->path, &st) != 0)
+    return;
+  clock_past(&st.st_ctim);
+  int fd = open(f->path, O_WRONLY);
+  if (fd < 0)
+    return;
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (pwrite(fd, "XYZ", 3, 100) == 3 && futimens(fd, times) == 0)
+    f->hook_done = 1;
+  close(fd);
+}
+
+/* Replace the path by rename with a new file of the same bytes: the open descriptor still reads
+ * the old file, so only the path shows it. */
+static void replace_by_rename(void *ud)
+{
+  fixture *f = ud;
+  char tmp[128];
+  snprintf(tmp, sizeof tmp, "%s.new", f->path);
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp)
+    return;
+  int ok = fwrite(f->data, 1, SIZE, fp) == SIZE;
+  if (fclose(fp) == 0 && ok && rename(tmp, f->path) == 0)
+    f->hook_done = 1;
+}
+
+static void run_file_changed_during_final_put(fixture *f, script_hook_fn change, const char *what)
+{
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, "{}", 0}};
+  start(f, a, N(a));
+  script_on_body(f->srv, 1, change, f);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_FILE);
+  assert_true(f->hook_done);
+  assert_int_equal(script_count(f->srv), 2); /* the final PUT was answered 200 */
+  assert_int_equal(script_at(f->srv, 1)->body, SIZE);
+  const char *msg = resumable_stager_message(f->s);
+  assert_non_null(strstr(msg, what));
+  assert_non_null(strstr(msg, "the server holds the version that was hashed"));
+  assert_non_null(strstr(msg, f->sha));
+}
+
+static void run_file_grown_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, grow_file, "size went from 1000 to 1001 bytes");
+}
+
+static void run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, rewrite_keeping_mtime, "ctime moved");
+}
+
+static void run_file_replaced_by_rename_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, replace_by_rename, "was replaced");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -662,6 +751,9 @@ int main(void)
       T(run_200_claiming_the_whole_file_after_one_chunk_is_not_success),
       T(run_308_claiming_the_whole_file_after_one_chunk_sends_the_rest),
       T(run_200_with_our_hash_after_one_chunk_is_done),
+      T(run_file_grown_during_final_put_is_a_file_error),
+      T(run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error),
+      T(run_file_replaced_by_rename_during_final_put_is_a_file_error),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);
