@@ -13,6 +13,11 @@
 
 #define RS_STAGER_MSG_MAX 512
 #define RS_STAGER_BODY_MAX 4096
+/* A reply's header section (status lines and header lines, interim responses included) may be
+ * this large; more fails the run with RESUMABLE_E_PROTOCOL. Ours and LocalAI's are under 1 KiB. */
+#define RS_REPLY_HEADER_MAX (64u << 10)
+/* libcurl refuses one header line above this (CURL_MAX_HTTP_HEADER) with CURLE_OUT_OF_MEMORY. */
+#define RS_CURL_HEADER_LINE_MAX (100u << 10)
 
 struct curl_slist;
 
@@ -107,6 +112,8 @@ typedef struct rs_run {
   int cancelled;        /* the progress callback said stop */
   int file_error;       /* the read callback failed */
   size_t body_len;      /* bytes captured into s->r.body */
+  size_t header_bytes;  /* of the reply's header section so far */
+  int header_too_large; /* it went over RS_REPLY_HEADER_MAX: the transfer was stopped */
   rs_resp resp;
   char last_problem[320]; /* the last transient failure, for the timeout message */
 } rs_run;

@@ -284,7 +284,10 @@ RESUMABLE_EXPORT int resumable_stager_set_log(resumable_stager *s, resumable_log
  *   RESUMABLE_E_HASH_MISMATCH   the final hash check failed three times in a row (the file or
  *                               the given SHA-256 is wrong);
  *   RESUMABLE_E_PROTOCOL        the server's answers make no sense (a 200 with another hash,
- *                               offsets outside the file, 416 three times in a row);
+ *                               offsets outside the file, 416 three times in a row), or an
+ *                               answer's header section is over 64 KiB, or has a line over
+ *                               libcurl's 100 KiB limit (which libcurl calls "out of memory");
+ *                               not retried;
  *   RESUMABLE_E_NETWORK         a network error that retrying cannot fix (unsupported protocol,
  *                               TLS certificate or CA file problem);
  *   RESUMABLE_E_TIMEOUT         the time budget ended;

@@ -715,6 +715,50 @@ static void run_file_replaced_by_rename_during_final_put_is_a_file_error(void **
   run_file_changed_during_final_put(*state, replace_by_rename, "was replaced");
 }
 
+/* ---- issue 10 item 10: a reply header too large ----
+ * libcurl 7.88 turns one header line over 100 KiB into "out of memory", and a header section
+ * over 300 KiB into a receive error that was retried until the budget ended. Either is the
+ * server's doing: a protocol error, said as such, and not retried. */
+
+static void huge_reply_header(fixture *f, int idx, size_t pad, size_t line, const char *what)
+{
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  script_pad(f->srv, idx, pad, line);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_PROTOCOL);
+  assert_int_equal(script_count(f->srv), idx + 1); /* not retried */
+  assert_non_null(strstr(resumable_stager_message(f->s), what));
+}
+
+static void run_one_huge_reply_header_line_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 0, 300 * 1024, 0,
+                    "the answer to HEAD has a header line over libcurl's limit of 100 KiB");
+}
+
+static void run_a_huge_reply_header_section_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 0, 1024 * 1024, 1000,
+                    "the answer to HEAD has a header section over 64 KiB");
+}
+
+static void run_huge_header_in_the_answer_to_a_put_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 1, 200 * 1024, 0,
+                    "the answer to PUT has a header line over libcurl's limit of 100 KiB");
+}
+
+static void run_reply_header_under_the_bound_is_accepted(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  script_pad(f->srv, 0, 60 * 1024, 1000);
+  script_pad(f->srv, 1, 60 * 1024, 1000);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -754,6 +798,10 @@ int main(void)
       T(run_file_grown_during_final_put_is_a_file_error),
       T(run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error),
       T(run_file_replaced_by_rename_during_final_put_is_a_file_error),
+      T(run_one_huge_reply_header_line_is_a_protocol_error),
+      T(run_a_huge_reply_header_section_is_a_protocol_error),
+      T(run_huge_header_in_the_answer_to_a_put_is_a_protocol_error),
+      T(run_reply_header_under_the_bound_is_accepted),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);
