@@ -148,3 +148,64 @@ rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
     return RS_FILE_STATUS;
   return RS_FILE_SAME;
 }
+
+/* Two cuts "near the same count": within a quarter of each other. Counts differ by the request
+ * headers that shared the connection, and HEAD may ask a moment before the server has taken
+ * the last bytes of the cut request. */
+static int near(uint64_t a, uint64_t b)
+{
+  uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+  return lo >= hi - hi / 4;
+}
+
+static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
+{
+  if (carried < RS_CAP_MIN) {
+    c->suspect = c->cap = 0;
+    c->testing = 0;
+    return RS_CUT_WAIT;
+  }
+  uint64_t ref = c->cap ? c->cap : c->suspect;
+  if (ref && near(carried, ref)) {
+    c->cap = carried < ref ? carried : ref;
+    c->suspect = 0;
+    c->testing = 0;
+    return RS_CUT_FIT;
+  }
+  /* A new count: test it at once, unless this cut was itself the test of another count (cuts
+   * at scattered counts are no relay's cap; retrying each at once would be a busy loop). */
+  int was_test = c->testing;
+  c->cap = 0;
+  c->suspect = carried;
+  c->testing = !was_test;
+  return was_test ? RS_CUT_WAIT : RS_CUT_TEST;
+}
+
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once)
+{
+  rs_cut_next next = cap_cut(c, carried);
+  *at_once = next != RS_CUT_WAIT && unaccounted <= carried / 4 && unaccounted <= RS_CUT_SETTLED;
+  return next;
+}
+
+void rs_cap_delivered(rs_cap *c, uint64_t carried)
+{
+  if (carried > 0)
+    c->proved = 1;
+  if (c->suspect && carried > c->suspect) {
+    c->suspect = 0;
+    c->testing = 0;
+  }
+}
+
+uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh)
+{
+  *fresh = c->cap || c->testing;
+  if (c->cap)
+    return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
+  if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
+    return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
+  if (!c->proved && rest > 2 * (uint64_t)RS_FIRST_PUT_MAX)
+    return RS_FIRST_PUT_MAX;
+  return 0;
+}

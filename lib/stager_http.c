@@ -251,6 +251,10 @@ static void set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_
   curl_easy_setopt(c, CURLOPT_SEEKDATA, run);
   curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(req->end - req->start));
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+  if (req->fresh) {
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  }
   long expect = req->force_expect ? FINISH_EXPECT_TIMEOUT_MS : EXPECT_TIMEOUT_MS;
   curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, clamp_ms((uint64_t)expect < left_ms
                                                                   ? (uint64_t)expect
@@ -392,6 +396,13 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(hdrs);
   int rc = classify(run, cc, req, t0);
+  /* A cut: the connection broke under a body that had begun to go out, and no answer came (not
+   * the stall check, not the budget). What got through is for the next probe to say. */
+  run->cut = rc == RS_HTTP_TRANSIENT && !req->head && !run->stalled && up > 0 &&
+             cc != CURLE_OPERATION_TIMEDOUT;
+  run->cut_sent = run->cut ? (uint64_t)up : 0;
+  long conns = 0;
+  run->new_conn = curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns) != CURLE_OK || conns > 0;
   run->req_sent = 0;
   if (rc == RS_HTTP_RESPONSE)
     s->r.http_status = run->resp.status;

@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "hash_cache.h"
 #include "resumable/stager.h"
+#include "stager_decide.h"
 #include "stager_headers.h"
 
 #define RS_STAGER_MSG_MAX 512
@@ -111,6 +112,10 @@ typedef struct rs_run {
   int stalled;          /* the stall check abandoned the request */
   int cancelled;        /* the progress callback said stop */
   int file_error;       /* the read callback failed */
+  int cut;              /* the last PUT broke while its body was going out, with no answer */
+  uint64_t cut_sent;    /* body bytes libcurl had written to the connection by then */
+  int new_conn;         /* the last request opened a connection (did not reuse one) */
+  rs_cap cap;           /* what the cuts so far say about a relay's cap per connection */
   size_t body_len;      /* bytes captured into s->r.body */
   size_t header_bytes;  /* of the reply's header section so far */
   int header_too_large; /* it went over RS_REPLY_HEADER_MAX: the transfer was stopped */
@@ -134,6 +139,7 @@ typedef struct rs_http_req {
   int head;         /* HEAD probe (no body) */
   int whole;        /* PUT without Content-Range */
   int force_expect; /* send Expect: 100-continue whatever the size */
+  int fresh;        /* on a new connection, closed after it (a relay counts per connection) */
   uint64_t start;   /* body: file bytes [start, end) */
   uint64_t end;
 } rs_http_req;

@@ -20,6 +20,8 @@
 #define STEP_DONE 1       /* the server has the file */
 #define STEP_TRANSIENT 2  /* wait, then a new attempt that starts with a probe */
 #define STEP_RESTART 3    /* a new attempt from byte 0, at once */
+#define STEP_CUT 4        /* a new attempt that starts with a probe, at once: the PUT was cut */
+#define STEP_BACKOFF 5    /* wait, then probe again, in the same attempt */
 #define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
 #define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
 
@@ -31,6 +33,11 @@ typedef struct rs_cursor {
   unsigned resyncs;   /* 416s / no-progress answers in a row */
   unsigned conflicts; /* 409 restarts in a row */
   unsigned mismatches; /* final-hash restarts in this run */
+  uint64_t conn_body; /* body bytes delivered on the connection kept alive (a relay counts) */
+  int cut_pending;    /* the last PUT was cut: the next probe says how much got through */
+  uint64_t cut_start; /* where that PUT started */
+  uint64_t cut_base;  /* and what its connection had carried before it */
+  uint64_t cut_sent;  /* and the body bytes it had written */
 } rs_cursor;
 
 void rs_run_msg(rs_run *run, const char *fmt, ...)
@@ -252,12 +259,61 @@ static const char *head_hint(int status)
   }
 }
 
+/* Where a probe left the cursor: send from `off`. */
+static void moved_to(rs_run *run, rs_cursor *cur, uint64_t off)
+{
+  if (off > run->s->r.held) {
+    /* The attempt that failed still moved bytes (a cut mid-body): that is progress, so the
+     * wait starts again from its minimum and earlier re-syncs no longer count as "in a row".
+     * Without this, cuts that each race a 416 (the server had not yet seen the drop when
+     * HEAD asked) would add up to a false "no progress" failure. */
+    rs_backoff_reset(&run->backoff);
+    cur->resyncs = 0;
+  }
+  cur->offset = run->s->r.held = off;
+}
+
+/* The probe after a cut: what the connection carried says whether a relay caps connections
+ * (stager_decide.h), and what the cut request wrote beyond that whether going on at once is
+ * safe; otherwise wait as after any failure, and probe again. */
+static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
+{
+  uint64_t delivered = off > cur->cut_start ? off - cur->cut_start : 0;
+  uint64_t carried = cur->cut_base + delivered;
+  uint64_t unaccounted = cur->cut_sent > delivered ? cur->cut_sent - delivered : 0;
+  cur->cut_pending = 0;
+  moved_to(run, cur, off);
+  int at_once, fresh;
+  rs_cut_next next = rs_cap_cut(&run->cap, carried, unaccounted, &at_once);
+  uint64_t limit = rs_put_limit(&run->cap, run->size - off, &fresh);
+  const char *how = at_once ? "at once" : "after a wait";
+  if (next == RS_CUT_TEST)
+    rs_run_log(run, RESUMABLE_LOG_INFO,
+               "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
+               " more were in flight); going on %s with at most %" PRIu64
+               " bytes on a new connection: a relay that caps connections would cut it near the "
+               "same count",
+               carried, unaccounted, how, limit);
+  else if (next == RS_CUT_FIT)
+    rs_run_log(run, RESUMABLE_LOG_WARN,
+               "connection cut after it carried %" PRIu64 " body bytes: a relay cuts each "
+               "connection near %" PRIu64 " bytes; going on %s with at most %" PRIu64
+               " bytes per request, each on a new connection",
+               carried, run->cap.cap, how, limit);
+  if (at_once)
+    return STEP_NEXT;
+  cur->need_probe = 1;
+  return STEP_BACKOFF;
+}
+
 static int probe(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
   run->phase = RESUMABLE_PHASE_PROBING;
   rs_http_req req = {.head = 1};
   int rc = rs_http_perform(run, &req);
+  if (run->new_conn)
+    cur->conn_body = 0;
   if (rc < 0)
     return rc;
   if (rc == RS_HTTP_TRANSIENT)
@@ -266,18 +322,14 @@ static int probe(rs_run *run, rs_cursor *cur)
   uint64_t off = 0;
   rs_probe_next next = rs_decide_probe(st, &run->resp, run->size, run->sha, &off);
   cur->need_probe = 0;
+  if (next != RS_PROBE_SEND)
+    cur->cut_pending = 0;
   switch (next) {
   case RS_PROBE_SEND:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: sending from byte %" PRIu64, st, off);
-    if (off > s->r.held) {
-      /* The attempt that failed still moved bytes (a cut mid-body): that is progress, so the
-       * wait starts again from its minimum and earlier re-syncs no longer count as "in a row".
-       * Without this, cuts that each race a 416 (the server had not yet seen the drop when
-       * HEAD asked) would add up to a false "no progress" failure. */
-      rs_backoff_reset(&run->backoff);
-      cur->resyncs = 0;
-    }
-    cur->offset = s->r.held = off;
+    if (cur->cut_pending && !cur->whole)
+      return after_cut(run, cur, off);
+    moved_to(run, cur, off);
     return STEP_NEXT;
   case RS_PROBE_DONE:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: the server already has the file", st);
@@ -315,6 +367,9 @@ static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
   } else {
     req->start = cur->offset;
     uint64_t chunk = run->s->o.chunk_size;
+    uint64_t limit = rs_put_limit(&run->cap, run->size - req->start, &req->fresh);
+    if (limit && (!chunk || limit < chunk))
+      chunk = limit;
     if (chunk && run->size - req->start > chunk)
       req->end = req->start + chunk;
   }
@@ -392,6 +447,9 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   rs_put_next next = rs_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
              st);
+  if (next == RS_PUT_DONE || next == RS_PUT_CONTINUE || next == RS_PUT_UNCONFIRMED)
+    cur->conn_body += off > req->start ? off - req->start : 0;
+  rs_cap_delivered(&run->cap, cur->conn_body);
   switch (next) {
   case RS_PUT_DONE:
     run->s->r.held = run->size;
@@ -450,11 +508,21 @@ static int put(rs_run *run, rs_cursor *cur)
   }
   run->phase = RESUMABLE_PHASE_SENDING;
   int rc = rs_http_perform(run, &req);
+  if (run->new_conn)
+    cur->conn_body = 0;
   if (rc < 0)
     return rc;
   if (rc == RS_HTTP_TRANSIENT) {
     cur->need_probe = 1;
-    return STEP_TRANSIENT;
+    if (!run->cut || cur->whole || req.force_expect)
+      return STEP_TRANSIENT;
+    cur->cut_pending = 1;
+    cur->cut_start = req.start;
+    cur->cut_base = cur->conn_body;
+    cur->cut_sent = run->cut_sent;
+    rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 " cut after %" PRIu64
+               " body bytes were written", req.start, req.end, run->cut_sent);
+    return STEP_CUT;
   }
   return judge_put(run, cur, &req);
 }
@@ -509,12 +577,12 @@ static int upload(rs_run *run)
       return rc;
     if (rc == STEP_DONE) /* the last request may have been answered from a changed file */
       return check_file(run, "during the upload", 1);
-    if (rc == STEP_TRANSIENT) {
+    if (rc == STEP_TRANSIENT || rc == STEP_BACKOFF) {
       int w = wait_before_retry(run);
       if (w != RESUMABLE_OK)
         return w;
     }
-    if (rc != STEP_NEXT)
+    if (rc == STEP_TRANSIENT || rc == STEP_RESTART || rc == STEP_CUT)
       next_attempt(run);
   }
 }

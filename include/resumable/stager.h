@@ -44,6 +44,23 @@ extern "C" {
  * An answer to a chunk that claims the whole file (X-File-Size or Range) without that hash is
  * taken as holding what was sent: the stager sends the rest.
  *
+ * Relays that cut every connection after about the same number of bytes (a proxy or tunnel
+ * with a per-connection byte cap): each cut loses what was in flight and, taken as an ordinary
+ * failure, would cost a backoff wait. A PUT whose connection breaks while its body goes out is
+ * judged by what the connection carried before it broke (what the next HEAD says reached the
+ * server, plus the bodies of earlier requests on that connection). After the first such cut the
+ * next PUT goes on a new connection and carries slightly more than that count (an eighth, at
+ * most 128 KiB); a relay that caps connections cuts it again near the same count (within a
+ * quarter), which confirms the cap: from then on, for the rest of the run, every PUT carries at
+ * most 15/16 of it, each on a new connection, and nothing is cut any more. These retries come
+ * at once, without a backoff wait, when little of what the cut request wrote is unaccounted for
+ * (at most a quarter of the count and 256 KiB): bytes still in the server's socket would be lost
+ * to a request that takes the key over, so a cut that left more in flight waits as usual first.
+ * Cuts at scattered counts, or of connections that carried under 16 KiB, are ordinary failures.
+ * Because a cut loses what sits in the relay's and the kernels' buffers (megabytes on a fast
+ * path), the first PUT of a run carries at most 1 MiB when more than 2 MiB are left: a relay
+ * with a small cap then costs one answer rather than those buffers; the next PUT sends the rest.
+ *
  * The local file must not change during the upload. The stager records it when the run starts
  * (size, mtime, ctime, device and inode of the open descriptor) and checks it before every
  * request and once more after the final answer: a file that grew or shrank, was rewritten (also
@@ -135,8 +152,10 @@ typedef enum resumable_jitter {
  * RESUMABLE_JITTER_EQUAL. Any other value is RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_stager_set_jitter(resumable_stager *s, resumable_jitter mode);
 
-/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT; any other value sends
- * several PUTs of at most `bytes` each (the last may be shorter). 0 .. 2^63-1. */
+/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT (after a first PUT of at
+ * most 1 MiB, see "Relays" above); any other value sends several PUTs of at most `bytes` each
+ * (the last may be shorter). A relay's cap, once found, can make PUTs smaller still.
+ * 0 .. 2^63-1. */
 RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes);
 
 /* The file's SHA-256 as 64 hex digits (either case), when the caller already knows it: the
@@ -328,8 +347,8 @@ RESUMABLE_EXPORT uint64_t resumable_stager_held(const resumable_stager *s);
 RESUMABLE_EXPORT uint64_t resumable_stager_wire_bytes(const resumable_stager *s);
 
 /* Attempts of the last run. An attempt starts with the first request of the run and again after
- * each wait or restart; it covers a probe and the PUTs that follow it (several in chunked mode,
- * and 308/416 re-syncs) until success, a transient failure or a restart. */
+ * each wait, restart or cut connection; it covers a probe and the PUTs that follow it (several in
+ * chunked mode, and 308/416 re-syncs) until success, a transient failure or a restart. */
 RESUMABLE_EXPORT unsigned resumable_stager_attempts(const resumable_stager *s);
 
 /* Restarts from byte 0 forced by the server (409, or 400 to the final chunk) in the last run. */
