@@ -46,6 +46,8 @@ struct conn_guard {
   int64_t resume_ms;   /* while paused: when to try accepting again */
   unsigned backoff_ms; /* the current pause, 0 while accepting works */
   unsigned long refused; /* answered 503 during this shortage */
+  unsigned open;         /* connections between conn_guard_open and conn_guard_close */
+  unsigned pending;      /* handed to the server, conn_guard_open not yet called */
   conn_watch *head, *tail; /* header deadlines */
   conn_watch *rechecks;    /* FINs waiting for the server to read the bytes before them */
   conn_watch *graves;
@@ -215,6 +217,10 @@ static void on_connection_event(conn_guard *g, conn_watch *w, uint32_t events) {
 conn_watch *conn_guard_open(conn_guard *g, int fd) {
   conn_watch *w = calloc(1, sizeof *w);
   if (w == NULL) {
+    pthread_mutex_lock(&g->mu);
+    if (g->pending > 0)
+      g->pending--;
+    pthread_mutex_unlock(&g->mu);
     shutdown(fd, SHUT_RDWR);
     guard_log(g, "- \"\" 503 0 dropped: out of memory for a new connection");
     return NULL;
@@ -222,6 +228,9 @@ conn_watch *conn_guard_open(conn_guard *g, int fd) {
   w->fd = fd;
   struct epoll_event ev = {.events = EPOLLRDHUP | EPOLLONESHOT, .data.ptr = w};
   pthread_mutex_lock(&g->mu);
+  if (g->pending > 0)
+    g->pending--;
+  g->open++;
   if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
     w->fin = 1; /* unwatched for FINs; the deadline still applies */
   start_clock(g, w);
@@ -259,6 +268,7 @@ void conn_guard_close(conn_guard *g, conn_watch *w) {
   unrecheck(g, w);
   epoll_ctl(g->ep, EPOLL_CTL_DEL, w->fd, NULL);
   w->dead = 1;
+  g->open--;
   /* An event for it may already sit in the guard's hands: freed only by that thread, after
    * the batch. */
   w->grave = g->graves;
@@ -326,6 +336,25 @@ static void pause_accepting(conn_guard *g, int err) {
   set_listening(g, 0);
 }
 
+/* Over the cap: closed at once. Otherwise counted as pending until the server opens it. */
+static void admit(conn_guard *g, int fd, const struct sockaddr *addr, socklen_t len) {
+  pthread_mutex_lock(&g->mu);
+  int full = g->cfg.max_connections != 0 && g->open + g->pending >= g->cfg.max_connections;
+  if (!full)
+    g->pending++;
+  pthread_mutex_unlock(&g->mu);
+  if (full) {
+    close(fd);
+    return;
+  }
+  if (!g->cfg.admit(g->cfg.user, fd, addr, len)) {
+    pthread_mutex_lock(&g->mu);
+    if (g->pending > 0)
+      g->pending--;
+    pthread_mutex_unlock(&g->mu);
+  }
+}
+
 static void accept_some(conn_guard *g) {
   for (int i = 0; i < GUARD_ACCEPT_BATCH; i++) {
     struct sockaddr_storage ss;
@@ -337,7 +366,7 @@ static void accept_some(conn_guard *g) {
                   g->refused);
       g->backoff_ms = 0;
       g->refused = 0;
-      g->cfg.admit(g->cfg.user, fd, (struct sockaddr *)&ss, len);
+      admit(g, fd, (struct sockaddr *)&ss, len);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED)

@@ -19,6 +19,12 @@
  *    connection is watched for the peer's FIN (EPOLLRDHUP); when it comes, the read side is
  *    shut down, which wakes MHD once more (a new edge), and MHD reads the end of the stream.
  *    Bytes already received stay readable (Linux keeps the receive queue on SHUT_RD).
+ *  - The connection cap: MHD 0.9.75 checks its limit for a handed-over connection twice, once
+ *    when it is handed over and again, under a lock, when its thread takes it; a connection
+ *    that passes the first check and fails the second leaves that lock held, and the daemon
+ *    deadlocks. So the guard keeps the cap itself (connections open + handed over but not yet
+ *    started) and closes the ones over it at once; the server's own limit must be set so high
+ *    that it is never reached (see mhd_host.c).
  *
  * Thread-safety: conn_guard_open/_headers_done/_reply_done/_close may be called from any
  * thread, concurrently; a socket is shut down only between its conn_guard_open and its
@@ -32,9 +38,11 @@ typedef struct conn_guard conn_guard;
 typedef struct conn_watch conn_watch;
 
 /* Hand an accepted socket (non-blocking, close-on-exec) to the HTTP server, which owns it from
- * then on (closes it if it refuses it). Called on the guard's thread. */
-typedef void (*conn_guard_admit_fn)(void *user, int fd, const struct sockaddr *addr,
-                                    socklen_t len);
+ * then on (closes it if it refuses it). Returns 1 if taken (conn_guard_open follows, or
+ * nothing if the server fails to set it up for lack of memory), 0 if refused. Called on the
+ * guard's thread. */
+typedef int (*conn_guard_admit_fn)(void *user, int fd, const struct sockaddr *addr,
+                                   socklen_t len);
 /* One log line, no trailing newline; called on the guard's thread (and from conn_guard_open). */
 typedef void (*conn_guard_log_fn)(void *user, const char *line);
 
@@ -42,6 +50,7 @@ typedef struct conn_guard_config {
   int listen_fd;              /* listening and non-blocking; the guard closes it */
   unsigned header_timeout_ms; /* deadline of a request's header phase, > 0 */
   unsigned retry_after_s;     /* the Retry-After of the 503 sent while out of descriptors */
+  unsigned max_connections;   /* more are closed at once after the accept; 0: no cap */
   conn_guard_admit_fn admit;
   conn_guard_log_fn log;      /* may be NULL */
   void *user;

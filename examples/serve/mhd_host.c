@@ -37,8 +37,9 @@
  *    which shuts the connection down when it passes. The header section's size is checked
  *    when it is complete (431 over max_header_size; MHD answers 431 itself past the memory
  *    limit).
- *  - The host accepts connections itself (conn_guard.h) and hands them to MHD, which closes at
- *    once those over the connection cap or the per-address cap.
+ *  - The host accepts connections itself (conn_guard.h), closes at once those over the
+ *    connection cap, and hands the others to MHD, which closes at once those over the
+ *    per-address cap.
  *  - A 423 decided mid-body (a newer request took the key over, and the older one's client,
  *    perhaps stalled until then, sent again) lingers only briefly: the 423 goes out if the
  *    body ends within SUPERSEDED_LINGER_MS, otherwise the connection is closed at the next
@@ -423,9 +424,9 @@ static void front_log(void *user, const char *line) {
 }
 
 /* The front thread accepted a connection: MHD takes it (and closes it over a cap). */
-static void admit(void *user, int fd, const struct sockaddr *addr, socklen_t len) {
+static int admit(void *user, int fd, const struct sockaddr *addr, socklen_t len) {
   mhd_host *h = user;
-  MHD_add_connection(h->daemon, fd, addr, len);
+  return MHD_add_connection(h->daemon, fd, addr, len) == MHD_YES;
 }
 
 /* Fill `ss` from a numeric address; returns its length, or 0 if not an address. */
@@ -474,6 +475,10 @@ static uint16_t bound_port(int fd) {
   return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
 }
 
+static unsigned conn_cap(const mhd_host_config *cfg) {
+  return cfg->max_connections != 0 ? cfg->max_connections : 256;
+}
+
 static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg) {
   /* Thread per connection polls its one socket with poll(), not select(): no FD_SETSIZE cap.
    * A pool shares epoll worker threads among all connections. MHD does not listen: the front
@@ -486,8 +491,11 @@ static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg) 
     flags |= MHD_USE_ERROR_LOG;
   size_t mem = cfg->memory_limit != 0 ? cfg->memory_limit : (size_t)256 * 1024;
   unsigned int timeout = cfg->timeout_s != 0 ? cfg->timeout_s : 60;
-  unsigned int limit = cfg->max_connections != 0 ? cfg->max_connections : 256;
   unsigned int pool = cfg->threads > 1 ? cfg->threads : 0; /* 1 is MHD's single thread */
+  /* The cap is the front thread's (conn_guard.h: MHD 0.9.75 deadlocks when a handed-over
+   * connection meets its limit). MHD divides its limit among the pool's threads: each gets the
+   * whole cap, so none ever reaches it. */
+  unsigned int limit = conn_cap(cfg) * (pool > 0 ? pool : 1);
   return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
                           MHD_OPTION_CONNECTION_TIMEOUT, timeout,
@@ -537,6 +545,7 @@ int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t
   conn_guard_config gc = {.listen_fd = fd,
                           .header_timeout_ms = header_s * 1000u,
                           .retry_after_s = MHD_HOST_RETRY_AFTER_S,
+                          .max_connections = conn_cap(cfg),
                           .admit = admit,
                           .log = front_log,
                           .user = h};
