@@ -138,9 +138,9 @@ static void expire_headers(conn_guard *g, int64_t now) {
     unlist(g, w);
     char peer[64];
     peer_name(w->fd, peer, sizeof peer);
-    shutdown(w->fd, SHUT_RDWR); /* the server sees the end at once and closes */
     guard_log(g, "- \"\" 408 0 dropped: headers from %s not complete within %u ms", peer,
               g->cfg.header_timeout_ms);
+    shutdown(w->fd, SHUT_RDWR); /* the server sees the end at once and closes */
   }
 }
 
