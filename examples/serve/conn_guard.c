@@ -39,8 +39,9 @@ struct conn_guard {
   pthread_mutex_t mu;
   pthread_t thread;
   int thread_started;
-  int ep;        /* epoll: the listening socket, the stop eventfd, every connection */
-  int stop_fd;   /* eventfd */
+  int ep;        /* epoll: the listening socket, wake_fd, every connection */
+  int wake_fd;   /* eventfd: stop, or free the closed watches */
+  int stopping;
   int reserve;   /* /dev/null, kept to answer 503 when out of descriptors; -1 if lost */
   int listening; /* the listening socket is in `ep` (not paused) */
   int64_t resume_ms;   /* while paused: when to try accepting again */
@@ -51,18 +52,27 @@ struct conn_guard {
   conn_watch *head, *tail; /* header deadlines */
   conn_watch *rechecks;    /* FINs waiting for the server to read the bytes before them */
   conn_watch *graves;
+  unsigned graves_n;
 };
 
 /* Markers for epoll_event.data.ptr (a watch pointer otherwise). */
-static char listen_marker, stop_marker;
+static char listen_marker, wake_marker;
 
 enum {
   GUARD_BACKOFF_MIN_MS = 50,
   GUARD_BACKOFF_MAX_MS = 1000,
   GUARD_ACCEPT_BATCH = 64,
   GUARD_RECHECK_MIN_MS = 2,
-  GUARD_RECHECK_MAX_MS = 500
+  GUARD_RECHECK_MAX_MS = 500,
+  GUARD_GRAVES_WAKE = 256 /* closed watches that wake the guard to free them */
 };
+
+static void wake(conn_guard *g) {
+  uint64_t one = 1;
+  if (write(g->wake_fd, &one, sizeof one) < 0) {
+    /* cannot fail below the eventfd's maximum count */
+  }
+}
 
 static int64_t now_ms(void) {
   struct timespec t;
@@ -70,7 +80,11 @@ static int64_t now_ms(void) {
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void guard_log(conn_guard *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void guard_log(conn_guard *g, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 static void guard_log(conn_guard *g, const char *fmt, ...) {
   if (g->cfg.log == NULL)
@@ -273,6 +287,8 @@ void conn_guard_close(conn_guard *g, conn_watch *w) {
    * the batch. */
   w->grave = g->graves;
   g->graves = w;
+  if (++g->graves_n == GUARD_GRAVES_WAKE)
+    wake(g); /* else they wait for its next round: at most a header timeout */
   pthread_mutex_unlock(&g->mu);
 }
 
@@ -282,6 +298,7 @@ static void free_graves(conn_guard *g) {
     g->graves = w->grave;
     free(w);
   }
+  g->graves_n = 0;
 }
 
 /* ---- accepting ---- */
@@ -407,12 +424,17 @@ static void *guard_main(void *arg) {
     pthread_mutex_lock(&g->mu);
     for (int i = 0; i < n; i++) {
       void *p = evs[i].data.ptr;
-      if (p == &stop_marker)
-        stop = 1;
-      else if (p == &listen_marker)
+      if (p == &wake_marker) {
+        uint64_t count;
+        if (read(g->wake_fd, &count, sizeof count) < 0) {
+          /* already read: nothing to do */
+        }
+        stop = g->stopping;
+      } else if (p == &listen_marker) {
         accept_now = 1;
-      else
+      } else {
         on_connection_event(g, p, evs[i].events);
+      }
     }
     free_graves(g);
     int64_t now = now_ms();
@@ -450,12 +472,12 @@ int conn_guard_start(const conn_guard_config *cfg, conn_guard **out) {
   }
   g->cfg = *cfg;
   g->ep = epoll_create1(EPOLL_CLOEXEC);
-  g->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   g->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &stop_marker};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &wake_marker};
   int err = 0;
-  if (g->ep < 0 || g->stop_fd < 0 || g->reserve < 0 ||
-           epoll_ctl(g->ep, EPOLL_CTL_ADD, g->stop_fd, &ev) != 0)
+  if (g->ep < 0 || g->wake_fd < 0 || g->reserve < 0 ||
+      epoll_ctl(g->ep, EPOLL_CTL_ADD, g->wake_fd, &ev) != 0)
     err = errno;
   if (err == 0) {
     set_listening(g, 1);
@@ -479,10 +501,10 @@ int conn_guard_start(const conn_guard_config *cfg, conn_guard **out) {
 void conn_guard_stop(conn_guard *g) {
   if (g == NULL || !g->thread_started)
     return;
-  uint64_t one = 1;
-  if (write(g->stop_fd, &one, sizeof one) < 0) {
-    /* cannot happen with an eventfd below its maximum */
-  }
+  pthread_mutex_lock(&g->mu);
+  g->stopping = 1;
+  wake(g);
+  pthread_mutex_unlock(&g->mu);
   pthread_join(g->thread, NULL);
   g->thread_started = 0;
   pthread_mutex_lock(&g->mu);
@@ -501,8 +523,8 @@ void conn_guard_free(conn_guard *g) {
     close(g->cfg.listen_fd);
   if (g->ep >= 0)
     close(g->ep);
-  if (g->stop_fd >= 0)
-    close(g->stop_fd);
+  if (g->wake_fd >= 0)
+    close(g->wake_fd);
   if (g->reserve >= 0)
     close(g->reserve);
   pthread_mutex_destroy(&g->mu);
