@@ -222,8 +222,22 @@ static void on_connection_event(conn_guard *g, conn_watch *w, uint32_t events) {
     pass_fin(g, w, now_ms());
     return;
   }
-  if ((events & EPOLLIN) && w->waiting && w->armed_at == w->begun)
-    start_clock(g, w); /* the first byte of the next request */
+  if ((events & EPOLLIN) && w->waiting && w->armed_at == w->begun) {
+    /* The next request's first bytes, if they are still there: an event taken from epoll
+     * just before the server read a whole request and re-armed the wait is stale. */
+    char b;
+    ssize_t n = recv(w->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+      w->fin = 1;
+      pass_fin(g, w, now_ms());
+      return;
+    }
+    if (n < 0) {
+      arm(g, w, EPOLLIN | EPOLLRDHUP); /* still waiting */
+      return;
+    }
+    start_clock(g, w);
+  }
   w->waiting = 0;
   arm(g, w, EPOLLRDHUP);
 }
