@@ -494,8 +494,8 @@ static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg) 
   unsigned int pool = cfg->threads > 1 ? cfg->threads : 0; /* 1 is MHD's single thread */
   /* The cap is the front thread's (conn_guard.h: MHD 0.9.75 deadlocks when a handed-over
    * connection meets its limit). MHD divides its limit among the pool's threads: each gets the
-   * whole cap, so none ever reaches it. */
-  unsigned int limit = conn_cap(cfg) * (pool > 0 ? pool : 1);
+   * whole cap and a margin, so none ever reaches it. */
+  unsigned int limit = (conn_cap(cfg) + 64) * (pool > 0 ? pool : 1);
   return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                           MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
                           MHD_OPTION_CONNECTION_TIMEOUT, timeout,
