@@ -51,7 +51,7 @@ static void usage(FILE *out)
       "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
       "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
       "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
-      "                        message\n"
+      "                        protocol (\"localai\" or \"tus\"), upload_url (tus), message\n"
       "  --quiet, -q           no progress bar and no summary line\n"
       "  --no-hash-cache       do not read or write the hash cache (see below)\n"
       "  --protocol P          localai, tus or auto (default auto: one OPTIONS request; a\n"
@@ -64,7 +64,9 @@ static void usage(FILE *out)
       "  --cancel-remote       tus: on Ctrl-C, delete the upload on the server (termination)\n"
       "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
       "  --help, -h            this text\n"
-      "\n"
+      "\n",
+      out);
+  fputs(
       "BYTES accept K, M, G, T suffixes (powers of 1024): 64M, 1G.\n"
       "The SHA-256 of FILE is kept in a cache, $XDG_CACHE_HOME/libresumable/hashes-v1 (or\n"
       "~/.cache/libresumable/hashes-v1), keyed by device, inode, size, mtime and ctime: a\n"
@@ -78,6 +80,9 @@ static void usage(FILE *out)
       "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
       "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
       "Ctrl-C stops cleanly; the server keeps what it received.\n"
+      "The first PUT carries at most 1 MiB. A relay that cuts every connection after about\n"
+      "the same number of bytes is recognised after two such cuts: from then on each PUT\n"
+      "fits under that count on a new connection, and cuts are retried without a wait.\n"
       "\n"
       "exit status:\n"
       "  0    success (also when the server already had the file)\n"
@@ -85,7 +90,10 @@ static void usage(FILE *out)
       "       (TLS certificate, protocol error, hash mismatch)\n"
       "  2    usage error (bad option, bad URL)\n"
       "  3    time budget exhausted (network failures are retried until then)\n"
-      "  4    local file error (cannot read FILE, or it changed during the upload)\n"
+      "  4    local file error: cannot read FILE, or it changed during the upload (it\n"
+      "       grew or shrank, was rewritten, even with its mtime put back, or FILE now names\n"
+      "       another file); checked before each request and after the final answer, when\n"
+      "       the server may already hold the version that was hashed\n"
       "  130  interrupted (SIGINT); run again to resume\n",
       out);
 }
