@@ -76,7 +76,8 @@ static void slurp(int fd, char *buf, size_t cap)
 /* resumable-upload --json --no-hash-cache FILE URL; returns its exit status. */
 static int run_upload(fixture *f, char *out, size_t out_cap, char *err, size_t err_cap)
 {
-  const char *args[] = {"--json", "--no-hash-cache", f->path, f->url, NULL};
+  /* the scripted server speaks only LocalAI's protocol: no OPTIONS probe */
+  const char *args[] = {"--json", "--no-hash-cache", "--protocol=localai", f->path, f->url, NULL};
   test_child c;
   assert_int_equal(test_spawn(&c, g_upload, args), 0);
   slurp(c.out, out, out_cap);

@@ -112,11 +112,12 @@ static int spawn_upload(fixture *f, const char *xdg, const char *extra, char *ou
     envp[n++] = x;
   }
   envp[n] = NULL;
-  char *argv[8];
+  char *argv[10];
   int a = 0;
   argv[a++] = (char *)g_upload;
   argv[a++] = "--json";
   argv[a++] = "--quiet";
+  argv[a++] = "--protocol=localai"; /* the scripted server speaks only LocalAI's protocol */
   if (extra)
     argv[a++] = (char *)extra;
   argv[a++] = (char *)g_file;
