@@ -71,6 +71,9 @@ typedef struct rs_tus_exchange {
   char *concat;              /* Upload-Concat as sent (owned), or NULL */
   size_t concat_len;
   int concat_bad;            /* repeated, or over RS_TUS_CONCAT_MAX */
+  int conflict;              /* a tus header repeated with another value (the LocalAI dialect
+                                ignores these headers, so it ignores their repeats too) */
+  const char *conflict_reason;
   rs_tus_request req;
   int path_part;             /* the path names a concatenation part: path_key */
   char path_key[RS_TUS_PART_KEY_LEN + 1];

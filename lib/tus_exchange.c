@@ -52,15 +52,15 @@ static int keep_long(char **dst, size_t *dst_len, int *bad, int *too_long, const
   return RESUMABLE_OK;
 }
 
-/* A short header: bounded copy; a repeat with another value is a conflict (400). */
+/* A short header: bounded copy; a repeat with another value is a conflict (400 in tus). */
 static void keep_short(resumable_exchange *ex, rs_hdr *h, const char *value, const char *why)
 {
   size_t n = strlen(value);
   if (h->seen) {
     if (h->too_long || n >= sizeof(h->value) || strcmp(h->value, value) != 0) {
-      ex->conflict = 1;
-      if (!ex->conflict_reason)
-        ex->conflict_reason = why;
+      ex->tus.conflict = 1;
+      if (!ex->tus.conflict_reason)
+        ex->tus.conflict_reason = why;
     }
     return;
   }
@@ -244,8 +244,8 @@ static void gather_headers(resumable_exchange *ex, rs_tus_request *r)
   r->body = ex->req.length;
   r->body_length = ex->req.content_length;
   r->chunked = ex->req.chunked;
-  r->header_conflict = ex->req.header_conflict;
-  r->conflict_reason = ex->req.conflict_reason;
+  r->header_conflict = ex->req.header_conflict || t->conflict;
+  r->conflict_reason = ex->req.header_conflict ? ex->req.conflict_reason : t->conflict_reason;
   r->max_size = ex->srv->max_size;
   gather_concat(ex, r);
 }
