@@ -1,0 +1,134 @@
+/* See s3_env.h. Raw requests go through the store's own request code (tests link the static
+ * library), on a store made only for that. */
+#include "s3_env.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "resumable/error.h"
+#include "store_s3.h"
+
+static int copy_env(const char *name, char *out, size_t cap)
+{
+  const char *v = getenv(name);
+  if (!v || !*v || strlen(v) >= cap) {
+    fprintf(stderr, "%s is not set: run this program through tests/s3/with_ceph.sh\n", name);
+    return -1;
+  }
+  snprintf(out, cap, "%s", v);
+  return 0;
+}
+
+static pthread_mutex_t raw_mu = PTHREAD_MUTEX_INITIALIZER;
+static resumable_store *raw_store;
+
+/* A store whose s3_store does the raw requests. */
+static s3_store *raw(const s3_env *e)
+{
+  pthread_mutex_lock(&raw_mu);
+  if (!raw_store && s3_env_store(e, "", 0, &raw_store) != 0)
+    raw_store = NULL;
+  pthread_mutex_unlock(&raw_mu);
+  return raw_store ? resumable_store_self(raw_store) : NULL;
+}
+
+int s3_env_store(const s3_env *e, const char *prefix, uint64_t part_size, resumable_store **out)
+{
+  resumable_s3_config *c = NULL;
+  int rc = resumable_s3_config_new(&c);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_s3_config_set_endpoint(c, e->endpoint);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_s3_config_set_bucket(c, e->bucket);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_s3_config_set_prefix(c, prefix);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_s3_config_set_credentials(c, e->access, e->secret, NULL);
+  if (rc == RESUMABLE_OK && part_size)
+    rc = resumable_s3_config_set_part_size(c, part_size);
+  if (rc == RESUMABLE_OK)
+    rc = resumable_store_s3_new(out, c);
+  resumable_s3_config_free(c);
+  if (rc != RESUMABLE_OK)
+    fprintf(stderr, "cannot make an S3 store: %s\n", resumable_strerror(rc));
+  return rc == RESUMABLE_OK ? 0 : -1;
+}
+
+int s3_env_init(s3_env *e, const char *tag)
+{
+  static int counter;
+  memset(e, 0, sizeof(*e));
+  if (copy_env("RS_S3_ENDPOINT", e->endpoint, sizeof(e->endpoint)) ||
+      copy_env("RS_S3_ACCESS", e->access, sizeof(e->access)) ||
+      copy_env("RS_S3_SECRET", e->secret, sizeof(e->secret)))
+    return -1;
+  snprintf(e->bucket, sizeof(e->bucket), "%s-%ld-%d", tag, (long)getpid(), counter++);
+  long st = s3_env_request(e, "PUT", NULL, NULL, NULL, 0, NULL, NULL, 0);
+  if (st != 200) {
+    fprintf(stderr, "cannot create bucket %s at %s: status %ld\n", e->bucket, e->endpoint, st);
+    return -1;
+  }
+  return 0;
+}
+
+void s3_env_prefix(const char *tag, char *out, size_t cap)
+{
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static unsigned n;
+  pthread_mutex_lock(&mu);
+  unsigned k = n++;
+  pthread_mutex_unlock(&mu);
+  snprintf(out, cap, "%s-%u/", tag, k);
+}
+
+long s3_env_request(const s3_env *e, const char *method, const char *object, const char *query,
+                    const void *body, size_t len, const char *extra_header, char *out,
+                    size_t cap)
+{
+  s3_store *s = raw(e);
+  if (!s)
+    return -1;
+  s3_request rq = {.method = method, .object = object, .query = query, .body = body,
+                   .body_len = len, .out = out, .out_cap = cap};
+  rq.headers[0] = extra_header;
+  s3_response rs;
+  CURL *c = s3_easy_get(s);
+  int rc = c ? s3_perform(s, c, &rq, &rs) : RESUMABLE_E_NOMEM;
+  s3_easy_put(s, c);
+  return rc == RESUMABLE_OK ? rs.status : -1;
+}
+
+static int count_upload(void *arg, const char *name, const char *upload, int64_t initiated)
+{
+  (void)name;
+  (void)upload;
+  (void)initiated;
+  (*(int *)arg)++;
+  return 0;
+}
+
+int s3_env_count_uploads(const s3_env *e, const char *prefix)
+{
+  s3_store *s = raw(e);
+  int n = 0;
+  return s && s3_mpu_list(s, prefix, count_upload, &n) == RESUMABLE_OK ? n : -1;
+}
+
+static int count_object(void *arg, const char *name, uint64_t size, int64_t mtime)
+{
+  (void)name;
+  (void)size;
+  (void)mtime;
+  (*(int *)arg)++;
+  return 0;
+}
+
+int s3_env_count_objects(const s3_env *e, const char *prefix)
+{
+  s3_store *s = raw(e);
+  int n = 0;
+  return s && s3_list(s, prefix, count_object, &n) == RESUMABLE_OK ? n : -1;
+}
