@@ -39,6 +39,8 @@ void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
     rs_exchange_fail(ex, 507, "no space left on the server's storage");
   else if (rc == RESUMABLE_E_CONFLICT)
     rs_exchange_fail(ex, 409, "key conflicts with an existing file or directory on the server");
+  else if (rc == RESUMABLE_E_SUPERSEDED) /* a store shared by several servers: another took over */
+    rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
   else
     rs_exchange_fail(ex, 500, "storage error");
 }
