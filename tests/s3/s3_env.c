@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "resumable/error.h"
+#include "sha256.h"
 #include "store_s3.h"
 
 static int copy_env(const char *name, char *out, size_t cap)
@@ -131,4 +132,59 @@ int s3_env_count_objects(const s3_env *e, const char *prefix)
   s3_store *s = raw(e);
   int n = 0;
   return s && s3_list(s, prefix, count_object, &n) == RESUMABLE_OK ? n : -1;
+}
+
+typedef struct hashing {
+  rs_sha256 h;
+  uint64_t n;
+} hashing;
+
+static size_t hash_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+  hashing *x = arg;
+  rs_sha256_update(&x->h, data, size * nmemb);
+  x->n += size * nmemb;
+  return size * nmemb;
+}
+
+int s3_env_hash_object(const s3_env *e, const char *object, uint8_t sha[32], uint64_t *size)
+{
+  s3_store *s = raw(e);
+  if (!s)
+    return -1;
+  hashing x;
+  rs_sha256_init(&x.h);
+  x.n = 0;
+  s3_request rq = {.method = "GET", .object = object, .sink_fn = hash_body, .sink_arg = &x};
+  s3_response rs;
+  CURL *c = s3_easy_get(s);
+  int rc = c ? s3_perform(s, c, &rq, &rs) : RESUMABLE_E_NOMEM;
+  s3_easy_put(s, c);
+  rs_sha256_finish(&x.h, sha);
+  *size = x.n;
+  if (rc != RESUMABLE_OK)
+    return -1;
+  return rs.status == 200 ? 1 : rs.status == 404 ? 0 : -1;
+}
+
+typedef struct lister {
+  void (*fn)(void *arg, const char *name);
+  void *arg;
+} lister;
+
+static int list_one(void *arg, const char *name, uint64_t size, int64_t mtime)
+{
+  lister *l = arg;
+  (void)size;
+  (void)mtime;
+  l->fn(l->arg, name);
+  return 0;
+}
+
+int s3_env_list(const s3_env *e, const char *prefix, void (*fn)(void *arg, const char *name),
+                void *arg)
+{
+  s3_store *s = raw(e);
+  lister l = {fn, arg};
+  return s && s3_list(s, prefix, list_one, &l) == RESUMABLE_OK ? 0 : -1;
 }

@@ -35,6 +35,11 @@ long s3_env_request(const s3_env *e, const char *method, const char *object, con
                     size_t cap);
 /* How many unfinished multipart uploads whose name starts with `prefix`; -1 on error. */
 int s3_env_count_uploads(const s3_env *e, const char *prefix);
+/* The SHA-256 and size of an object, read with a GET: 1, 0 if there is no such object, -1. */
+int s3_env_hash_object(const s3_env *e, const char *object, uint8_t sha[32], uint64_t *size);
+/* Every object name that starts with `prefix`, to fn(arg, name); 0 or -1. */
+int s3_env_list(const s3_env *e, const char *prefix, void (*fn)(void *arg, const char *name),
+                void *arg);
 /* How many objects whose name starts with `prefix`; -1 on error. */
 int s3_env_count_objects(const s3_env *e, const char *prefix);
 

@@ -46,12 +46,13 @@ int tt_hash_file(int dirfd, const char *path, uint8_t sha[32], uint64_t *size);
 typedef struct tt_serve {
   const char *exe;
   const char *root;
+  const char *const *extra; /* more arguments for it (NULL-terminated), or NULL */
   int log_fd;         /* its stderr */
   pid_t pid;          /* 0 when not running */
   char base_url[128]; /* "http://127.0.0.1:PORT/v1/files/" */
 } tt_serve;
 
-/* fork/exec `exe --port 0 --root root`, wait (poll) for its ready line. 0 or -1. */
+/* fork/exec `exe --port 0 --root root [extra...]`, wait (poll) for its ready line. 0 or -1. */
 int tt_serve_start(tt_serve *s, int timeout_ms);
 /* Reap the child (already killed or told to stop). Returns its wait status. */
 int tt_serve_reap(tt_serve *s);
@@ -146,7 +147,9 @@ void tt_kill_locked(tt_run *t, tt_trigger why);
  * running; the caller joins ids[0..*started-1]). */
 int tt_uploaders_start(tt_run *t, pthread_t *ids, unsigned *started);
 
-/* ---- tt_check.c ---- */
+/* ---- tt_check.c (POSIX root), or tests/s3/tt_check_s3.c (a bucket) ---- */
+/* Prepare the checks' storage (and t->srv's arguments for it) once the run is set up. 0 or -1. */
+int tt_check_init(tt_run *t);
 typedef struct tt_check_counts {
   unsigned torn;        /* a final file that is none of the allowed versions */
   unsigned lost;        /* an acknowledged version missing */

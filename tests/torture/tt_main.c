@@ -147,7 +147,7 @@ static int setup(tt_run *t)
   }
   pthread_mutex_init(&t->mu, NULL);
   pthread_cond_init(&t->cv, NULL);
-  return 0;
+  return tt_check_init(t);
 }
 
 static int tap_line(unsigned n, int ok, const char *what)
