@@ -129,5 +129,10 @@ int store_args_s3_server(const store_args *a, resumable_server **srv)
     resumable_store_free(store);
     fprintf(stderr, "resumable-serve: cannot start: %s\n", resumable_strerror(rc));
   }
+  /* Checkpoints cost the S3 store one tail object (under a part) and a record, not an fsync of
+   * the whole window: take one every part (and second), so that a server that dies mid-body
+   * leaves at most about a part for the next server to receive again. */
+  if (rc == RESUMABLE_OK)
+    resumable_server_set_checkpoint(*srv, a->part_size ? a->part_size : (uint64_t)8 << 20, 1000);
   return rc == RESUMABLE_OK ? 0 : -1;
 }
