@@ -254,6 +254,68 @@ static void newer_writer_supersedes_older(void **state)
   free(d);
 }
 
+/* Without a part boundary in between, the conditional create of the next record alone keeps an
+ * older writer from recording anything after a newer one took over. */
+static void older_writer_cannot_record_after_takeover(void **state)
+{
+  fx *f = *state;
+  size_t total = 2 * PART;
+  uint8_t *d = pattern(total, 13);
+  resumable_partial_info in = info_of(total), got;
+  void *ha = NULL, *hb = NULL;
+  assert_int_equal(f->ops->partial_open(f->sa, "o", RESUMABLE_PARTIAL_CREATE, &in, &ha, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, ha, d, 0, 1000, 1000), RESUMABLE_OK);
+  hash_state(&in, d, 1000);
+  assert_int_equal(f->ops->partial_sync(f->sa, ha, &in), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_open(f->sb, "o", RESUMABLE_PARTIAL_EXISTING, NULL, &hb, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(got.held, 1000);
+  assert_int_equal(write_range(f->ops, f->sa, ha, d, 1000, 3000, 1000), RESUMABLE_OK);
+  hash_state(&in, d, 3000);
+  assert_int_equal(f->ops->partial_sync(f->sa, ha, &in), RESUMABLE_E_SUPERSEDED);
+  f->ops->partial_close(f->sa, ha);
+  /* B's view is what the bucket says */
+  assert_int_equal(f->ops->partial_stat(f->sa, "o", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 1000);
+  assert_int_equal(write_range(f->ops, f->sb, hb, d, 1000, total, 1 << 20), RESUMABLE_OK);
+  resumable_complete_info ci;
+  commit_info(&ci, d, total);
+  assert_int_equal(f->ops->partial_commit(f->sb, hb, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->sb, hb);
+  assert_object(f, f->sa, "o", d, total);
+  free(d);
+}
+
+/* A writer that holds every byte but was superseded does not publish: its commit re-claims the
+ * chain first, and that fails. The newer writer's upload goes on. */
+static void superseded_writer_cannot_commit(void **state)
+{
+  fx *f = *state;
+  size_t total = 300000;
+  uint8_t *d = pattern(total, 14);
+  resumable_partial_info in = info_of(total), got;
+  resumable_complete_info ci;
+  void *ha = NULL, *hb = NULL;
+  assert_int_equal(f->ops->partial_open(f->sa, "c", RESUMABLE_PARTIAL_CREATE, &in, &ha, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, ha, d, 0, 1000, 1000), RESUMABLE_OK);
+  hash_state(&in, d, 1000);
+  assert_int_equal(f->ops->partial_sync(f->sa, ha, &in), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_open(f->sb, "c", RESUMABLE_PARTIAL_EXISTING, NULL, &hb, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, ha, d, 1000, total, 65536), RESUMABLE_OK);
+  commit_info(&ci, d, total);
+  assert_int_equal(f->ops->partial_commit(f->sa, ha, &ci), RESUMABLE_E_SUPERSEDED);
+  f->ops->partial_close(f->sa, ha);
+  assert_int_equal(f->ops->complete_stat(f->sa, "c", NULL), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(write_range(f->ops, f->sb, hb, d, 1000, total, 65536), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_commit(f->sb, hb, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->sb, hb);
+  assert_object(f, f->sa, "c", d, total);
+  free(d);
+}
+
 /* A superseded writer's part that lands over the owner's (same number, other bytes) makes the
  * owner's commit fail: nothing is published, the old object stays, the partial is dropped. */
 static void overwritten_part_fails_the_commit(void **state)
@@ -498,6 +560,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(resume_on_another_server, setup, teardown),
     cmocka_unit_test_setup_teardown(unsynced_bytes_are_not_promised, setup, teardown),
     cmocka_unit_test_setup_teardown(newer_writer_supersedes_older, setup, teardown),
+    cmocka_unit_test_setup_teardown(older_writer_cannot_record_after_takeover, setup, teardown),
+    cmocka_unit_test_setup_teardown(superseded_writer_cannot_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(overwritten_part_fails_the_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(remove_aborts_the_upload, setup, teardown),
     cmocka_unit_test_setup_teardown(reader_keeps_its_version, setup, teardown),
