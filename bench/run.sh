@@ -27,7 +27,7 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss s3 (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -52,7 +52,7 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|s3) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
@@ -605,6 +605,9 @@ row_rss_target() {
   done
 }
 
+# ---------------------------------------------------------------- S3 rows (bench/s3_rows.sh)
+source "$ROOT/bench/s3_rows.sh"
+
 # ---------------------------------------------------------------- run
 # run ROW FUNCTION KEYS...: runs the row unless --only leaves it out (its keys then say so).
 run() {
@@ -626,6 +629,7 @@ run resume row_resume resume_ratio resume_body resume_attempts
 run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
 run concurrency row_concurrency conc_one conc_agg
 run rss row_rss_target rss_conc
+run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
@@ -728,6 +732,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB, aggregate | $(show conc_agg MB/s) |"
   echo "| 7 | aggregate / one stream | $(rx conc_agg conc_one) |"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
+  s3_table
   echo
   echo "## Targets (issue 6; ratios of the medians above, this run)"
   echo
@@ -745,6 +750,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   else
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "" "<=" 64
   fi
+  s3_targets
   echo
   echo "Also: verified / unverified ingest $(rx ingest_verified ingest_whole);" \
     "SHA-NI / mbedTLS $(rx hash_sha-ni hash_mbedtls); SHA-NI / openssl $(rx hash_sha-ni hash_openssl);" \

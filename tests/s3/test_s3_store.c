@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "resumable/error.h"
+#include "resumable/server.h"
 #include "s3_env.h"
 #include "sha256.h"
 #include "store_s3.h"
@@ -551,6 +552,50 @@ static void scan_lists_partials_and_aborts_orphans(void **state)
   resumable_store_free(z);
 }
 
+/* resumable_server_sweep on an S3 store: an abandoned partial is removed and its multipart
+ * upload aborted; a complete object is untouched. */
+static void sweep_aborts_abandoned_uploads(void **state)
+{
+  fx *f = *state;
+  size_t total = 2 * PART;
+  uint8_t *d = pattern(total, 15);
+  resumable_partial_info in = info_of(total);
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->sa, "old", RESUMABLE_PARTIAL_CREATE, &in, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, h, d, 0, PART + 5, 1 << 20), RESUMABLE_OK);
+  hash_state(&in, d, PART + 5);
+  assert_int_equal(f->ops->partial_sync(f->sa, h, &in), RESUMABLE_OK);
+  f->ops->partial_close(f->sa, h);
+  resumable_partial_info sin = info_of(4000);
+  assert_int_equal(f->ops->partial_open(f->sa, "kept", RESUMABLE_PARTIAL_STAGING, &sin, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, h, d, 0, 4000, 4000), RESUMABLE_OK);
+  resumable_complete_info ci;
+  commit_info(&ci, d, 4000);
+  assert_int_equal(f->ops->partial_commit(f->sa, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->sa, h);
+  char pfx[128];
+  snprintf(pfx, sizeof(pfx), "%sold", f->prefix);
+  assert_int_equal(s3_env_count_uploads(&env, pfx), 1);
+
+  resumable_store *st = NULL;
+  resumable_server *srv = NULL;
+  assert_int_equal(s3_env_store(&env, f->prefix, PART, &st), 0);
+  assert_int_equal(resumable_server_new_with_store(&srv, st), RESUMABLE_OK);
+  size_t removed = 0;
+  /* not old enough yet */
+  assert_int_equal(resumable_server_sweep(srv, 3600, &removed), RESUMABLE_OK);
+  assert_int_equal(removed, 0);
+  assert_int_equal(resumable_server_sweep(srv, 0, &removed), RESUMABLE_OK);
+  assert_int_equal(removed, 1);
+  resumable_server_free(srv);
+  assert_int_equal(s3_env_count_uploads(&env, pfx), 0);
+  assert_int_equal(f->ops->partial_stat(f->sb, "old", NULL), RESUMABLE_E_NOT_FOUND);
+  assert_object(f, f->sb, "kept", d, 4000);
+  free(d);
+}
+
 int main(void)
 {
   if (s3_env_init(&env, "rs-store") != 0)
@@ -569,6 +614,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(foreign_object_is_hashed, setup, teardown),
     cmocka_unit_test_setup_teardown(too_long_key_is_a_conflict, setup, teardown),
     cmocka_unit_test_setup_teardown(scan_lists_partials_and_aborts_orphans, setup, teardown),
+    cmocka_unit_test_setup_teardown(sweep_aborts_abandoned_uploads, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
