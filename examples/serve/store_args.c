@@ -111,7 +111,9 @@ int store_args_s3_server(const store_args *a, resumable_server **srv)
   resumable_store *store = NULL;
   int rc = resumable_s3_config_new(&c);
   if (rc != RESUMABLE_OK) {
-    fprintf(stderr, "resumable-serve: no S3 store: %s\n", resumable_strerror(rc));
+    fprintf(stderr, "resumable-serve: no S3 store: %s\n",
+            rc == RESUMABLE_E_STATE ? "this build has none (meson -Ds3=disabled)"
+                                    : resumable_strerror(rc));
     return -1;
   }
   if (configure(a, c) != 0) {

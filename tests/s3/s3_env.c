@@ -188,3 +188,48 @@ int s3_env_list(const s3_env *e, const char *prefix, void (*fn)(void *arg, const
   lister l = {fn, arg};
   return s && s3_list(s, prefix, list_one, &l) == RESUMABLE_OK ? 0 : -1;
 }
+
+typedef struct grow {
+  char *b;
+  size_t n, cap;
+  int nomem;
+} grow;
+
+static size_t grow_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+  grow *g = arg;
+  size_t k = size * nmemb;
+  if (g->n + k + 1 > g->cap) {
+    size_t cap = (g->n + k + 1) * 2;
+    char *b = realloc(g->b, cap);
+    if (!b) {
+      g->nomem = 1;
+      return 0;
+    }
+    g->b = b;
+    g->cap = cap;
+  }
+  memcpy(g->b + g->n, data, k);
+  g->n += k;
+  return k;
+}
+
+char *s3_env_get_object(const s3_env *e, const char *object, size_t *len)
+{
+  s3_store *s = raw(e);
+  if (!s)
+    return NULL;
+  grow g = {malloc(1), 0, 1, 0};
+  s3_request rq = {.method = "GET", .object = object, .sink_fn = grow_body, .sink_arg = &g};
+  s3_response rs;
+  CURL *c = s3_easy_get(s);
+  int rc = c && g.b ? s3_perform(s, c, &rq, &rs) : RESUMABLE_E_NOMEM;
+  s3_easy_put(s, c);
+  if (rc != RESUMABLE_OK || rs.status != 200 || g.nomem) {
+    free(g.b);
+    return NULL;
+  }
+  g.b[g.n] = '\0';
+  *len = g.n;
+  return g.b;
+}

@@ -37,6 +37,8 @@ long s3_env_request(const s3_env *e, const char *method, const char *object, con
 int s3_env_count_uploads(const s3_env *e, const char *prefix);
 /* The SHA-256 and size of an object, read with a GET: 1, 0 if there is no such object, -1. */
 int s3_env_hash_object(const s3_env *e, const char *object, uint8_t sha[32], uint64_t *size);
+/* The bytes of an object (malloc'ed, *len set), or NULL if it cannot be read or is absent. */
+char *s3_env_get_object(const s3_env *e, const char *object, size_t *len);
 /* Every object name that starts with `prefix`, to fn(arg, name); 0 or -1. */
 int s3_env_list(const s3_env *e, const char *prefix, void (*fn)(void *arg, const char *name),
                 void *arg);
