@@ -31,8 +31,10 @@ run_one() { # program args...
   local name out rc planned=0 passed=0 l
   name=$(basename "$1")
   out=$DIR/out.$n
+  local t0=$SECONDS
   "$@" >"$out" 2>"$DIR/err" </dev/null
   rc=$?
+  echo "# $name: $((SECONDS - t0)) s
   while IFS= read -r l; do
     case $l in
       "ok "*|"not ok "*)
