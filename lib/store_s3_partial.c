@@ -372,11 +372,16 @@ static int ensure_upload(s3_handle *h)
   return rc;
 }
 
-/* A file that fits one part is kept in the buffer and PUT whole at the commit. */
-static int single_part(const s3_handle *h)
+/* No multipart upload yet, and none needed for these bytes: a file that fits one part is kept
+ * in the buffer and PUT whole at the commit; so is the start of a body of unknown length until
+ * it fills a part. */
+static int single_part(const s3_handle *h, size_t after)
 {
-  return h->base == 0 && h->total != UINT64_MAX && h->total <= h->st.part_size &&
-         !h->st.upload[0];
+  if (h->base != 0 || h->st.upload[0])
+    return 0;
+  if (h->total == UINT64_MAX)
+    return after < h->st.part_size;
+  return h->total <= h->st.part_size;
 }
 
 static int fail(s3_handle *h, int rc)
@@ -406,7 +411,7 @@ int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf,
     size_t plen = part_len(h), fill = fill_of(h);
     size_t n = len < plen - fill ? len : plen - fill;
     const char *upload = NULL;
-    if (!single_part(h)) {
+    if (!single_part(h, fill + n)) {
       if ((rc = ensure_upload(h)) != RESUMABLE_OK)
         return fail(h, rc);
       upload = h->st.upload;

@@ -146,6 +146,10 @@ static int run_part(s3_pipe *p, const char *object, const char *upload, uint32_t
     if (attempt > 0)
       pause_ms(200L << attempt);
     pthread_mutex_lock(&p->mu);
+    /* A retry waits for the whole part: an attempt that failed while it waited for a slow
+     * client (S3 closes idle uploads) must not fail again the same way. */
+    while (attempt > 0 && p->fill < len && !p->abort)
+      pthread_cond_wait(&p->cv, &p->mu);
     p->sent = 0;
     int aborted = p->abort;
     pthread_mutex_unlock(&p->mu);
