@@ -345,6 +345,30 @@ int resumable_store_s3_new(resumable_store **out, const resumable_s3_config *c)
   return rc;
 }
 
+int s3_key_check(const char *key)
+{
+  if (!key || !*key || strlen(key) > S3_KEY_MAX)
+    return RESUMABLE_E_INVALID_ARG;
+  for (const char *seg = key;; seg++) {
+    size_t n = strcspn(seg, "/");
+    if (n == 0 || n > 255 || (n == 1 && seg[0] == '.') ||
+        (n == 2 && seg[0] == '.' && seg[1] == '.') || strncmp(seg, ".resumable", 10) == 0)
+      return RESUMABLE_E_CONFLICT;
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)seg[i] < 0x20 || seg[i] == 0x7f || seg[i] == '\\')
+        return RESUMABLE_E_CONFLICT;
+    seg += n;
+    if (*seg == '\0')
+      return RESUMABLE_OK;
+  }
+}
+
+int s3_key_check_read(const char *key)
+{
+  int rc = s3_key_check(key);
+  return rc == RESUMABLE_E_CONFLICT ? RESUMABLE_E_NOT_FOUND : rc;
+}
+
 CURL *s3_easy_get(s3_store *s)
 {
   CURL *e = NULL;

@@ -53,6 +53,13 @@ typedef struct s3_store {
 } s3_store;
 
 /* ---- store_s3.c ---- */
+/* A key as the handler passes them (docs/protocol.md, "Keys")? RESUMABLE_OK;
+ * RESUMABLE_E_INVALID_ARG for NULL, empty or over 1024 bytes; RESUMABLE_E_CONFLICT for an empty,
+ * ".", "..", over-255-byte or ".resumable..." segment, a control byte or a backslash. A store
+ * refuses such keys rather than place objects for them. Pure. */
+int s3_key_check(const char *key);
+/* For reads: RESUMABLE_E_CONFLICT becomes RESUMABLE_E_NOT_FOUND (no such key can exist). */
+int s3_key_check_read(const char *key);
 /* A curl easy handle from the store's pool (connections are kept alive), or NULL. */
 CURL *s3_easy_get(s3_store *s);
 void s3_easy_put(s3_store *s, CURL *easy);

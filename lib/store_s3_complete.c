@@ -158,6 +158,9 @@ int s3_complete_stat(void *self, const char *key, resumable_complete_info *out)
 {
   s3_store *s = self;
   char name[S3_NAME_MAX];
+  int kc = s3_key_check_read(key);
+  if (kc != RESUMABLE_OK)
+    return kc;
   if (s3_object(s, key, name, sizeof(name)) != 0)
     return RESUMABLE_E_NOT_FOUND;
   s3_request rq = {.method = "HEAD", .object = name};
@@ -181,6 +184,9 @@ int s3_complete_open(void *self, const char *key, void **reader, resumable_compl
   s3_store *s = self;
   char name[S3_NAME_MAX];
   *reader = NULL;
+  int kc = s3_key_check_read(key);
+  if (kc != RESUMABLE_OK)
+    return kc;
   if (s3_object(s, key, name, sizeof(name)) != 0)
     return RESUMABLE_E_NOT_FOUND;
   s3_open_file *f = calloc(1, sizeof(*f));
@@ -223,6 +229,9 @@ int s3_complete_remove(void *self, const char *key)
 {
   s3_store *s = self;
   char name[S3_NAME_MAX];
+  int kc = s3_key_check_read(key);
+  if (kc != RESUMABLE_OK)
+    return kc;
   if (s3_object(s, key, name, sizeof(name)) != 0)
     return RESUMABLE_E_NOT_FOUND;
   s3_request head = {.method = "HEAD", .object = name};

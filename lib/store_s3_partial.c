@@ -168,7 +168,10 @@ int s3_partial_drop(s3_store *s, const s3_state *newest)
 int s3_partial_stat(void *self, const char *key, resumable_partial_info *out)
 {
   s3_state st;
-  int rc = s3_chain_newest(self, key, &st);
+  int rc = s3_key_check_read(key);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = s3_chain_newest(self, key, &st);
   if (rc == RESUMABLE_OK && st.gone)
     rc = RESUMABLE_E_NOT_FOUND;
   if (rc == RESUMABLE_OK && out)
@@ -179,6 +182,9 @@ int s3_partial_stat(void *self, const char *key, resumable_partial_info *out)
 
 int s3_partial_remove(void *self, const char *key)
 {
+  int kc = s3_key_check_read(key);
+  if (kc != RESUMABLE_OK)
+    return kc;
   for (int attempt = 0; attempt < CLAIM_TRIES; attempt++) {
     s3_state st;
     int rc = s3_chain_newest(self, key, &st);
@@ -339,6 +345,9 @@ int s3_partial_open(void *self, const char *key, resumable_partial_mode mode,
   *handle = NULL;
   if (mode != RESUMABLE_PARTIAL_EXISTING && !info)
     return RESUMABLE_E_INVALID_ARG;
+  int kc = mode == RESUMABLE_PARTIAL_EXISTING ? s3_key_check_read(key) : s3_key_check(key);
+  if (kc != RESUMABLE_OK)
+    return kc;
   char object[S3_NAME_MAX];
   if (s3_object(s, key, object, sizeof(object)) != 0)
     return mode == RESUMABLE_PARTIAL_EXISTING ? RESUMABLE_E_NOT_FOUND : RESUMABLE_E_CONFLICT;

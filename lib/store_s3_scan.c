@@ -215,6 +215,8 @@ int s3_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, 
   s3_store *s = self;
   if (!key)
     return scan_all(s, fn, arg);
+  if (s3_key_check(key) != RESUMABLE_OK)
+    return RESUMABLE_OK; /* no partial can exist under such a key */
   s3_state st;
   int64_t mtime = 0;
   int rc = s3_chain_newest_at(s, key, &st, &mtime);

@@ -244,6 +244,31 @@ static void config_setters_check_their_values(void **state)
   resumable_s3_config_free(c);
 }
 
+/* The store refuses keys the handler would never pass, rather than place objects for them. */
+static void key_check_refuses_malformed_keys(void **state)
+{
+  (void)state;
+  char seg[300], longkey[1100];
+  assert_int_equal(s3_key_check("a/b c/é.bin"), RESUMABLE_OK);
+  assert_int_equal(s3_key_check(".hidden/x..y"), RESUMABLE_OK);
+  assert_int_equal(s3_key_check(NULL), RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(s3_key_check(""), RESUMABLE_E_INVALID_ARG);
+  memset(longkey, 'a', 1025);
+  longkey[1025] = '\0';
+  assert_int_equal(s3_key_check(longkey), RESUMABLE_E_INVALID_ARG);
+  const char *bad[] = {"a//b", "/a", "a/", ".", "a/./b", "..", "a/../b", ".resumable",
+                       "a/.resumable-x/b", "a\\b", "a\x01b", "a\x7f"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    assert_int_equal(s3_key_check(bad[i]), RESUMABLE_E_CONFLICT);
+    assert_int_equal(s3_key_check_read(bad[i]), RESUMABLE_E_NOT_FOUND);
+  }
+  memset(seg, 'b', 256);
+  seg[256] = '\0';
+  assert_int_equal(s3_key_check(seg), RESUMABLE_E_CONFLICT);
+  seg[255] = '\0';
+  assert_int_equal(s3_key_check(seg), RESUMABLE_OK);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -255,6 +280,7 @@ int main(void)
     cmocka_unit_test(xml_reads_tags_in_order_and_decodes_entities),
     cmocka_unit_test(iso8601_is_utc_seconds),
     cmocka_unit_test(config_setters_check_their_values),
+    cmocka_unit_test(key_check_refuses_malformed_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
