@@ -404,6 +404,8 @@ int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf,
 {
   s3_handle *h = handle;
   (void)self;
+  if (h->committed)
+    return RESUMABLE_E_STATE;
   if (h->failed)
     return h->failed;
   int rc = ensure_pipe(h);
@@ -467,8 +469,10 @@ int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info
 {
   s3_handle *h = handle;
   s3_store *s = self;
-  if (h->staging || !info)
+  if (!info)
     return RESUMABLE_E_INVALID_ARG;
+  if (h->staging || h->committed)
+    return RESUMABLE_E_STATE; /* staging uploads are committed or dropped, never synced */
   if (h->failed)
     return h->failed;
   size_t fill = fill_of(h);
@@ -575,11 +579,18 @@ int s3_partial_commit(void *self, void *handle, const resumable_complete_info *c
 {
   s3_handle *h = handle;
   s3_store *s = self;
+  if (h->committed)
+    return RESUMABLE_E_STATE;
   if (h->failed)
     return h->failed;
+  /* exactly ci->size bytes are published: never more than were written, nor fewer than S3
+   * acknowledged as parts */
   uint64_t end = h->base + fill_of(h);
-  if (ci->size != end || (h->total != UINT64_MAX && end != h->total))
+  if (ci->size > end || ci->size < h->base)
     return RESUMABLE_E_IO;
+  if (ci->size < end)
+    s3_pipe_reset(h->pipe, (size_t)(ci->size - h->base));
+  end = ci->size;
   if (!h->st.token[0] && s3_random_hex(h->st.token, 16) != 0)
     return RESUMABLE_E_IO;
   int rc = RESUMABLE_OK;
