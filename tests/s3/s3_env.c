@@ -23,17 +23,27 @@ static int copy_env(const char *name, char *out, size_t cap)
   return 0;
 }
 
+/* Raw requests go through a store of the env's bucket, made once per bucket. */
 static pthread_mutex_t raw_mu = PTHREAD_MUTEX_INITIALIZER;
-static resumable_store *raw_store;
+static struct {
+  char bucket[64];
+  resumable_store *store;
+} raws[256];
+static size_t nraws;
 
-/* A store whose s3_store does the raw requests. */
 static s3_store *raw(const s3_env *e)
 {
+  resumable_store *st = NULL;
   pthread_mutex_lock(&raw_mu);
-  if (!raw_store && s3_env_store(e, "", 0, &raw_store) != 0)
-    raw_store = NULL;
+  for (size_t i = 0; i < nraws && !st; i++)
+    if (strcmp(raws[i].bucket, e->bucket) == 0)
+      st = raws[i].store;
+  if (!st && nraws < sizeof(raws) / sizeof(raws[0]) && s3_env_store(e, "", 0, &st) == 0) {
+    snprintf(raws[nraws].bucket, sizeof(raws[nraws].bucket), "%s", e->bucket);
+    raws[nraws++].store = st;
+  }
   pthread_mutex_unlock(&raw_mu);
-  return raw_store ? resumable_store_self(raw_store) : NULL;
+  return st ? resumable_store_self(st) : NULL;
 }
 
 int s3_env_store(const s3_env *e, const char *prefix, uint64_t part_size, resumable_store **out)
@@ -66,7 +76,11 @@ int s3_env_init(s3_env *e, const char *tag)
       copy_env("RS_S3_ACCESS", e->access, sizeof(e->access)) ||
       copy_env("RS_S3_SECRET", e->secret, sizeof(e->secret)))
     return -1;
-  snprintf(e->bucket, sizeof(e->bucket), "%s-%ld-%d", tag, (long)getpid(), counter++);
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mu);
+  int n = counter++;
+  pthread_mutex_unlock(&mu);
+  snprintf(e->bucket, sizeof(e->bucket), "%s-%ld-%d", tag, (long)getpid(), n);
   long st = s3_env_request(e, "PUT", NULL, NULL, NULL, 0, NULL, NULL, 0);
   if (st != 200) {
     fprintf(stderr, "cannot create bucket %s at %s: status %ld\n", e->bucket, e->endpoint, st);

@@ -17,8 +17,8 @@ typedef struct s3_env {
   char bucket[64];
 } s3_env;
 
-/* Read the environment and create a fresh bucket named "<tag>-<pid>-<n>". 0, or -1 with a line
- * on stderr (no cluster: run the program through with_ceph.sh). */
+/* Read the environment and create a fresh bucket named "<tag>-<pid>-<n>" (each call another
+ * one). 0, or -1 with a line on stderr (no cluster: run the program through with_ceph.sh). */
 int s3_env_init(s3_env *e, const char *tag);
 /* A store on the env's bucket under `prefix` ("" for none) with parts of `part_size` bytes
  * (0: the default). 0 or -1. */
