@@ -34,7 +34,7 @@ run_one() { # program args...
   local t0=$SECONDS
   "$@" >"$out" 2>"$DIR/err" </dev/null
   rc=$?
-  echo "# $name: $((SECONDS - t0)) s
+  echo "# $name: $((SECONDS - t0)) s"
   while IFS= read -r l; do
     case $l in
       "ok "*|"not ok "*)
