@@ -67,11 +67,14 @@ typedef enum resumable_s3_addressing {
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out), RESUMABLE_E_NOMEM,
  * RESUMABLE_E_STATE (built without S3). */
 RESUMABLE_EXPORT int resumable_s3_config_new(resumable_s3_config **out);
-/* NULL is a no-op. */
+/* Free a configuration (secrets are zeroed first). NULL is a no-op. */
 RESUMABLE_EXPORT void resumable_s3_config_free(resumable_s3_config *cfg);
 
-/* Required: "http://host[:port]" or "https://host[:port]", an optional trailing '/', no path.
- * RESUMABLE_E_INVALID_ARG for anything else. */
+/* The setters below copy their strings and are checked at once. Each returns RESUMABLE_OK,
+ * RESUMABLE_E_INVALID_ARG (NULL cfg or a value out of its rules, the configuration unchanged),
+ * RESUMABLE_E_NOMEM, or RESUMABLE_E_STATE (built without S3). */
+
+/* Required: "http://host[:port]" or "https://host[:port]", an optional trailing '/', no path. */
 RESUMABLE_EXPORT int resumable_s3_config_set_endpoint(resumable_s3_config *cfg, const char *url);
 /* Required: 3..63 characters of lower-case letters, digits, '.' and '-'. The bucket must exist. */
 RESUMABLE_EXPORT int resumable_s3_config_set_bucket(resumable_s3_config *cfg, const char *bucket);
@@ -100,8 +103,10 @@ RESUMABLE_EXPORT int resumable_s3_config_set_part_size(resumable_s3_config *cfg,
 RESUMABLE_EXPORT int resumable_s3_config_set_orphan_age(resumable_s3_config *cfg,
                                                         uint64_t seconds);
 
-/* An S3 store on `cfg`. Nothing is sent to S3 yet: a wrong endpoint, bucket or credential shows
- * as RESUMABLE_E_IO from the first op (the handler answers 500 and logs it).
+/* An S3 store on `cfg` (not kept: it may be freed afterwards). Nothing is sent to S3 yet: a wrong
+ * endpoint, bucket or credential shows as RESUMABLE_E_IO from the first op (the handler answers
+ * 500 and logs it). Free the store with resumable_store_free, or hand it to
+ * resumable_server_new_with_store.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL argument, no endpoint or bucket, no
  * credentials set and none in the environment), RESUMABLE_E_NOMEM, RESUMABLE_E_STATE (built
  * without S3). */
