@@ -6,7 +6,8 @@
  *   store_s3_chain.c    a key's chain of state records: newest, read, create next
  *   store_s3_mpu.c      multipart upload calls: create, complete, abort, list
  *   store_s3_pipe.c     the part pipeline: one buffer, a thread streaming it as a part
- *   store_s3_partial.c  partial_* ops
+ *   store_s3_partial.c  partial_* ops but the commit
+ *   store_s3_commit.c   partial_commit: the last part, the guard, the publish
  *   store_s3_complete.c complete_* ops and the sums records
  *   store_s3_reader.c   a complete object read through one paused GET
  *   store_s3_scan.c     partial_scan and the housekeeping it does
@@ -260,7 +261,34 @@ int s3_pipe_finish(s3_pipe *p, char etag[S3_ETAG_MAX]);
 int s3_pipe_flush_part(s3_pipe *p, const char *object, const char *upload, uint32_t number,
                        char etag[S3_ETAG_MAX]);
 
-/* ---- store_s3_partial.c ---- */
+/* ---- store_s3_partial.c: a writing handle (partial or staging) ---- */
+/* A writing handle owns the key's chain from the record it created on opening (its claim)
+ * until another writer creates the next one. */
+typedef struct s3_handle {
+  s3_store *s;
+  int staging;
+  char key[S3_KEY_MAX + 1];
+  char hex[S3_HEX_KEY + 1];
+  char object[S3_NAME_MAX];
+  char writer[33];
+  s3_state rec;   /* the last record it created (what another server would resume from) */
+  s3_state st;    /* the same plus the parts S3 acknowledged since (not yet recorded) */
+  uint64_t base;  /* bytes in st.parts */
+  uint64_t total; /* UINT64_MAX: unknown (a chunked whole-file PUT) */
+  s3_pipe *pipe;
+  int upload_mine, upload_recorded;
+  int failed;     /* sticky: RESUMABLE_E_SUPERSEDED once another writer took the key */
+  int committed;
+} s3_handle;
+
+/* Bytes of the part in progress in the handle's buffer. */
+size_t s3_handle_fill(const s3_handle *h);
+/* Returns rc, remembering RESUMABLE_E_SUPERSEDED for good. */
+int s3_handle_fail(s3_handle *h, int rc);
+/* Best-effort removal of a record or tail of the key <hex>. */
+void s3_delete_record(s3_store *s, const char *hex, uint64_t seq);
+void s3_delete_tail(s3_store *s, const char *hex, const char *tail);
+
 int s3_partial_stat(void *self, const char *key, resumable_partial_info *out);
 int s3_partial_open(void *self, const char *key, resumable_partial_mode mode,
                     const resumable_partial_info *info, void **handle,

@@ -1,8 +1,5 @@
-/* partial_* ops of the S3 store. A writing handle owns the key's chain from the record it
- * created on opening (its claim) until another writer creates the next one. It keeps:
- *   rec   the last record it created (what another server would resume from), and
- *   st    the same plus the parts S3 acknowledged since (not yet recorded).
- * partial_sync writes the bytes of the part in progress as a tail object and then the next
+/* partial_* ops of the S3 store but the commit (store_s3_commit.c); the writing handle is in
+ * store_s3.h. Opening for writing creates the next record (the claim); partial_sync writes the bytes of the part in progress as a tail object and then the next
  * record naming them; the record before it and its tail are deleted afterwards. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,23 +10,6 @@
 
 #define MiB ((uint64_t)1 << 20)
 #define CLAIM_TRIES 8
-
-typedef struct s3_handle {
-  s3_store *s;
-  int staging;
-  char key[S3_KEY_MAX + 1];
-  char hex[S3_HEX_KEY + 1];
-  char object[S3_NAME_MAX];
-  char writer[33];
-  s3_state rec;
-  s3_state st;
-  uint64_t base;  /* bytes in st.parts */
-  uint64_t total; /* UINT64_MAX: unknown (a chunked whole-file PUT) */
-  s3_pipe *pipe;
-  int upload_mine, upload_recorded;
-  int failed;     /* sticky: RESUMABLE_E_SUPERSEDED once another writer took the key */
-  int committed;
-} s3_handle;
 
 /* Parts big enough that `total` needs at most 10000 of them. 0 if it cannot be stored. */
 static uint64_t choose_part(const s3_store *s, uint64_t total)
@@ -48,7 +28,7 @@ static size_t part_len(const s3_handle *h)
   return (size_t)(left < h->st.part_size ? left : h->st.part_size);
 }
 
-static size_t fill_of(const s3_handle *h)
+size_t s3_handle_fill(const s3_handle *h)
 {
   return h->pipe ? s3_pipe_fill(h->pipe) : 0;
 }
@@ -102,14 +82,14 @@ static void handle_free(s3_handle *h)
 
 /* ---- records ---- */
 
-static void delete_record(s3_store *s, const char *hex, uint64_t seq)
+void s3_delete_record(s3_store *s, const char *hex, uint64_t seq)
 {
   char name[S3_NAME_MAX];
   if (s3_state_name(s, hex, seq, name, sizeof(name)) == 0)
     s3_delete_quiet(s, name);
 }
 
-static void delete_tail(s3_store *s, const char *hex, const char *tail)
+void s3_delete_tail(s3_store *s, const char *hex, const char *tail)
 {
   char name[S3_NAME_MAX];
   if (tail[0] && s3_tail_name(s, hex, tail, name, sizeof(name)) == 0)
@@ -136,9 +116,9 @@ static int adopt_record(s3_handle *h, s3_state *next)
     h->upload_recorded = 1;
   set_guard(h);
   if (old_seq > 0 && old_seq != h->rec.seq)
-    delete_record(h->s, h->hex, old_seq);
+    s3_delete_record(h->s, h->hex, old_seq);
   if (strcmp(old_tail, h->rec.tail) != 0)
-    delete_tail(h->s, h->hex, old_tail);
+    s3_delete_tail(h->s, h->hex, old_tail);
   return RESUMABLE_OK;
 }
 
@@ -158,8 +138,8 @@ int s3_partial_drop(s3_store *s, const s3_state *newest)
   s3_key_hex(newest->key, hex);
   if (newest->upload[0] && s3_object(s, newest->key, object, sizeof(object)) == 0)
     s3_mpu_abort(s, object, newest->upload);
-  delete_tail(s, hex, newest->tail);
-  delete_record(s, hex, newest->seq);
+  s3_delete_tail(s, hex, newest->tail);
+  s3_delete_record(s, hex, newest->seq);
   return RESUMABLE_OK;
 }
 
@@ -273,7 +253,7 @@ static int open_existing(s3_handle *h)
       h->base = s3_state_part_bytes(&claim);
       rc = adopt_record(h, &claim);
       if (rc == RESUMABLE_OK)
-        delete_record(h->s, h->hex, newest.seq); /* superseded by our claim */
+        s3_delete_record(h->s, h->hex, newest.seq); /* superseded by our claim */
     }
     s3_state_free(&claim);
     s3_state_free(&newest);
@@ -315,9 +295,9 @@ static int open_create(s3_handle *h, const resumable_partial_info *info)
       if (!newest.gone && newest.upload[0])
         s3_mpu_abort(h->s, h->object, newest.upload);
       if (!newest.gone)
-        delete_tail(h->s, h->hex, newest.tail);
+        s3_delete_tail(h->s, h->hex, newest.tail);
       if (newest.seq > 0)
-        delete_record(h->s, h->hex, newest.seq);
+        s3_delete_record(h->s, h->hex, newest.seq);
     }
     s3_state_free(&fresh);
     s3_state_free(&newest);
@@ -393,7 +373,7 @@ static int single_part(const s3_handle *h, size_t after)
   return h->total <= h->st.part_size;
 }
 
-static int fail(s3_handle *h, int rc)
+int s3_handle_fail(s3_handle *h, int rc)
 {
   if (rc == RESUMABLE_E_SUPERSEDED)
     h->failed = rc;
@@ -411,25 +391,25 @@ int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf,
   int rc = ensure_pipe(h);
   if (rc != RESUMABLE_OK)
     return rc;
-  if (offset != h->base + fill_of(h))
+  if (offset != h->base + s3_handle_fill(h))
     return RESUMABLE_E_IO;
   const uint8_t *p = buf;
   while (len > 0) {
-    if (h->total != UINT64_MAX && h->base + fill_of(h) >= h->total)
+    if (h->total != UINT64_MAX && h->base + s3_handle_fill(h) >= h->total)
       return RESUMABLE_E_IO; /* more bytes than the declared total */
     if (h->total == UINT64_MAX && h->st.nparts >= S3_MAX_PARTS)
       return RESUMABLE_E_NOSPACE;
-    size_t plen = part_len(h), fill = fill_of(h);
+    size_t plen = part_len(h), fill = s3_handle_fill(h);
     size_t n = len < plen - fill ? len : plen - fill;
     const char *upload = NULL;
     if (!single_part(h, fill + n)) {
       if ((rc = ensure_upload(h)) != RESUMABLE_OK)
-        return fail(h, rc);
+        return s3_handle_fail(h, rc);
       upload = h->st.upload;
     }
     rc = s3_pipe_write(h->pipe, h->object, upload, h->st.nparts + 1, plen, p, n);
     if (rc != RESUMABLE_OK)
-      return fail(h, rc);
+      return s3_handle_fail(h, rc);
     p += n;
     len -= n;
     if (upload && fill + n == plen) {
@@ -438,7 +418,7 @@ int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf,
       if (rc == RESUMABLE_OK)
         rc = s3_state_add_part(&h->st, plen, etag);
       if (rc != RESUMABLE_OK)
-        return fail(h, rc);
+        return s3_handle_fail(h, rc);
       h->base += plen;
     }
   }
@@ -454,7 +434,7 @@ int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t
   /* bytes in parts cannot be read back from an unfinished multipart upload */
   if (offset < h->base)
     return RESUMABLE_E_IO;
-  size_t fill = fill_of(h);
+  size_t fill = s3_handle_fill(h);
   if (offset >= h->base + fill)
     return RESUMABLE_OK;
   size_t at = (size_t)(offset - h->base), n = fill - at < len ? fill - at : len;
@@ -475,7 +455,7 @@ int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info
     return RESUMABLE_E_STATE; /* staging uploads are committed or dropped, never synced */
   if (h->failed)
     return h->failed;
-  size_t fill = fill_of(h);
+  size_t fill = s3_handle_fill(h);
   if (info->held < h->base || info->held > h->base + fill)
     return RESUMABLE_E_IO; /* cannot take back bytes S3 acknowledged as parts */
   size_t cut = (size_t)(info->held - h->base);
@@ -505,124 +485,9 @@ int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info
   if (rc == RESUMABLE_OK)
     rc = adopt_record(h, &next);
   else if (rc == RESUMABLE_E_SUPERSEDED)
-    delete_tail(s, h->hex, next.tail); /* ours, and named by no record */
+    s3_delete_tail(s, h->hex, next.tail); /* ours, and named by no record */
   s3_state_free(&next);
-  return fail(h, rc);
-}
-
-/* ---- commit ---- */
-
-/* Lock the chain before publishing: a copy of our last record as the next one. Any writer that
- * took over since makes this fail, and no older one can record anything after it. */
-static int reclaim(s3_handle *h)
-{
-  s3_state r;
-  int rc = s3_state_copy(&r, &h->rec);
-  if (rc != RESUMABLE_OK)
-    return rc;
-  r.seq = h->rec.seq + 1;
-  rc = s3_chain_create(h->s, &r);
-  if (rc == RESUMABLE_OK) {
-    uint64_t old = h->rec.seq;
-    s3_state_free(&h->rec);
-    h->rec = r;
-    s3_state_init(&r);
-    delete_record(h->s, h->hex, old);
-  }
-  s3_state_free(&r);
-  return rc;
-}
-
-/* After the publish: a tombstone ends the chain; the records and tail before it go. */
-static void retire(s3_handle *h)
-{
-  s3_state t;
-  s3_state_init(&t);
-  t.seq = h->rec.seq + 1;
-  t.gone = 1;
-  memcpy(t.writer, h->writer, sizeof(t.writer));
-  snprintf(t.key, sizeof(t.key), "%s", h->key);
-  if (s3_chain_create(h->s, &t) == RESUMABLE_OK) {
-    delete_record(h->s, h->hex, h->rec.seq);
-    delete_tail(h->s, h->hex, h->rec.tail);
-  }
-}
-
-/* The last part (whatever the buffer holds) up, or the whole file in one PUT. */
-static int publish(s3_handle *h, const resumable_complete_info *ci)
-{
-  int rc;
-  if (!h->st.upload[0]) {
-    rc = s3_sums_put(h->s, h->key, h->st.token, ci);
-    if (rc == RESUMABLE_OK)
-      rc = s3_put_object(h->s, h->object, h->pipe ? s3_pipe_buf(h->pipe) : (const uint8_t *)"",
-                         fill_of(h), h->st.token, NULL);
-    return rc;
-  }
-  rc = s3_sums_put(h->s, h->key, h->st.token, ci);
-  if (rc == RESUMABLE_OK)
-    rc = s3_mpu_complete(h->s, h->object, h->st.upload, h->st.parts, h->st.nparts);
-  if (rc == RESUMABLE_E_NOT_FOUND) {
-    /* no such upload: finished by an earlier try of ours whose answer was lost, or removed */
-    s3_request rq = {.method = "HEAD", .object = h->object};
-    s3_response rs;
-    rc = s3_call(h->s, &rq, &rs);
-    if (rc == RESUMABLE_OK)
-      rc = rs.status == 200 && strcmp(rs.token, h->st.token) == 0 && rs.length == ci->size
-               ? RESUMABLE_OK
-               : RESUMABLE_E_SUPERSEDED;
-  }
-  return rc;
-}
-
-int s3_partial_commit(void *self, void *handle, const resumable_complete_info *ci)
-{
-  s3_handle *h = handle;
-  s3_store *s = self;
-  if (h->committed)
-    return RESUMABLE_E_STATE;
-  if (h->failed)
-    return h->failed;
-  /* exactly ci->size bytes are published: never more than were written, nor fewer than S3
-   * acknowledged as parts */
-  uint64_t end = h->base + fill_of(h);
-  if (ci->size > end || ci->size < h->base)
-    return RESUMABLE_E_IO;
-  if (ci->size < end)
-    s3_pipe_reset(h->pipe, (size_t)(ci->size - h->base));
-  end = ci->size;
-  if (!h->st.token[0] && s3_random_hex(h->st.token, 16) != 0)
-    return RESUMABLE_E_IO;
-  int rc = RESUMABLE_OK;
-  if (h->st.upload[0] && (fill_of(h) > 0 || h->st.nparts == 0)) {
-    char etag[S3_ETAG_MAX];
-    rc = s3_pipe_flush_part(h->pipe, h->object, h->st.upload, h->st.nparts + 1, etag);
-    if (rc == RESUMABLE_OK)
-      rc = s3_state_add_part(&h->st, end - h->base, etag);
-    if (rc == RESUMABLE_OK)
-      h->base = end;
-  }
-  if (rc == RESUMABLE_OK && !h->staging)
-    rc = reclaim(h);
-  if (rc == RESUMABLE_OK)
-    rc = publish(h, ci);
-  if (rc == RESUMABLE_E_CONFLICT) {
-    /* S3 holds other bytes than ours under a part number: a superseded writer's part landed
-     * after ours. This upload cannot be completed as verified; drop it (the client starts
-     * again) rather than publish anything. */
-    if (!h->staging)
-      s3_partial_drop(s, &h->rec);
-    s3_mpu_abort(s, h->object, h->st.upload); /* recorded or not */
-    h->committed = 1; /* nothing left for close to abort */
-    return RESUMABLE_E_IO;
-  }
-  if (rc != RESUMABLE_OK)
-    return fail(h, rc);
-  h->committed = 1;
-  if (!h->staging)
-    retire(h);
-  s3_sums_prune(s, h->key, h->st.token);
-  return RESUMABLE_OK;
+  return s3_handle_fail(h, rc);
 }
 
 void s3_partial_close(void *self, void *handle)
