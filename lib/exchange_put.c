@@ -94,8 +94,13 @@ static int open_existing(resumable_exchange *ex)
   e->synced = e->info.held;
   if (e->info.hash_state_len == 0 || e->info.hash_state_len > sizeof(e->info.hash_state) ||
       rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0 ||
-      rs_sha256_length(&e->sha) != e->info.held)
+      rs_sha256_length(&e->sha) != e->info.held) {
     rc = rebuild_hash(ex);
+    /* Record the rebuilt state (the store ties it to the file as it is now), so that the next
+     * request does not read the prefix again. sync_partial closes the handle on failure. */
+    if (rc == RESUMABLE_OK)
+      return sync_partial(ex);
+  }
   if (rc != RESUMABLE_OK)
     close_entry_handle(ex);
   return rc;

@@ -128,16 +128,29 @@ int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
 int rs_fs_check_placement(const rs_fs *fs, const char *key);
 
 /* ---- store_fs_meta.c ---- */
-/* Load the partial metadata of `key` (file name `name`). NOT_FOUND if missing; a torn,
- * corrupt or foreign meta file is removed (with its data) and is NOT_FOUND too. */
-int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out);
+/* One version of a file's bytes, as stat shows it. Any write changes size or mtime, and ctime
+ * too; setting mtime back (touch -d, utimensat) changes ctime; a new file is a new inode. */
+typedef struct rs_fs_ident {
+  int known; /* 0: not recorded (a record from before identities): matches nothing */
+  uint64_t dev, ino, size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+} rs_fs_ident;
+#define RS_FS_IDENT_LEN 56 /* bytes of an identity in a record */
+void rs_fs_ident_of(const struct stat *st, rs_fs_ident *id);
+/* 1 if st is the very version `id` recorded (every field, to the ns), else 0. */
+int rs_fs_ident_matches(const rs_fs_ident *id, const struct stat *st);
+/* Load the partial metadata of `key` (file name `name`) and the identity its data file had when
+ * it was written (id may be NULL). NOT_FOUND if missing; a torn, corrupt or foreign meta file
+ * is removed (with its data) and is NOT_FOUND too. */
+int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out,
+                    rs_fs_ident *id);
+/* Record `info`, tied to `data`, the stat of the data file as it stands (after its sync). */
 int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
-                    const resumable_partial_info *info);
+                    const resumable_partial_info *info, const struct stat *data);
 /* The key recorded in the partial meta `name` (read only, nothing removed); NOT_FOUND if
  * missing, torn or corrupt. */
 int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1]);
-/* The recorded SHA-256 if the sidecar describes exactly this inode (dev, ino, size, mtime);
- * NOT_FOUND if missing, stale or corrupt. */
+/* The recorded SHA-256 if the sidecar describes exactly this version of the file (dev, ino,
+ * size, mtime, ctime); NOT_FOUND if missing, stale or corrupt. */
 int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct stat *st,
                    uint8_t sha[32]);
 int rs_fs_sum_save(rs_fs *fs, const char *name, const char *key, const struct stat *st,

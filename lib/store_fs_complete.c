@@ -1,6 +1,7 @@
 /* Complete files at <root>/<key>. Size and SHA-256 come from the sidecar when it describes the
- * very inode found (dev, ino, size, mtime); otherwise (a crash between sidecar and rename, or
- * an out-of-band change) the file is hashed once and the sidecar rewritten. */
+ * very version found (dev, ino, size, mtime and ctime to the ns); otherwise (a crash between
+ * rename and sidecar, or an out-of-band change, even one that restored the mtime) the file is
+ * hashed once and the sidecar rewritten. */
 #include "store_fs.h"
 
 #include <errno.h>
@@ -46,12 +47,6 @@ static int open_complete(rs_fs *fs, const char *key, int *fd, struct stat *st)
   return RESUMABLE_OK;
 }
 
-static int same_version(const struct stat *a, const struct stat *b)
-{
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
-}
-
 /* Hash the whole file; record it if it did not change meanwhile. */
 static int rehash(rs_fs *fs, const char *key, const char *name, int fd, const struct stat *st,
                   resumable_complete_info *out)
@@ -75,7 +70,9 @@ static int rehash(rs_fs *fs, const char *key, const char *name, int fd, const st
     return rc;
   out->size = off;
   struct stat after;
-  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 && same_version(st, &after))
+  rs_fs_ident before;
+  rs_fs_ident_of(st, &before);
+  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 && rs_fs_ident_matches(&before, &after))
     (void)rs_fs_sum_save(fs, name, key, st, out->sha256); /* best effort: a cache */
   return RESUMABLE_OK;
 }

@@ -1,7 +1,10 @@
 /* Partial uploads: .resumable/partial/<hex>.data holds the bytes, <hex>.meta what is durable.
  * The meta is only ever rewritten after the data it describes is synced, so on load the data
  * may be longer than `held` (an unsynced tail: cut off) but is shorter only after damage
- * (then `held` shrinks and the hash state is dropped). */
+ * (then `held` shrinks and the hash state is dropped). The meta also records the data file's
+ * identity (store_fs_meta.c) as of that sync: if the file changed since (damage, an edit, or
+ * bytes written after the last sync by a process that then died), the saved hash state may not
+ * be the hash of the bytes, so it is dropped and the handler hashes the held prefix again. */
 #include "store_fs.h"
 
 #include <errno.h>
@@ -79,7 +82,8 @@ static int drop(rs_fs *fs, const char *name)
 static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info,
                 int *fd)
 {
-  int rc = rs_fs_meta_load(fs, name, key, info);
+  rs_fs_ident id;
+  int rc = rs_fs_meta_load(fs, name, key, info, &id);
   if (rc != RESUMABLE_OK)
     return rc;
   struct stat st;
@@ -89,6 +93,8 @@ static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_
   if (rc != RESUMABLE_OK)
     return rc;
   clamp_to_data(info, (uint64_t)st.st_size);
+  if (!rs_fs_ident_matches(&id, &st))
+    info->hash_state_len = 0; /* never certify a hash the bytes may not have */
   return RESUMABLE_OK;
 }
 
@@ -151,7 +157,7 @@ static int open_create(rs_fs *fs, const char *key, const char *name, int *fd,
   if (rc != RESUMABLE_OK)
     return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
   info->held = 0;
-  rc = rs_fs_meta_save(fs, name, key, info);
+  rc = rs_fs_meta_save(fs, name, key, info, &st);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(*fd);
     *fd = -1;
@@ -263,8 +269,10 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     rc = rs_fs_ftruncate(p->fd, info->held);
     if (rc != RESUMABLE_OK)
       return rc;
+    if (fstat(p->fd, &st) != 0) /* the identity the meta records is the file as it is now */
+      return rs_fs_err(errno);
   }
-  return rs_fs_meta_save(self, p->name, p->key, info);
+  return rs_fs_meta_save(self, p->name, p->key, info, &st);
 }
 
 /* The committed bytes are exactly info->size long and on disk. */
@@ -290,30 +298,37 @@ static int settle_data(rs_fs *fs, fs_partial *p, uint64_t size, struct stat *st)
   return rc;
 }
 
-/* Rename into place; the sidecar goes first so the new inode is never served without one. */
-static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info,
-                 const struct stat *st)
+/* Rename into place, then record the sidecar: a rename changes the inode's ctime, so the
+ * identity the sidecar is tied to is only known afterwards. A crash in between leaves the new
+ * file with a stale sidecar (another inode's), which makes the next stat hash it once. A
+ * sidecar that cannot be written fails the commit (the disk is failing or full), although the
+ * file is in place: the next stat hashes it. */
+static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info)
 {
   char keyname[RS_FS_NAME_LEN + 1], src[RS_FS_FILE_MAX];
   int dirfd = -1;
   const char *leaf = NULL;
-  struct stat old;
+  struct stat old, st;
   int rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
   if (rc != RESUMABLE_OK)
     return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
   rc = rs_fs_leaf_stat(dirfd, leaf, &old);
-  if (rc == RESUMABLE_OK || rc == RESUMABLE_E_NOT_FOUND) {
-    rs_fs_key_name(p->key, keyname);
-    rc = rs_fs_sum_save(fs, keyname, p->key, st, info->sha256);
-  }
+  if (rc == RESUMABLE_E_NOT_FOUND)
+    rc = RESUMABLE_OK;
   if (p->staging)
     snprintf(src, sizeof(src), "%s", p->name);
   else
     rs_fs_file_name(src, p->name, "data");
   if (rc == RESUMABLE_OK)
     rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
-  if (rc == RESUMABLE_OK)
+  if (rc == RESUMABLE_OK) {
+    rs_fs_key_name(p->key, keyname);
+    int side = fstat(p->fd, &st) != 0 ? rs_fs_err(errno)
+                                      : rs_fs_sum_save(fs, keyname, p->key, &st, info->sha256);
     rc = rs_fs_fsync(dirfd);
+    if (rc == RESUMABLE_OK)
+      rc = side;
+  }
   rs_fs_close(dirfd);
   return rc;
 }
@@ -329,7 +344,7 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     return RESUMABLE_E_STATE;
   int rc = settle_data(fs, p, info->size, &st);
   if (rc == RESUMABLE_OK)
-    rc = place(fs, p, info, &st);
+    rc = place(fs, p, info);
   if (rc != RESUMABLE_OK)
     return rc;
   p->committed = 1;

@@ -159,6 +159,108 @@ static void fs_key_below_a_file_is_409(void **state)
   assert_int_equal(r.status, 409);
 }
 
+/* "<root>/.resumable/partial/<hex of key>.data" */
+static void data_path(const fsfix *fx, const char *key, char *out, size_t cap)
+{
+  uint8_t d[32];
+  char hex[65];
+  rs_sha256_digest(key, strlen(key), d);
+  rs_sha256_hex_format(d, hex);
+  snprintf(out, cap, "%s/.resumable/partial/%s.data", fx->root, hex);
+}
+
+/* Write `c` at `at` of the file in place, then set its mtime back: same length, same mtime. */
+static void overwrite_keeping_mtime(const char *path, long at, char c)
+{
+  struct stat before;
+  assert_int_equal(stat(path, &before), 0);
+  int fd = open(path, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, &c, 1, at), 1);
+  close(fd);
+  struct timespec t[2] = {before.st_atim, before.st_mtim};
+  assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* A held byte of a partial flipped behind the server's back: finishing the upload must not be
+ * answered 200 with the client's hash (the stored bytes do not have it). */
+static void fs_damaged_partial_is_never_certified(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65], path[256], final[256];
+  hex_of(data, 10, hash);
+  result r = run(fx->srv, "PUT", "/v1/files/dmg", "bytes 0-4/10", hash, data, 5, 5);
+  assert_int_equal(r.status, 308);
+  data_path(fx, "dmg", path, sizeof(path));
+  overwrite_keeping_mtime(path, 1, 'a'); /* "hallo" */
+  r = run(fx->srv, "PUT", "/v1/files/dmg", "bytes 5-9/10", hash, data + 5, 5, 5);
+  assert_int_equal(r.status, 400); /* the bytes' SHA-256 is not the bound one */
+  snprintf(final, sizeof(final), "%s/dmg", fx->root);
+  assert_int_equal(access(final, F_OK), -1);
+  assert_int_equal(run(fx->srv, "HEAD", "/v1/files/dmg", NULL, NULL, NULL, 0, 1).status, 404);
+  /* The client starts again from 0 and succeeds. */
+  r = run(fx->srv, "PUT", "/v1/files/dmg", "bytes 0-9/10", hash, data, 10, 3);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, hash);
+}
+
+/* A complete file edited in place with its mtime set back is answered with its new hash. */
+static void fs_complete_file_edited_keeping_mtime_gets_its_new_hash(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65], edited[65], path[256];
+  hex_of(data, 10, hash);
+  hex_of((const uint8_t *)"jelloworld", 10, edited);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/c", NULL, hash, data, 10, 10).status, 200);
+  assert_string_equal(run(fx->srv, "HEAD", "/v1/files/c", NULL, NULL, NULL, 0, 1).sha, hash);
+  snprintf(path, sizeof(path), "%s/c", fx->root);
+  overwrite_keeping_mtime(path, 0, 'j');
+  result r = run(fx->srv, "HEAD", "/v1/files/c", NULL, NULL, NULL, 0, 1);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, edited);
+  r = run(fx->srv, "GET", "/v1/files/c", NULL, NULL, NULL, 0, 1);
+  assert_string_equal(r.sha, edited);
+  /* "Already there" is judged against the real bytes too: the old hash uploads again. */
+  r = run(fx->srv, "PUT", "/v1/files/c", "bytes 0-9/10", hash, data, 10, 10);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(run(fx->srv, "HEAD", "/v1/files/c", NULL, NULL, NULL, 0, 1).sha, hash);
+}
+
+static int rebuilds;
+static void count_rebuilds(void *user, resumable_log_level level, const char *msg)
+{
+  (void)user;
+  (void)level;
+  rebuilds += strstr(msg, "rebuilding the SHA-256") != NULL;
+}
+
+/* A partial whose hash state had to be rebuilt (its file changed) records the rebuilt state:
+ * the next request does not read the prefix again. */
+static void fs_rebuilt_hash_state_is_recorded(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65], path[256];
+  hex_of(data, 10, hash);
+  rebuilds = 0;
+  resumable_server_set_log(fx->srv, count_rebuilds, NULL);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/rb", "bytes 0-3/10", hash, data, 4, 4).status,
+                   308);
+  data_path(fx, "rb", path, sizeof(path));
+  assert_int_equal(utimensat(AT_FDCWD, path, NULL, 0), 0); /* same bytes, new times */
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/rb", "bytes 4-5/10", hash, data + 4, 2, 2).status,
+                   308);
+  assert_int_equal(rebuilds, 1);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/rb", "bytes 6-6/10", hash, data + 6, 1, 1).status,
+                   308);
+  result r = run(fx->srv, "PUT", "/v1/files/rb", "bytes 7-9/10", hash, data + 7, 3, 3);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, hash);
+  assert_int_equal(rebuilds, 1);
+}
+
 #define RACE_SIZE (1024u * 1024u)
 
 typedef struct racer {
@@ -262,6 +364,9 @@ int main(void)
   const struct CMUnitTest tests[] = {
     T(fs_upload_resumes_after_server_restart),
     T(fs_key_below_a_file_is_409),
+    T(fs_damaged_partial_is_never_certified),
+    T(fs_complete_file_edited_keeping_mtime_gets_its_new_hash),
+    T(fs_rebuilt_hash_state_is_recorded),
     T(fs_racing_writers_on_one_key_produce_the_exact_file),
     T(fs_parallel_keys_upload_independently),
   };
