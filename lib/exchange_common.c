@@ -38,7 +38,9 @@ void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
   if (rc == RESUMABLE_E_NOSPACE)
     rs_exchange_fail(ex, 507, "no space left on the server's storage");
   else if (rc == RESUMABLE_E_CONFLICT)
-    rs_exchange_fail(ex, 409, "key conflicts with an existing file or directory on the server");
+    rs_exchange_fail(ex, 409,
+                     "key conflicts with another key: a file or an upload at one of its parent "
+                     "paths, or files or uploads below it");
   else
     rs_exchange_fail(ex, 500, "storage error");
 }

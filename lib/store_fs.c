@@ -21,12 +21,15 @@ static void fs_destroy(void *self)
   if (fs == NULL)
     return;
   rs_fs_flusher_free(fs->flusher);
+  rs_fs_close(fs->ns_fd);
+  rs_fs_close(fs->claims_fd);
   rs_fs_close(fs->tmp_fd);
   rs_fs_close(fs->sums_fd);
   rs_fs_close(fs->part_fd);
   rs_fs_close(fs->state_fd);
   rs_fs_close(fs->root_fd);
   free(fs->root_path);
+  pthread_mutex_destroy(&fs->ns_mu);
   free(fs);
 }
 
@@ -176,6 +179,15 @@ static int fs_open(rs_fs *fs, const char *root)
     rc = private_dir(fs->state_fd, "sums", &fs->sums_fd);
   if (rc == RESUMABLE_OK)
     rc = private_dir(fs->state_fd, "tmp", &fs->tmp_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "claims", &fs->claims_fd);
+  if (rc == RESUMABLE_OK) {
+    do {
+      fs->ns_fd = openat(fs->state_fd, "ns.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    } while (fs->ns_fd < 0 && errno == EINTR);
+    if (fs->ns_fd < 0)
+      rc = errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  }
   return rc;
 }
 
@@ -190,13 +202,23 @@ int resumable_store_fs_new(resumable_store **out, const char *root)
   if (fs == NULL)
     return RESUMABLE_E_NOMEM;
   fs->root_fd = fs->state_fd = fs->part_fd = fs->sums_fd = fs->tmp_fd = -1;
+  fs->claims_fd = fs->ns_fd = -1;
   atomic_init(&fs->seq, 0);
+  if (pthread_mutex_init(&fs->ns_mu, NULL) != 0) {
+    free(fs);
+    return RESUMABLE_E_NOMEM;
+  }
   int rc = fs_open(fs, root);
   if (rc == RESUMABLE_OK)
     rc = rs_fs_flusher_new(&fs->flusher);
   if (rc == RESUMABLE_OK) {
     each_entry(fs->tmp_fd, drop_stale_temp, NULL);
     each_entry(fs->part_fd, drop_orphan, NULL);
+    rc = rs_fs_ns_lock(fs);
+  }
+  if (rc == RESUMABLE_OK) {
+    rs_fs_claims_rebuild(fs);
+    rs_fs_ns_unlock(fs);
     rc = resumable_store_new(out, &fs_ops, fs);
   }
   if (rc != RESUMABLE_OK)

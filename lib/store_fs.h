@@ -2,6 +2,9 @@
  *   store_fs.c          creation, startup cleanup, the ops table
  *   store_fs_io.c       EINTR-safe I/O, errno mapping, temp files, atomic small-file writes
  *   store_fs_path.c     key -> directory fd + leaf name, never leaving the root
+ *   store_fs_ns.c       the namespace lock: which keys may begin, directories made and removed
+ *   store_fs_claims.c   the directories partial uploads will need (so a file cannot take them)
+ *   store_fs_lock.c     OFD locks (never PIDs)
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
@@ -15,13 +18,16 @@
  *   .resumable/partial/<hex>.data, .meta   a partial upload's bytes and metadata
  *   .resumable/sums/<hex>                  a complete file's size + SHA-256, tied to its inode
  *   .resumable/tmp/                        staging files and metadata being written
+ *   .resumable/claims/<hex of a dir>/<hex>  a partial below that directory (store_fs_claims.c)
+ *   .resumable/ns.lock                     the namespace lock's file (store_fs_ns.c)
  * where <hex> is the lower-case hex SHA-256 of the key.
  *
- * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter;
- * every op works on its own file descriptors. */
+ * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter and
+ * the namespace mutex; every op works on its own file descriptors. */
 #ifndef RESUMABLE_STORE_FS_H
 #define RESUMABLE_STORE_FS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +44,9 @@ typedef struct rs_fs {
   int part_fd;    /* .resumable/partial */
   int sums_fd;    /* .resumable/sums */
   int tmp_fd;     /* .resumable/tmp */
+  int claims_fd;  /* .resumable/claims */
+  int ns_fd;      /* .resumable/ns.lock, open for the namespace lock */
+  pthread_mutex_t ns_mu; /* the namespace lock within the process */
   char *root_path; /* realpath of the root, for complete_path */
   size_t root_len;
   atomic_ulong seq; /* makes temp names unique within the process */
@@ -120,12 +129,45 @@ void rs_fs_key_name(const char *key, char out[RS_FS_NAME_LEN + 1]);
  * *leaf (points into key). With `create`, missing directories are made (0755). A segment that
  * is a symlink or not a directory is CONFLICT; a missing one (without create) NOT_FOUND. */
 int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const char **leaf);
-/* lstat of the leaf: OK with *st for a regular file, NOT_FOUND, or CONFLICT for a directory,
- * a symlink or anything else that is not a regular file. */
+/* lstat of the leaf: OK with *st for a regular file, NOT_FOUND, or CONFLICT (with *st) for a
+ * directory, a symlink or anything else that is not a regular file. */
 int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
-/* Could `key` be placed? OK if every existing segment is a real directory and the leaf is
- * absent or a regular file; CONFLICT otherwise. Creates nothing. */
-int rs_fs_check_placement(const rs_fs *fs, const char *key);
+
+/* ---- store_fs_lock.c ---- */
+/* Lock bytes [off, off+len) of fd (len 0: to the end of any file), exclusive or shared; with
+ * `wait`, block until granted. OK, STATE (held elsewhere, only without wait), NOMEM (ENOLCK),
+ * IO. */
+int rs_fs_lock(int fd, uint64_t off, uint64_t len, int exclusive, int wait);
+void rs_fs_unlock(int fd, uint64_t off, uint64_t len);
+/* 1 if another open file description holds a lock on any of [off, off+len) of fd's file. */
+int rs_fs_lock_held_elsewhere(int fd, uint64_t off, uint64_t len);
+
+/* ---- store_fs_ns.c ---- */
+/* Take / release the namespace lock (waits). OK, or an error from rs_fs_lock (not taken). */
+int rs_fs_ns_lock(rs_fs *fs);
+void rs_fs_ns_unlock(rs_fs *fs);
+/* May an upload of `key` begin, or commit? Under the namespace lock. OK when no partial exists
+ * at a parent path, no partial claims a directory below the key, every existing parent segment
+ * is a directory, and the key is absent, a regular file, or an empty directory nothing needs
+ * (which is removed); CONFLICT otherwise; an I/O error. */
+int rs_fs_ns_check(rs_fs *fs, const char *key);
+/* After `key`'s file was removed: remove its parent directories that are now empty, deepest
+ * first, up to the root (which stays). Under the namespace lock. */
+void rs_fs_ns_prune(rs_fs *fs, const char *key);
+
+/* ---- store_fs_claims.c (all under the namespace lock) ---- */
+/* Does partial `name` (hex of its key) have a .data or .meta? */
+int rs_fs_partial_exists(rs_fs *fs, const char *name);
+/* Record that partial `name` of `key` needs every proper prefix of key as a directory. */
+int rs_fs_claims_add(rs_fs *fs, const char *key, const char *name);
+/* Forget partial `name`'s claims. */
+void rs_fs_claims_drop(rs_fs *fs, const char *key, const char *name);
+/* 1 if a live partial claims `key` as one of its directories (a partial below it), 0 if not
+ * (stale claims met on the way are removed), or a negative error. */
+int rs_fs_claims_below(rs_fs *fs, const char *key);
+/* Add the claims of every partial on disk (at store start: repairs claims lost in a crash and
+ * makes them for partials of older versions). */
+void rs_fs_claims_rebuild(rs_fs *fs);
 
 /* ---- store_fs_meta.c ---- */
 /* One version of a file's bytes, as stat shows it. Any write changes size or mtime, and ctime

@@ -77,6 +77,15 @@ static int drop(rs_fs *fs, const char *name)
   return (a == RESUMABLE_OK || b == RESUMABLE_OK) ? RESUMABLE_OK : RESUMABLE_E_NOT_FOUND;
 }
 
+/* The partial's files are gone: so are its claims (a failure only leaves them stale). */
+static void forget_claims(rs_fs *fs, const char *key, const char *name)
+{
+  if (strchr(key, '/') == NULL || rs_fs_ns_lock(fs) != RESUMABLE_OK)
+    return;
+  rs_fs_claims_drop(fs, key, name);
+  rs_fs_ns_unlock(fs);
+}
+
 /* Meta plus a data file: the partial as it stands. A meta without data is absent (and
  * removed: it is what an interrupted commit or remove leaves). */
 static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info,
@@ -146,24 +155,52 @@ static int open_existing(rs_fs *fs, const char *key, const char *name, int *fd,
   return rc;
 }
 
+/* Under the namespace lock: the key may begin, its claims are made and its data file exists
+ * before the lock is let go, so no conflicting upload can start in between and a claim is
+ * never met without its partial's files. The meta (fsynced) is written after. */
 static int open_create(rs_fs *fs, const char *key, const char *name, int *fd,
                        resumable_partial_info *info)
 {
   struct stat st;
-  int rc = drop(fs, name);
-  if (rc != RESUMABLE_OK && rc != RESUMABLE_E_NOT_FOUND)
-    return rc;
-  rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
+  int rc = rs_fs_ns_lock(fs);
   if (rc != RESUMABLE_OK)
-    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
+    return rc;
+  rc = rs_fs_ns_check(fs, key);
+  if (rc == RESUMABLE_OK) {
+    rc = drop(fs, name);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_OK;
+  }
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_claims_add(fs, key, name);
+  if (rc == RESUMABLE_OK) {
+    rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_E_IO;
+  }
+  rs_fs_ns_unlock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
   info->held = 0;
   rc = rs_fs_meta_save(fs, name, key, info, &st);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(*fd);
     *fd = -1;
-    (void)drop(fs, name);
+    (void)drop(fs, name); /* its claims are stale now, and removed when met */
   }
   return rc;
+}
+
+/* Whole-file uploads make no claim (their staging file is anonymous): a conflicting partial
+ * begun meanwhile makes their commit fail instead (rs_fs_ns_check again there). */
+static int open_staging(rs_fs *fs, const char *key, char name[RS_FS_FILE_MAX], int *fd)
+{
+  int rc = rs_fs_ns_lock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = rs_fs_ns_check(fs, key);
+  rs_fs_ns_unlock(fs);
+  return rc == RESUMABLE_OK ? rs_fs_tmp_create(fs, "stage", name, fd) : rc;
 }
 
 int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
@@ -181,10 +218,7 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
     rs_fs_key_name(key, name);
     rc = open_existing(fs, key, name, &fd, &got);
   } else if (mode == RESUMABLE_PARTIAL_CREATE || mode == RESUMABLE_PARTIAL_STAGING) {
-    /* Refuse a key that can never be committed before any byte is accepted for it. */
-    rc = rs_fs_check_placement(fs, key);
-    if (rc != RESUMABLE_OK)
-      return rc;
+    /* A key that cannot be placed is refused before any byte is accepted for it. */
     got = *info;
     if (got.hash_state_len > RESUMABLE_HASH_STATE_MAX)
       got.hash_state_len = 0;
@@ -193,7 +227,7 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
       rs_fs_key_name(key, name);
       rc = open_create(fs, key, name, &fd, &got);
     } else {
-      rc = rs_fs_tmp_create(fs, "stage", name, &fd);
+      rc = open_staging(fs, key, name, &fd);
     }
   } else {
     return RESUMABLE_E_INVALID_ARG;
@@ -308,19 +342,23 @@ static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info)
   char keyname[RS_FS_NAME_LEN + 1], src[RS_FS_FILE_MAX];
   int dirfd = -1;
   const char *leaf = NULL;
-  struct stat old, st;
-  int rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
-  if (rc != RESUMABLE_OK)
-    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
-  rc = rs_fs_leaf_stat(dirfd, leaf, &old);
-  if (rc == RESUMABLE_E_NOT_FOUND)
-    rc = RESUMABLE_OK;
+  struct stat st;
   if (p->staging)
     snprintf(src, sizeof(src), "%s", p->name);
   else
     rs_fs_file_name(src, p->name, "data");
+  int rc = rs_fs_ns_lock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = rs_fs_ns_check(fs, p->key); /* a staging upload may have met a conflict meanwhile */
+  if (rc == RESUMABLE_OK) {
+    rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_E_IO;
+  }
   if (rc == RESUMABLE_OK)
     rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
+  rs_fs_ns_unlock(fs);
   if (rc == RESUMABLE_OK) {
     rs_fs_key_name(p->key, keyname);
     int side = fstat(p->fd, &st) != 0 ? rs_fs_err(errno)
@@ -355,6 +393,7 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     rs_fs_file_name(meta, p->name, "meta");
     (void)rs_fs_unlink(fs->part_fd, meta);
     (void)rs_fs_fsync(fs->part_fd);
+    forget_claims(fs, p->key, p->name);
   }
   return RESUMABLE_OK;
 }
@@ -379,7 +418,9 @@ int rs_fs_partial_remove(void *self, const char *key)
     return RESUMABLE_E_INVALID_ARG;
   rs_fs_key_name(key, name);
   int rc = drop(self, name);
-  if (rc == RESUMABLE_OK)
+  if (rc == RESUMABLE_OK) {
     (void)rs_fs_fsync(((rs_fs *)self)->part_fd);
+    forget_claims(self, key, name);
+  }
   return rc;
 }

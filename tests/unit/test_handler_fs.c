@@ -261,6 +261,123 @@ static void fs_rebuilt_hash_state_is_recorded(void **state)
   assert_int_equal(rebuilds, 1);
 }
 
+/* The reply body of an exchange that was refused with a text. */
+static int body_has(resumable_exchange *ex, const char *needle)
+{
+  char buf[512];
+  size_t got = 0;
+  assert_int_equal(resumable_exchange_read_body(ex, buf, sizeof(buf) - 1, &got), RESUMABLE_OK);
+  buf[got] = '\0';
+  return strstr(buf, needle) != NULL;
+}
+
+/* After DELETE a/b, the directory a (emptied) goes, and a is an ordinary key again. */
+static void fs_delete_removes_emptied_directories(void **state)
+{
+  fsfix *fx = *state;
+  char path[256];
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/a/b", NULL, NULL, (const uint8_t *)"x", 1, 1)
+                       .status,
+                   200);
+  assert_int_equal(run(fx->srv, "DELETE", "/v1/files/a/b", NULL, NULL, NULL, 0, 1).status, 204);
+  snprintf(path, sizeof(path), "%s/a", fx->root);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_int_equal(run(fx->srv, "HEAD", "/v1/files/a", NULL, NULL, NULL, 0, 1).status, 404);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/a", NULL, NULL, (const uint8_t *)"y", 1, 1)
+                       .status,
+                   200);
+  assert_int_equal(run(fx->srv, "HEAD", "/v1/files/a", NULL, NULL, NULL, 0, 1).status, 200);
+}
+
+/* A directory at the key, or a file where a parent directory would be: the key holds no file,
+ * so HEAD, GET and DELETE answer 404 whatever is on disk there. */
+static void fs_absent_key_is_404_whatever_is_on_disk(void **state)
+{
+  fsfix *fx = *state;
+  char path[256];
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/d/x", NULL, NULL, (const uint8_t *)"x", 1, 1)
+                       .status,
+                   200);
+  snprintf(path, sizeof(path), "%s/empty", fx->root);
+  assert_int_equal(mkdir(path, 0755), 0);
+  static const char *const absent[] = {"/v1/files/d", "/v1/files/d/x/y", "/v1/files/empty"};
+  static const char *const methods[] = {"HEAD", "GET", "DELETE"};
+  for (size_t k = 0; k < 3; k++)
+    for (size_t m = 0; m < 3; m++)
+      assert_int_equal(run(fx->srv, methods[m], absent[k], NULL, NULL, NULL, 0, 1).status, 404);
+  assert_int_equal(run(fx->srv, "HEAD", "/v1/files/d/x", NULL, NULL, NULL, 0, 1).status, 200);
+}
+
+/* A refused PUT of `path`: 409 with a text that says why. */
+static void assert_conflict(fsfix *fx, const char *path, const char *range)
+{
+  resumable_exchange *ex = NULL;
+  assert_int_equal(resumable_exchange_begin(fx->srv, "PUT", path, &ex), RESUMABLE_OK);
+  if (range)
+    resumable_exchange_add_header(ex, "Content-Range", range);
+  resumable_exchange_add_header(ex, "Content-Length", "5");
+  assert_int_equal(resumable_exchange_headers_done(ex), 1); /* answered before any body */
+  assert_int_equal(resumable_exchange_status(ex), 409);
+  assert_true(body_has(ex, "conflicts with another key"));
+  resumable_exchange_free(ex);
+}
+
+/* While e/f is partial, e may not become a file (that would strand e/f): refused at its start,
+ * and e/f still finishes. */
+static void fs_partial_below_refuses_a_file_at_its_parent(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65];
+  hex_of(data, 10, hash);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/e/f", "bytes 0-4/10", hash, data, 5, 5).status,
+                   308);
+  assert_conflict(fx, "/v1/files/e", NULL);
+  assert_conflict(fx, "/v1/files/e", "bytes 0-4/5");
+  result r = run(fx->srv, "PUT", "/v1/files/e/f", "bytes 5-9/10", hash, data + 5, 5, 5);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, hash);
+}
+
+/* While e is partial, nothing may begin below it (e will be a file). */
+static void fs_partial_refuses_keys_below_it(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65];
+  hex_of(data, 10, hash);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/e", "bytes 0-4/10", hash, data, 5, 5).status,
+                   308);
+  assert_conflict(fx, "/v1/files/e/f", NULL);
+  assert_conflict(fx, "/v1/files/e/f/g", "bytes 0-4/5");
+  result r = run(fx->srv, "PUT", "/v1/files/e", "bytes 5-9/10", hash, data + 5, 5, 5);
+  assert_int_equal(r.status, 200);
+}
+
+/* A whole-file PUT of e whose body is on its way when a chunked upload of e/f begins: e loses
+ * at its end (409), e/f is not stranded. */
+static void fs_whole_file_put_loses_to_a_partial_begun_below_it(void **state)
+{
+  fsfix *fx = *state;
+  const uint8_t *data = (const uint8_t *)"helloworld";
+  char hash[65];
+  hex_of(data, 10, hash);
+  resumable_exchange *ex = NULL;
+  assert_int_equal(resumable_exchange_begin(fx->srv, "PUT", "/v1/files/e", &ex), RESUMABLE_OK);
+  resumable_exchange_add_header(ex, "Content-Length", "4");
+  assert_int_equal(resumable_exchange_headers_done(ex), 0);
+  assert_int_equal(resumable_exchange_feed(ex, "ab", 2), 0);
+  assert_int_equal(run(fx->srv, "PUT", "/v1/files/e/f", "bytes 0-4/10", hash, data, 5, 5).status,
+                   308);
+  assert_int_equal(resumable_exchange_feed(ex, "cd", 2), 0);
+  resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE);
+  assert_int_equal(resumable_exchange_status(ex), 409);
+  resumable_exchange_free(ex);
+  result r = run(fx->srv, "PUT", "/v1/files/e/f", "bytes 5-9/10", hash, data + 5, 5, 5);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.sha, hash);
+}
+
 #define RACE_SIZE (1024u * 1024u)
 
 typedef struct racer {
@@ -367,6 +484,11 @@ int main(void)
     T(fs_damaged_partial_is_never_certified),
     T(fs_complete_file_edited_keeping_mtime_gets_its_new_hash),
     T(fs_rebuilt_hash_state_is_recorded),
+    T(fs_delete_removes_emptied_directories),
+    T(fs_absent_key_is_404_whatever_is_on_disk),
+    T(fs_partial_below_refuses_a_file_at_its_parent),
+    T(fs_partial_refuses_keys_below_it),
+    T(fs_whole_file_put_loses_to_a_partial_begun_below_it),
     T(fs_racing_writers_on_one_key_produce_the_exact_file),
     T(fs_parallel_keys_upload_independently),
   };
