@@ -5,6 +5,7 @@
  *   store_fs_ns.c       the namespace lock: which keys may begin, directories made and removed
  *   store_fs_claims.c   the directories partial uploads will need (so a file cannot take them)
  *   store_fs_lock.c     OFD locks (never PIDs)
+ *   store_fs_owner.c    key_lock/_unlock/_release: a key's owner across processes
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
@@ -20,6 +21,7 @@
  *   .resumable/tmp/                        staging files and metadata being written
  *   .resumable/claims/<hex of a dir>/<hex>  a partial below that directory (store_fs_claims.c)
  *   .resumable/ns.lock                     the namespace lock's file (store_fs_ns.c)
+ *   .resumable/locks/<hex>                 a key's lock file while it has an owner
  * where <hex> is the lower-case hex SHA-256 of the key.
  *
  * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter and
@@ -37,6 +39,7 @@
 #include "resumable/store.h"
 
 typedef struct rs_fs_flusher rs_fs_flusher;
+typedef struct rs_fs_owner rs_fs_owner;
 
 typedef struct rs_fs {
   int root_fd;    /* <root> */
@@ -47,6 +50,15 @@ typedef struct rs_fs {
   int claims_fd;  /* .resumable/claims */
   int ns_fd;      /* .resumable/ns.lock, open for the namespace lock */
   pthread_mutex_t ns_mu; /* the namespace lock within the process */
+  int locks_fd;   /* .resumable/locks */
+  /* key owners of this process (store_fs_owner.c) and the thread that watches them */
+  pthread_mutex_t owners_mu;
+  pthread_cond_t owners_cv;
+  rs_fs_owner *owners;
+  pthread_t owners_thread;
+  int owners_thread_started; /* 0 not yet, 1 running, -1 could not start */
+  int owners_stop;
+  int owners_ready; /* the fields above are initialised */
   char *root_path; /* realpath of the root, for complete_path */
   size_t root_len;
   atomic_ulong seq; /* makes temp names unique within the process */
@@ -113,7 +125,8 @@ void rs_fs_close(int fd);
 int rs_fs_unlink(int dirfd, const char *name);
 /* renameat, atomically replacing `to`; a vanished source is IO, not NOT_FOUND. */
 int rs_fs_rename(int fromdir, const char *from, int todir, const char *to);
-/* A new, empty, uniquely named file in .resumable/tmp, opened read-write. */
+/* A new, empty, uniquely named file in .resumable/tmp, opened read-write, and locked (OFD) for
+ * as long as fd stays open: an unlocked temp file is a dead process's. */
 int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd);
 /* Replace dirfd/name atomically with `len` bytes: temp file, fsync, rename, fsync dirfd. */
 int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, size_t len);
@@ -141,6 +154,25 @@ int rs_fs_lock(int fd, uint64_t off, uint64_t len, int exclusive, int wait);
 void rs_fs_unlock(int fd, uint64_t off, uint64_t len);
 /* 1 if another open file description holds a lock on any of [off, off+len) of fd's file. */
 int rs_fs_lock_held_elsewhere(int fd, uint64_t off, uint64_t len);
+
+/* ---- store_fs_owner.c ---- */
+/* How often an owner looks whether another process waits for its key (a busy owner at its
+ * next body piece, an idle one from the store's thread): the longest a TAKE waits, plus the
+ * owner's current store call. */
+#define RS_FS_OWNER_CHECK_MS 50
+int rs_fs_owners_init(rs_fs *fs);
+/* Stops and joins the thread; every owner must have been released. */
+void rs_fs_owners_fini(rs_fs *fs);
+int rs_fs_key_lock(void *self, const char *key, resumable_key_lock_mode mode, void **owner);
+void rs_fs_key_unlock(void *self, void *owner);
+void rs_fs_key_release(void *self, void *owner);
+/* partial_open: the data file of partial `name` was opened (and locked) under the key's owner in
+ * this process, if there is one: keep a dup, to flush and unlock it when the owner lets go. */
+void rs_fs_owner_attach(rs_fs *fs, const char *name, int data_fd);
+/* Housekeeping on a key by its hex name: take it only if no process holds or wants it (OK with
+ * the lock file's descriptor in *fd; STATE if busy), then rs_fs_key_untry. */
+int rs_fs_key_try_name(rs_fs *fs, const char *name, int *fd);
+void rs_fs_key_untry(rs_fs *fs, const char *name, int fd);
 
 /* ---- store_fs_ns.c ---- */
 /* Take / release the namespace lock (waits). OK, or an error from rs_fs_lock (not taken). */

@@ -140,14 +140,34 @@ static int make_handle(const char *key, const char *name, int fd, int staging, v
   return RESUMABLE_OK;
 }
 
+/* Every partial handle locks its data file (byte 0, OFD) while open. Its previous owner (another
+ * process, maybe on another host) let go of it only after flushing its writes, or is dead and
+ * its close flushed them before the lock went (store_fs_owner.c): only then may this handle cut
+ * or append. Waits. */
+static int lock_data(int fd)
+{
+  return rs_fs_lock(fd, 0, 1, 1, 1);
+}
+
+/* Is the file at dirfd/name still the one open as fd? A handle renames and unlinks only its own
+ * file: under its key's owner it always is, unless someone outside the store replaced it. */
+static int still_ours(int dirfd, const char *name, int fd)
+{
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int open_existing(rs_fs *fs, const char *key, const char *name, int *fd,
                          resumable_partial_info *info)
 {
   int rc = load(fs, name, key, info, fd);
   if (rc != RESUMABLE_OK)
     return rc;
+  rc = lock_data(*fd);
   /* Bytes past `held` were never synced: not trusted, cut off so appends start at held. */
-  rc = rs_fs_ftruncate(*fd, info->held);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_ftruncate(*fd, info->held);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(*fd);
     *fd = -1;
@@ -177,6 +197,10 @@ static int open_create(rs_fs *fs, const char *key, const char *name, int *fd,
     rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
     if (rc == RESUMABLE_E_NOT_FOUND)
       rc = RESUMABLE_E_IO;
+    if (rc == RESUMABLE_OK && (rc = lock_data(*fd)) != RESUMABLE_OK) {
+      rs_fs_close(*fd);
+      *fd = -1;
+    }
   }
   rs_fs_ns_unlock(fs);
   if (rc != RESUMABLE_OK)
@@ -234,6 +258,8 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
   }
   if (rc != RESUMABLE_OK)
     return rc;
+  if (mode != RESUMABLE_PARTIAL_STAGING)
+    rs_fs_owner_attach(fs, name, fd);
   rc = make_handle(key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(fd);
@@ -306,6 +332,10 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     if (fstat(p->fd, &st) != 0) /* the identity the meta records is the file as it is now */
       return rs_fs_err(errno);
   }
+  char data[RS_FS_FILE_MAX];
+  rs_fs_file_name(data, p->name, "data");
+  if (!still_ours(((rs_fs *)self)->part_fd, data, p->fd))
+    return RESUMABLE_E_SUPERSEDED; /* never record a meta for another file */
   return rs_fs_meta_save(self, p->name, p->key, info, &st);
 }
 
@@ -347,6 +377,9 @@ static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info)
     snprintf(src, sizeof(src), "%s", p->name);
   else
     rs_fs_file_name(src, p->name, "data");
+  int srcdir = p->staging ? fs->tmp_fd : fs->part_fd;
+  if (!still_ours(srcdir, src, p->fd))
+    return p->staging ? RESUMABLE_E_IO : RESUMABLE_E_SUPERSEDED; /* rename only our own file */
   int rc = rs_fs_ns_lock(fs);
   if (rc != RESUMABLE_OK)
     return rc;
@@ -357,7 +390,7 @@ static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info)
       rc = RESUMABLE_E_IO;
   }
   if (rc == RESUMABLE_OK)
-    rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
+    rc = rs_fs_rename(srcdir, src, dirfd, leaf);
   rs_fs_ns_unlock(fs);
   if (rc == RESUMABLE_OK) {
     rs_fs_key_name(p->key, keyname);
@@ -405,9 +438,13 @@ void rs_fs_partial_close(void *self, void *handle)
   if (p == NULL)
     return;
   rs_fs_flush_release(fs->flusher, p->bg);
-  rs_fs_close(p->fd);
   if (p->staging && !p->committed)
-    (void)rs_fs_unlink(fs->tmp_fd, p->name);
+    (void)rs_fs_unlink(fs->tmp_fd, p->name); /* while still locked: see rs_fs_tmp_create */
+  /* Unlocked explicitly: the flusher may hold a dup of the descriptor a little longer. On NFS
+   * the unlock also flushes first (any writes not synced are not promised, but must not be
+   * written back over the next owner's). */
+  rs_fs_unlock(p->fd, 0, 1);
+  rs_fs_close(p->fd);
   free(p);
 }
 

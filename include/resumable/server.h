@@ -37,7 +37,7 @@ extern "C" {
  * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
  * starts in resumable_server_new / _new_with_store (2 by default, see
  * resumable_server_set_hash_threads) and joins in resumable_server_free; the handler creates
- * no other thread (the default POSIX store adds one of its own: see resumable_store_fs_new). They run only SHA-256 over copies of body bytes (never a store op, never a
+ * no other thread (the default POSIX store adds two of its own: see resumable_store_fs_new). They run only SHA-256 over copies of body bytes (never a store op, never a
  * callback) with every signal blocked. A feed copies the piece into a bounded queue and
  * returns; the hash catches up off the caller's thread, and every decision that depends on it
  * (the final digest check, the hash state saved with a 308/sync, a superseding request) waits

@@ -426,7 +426,10 @@ static pid_t dead_pid(void)
   return pid;
 }
 
-static void startup_clears_temp_files_of_dead_processes(void **state)
+/* A temp file is live while some process holds its lock, whatever its name says: one named for
+ * this very process but unlocked is a dead process's leftover too (pids mean nothing across
+ * hosts, and get reused). */
+static void startup_clears_unlocked_temp_files(void **state)
 {
   fixture *f = *state;
   char a[128], b[128], mine[128];
@@ -443,12 +446,47 @@ static void startup_clears_temp_files_of_dead_processes(void **state)
   assert_false(fx_exists(f, a));
   assert_false(fx_exists(f, b));
   assert_false(fx_exists(f, ".resumable/tmp/unparsable"));
-  assert_true(fx_exists(f, mine)); /* a live process may still be using it */
+  assert_false(fx_exists(f, mine));
   assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
 }
 
-/* A second store on the same root (e.g. a host restarting its server in-process) must not pull
- * a staging file from under the first. */
+/* A temp file whose name carries a dead pid, locked by a live process (as another host's
+ * server would hold it): kept. Once that process is gone, removed. */
+static void startup_keeps_temp_files_locked_by_a_live_process(void **state)
+{
+  fixture *f = *state;
+  char rel[128], path[512];
+  int ready[2], stop[2];
+  snprintf(rel, sizeof(rel), ".resumable/tmp/stage-%lx-7-8", (unsigned long)dead_pid());
+  fx_write(f, rel, "z", 1);
+  fx_path(f, rel, path, sizeof(path));
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(stop), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    int fd = open(path, O_RDWR);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    char c = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1 || read(stop[0], &c, 1) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  assert_int_equal(c, 'y');
+  fx_restart(f);
+  assert_true(fx_exists(f, rel));
+  assert_int_equal(write(stop[1], "x", 1), 1);
+  assert_int_equal(waitpid(child, NULL, 0), child);
+  fx_restart(f);
+  assert_false(fx_exists(f, rel));
+  close(ready[0]);
+  close(ready[1]);
+  close(stop[0]);
+  close(stop[1]);
+}
+
 static void second_store_on_same_root_keeps_live_staging_file(void **state)
 {
   fixture *f = *state;
@@ -557,7 +595,8 @@ int main(void)
     T(partial_remove_keeps_complete_file),
     T(staging_close_without_commit_leaves_nothing),
     T(staging_commit_leaves_no_temp_file),
-    T(startup_clears_temp_files_of_dead_processes),
+    T(startup_clears_unlocked_temp_files),
+    T(startup_keeps_temp_files_locked_by_a_live_process),
     T(second_store_on_same_root_keeps_live_staging_file),
     T(partial_sync_refused_on_staging),
   };
