@@ -166,9 +166,11 @@ void rs_fs_owners_fini(rs_fs *fs);
 int rs_fs_key_lock(void *self, const char *key, resumable_key_lock_mode mode, void **owner);
 void rs_fs_key_unlock(void *self, void *owner);
 void rs_fs_key_release(void *self, void *owner);
-/* partial_open: the data file of partial `name` was opened (and locked) under the key's owner in
- * this process, if there is one: keep a dup, to flush and unlock it when the owner lets go. */
-void rs_fs_owner_attach(rs_fs *fs, const char *name, int data_fd);
+/* partial_open: partial `name` was opened (its data locked) under the key's owner in this
+ * process, if there is one: the owner yields it (rs_fs_partial_yield) when it lets go.
+ * partial_close detaches it first. */
+void rs_fs_owner_attach(rs_fs *fs, const char *name, void *partial);
+void rs_fs_owner_detach(rs_fs *fs, const char *name, void *partial);
 /* Housekeeping on a key by its hex name: take it only if no process holds or wants it (OK with
  * the lock file's descriptor in *fd; STATE if busy), then rs_fs_key_untry. */
 int rs_fs_key_try_name(rs_fs *fs, const char *name, int *fd);
@@ -242,6 +244,10 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
 int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info *info);
 void rs_fs_partial_close(void *self, void *handle);
 int rs_fs_partial_remove(void *self, const char *key);
+/* The key's owner lets go of this open partial (another process takes the key): bytes past its
+ * last sync are cut and the meta re-tied to the file, the data is flushed and its lock released.
+ * The handle is not used again but to be closed. Under the owner's mutex. */
+void rs_fs_partial_yield(void *handle);
 /* store_fs_scan.c */
 int rs_fs_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
 

@@ -9,10 +9,11 @@
  * waits for byte 0, so the owner lets go at its next piece (KEEP then answers SUPERSEDED) or,
  * if its client is idle, from this file's thread, which looks at every idle owner as often.
  *
- * Letting go, the owner first fdatasyncs the data file of the partial it opened and releases
- * that file's own lock (store_fs_partial.c locks every partial's data file while open): on NFS
- * the next owner, maybe on another host, must not write a range that this host's page cache
- * could still write back later. Should the process die instead, its descriptors close one by
+ * Letting go, the owner cuts the partial it opened back to its last sync (recording the file's
+ * new identity with the synced state, so the next owner need not hash the prefix again),
+ * fdatasyncs it and releases that file's own lock (store_fs_partial.c locks every partial's data
+ * file while open): on NFS the next owner, maybe on another host, must not write a range that
+ * this host's page cache could still write back later. Should the process die instead, its descriptors close one by
  * one, and closing the data file flushes it before its lock goes, so the next owner, who takes
  * that lock before writing, waits for the flush.
  *
@@ -43,7 +44,7 @@ struct rs_fs_owner {
   int held;            /* byte 0 is ours */
   int pinned;          /* between key_lock and key_unlock */
   int interrupted;     /* let go since the last TAKE: the next TAKE says so */
-  int data_fd;         /* a dup of the data file of the partial opened under this owner, or -1 */
+  void *partial;       /* the partial handle opened under this owner (store_fs_partial.c), or NULL */
   uint64_t checked_ms; /* when byte 1 was last looked at */
   rs_fs_owner *prev, *next; /* fs->owners, under fs->owners_mu */
 };
@@ -102,13 +103,8 @@ static int acquire(rs_fs_owner *o, int wait)
 /* Under o->mu, holding byte 0. */
 static void let_go(rs_fs_owner *o, int unlink_file)
 {
-  if (o->data_fd >= 0) {
-    /* Not a promise (the meta says what is durable), only ordering: so no fault hook, and an
-     * error is left for the data's next sync to meet. */
-    while (fdatasync(o->data_fd) != 0 && errno == EINTR)
-      ;
-    rs_fs_unlock(o->data_fd, 0, 1);
-  }
+  if (o->partial != NULL)
+    rs_fs_partial_yield(o->partial); /* flush, unlock the data; its unsynced tail goes */
   if (unlink_file)
     (void)unlinkat(o->fs->locks_fd, o->name, 0);
   rs_fs_unlock(o->fd, OWN_BYTE, 1);
@@ -217,7 +213,7 @@ static int owner_new(rs_fs *fs, const char *key, rs_fs_owner **out)
     return RESUMABLE_E_NOMEM;
   }
   o->fs = fs;
-  o->fd = o->data_fd = -1;
+  o->fd = -1;
   rs_fs_key_name(key, o->name);
   pthread_mutex_lock(&fs->owners_mu);
   if (!ensure_thread(fs)) {
@@ -298,26 +294,34 @@ void rs_fs_key_release(void *self, void *owner)
   if (o->held)
     let_go(o, 1);
   pthread_mutex_unlock(&o->mu);
-  rs_fs_close(o->data_fd);
   rs_fs_close(o->fd);
   pthread_mutex_destroy(&o->mu);
   free(o);
 }
 
-void rs_fs_owner_attach(rs_fs *fs, const char *name, int data_fd)
+void rs_fs_owner_attach(rs_fs *fs, const char *name, void *partial)
 {
   pthread_mutex_lock(&fs->owners_mu);
   for (rs_fs_owner *o = fs->owners; o != NULL; o = o->next) {
     if (strcmp(o->name, name) != 0)
       continue;
     pthread_mutex_lock(&o->mu);
-    if (o->held) { /* the one in a key_lock of this key now */
-      int dup = fcntl(data_fd, F_DUPFD_CLOEXEC, 0);
-      if (dup >= 0) {
-        rs_fs_close(o->data_fd);
-        o->data_fd = dup;
-      }
-    }
+    if (o->held) /* the one in a key_lock of this key now */
+      o->partial = partial;
+    pthread_mutex_unlock(&o->mu);
+  }
+  pthread_mutex_unlock(&fs->owners_mu);
+}
+
+void rs_fs_owner_detach(rs_fs *fs, const char *name, void *partial)
+{
+  pthread_mutex_lock(&fs->owners_mu);
+  for (rs_fs_owner *o = fs->owners; o != NULL; o = o->next) {
+    if (strcmp(o->name, name) != 0)
+      continue;
+    pthread_mutex_lock(&o->mu);
+    if (o->partial == partial)
+      o->partial = NULL;
     pthread_mutex_unlock(&o->mu);
   }
   pthread_mutex_unlock(&fs->owners_mu);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "resumable/error.h"
 
@@ -25,6 +26,9 @@ typedef struct fs_partial {
   int sync_failed;
   rs_fs_wb wb;
   rs_fs_flushed *bg; /* background flushing of this upload, or NULL */
+  rs_fs *fs;
+  int have_synced;                /* `synced` is what the meta on disk records */
+  resumable_partial_info synced;  /* the partial as of its last sync (or open, or create) */
   char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
@@ -122,12 +126,15 @@ int rs_fs_partial_stat(void *self, const char *key, resumable_partial_info *out)
   return rc;
 }
 
-static int make_handle(const char *key, const char *name, int fd, int staging, void **handle)
+static int make_handle(rs_fs *fs, const char *key, const char *name, int fd, int staging,
+                       void **handle)
 {
   size_t klen = strlen(key);
   fs_partial *p = malloc(sizeof(*p) + klen + 1);
   if (p == NULL)
     return RESUMABLE_E_NOMEM;
+  p->fs = fs;
+  p->have_synced = 0;
   p->fd = fd;
   p->staging = staging;
   p->committed = 0;
@@ -258,14 +265,19 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
   }
   if (rc != RESUMABLE_OK)
     return rc;
-  if (mode != RESUMABLE_PARTIAL_STAGING)
-    rs_fs_owner_attach(fs, name, fd);
-  rc = make_handle(key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
+  rc = make_handle(fs, key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
   if (rc != RESUMABLE_OK) {
-    rs_fs_close(fd);
     if (mode == RESUMABLE_PARTIAL_STAGING)
       (void)rs_fs_unlink(fs->tmp_fd, name);
+    rs_fs_unlock(fd, 0, 1);
+    rs_fs_close(fd);
     return rc;
+  }
+  if (mode != RESUMABLE_PARTIAL_STAGING) {
+    fs_partial *p = *handle;
+    p->synced = got;
+    p->have_synced = 1;
+    rs_fs_owner_attach(fs, name, p);
   }
   if (out != NULL)
     *out = got;
@@ -336,7 +348,12 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
   rs_fs_file_name(data, p->name, "data");
   if (!still_ours(((rs_fs *)self)->part_fd, data, p->fd))
     return RESUMABLE_E_SUPERSEDED; /* never record a meta for another file */
-  return rs_fs_meta_save(self, p->name, p->key, info, &st);
+  rc = rs_fs_meta_save(self, p->name, p->key, info, &st);
+  if (rc == RESUMABLE_OK) {
+    p->synced = *info;
+    p->have_synced = 1;
+  }
+  return rc;
 }
 
 /* The committed bytes are exactly info->size long and on disk. */
@@ -431,12 +448,39 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
   return RESUMABLE_OK;
 }
 
+void rs_fs_partial_yield(void *handle)
+{
+  fs_partial *p = handle;
+  rs_fs *fs = p->fs;
+  struct stat st;
+  char data[RS_FS_FILE_MAX];
+  if (!p->staging && !p->committed && p->have_synced && !p->sync_failed) {
+    /* Bytes past the last sync are not promised: cut them (as the next owner's open would)
+     * and tie the recorded state to the file as it is then, so that the next owner keeps the
+     * hash state instead of hashing the held prefix again. A failure only costs that. */
+    settle_background(fs, p);
+    rs_fs_file_name(data, p->name, "data");
+    if (!p->sync_failed && fstat(p->fd, &st) == 0 && (uint64_t)st.st_size >= p->synced.held &&
+        still_ours(fs->part_fd, data, p->fd) &&
+        ((uint64_t)st.st_size == p->synced.held ||
+         (rs_fs_ftruncate(p->fd, p->synced.held) == RESUMABLE_OK && fstat(p->fd, &st) == 0)))
+      (void)rs_fs_meta_save(fs, p->name, p->key, &p->synced, &st);
+  }
+  /* Not a promise, only ordering (NFS: no dirty page of ours after the next owner writes):
+   * so no fault hook, and an error is left for the data's next sync to meet. */
+  while (fdatasync(p->fd) != 0 && errno == EINTR)
+    ;
+  rs_fs_unlock(p->fd, 0, 1);
+}
+
 void rs_fs_partial_close(void *self, void *handle)
 {
   rs_fs *fs = self;
   fs_partial *p = handle;
   if (p == NULL)
     return;
+  if (!p->staging)
+    rs_fs_owner_detach(fs, p->name, p);
   rs_fs_flush_release(fs->flusher, p->bg);
   if (p->staging && !p->committed)
     (void)rs_fs_unlink(fs->tmp_fd, p->name); /* while still locked: see rs_fs_tmp_create */

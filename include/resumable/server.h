@@ -32,7 +32,9 @@ extern "C" {
  * Threading: a resumable_server is safe to use from many threads at once once configured (the
  * setters are not: call them before the first exchange). One exchange belongs to one thread at a
  * time. Exchanges for the same key may run concurrently: a newer PUT supersedes an older one,
- * whose next feed answers 423; bytes of two requests never interleave.
+ * whose next feed answers 423; bytes of two requests never interleave. The same holds between
+ * servers in different processes (or hosts) on one store, when the store has the key_lock ops
+ * (the POSIX store does: several servers may share one root, docs/storage.md).
  *
  * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
  * starts in resumable_server_new / _new_with_store (2 by default, see
