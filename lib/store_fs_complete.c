@@ -78,7 +78,8 @@ static int rehash(rs_fs *fs, const char *key, const char *name, int fd, const st
   struct stat after;
   rs_fs_ident before;
   rs_fs_ident_of(st, &before);
-  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 && rs_fs_ident_matches(&before, &after))
+  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 &&
+      rs_fs_ident_matches(&before, &after))
     (void)rs_fs_sum_save(fs, name, key, st, out->sha256); /* best effort: a cache */
   return RESUMABLE_OK;
 }

@@ -13,9 +13,9 @@
  * new identity with the synced state, so the next owner need not hash the prefix again),
  * fdatasyncs it and releases that file's own lock (store_fs_partial.c locks every partial's data
  * file while open): on NFS the next owner, maybe on another host, must not write a range that
- * this host's page cache could still write back later. Should the process die instead, its descriptors close one by
- * one, and closing the data file flushes it before its lock goes, so the next owner, who takes
- * that lock before writing, waits for the flush.
+ * this host's page cache could still write back later. Should the process die instead, its
+ * descriptors close one by one, and closing the data file flushes it before its lock goes, so
+ * the next owner, who takes that lock before writing, waits for the flush.
  *
  * Lock files come and go: the last owner unlinks it while holding byte 0, and whoever then gets
  * byte 0 of the unlinked file sees that the name leads elsewhere (or nowhere) and starts again
@@ -44,7 +44,7 @@ struct rs_fs_owner {
   int held;            /* byte 0 is ours */
   int pinned;          /* between key_lock and key_unlock */
   int interrupted;     /* let go since the last TAKE: the next TAKE says so */
-  void *partial;       /* the partial handle opened under this owner (store_fs_partial.c), or NULL */
+  void *partial;       /* the partial opened under this owner (store_fs_partial.c), or NULL */
   uint64_t checked_ms; /* when byte 1 was last looked at */
   rs_fs_owner *prev, *next; /* fs->owners, under fs->owners_mu */
 };
