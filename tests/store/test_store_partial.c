@@ -465,6 +465,12 @@ static void startup_keeps_temp_files_locked_by_a_live_process(void **state)
   pid_t child = fork();
   assert_true(child >= 0);
   if (child == 0) {
+    /* Holds no pipe of the test runner's open, and ends when the parent's end of `stop` does
+     * (the parent exits, or writes): a failed assertion in the parent never leaves it behind. */
+    close(1);
+    close(2);
+    close(ready[0]);
+    close(stop[1]);
     int fd = open(path, O_RDWR);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     char c = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
