@@ -350,8 +350,13 @@ static int still_owner(resumable_exchange *ex)
     int rc = rs_key_lock(ex, RESUMABLE_KEY_KEEP);
     if (rc == RESUMABLE_OK)
       return 1;
+    /* Another process takes the key. If the store still lets this request sync, its bytes
+     * stay, as when the newer request is in this process (PROTOCOL.md step 8); a store that
+     * let the key go already refuses (then they are dropped with the handle, unpromised). */
+    if (rc == RESUMABLE_E_SUPERSEDED && ex->mode == RS_BODY_APPEND && ex->entry->handle &&
+        ex->entry->info.held != ex->entry->synced)
+      (void)sync_partial(ex);
     rs_key_unlock(ex);
-    /* Another process has the key now: the open partial is its; nothing here may be synced. */
     close_entry_handle(ex);
     discard_staging(ex);
     rs_exchange_store_error(ex, "lock", rc); /* 423 for RESUMABLE_E_SUPERSEDED */

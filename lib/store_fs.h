@@ -171,6 +171,9 @@ void rs_fs_key_release(void *self, void *owner);
  * partial_close detaches it first. */
 void rs_fs_owner_attach(rs_fs *fs, const char *name, void *partial);
 void rs_fs_owner_detach(rs_fs *fs, const char *name, void *partial);
+/* May this partial be synced or committed? 0 once the owner it was opened under let the key go
+ * (its bytes may be another process's now); 1 otherwise, also without any owner. */
+int rs_fs_owner_allows(rs_fs *fs, const char *name, void *partial);
 /* Housekeeping on a key by its hex name: take it only if no process holds or wants it (OK with
  * the lock file's descriptor in *fd; STATE if busy), then rs_fs_key_untry. */
 int rs_fs_key_try_name(rs_fs *fs, const char *name, int *fd);

@@ -6,8 +6,9 @@
  * key. An owner keeps byte 0 across the pieces of its requests (a lease), so a body piece costs
  * no system call: KEEP is a mutex and a clock read, and every RS_FS_OWNER_CHECK_MS it asks the
  * kernel once whether byte 1 is held elsewhere. A TAKE in another process holds byte 1 while it
- * waits for byte 0, so the owner lets go at its next piece (KEEP then answers SUPERSEDED) or,
- * if its client is idle, from this file's thread, which looks at every idle owner as often.
+ * waits for byte 0, so the owner lets go after its next piece (KEEP answers SUPERSEDED, and the
+ * caller may still sync its bytes before key_unlock) or, if its client has been idle for as
+ * long, from this file's thread, which looks at every idle owner as often.
  *
  * Letting go, the owner cuts the partial it opened back to its last sync (recording the file's
  * new identity with the synced state, so the next owner need not hash the prefix again),
@@ -44,8 +45,10 @@ struct rs_fs_owner {
   int held;            /* byte 0 is ours */
   int pinned;          /* between key_lock and key_unlock */
   int interrupted;     /* let go since the last TAKE: the next TAKE says so */
+  int yield_pending;   /* a KEEP saw a waiter: let go at key_unlock (the caller may sync first) */
   void *partial;       /* the partial opened under this owner (store_fs_partial.c), or NULL */
   uint64_t checked_ms; /* when byte 1 was last looked at */
+  uint64_t used_ms;    /* the last key_unlock: an owner used more recently looks for itself */
   rs_fs_owner *prev, *next; /* fs->owners, under fs->owners_mu */
 };
 
@@ -137,7 +140,10 @@ static void *watch_main(void *arg)
     for (rs_fs_owner *o = fs->owners; o != NULL; o = o->next) {
       if (pthread_mutex_trylock(&o->mu) != 0)
         continue; /* busy in a key_lock: it looks for itself */
-      if (o->held && !o->pinned && now - o->checked_ms >= RS_FS_OWNER_CHECK_MS)
+      /* Only idle owners: a busy one sees the waiter at its next piece itself, and can then
+       * keep the bytes it wrote (KEEP's yield). */
+      if (o->held && !o->pinned && now - o->checked_ms >= RS_FS_OWNER_CHECK_MS &&
+          now - o->used_ms >= RS_FS_OWNER_CHECK_MS)
         (void)yield_if_wanted(o, now);
       pthread_mutex_unlock(&o->mu);
     }
@@ -252,8 +258,17 @@ int rs_fs_key_lock(void *self, const char *key, resumable_key_lock_mode mode, vo
   o->pinned = 1;
   if (mode == RESUMABLE_KEY_KEEP) {
     uint64_t now = rs_now_ms();
-    if (!o->held || (now - o->checked_ms >= RS_FS_OWNER_CHECK_MS && yield_if_wanted(o, now)))
+    if (!o->held) {
       rc = RESUMABLE_E_SUPERSEDED;
+    } else if (now - o->checked_ms >= RS_FS_OWNER_CHECK_MS) {
+      o->checked_ms = now;
+      if (rs_fs_lock_held_elsewhere(o->fd, WAIT_BYTE, 1)) {
+        /* Still ours until key_unlock: the caller may sync what it wrote (partial_sync
+         * accepts it), so its bytes stay, as when the newer request is in this process. */
+        o->yield_pending = 1;
+        rc = RESUMABLE_E_SUPERSEDED;
+      }
+    }
   } else if (!o->held) {
     rc = acquire(o, mode == RESUMABLE_KEY_TAKE);
     if (rc == RESUMABLE_OK && o->interrupted)
@@ -273,6 +288,12 @@ void rs_fs_key_unlock(void *self, void *owner)
     return;
   pthread_mutex_lock(&o->mu);
   o->pinned = 0;
+  o->used_ms = rs_now_ms();
+  if (o->yield_pending && o->held) {
+    let_go(o, 0);
+    o->interrupted = 1;
+  }
+  o->yield_pending = 0;
   pthread_mutex_unlock(&o->mu);
 }
 
@@ -311,6 +332,22 @@ void rs_fs_owner_attach(rs_fs *fs, const char *name, void *partial)
     pthread_mutex_unlock(&o->mu);
   }
   pthread_mutex_unlock(&fs->owners_mu);
+}
+
+int rs_fs_owner_allows(rs_fs *fs, const char *name, void *partial)
+{
+  int ok = 1;
+  pthread_mutex_lock(&fs->owners_mu);
+  for (rs_fs_owner *o = fs->owners; o != NULL; o = o->next) {
+    if (strcmp(o->name, name) != 0)
+      continue;
+    pthread_mutex_lock(&o->mu);
+    if (o->partial == partial && !o->held)
+      ok = 0;
+    pthread_mutex_unlock(&o->mu);
+  }
+  pthread_mutex_unlock(&fs->owners_mu);
+  return ok;
 }
 
 void rs_fs_owner_detach(rs_fs *fs, const char *name, void *partial)

@@ -29,6 +29,7 @@ typedef struct fs_partial {
   rs_fs *fs;
   int have_synced;                /* `synced` is what the meta on disk records */
   resumable_partial_info synced;  /* the partial as of its last sync (or open, or create) */
+  rs_fs_ident synced_id;          /* the file's identity that meta records (known: 0 if not) */
   char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
@@ -135,6 +136,7 @@ static int make_handle(rs_fs *fs, const char *key, const char *name, int fd, int
     return RESUMABLE_E_NOMEM;
   p->fs = fs;
   p->have_synced = 0;
+  memset(&p->synced_id, 0, sizeof(p->synced_id));
   p->fd = fd;
   p->staging = staging;
   p->committed = 0;
@@ -324,6 +326,8 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     return RESUMABLE_E_INVALID_ARG;
   if (p->staging || p->committed)
     return RESUMABLE_E_STATE;
+  if (!rs_fs_owner_allows(self, p->name, p))
+    return RESUMABLE_E_SUPERSEDED; /* its owner let the key go: the partial is another's */
   settle_background(self, p);
   if (p->sync_failed)
     return RESUMABLE_E_IO;
@@ -352,6 +356,7 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
   if (rc == RESUMABLE_OK) {
     p->synced = *info;
     p->have_synced = 1;
+    rs_fs_ident_of(&st, &p->synced_id);
   }
   return rc;
 }
@@ -430,6 +435,8 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     return RESUMABLE_E_INVALID_ARG;
   if (p->committed)
     return RESUMABLE_E_STATE;
+  if (!p->staging && !rs_fs_owner_allows(fs, p->name, p))
+    return RESUMABLE_E_SUPERSEDED;
   int rc = settle_data(fs, p, info->size, &st);
   if (rc == RESUMABLE_OK)
     rc = place(fs, p, info);
@@ -461,6 +468,7 @@ void rs_fs_partial_yield(void *handle)
     settle_background(fs, p);
     rs_fs_file_name(data, p->name, "data");
     if (!p->sync_failed && fstat(p->fd, &st) == 0 && (uint64_t)st.st_size >= p->synced.held &&
+        !rs_fs_ident_matches(&p->synced_id, &st) && /* else the meta says just that already */
         still_ours(fs->part_fd, data, p->fd) &&
         ((uint64_t)st.st_size == p->synced.held ||
          (rs_fs_ftruncate(p->fd, p->synced.held) == RESUMABLE_OK && fstat(p->fd, &st) == 0)))

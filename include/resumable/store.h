@@ -79,9 +79,11 @@ typedef enum resumable_key_lock_mode {
    * partial handle, its metadata) is stale and must be dropped unused. */
   RESUMABLE_KEY_TAKE = 0,
   /* Go on as the owner: RESUMABLE_OK if this owner has held the key without a break since its
-   * last TAKE, else RESUMABLE_E_SUPERSEDED (another process took it, or is waiting to take it
-   * and this owner has let go): the caller must not write the key again before a TAKE. Cheap:
-   * called for every piece of a request body. */
+   * last TAKE, else RESUMABLE_E_SUPERSEDED (another process took it, or waits to take it): the
+   * caller stops writing the key until a TAKE. Before the key_unlock that follows, it may call
+   * partial_sync once to keep the bytes it wrote (PROTOCOL.md step 8): a store accepts that only
+   * while it still holds the key (the other process still waits), and otherwise answers
+   * RESUMABLE_E_SUPERSEDED. Cheap: called for every piece of a request body. */
   RESUMABLE_KEY_KEEP = 1,
   /* Take the key only if no other process holds it or waits for it: RESUMABLE_OK, or
    * RESUMABLE_E_STATE (busy). For housekeeping that must not disturb an upload (the sweep). */

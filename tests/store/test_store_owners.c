@@ -155,6 +155,49 @@ static void owner_letting_go_leaves_a_trusted_hash_state(void **state)
   resumable_store_free(s2.store);
 }
 
+/* S1 keeps writing while S2 waits for the key: S1's KEEP says SUPERSEDED while S1 still holds
+ * the key, so S1 syncs what it wrote (its bytes stay, as within one process), and lets go at
+ * key_unlock. S2 then finds every byte S1 synced. Once S1 let go, its syncs are refused. */
+static void busy_owner_keeps_its_bytes_when_superseded(void **state)
+{
+  fixture *f = *state;
+  other s2;
+  other_open(f, &s2);
+  resumable_partial_info info = fx_info(1 << 30), got;
+  void *o1 = NULL, *h = NULL;
+  assert_int_equal(f->ops->key_lock(f->self, "busy", RESUMABLE_KEY_TAKE, &o1), RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "busy", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+      RESUMABLE_OK);
+  f->ops->key_unlock(f->self, o1);
+
+  taker t = {s2.ops, s2.self, "busy", NULL, -99};
+  pthread_t tid;
+  assert_int_equal(pthread_create(&tid, NULL, take_main, &t), 0);
+  uint64_t held = 0;
+  int rc;
+  while ((rc = f->ops->key_lock(f->self, "busy", RESUMABLE_KEY_KEEP, &o1)) == RESUMABLE_OK) {
+    assert_int_equal(f->ops->partial_write(f->self, h, held, "x", 1), RESUMABLE_OK);
+    held++;
+    f->ops->key_unlock(f->self, o1);
+    assert_true(held < (1u << 30));
+  }
+  assert_int_equal(rc, RESUMABLE_E_SUPERSEDED);
+  info.held = held;
+  info.hash_state_len = 0;
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK); /* still ours */
+  f->ops->key_unlock(f->self, o1); /* now S2 gets it */
+  pthread_join(tid, NULL);
+  assert_int_equal(t.rc, RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_SUPERSEDED);
+  assert_int_equal(s2.ops->partial_stat(s2.self, "busy", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, held);
+  f->ops->partial_close(f->self, h);
+  f->ops->key_release(f->self, o1);
+  s2.ops->key_release(s2.self, t.owner);
+  resumable_store_free(s2.store);
+}
+
 /* A commit renames only the file its handle has open: one put in its place behind its back is
  * not published. */
 static void commit_refuses_a_data_file_that_is_not_its_own(void **state)
@@ -189,6 +232,7 @@ int main(void)
     T(released_key_leaves_no_lock_file),
     T(stale_lock_file_is_removed_at_open),
     T(owner_letting_go_leaves_a_trusted_hash_state),
+    T(busy_owner_keeps_its_bytes_when_superseded),
     T(commit_refuses_a_data_file_that_is_not_its_own),
   };
   return cmocka_run_group_tests_name("store_owners", tests, NULL, NULL);
