@@ -48,7 +48,7 @@ struct rs_fs_owner {
   int yield_pending;   /* a KEEP saw a waiter: let go at key_unlock (the caller may sync first) */
   void *partial;       /* the partial opened under this owner (store_fs_partial.c), or NULL */
   uint64_t checked_ms; /* when byte 1 was last looked at */
-  uint64_t used_ms;    /* the last key_unlock: an owner used more recently looks for itself */
+  uint64_t used_ms;    /* the last key_lock: an owner used more recently looks for itself */
   rs_fs_owner *prev, *next; /* fs->owners, under fs->owners_mu */
 };
 
@@ -256,8 +256,9 @@ int rs_fs_key_lock(void *self, const char *key, resumable_key_lock_mode mode, vo
   int rc = RESUMABLE_OK;
   pthread_mutex_lock(&o->mu);
   o->pinned = 1;
+  uint64_t now = rs_now_ms();
+  o->used_ms = now;
   if (mode == RESUMABLE_KEY_KEEP) {
-    uint64_t now = rs_now_ms();
     if (!o->held) {
       rc = RESUMABLE_E_SUPERSEDED;
     } else if (now - o->checked_ms >= RS_FS_OWNER_CHECK_MS) {
@@ -288,7 +289,6 @@ void rs_fs_key_unlock(void *self, void *owner)
     return;
   pthread_mutex_lock(&o->mu);
   o->pinned = 0;
-  o->used_ms = rs_now_ms();
   if (o->yield_pending && o->held) {
     let_go(o, 0);
     o->interrupted = 1;
