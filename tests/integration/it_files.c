@@ -106,6 +106,9 @@ static void walk(const char *dir, const char *rel, it_lines *out) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
       continue;
     char path[4096], sub[4096], line[4200];
+    size_t rl = strlen(rel);
+    if (rl >= 17 && strcmp(rel + rl - 17, ".resumable/locks/") == 0)
+      continue; /* a key's lock file lives while a request holds the key: not stored state */
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     snprintf(sub, sizeof sub, "%s%s", rel, e->d_name);
     struct stat st;
