@@ -27,7 +27,7 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss relay tus (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss relay tus s3 (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -52,7 +52,7 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|tus) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|tus|s3) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
@@ -753,6 +753,8 @@ row_tus() {
   fi
   stop_serve
 }
+# ---------------------------------------------------------------- S3 rows (bench/s3_rows.sh)
+source "$ROOT/bench/s3_rows.sh"
 
 # ---------------------------------------------------------------- run
 # run ROW FUNCTION KEYS...: runs the row unless --only leaves it out (its keys then say so).
@@ -777,6 +779,7 @@ run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cut
 run concurrency row_concurrency conc_one conc_agg
 run rss row_rss_target rss_conc
 run tus row_tus tus_js_ours tus_js_peer tus_up_tus tus_up_localai par_1 par_2 par_4
+run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
@@ -892,6 +895,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 9 | tus: \`--parallel 1\`, $PAR_MIB MiB, $((PAR_RATE / 1000000)) MB/s per connection, wall | $(show par_1 s) |"
   echo "| 9 | tus: \`--parallel 2\`, the same, wall | $(show par_2 s) ($(rx par_1 par_2) faster) |"
   echo "| 9 | tus: \`--parallel 4\`, the same, wall | $(show par_4 s) ($(rx par_1 par_4) faster) |"
+  s3_table
   echo
   echo "## Targets (issues 6, 10 and 12; ratios of the medians above, this run)"
   echo
@@ -914,6 +918,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   else
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "" "<=" 64
   fi
+  s3_targets
   echo
   echo "Also: verified / unverified ingest $(rx ingest_verified ingest_whole);" \
     "SHA-NI / mbedTLS $(rx hash_sha-ni hash_mbedtls); SHA-NI / openssl $(rx hash_sha-ni hash_openssl);" \

@@ -29,6 +29,7 @@ typedef struct rs_keylock_entry {
                                  * request drops them instead of syncing them */
   uint64_t provisional_total;   /* with provisional: info.total when that request began (an
                                  * Upload-Length it set is undone with its bytes) */
+  void *owner;                  /* the store's key owner across processes (key_lock), or NULL */
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;
@@ -39,9 +40,12 @@ typedef struct rs_keylock_table rs_keylock_table;
 
 /* Called (under the table lock) on an entry's open handle when its last user leaves. */
 typedef void (*rs_keylock_close_fn)(void *ctx, void *handle);
+/* Called after that (outside the table lock) on the entry's store owner, if it has one. */
+typedef void (*rs_keylock_owner_fn)(void *ctx, void *owner);
 
 /* Returns RESUMABLE_OK or RESUMABLE_E_NOMEM. */
-int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, void *ctx);
+int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn,
+                         rs_keylock_owner_fn owner_fn, void *ctx);
 /* No entry may be in use. NULL is a no-op. */
 void rs_keylock_table_free(rs_keylock_table *t);
 

@@ -28,6 +28,11 @@ int rs_fs_key_ok(const char *key)
   return n >= 1 && n <= RS_KEY_MAX;
 }
 
+int rs_fs_is_part(const char *key)
+{
+  return strncmp(key, RESUMABLE_PART_PREFIX, sizeof(RESUMABLE_PART_PREFIX) - 1) == 0;
+}
+
 /* The handler validates keys; this repeats the rules that matter for escaping the root or
  * reaching the store's own state, so a bad key can never do harm. */
 static int segment_ok(const char *s, size_t n)
@@ -122,19 +127,4 @@ int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st)
   if (r != 0)
     return rs_fs_err(errno);
   return S_ISREG(st->st_mode) ? RESUMABLE_OK : RESUMABLE_E_CONFLICT;
-}
-
-int rs_fs_check_placement(const rs_fs *fs, const char *key)
-{
-  int dirfd = -1;
-  const char *leaf = NULL;
-  int rc = rs_fs_walk(fs, key, 0, &dirfd, &leaf);
-  if (rc == RESUMABLE_E_NOT_FOUND)
-    return RESUMABLE_OK; /* missing directories are made at commit */
-  if (rc != RESUMABLE_OK)
-    return rc;
-  struct stat st;
-  rc = rs_fs_leaf_stat(dirfd, leaf, &st);
-  rs_fs_close(dirfd);
-  return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_OK : rc;
 }
