@@ -42,6 +42,24 @@ static void probe(resumable_exchange *ex, const rs_stored *st, const rs_decision
   rs_exchange_decided(ex);
 }
 
+/* tus: a HEAD found the key's partial expired (its files unchanged for the TTL). It goes,
+ * unless another process holds the key or waits for it (KEY_TRY, the sweep's rule): then it is
+ * in use there, as an open partial is here, and is judged live. */
+static int drop_expired(resumable_exchange *ex, rs_stored *st, rs_decision *d)
+{
+  int rc = rs_key_lock(ex, RESUMABLE_KEY_TRY);
+  if (rc == RESUMABLE_E_SUPERSEDED)
+    rc = RESUMABLE_OK; /* taken; what the entry held is dropped with the partial anyway */
+  if (rc == RESUMABLE_OK) {
+    rc = rs_drop_partial(ex);
+  } else if (rc == RESUMABLE_E_STATE) {
+    rs_tus_in_use(ex, st, d);
+    rc = RESUMABLE_OK;
+  }
+  rs_key_unlock(ex);
+  return rc;
+}
+
 static void head(resumable_exchange *ex)
 {
   rs_stored st;
@@ -49,8 +67,8 @@ static void head(resumable_exchange *ex)
   int rc = rs_judge(ex, &st, &d);
   if (rc != RESUMABLE_OK)
     return;
-  if ((d.flags & RS_DROP_PARTIAL) && (rc = rs_drop_partial(ex)) != RESUMABLE_OK) {
-    rs_exchange_store_error(ex, "remove", rc); /* tus: an expired partial */
+  if ((d.flags & RS_DROP_PARTIAL) && (rc = drop_expired(ex, &st, &d)) != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "remove", rc);
     return;
   }
   if (d.action == RS_ACT_PROBE && ex->dialect == RS_DIALECT_TUS)

@@ -8,7 +8,16 @@
  *
  * Locking: the final key's entry mutex is held throughout (so its HEAD waits for the result);
  * each part's entry is taken one at a time inside it. A part's lock is never held while another
- * key's is taken, so two concatenations sharing parts cannot deadlock. */
+ * key's is taken, so two concatenations sharing parts cannot deadlock.
+ *
+ * Across processes (a store with key_lock) the same order holds with the store's key ownership:
+ * the final key is taken (TAKE) at the start and kept locked, without a break, until the
+ * commit, as its entry mutex is (a newer request for it, here or in another process, waits
+ * for the result: a concatenation has no body to stop at, and a final assembled in part is
+ * worth nothing); each part is taken (TAKE) for its copy and for its removal, so that a writer
+ * of the part in another process lets go of it (and of its data file) and stops (423) as one
+ * in this process does when its generation moves. Its size check before the copy is only a
+ * stat (the copy checks it again, owning the part). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +144,64 @@ static int copy_part(resumable_exchange *ex, rs_keylock_entry *p, const char *ke
 
 typedef enum part_step { STEP_SIZE, STEP_COPY, STEP_REMOVE } part_step;
 
+/* Close the part's open handle in this process (its bytes are settled or not ours). */
+static void close_part(resumable_server *srv, rs_keylock_entry *p)
+{
+  if (p->handle) {
+    srv->ops->partial_close(srv->self, p->handle);
+    p->handle = NULL;
+  }
+  rs_hash_pipe_discard(&p->pipe);
+  p->provisional = 0;
+}
+
+/* Own the part across processes too (the store's key_lock, TAKE): a writer of it elsewhere
+ * lets go. Under p->mu; key_unlock (part_unlock) follows whatever this returns. */
+static int part_take(resumable_server *srv, rs_keylock_entry *p, const char *key)
+{
+  if (!srv->ops->key_lock)
+    return RESUMABLE_OK;
+  int rc = srv->ops->key_lock(srv->self, key, RESUMABLE_KEY_TAKE, &p->owner);
+  if (rc == RESUMABLE_E_SUPERSEDED) {
+    close_part(srv, p); /* another process had the part meanwhile: what we hold is stale */
+    rc = RESUMABLE_OK;
+  }
+  return rc;
+}
+
+static void part_unlock(resumable_server *srv, rs_keylock_entry *p)
+{
+  if (srv->ops->key_unlock && p->owner)
+    srv->ops->key_unlock(srv->self, p->owner);
+}
+
+/* Copy the part (owned) if it still has the size found before. 0 or -1 (err says why). */
+static int copy_checked(resumable_exchange *ex, rs_keylock_entry *p, const char *key,
+                        uint64_t size, uint8_t *buf, part_error *err)
+{
+  uint64_t now = 0;
+  if (part_size(ex->srv, p, key, &now, err) != 0)
+    return -1;
+  if (now != size) {
+    err->status = 409;
+    err->text = "a part named in Upload-Concat changed during the concatenation";
+    return -1;
+  }
+  err->rc = copy_part(ex, p, key, now, buf);
+  return err->rc == RESUMABLE_OK ? 0 : -1;
+}
+
+/* Remove the part (owned); a failure is only logged: the sweep will take it. */
+static void remove_part(resumable_exchange *ex, rs_keylock_entry *p, const char *key)
+{
+  resumable_server *srv = ex->srv;
+  close_part(srv, p);
+  int r = srv->ops->partial_remove(srv->self, key);
+  if (r != RESUMABLE_OK && r != RESUMABLE_E_NOT_FOUND)
+    rs_server_log(srv, RESUMABLE_LOG_WARN, "POST /%s: part %s not removed: %s", ex->key, key,
+                  resumable_strerror(r));
+}
+
 /* One step on part i under its own lock (taken and released here). */
 static int on_part(resumable_exchange *ex, const char *key, part_step step, uint64_t *size,
                    uint8_t *buf, part_error *err)
@@ -149,28 +216,21 @@ static int on_part(resumable_exchange *ex, const char *key, part_step step, uint
   int rc = 0;
   if (step == STEP_SIZE) {
     rc = part_size(srv, p, key, size, err);
-  } else if (step == STEP_COPY) {
-    uint64_t now = 0;
-    p->generation++; /* a late writer of the part stops (423) */
-    rc = part_size(srv, p, key, &now, err);
-    if (rc == 0 && now != *size) {
-      err->status = 409;
-      err->text = "a part named in Upload-Concat changed during the concatenation";
-      rc = -1;
-    }
-    if (rc == 0 && (err->rc = copy_part(ex, p, key, now, buf)) != RESUMABLE_OK)
-      rc = -1;
   } else {
-    p->generation++;
-    if (p->handle) {
-      srv->ops->partial_close(srv->self, p->handle);
-      p->handle = NULL;
+    p->generation++;                  /* a late writer of the part in this process stops (423) */
+    int taken = part_take(srv, p, key); /* ... and so does one in another process */
+    if (taken != RESUMABLE_OK) {
+      err->rc = taken;
+      rc = -1;
+      if (step == STEP_REMOVE)
+        rs_server_log(srv, RESUMABLE_LOG_WARN, "POST /%s: part %s not removed: %s", ex->key,
+                      key, resumable_strerror(taken));
+    } else if (step == STEP_COPY) {
+      rc = copy_checked(ex, p, key, *size, buf, err);
+    } else {
+      remove_part(ex, p, key);
     }
-    rs_hash_pipe_discard(&p->pipe);
-    int r = srv->ops->partial_remove(srv->self, key);
-    if (r != RESUMABLE_OK && r != RESUMABLE_E_NOT_FOUND)
-      rs_server_log(srv, RESUMABLE_LOG_WARN, "POST /%s: part %s not removed: %s", ex->key, key,
-                    resumable_strerror(r)); /* the sweep will take it */
+    part_unlock(srv, p);
   }
   pthread_mutex_unlock(&p->mu);
   rs_keylock_release(srv->locks, p);
@@ -266,7 +326,16 @@ void rs_tus_concat_final(resumable_exchange *ex)
   if (!e->pipe.bound)
     rs_hash_pipe_bind(&e->pipe, ex->srv->hash_pool, &e->sha); /* inline if NOMEM */
   ex->generation = ++e->generation; /* supersedes any writer of the final key */
-  assemble(ex, &l, sizes);
+  rc = rs_key_lock(ex, RESUMABLE_KEY_TAKE); /* ... here and in other processes */
+  if (rc == RESUMABLE_E_SUPERSEDED) {
+    rs_close_partial(ex); /* another process had the key meanwhile: this is stale */
+    rc = RESUMABLE_OK;
+  }
+  if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, "lock", rc);
+  else
+    assemble(ex, &l, sizes);
+  rs_key_unlock(ex);
   pthread_mutex_unlock(&e->mu);
   free(sizes);
   free(l.keys);

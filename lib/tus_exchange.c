@@ -485,6 +485,13 @@ void rs_tus_note_state(resumable_exchange *ex, const resumable_partial_info *pi,
   st->expired = t->expires <= now;
 }
 
+void rs_tus_in_use(resumable_exchange *ex, rs_stored *st, rs_decision *d)
+{
+  ex->tus.expires = wall_now() + (int64_t)ex->srv->partial_ttl;
+  st->expired = 0;
+  rs_tus_decide(&ex->tus.req, st, d);
+}
+
 /* ---- replies ---- */
 
 static void location(resumable_exchange *ex, rs_reply *r)

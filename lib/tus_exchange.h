@@ -30,6 +30,10 @@ int rs_tus_body_begin(resumable_exchange *ex);
  * the host and HEAD, and judge its expiry into st->expired. */
 void rs_tus_note_state(resumable_exchange *ex, const resumable_partial_info *pi, rs_stored *st);
 
+/* The partial that rs_tus_note_state judged expired is in use in another process (it holds
+ * the key): judge the request again with it live, expiring a TTL from now. */
+void rs_tus_in_use(resumable_exchange *ex, rs_stored *st, rs_decision *d);
+
 /* Replies. */
 void rs_tus_reply_decision(resumable_exchange *ex, const rs_decision *d);
 void rs_tus_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);

@@ -2,8 +2,7 @@
  * request stalls, two versions of a key through A and B at once, a DELETE through one during an
  * upload through the other. After each: no final file ever differs from a hash that some 200
  * certified, and no torn file is ever visible. argv[1] is the path of the built tool. */
-#include "itest.h"
-#include "test_proc.h"
+#include "two_serve.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,96 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *tool_path;
-
-typedef struct server {
-  test_child c;
-  it_server it; /* only .port is used by the it_* request helpers */
-  pthread_t drain;
-  int draining;
-} server;
-
-typedef struct pair {
-  char parent[64];
-  char root[96];
-  server a, b;
-} pair;
-
-/* Read the child's stdout and stderr to their end (its request log would fill a pipe). */
-static void *drain_main(void *arg) {
-  server *s = arg;
-  struct pollfd p[2] = {{.fd = s->c.out, .events = POLLIN}, {.fd = s->c.err, .events = POLLIN}};
-  char buf[4096];
-  int open = 2;
-  while (open > 0) {
-    if (poll(p, 2, -1) < 0 && errno != EINTR)
-      break;
-    for (int i = 0; i < 2; i++) {
-      if (p[i].fd >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-        ssize_t n = read(p[i].fd, buf, sizeof buf);
-        if (n > 0 && getenv("RS_IT_VERBOSE"))
-          (void)!write(2, buf, (size_t)n);
-        if (n <= 0) {
-          p[i].fd = -1;
-          open--;
-        }
-      }
-    }
-  }
-  return NULL;
-}
-
-static void start(server *s, const char *root) {
-  const char *args[] = {"--port", "0", "--root", root, "--idle-timeout", "300", NULL};
-  memset(s, 0, sizeof *s);
-  assert_int_equal(test_spawn(&s->c, tool_path, args), 0);
-  char line[256];
-  size_t len = 0;
-  while (len + 1 < sizeof line && (len == 0 || line[len - 1] != '\n')) {
-    struct pollfd p = {.fd = s->c.out, .events = POLLIN};
-    assert_true(poll(&p, 1, 10000) > 0);
-    assert_int_equal(read(s->c.out, line + len, 1), 1);
-    len++;
-  }
-  line[len] = '\0';
-  unsigned port = 0;
-  const char *colon = strrchr(line, ':');
-  assert_non_null(colon);
-  assert_int_equal(sscanf(colon + 1, "%u", &port), 1);
-  s->it.port = (uint16_t)port;
-  assert_int_equal(pthread_create(&s->drain, NULL, drain_main, s), 0);
-  s->draining = 1;
-}
-
-static void stop(server *s) {
-  if (!s->draining)
-    return;
-  kill(s->c.pid, SIGTERM);
-  pthread_join(s->drain, NULL);
-  s->draining = 0;
-  assert_int_equal(test_reap(&s->c), 0); /* a clean stop */
-}
-
-static int setup(void **state) {
-  pair *p = calloc(1, sizeof *p);
-  assert_non_null(p);
-  snprintf(p->parent, sizeof p->parent, "/tmp/rs-two-XXXXXX");
-  assert_non_null(mkdtemp(p->parent));
-  snprintf(p->root, sizeof p->root, "%s/root", p->parent);
-  start(&p->a, p->root);
-  start(&p->b, p->root);
-  *state = p;
-  return 0;
-}
-
-static int teardown(void **state) {
-  pair *p = *state;
-  stop(&p->a);
-  stop(&p->b);
-  it_rm_rf(p->parent);
-  free(p);
-  return 0;
-}
+typedef two_server server;
+typedef two_pair pair;
 
 /* ---- hashing without cmocka (also used from threads) ---- */
 
@@ -505,14 +416,14 @@ static void delete_through_b_during_whole_file_upload_through_a(void **state) {
   free(data);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, two_setup, two_teardown)
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s path/to/resumable-serve\n", argv[0]);
     return 2;
   }
-  tool_path = argv[1];
+  two_serve_tool = argv[1];
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(resume_through_b_while_a_request_stalls),
