@@ -254,6 +254,95 @@ static void partial_meta_without_identity_keeps_bytes_not_hash_state(void **stat
   assert_int_equal(got.hash_state_len, 0);
 }
 
+/* The tus dialect's fields: the client's metadata and a total not known yet survive a restart
+ * (the meta is "RSPART3"), and a concatenation part's reserved key is a partial that makes no
+ * claim in the key space. */
+static void partial_metadata_unknown_total_and_part_keys(void **state)
+{
+  fixture *f = *state;
+  static const char meta[] = "filename YS5iaW4=,note";
+  resumable_partial_info info = fx_info(RESUMABLE_LENGTH_UNKNOWN), got;
+  memcpy(info.metadata, meta, sizeof(meta) - 1);
+  info.metadata_len = sizeof(meta) - 1;
+  void *h = NULL;
+  const char *part = RESUMABLE_PART_PREFIX "0123456789abcdef0123456789abcdef";
+  const char *keys[] = {"d/meta.bin", part};
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(
+        f->ops->partial_open(f->self, keys[i], RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+        RESUMABLE_OK);
+    assert_int_equal(f->ops->partial_write(f->self, h, 0, "abc", 3), RESUMABLE_OK);
+    info.held = 3;
+    assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
+    info.held = 0;
+    f->ops->partial_close(f->self, h);
+  }
+  assert_int_equal(fx_count_rel(f, ".resumable/claims"), 1); /* d/meta.bin's claim of "d" */
+  fx_restart(f);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(f->ops->partial_stat(f->self, keys[i], &got), RESUMABLE_OK);
+    assert_int_equal(got.total, RESUMABLE_LENGTH_UNKNOWN);
+    assert_int_equal(got.held, 3);
+    assert_int_equal(got.metadata_len, sizeof(meta) - 1);
+    assert_memory_equal(got.metadata, meta, sizeof(meta) - 1);
+  }
+  assert_int_equal(fx_count_rel(f, ".resumable/claims"), 1); /* the rebuild skips the part */
+  assert_int_equal(f->ops->partial_remove(f->self, part), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_stat(f->self, part, &got), RESUMABLE_E_NOT_FOUND);
+}
+
+static void put_be_bytes(uint8_t *rec, size_t *n, uint64_t v, int len)
+{
+  for (int i = len - 1; i >= 0; i--)
+    rec[(*n)++] = (uint8_t)(v >> (8 * i));
+}
+
+/* A meta of the identity's version without metadata ("RSPART2", as written before the tus
+ * dialect) still loads, its hash state kept when the identity matches. */
+static void partial_meta_of_version_2_keeps_its_hash_state(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char meta[256], data[256], p[512];
+  void *h = make_synced(f, "v2", msg, 6, 10, &want);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("v2", "data", data, sizeof(data));
+  fx_path(f, data, p, sizeof(p));
+  struct stat st;
+  assert_int_equal(stat(p, &st), 0);
+  uint8_t rec[1024];
+  size_t n = 0;
+  memcpy(rec, "RSPART2", 8);
+  n = 8;
+  put_be_bytes(rec, &n, want.total, 8);
+  put_be_bytes(rec, &n, want.held, 8);
+  rec[n++] = 1;
+  memcpy(rec + n, want.target_sha256, 32);
+  n += 32;
+  put_be_bytes(rec, &n, (uint64_t)st.st_dev, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_ino, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_size, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_mtim.tv_sec, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_mtim.tv_nsec, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_ctim.tv_sec, 8);
+  put_be_bytes(rec, &n, (uint64_t)st.st_ctim.tv_nsec, 8);
+  put_be_bytes(rec, &n, want.hash_state_len, 2);
+  memcpy(rec + n, want.hash_state, want.hash_state_len);
+  n += want.hash_state_len;
+  put_be_bytes(rec, &n, 2, 2);
+  memcpy(rec + n, "v2", 2);
+  n += 2;
+  rs_sha256_digest(rec, n, rec + n);
+  n += 32;
+  fx_partial_file("v2", "meta", meta, sizeof(meta));
+  fx_write(f, meta, rec, n);
+  fx_restart(f);
+  assert_int_equal(f->ops->partial_stat(f->self, "v2", &got), RESUMABLE_OK);
+  assert_same_info(&got, &want);
+  assert_int_equal(got.metadata_len, 0);
+}
+
 static void partial_sync_discards_bytes_past_held(void **state)
 {
   fixture *f = *state;
@@ -594,6 +683,8 @@ int main(void)
     T(partial_sync_discards_bytes_past_held),
     T(partial_corrupt_meta_is_absent_and_cleaned),
     T(partial_meta_damaged_at_any_byte_is_absent),
+    T(partial_metadata_unknown_total_and_part_keys),
+    T(partial_meta_of_version_2_keeps_its_hash_state),
     T(partial_meta_without_data_is_absent),
     T(partial_meta_of_another_key_is_absent),
     T(partial_create_replaces_existing_partial),
