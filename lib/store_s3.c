@@ -369,6 +369,27 @@ int s3_key_check_read(const char *key)
   return rc == RESUMABLE_E_CONFLICT ? RESUMABLE_E_NOT_FOUND : rc;
 }
 
+int s3_part_key(const char *key)
+{
+  size_t pre = sizeof(RESUMABLE_PART_PREFIX) - 1;
+  if (!key || strncmp(key, RESUMABLE_PART_PREFIX, pre) != 0)
+    return 0;
+  size_t n = strlen(key + pre);
+  if (n == 0 || n > 64)
+    return 0;
+  for (const char *p = key + pre; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+      return 0;
+  return 1;
+}
+
+int s3_partial_key_check(const char *key, int read)
+{
+  if (s3_part_key(key))
+    return RESUMABLE_OK;
+  return read ? s3_key_check_read(key) : s3_key_check(key);
+}
+
 CURL *s3_easy_get(s3_store *s)
 {
   CURL *e = NULL;

@@ -8,6 +8,7 @@
  *   store_s3_pipe.c     the part pipeline: one buffer, a thread streaming it as a part
  *   store_s3_partial.c  partial_* ops but the commit
  *   store_s3_commit.c   partial_commit: the last part, the guard, the publish
+ *   store_s3_seal.c     a tus concatenation part, once whole, readable for the final upload
  *   store_s3_complete.c complete_* ops and the sums records
  *   store_s3_reader.c   a complete object read through one paused GET
  *   store_s3_scan.c     partial_scan and the housekeeping it does
@@ -61,6 +62,12 @@ typedef struct s3_store {
 int s3_key_check(const char *key);
 /* For reads: RESUMABLE_E_CONFLICT becomes RESUMABLE_E_NOT_FOUND (no such key can exist). */
 int s3_key_check_read(const char *key);
+/* Is `key` a tus concatenation part's (RESUMABLE_PART_PREFIX + 1..64 lower-case hex digits)?
+ * Only the partial ops accept those (include/resumable/store.h, "Keys"). Pure. */
+int s3_part_key(const char *key);
+/* The key check of the partial ops: a part key passes, any other as s3_key_check (or
+ * s3_key_check_read with `read`). */
+int s3_partial_key_check(const char *key, int read);
 /* A curl easy handle from the store's pool (connections are kept alive), or NULL. */
 CURL *s3_easy_get(s3_store *s);
 void s3_easy_put(s3_store *s, CURL *easy);
@@ -169,6 +176,8 @@ typedef struct s3_state {
   uint64_t tail_len;
   s3_part *parts;           /* malloc'ed, nparts of them, numbers 1..nparts */
   uint32_t nparts, parts_cap;
+  int sealed;               /* a whole concatenation part: its upload is completed as the object
+                               P<key>, readable (store_s3_seal.c); held == total, no tail */
 } s3_state;
 
 void s3_state_init(s3_state *st);
@@ -181,8 +190,8 @@ int s3_state_add_part(s3_state *st, uint64_t size, const char *etag);
 uint64_t s3_state_part_bytes(const s3_state *st);
 /* Text record ending with a checksum line; *out malloc'ed. RESUMABLE_OK, E_NOMEM. */
 int s3_state_encode(const s3_state *st, char **out, size_t *len);
-/* Parse and check a record (checksum, fields, held == parts + tail). RESUMABLE_OK,
- * RESUMABLE_E_IO (malformed), RESUMABLE_E_NOMEM. st is initialised either way. */
+/* Parse and check a record of either version (checksum, fields, held == parts + tail).
+ * RESUMABLE_OK, RESUMABLE_E_IO (malformed), RESUMABLE_E_NOMEM. st is initialised either way. */
 int s3_state_decode(const char *buf, size_t len, s3_state *st);
 
 /* The sums record of a complete object. */
@@ -264,6 +273,8 @@ int s3_pipe_flush_part(s3_pipe *p, const char *object, const char *upload, uint3
 /* ---- store_s3_partial.c: a writing handle (partial or staging) ---- */
 /* A writing handle owns the key's chain from the record it created on opening (its claim)
  * until another writer creates the next one. */
+typedef struct s3_reader s3_reader;
+
 typedef struct s3_handle {
   s3_store *s;
   int staging;
@@ -279,12 +290,17 @@ typedef struct s3_handle {
   int upload_mine, upload_recorded;
   int failed;     /* sticky: RESUMABLE_E_SUPERSEDED once another writer took the key */
   int committed;
+  s3_reader *reader; /* reads of a sealed part's object (store_s3_seal.c), or NULL */
 } s3_handle;
 
 /* Bytes of the part in progress in the handle's buffer. */
 size_t s3_handle_fill(const s3_handle *h);
 /* Returns rc, remembering RESUMABLE_E_SUPERSEDED for good. */
 int s3_handle_fail(s3_handle *h, int rc);
+/* Make `next` (created already) the handle's record; the older record and a tail that `next`
+ * no longer names are deleted. Takes next's parts (next is left empty). RESUMABLE_OK or
+ * RESUMABLE_E_NOMEM. */
+int s3_handle_adopt(s3_handle *h, s3_state *next);
 /* Best-effort removal of a record or tail of the key <hex>. */
 void s3_delete_record(s3_store *s, const char *hex, uint64_t seq);
 void s3_delete_tail(s3_store *s, const char *hex, const char *tail);
@@ -316,8 +332,17 @@ int s3_sums_put(s3_store *s, const char *key, const char *token,
 /* Remove the key's sums records except `keep` (NULL: all). Best effort. */
 void s3_sums_prune(s3_store *s, const char *key, const char *keep);
 
+/* ---- store_s3_seal.c ---- */
+/* Is this sync the one that makes a concatenation part whole while its bytes are in parts of a
+ * multipart upload (which S3 cannot read back)? Then s3_seal does it instead. */
+int s3_seal_due(const s3_handle *h, const resumable_partial_info *info);
+/* partial_sync of a part made whole: its last part up, a record saying it is sealed, then the
+ * upload completed as the object P<key>. Same returns as partial_sync. */
+int s3_seal(s3_handle *h, const resumable_partial_info *info);
+/* partial_read of a sealed part's bytes, from its object. */
+int s3_sealed_read(s3_handle *h, uint64_t offset, void *buf, size_t len, size_t *got);
+
 /* ---- store_s3_reader.c ---- */
-typedef struct s3_reader s3_reader;
 /* Start one GET of object `name` (If-Match etag when given) and wait for its headers.
  * RESUMABLE_OK (rs filled: length, etag, token), RESUMABLE_E_NOT_FOUND, RESUMABLE_E_IO. */
 int s3_reader_open(s3_store *s, const char *name, const char *etag, s3_reader **out,

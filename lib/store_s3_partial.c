@@ -74,6 +74,7 @@ static s3_handle *handle_new(s3_store *s, const char *key, int staging)
 
 static void handle_free(s3_handle *h)
 {
+  s3_reader_close(h->reader);
   s3_pipe_free(h->pipe);
   s3_state_free(&h->rec);
   s3_state_free(&h->st);
@@ -96,9 +97,7 @@ void s3_delete_tail(s3_store *s, const char *hex, const char *tail)
     s3_delete_quiet(s, name);
 }
 
-/* Make `next` (created already) the handle's record; the older record and a tail that `next`
- * no longer names are deleted. */
-static int adopt_record(s3_handle *h, s3_state *next)
+int s3_handle_adopt(s3_handle *h, s3_state *next)
 {
   s3_state work;
   int rc = s3_state_copy(&work, next);
@@ -140,6 +139,8 @@ int s3_partial_drop(s3_store *s, const s3_state *newest)
     s3_mpu_abort(s, object, newest->upload);
   s3_delete_tail(s, hex, newest->tail);
   s3_delete_record(s, hex, newest->seq);
+  if (s3_part_key(newest->key) && s3_object(s, newest->key, object, sizeof(object)) == 0)
+    s3_delete_quiet(s, object); /* a sealed part's object (store_s3_seal.c) */
   return RESUMABLE_OK;
 }
 
@@ -148,7 +149,7 @@ int s3_partial_drop(s3_store *s, const s3_state *newest)
 int s3_partial_stat(void *self, const char *key, resumable_partial_info *out)
 {
   s3_state st;
-  int rc = s3_key_check_read(key);
+  int rc = s3_partial_key_check(key, 1);
   if (rc != RESUMABLE_OK)
     return rc;
   rc = s3_chain_newest(self, key, &st);
@@ -162,7 +163,7 @@ int s3_partial_stat(void *self, const char *key, resumable_partial_info *out)
 
 int s3_partial_remove(void *self, const char *key)
 {
-  int kc = s3_key_check_read(key);
+  int kc = s3_partial_key_check(key, 1);
   if (kc != RESUMABLE_OK)
     return kc;
   for (int attempt = 0; attempt < CLAIM_TRIES; attempt++) {
@@ -251,7 +252,7 @@ static int open_existing(s3_handle *h)
     if (rc == RESUMABLE_OK) {
       h->total = claim.info.total;
       h->base = s3_state_part_bytes(&claim);
-      rc = adopt_record(h, &claim);
+      rc = s3_handle_adopt(h, &claim);
       if (rc == RESUMABLE_OK)
         s3_delete_record(h->s, h->hex, newest.seq); /* superseded by our claim */
     }
@@ -290,7 +291,7 @@ static int open_create(s3_handle *h, const resumable_partial_info *info)
     if (rc == RESUMABLE_OK) {
       h->total = info->total;
       h->base = 0;
-      rc = adopt_record(h, &fresh);
+      rc = s3_handle_adopt(h, &fresh);
       /* the upload it replaces: its writer (if any) is superseded and its parts go */
       if (!newest.gone && newest.upload[0])
         s3_mpu_abort(h->s, h->object, newest.upload);
@@ -325,7 +326,10 @@ int s3_partial_open(void *self, const char *key, resumable_partial_mode mode,
   *handle = NULL;
   if (mode != RESUMABLE_PARTIAL_EXISTING && !info)
     return RESUMABLE_E_INVALID_ARG;
-  int kc = mode == RESUMABLE_PARTIAL_EXISTING ? s3_key_check_read(key) : s3_key_check(key);
+  /* a tus concatenation part is a partial, never staged (include/resumable/store.h, "Keys") */
+  int kc = mode == RESUMABLE_PARTIAL_EXISTING ? s3_partial_key_check(key, 1)
+           : mode == RESUMABLE_PARTIAL_CREATE ? s3_partial_key_check(key, 0)
+                                              : s3_key_check(key);
   if (kc != RESUMABLE_OK)
     return kc;
   char object[S3_NAME_MAX];
@@ -431,9 +435,10 @@ int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t
   s3_handle *h = handle;
   (void)self;
   *got = 0;
-  /* bytes in parts cannot be read back from an unfinished multipart upload */
+  /* bytes in parts cannot be read back from an unfinished multipart upload, only from the
+   * object of a sealed concatenation part */
   if (offset < h->base)
-    return RESUMABLE_E_IO;
+    return h->st.sealed ? s3_sealed_read(h, offset, buf, len, got) : RESUMABLE_E_IO;
   size_t fill = s3_handle_fill(h);
   if (offset >= h->base + fill)
     return RESUMABLE_OK;
@@ -445,6 +450,29 @@ int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t
 
 /* ---- sync ---- */
 
+/* Back to the handle's last record: a sync that takes back bytes past it (a tus request whose
+ * checksum failed: PROTOCOL.md, "Dialects") may find some of them acknowledged as parts already,
+ * which S3 cannot cut. The record's parts and tail hold exactly what it promised: the buffer is
+ * reloaded from that tail, later parts are left to be overwritten (a commit names its parts and
+ * ETags), and an upload begun since the record is aborted. */
+static int revert_to_record(s3_handle *h)
+{
+  s3_state back;
+  int rc = s3_state_copy(&back, &h->rec);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  if (h->pipe)
+    s3_pipe_reset(h->pipe, 0);
+  if (h->st.upload[0] && strcmp(h->st.upload, h->rec.upload) != 0)
+    s3_mpu_abort(h->s, h->object, h->st.upload);
+  s3_state_free(&h->st);
+  h->st = back;
+  h->base = s3_state_part_bytes(&h->st);
+  h->upload_mine = 0;
+  set_guard(h);
+  return load_tail(h);
+}
+
 int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info)
 {
   s3_handle *h = handle;
@@ -455,6 +483,13 @@ int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info
     return RESUMABLE_E_STATE; /* staging uploads are committed or dropped, never synced */
   if (h->failed)
     return h->failed;
+  if (info->held < h->base && info->held <= h->rec.info.held && !h->rec.sealed) {
+    int rc = revert_to_record(h);
+    if (rc != RESUMABLE_OK)
+      return s3_handle_fail(h, rc);
+  }
+  if (s3_seal_due(h, info))
+    return s3_seal(h, info);
   size_t fill = s3_handle_fill(h);
   if (info->held < h->base || info->held > h->base + fill)
     return RESUMABLE_E_IO; /* cannot take back bytes S3 acknowledged as parts */
@@ -483,7 +518,7 @@ int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info
   if (rc == RESUMABLE_OK)
     rc = s3_chain_create(s, &next);
   if (rc == RESUMABLE_OK)
-    rc = adopt_record(h, &next);
+    rc = s3_handle_adopt(h, &next);
   else if (rc == RESUMABLE_E_SUPERSEDED)
     s3_delete_tail(s, h->hex, next.tail); /* ours, and named by no record */
   s3_state_free(&next);

@@ -3,7 +3,8 @@
  * and state), and the housekeeping nobody else does, limited to things older than the orphan
  * age so that no writer still at work is disturbed:
  *   - records and tails that the newest record does not name (left by crashed writers),
- *   - chains that end in a tombstone (a removed or committed partial),
+ *   - chains that end in a tombstone (a removed or committed partial; for a removed
+ *     concatenation part, its sealed object too),
  *   - multipart uploads under the prefix that no newest record names (a writer died between
  *     creating one and recording it, or a whole-file PUT never finished). */
 #include <stdio.h>
@@ -142,9 +143,14 @@ static void visit_dir(scan_ctx *c, const listing *l, size_t a, size_t b, size_t 
     return; /* a record that does not belong here: never applied */
   }
   if (st.gone) {
-    if (mtime <= c->old)
+    char object[S3_NAME_MAX];
+    if (mtime <= c->old) {
       for (size_t i = a; i < b; i++)
         s3_delete_quiet(c->s, l->e[i].name);
+      /* a removed concatenation part's sealed object, if its removal stopped before it */
+      if (s3_part_key(st.key) && s3_object(c->s, st.key, object, sizeof(object)) == 0)
+        s3_delete_quiet(c->s, object);
+    }
     s3_state_free(&st);
     return;
   }
@@ -215,7 +221,7 @@ int s3_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, 
   s3_store *s = self;
   if (!key)
     return scan_all(s, fn, arg);
-  if (s3_key_check(key) != RESUMABLE_OK)
+  if (s3_partial_key_check(key, 0) != RESUMABLE_OK)
     return RESUMABLE_OK; /* no partial can exist under such a key */
   s3_state st;
   int64_t mtime = 0;

@@ -2,21 +2,25 @@
  * them, so a torn or edited record is refused rather than applied. Pure functions.
  *
  * State record (".resumable/up/<hex>/state-<seq>"):
- *   resumable-s3-state 1
+ *   resumable-s3-state 2
  *   seq <n>
  *   writer <hex>
  *   gone 0|1
  *   key <key>               (keys hold no control byte, so a line is enough)
- *   total <n>
+ *   total <n>               (18446744073709551615: not known yet, RESUMABLE_LENGTH_UNKNOWN)
  *   held <n>
  *   target <64 hex>|-
  *   hash <hex>|-            (the handler's running SHA-256 state after `held` bytes)
+ *   metadata <hex>|-        (the client's metadata, tus Upload-Metadata)
  *   part-size <n>
  *   upload <id>|-
  *   token <hex>|-
  *   tail <name> <len>|- 0
+ *   sealed 0|1              (a whole concatenation part, its upload completed: store_s3_seal.c)
  *   part <number> <size> <etag>     (one per part, numbers 1, 2, 3...)
  *   end <64 hex>
+ * Version 1 records (before the tus dialect) have neither `metadata` nor `sealed`: they load
+ * with no metadata, not sealed.
  * Sums record (".resumable/sums/<hex>/<token>"):
  *   resumable-s3-sums 1 / key <key> / size <n> / sha256 <64 hex> / end <64 hex> */
 #include <stdarg.h>
@@ -138,7 +142,7 @@ int s3_state_encode(const s3_state *st, char **out, size_t *len)
 {
   tbuf t = {0};
   const resumable_partial_info *in = &st->info;
-  put(&t, "resumable-s3-state 1\nseq %llu\nwriter %s\ngone %d\nkey %s\ntotal %llu\nheld %llu\n",
+  put(&t, "resumable-s3-state 2\nseq %llu\nwriter %s\ngone %d\nkey %s\ntotal %llu\nheld %llu\n",
       (unsigned long long)st->seq, st->writer[0] ? st->writer : "-", st->gone ? 1 : 0, st->key,
       (unsigned long long)in->total, (unsigned long long)in->held);
   put(&t, "target ");
@@ -151,10 +155,15 @@ int s3_state_encode(const s3_state *st, char **out, size_t *len)
     put_hex(&t, in->hash_state, in->hash_state_len);
   else
     put(&t, "-");
-  put(&t, "\npart-size %llu\nupload %s\ntoken %s\ntail %s %llu\n",
+  put(&t, "\nmetadata ");
+  if (in->metadata_len > 0 && in->metadata_len <= RESUMABLE_METADATA_MAX)
+    put_hex(&t, (const uint8_t *)in->metadata, in->metadata_len);
+  else
+    put(&t, "-");
+  put(&t, "\npart-size %llu\nupload %s\ntoken %s\ntail %s %llu\nsealed %d\n",
       (unsigned long long)st->part_size, st->upload[0] ? st->upload : "-",
       st->token[0] ? st->token : "-", st->tail[0] ? st->tail : "-",
-      (unsigned long long)st->tail_len);
+      (unsigned long long)st->tail_len, st->sealed ? 1 : 0);
   for (uint32_t i = 0; i < st->nparts && !t.nomem; i++)
     put(&t, "part %u %llu %s\n", (unsigned)st->parts[i].number,
         (unsigned long long)st->parts[i].size, st->parts[i].etag);
@@ -265,12 +274,19 @@ static long checked_length(const char *buf, size_t len)
   return memcmp(want, got, 32) == 0 ? (long)start : -1;
 }
 
-static int decode_head(lines *l, s3_state *st)
+/* The record's version (1 or 2) into *version. */
+static int decode_head(lines *l, s3_state *st, int *version)
 {
   char line[1200];
   const char *v;
   uint64_t gone;
-  if (next_line(l, line, sizeof(line)) || strcmp(line, "resumable-s3-state 1") != 0)
+  if (next_line(l, line, sizeof(line)))
+    return -1;
+  if (strcmp(line, "resumable-s3-state 2") == 0)
+    *version = 2;
+  else if (strcmp(line, "resumable-s3-state 1") == 0)
+    *version = 1;
+  else
     return -1;
   if (next_line(l, line, sizeof(line)) || !(v = field(line, "seq")) || parse_u64(v, &st->seq))
     return -1;
@@ -288,7 +304,20 @@ static int decode_head(lines *l, s3_state *st)
   return 0;
 }
 
-static int decode_info(lines *l, s3_state *st)
+static int decode_metadata(lines *l, resumable_partial_info *in)
+{
+  char line[sizeof("metadata ") + 2 * RESUMABLE_METADATA_MAX];
+  const char *v;
+  if (next_line(l, line, sizeof(line)) || !(v = field(line, "metadata")))
+    return -1;
+  in->metadata_len = 0;
+  return strcmp(v, "-") == 0 || parse_hex(v, (uint8_t *)in->metadata, sizeof(in->metadata),
+                                          &in->metadata_len) == 0
+             ? 0
+             : -1;
+}
+
+static int decode_info(lines *l, s3_state *st, int version)
 {
   char line[1200];
   const char *v;
@@ -309,10 +338,10 @@ static int decode_info(lines *l, s3_state *st)
   if (strcmp(v, "-") != 0 && parse_hex(v, in->hash_state, sizeof(in->hash_state),
                                        &in->hash_state_len))
     return -1;
-  return 0;
+  return version >= 2 ? decode_metadata(l, in) : 0;
 }
 
-static int decode_upload(lines *l, s3_state *st)
+static int decode_upload(lines *l, s3_state *st, int version)
 {
   char line[1200];
   const char *v;
@@ -335,7 +364,14 @@ static int decode_upload(lines *l, s3_state *st)
   name[sp - v] = '\0';
   if (copy_plain(name, st->tail, sizeof(st->tail)) || parse_u64(sp + 1, &st->tail_len))
     return -1;
-  return (st->tail[0] == '\0') == (st->tail_len == 0) ? 0 : -1;
+  if ((st->tail[0] == '\0') != (st->tail_len == 0))
+    return -1;
+  uint64_t sealed = 0;
+  if (version >= 2 && (next_line(l, line, sizeof(line)) || !(v = field(line, "sealed")) ||
+                       parse_u64(v, &sealed) || sealed > 1))
+    return -1;
+  st->sealed = (int)sealed;
+  return 0;
 }
 
 static int decode_parts(lines *l, s3_state *st)
@@ -365,16 +401,18 @@ int s3_state_decode(const char *buf, size_t len, s3_state *st)
   if (body < 0)
     return RESUMABLE_E_IO;
   lines l = {buf, (size_t)body, 0};
-  int rc = decode_head(&l, st);
+  int version = 0;
+  int rc = decode_head(&l, st, &version);
   if (rc == 0)
-    rc = decode_info(&l, st);
+    rc = decode_info(&l, st, version);
   if (rc == 0)
-    rc = decode_upload(&l, st);
+    rc = decode_upload(&l, st, version);
   if (rc == 0)
     rc = decode_parts(&l, st);
   if (rc == 0 && !st->gone &&
       (s3_state_part_bytes(st) + st->tail_len != st->info.held ||
-       st->info.held > st->info.total || (st->nparts > 0 && st->upload[0] == '\0')))
+       st->info.held > st->info.total || (st->nparts > 0 && st->upload[0] == '\0') ||
+       (st->sealed && (st->tail_len != 0 || st->nparts == 0 || st->info.held != st->info.total))))
     rc = -1;
   if (rc != 0) {
     s3_state_free(st);

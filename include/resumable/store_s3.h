@@ -21,6 +21,7 @@ extern "C" {
  *   P.resumable/up/<hex>/state-<seq>        a partial upload's state records
  *   P.resumable/up/<hex>/tail-<seq>-<id>    its bytes that do not fill a part yet
  *   P.resumable/sums/<hex>/<token>          a complete object's size and SHA-256
+ *   P.resumable-part/<id>                   a whole tus concatenation part (sealed)
  * where <hex> is the lower-case hex SHA-256 of the key. A partial is an S3 multipart upload of
  * P<key> plus its state records; bytes below one part size are kept in a tail object and merged
  * into the next part. P + key must fit S3's 1024-byte limit (RESUMABLE_E_CONFLICT otherwise).
@@ -40,9 +41,14 @@ extern "C" {
  * whose SHA-256 the handler verified. Route one key to one server when you can (nginx:
  * `hash $request_uri consistent;`) so that such conflicts stay rare.
  *
- * Not supported: partial_read below the last part boundary (S3 cannot read the parts of an
- * unfinished upload; the state record always keeps the running hash, so the handler never needs
- * it) and complete_path (there is no local file). A reader (complete_open) streams one GET; if
+ * tus: a partial's metadata and an unknown total (RESUMABLE_LENGTH_UNKNOWN) are kept in its
+ * state record; a sync may take back bytes past the last record (a failed Upload-Checksum);
+ * concatenation parts (RESUMABLE_PART_PREFIX keys) are accepted by the partial ops, and a part
+ * made whole is sealed: its upload completed as P.resumable-part/<id>, readable by partial_read.
+ *
+ * Not supported: partial_read below the last part boundary of anything but a sealed part (S3
+ * cannot read the parts of an unfinished upload; the state record always keeps the running hash,
+ * so the handler never needs it) and complete_path (there is no local file). A reader (complete_open) streams one GET; if
  * the object is replaced while it reads and the read must be restarted, the read fails
  * (RESUMABLE_E_IO) instead of mixing versions.
  *

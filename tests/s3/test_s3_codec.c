@@ -11,6 +11,8 @@
 
 #include "resumable/error.h"
 #include "resumable/store_s3.h"
+#include "hex.h"
+#include "sha256.h"
 #include "store_s3.h"
 
 static void encode_keeps_unreserved_and_slash(void **state)
@@ -128,6 +130,77 @@ static void state_refuses_inconsistent_held(void **state)
   s3_state_free(&back);
   free(buf);
   s3_state_free(&st);
+}
+
+/* Version 2 keeps what the tus dialect needs: the client's metadata, a total not known yet
+ * (creation-defer-length), and the sealed mark of a whole concatenation part. */
+static void state_keeps_metadata_unknown_total_and_seal(void **state)
+{
+  (void)state;
+  s3_state st = sample(), back;
+  static const char meta[] = "filename ZmlsZS5iaW4=,empty,note IA==";
+  memcpy(st.info.metadata, meta, sizeof(meta) - 1);
+  st.info.metadata_len = sizeof(meta) - 1;
+  st.info.total = RESUMABLE_LENGTH_UNKNOWN;
+  char *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(s3_state_encode(&st, &buf, &len), RESUMABLE_OK);
+  assert_non_null(strstr(buf, "resumable-s3-state 2\n"));
+  assert_int_equal(s3_state_decode(buf, len, &back), RESUMABLE_OK);
+  assert_int_equal(back.info.total, RESUMABLE_LENGTH_UNKNOWN);
+  assert_int_equal(back.info.metadata_len, sizeof(meta) - 1);
+  assert_memory_equal(back.info.metadata, meta, sizeof(meta) - 1);
+  assert_int_equal(back.sealed, 0);
+  s3_state_free(&back);
+  free(buf);
+  /* the largest metadata fits a record */
+  memset(st.info.metadata, 'm', RESUMABLE_METADATA_MAX);
+  st.info.metadata_len = RESUMABLE_METADATA_MAX;
+  assert_int_equal(s3_state_encode(&st, &buf, &len), RESUMABLE_OK);
+  assert_int_equal(s3_state_decode(buf, len, &back), RESUMABLE_OK);
+  assert_int_equal(back.info.metadata_len, RESUMABLE_METADATA_MAX);
+  s3_state_free(&back);
+  free(buf);
+  /* sealed: every byte in parts, held == total, no tail; anything else is refused */
+  st.info.metadata_len = 0;
+  st.tail[0] = '\0';
+  st.tail_len = 0;
+  st.info.held = st.info.total = 10 << 20;
+  st.sealed = 1;
+  assert_int_equal(s3_state_encode(&st, &buf, &len), RESUMABLE_OK);
+  assert_int_equal(s3_state_decode(buf, len, &back), RESUMABLE_OK);
+  assert_int_equal(back.sealed, 1);
+  s3_state_free(&back);
+  free(buf);
+  st.info.total += 1;
+  assert_int_equal(s3_state_encode(&st, &buf, &len), RESUMABLE_OK);
+  assert_int_equal(s3_state_decode(buf, len, &back), RESUMABLE_E_IO);
+  free(buf);
+  s3_state_free(&st);
+}
+
+/* A version 1 record (written before the tus dialect) still loads: no metadata, not sealed. */
+static void state_version_1_still_loads(void **state)
+{
+  (void)state;
+  static const char body[] =
+      "resumable-s3-state 1\nseq 3\nwriter 0123456789abcdef0123456789abcdef\ngone 0\n"
+      "key old/file.bin\ntotal 20000000\nheld 1000\ntarget -\nhash 00ff\npart-size 5242880\n"
+      "upload -\ntoken -\ntail tail-0000000000000003-0123456789abcdef0123456789abcdef 1000\n";
+  uint8_t d[32];
+  char hex[65], buf[1024];
+  rs_sha256_digest(body, sizeof(body) - 1, d);
+  rs_sha256_hex_format(d, hex);
+  int len = snprintf(buf, sizeof(buf), "%send %s\n", body, hex);
+  s3_state back;
+  assert_int_equal(s3_state_decode(buf, (size_t)len, &back), RESUMABLE_OK);
+  assert_string_equal(back.key, "old/file.bin");
+  assert_int_equal(back.info.held, 1000);
+  assert_int_equal(back.info.hash_state_len, 2);
+  assert_int_equal(back.info.metadata_len, 0);
+  assert_int_equal(back.sealed, 0);
+  assert_int_equal(back.tail_len, 1000);
+  s3_state_free(&back);
 }
 
 static void sums_round_trip_and_bind_the_key(void **state)
@@ -267,6 +340,20 @@ static void key_check_refuses_malformed_keys(void **state)
   assert_int_equal(s3_key_check(seg), RESUMABLE_E_CONFLICT);
   seg[255] = '\0';
   assert_int_equal(s3_key_check(seg), RESUMABLE_OK);
+  /* a tus concatenation part's key passes the partial ops' check only */
+  const char *part = RESUMABLE_PART_PREFIX "0123456789abcdef0123456789abcdef";
+  assert_true(s3_part_key(part));
+  assert_int_equal(s3_partial_key_check(part, 0), RESUMABLE_OK);
+  assert_int_equal(s3_partial_key_check(part, 1), RESUMABLE_OK);
+  assert_int_equal(s3_key_check(part), RESUMABLE_E_CONFLICT);
+  assert_int_equal(s3_key_check_read(part), RESUMABLE_E_NOT_FOUND);
+  const char *not_parts[] = {RESUMABLE_PART_PREFIX, RESUMABLE_PART_PREFIX "0123ABCD",
+                             RESUMABLE_PART_PREFIX "01/23", RESUMABLE_PART_PREFIX "../x",
+                             ".resumable-partx/0123"};
+  for (size_t i = 0; i < sizeof(not_parts) / sizeof(not_parts[0]); i++) {
+    assert_false(s3_part_key(not_parts[i]));
+    assert_int_equal(s3_partial_key_check(not_parts[i], 0), RESUMABLE_E_CONFLICT);
+  }
 }
 
 int main(void)
@@ -276,6 +363,8 @@ int main(void)
     cmocka_unit_test(state_round_trips),
     cmocka_unit_test(state_refuses_every_changed_byte),
     cmocka_unit_test(state_refuses_inconsistent_held),
+    cmocka_unit_test(state_keeps_metadata_unknown_total_and_seal),
+    cmocka_unit_test(state_version_1_still_loads),
     cmocka_unit_test(sums_round_trip_and_bind_the_key),
     cmocka_unit_test(xml_reads_tags_in_order_and_decodes_entities),
     cmocka_unit_test(iso8601_is_utc_seconds),

@@ -596,6 +596,99 @@ static void sweep_aborts_abandoned_uploads(void **state)
   free(d);
 }
 
+/* A tus concatenation part (tus_concat.c): its reserved key is accepted for CREATE, its
+ * metadata and unknown total are kept, and once whole (spanning parts of a multipart upload,
+ * which S3 cannot read back) it is sealed into an object that another server reads whole. Its
+ * removal leaves nothing behind. */
+static void tus_part_is_kept_sealed_and_read_back(void **state)
+{
+  fx *f = *state;
+  const char *key = RESUMABLE_PART_PREFIX "00112233445566778899aabbccddeeff";
+  static const char meta[] = "filename eC5iaW4=";
+  size_t total = 2 * PART + 1000, first = PART + PART / 2;
+  uint8_t *d = pattern(total, 21);
+  resumable_partial_info in = info_of(RESUMABLE_LENGTH_UNKNOWN), got;
+  memcpy(in.metadata, meta, sizeof(meta) - 1);
+  in.metadata_len = sizeof(meta) - 1;
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->sa, key, RESUMABLE_PARTIAL_CREATE, &in, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, h, d, 0, first, 300000), RESUMABLE_OK);
+  hash_state(&in, d, first);
+  assert_int_equal(f->ops->partial_sync(f->sa, h, &in), RESUMABLE_OK);
+  f->ops->partial_close(f->sa, h);
+  assert_int_equal(f->ops->partial_stat(f->sb, key, &got), RESUMABLE_OK);
+  assert_int_equal(got.total, RESUMABLE_LENGTH_UNKNOWN);
+  assert_int_equal(got.held, first);
+  assert_int_equal(got.metadata_len, sizeof(meta) - 1);
+  assert_memory_equal(got.metadata, meta, sizeof(meta) - 1);
+  /* the length becomes known with the last bytes, written through B: the part is whole */
+  assert_int_equal(f->ops->partial_open(f->sb, key, RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sb, h, d, first, total, 300000), RESUMABLE_OK);
+  in.total = total;
+  hash_state(&in, d, total);
+  assert_int_equal(f->ops->partial_sync(f->sb, h, &in), RESUMABLE_OK);
+  f->ops->partial_close(f->sb, h);
+  /* A reads it back whole (in the 1 MiB blocks of a concatenation), from the sealed object */
+  assert_int_equal(f->ops->partial_open(f->sa, key, RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(got.held, total);
+  assert_int_equal(got.metadata_len, sizeof(meta) - 1);
+  uint8_t *back = malloc(total);
+  for (size_t off = 0; off < total;) {
+    size_t n = 0, want = total - off < MiB ? total - off : MiB;
+    assert_int_equal(f->ops->partial_read(f->sa, h, off, back + off, want, &n), RESUMABLE_OK);
+    assert_true(n > 0);
+    off += n;
+  }
+  assert_memory_equal(back, d, total);
+  f->ops->partial_close(f->sa, h);
+  char pfx[128];
+  snprintf(pfx, sizeof(pfx), "%s%s", f->prefix, RESUMABLE_PART_PREFIX);
+  assert_int_equal(s3_env_count_objects(&env, pfx), 1); /* the sealed object */
+  assert_int_equal(s3_env_count_uploads(&env, pfx), 0);
+  /* a client key can never name it */
+  assert_int_equal(f->ops->complete_stat(f->sa, key, NULL), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->partial_remove(f->sb, key), RESUMABLE_OK);
+  assert_int_equal(s3_env_count_objects(&env, pfx), 0);
+  assert_int_equal(f->ops->partial_stat(f->sa, key, NULL), RESUMABLE_E_NOT_FOUND);
+  free(back);
+  free(d);
+}
+
+/* A sync that takes back bytes already acknowledged as a part (a tus request whose checksum
+ * failed) goes back to the last record: its tail is reloaded, the part is written again, and
+ * the object committed later has the right bytes. */
+static void sync_back_past_an_acknowledged_part(void **state)
+{
+  fx *f = *state;
+  size_t total = 2 * PART + 10, first = PART / 2;
+  uint8_t *d = pattern(total, 22), *junk = pattern(total, 23);
+  resumable_partial_info in = info_of(total), got;
+  void *h = NULL;
+  assert_int_equal(f->ops->partial_open(f->sa, "rb", RESUMABLE_PARTIAL_CREATE, &in, &h, NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(write_range(f->ops, f->sa, h, d, 0, first, 100000), RESUMABLE_OK);
+  hash_state(&in, d, first);
+  assert_int_equal(f->ops->partial_sync(f->sa, h, &in), RESUMABLE_OK);
+  /* a request's bytes that fill part 1 and go past it, then dropped */
+  assert_int_equal(write_range(f->ops, f->sa, h, junk, first, PART + PART / 4, 100000),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_sync(f->sa, h, &in), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_stat(f->sb, "rb", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, first);
+  /* the same handle goes on with the right bytes */
+  assert_int_equal(write_range(f->ops, f->sa, h, d, first, total, 100000), RESUMABLE_OK);
+  resumable_complete_info ci;
+  commit_info(&ci, d, total);
+  assert_int_equal(f->ops->partial_commit(f->sa, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->sa, h);
+  assert_object(f, f->sb, "rb", d, total);
+  free(junk);
+  free(d);
+}
+
 int main(void)
 {
   if (s3_env_init(&env, "rs-store") != 0)
@@ -615,6 +708,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(too_long_key_is_a_conflict, setup, teardown),
     cmocka_unit_test_setup_teardown(scan_lists_partials_and_aborts_orphans, setup, teardown),
     cmocka_unit_test_setup_teardown(sweep_aborts_abandoned_uploads, setup, teardown),
+    cmocka_unit_test_setup_teardown(tus_part_is_kept_sealed_and_read_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(sync_back_past_an_acknowledged_part, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
