@@ -190,22 +190,18 @@ rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *a
 
 void rs_cap_delivered(rs_cap *c, uint64_t carried)
 {
-  if (carried > 0)
-    c->proved = 1;
   if (c->suspect && carried > c->suspect) {
     c->suspect = 0;
     c->testing = 0;
   }
 }
 
-uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh)
+uint64_t rs_put_limit(const rs_cap *c, int *fresh)
 {
   *fresh = c->cap || c->testing;
   if (c->cap)
     return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
   if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
     return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
-  if (!c->proved && rest > 2 * (uint64_t)RS_FIRST_PUT_MAX)
-    return RS_FIRST_PUT_MAX;
   return 0;
 }

@@ -81,20 +81,15 @@ rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
  * only safe when little of what the cut request wrote is unaccounted for (at most a quarter of
  * the count and RS_CUT_SETTLED): bytes still in the server's socket would be lost to a PUT that
  * takes the key over, so a cut that left much in flight gets the usual wait first, even when it
- * counts towards a cap.
- * Bytes in flight when a cut comes are lost (they sat in the relay's and the kernels' buffers,
- * megabytes on a fast path), so the first body PUT of a run is also kept small: a relay with a
- * small cap then costs one answer instead of those buffers. */
+ * counts towards a cap. */
 #define RS_CAP_MIN (16u << 10)        /* cuts of connections that carried less are ordinary */
 #define RS_CAP_TEST_OVER (128u << 10) /* a test PUT carries up to this much more than the count */
 #define RS_CUT_SETTLED (256u << 10)   /* going on at once: at most this much unaccounted for */
-#define RS_FIRST_PUT_MAX (1u << 20)   /* body bytes of a run's first PUT when much is left */
 
 typedef struct rs_cap {
   uint64_t suspect; /* bytes the connection of the last cut carried, not refuted yet (0: none) */
   uint64_t cap;     /* confirmed: a connection carries about this many body bytes (0: none) */
   int testing;      /* `suspect` is being tested: PUTs go on new connections */
-  int proved;       /* a PUT of this run was answered after delivering bytes */
 } rs_cap;
 
 typedef enum rs_cut_next {
@@ -112,10 +107,10 @@ rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *a
  * delivered nothing). More than the suspected cap refutes it. */
 void rs_cap_delivered(rs_cap *c, uint64_t carried);
 
-/* Body bytes the next PUT may carry when `rest` bytes are left to send (0: no limit), and in
- * *fresh whether it needs a connection of its own (closed after it: a reused one has spent part
- * of the relay's allowance). */
-uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh);
+/* Body bytes the next PUT may carry (0: no limit, the rest of the file or the chunk size), and
+ * in *fresh whether it needs a connection of its own (closed after it: a reused one has spent
+ * part of the relay's allowance). */
+uint64_t rs_put_limit(const rs_cap *c, int *fresh);
 
 /* 408, 423, 429 and 5xx: worth retrying after a wait. */
 int rs_status_transient(int status);

@@ -285,7 +285,7 @@ static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
   moved_to(run, cur, off);
   int at_once, fresh;
   rs_cut_next next = rs_cap_cut(&run->cap, carried, unaccounted, &at_once);
-  uint64_t limit = rs_put_limit(&run->cap, run->size - off, &fresh);
+  uint64_t limit = rs_put_limit(&run->cap, &fresh);
   const char *how = at_once ? "at once" : "after a wait";
   if (next == RS_CUT_TEST)
     rs_run_log(run, RESUMABLE_LOG_INFO,
@@ -367,7 +367,7 @@ static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
   } else {
     req->start = cur->offset;
     uint64_t chunk = run->s->o.chunk_size;
-    uint64_t limit = rs_put_limit(&run->cap, run->size - req->start, &req->fresh);
+    uint64_t limit = rs_put_limit(&run->cap, &req->fresh);
     if (limit && (!chunk || limit < chunk))
       chunk = limit;
     if (chunk && run->size - req->start > chunk)

@@ -467,7 +467,6 @@ static void file_change_verdicts(void **state)
 
 #define KiB 1024u
 #define MiB (1024u * 1024u)
-#define BIG (64u * MiB) /* what is left to send: plenty */
 
 /* One event in the life of a run, and what must follow. */
 typedef struct cap_step {
@@ -476,7 +475,7 @@ typedef struct cap_step {
   uint64_t unaccounted; /* cuts: written beyond what reached the server */
   int next;            /* cuts: the verdict (rs_cut_next) */
   int at_once;         /* cuts: go on without a wait */
-  uint64_t limit;      /* then rs_put_limit(BIG) */
+  uint64_t limit;      /* then rs_put_limit */
   int fresh;
 } cap_step;
 
@@ -495,7 +494,7 @@ static void run_cap_steps(const char *name, const cap_step *steps, size_t n)
       rs_cap_delivered(&c, st->carried);
     }
     int fresh = -1;
-    assert_int_equal(rs_put_limit(&c, BIG, &fresh), st->limit);
+    assert_int_equal(rs_put_limit(&c, &fresh), st->limit);
     assert_int_equal(fresh, st->fresh);
   }
 }
@@ -505,24 +504,6 @@ static void run_cap_steps(const char *name, const cap_step *steps, size_t n)
     const cap_step steps_[] = {__VA_ARGS__};                              \
     run_cap_steps(name, steps_, sizeof steps_ / sizeof steps_[0]);        \
   } while (0)
-
-/* The first PUT of a run carries at most 1 MiB when much is left; once a PUT has delivered
- * bytes, or when little is left, there is no limit. */
-static void cap_first_put_is_small_until_a_put_delivered(void **state)
-{
-  (void)state;
-  rs_cap c;
-  memset(&c, 0, sizeof c);
-  int fresh = -1;
-  assert_int_equal(rs_put_limit(&c, BIG, &fresh), RS_FIRST_PUT_MAX);
-  assert_false(fresh);
-  assert_int_equal(rs_put_limit(&c, 2 * MiB, &fresh), 0); /* the rest is small: one PUT */
-  rs_cap_delivered(&c, 0); /* an answer that delivered nothing proves nothing */
-  assert_int_equal(rs_put_limit(&c, BIG, &fresh), RS_FIRST_PUT_MAX);
-  rs_cap_delivered(&c, 1);
-  assert_int_equal(rs_put_limit(&c, BIG, &fresh), 0);
-  assert_false(fresh);
-}
 
 static void cap_cuts_near_the_same_count_are_fitted_under_at_once(void **state)
 {
@@ -555,13 +536,13 @@ static void cap_scattered_or_small_cuts_are_ordinary(void **state)
   (void)state;
   RUN_STEPS("scattered",
             {'c', 5 * MiB, 0, RS_CUT_TEST, 1, 5 * MiB + RS_CAP_TEST_OVER, 1},
-            /* the test was cut elsewhere: an ordinary PUT next (still a run's first, small) */
-            {'c', 1 * MiB, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0},
+            /* the test was cut elsewhere: an ordinary PUT next */
+            {'c', 1 * MiB, 0, RS_CUT_WAIT, 0, 0, 0},
             {'c', 3 * MiB, 0, RS_CUT_TEST, 1, 3 * MiB + RS_CAP_TEST_OVER, 1},
-            {'c', 2 * MiB, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0});
+            {'c', 2 * MiB, 0, RS_CUT_WAIT, 0, 0, 0});
   RUN_STEPS("small",
             {'c', 1 * MiB, 0, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
-            {'c', RS_CAP_MIN - 1, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0}); /* all forgotten */
+            {'c', RS_CAP_MIN - 1, 0, RS_CUT_WAIT, 0, 0, 0}); /* all forgotten */
   /* A confirmed cap, then a cut far below it: test the new count. */
   RUN_STEPS("pattern broken", {'c', 2 * MiB, 0, RS_CUT_TEST, 1, 2 * MiB + 128 * KiB, 1},
             {'c', 2 * MiB, 0, RS_CUT_FIT, 1, 2 * MiB - 2 * MiB / 16, 1},
@@ -611,7 +592,6 @@ int main(void)
       cmocka_unit_test(put_400_to_a_middle_chunk_is_permanent),
       cmocka_unit_test(put_transient_refused_and_too_large),
       cmocka_unit_test(file_change_verdicts),
-      cmocka_unit_test(cap_first_put_is_small_until_a_put_delivered),
       cmocka_unit_test(cap_cuts_near_the_same_count_are_fitted_under_at_once),
       cmocka_unit_test(cap_cut_with_much_in_flight_waits_first),
       cmocka_unit_test(cap_scattered_or_small_cuts_are_ordinary),

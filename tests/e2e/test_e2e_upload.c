@@ -186,11 +186,10 @@ static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void
   /* The stall check covers a body until the peer's TCP has acknowledged it; the rest of the
    * body after the stall point must not fit in the kernel buffers on both sides of the proxy
    * (several MiB on loopback), or it would count as delivered and only the budget would end
-   * the wait for an answer. The stall comes in the second PUT: the first PUT of a run carries
-   * at most 1 MiB (RS_FIRST_PUT_MAX), all of which would fit there. */
-  const uint64_t size = 33 * MIB;
+   * the wait for an answer. */
+  const uint64_t size = 32 * MIB;
   char *path = make_file(f, "s.bin", size, 5, sha);
-  fp_set_stall_after(f->proxy, 2 * MIB);
+  fp_set_stall_after(f->proxy, 1 * MIB);
   url_via_proxy(f, url, sizeof url, "s.bin");
   resumable_stager *st = e2e_stager(url, path);
   assert_int_equal(resumable_stager_set_stall(st, 1, 1), RESUMABLE_OK);
@@ -266,8 +265,11 @@ static void relay_capping_each_connection_is_fitted_under_without_waits(void **s
   assert_true(fp_cuts(f->proxy) <= 4); /* 8 or more without the adaptation */
   assert_true(waits[0] <= 1);
   assert_true(resumable_stager_attempts(st) <= 5);
-  /* Each cut loses what was in flight: a little when the requests are small. */
-  assert_true(resumable_stager_wire_bytes(st) <= size + 2 * MIB);
+  /* Each cut loses what was in flight. The first PUT carries the rest of the file, and what
+   * sat in the kernels' and the relay's buffers when it was cut (megabytes on loopback) is lost;
+   * later cuts lose at most a test PUT's overshoot. Without the adaptation every cut costs a
+   * buffer's worth, several times the file in all. */
+  assert_true(resumable_stager_wire_bytes(st) <= 2 * size);
   assert_true(fp_upstream_bytes(f->proxy) <= size + size / 20);
   resumable_stager_free(st);
   free(path);
