@@ -181,10 +181,10 @@ static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
   return was_test ? RS_CUT_WAIT : RS_CUT_TEST;
 }
 
-rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once)
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, int settled, int *at_once)
 {
   rs_cut_next next = cap_cut(c, carried);
-  *at_once = next != RS_CUT_WAIT && unaccounted <= carried / 4 && unaccounted <= RS_CUT_SETTLED;
+  *at_once = next != RS_CUT_WAIT && settled;
   return next;
 }
 
@@ -204,4 +204,20 @@ uint64_t rs_put_limit(const rs_cap *c, int *fresh)
   if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
     return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
   return 0;
+}
+
+/* Settled: the count did not move between two probes (the server has read all it will get of
+ * the cut request), or so little of the request is unaccounted for that no wait is worth it.
+ * Anything in between may still be in the server's socket. */
+rs_settle_next rs_settle_probe(rs_settle *s, uint64_t held, uint64_t *carried)
+{
+  uint64_t delivered = held > s->start ? held - s->start : 0;
+  uint64_t unaccounted = s->sent > delivered ? s->sent - delivered : 0;
+  *carried = s->base + delivered;
+  int same = s->probes > 0 && held == s->last;
+  s->last = held;
+  s->probes++;
+  if (same || (unaccounted <= *carried / 4 && unaccounted <= RS_CUT_SETTLED))
+    return RS_SETTLE_JUDGE;
+  return s->probes < RS_SETTLE_PROBES ? RS_SETTLE_PROBE : RS_SETTLE_UNSURE;
 }
