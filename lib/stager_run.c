@@ -290,7 +290,7 @@ static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
   rs_cut_next next = rs_cap_cut(&run->cap, carried, settle == RS_SETTLE_JUDGE, &at_once);
   uint64_t limit = rs_put_limit(&run->cap, &fresh);
   uint64_t reached = off > cur->settle.start ? off - cur->settle.start : 0;
-  uint64_t lost = cur->settle.sent > reached ? cur->settle.sent - reached : 0;
+  uint64_t missing = cur->settle.sent > reached ? cur->settle.sent - reached : 0;
   const char *how = at_once ? "at once" : "after a wait";
   char settled[96];
   snprintf(settled, sizeof settled, "%s after %u probe%s",
@@ -299,10 +299,10 @@ static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
   if (next == RS_CUT_TEST)
     rs_run_log(run, RESUMABLE_LOG_INFO,
                "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
-               " more were written and lost; the count %s); going on %s with at most %" PRIu64
+               " more were written but did not arrive; the count %s); going on %s with at most %" PRIu64
                " bytes on a new connection: a relay that caps connections would cut it near the "
                "same count",
-               carried, lost, settled, how, limit);
+               carried, missing, settled, how, limit);
   else if (next == RS_CUT_FIT)
     rs_run_log(run, RESUMABLE_LOG_WARN,
                "connection cut after it carried %" PRIu64 " body bytes: a relay cuts each "
