@@ -30,7 +30,8 @@ options:
                memory (rows 5-6) concurrency rss relay (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
-environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
+environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp), RELAY_MIB (the
+  relay row's file size, default 16; at most the main file's size)
 EOF
 }
 
@@ -51,6 +52,7 @@ done
 case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; exit 2 ;; esac
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
+case ${RELAY_MIB:-16} in ''|*[!0-9]*|0) echo "run.sh: RELAY_MIB takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
   case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
@@ -520,7 +522,7 @@ row_resume() {
 # Issue 10 item 11: a 16 MiB upload through a relay forwarding 20 MB/s that cuts every
 # connection once it has carried 1 MiB (cutproxy --conn-cap), against the same relay uncut;
 # resumable-upload with its default backoff. Time is the stager's own ("seconds" of --json).
-RELAY_MIB=16 RELAY_RATE=20000000 RELAY_CAP=$MiB
+RELAY_MIB=${RELAY_MIB:-16} RELAY_RATE=20000000 RELAY_CAP=$MiB
 relay_variant() { # uncut|capped RUN FILE SHA
   local v=$1 r=$2 file=$3 sha=$4 pdir pport ppid json secs wire attempts cuts cap=0
   [ "$v" = capped ] && cap=$RELAY_CAP
