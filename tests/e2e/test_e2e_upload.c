@@ -206,6 +206,13 @@ static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void
   free(path);
 }
 
+/* The first count of held bytes a run learnt (from its first probe that found a partial). */
+static int first_held(void *ud, const resumable_progress *p) {
+  uint64_t *kept = ud;
+  if (*kept == 0 && p->held > 0) *kept = p->held;
+  return 0;
+}
+
 static void server_restart_mid_upload_then_upload_finishes(void **state) {
   struct fx *f = *state;
   char sha[65], url[256];
@@ -214,11 +221,14 @@ static void server_restart_mid_upload_then_upload_finishes(void **state) {
   fp_set_rate(f->proxy, 8 * MIB); /* about a second: time to pull the plug part-way */
   url_via_proxy(f, url, sizeof url, "restart.bin");
   resumable_stager *st = e2e_stager(url, path);
+  uint64_t kept = 0;
+  assert_int_equal(resumable_stager_set_progress(st, first_held, &kept), RESUMABLE_OK);
   e2e_job job;
   e2e_job_start(&job, st);
   assert_int_equal(fp_wait_upstream_bytes(f->proxy, 2 * MIB, WAIT_MS), 0);
   uint16_t old_port = f->srv.port;
   e2e_server_stop(&f->srv);
+  uint64_t before = fp_upstream_bytes(f->proxy); /* what reached the old server's socket */
   /* Same root; the same port when the kernel lets us have it back, else a new one. */
   if (e2e_server_start(&f->srv, f->root, old_port, NULL) != 0) {
     assert_int_equal(e2e_server_start(&f->srv, f->root, 0, NULL), 0);
@@ -227,7 +237,11 @@ static void server_restart_mid_upload_then_upload_finishes(void **state) {
   fp_set_rate(f->proxy, 0);
   assert_int_equal(e2e_job_join(&job), RESUMABLE_OK);
   assert_true(resumable_stager_attempts(st) >= 2);
-  assert_true(fp_upstream_bytes(f->proxy) <= size + size / 20);
+  /* The stager resumed where the restarted server stood, and sent it about what it lacked.
+   * (Not "each byte about once": what the old server had not yet read from its socket when it
+   * stopped is lost there, hundreds of KiB when the machine is loaded.) */
+  assert_true(kept > 0 && kept <= before);
+  assert_true(fp_upstream_bytes(f->proxy) - before <= size - kept + size / 20);
   assert_stored(f, "restart.bin", sha);
   resumable_stager_free(st);
   free(path);
