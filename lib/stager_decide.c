@@ -207,17 +207,16 @@ uint64_t rs_put_limit(const rs_cap *c, int *fresh)
 }
 
 /* Settled: the count did not move between two probes (the server has read all it will get of
- * the cut request), or so little of the request is unaccounted for that no wait is worth it.
- * Anything in between may still be in the server's socket. */
+ * the cut request), or every byte of the request arrived. Anything else may still be in the
+ * server's socket. */
 rs_settle_next rs_settle_probe(rs_settle *s, uint64_t held, uint64_t *carried)
 {
   uint64_t delivered = held > s->start ? held - s->start : 0;
-  uint64_t unaccounted = s->sent > delivered ? s->sent - delivered : 0;
   *carried = s->base + delivered;
   int same = s->probes > 0 && held == s->last;
   s->last = held;
   s->probes++;
-  if (same || (unaccounted <= *carried / 4 && unaccounted <= RS_CUT_SETTLED))
+  if (same || delivered >= s->sent)
     return RS_SETTLE_JUDGE;
   return s->probes < RS_SETTLE_PROBES ? RS_SETTLE_PROBE : RS_SETTLE_UNSURE;
 }

@@ -81,14 +81,14 @@ rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
  * Bytes in flight when a cut comes are lost (they sat in the relay's and the kernels' buffers,
  * megabytes on a fast path), but some may still be on their way into the server: a PUT that
  * takes the key over then would lose those too. So a cut is judged once the server's count has
- * settled (rs_settle_probe): when little of what the cut request wrote is unaccounted for (at
- * most a quarter of the count and RS_CUT_SETTLED), or when two probes RS_SETTLE_GAP_MS apart
- * give the same count. A settled cut that tests or fits a cap goes on at once, without a backoff
- * wait; a count still moving after RS_SETTLE_PROBES probes is judged as it stands, and the next
- * PUT waits as after any failure. */
+ * settled (rs_settle_probe): when two probes RS_SETTLE_GAP_MS apart give the same count, or
+ * when the count accounts for every byte the cut request wrote. (Even a few KiB unaccounted for
+ * may still be on their way: judged early, the count would be short, and a test PUT sized on it
+ * could fit under the cap and refute it.) A settled cut that tests or fits a cap goes on at
+ * once, without a backoff wait; a count still moving after RS_SETTLE_PROBES probes is judged as
+ * it stands, and the next PUT waits as after any failure. */
 #define RS_CAP_MIN (16u << 10)        /* cuts of connections that carried less are ordinary */
 #define RS_CAP_TEST_OVER (128u << 10) /* a test PUT carries up to this much more than the count */
-#define RS_CUT_SETTLED (256u << 10)   /* at most this much unaccounted for: nothing to wait for */
 #define RS_SETTLE_GAP_MS 40u          /* between the probes that wait for the count to settle */
 #define RS_SETTLE_PROBES 12u          /* probes after a cut before the count counts as unsettled */
 

@@ -54,11 +54,11 @@ extern "C" {
  * quarter), which confirms the cap: from then on, for the rest of the run, every PUT carries at
  * most 15/16 of it, each on a new connection, and nothing is cut any more. A cut is judged
  * once the server's count has settled: bytes of the cut request still in the server's socket
- * would be lost to a request that takes the key over. So when much of what it wrote is
- * unaccounted for (over a quarter of the count, or over 256 KiB), the stager probes again every
- * 40 ms until two answers agree (at most 12 probes, within the budget). These retries then come
- * at once, without a backoff wait; a count that keeps moving gets the usual wait first. Cuts at
- * scattered counts, or of connections that carried under 16 KiB, are ordinary failures. What
+ * would be lost to a request that takes the key over. So unless the server holds every byte it
+ * wrote, the stager probes again every 40 ms until two answers agree (at most 12 probes, within
+ * the budget). These retries then come at once, without a backoff wait; a count that keeps
+ * moving gets the usual wait first. Cuts at scattered counts, or of connections that carried
+ * under 16 KiB, are ordinary failures. What
  * sat in the relay's and the kernels' buffers when a cut came is lost: megabytes on a fast path
  * for a PUT of the rest of the file, at most a test PUT's overshoot once the PUTs are fitted.
  *
