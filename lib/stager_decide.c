@@ -160,6 +160,13 @@ static int near(uint64_t a, uint64_t b)
 
 static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
 {
+  if (carried < RS_CAP_MIN && c->testing && !c->retested) {
+    /* A test that delivered (almost) nothing says nothing about a cap: the server dropped or
+     * never saw it (it may have been finishing the cut request). Test once more. */
+    c->retested = 1;
+    return RS_CUT_TEST;
+  }
+  c->retested = 0;
   if (carried < RS_CAP_MIN) {
     c->suspect = c->cap = 0;
     c->testing = 0;
@@ -183,6 +190,7 @@ static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
 
 rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, int settled, int *at_once)
 {
+  c->refuted = 0;
   rs_cut_next next = cap_cut(c, carried);
   *at_once = next != RS_CUT_WAIT && settled;
   return next;
@@ -190,15 +198,18 @@ rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, int settled, int *at_once)
 
 void rs_cap_delivered(rs_cap *c, uint64_t carried)
 {
+  c->refuted = 0;
   if (c->suspect && carried > c->suspect) {
     c->suspect = 0;
     c->testing = 0;
+    c->retested = 0;
+    c->refuted = 1; /* the count was wrong (e.g. the server kept less than the relay passed) */
   }
 }
 
 uint64_t rs_put_limit(const rs_cap *c, int *fresh)
 {
-  *fresh = c->cap || c->testing;
+  *fresh = c->cap || c->testing || c->refuted;
   if (c->cap)
     return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
   if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */

@@ -77,7 +77,9 @@ rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
  * A first cut is followed by a test: a PUT slightly larger than that count (an eighth, at most
  * RS_CAP_TEST_OVER), on a new connection. A relay that caps connections cuts it again near the
  * same count, which confirms the cap: from then on every PUT fits under it, each on a new
- * connection. Cuts at scattered counts, or that moved little, are ordinary failures.
+ * connection. Cuts at scattered counts, or that moved little, are ordinary failures; a test
+ * that moved nothing is repeated once. A suspect refuted (a PUT answered after its connection
+ * carried more) was a wrong count: the PUT after it goes on a new connection too.
  * Bytes in flight when a cut comes are lost (they sat in the relay's and the kernels' buffers,
  * megabytes on a fast path), but some may still be on their way into the server: a PUT that
  * takes the key over then would lose those too. So a cut is judged once the server's count has
@@ -115,6 +117,9 @@ typedef struct rs_cap {
   uint64_t suspect; /* bytes the connection of the last cut carried, not refuted yet (0: none) */
   uint64_t cap;     /* confirmed: a connection carries about this many body bytes (0: none) */
   int testing;      /* `suspect` is being tested: PUTs go on new connections */
+  int retested;     /* a test delivered nothing and is being repeated (once) */
+  int refuted;      /* the last answer refuted `suspect`: the next PUT, too, goes on a new
+                       connection, so that a cut of it counts its own bytes only */
 } rs_cap;
 
 typedef enum rs_cut_next {
