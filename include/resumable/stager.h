@@ -58,7 +58,8 @@ extern "C" {
  * wrote, the stager probes again every 40 ms until two answers agree (at most 12 probes, within
  * the budget). These retries then come at once, without a backoff wait; a count that keeps
  * moving gets the usual wait first. Cuts at scattered counts, or of connections that carried
- * under 16 KiB, are ordinary failures. What
+ * under 16 KiB, are ordinary failures (a test PUT that carried that little is repeated once);
+ * a suspected count refuted by an answer makes the next PUT go on a new connection too. What
  * sat in the relay's and the kernels' buffers when a cut came is lost: megabytes on a fast path
  * for a PUT of the rest of the file, at most a test PUT's overshoot once the PUTs are fitted.
  *
