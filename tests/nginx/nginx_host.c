@@ -1,0 +1,188 @@
+/* nginx-host: start Debian's nginx with the resumable module on a free loopback port, as the
+ * user who runs it, with its configuration in a scratch directory; print the URL; serve in the
+ * foreground.
+ *
+ *   nginx-host --nginx /usr/sbin/nginx --module build/.../ngx_http_resumable_module.so \
+ *              --dir SCRATCH --root ROOT [--prefix /v1/files/] [--token T] [--max-size N]
+ *              [--expose-paths] [--hash-threads N] [--partial-ttl S] [--workers N]
+ *              [--directive 'nginx directive;' (in the location, repeatable)]
+ *              [--http-directive 'nginx directive;' (in http{}, repeatable)]
+ *
+ * prints "listening on http://127.0.0.1:PORT/" once nginx has accepted its configuration, then
+ * becomes nginx (daemon off, a master and its workers, in a process group of their own so that
+ * kill(-pid, SIGKILL) takes them all). nginx's error log is SCRATCH/error.log, its access log
+ * SCRATCH/access.log.
+ *
+ * The port: nginx cannot bind port 0 and report it. This program binds 127.0.0.1:0 and listens
+ * itself, then hands the socket to nginx the way nginx's binary upgrade does (the NGINX
+ * environment variable names inherited listening sockets; nginx adopts the one whose address
+ * its `listen` names). So no other process can take the port between picking and binding (no
+ * retry loop on EADDRINUSE), and clients may connect as soon as the URL is printed: the kernel
+ * queues them until nginx accepts.
+ *
+ * Run as root (CI), nginx would start its workers as "nobody", who cannot write the test's
+ * directories: the configuration then says `user root;`. Otherwise nginx runs as the caller.
+ * RS_NGINX_PRELOAD, when set, becomes nginx's LD_PRELOAD (the sanitizer runtimes an
+ * instrumented module needs in a binary that is not instrumented). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_DIRECTIVES 16
+
+typedef struct host_opts {
+  const char *nginx, *module, *dir, *root, *prefix, *token, *max_size, *hash_threads, *ttl;
+  const char *workers;
+  int expose_paths;
+  const char *loc[MAX_DIRECTIVES];
+  size_t nloc;
+  const char *http[MAX_DIRECTIVES];
+  size_t nhttp;
+} host_opts;
+
+static int usage(const char *why) {
+  fprintf(stderr, "nginx-host: %s (see the top of tests/nginx/nginx_host.c)\n", why);
+  return 2;
+}
+
+static int parse(int argc, char **argv, host_opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--expose-paths") == 0) {
+      o->expose_paths = 1;
+      continue;
+    }
+    if (i + 1 >= argc)
+      return usage("an option needs a value");
+    const char *v = argv[++i];
+    const char **slot = strcmp(a, "--nginx") == 0          ? &o->nginx
+                        : strcmp(a, "--module") == 0       ? &o->module
+                        : strcmp(a, "--dir") == 0          ? &o->dir
+                        : strcmp(a, "--root") == 0         ? &o->root
+                        : strcmp(a, "--prefix") == 0       ? &o->prefix
+                        : strcmp(a, "--token") == 0        ? &o->token
+                        : strcmp(a, "--max-size") == 0     ? &o->max_size
+                        : strcmp(a, "--hash-threads") == 0 ? &o->hash_threads
+                        : strcmp(a, "--partial-ttl") == 0  ? &o->ttl
+                        : strcmp(a, "--workers") == 0      ? &o->workers
+                                                           : NULL;
+    if (slot != NULL) {
+      *slot = v;
+    } else if (strcmp(a, "--directive") == 0 && o->nloc < MAX_DIRECTIVES) {
+      o->loc[o->nloc++] = v;
+    } else if (strcmp(a, "--http-directive") == 0 && o->nhttp < MAX_DIRECTIVES) {
+      o->http[o->nhttp++] = v;
+    } else {
+      return usage("unknown option");
+    }
+  }
+  if (o->nginx == NULL || o->module == NULL || o->dir == NULL || o->root == NULL)
+    return usage("--nginx, --module, --dir and --root are required");
+  return -1;
+}
+
+/* A listening socket on 127.0.0.1 and a port the kernel picked; -1 on failure. */
+static int listen_any(unsigned *port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0); /* no CLOEXEC: nginx inherits it */
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 511) != 0 ||
+      getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+    perror("nginx-host: listening socket");
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
+static int write_config(const host_opts *o, const char *path, unsigned port) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) {
+    perror(path);
+    return -1;
+  }
+  fprintf(f, "daemon off;\nmaster_process on;\nworker_processes %s;\n",
+          o->workers != NULL ? o->workers : "1");
+  fprintf(f, "pid %s/nginx.pid;\nerror_log %s/error.log info;\nload_module %s;\n", o->dir, o->dir,
+          o->module);
+  if (geteuid() == 0)
+    fprintf(f, "user root;\n");
+  fprintf(f, "events { worker_connections 1024; }\nhttp {\n");
+  fprintf(f, "  access_log %s/access.log;\n", o->dir);
+  static const char *const temps[] = {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"};
+  for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++)
+    fprintf(f, "  %s_temp_path %s/tmp_%s;\n", temps[i], o->dir, temps[i]);
+  for (size_t i = 0; i < o->nhttp; i++)
+    fprintf(f, "  %s\n", o->http[i]);
+  fprintf(f, "  server {\n    listen 127.0.0.1:%u;\n", port);
+  fprintf(f, "    location %s {\n      resumable on;\n      resumable_root %s;\n",
+          o->prefix != NULL ? o->prefix : "/v1/files/", o->root);
+  if (o->token != NULL)
+    fprintf(f, "      resumable_token %s;\n", o->token);
+  if (o->max_size != NULL)
+    fprintf(f, "      resumable_max_size %s;\n", o->max_size);
+  if (o->hash_threads != NULL)
+    fprintf(f, "      resumable_hash_threads %s;\n", o->hash_threads);
+  if (o->ttl != NULL)
+    fprintf(f, "      resumable_partial_ttl %s;\n", o->ttl);
+  if (o->expose_paths)
+    fprintf(f, "      resumable_expose_paths on;\n");
+  for (size_t i = 0; i < o->nloc; i++)
+    fprintf(f, "      %s\n", o->loc[i]);
+  fprintf(f, "    }\n  }\n}\n");
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+/* nginx -t: configuration errors are reported (on stderr) before any URL is printed. */
+static int test_config(const host_opts *o, const char *conf) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(2, 1);
+    execl(o->nginx, o->nginx, "-q", "-t", "-p", o->dir, "-e", "stderr", "-c", conf, (char *)NULL);
+    _exit(127);
+  }
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) != pid)
+    return -1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  host_opts o = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+  char conf[4096];
+  snprintf(conf, sizeof conf, "%s/nginx.conf", o.dir);
+  unsigned port = 0;
+  int fd = listen_any(&port);
+  if (fd < 0 || write_config(&o, conf, port) != 0)
+    return 1;
+  char inherit[32];
+  snprintf(inherit, sizeof inherit, "%d;", fd);
+  const char *preload = getenv("RS_NGINX_PRELOAD");
+  if (setenv("NGINX", inherit, 1) != 0 ||
+      (preload != NULL && preload[0] != '\0' &&
+       (setenv("LD_PRELOAD", preload, 1) != 0 ||
+        setenv("ASAN_OPTIONS", "detect_leaks=0", 0) != 0)))
+    return 1;
+  if (test_config(&o, conf) != 0) {
+    fprintf(stderr, "nginx-host: nginx -t refused %s\n", conf);
+    return 1;
+  }
+  if (setpgid(0, 0) != 0)
+    perror("nginx-host: setpgid");
+  printf("listening on http://127.0.0.1:%u/\n", port);
+  fflush(stdout);
+  execl(o.nginx, o.nginx, "-p", o.dir, "-e", "stderr", "-c", conf, (char *)NULL);
+  perror(o.nginx);
+  return 127;
+}
