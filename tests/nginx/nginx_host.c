@@ -7,6 +7,7 @@
  *              [--expose-paths] [--hash-threads N] [--partial-ttl S] [--workers N]
  *              [--directive 'nginx directive;' (in the location, repeatable)]
  *              [--http-directive 'nginx directive;' (in http{}, repeatable)]
+ *              [--main-directive 'nginx directive;' (at the top, repeatable)]
  *
  * prints "listening on http://127.0.0.1:PORT/" once nginx has accepted its configuration, then
  * becomes nginx (daemon off, a master and its workers, in a process group of their own so that
@@ -24,8 +25,10 @@
  * directories: the configuration then says `user root;`. Otherwise nginx runs as the caller.
  * RS_NGINX_PRELOAD, when set, becomes nginx's LD_PRELOAD (the sanitizer runtimes an
  * instrumented module needs in a binary that is not instrumented). */
+#define _DEFAULT_SOURCE /* realpath */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,8 @@ typedef struct host_opts {
   size_t nloc;
   const char *http[MAX_DIRECTIVES];
   size_t nhttp;
+  const char *main[MAX_DIRECTIVES];
+  size_t nmain;
 } host_opts;
 
 static int usage(const char *why) {
@@ -79,6 +84,8 @@ static int parse(int argc, char **argv, host_opts *o) {
       o->loc[o->nloc++] = v;
     } else if (strcmp(a, "--http-directive") == 0 && o->nhttp < MAX_DIRECTIVES) {
       o->http[o->nhttp++] = v;
+    } else if (strcmp(a, "--main-directive") == 0 && o->nmain < MAX_DIRECTIVES) {
+      o->main[o->nmain++] = v;
     } else {
       return usage("unknown option");
     }
@@ -115,6 +122,8 @@ static int write_config(const host_opts *o, const char *path, unsigned port) {
           o->module);
   if (geteuid() == 0)
     fprintf(f, "user root;\n");
+  for (size_t i = 0; i < o->nmain; i++)
+    fprintf(f, "%s\n", o->main[i]);
   fprintf(f, "events { worker_connections 1024; }\nhttp {\n");
   fprintf(f, "  access_log %s/access.log;\n", o->dir);
   static const char *const temps[] = {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"};
@@ -160,6 +169,12 @@ int main(int argc, char **argv) {
   int rc = parse(argc, argv, &o);
   if (rc >= 0)
     return rc;
+  char module[PATH_MAX];
+  if (realpath(o.module, module) == NULL) { /* nginx resolves a relative one against -p */
+    perror(o.module);
+    return 1;
+  }
+  o.module = module;
   char conf[4096];
   snprintf(conf, sizeof conf, "%s/nginx.conf", o.dir);
   unsigned port = 0;
