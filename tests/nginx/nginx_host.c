@@ -8,6 +8,8 @@
  *              [--directive 'nginx directive;' (in the location, repeatable)]
  *              [--http-directive 'nginx directive;' (in http{}, repeatable)]
  *              [--main-directive 'nginx directive;' (at the top, repeatable)]
+ *   or nginx-host --nginx ... --dir SCRATCH --conf-template FILE
+ *              (FILE as the whole configuration, with @PORT@ and @DIR@ replaced)
  *
  * prints "listening on http://127.0.0.1:PORT/" once nginx has accepted its configuration, then
  * becomes nginx (daemon off, a master and its workers, in a process group of their own so that
@@ -24,7 +26,8 @@
  * Run as root (CI), nginx would start its workers as "nobody", who cannot write the test's
  * directories: the configuration then says `user root;`. Otherwise nginx runs as the caller.
  * RS_NGINX_PRELOAD, when set, becomes nginx's LD_PRELOAD (the sanitizer runtimes an
- * instrumented module needs in a binary that is not instrumented). */
+ * instrumented module needs in a binary that is not instrumented); their reports then go to
+ * SCRATCH/sanitizer-*. */
 #define _DEFAULT_SOURCE /* realpath */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +45,7 @@
 
 typedef struct host_opts {
   const char *nginx, *module, *dir, *root, *prefix, *token, *max_size, *hash_threads, *ttl;
-  const char *workers;
+  const char *workers, *conf_template;
   int expose_paths;
   const char *loc[MAX_DIRECTIVES];
   size_t nloc;
@@ -77,6 +80,7 @@ static int parse(int argc, char **argv, host_opts *o) {
                         : strcmp(a, "--hash-threads") == 0 ? &o->hash_threads
                         : strcmp(a, "--partial-ttl") == 0  ? &o->ttl
                         : strcmp(a, "--workers") == 0      ? &o->workers
+                        : strcmp(a, "--conf-template") == 0 ? &o->conf_template
                                                            : NULL;
     if (slot != NULL) {
       *slot = v;
@@ -90,8 +94,9 @@ static int parse(int argc, char **argv, host_opts *o) {
       return usage("unknown option");
     }
   }
-  if (o->nginx == NULL || o->module == NULL || o->dir == NULL || o->root == NULL)
-    return usage("--nginx, --module, --dir and --root are required");
+  if (o->nginx == NULL || o->dir == NULL ||
+      (o->conf_template == NULL && (o->module == NULL || o->root == NULL)))
+    return usage("--nginx, --dir, and --module and --root or --conf-template are required");
   return -1;
 }
 
@@ -110,11 +115,44 @@ static int listen_any(unsigned *port) {
   return fd;
 }
 
+/* The template with @PORT@ and @DIR@ replaced. */
+static int write_from_template(const host_opts *o, FILE *f, unsigned port) {
+  FILE *t = fopen(o->conf_template, "r");
+  if (t == NULL) {
+    perror(o->conf_template);
+    return -1;
+  }
+  int ch;
+  char word[8];
+  while ((ch = fgetc(t)) != EOF) {
+    if (ch != '@') {
+      fputc(ch, f);
+      continue;
+    }
+    size_t n = 0;
+    while (n + 1 < sizeof word && (ch = fgetc(t)) != EOF && ch != '@')
+      word[n++] = (char)ch;
+    word[n] = '\0';
+    if (strcmp(word, "PORT") == 0)
+      fprintf(f, "%u", port);
+    else if (strcmp(word, "DIR") == 0)
+      fputs(o->dir, f);
+    else
+      fprintf(f, "@%s%s", word, ch == '@' ? "@" : "");
+  }
+  fclose(t);
+  return 0;
+}
+
 static int write_config(const host_opts *o, const char *path, unsigned port) {
   FILE *f = fopen(path, "w");
   if (f == NULL) {
     perror(path);
     return -1;
+  }
+  if (o->conf_template != NULL) {
+    int rc = write_from_template(o, f, port);
+    return fclose(f) == 0 ? rc : -1;
   }
   fprintf(f, "daemon off;\nmaster_process on;\nworker_processes %s;\n",
           o->workers != NULL ? o->workers : "1");
@@ -170,11 +208,13 @@ int main(int argc, char **argv) {
   if (rc >= 0)
     return rc;
   char module[PATH_MAX];
-  if (realpath(o.module, module) == NULL) { /* nginx resolves a relative one against -p */
-    perror(o.module);
-    return 1;
+  if (o.module != NULL) {
+    if (realpath(o.module, module) == NULL) { /* nginx resolves a relative one against -p */
+      perror(o.module);
+      return 1;
+    }
+    o.module = module;
   }
-  o.module = module;
   char conf[4096];
   snprintf(conf, sizeof conf, "%s/nginx.conf", o.dir);
   unsigned port = 0;
@@ -184,10 +224,15 @@ int main(int argc, char **argv) {
   char inherit[32];
   snprintf(inherit, sizeof inherit, "%d;", fd);
   const char *preload = getenv("RS_NGINX_PRELOAD");
+  /* Sanitizer reports go to files in the scratch directory, where the tests look for them
+   * (nginx's stderr is nobody's to read once it runs). */
+  char asan[4200], ubsan[4200];
+  snprintf(asan, sizeof asan, "detect_leaks=0:log_path=%s/sanitizer-asan", o.dir);
+  snprintf(ubsan, sizeof ubsan, "print_stacktrace=1:log_path=%s/sanitizer-ubsan", o.dir);
   if (setenv("NGINX", inherit, 1) != 0 ||
       (preload != NULL && preload[0] != '\0' &&
-       (setenv("LD_PRELOAD", preload, 1) != 0 ||
-        setenv("ASAN_OPTIONS", "detect_leaks=0", 0) != 0)))
+       (setenv("LD_PRELOAD", preload, 1) != 0 || setenv("ASAN_OPTIONS", asan, 1) != 0 ||
+        setenv("UBSAN_OPTIONS", ubsan, 1) != 0)))
     return 1;
   if (test_config(&o, conf) != 0) {
     fprintf(stderr, "nginx-host: nginx -t refused %s\n", conf);

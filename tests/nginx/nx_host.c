@@ -1,6 +1,7 @@
 /* See nx_host.h. */
 #include "nx_host.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -69,14 +70,36 @@ int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
   return 0;
 }
 
-void nx_stop(nx_host *h) {
+/* Print the sanitizer reports nginx left in the scratch directory; returns how many. */
+static int sanitizer_reports(const nx_host *h) {
+  DIR *d = opendir(h->dir);
+  int found = 0;
+  struct dirent *e;
+  while (d != NULL && (e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, "sanitizer-", 10) != 0)
+      continue;
+    found++;
+    char *text = nx_read(h, e->d_name);
+    fprintf(stderr, "# %s:\n%s\n", e->d_name, text);
+    free(text);
+  }
+  if (d != NULL)
+    closedir(d);
+  return found;
+}
+
+int nx_stop(nx_host *h) {
   if (h->child.pid > 0) {
     kill(-h->child.pid, SIGTERM);
     test_reap(&h->child);
     h->child.pid = 0;
   }
-  if (h->dir[0] != '\0')
+  int rc = 0;
+  if (h->dir[0] != '\0') {
+    rc = sanitizer_reports(h) > 0 ? -1 : 0;
     test_remove_tree(h->dir);
+  }
+  return rc;
 }
 
 char *nx_read(const nx_host *h, const char *name) {

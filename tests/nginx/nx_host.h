@@ -27,8 +27,9 @@ void nx_paths_from_args(nx_paths *p, int argc, char **argv);
 /* Start nginx with `extra` launcher options (NULL-terminated, may be NULL). Returns 0 and
  * fills h->port, or -1 if the launcher exited without printing its URL (its stderr in h->err). */
 int nx_start(const nx_paths *p, nx_host *h, const char *const *extra);
-/* Stop nginx (SIGTERM to its process group), wait for it and remove the scratch directory. */
-void nx_stop(nx_host *h);
+/* Stop nginx (SIGTERM to its process group), wait for it and remove the scratch directory.
+ * Returns 0, or -1 if a sanitizer reported something (printed to stderr first). */
+int nx_stop(nx_host *h);
 
 /* Contents of a file in the scratch directory (malloc'd, NUL-terminated; "" when absent). */
 char *nx_read(const nx_host *h, const char *name);

@@ -36,8 +36,9 @@ static fixture *start(const char *const *extra) {
 }
 
 static void stop(fixture *f) {
-  nx_stop(&f->host);
+  int rc = nx_stop(&f->host);
   free(f);
+  assert_int_equal(rc, 0); /* no sanitizer report */
 }
 
 static int setup(void **state) {
