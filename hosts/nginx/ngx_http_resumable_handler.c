@@ -79,10 +79,9 @@ static void ngx_http_resumable_cleanup(void *data) {
   if (ctx->guard.timer_set)
     ngx_del_timer(&ctx->guard);
   if (ctx->ex != NULL) {
-    /* Normally ended on the pool already; an exchange cut by a shutdown ends here. */
-    ngx_http_resumable_current = ctx;
+    /* Normally ended on the pool already; an exchange cut by a shutdown ends here (its log
+     * lines, if any, go to nginx's log directly). */
     resumable_exchange_free(ctx->ex);
-    ngx_http_resumable_current = NULL;
     ctx->ex = NULL;
     ngx_http_resumable_live--;
   }
