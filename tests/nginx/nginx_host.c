@@ -3,7 +3,8 @@
  * foreground.
  *
  *   nginx-host --nginx /usr/sbin/nginx --module build/.../ngx_http_resumable_module.so \
- *              --dir SCRATCH --root ROOT [--prefix /v1/files/] [--token T] [--max-size N]
+ *              [--dir SCRATCH] --root ROOT [--port 0] [--prefix /v1/files/] [--token T]
+ *              [--max-size N]
  *              [--expose-paths] [--hash-threads N] [--partial-ttl S] [--workers N]
  *              [--directive 'nginx directive;' (in the location, repeatable)]
  *              [--http-directive 'nginx directive;' (in http{}, repeatable)]
@@ -11,17 +12,17 @@
  *   or nginx-host --nginx ... --dir SCRATCH --conf-template FILE
  *              (FILE as the whole configuration, with @PORT@ and @DIR@ replaced)
  *
- * prints "listening on http://127.0.0.1:PORT/" once nginx has accepted its configuration, then
- * becomes nginx (daemon off, a master and its workers, in a process group of their own so that
- * kill(-pid, SIGKILL) takes them all). nginx's error log is SCRATCH/error.log, its access log
- * SCRATCH/access.log.
+ * prints "listening on http://127.0.0.1:PORT/" once nginx's worker answers (so its upload root is
+ * open), and exits with nginx's status when nginx does (daemon off, a master and its workers, run
+ * as its child; SIGTERM or SIGINT to this process stops nginx; all of them are in a process
+ * group of their own so that kill(-pid, SIGKILL) takes them all, like a crash). nginx's error log is SCRATCH/error.log, its access log
+ * SCRATCH/access.log. SCRATCH defaults to ROOT.nginx (created).
  *
  * The port: nginx cannot bind port 0 and report it. This program binds 127.0.0.1:0 and listens
  * itself, then hands the socket to nginx the way nginx's binary upgrade does (the NGINX
  * environment variable names inherited listening sockets; nginx adopts the one whose address
  * its `listen` names). So no other process can take the port between picking and binding (no
- * retry loop on EADDRINUSE), and clients may connect as soon as the URL is printed: the kernel
- * queues them until nginx accepts.
+ * retry loop on EADDRINUSE), and connections queue in the kernel until nginx accepts them.
  *
  * Run as root (CI), nginx would start its workers as "nobody", who cannot write the test's
  * directories: the configuration then says `user root;`. Otherwise nginx runs as the caller.
@@ -33,6 +34,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +85,9 @@ static int parse(int argc, char **argv, host_opts *o) {
                         : strcmp(a, "--workers") == 0      ? &o->workers
                         : strcmp(a, "--conf-template") == 0 ? &o->conf_template
                                                            : NULL;
-    if (slot != NULL) {
+    if (strcmp(a, "--port") == 0 && strcmp(v, "0") == 0) {
+      continue; /* resumable-serve's way to ask for a free port: always so here */
+    } else if (slot != NULL) {
       *slot = v;
     } else if (strcmp(a, "--directive") == 0 && o->nloc < MAX_DIRECTIVES) {
       o->loc[o->nloc++] = v;
@@ -94,9 +99,9 @@ static int parse(int argc, char **argv, host_opts *o) {
       return usage("unknown option");
     }
   }
-  if (o->nginx == NULL || o->dir == NULL ||
+  if (o->nginx == NULL || (o->dir == NULL && o->root == NULL) ||
       (o->conf_template == NULL && (o->module == NULL || o->root == NULL)))
-    return usage("--nginx, --dir, and --module and --root or --conf-template are required");
+    return usage("--nginx, and --module and --root or --dir and --conf-template are required");
   return -1;
 }
 
@@ -202,11 +207,92 @@ static int test_config(const host_opts *o, const char *conf) {
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+static volatile pid_t nginx_pid;
+
+/* SIGTERM or SIGINT to this process stops nginx the same way (nginx exits, then so does this). */
+static void forward(int sig) {
+  if (nginx_pid > 0)
+    kill(nginx_pid, sig);
+}
+
+/* Ready once a worker answers: workers open their upload roots (init_process) before they
+ * accept, so a caller that looks at the root after the URL sees the store already opened. */
+static int wait_ready(unsigned port, pid_t pid) {
+  for (int tries = 0; tries < 600; tries++) {
+    int st;
+    if (waitpid(pid, &st, WNOHANG) == pid)
+      return -1; /* nginx exited */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    static const char probe[] = "HEAD / HTTP/1.0\r\n\r\n";
+    char ch;
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    int answered = s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+                   send(s, probe, sizeof probe - 1, MSG_NOSIGNAL) > 0 && poll(&p, 1, 100) == 1 &&
+                   recv(s, &ch, 1, 0) == 1;
+    if (s >= 0)
+      close(s);
+    if (answered)
+      return 0;
+  }
+  return -1;
+}
+
+/* Run nginx as a child (it adopts the socket `fd`), print the URL once it answers, and exit
+ * with nginx's status. The listening socket is queued meanwhile, so nothing is lost. */
+static int supervise(const host_opts *o, const char *conf, int fd, unsigned port) {
+  sigset_t stop, old;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigprocmask(SIG_BLOCK, &stop, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    execl(o->nginx, o->nginx, "-p", o->dir, "-e", "stderr", "-c", conf, (char *)NULL);
+    perror(o->nginx);
+    _exit(127);
+  }
+  close(fd); /* nginx has it: the port closes with nginx */
+  if (pid < 0)
+    return 1;
+  nginx_pid = pid;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (wait_ready(port, pid) != 0) {
+    fprintf(stderr, "nginx-host: nginx did not answer (see %s/error.log)\n", o->dir);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 1;
+  }
+  printf("listening on http://127.0.0.1:%u/\n", port);
+  fflush(stdout);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int main(int argc, char **argv) {
   host_opts o = {0};
   int rc = parse(argc, argv, &o);
   if (rc >= 0)
     return rc;
+  /* Without --dir (a host launcher of the conformance kit gets only --root): ROOT.nginx. */
+  char dir[PATH_MAX];
+  if (o.dir == NULL) {
+    snprintf(dir, sizeof dir, "%s.nginx", o.root);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+      perror(dir);
+      return 1;
+    }
+    o.dir = dir;
+  }
   char module[PATH_MAX];
   if (o.module != NULL) {
     if (realpath(o.module, module) == NULL) { /* nginx resolves a relative one against -p */
@@ -240,9 +326,5 @@ int main(int argc, char **argv) {
   }
   if (setpgid(0, 0) != 0)
     perror("nginx-host: setpgid");
-  printf("listening on http://127.0.0.1:%u/\n", port);
-  fflush(stdout);
-  execl(o.nginx, o.nginx, "-p", o.dir, "-e", "stderr", "-c", conf, (char *)NULL);
-  perror(o.nginx);
-  return 127;
+  return supervise(&o, conf, fd, port);
 }

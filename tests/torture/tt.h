@@ -42,18 +42,24 @@ void tt_hex(const uint8_t sha[32], char out[65]);
 /* SHA-256 of a whole file; -1 if it cannot be read. */
 int tt_hash_file(int dirfd, const char *path, uint8_t sha[32], uint64_t *size);
 
-/* ---- tt_serve.c: the resumable-serve child ---- */
+/* ---- tt_serve.c: the server child (resumable-serve, or a host launcher such as nginx-host) --
+ * It runs in a process group of its own, which every kill targets: a host of several processes
+ * (nginx's master and worker) dies whole, as in a crash of the machine's server. */
 typedef struct tt_serve {
   const char *exe;
+  const char *const *args; /* before --port 0 --root ROOT; NULL-terminated */
   const char *root;
   int log_fd;         /* its stderr */
   pid_t pid;          /* 0 when not running */
   char base_url[128]; /* "http://127.0.0.1:PORT/v1/files/" */
 } tt_serve;
 
-/* fork/exec `exe --port 0 --root root`, wait (poll) for its ready line. 0 or -1. */
+/* fork/exec `exe ARGS --port 0 --root root`, wait (poll) for its ready line. 0 or -1. */
 int tt_serve_start(tt_serve *s, int timeout_ms);
-/* Reap the child (already killed or told to stop). Returns its wait status. */
+/* Send `sig` to the server's process group. 0, or -1 (errno). */
+int tt_serve_kill(const tt_serve *s, int sig);
+/* Reap the child (already killed or told to stop), and every process of its group (this process
+ * is their subreaper: see tt_serve_start). Returns the child's wait status. */
 int tt_serve_reap(tt_serve *s);
 
 /* ---- the shared run state (tt_upload.c) ---- */
@@ -102,6 +108,7 @@ typedef struct tt_opts {
   unsigned fallback_ms;  /* an armed event that has not fired by then becomes a timed kill */
   unsigned ready_ms;     /* server start timeout */
   const char *serve_exe;
+  const char *serve_args[9]; /* --serve-arg: given to it before --port 0 --root, NULL-ended */
   int keep;
   int verbose;
 } tt_opts;

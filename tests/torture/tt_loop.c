@@ -158,7 +158,7 @@ int tt_final_checks(tt_run *t, tt_stats *st)
     }
   }
   pthread_mutex_unlock(&t->mu);
-  if (rc == 0 && kill(t->srv.pid, SIGTERM) == 0) {
+  if (rc == 0 && tt_serve_kill(&t->srv, SIGTERM) == 0) {
     int ws = tt_serve_reap(&t->srv);
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
       st->bad_exits++;

@@ -51,9 +51,10 @@ void tt_note(tt_run *t, const char *fmt, ...)
 
 static int usage(void)
 {
-  fputs("usage: resumable-torture --serve PATH [--seed N] [--iterations KILLS] [--files N]\n"
-        "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
-        "         [--keep] [--verbose]\n",
+  fputs("usage: resumable-torture --serve PATH [--serve-arg ARG]... [--seed N] [--iterations KILLS]\n"
+        "         [--files N] [--size BYTES] [--min-versions N] [--max-delay-ms MS]\n"
+        "         [--fallback-ms MS]"
+        " [--keep] [--verbose]\n",
         stderr);
   return 2;
 }
@@ -80,8 +81,13 @@ static int parse(int argc, char **argv, tt_opts *o, int *have_seed)
       *(a[2] == 'k' ? &o->keep : &o->verbose) = 1;
       continue;
     }
+    size_t nargs = 0;
+    while (o->serve_args[nargs] != NULL)
+      nargs++;
     if (strcmp(a, "--serve") == 0 && v != NULL)
       o->serve_exe = v;
+    else if (strcmp(a, "--serve-arg") == 0 && v != NULL && nargs + 1 < 9)
+      o->serve_args[nargs] = v;
     else if (num(v, &n) != 0)
       return -1;
     else if (strcmp(a, "--seed") == 0)
@@ -129,6 +135,7 @@ static int setup(tt_run *t)
   if (mkdir(t->root, 0755) != 0 || mkdir(t->src, 0755) != 0)
     return -1;
   t->srv.exe = t->o.serve_exe;
+  t->srv.args = t->o.serve_args;
   t->srv.root = t->root;
   t->srv.log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (t->srv.log_fd < 0 || pipe(t->wake) != 0)
@@ -231,7 +238,7 @@ int main(int argc, char **argv)
       rc = tt_final_checks(&t, &st);
   }
   if (rc != 0 && t.srv.pid > 0) {
-    kill(t.srv.pid, SIGKILL);
+    tt_serve_kill(&t.srv, SIGKILL);
     tt_serve_reap(&t.srv);
   }
   if (ids == NULL || (rc != 0 && st.kills == 0 && started == 0))

@@ -25,7 +25,7 @@ void tt_kill_locked(tt_run *t, tt_trigger why)
 {
   if (!t->alive)
     return;
-  if (kill(t->srv.pid, SIGKILL) != 0) /* not reaped yet by main: the pid is still ours */
+  if (tt_serve_kill(&t->srv, SIGKILL) != 0) /* not reaped yet by main: the pid is ours */
     tt_fail(t, "kill(%ld): %s", (long)t->srv.pid, strerror(errno));
   t->alive = 0;
   t->fired_by = why;
