@@ -62,6 +62,7 @@ typedef enum {
 
 /* One request. Fields marked (task) belong to the pool thread while a task is in flight. */
 typedef struct {
+  ngx_queue_t live;                /* in the worker's list of exchanges not yet freed */
   ngx_http_request_t *r;
   ngx_http_resumable_loc_conf_t *conf;
   resumable_exchange *ex;          /* (task) */
@@ -108,6 +109,10 @@ ngx_int_t ngx_http_resumable_handler(ngx_http_request_t *r);
 /* The library's log callback: a line of a task goes to its request's log, others to nginx's. */
 void ngx_http_resumable_log(void *user_data, resumable_log_level level, const char *msg);
 ngx_uint_t ngx_http_resumable_log_level(resumable_log_level level);
+/* A fast shutdown (SIGTERM) exits without finalizing requests: keep the bytes of every upload
+ * still open (fed, ended as dropped: synced) and free the exchanges. For exit_process, after
+ * the thread pools have stopped (no task runs). */
+void ngx_http_resumable_end_all(void);
 /* Run `op` on the thread pool (inline if the pool refuses it); its end calls ..._task_done. */
 void ngx_http_resumable_post(ngx_http_resumable_ctx_t *ctx, ngx_http_resumable_op_e op);
 
@@ -117,6 +122,9 @@ void ngx_http_resumable_body_start(ngx_http_resumable_ctx_t *ctx);
 void ngx_http_resumable_body_fed(ngx_http_resumable_ctx_t *ctx);
 /* (task) feed the buffer handed over, and end the exchange after the last one. */
 int ngx_http_resumable_body_feed_task(ngx_http_resumable_ctx_t *ctx);
+/* At a fast shutdown (no task runs): feed what nginx and the kernel already hold of the body,
+ * close the connection, end the exchange as dropped. Blocks on the disk. */
+void ngx_http_resumable_body_salvage(ngx_http_resumable_ctx_t *ctx);
 
 /* reply.c */
 /* The reply was decided from the headers alone: settle the unread body, send the reply. */

@@ -134,6 +134,53 @@ int ngx_http_resumable_body_feed_task(ngx_http_resumable_ctx_t *ctx) {
   return rc;
 }
 
+/* Feed buf[fill] now, on this thread; 0 to go on. */
+static int ngx_http_resumable_body_feed_now(ngx_http_resumable_ctx_t *ctx) {
+  int rc = ctx->fill_len > 0
+               ? resumable_exchange_feed(ctx->ex, ctx->buf[ctx->fill], ctx->fill_len)
+               : 0;
+  ctx->fill_len = 0;
+  return rc;
+}
+
+/* A stop must not cost the client more than it has to resend: what reached this host is kept,
+ * including what waits in the kernel (a Content-Length body's next bytes; a chunked one is left
+ * to its framing). Closing then stops the client from sending into a dying process. */
+void ngx_http_resumable_body_salvage(ngx_http_resumable_ctx_t *ctx) {
+  ngx_http_request_t *r = ctx->r;
+  ngx_connection_t *c = r->connection;
+  ngx_http_request_body_t *rb = r->request_body;
+  for (;;) {
+    ngx_http_resumable_body_take(ctx);
+    if (ctx->fill_len < NGX_HTTP_RESUMABLE_BODY_BUF)
+      break;
+    if (ngx_http_resumable_body_feed_now(ctx) != 0)
+      return;
+  }
+  /* recv() itself: nginx's c->recv trusts its event state, which stopped with the loop. Not
+   * through TLS (the bytes would need the TLS layer). */
+  while (!r->headers_in.chunked && rb != NULL && rb->rest > 0 && !c->error && c->fd != -1 &&
+#if (NGX_SSL)
+         c->ssl == NULL &&
+#endif
+         1) {
+    size_t space = NGX_HTTP_RESUMABLE_BODY_BUF - ctx->fill_len;
+    size_t size = (off_t)space < rb->rest ? space : (size_t)rb->rest;
+    ssize_t n = recv(c->fd, ctx->buf[ctx->fill] + ctx->fill_len, size, MSG_DONTWAIT);
+    if (n <= 0)
+      break; /* nothing more has arrived, or the client is gone */
+    ctx->fill_len += (size_t)n;
+    rb->rest -= n;
+    if (ctx->fill_len == NGX_HTTP_RESUMABLE_BODY_BUF && ngx_http_resumable_body_feed_now(ctx) != 0)
+      return;
+  }
+  if (c->fd != -1) {
+    ngx_close_socket(c->fd);
+    c->fd = (ngx_socket_t)-1;
+  }
+  (void)ngx_http_resumable_body_feed_now(ctx);
+}
+
 /* A feed task ended: a reply, or more body. */
 void ngx_http_resumable_body_fed(ngx_http_resumable_ctx_t *ctx) {
   ngx_http_request_t *r = ctx->r;

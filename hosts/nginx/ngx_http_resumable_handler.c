@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Exchanges alive in this process (exit_process frees the servers only when none is). */
-ngx_uint_t ngx_http_resumable_live;
+/* Exchanges alive in this process, in a list for ngx_http_resumable_end_all. */
+static ngx_queue_t ngx_http_resumable_live;
+static ngx_uint_t ngx_http_resumable_live_init;
 
 /* The request whose task runs on this thread: its log lines are kept for the event loop. */
 static _Thread_local ngx_http_resumable_ctx_t *ngx_http_resumable_current;
@@ -60,6 +61,24 @@ void ngx_http_resumable_log(void *user_data, resumable_log_level level, const ch
   ctx->logs[ctx->nlogs++] = line;
 }
 
+void ngx_http_resumable_end_all(void) {
+  if (!ngx_http_resumable_live_init)
+    return;
+  while (!ngx_queue_empty(&ngx_http_resumable_live)) {
+    ngx_queue_t *q = ngx_queue_head(&ngx_http_resumable_live);
+    ngx_http_resumable_ctx_t *ctx = ngx_queue_data(q, ngx_http_resumable_ctx_t, live);
+    ngx_queue_remove(q);
+    /* A task that was in flight ran to its end before the pool stopped; what the event loop
+     * had copied since is the next part of the body. Calls on a decided or ended exchange
+     * do nothing. */
+    if (ctx->reading && !ctx->end_posted && !ctx->decided)
+      ngx_http_resumable_body_salvage(ctx);
+    (void)resumable_exchange_end(ctx->ex, RESUMABLE_BODY_DROPPED);
+    resumable_exchange_free(ctx->ex);
+    ctx->ex = NULL;
+  }
+}
+
 static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx) {
   ngx_log_t *log = ctx->r->connection->log;
   for (ngx_uint_t i = 0; i < ctx->nlogs; i++) {
@@ -83,7 +102,7 @@ static void ngx_http_resumable_cleanup(void *data) {
      * lines, if any, go to nginx's log directly). */
     resumable_exchange_free(ctx->ex);
     ctx->ex = NULL;
-    ngx_http_resumable_live--;
+    ngx_queue_remove(&ctx->live);
   }
   for (ngx_uint_t i = 0; i < ctx->nlogs; i++)
     free(ctx->logs[i]);
@@ -265,7 +284,11 @@ static ngx_int_t ngx_http_resumable_begin(ngx_http_resumable_ctx_t *ctx) {
     return NGX_HTTP_BAD_REQUEST;
   if (resumable_exchange_begin(ctx->conf->srv, method, target, &ctx->ex) != RESUMABLE_OK)
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  ngx_http_resumable_live++;
+  if (!ngx_http_resumable_live_init) {
+    ngx_queue_init(&ngx_http_resumable_live);
+    ngx_http_resumable_live_init = 1;
+  }
+  ngx_queue_insert_tail(&ngx_http_resumable_live, &ctx->live);
   return ngx_http_resumable_add_headers(ctx);
 }
 

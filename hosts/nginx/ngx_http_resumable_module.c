@@ -369,14 +369,14 @@ static ngx_int_t ngx_http_resumable_init_process(ngx_cycle_t *cycle) {
   return NGX_OK;
 }
 
-extern ngx_uint_t ngx_http_resumable_live; /* handler.c: exchanges not yet freed */
-
-/* Thread pools are gone by now (the thread-pool module exits first): no task runs. Exchanges
- * still alive belong to requests cut by a fast shutdown; their server is left to the exit. */
+/* Thread pools are gone by now (the thread-pool module exits first): no task runs. Requests
+ * still open were cut by a fast shutdown: their uploads keep the bytes that arrived, as when a
+ * client drops, before the servers close. */
 static void ngx_http_resumable_exit_process(ngx_cycle_t *cycle) {
   ngx_http_resumable_main_conf_t *mcf = ngx_http_resumable_main(cycle);
-  if (mcf == NULL || ngx_http_resumable_live > 0)
+  if (mcf == NULL)
     return;
+  ngx_http_resumable_end_all();
   ngx_http_resumable_loc_conf_t **loc = mcf->locations.elts;
   for (ngx_uint_t i = 0; i < mcf->locations.nelts; i++) {
     resumable_server_free(loc[i]->srv);

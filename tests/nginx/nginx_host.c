@@ -208,9 +208,15 @@ static int test_config(const host_opts *o, const char *conf) {
 }
 
 static volatile pid_t nginx_pid;
+static volatile int listen_fd = -1;
 
-/* SIGTERM or SIGINT to this process stops nginx the same way (nginx exits, then so does this). */
+/* SIGTERM or SIGINT to this process stops nginx the same way (nginx exits, then so does this).
+ * The port is closed first, for every process that shares the socket: nginx closes it only once
+ * its workers have exited, and a client that connects meanwhile would send its body into a
+ * queue that nobody reads (Debian's own stop sends QUIT first, which closes it at once). */
 static void forward(int sig) {
+  if (listen_fd >= 0)
+    shutdown(listen_fd, SHUT_RDWR);
   if (nginx_pid > 0)
     kill(nginx_pid, sig);
 }
@@ -254,9 +260,9 @@ static int supervise(const host_opts *o, const char *conf, int fd, unsigned port
     perror(o->nginx);
     _exit(127);
   }
-  close(fd); /* nginx has it: the port closes with nginx */
   if (pid < 0)
     return 1;
+  listen_fd = fd; /* kept only to close the port at a stop */
   nginx_pid = pid;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
