@@ -397,7 +397,9 @@ static void run_retry_after_beyond_budget_times_out_at_once(void **state)
   assert_int_equal(script_count(f->srv), 1);
 }
 
-static unsigned closed_port(void)
+/* A port that refuses connections: bound (so no other process can take it while the test
+ * runs, which a closed port would allow) but not listening, so connects get a reset. */
+static unsigned refusing_port(int *fd_out)
 {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
@@ -408,20 +410,22 @@ static unsigned closed_port(void)
   assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   socklen_t len = sizeof sa;
   assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd); /* nobody listens there now: connections are refused */
+  *fd_out = fd;
   return ntohs(sa.sin_port);
 }
 
 static void run_budget_ends_retries_against_a_closed_port(void **state)
 {
   fixture *f = *state;
-  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", closed_port());
+  int fd;
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", refusing_port(&fd));
   assert_int_equal(resumable_stager_new(&f->s, f->url, f->path), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_backoff_ms(f->s, 10, 40), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 400), RESUMABLE_OK);
   assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
   assert_true(resumable_stager_attempts(f->s) >= 2);
   assert_non_null(strstr(resumable_stager_message(f->s), "holds 0 of 1000 bytes"));
+  close(fd);
 }
 
 /* A server that works for a while once it has the whole request (LocalAI hashes the whole file

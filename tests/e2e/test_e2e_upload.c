@@ -346,7 +346,8 @@ static void budget_ends_upload_against_closed_port_within_one_backoff_step(void 
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "closed.bin", 64 * 1024, 11, sha);
-  e2e_url(url, sizeof url, e2e_closed_port(), "closed.bin");
+  int fd;
+  e2e_url(url, sizeof url, e2e_refusing_port(&fd), "closed.bin");
   resumable_stager *st = e2e_stager(url, path);
   assert_int_equal(resumable_stager_set_time_budget_ms(st, 1000), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_backoff_ms(st, 100, 200), RESUMABLE_OK);
@@ -358,6 +359,7 @@ static void budget_ends_upload_against_closed_port_within_one_backoff_step(void 
   assert_int_equal(resumable_stager_held(st), 0);
   assert_true(strlen(resumable_stager_message(st)) > 0);
   resumable_stager_free(st);
+  close(fd);
   free(path);
 }
 
