@@ -13,7 +13,10 @@
  *  - RS_KIT_CAPS: what the host can do, comma-separated names. A test whose outcome depends on
  *    a capability asserts the behaviour that goes with having it or not; none is skipped.
  *    "reply-mid-body": the host sends a reply decided before the request body ended at once
- *    (nginx); without it the reply waits for the body's end (libmicrohttpd). */
+ *    (nginx); without it the reply waits for the body's end (libmicrohttpd).
+ *    "routes-normalized-target": the host resolves "..", "." and percent-encoding in the target
+ *    before it routes, so a target that climbs out of the upload prefix never reaches the
+ *    handler and gets the host's own answer for that path (nginx: 404 or 405), not 400. */
 #ifndef RESUMABLE_KIT_HOST_H
 #define RESUMABLE_KIT_HOST_H
 

@@ -16,7 +16,7 @@
  * open), and exits with nginx's status when nginx does (daemon off, a master and its workers, run
  * as its child; SIGTERM or SIGINT to this process stops nginx; all of them are in a process
  * group of their own so that kill(-pid, SIGKILL) takes them all, like a crash). nginx's error log is SCRATCH/error.log, its access log
- * SCRATCH/access.log. SCRATCH defaults to ROOT.nginx (created).
+ * SCRATCH/access.log. Without --dir, SCRATCH is a new directory in $TMPDIR, removed at the end.
  *
  * The port: nginx cannot bind port 0 and report it. This program binds 127.0.0.1:0 and listens
  * itself, then hands the socket to nginx the way nginx's binary upgrade does (the NGINX
@@ -43,6 +43,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "test_fs.h"
 
 #define MAX_DIRECTIVES 16
 
@@ -289,15 +291,22 @@ int main(int argc, char **argv) {
   int rc = parse(argc, argv, &o);
   if (rc >= 0)
     return rc;
-  /* Without --dir (a host launcher of the conformance kit gets only --root): ROOT.nginx. */
+  /* Without --dir (a host launcher of the conformance kit gets only --root): a fresh one in
+   * $TMPDIR, removed when nginx has stopped (left behind by a SIGKILL). Not beside the root:
+   * tests compare snapshots of the root's parent. */
   char dir[PATH_MAX];
-  if (o.dir == NULL) {
-    snprintf(dir, sizeof dir, "%s.nginx", o.root);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+  int own_dir = o.dir == NULL;
+  if (own_dir) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/rs-nginx-host-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
       perror(dir);
       return 1;
     }
     o.dir = dir;
+  } else if (mkdir(o.dir, 0700) != 0 && errno != EEXIST) {
+    perror(o.dir);
+    return 1;
   }
   char module[PATH_MAX];
   if (o.module != NULL) {
@@ -332,5 +341,8 @@ int main(int argc, char **argv) {
   }
   if (setpgid(0, 0) != 0)
     perror("nginx-host: setpgid");
-  return supervise(&o, conf, fd, port);
+  rc = supervise(&o, conf, fd, port);
+  if (own_dir)
+    test_remove_tree(dir);
+  return rc;
 }
