@@ -63,6 +63,9 @@ typedef enum {
 /* One request. Fields marked (task) belong to the pool thread while a task is in flight. */
 typedef struct {
   ngx_queue_t live;                /* in the worker's list of exchanges not yet freed */
+  ngx_queue_t waiting;             /* requests for the same target judged after this one ends */
+  ngx_queue_t wait_link;           /* in another request's `waiting` */
+  const char *target;              /* the raw request target, NUL-terminated */
   ngx_http_request_t *r;
   ngx_http_resumable_loc_conf_t *conf;
   resumable_exchange *ex;          /* (task) */
@@ -76,6 +79,7 @@ typedef struct {
   unsigned nginx_done:1;           /* nginx has read the whole body (maybe not all consumed) */
   unsigned dropped:1;              /* the body ended early: client gone, timeout, bad framing */
   unsigned end_posted:1;           /* the task that ends the exchange is posted */
+  unsigned is_waiting:1;           /* in another request's `waiting` */
   ngx_int_t drop_rc;               /* nginx's status for the early end (400, 408, ...) */
   /* What a task reads or writes is never a bitfield: the event loop writes the bitfields
    * above while a task runs. */

@@ -93,8 +93,40 @@ static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx) {
   ctx->logs_lost = 0;
 }
 
+/* A request for a target whose previous upload is ending on the pool (its client went away,
+ * or its body ended) is judged after that end: a client that probes right after a cut then
+ * sees every byte the server received, as with a host that feeds the body synchronously. */
+static ngx_http_resumable_ctx_t *ngx_http_resumable_ending(ngx_http_resumable_ctx_t *ctx) {
+  for (ngx_queue_t *q = ngx_queue_head(&ngx_http_resumable_live);
+       q != ngx_queue_sentinel(&ngx_http_resumable_live); q = ngx_queue_next(q)) {
+    ngx_http_resumable_ctx_t *other = ngx_queue_data(q, ngx_http_resumable_ctx_t, live);
+    int ending = other->reading && !other->decided &&
+                 (other->end_posted ? other->busy : other->dropped || other->nginx_done);
+    if (other != ctx && ending && ngx_strcmp(other->target, ctx->target) == 0)
+      return other;
+  }
+  return NULL;
+}
+
+/* The requests that waited for `ctx` to end are judged now. */
+static void ngx_http_resumable_release(ngx_http_resumable_ctx_t *ctx) {
+  while (!ngx_queue_empty(&ctx->waiting)) {
+    ngx_queue_t *q = ngx_queue_head(&ctx->waiting);
+    ngx_http_resumable_ctx_t *next = ngx_queue_data(q, ngx_http_resumable_ctx_t, wait_link);
+    ngx_queue_remove(q);
+    next->is_waiting = 0;
+    ngx_http_resumable_post(next, NGX_HTTP_RESUMABLE_OP_JUDGE);
+  }
+}
+
 static void ngx_http_resumable_cleanup(void *data) {
   ngx_http_resumable_ctx_t *ctx = data;
+  if (ctx->is_waiting) {
+    ngx_queue_remove(&ctx->wait_link);
+    ctx->is_waiting = 0;
+  }
+  if (ctx->waiting.next != NULL)
+    ngx_http_resumable_release(ctx);
   if (ctx->guard.timer_set)
     ngx_del_timer(&ctx->guard);
   if (ctx->ex != NULL) {
@@ -154,6 +186,8 @@ static void ngx_http_resumable_task_done(ngx_event_t *ev) {
   ctx->busy = 0;
   if (ctx->guard.timer_set)
     ngx_del_timer(&ctx->guard);
+  if (ctx->op == NGX_HTTP_RESUMABLE_OP_FEED && ctx->task_end != 0)
+    ngx_http_resumable_release(ctx);
   ngx_http_set_log_request(c->log, r);
   ngx_http_resumable_flush_logs(ctx);
   switch (ctx->op) {
@@ -256,6 +290,8 @@ static ngx_int_t ngx_http_resumable_add_headers(ngx_http_resumable_ctx_t *ctx) {
 
 static ngx_http_resumable_ctx_t *ngx_http_resumable_ctx_new(ngx_http_request_t *r) {
   ngx_http_resumable_ctx_t *ctx = ngx_pcalloc(r->pool, sizeof(*ctx));
+  if (ctx != NULL)
+    ngx_queue_init(&ctx->waiting);
   ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(r->pool, 0);
   if (ctx == NULL || cln == NULL)
     return NULL;
@@ -284,6 +320,7 @@ static ngx_int_t ngx_http_resumable_begin(ngx_http_resumable_ctx_t *ctx) {
     return NGX_HTTP_BAD_REQUEST;
   if (resumable_exchange_begin(ctx->conf->srv, method, target, &ctx->ex) != RESUMABLE_OK)
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  ctx->target = target;
   if (!ngx_http_resumable_live_init) {
     ngx_queue_init(&ngx_http_resumable_live);
     ngx_http_resumable_live_init = 1;
@@ -313,6 +350,12 @@ ngx_int_t ngx_http_resumable_handler(ngx_http_request_t *r) {
   if (rc != NGX_OK)
     return rc;
   r->main->count++; /* dropped by the final ngx_http_finalize_request */
+  ngx_http_resumable_ctx_t *ending = ngx_http_resumable_ending(ctx);
+  if (ending != NULL) {
+    ngx_queue_insert_tail(&ending->waiting, &ctx->wait_link);
+    ctx->is_waiting = 1;
+    return NGX_DONE;
+  }
   ngx_http_resumable_post(ctx, NGX_HTTP_RESUMABLE_OP_JUDGE);
   return NGX_DONE;
 }
