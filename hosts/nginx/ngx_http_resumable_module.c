@@ -6,8 +6,8 @@
  *   }
  *
  * serves the same URLs as `resumable-serve --root /srv/uploads`. Configuration errors are found
- * by `nginx -t` (a missing root, a root shared by two locations, a regex location, several
- * workers); init_module does nothing else, since it runs on every `nginx -t`. The servers (with
+ * by `nginx -t` (a missing root, a root shared by two locations, a regex location); init_module
+ * does nothing, since it runs on every `nginx -t`. The servers (with
  * their hash threads) are opened per worker, in init_process. */
 #include "ngx_http_resumable.h"
 
@@ -258,22 +258,12 @@ static ngx_http_resumable_main_conf_t *ngx_http_resumable_main(ngx_cycle_t *cycl
   return ngx_http_cycle_get_module_main_conf(cycle, ngx_http_resumable_module);
 }
 
-/* Cheap: runs on every `nginx -t`. Several workers would be several processes on one root,
- * which the POSIX store does not make safe yet (two workers could write one key at once). */
+/* Runs on every `nginx -t`: nothing to do that the configuration checks did not (the servers,
+ * with their threads, are opened per worker in init_process). Several workers share a root
+ * safely: the POSIX store excludes processes per key (docs/storage.md, "One root, many
+ * processes"). */
 static ngx_int_t ngx_http_resumable_init_module(ngx_cycle_t *cycle) {
-  ngx_http_resumable_main_conf_t *mcf = ngx_http_resumable_main(cycle);
-  if (mcf == NULL || mcf->locations.nelts == 0)
-    return NGX_OK;
-  ngx_core_conf_t *ccf = (ngx_core_conf_t *)ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-  if (ccf->master && ccf->worker_processes > 1) {
-    ngx_http_resumable_loc_conf_t **loc = mcf->locations.elts;
-    ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                  "\"resumable on\" at %s needs \"worker_processes 1\" (it is %i): this "
-                  "version cannot yet share one upload root safely between several nginx "
-                  "processes",
-                  loc[0]->where, ccf->worker_processes);
-    return NGX_ERROR;
-  }
+  (void)cycle;
   return NGX_OK;
 }
 

@@ -55,16 +55,9 @@ int tt_serve_start(tt_serve *s, int timeout_ms)
     return -1;
   (void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
   (void)fcntl(p[1], F_SETFD, FD_CLOEXEC); /* dup2 onto 1 clears it in the child */
-  char *argv[16];
-  size_t n = 0;
-  argv[n++] = (char *)s->exe;
-  for (size_t i = 0; s->args != NULL && s->args[i] != NULL && n < 11; i++)
-    argv[n++] = (char *)s->args[i];
-  argv[n++] = "--port";
-  argv[n++] = "0";
-  argv[n++] = "--root";
-  argv[n++] = (char *)s->root;
-  argv[n] = NULL;
+  char *argv[40] = {(char *)s->exe, "--port", "0", "--root", (char *)s->root, NULL};
+  for (size_t i = 0, n = 5; s->extra && s->extra[i] && n + 1 < sizeof argv / sizeof argv[0];)
+    argv[n++] = (char *)s->extra[i++];
   /* Processes a multi-process host leaves when its leader dies become ours to reap. */
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
   pid_t pid = fork();
