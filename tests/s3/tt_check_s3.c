@@ -31,7 +31,8 @@ int tt_check_init(tt_run *t)
   const char *a[] = {"--store", "s3", "--s3-endpoint", env.endpoint, "--s3-bucket", env.bucket,
                      "--s3-part-size", "5M", NULL};
   memcpy(serve_args, a, sizeof(a));
-  t->srv.extra = serve_args;
+  for (unsigned i = 0; i < TT_MAX_SERVERS; i++)
+    t->srv[i].extra = serve_args;
   return 0;
 }
 
@@ -131,10 +132,10 @@ static size_t discard(char *buf, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-static int request(tt_run *t, tt_key *k, int get, head_reply *h)
+static int request(tt_run *t, unsigned via, tt_key *k, int get, head_reply *h)
 {
   char url[256];
-  snprintf(url, sizeof url, "%s%s", t->srv.base_url, k->name);
+  snprintf(url, sizeof url, "%s%s", t->srv[via].base_url, k->name);
   memset(h, 0, sizeof *h);
   h->size = h->total = -1;
   CURL *c = curl_easy_init();
@@ -154,7 +155,7 @@ static int request(tt_run *t, tt_key *k, int get, head_reply *h)
   return rc == CURLE_OK ? 0 : -1;
 }
 
-static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
+static void check_head(tt_run *t, unsigned via, tt_key *k, tt_check_counts *c)
 {
   uint8_t sha[32];
   char hex[65];
@@ -168,7 +169,7 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
     c->leftovers++;
     tt_fail(t, "%s: the partial's state cannot be read: %s", k->name, resumable_strerror(ps));
   }
-  if (request(t, k, 0, &h) != 0 || (h.status != 200 && h.status != 404)) {
+  if (request(t, via, k, 0, &h) != 0 || (h.status != 200 && h.status != 404)) {
     c->head_bad++;
     tt_fail(t, "%s: HEAD failed (status %ld)", k->name, h.status);
     return;
@@ -187,7 +188,7 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
   }
   int via_get = h.total >= 0;
   if (via_get)
-    request(t, k, size > 0, &h);
+    request(t, via, k, size > 0, &h);
   if ((h.status != 200 && h.status != 206) || strcasecmp(h.sha, hex) != 0 ||
       (!via_get && h.size != (long long)size)) {
     c->head_bad++;
@@ -196,10 +197,13 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
   }
 }
 
-void tt_check_restarted(tt_run *t, tt_check_counts *c)
+void tt_check_restarted(tt_run *t, unsigned restarted, tt_check_counts *c)
 {
+  unsigned via = 0; /* ask through a server that was restarted */
+  while (via + 1 < t->o.servers && !(restarted & (1u << via)))
+    via++;
   for (unsigned i = 0; i < t->o.files; i++)
-    check_head(t, &t->keys[i], c);
+    check_head(t, via, &t->keys[i], c);
 }
 
 void tt_check_no_partials(tt_run *t, tt_check_counts *c)
