@@ -310,6 +310,69 @@ static void buffer_survives_cuts_across_blocks(void **state)
   free(got);
 }
 
+/* One request through the handler, its body fed in pieces of 50 bytes; the reply body (if any)
+ * lands in body. */
+static int request(resumable_server *srv, const char *method, const char *path,
+                   const char *range, const void *data, size_t len, char *body, size_t cap)
+{
+  resumable_exchange *ex = NULL;
+  char clen[32];
+  size_t got = 0;
+  snprintf(clen, sizeof(clen), "%zu", len);
+  assert_int_equal(resumable_exchange_begin(srv, method, path, &ex), RESUMABLE_OK);
+  assert_int_equal(resumable_exchange_add_header(ex, "Content-Length", clen), RESUMABLE_OK);
+  if (range != NULL)
+    assert_int_equal(resumable_exchange_add_header(ex, "Content-Range", range), RESUMABLE_OK);
+  int decided = resumable_exchange_headers_done(ex);
+  for (size_t at = 0; !decided && at < len; at += 50) {
+    size_t n = len - at < 50 ? len - at : 50;
+    decided = resumable_exchange_feed(ex, (const uint8_t *)data + at, n);
+  }
+  assert_int_equal(resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE), RESUMABLE_OK);
+  int st = resumable_exchange_status(ex);
+  assert_int_equal(resumable_exchange_read_body(ex, body, cap - 1, &got), RESUMABLE_OK);
+  body[got] = '\0';
+  resumable_exchange_free(ex);
+  return st;
+}
+
+/* Through the handler: a PUT past the budget is 507 and keeps nothing; a chunk that runs out
+ * keeps what fitted (308 to the resume probe); a DELETE makes room again. No local path is
+ * ever named: there is no file. */
+static void handler_answers_507_past_the_budget(void **state)
+{
+  (void)state;
+  resumable_store *store = NULL;
+  resumable_server *srv = NULL;
+  char body[512];
+  uint8_t data[200];
+  uint64_t used = 0;
+  memset(data, 'x', sizeof(data));
+  assert_int_equal(resumable_store_mem_new(&store, 300), RESUMABLE_OK);
+  assert_int_equal(resumable_server_new_with_store(&srv, store), RESUMABLE_OK);
+  assert_int_equal(resumable_server_set_expose_paths(srv, 1), RESUMABLE_OK);
+  assert_int_equal(request(srv, "PUT", "/v1/files/one", NULL, data, 200, body, sizeof(body)), 200);
+  assert_null(strstr(body, "local_path"));
+  assert_int_equal(request(srv, "PUT", "/v1/files/two", NULL, data, 200, body, sizeof(body)), 507);
+  assert_int_equal(request(srv, "HEAD", "/v1/files/two", NULL, NULL, 0, body, sizeof(body)), 404);
+  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 0-199/400", data, 200, body,
+                           sizeof(body)),
+                   507);
+  assert_int_equal(resumable_store_mem_usage(store, &used), RESUMABLE_OK);
+  assert_int_equal(used, 300); /* the chunk kept the pieces that fitted */
+  assert_int_equal(request(srv, "DELETE", "/v1/files/one", NULL, NULL, 0, body, sizeof(body)),
+                   204);
+  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 101-199/400", data, 99, body,
+                           sizeof(body)),
+                   416); /* it holds 100 */
+  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 100-199/400", data, 100, body,
+                           sizeof(body)),
+                   308);
+  assert_int_equal(resumable_store_mem_usage(store, &used), RESUMABLE_OK);
+  assert_int_equal(used, 200);
+  resumable_server_free(srv); /* frees the store */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -321,6 +384,7 @@ int main(void)
     cmocka_unit_test(stale_handles_are_refused),
     cmocka_unit_test(scan_visitor_may_call_the_store),
     cmocka_unit_test(buffer_survives_cuts_across_blocks),
+    cmocka_unit_test(handler_answers_507_past_the_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
