@@ -27,7 +27,7 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss relay (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -52,7 +52,7 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
@@ -516,6 +516,58 @@ row_resume() {
   stop_serve
 }
 
+# ---------------------------------------------------------------- row 8: a relay that caps connections
+# Issue 10 item 11: a 16 MiB upload through a relay forwarding 20 MB/s that cuts every
+# connection once it has carried 1 MiB (cutproxy --conn-cap), against the same relay uncut;
+# resumable-upload with its default backoff. Time is the stager's own ("seconds" of --json).
+RELAY_MIB=16 RELAY_RATE=20000000 RELAY_CAP=$MiB
+relay_variant() { # uncut|capped RUN FILE SHA
+  local v=$1 r=$2 file=$3 sha=$4 pdir pport ppid json secs wire attempts cuts cap=0
+  [ "$v" = capped ] && cap=$RELAY_CAP
+  pdir=$WORK/relay-$v-$r
+  mkdir -p "$pdir"
+  "$CUTPROXY" "$SRV_PORT" 0 0 --rate "$RELAY_RATE" --conn-cap "$cap" >"$pdir/out" 2>"$pdir/err" &
+  ppid=$!
+  PIDS+=("$ppid")
+  pport=$(wait_port "$pdir/out") || { fail "relay_$v" "cutproxy did not start"; stop_pid "$ppid"; return; }
+  settle
+  json=$("$UPLOAD" --quiet --json --sha256 "$sha" "$file" \
+    "http://127.0.0.1:$pport/v1/files/relay-$v-$r" 2>>"$WORK/client.err")
+  stop_pid "$ppid"
+  read -r _ _ _ cuts _ < <(grep '^upstream_bytes' "$pdir/out")
+  secs=$(printf '%s' "$json" | sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p')
+  wire=$(printf '%s' "$json" | sed -n 's/.*"wire_bytes": *\([0-9]*\).*/\1/p')
+  attempts=$(printf '%s' "$json" | sed -n 's/.*"attempts": *\([0-9]*\).*/\1/p')
+  if ! printf '%s' "$json" | grep -q '"error": *null' || [ -z "$secs" ]; then
+    fail "relay_$v" "upload through the relay failed: $(printf '%s' "$json" | head -c 200)"
+  else
+    add "relay_$v" "$secs"
+    if [ "$v" = capped ]; then
+      add relay_wire "$(awk -v w="$wire" -v n="$((RELAY_MIB * MiB))" 'BEGIN { printf "%.3f", w / n }')"
+      add relay_attempts "$attempts"
+      add relay_cuts "${cuts:-?}"
+    fi
+  fi
+  delete "$SRV_URL/relay-$v-$r"
+}
+row_relay() {
+  log "row 8: ${RELAY_MIB} MiB through a $((RELAY_RATE / 1000000)) MB/s relay, uncut and cutting each connection after $RELAY_CAP bytes x $RUNS"
+  if [ ! -x "$CUTPROXY" ] || ! grep -q -- --conn-cap < <("$CUTPROXY" 2>&1); then
+    fail relay_capped "n/a (feature missing: cutproxy --conn-cap)"
+    return
+  fi
+  local file=$WORK/relay.bin sha r
+  head -c $((RELAY_MIB * MiB)) "$FILE" >"$file"
+  read -r sha _ < <("$SHAFILE" active "$file")
+  start_serve || { fail relay_capped "resumable-serve did not start"; return; }
+  for r in $(seq "$RUNS"); do
+    relay_variant uncut "$r" "$file" "$sha"
+    relay_variant capped "$r" "$file" "$sha"
+  done
+  stop_serve
+  rm -f "$file"
+}
+
 # ---------------------------------------------------------------- rows 5, 6: memory, commit
 # On a fresh server: PUT the first N-1 bytes (bound hash, 308), then time the final 1-byte PUT
 # (verify + fsync + rename), then read the server's VmHWM. Sparse files of zeros.
@@ -624,6 +676,7 @@ run ingest row_ingest ingest_whole ingest_verified ingest_inline ingest_nginx in
 run client row_client client_curl client_sha client_cold client_warm
 run resume row_resume resume_ratio resume_body resume_attempts
 run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
+run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cuts
 run concurrency row_concurrency conc_one conc_agg
 run rss row_rss_target rss_conc
 T_TOTAL=$(elapsed "$T_START" "$(now)")
@@ -728,8 +781,12 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB, aggregate | $(show conc_agg MB/s) |"
   echo "| 7 | aggregate / one stream | $(rx conc_agg conc_one) |"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
+  echo "| 8 | relay: $RELAY_MIB MiB through a $((RELAY_RATE / 1000000)) MB/s relay, uncut (resumable-upload's seconds) | $(show relay_uncut s) |"
+  echo "| 8 | relay: the same relay cutting each connection after $((RELAY_CAP / MiB)) MiB | $(show relay_capped s) |"
+  echo "| 8 | relay cap: client wire bytes / file size | $(show relay_wire x) |"
+  echo "| 8 | relay cap: attempts; connections the relay cut | $(show relay_attempts ''); $(show relay_cuts '') |"
   echo
-  echo "## Targets (issue 6; ratios of the medians above, this run)"
+  echo "## Targets (issues 6 and 10; ratios of the medians above, this run)"
   echo
   echo "| target | measured | wanted | verdict |"
   echo "|---|---|---|---|"
@@ -739,6 +796,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   target "resumable-upload --sha256 / curl -T (time)" "$(ratio client_sha client_curl)" "<=" 1.1
   target "resumable-upload cold / curl -T (time)" "$(ratio client_cold client_curl)" "<=" 1.6
   target "resumable-upload warm / curl -T (time)" "$(ratio client_warm client_curl)" "<=" 1.1
+  target "relay cap: throughput / uncut (time uncut / time capped)" "$(ratio relay_uncut relay_capped)" ">=" 0.7
+  target "relay cap: client wire bytes / file" "$(med relay_wire)" "<=" 1.2
   rss=$(med rss_conc)
   if [ -n "$rss" ]; then
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "$rss" "<=" 64

@@ -39,6 +39,11 @@ void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
     rs_exchange_fail(ex, 507, "no space left on the server's storage");
   else if (rc == RESUMABLE_E_CONFLICT)
     rs_exchange_fail(ex, 409, "key conflicts with an existing file or directory on the server");
+  else if (rc == RESUMABLE_E_NOFD) {
+    /* a passing shortage (too many connections or uploads at once), not a storage fault */
+    rs_exchange_fail(ex, 503, "server out of file descriptors, retry later");
+    rs_reply_header(&ex->reply, "Retry-After", "%d", RS_RETRY_AFTER_NOFD_S);
+  }
   else
     rs_exchange_fail(ex, 500, "storage error");
 }

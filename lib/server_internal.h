@@ -93,8 +93,11 @@ void rs_server_log(const resumable_server *srv, resumable_log_level level, const
 #endif
     ;
 
-/* Map a store error to a reply (507 for NOSPACE, 409 for CONFLICT, 500 otherwise), with a log
- * line naming `what` failed. */
+/* Seconds of the Retry-After sent with a 503 for a store out of file descriptors. */
+#define RS_RETRY_AFTER_NOFD_S 5
+
+/* Map a store error to a reply (507 for NOSPACE, 409 for CONFLICT, 503 with Retry-After for
+ * NOFD, 500 otherwise), with a log line naming `what` failed. */
 void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc);
 
 /* Make `ex`'s reply final: an error status logs one line; the phase becomes DECIDED. */

@@ -63,8 +63,8 @@ static void opts_defaults(rs_stager_opts *o)
   o->hc_margin_ns = -1;
 }
 
-/* Takes ownership of fd (closed on error). */
-static int stager_make(resumable_stager **out, const char *url, int fd)
+/* Takes ownership of fd (closed on error). `path` may be NULL. */
+static int stager_make(resumable_stager **out, const char *url, const char *path, int fd)
 {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -77,13 +77,16 @@ static int stager_make(resumable_stager **out, const char *url, int fd)
   }
   resumable_stager *s = calloc(1, sizeof *s);
   char *u = dup_str(url);
-  if (!s || !u) {
+  char *p = path ? dup_str(path) : NULL;
+  if (!s || !u || (path && !p)) {
     free(s);
     free(u);
+    free(p);
     close(fd);
     return RESUMABLE_E_NOMEM;
   }
   s->url = u;
+  s->path = p;
   s->fd = fd;
   s->sock = -1;
   opts_defaults(&s->o);
@@ -100,7 +103,7 @@ int resumable_stager_new(resumable_stager **out, const char *url, const char *pa
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return RESUMABLE_E_FILE;
-  return stager_make(out, url, fd);
+  return stager_make(out, url, path, fd);
 }
 
 int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd)
@@ -117,7 +120,7 @@ int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd)
   int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup_fd < 0)
     return errno == EMFILE ? RESUMABLE_E_NOMEM : RESUMABLE_E_FILE;
-  return stager_make(out, url, dup_fd);
+  return stager_make(out, url, NULL, dup_fd);
 }
 
 void resumable_stager_free(resumable_stager *s)
@@ -133,6 +136,7 @@ void resumable_stager_free(resumable_stager *s)
   free(s->o.cert);
   free(s->o.key);
   free(s->url);
+  free(s->path);
   if (s->fd >= 0)
     close(s->fd);
   free(s->o.hash_cache_dir);

@@ -44,6 +44,26 @@ rs_probe_next rs_decide_probe(int status, const rs_resp *r, uint64_t size, const
   return RS_PROBE_SEND;
 }
 
+static int middle_chunk(const rs_put_req *req, uint64_t size)
+{
+  return !req->whole && req->end < size;
+}
+
+/* An answer to a middle chunk that claims every byte of the file. Success needs the end of the
+ * file sent, or the server's X-Content-SHA256 equal to ours: only then did the server vouch for
+ * bytes we never sent. A bare claim (e.g. a server that takes the size from Content-Range's
+ * total) is read as "holds what you sent": carry on from the chunk's end. Returns 1 when it
+ * decided. */
+static int claims_all_unconfirmed(const rs_resp *r, const rs_put_req *req, uint64_t size,
+                                  const uint8_t sha[32], uint64_t held, uint64_t *offset)
+{
+  if (!middle_chunk(req, size) || held != size ||
+      (r->has_content_sha && memcmp(r->content_sha, sha, 32) == 0))
+    return 0;
+  *offset = req->end;
+  return 1;
+}
+
 static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t size,
                            const uint8_t sha[32], uint64_t *offset)
 {
@@ -51,7 +71,7 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
     return RS_PUT_PROTOCOL;
   uint64_t held;
   int known = rs_resp_held(r, &held) == 0;
-  if (!req->whole && req->end < size) {
+  if (middle_chunk(req, size)) {
     /* A 2xx to a middle chunk: a server that acknowledges chunks with 200 rather than 308 is
      * fine when it says what it holds. One that does not most likely ignored Content-Range and
      * stored this chunk as the whole file: taking it as progress would end in a truncated
@@ -60,6 +80,8 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
       return RS_PUT_WHOLE;
     if (held > size)
       return RS_PUT_PROTOCOL;
+    if (claims_all_unconfirmed(r, req, size, sha, held, offset))
+      return RS_PUT_UNCONFIRMED;
     if (held < size) {
       *offset = held;
       return RS_PUT_CONTINUE;
@@ -83,6 +105,8 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
       held = 0; /* a 308 without Range or X-File-Size holds nothing */
     if (held > size)
       return RS_PUT_PROTOCOL;
+    if (claims_all_unconfirmed(r, req, size, sha, held, offset))
+      return RS_PUT_UNCONFIRMED; /* else the finish PUT would end it with one chunk sent */
     *offset = held;
     return RS_PUT_CONTINUE;
   }
@@ -107,4 +131,81 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
   if (status >= 400 && status <= 499)
     return RS_PUT_REFUSED;
   return RS_PUT_PROTOCOL;
+}
+
+rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+                              const rs_hc_key *path_now, int path_gone)
+{
+  if (path_gone)
+    return RS_FILE_GONE;
+  if (path_now && (path_now->dev != then->dev || path_now->ino != then->ino))
+    return RS_FILE_REPLACED;
+  if (fd_now->size != then->size)
+    return RS_FILE_RESIZED;
+  if (fd_now->mtime_sec != then->mtime_sec || fd_now->mtime_nsec != then->mtime_nsec)
+    return RS_FILE_MODIFIED;
+  if (fd_now->ctime_sec != then->ctime_sec || fd_now->ctime_nsec != then->ctime_nsec)
+    return RS_FILE_STATUS;
+  return RS_FILE_SAME;
+}
+
+/* Two cuts "near the same count": within a quarter of each other. Counts differ by the request
+ * headers that shared the connection, and HEAD may ask a moment before the server has taken
+ * the last bytes of the cut request. */
+static int near(uint64_t a, uint64_t b)
+{
+  uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
+  return lo >= hi - hi / 4;
+}
+
+static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
+{
+  if (carried < RS_CAP_MIN) {
+    c->suspect = c->cap = 0;
+    c->testing = 0;
+    return RS_CUT_WAIT;
+  }
+  uint64_t ref = c->cap ? c->cap : c->suspect;
+  if (ref && near(carried, ref)) {
+    c->cap = carried < ref ? carried : ref;
+    c->suspect = 0;
+    c->testing = 0;
+    return RS_CUT_FIT;
+  }
+  /* A new count: test it at once, unless this cut was itself the test of another count (cuts
+   * at scattered counts are no relay's cap; retrying each at once would be a busy loop). */
+  int was_test = c->testing;
+  c->cap = 0;
+  c->suspect = carried;
+  c->testing = !was_test;
+  return was_test ? RS_CUT_WAIT : RS_CUT_TEST;
+}
+
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once)
+{
+  rs_cut_next next = cap_cut(c, carried);
+  *at_once = next != RS_CUT_WAIT && unaccounted <= carried / 4 && unaccounted <= RS_CUT_SETTLED;
+  return next;
+}
+
+void rs_cap_delivered(rs_cap *c, uint64_t carried)
+{
+  if (carried > 0)
+    c->proved = 1;
+  if (c->suspect && carried > c->suspect) {
+    c->suspect = 0;
+    c->testing = 0;
+  }
+}
+
+uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh)
+{
+  *fresh = c->cap || c->testing;
+  if (c->cap)
+    return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
+  if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
+    return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
+  if (!c->proved && rest > 2 * (uint64_t)RS_FIRST_PUT_MAX)
+    return RS_FIRST_PUT_MAX;
+  return 0;
 }

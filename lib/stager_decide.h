@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "hash_cache.h" /* rs_hc_key: what identifies one version of one file */
 #include "stager_headers.h"
 
 typedef enum rs_probe_next {
@@ -31,6 +32,9 @@ typedef struct rs_put_req {
 typedef enum rs_put_next {
   RS_PUT_DONE,      /* the server has the complete file */
   RS_PUT_CONTINUE,  /* send from *offset (308, a 2xx to a middle chunk that says what it holds) */
+  RS_PUT_UNCONFIRMED, /* a 2xx or 308 to a chunk that did not reach the end of the file claims
+                         the whole file without our X-Content-SHA256: not a success (nothing
+                         vouches for bytes we never sent); send from *offset, the chunk's end */
   RS_PUT_WHOLE,     /* a 2xx to a middle chunk that does not say what it holds: the server
                        ignores Content-Range (each PUT replaced the file), so send the whole file
                        without Content-Range from byte 0 */
@@ -48,6 +52,70 @@ typedef enum rs_put_next {
 
 rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
                           const uint8_t sha[32], uint64_t *offset);
+
+/* Did the local file change since it was hashed? `then` and `fd_now` come from fstat of the
+ * stager's descriptor; `path_now` from stat of the path it was opened by (NULL when there is no
+ * path, e.g. resumable_stager_new_fd, or stat failed other than with ENOENT), `path_gone` set
+ * when stat said ENOENT. ctime moves on every write and on chmod, link, unlink and rename, and no
+ * unprivileged program can set it back, so it catches an edit whose mtime was restored. */
+typedef enum rs_file_change {
+  RS_FILE_SAME,
+  RS_FILE_REPLACED, /* the path names another file (replaced by rename, or recreated) */
+  RS_FILE_GONE,     /* the path names nothing */
+  RS_FILE_RESIZED,  /* it grew or shrank */
+  RS_FILE_MODIFIED, /* same size, another mtime */
+  RS_FILE_STATUS    /* only ctime moved: rewritten with its mtime put back, renamed, chmod... */
+} rs_file_change;
+
+rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+                              const rs_hc_key *path_now, int path_gone);
+
+/* ---- relays that cut every connection after about the same number of bytes ----
+ * A cut is a PUT whose connection broke while its body was going out, with no answer. What
+ * counts is what the connection carried: the body bytes of the requests it served before, plus
+ * what reached the server from the cut one (what HEAD says is held now minus where it started).
+ * A first cut is followed by a test: a PUT slightly larger than that count (an eighth, at most
+ * RS_CAP_TEST_OVER), on a new connection. A relay that caps connections cuts it again near the same count, which confirms
+ * the cap: from then on every PUT fits under it, each on a new connection. Cuts at scattered
+ * counts, or that moved little, are ordinary failures. Going on at once (no backoff wait) is
+ * only safe when little of what the cut request wrote is unaccounted for (at most a quarter of
+ * the count and RS_CUT_SETTLED): bytes still in the server's socket would be lost to a PUT that
+ * takes the key over, so a cut that left much in flight gets the usual wait first, even when it
+ * counts towards a cap.
+ * Bytes in flight when a cut comes are lost (they sat in the relay's and the kernels' buffers,
+ * megabytes on a fast path), so the first body PUT of a run is also kept small: a relay with a
+ * small cap then costs one answer instead of those buffers. */
+#define RS_CAP_MIN (16u << 10)        /* cuts of connections that carried less are ordinary */
+#define RS_CAP_TEST_OVER (128u << 10) /* a test PUT carries up to this much more than the count */
+#define RS_CUT_SETTLED (256u << 10)   /* going on at once: at most this much unaccounted for */
+#define RS_FIRST_PUT_MAX (1u << 20)   /* body bytes of a run's first PUT when much is left */
+
+typedef struct rs_cap {
+  uint64_t suspect; /* bytes the connection of the last cut carried, not refuted yet (0: none) */
+  uint64_t cap;     /* confirmed: a connection carries about this many body bytes (0: none) */
+  int testing;      /* `suspect` is being tested: PUTs go on new connections */
+  int proved;       /* a PUT of this run was answered after delivering bytes */
+} rs_cap;
+
+typedef enum rs_cut_next {
+  RS_CUT_WAIT, /* an ordinary failure: back off, probe again */
+  RS_CUT_TEST, /* the next PUT tests for a cap near `suspect` */
+  RS_CUT_FIT   /* a cap near `cap` is confirmed: every PUT fits under it */
+} rs_cut_next;
+
+/* A cut of a connection that carried `carried` body bytes in all, after the cut request had
+ * written `unaccounted` bytes more than reached the server. *at_once says whether to go on
+ * without a wait (never for RS_CUT_WAIT). */
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once);
+
+/* A PUT was answered; its connection has carried `carried` body bytes in all (0 when it
+ * delivered nothing). More than the suspected cap refutes it. */
+void rs_cap_delivered(rs_cap *c, uint64_t carried);
+
+/* Body bytes the next PUT may carry when `rest` bytes are left to send (0: no limit), and in
+ * *fresh whether it needs a connection of its own (closed after it: a reused one has spent part
+ * of the relay's allowance). */
+uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh);
 
 /* 408, 423, 429 and 5xx: worth retrying after a wait. */
 int rs_status_transient(int status);

@@ -56,6 +56,11 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
   rs_run *run = ud;
   size_t n = size * nitems;
+  if (n > RS_REPLY_HEADER_MAX - run->header_bytes) {
+    run->header_too_large = 1; /* not worth parsing, let alone retrying */
+    return 0;
+  }
+  run->header_bytes += n;
   if (buf[0] == 'H' && n >= 5 && memcmp(buf, "HTTP/", 5) == 0)
     run->body_len = 0; /* a new response (after 100 Continue): its body starts afresh */
   rs_resp_feed(&run->resp, buf, n, time(NULL));
@@ -246,6 +251,10 @@ static void set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_
   curl_easy_setopt(c, CURLOPT_SEEKDATA, run);
   curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(req->end - req->start));
   curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+  if (req->fresh) {
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  }
   long expect = req->force_expect ? FINISH_EXPECT_TIMEOUT_MS : EXPECT_TIMEOUT_MS;
   curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, clamp_ms((uint64_t)expect < left_ms
                                                                   ? (uint64_t)expect
@@ -280,12 +289,44 @@ static const char *curl_text(rs_run *run, CURLcode cc)
   return run->s->errbuf[0] ? run->s->errbuf : curl_easy_strerror(cc);
 }
 
-static int classify(rs_run *run, CURLcode cc, uint64_t t0)
+/* libcurl (7.88) refuses a reply header line over 100 KiB with CURLE_OUT_OF_MEMORY and no
+ * message; newer ones say CURLE_TOO_LARGE. Memory did not run out: the request was sent and its
+ * answer's header section had begun (a status line) or was awaited, and had not ended. */
+static int header_line_too_large(const rs_run *run, CURLcode cc, const rs_http_req *req)
+{
+#if LIBCURL_VERSION_NUM >= 0x080600
+  if (cc == CURLE_TOO_LARGE)
+    return 1;
+#endif
+  if (cc != CURLE_OUT_OF_MEMORY || run->resp.complete)
+    return 0;
+  return run->resp.status != 0 || req->head || run->req_sent == req->end - req->start;
+}
+
+static int header_refused(rs_run *run, const rs_http_req *req)
+{
+  const char *method = req->head ? "HEAD" : "PUT";
+  if (run->header_too_large)
+    rs_run_msg(run,
+               "the answer to %s has a header section over %u KiB: refused (a broken server or "
+               "proxy?)",
+               method, RS_REPLY_HEADER_MAX >> 10);
+  else
+    rs_run_msg(run,
+               "the answer to %s has a header line over libcurl's limit of %u KiB: refused "
+               "(libcurl reports it as out of memory; a broken server or proxy?)",
+               method, RS_CURL_HEADER_LINE_MAX >> 10);
+  return RESUMABLE_E_PROTOCOL;
+}
+
+static int classify(rs_run *run, CURLcode cc, const rs_http_req *req, uint64_t t0)
 {
   if (run->cancelled)
     return RESUMABLE_E_CANCELLED;
   if (run->file_error)
     return RESUMABLE_E_FILE;
+  if (run->header_too_large || header_line_too_large(run, cc, req))
+    return header_refused(run, req);
   if (run->resp.complete && run->resp.status >= 200)
     return RS_HTTP_RESPONSE; /* the server decided, even if the connection broke afterwards */
   if (run->stalled) {
@@ -326,6 +367,8 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   curl_easy_reset(c); /* keeps the connection cache: keep-alive across requests */
   rs_resp_reset(&run->resp);
   run->body_len = 0;
+  run->header_bytes = 0;
+  run->header_too_large = 0;
   s->r.body[0] = '\0';
   s->errbuf[0] = '\0';
   run->body_start = run->body_pos = req->start;
@@ -350,10 +393,17 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   curl_off_t up = 0;
   if (!req->head && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
     s->r.wire_bytes += (uint64_t)up;
-  run->req_sent = 0;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(hdrs);
-  int rc = classify(run, cc, t0);
+  int rc = classify(run, cc, req, t0);
+  /* A cut: the connection broke under a body that had begun to go out, and no answer came (not
+   * the stall check, not the budget). What got through is for the next probe to say. */
+  run->cut = rc == RS_HTTP_TRANSIENT && !req->head && !run->stalled && up > 0 &&
+             cc != CURLE_OPERATION_TIMEDOUT;
+  run->cut_sent = run->cut ? (uint64_t)up : 0;
+  long conns = 0;
+  run->new_conn = curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns) != CURLE_OK || conns > 0;
+  run->req_sent = 0;
   if (rc == RS_HTTP_RESPONSE)
     s->r.http_status = run->resp.status;
   return rc;

@@ -9,10 +9,16 @@
 #include "clock.h"
 #include "hash_cache.h"
 #include "resumable/stager.h"
+#include "stager_decide.h"
 #include "stager_headers.h"
 
 #define RS_STAGER_MSG_MAX 512
 #define RS_STAGER_BODY_MAX 4096
+/* A reply's header section (status lines and header lines, interim responses included) may be
+ * this large; more fails the run with RESUMABLE_E_PROTOCOL. Ours and LocalAI's are under 1 KiB. */
+#define RS_REPLY_HEADER_MAX (64u << 10)
+/* libcurl refuses one header line above this (CURL_MAX_HTTP_HEADER) with CURLE_OUT_OF_MEMORY. */
+#define RS_CURL_HEADER_LINE_MAX (100u << 10)
 
 struct curl_slist;
 
@@ -66,6 +72,7 @@ typedef struct rs_stager_result {
 
 struct resumable_stager {
   char *url;
+  char *path; /* as given to resumable_stager_new (checked for replacement); NULL for _new_fd */
   int fd;
   int running;
   void *curl; /* CURL *, created at the first request and reused (keep-alive) */
@@ -85,7 +92,7 @@ typedef struct rs_run {
   uint64_t size;
   uint8_t sha[32];
   char sha_hex[65];
-  struct timespec mtime;
+  rs_hc_key file;       /* the file's identity when it was measured (fstat in prepare) */
   uint64_t deadline_ms; /* on rs_now_ms's clock */
   rs_backoff backoff;
   uint64_t rng_state;
@@ -105,7 +112,13 @@ typedef struct rs_run {
   int stalled;          /* the stall check abandoned the request */
   int cancelled;        /* the progress callback said stop */
   int file_error;       /* the read callback failed */
+  int cut;              /* the last PUT broke while its body was going out, with no answer */
+  uint64_t cut_sent;    /* body bytes libcurl had written to the connection by then */
+  int new_conn;         /* the last request opened a connection (did not reuse one) */
+  rs_cap cap;           /* what the cuts so far say about a relay's cap per connection */
   size_t body_len;      /* bytes captured into s->r.body */
+  size_t header_bytes;  /* of the reply's header section so far */
+  int header_too_large; /* it went over RS_REPLY_HEADER_MAX: the transfer was stopped */
   rs_resp resp;
   char last_problem[320]; /* the last transient failure, for the timeout message */
 } rs_run;
@@ -126,6 +139,7 @@ typedef struct rs_http_req {
   int head;         /* HEAD probe (no body) */
   int whole;        /* PUT without Content-Range */
   int force_expect; /* send Expect: 100-continue whatever the size */
+  int fresh;        /* on a new connection, closed after it (a relay counts per connection) */
   uint64_t start;   /* body: file bytes [start, end) */
   uint64_t end;
 } rs_http_req;

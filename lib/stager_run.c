@@ -1,6 +1,7 @@
 /* resumable_stager_run: hash, probe, send, and on failure wait, re-probe and continue, as
  * PROTOCOL.md "Client (stager) behaviour" says. Decisions come from stager_decide.c; requests
  * from stager_http.c. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,6 +20,8 @@
 #define STEP_DONE 1       /* the server has the file */
 #define STEP_TRANSIENT 2  /* wait, then a new attempt that starts with a probe */
 #define STEP_RESTART 3    /* a new attempt from byte 0, at once */
+#define STEP_CUT 4        /* a new attempt that starts with a probe, at once: the PUT was cut */
+#define STEP_BACKOFF 5    /* wait, then probe again, in the same attempt */
 #define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
 #define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
 
@@ -30,6 +33,11 @@ typedef struct rs_cursor {
   unsigned resyncs;   /* 416s / no-progress answers in a row */
   unsigned conflicts; /* 409 restarts in a row */
   unsigned mismatches; /* final-hash restarts in this run */
+  uint64_t conn_body; /* body bytes delivered on the connection kept alive (a relay counts) */
+  int cut_pending;    /* the last PUT was cut: the next probe says how much got through */
+  uint64_t cut_start; /* where that PUT started */
+  uint64_t cut_base;  /* and what its connection had carried before it */
+  uint64_t cut_sent;  /* and the body bytes it had written */
 } rs_cursor;
 
 void rs_run_msg(rs_run *run, const char *fmt, ...)
@@ -75,13 +83,66 @@ int rs_run_progress(rs_run *run)
 
 /* ---- the local file ---- */
 
-static int file_changed(rs_run *run)
+/* What changed in the local file since prepare() measured it; *now gets the descriptor's
+ * identity. A file that cannot even be stat'ed counts as changed. */
+static rs_file_change file_change(rs_run *run, rs_hc_key *now)
 {
   struct stat st;
   if (fstat(run->s->fd, &st) != 0)
-    return 1;
-  return (uint64_t)st.st_size != run->size || st.st_mtim.tv_sec != run->mtime.tv_sec ||
-         st.st_mtim.tv_nsec != run->mtime.tv_nsec;
+    return RS_FILE_MODIFIED;
+  rs_hc_key_from_stat(now, &st);
+  rs_hc_key at_path;
+  const rs_hc_key *path_now = NULL;
+  int gone = 0;
+  if (run->s->path) {
+    if (stat(run->s->path, &st) == 0) {
+      rs_hc_key_from_stat(&at_path, &st);
+      path_now = &at_path;
+    } else {
+      gone = errno == ENOENT;
+    }
+  }
+  return rs_decide_file(&run->file, now, path_now, gone);
+}
+
+/* RESUMABLE_OK while the file is the one that was hashed; else RESUMABLE_E_FILE with a message
+ * that says what changed, `when` ("while being hashed", "during the upload"). */
+static int check_file(rs_run *run, const char *when, int server_has_it)
+{
+  rs_hc_key now;
+  char what[256];
+  const char *path = run->s->path ? run->s->path : "its path";
+  switch (file_change(run, &now)) {
+  case RS_FILE_SAME:
+    return RESUMABLE_OK;
+  case RS_FILE_REPLACED:
+    snprintf(what, sizeof what, "was replaced %s: %.180s now names another file", when, path);
+    break;
+  case RS_FILE_GONE:
+    snprintf(what, sizeof what, "was removed %s: %.180s no longer exists", when, path);
+    break;
+  case RS_FILE_RESIZED:
+    snprintf(what, sizeof what, "changed %s: its size went from %" PRIu64 " to %" PRIu64 " bytes",
+             when, run->size, now.size);
+    break;
+  case RS_FILE_MODIFIED:
+    snprintf(what, sizeof what, "changed %s: it was modified (new mtime)", when);
+    break;
+  case RS_FILE_STATUS:
+    snprintf(what, sizeof what,
+             "changed %s: its ctime moved (rewritten with its mtime put back, renamed, relinked "
+             "or its mode changed)",
+             when);
+    break;
+  }
+  if (server_has_it)
+    rs_run_msg(run,
+               "the local file %s; the server holds the version that was hashed (sha256 %s): "
+               "upload again to send the current one",
+               what, run->sha_hex);
+  else
+    rs_run_msg(run, "the local file %s", what);
+  return RESUMABLE_E_FILE;
 }
 
 static int on_hash_progress(void *ud, uint64_t done)
@@ -143,10 +204,10 @@ static int hash_file(rs_run *run)
 {
   run->phase = RESUMABLE_PHASE_HASHING;
   int rc = rs_file_hash(run->s->fd, run->size, run->sha, on_hash_progress, run);
-  if (rc == RESUMABLE_OK && file_changed(run))
-    rc = RESUMABLE_E_FILE;
+  if (rc == RESUMABLE_OK)
+    return check_file(run, "while being hashed", 0);
   if (rc == RESUMABLE_E_FILE)
-    rs_run_msg(run, "cannot read the local file, or it changed while being hashed");
+    rs_run_msg(run, "cannot read the local file");
   return rc;
 }
 
@@ -162,9 +223,8 @@ static int prepare(rs_run *run)
     return RESUMABLE_E_FILE;
   }
   run->size = s->r.size = (uint64_t)st.st_size;
-  run->mtime = st.st_mtim;
-  rs_hc_key key;
-  rs_hc_key_from_stat(&key, &st);
+  rs_hc_key_from_stat(&run->file, &st);
+  rs_hc_key key = run->file;
   if (s->o.have_sha) {
     memcpy(run->sha, s->o.sha, 32);
   } else if (cached_hash(run, &key)) {
@@ -199,12 +259,61 @@ static const char *head_hint(int status)
   }
 }
 
+/* Where a probe left the cursor: send from `off`. */
+static void moved_to(rs_run *run, rs_cursor *cur, uint64_t off)
+{
+  if (off > run->s->r.held) {
+    /* The attempt that failed still moved bytes (a cut mid-body): that is progress, so the
+     * wait starts again from its minimum and earlier re-syncs no longer count as "in a row".
+     * Without this, cuts that each race a 416 (the server had not yet seen the drop when
+     * HEAD asked) would add up to a false "no progress" failure. */
+    rs_backoff_reset(&run->backoff);
+    cur->resyncs = 0;
+  }
+  cur->offset = run->s->r.held = off;
+}
+
+/* The probe after a cut: what the connection carried says whether a relay caps connections
+ * (stager_decide.h), and what the cut request wrote beyond that whether going on at once is
+ * safe; otherwise wait as after any failure, and probe again. */
+static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
+{
+  uint64_t delivered = off > cur->cut_start ? off - cur->cut_start : 0;
+  uint64_t carried = cur->cut_base + delivered;
+  uint64_t unaccounted = cur->cut_sent > delivered ? cur->cut_sent - delivered : 0;
+  cur->cut_pending = 0;
+  moved_to(run, cur, off);
+  int at_once, fresh;
+  rs_cut_next next = rs_cap_cut(&run->cap, carried, unaccounted, &at_once);
+  uint64_t limit = rs_put_limit(&run->cap, run->size - off, &fresh);
+  const char *how = at_once ? "at once" : "after a wait";
+  if (next == RS_CUT_TEST)
+    rs_run_log(run, RESUMABLE_LOG_INFO,
+               "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
+               " more were in flight); going on %s with at most %" PRIu64
+               " bytes on a new connection: a relay that caps connections would cut it near the "
+               "same count",
+               carried, unaccounted, how, limit);
+  else if (next == RS_CUT_FIT)
+    rs_run_log(run, RESUMABLE_LOG_WARN,
+               "connection cut after it carried %" PRIu64 " body bytes: a relay cuts each "
+               "connection near %" PRIu64 " bytes; going on %s with at most %" PRIu64
+               " bytes per request, each on a new connection",
+               carried, run->cap.cap, how, limit);
+  if (at_once)
+    return STEP_NEXT;
+  cur->need_probe = 1;
+  return STEP_BACKOFF;
+}
+
 static int probe(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
   run->phase = RESUMABLE_PHASE_PROBING;
   rs_http_req req = {.head = 1};
   int rc = rs_http_perform(run, &req);
+  if (run->new_conn)
+    cur->conn_body = 0;
   if (rc < 0)
     return rc;
   if (rc == RS_HTTP_TRANSIENT)
@@ -213,18 +322,14 @@ static int probe(rs_run *run, rs_cursor *cur)
   uint64_t off = 0;
   rs_probe_next next = rs_decide_probe(st, &run->resp, run->size, run->sha, &off);
   cur->need_probe = 0;
+  if (next != RS_PROBE_SEND)
+    cur->cut_pending = 0;
   switch (next) {
   case RS_PROBE_SEND:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: sending from byte %" PRIu64, st, off);
-    if (off > s->r.held) {
-      /* The attempt that failed still moved bytes (a cut mid-body): that is progress, so the
-       * wait starts again from its minimum and earlier re-syncs no longer count as "in a row".
-       * Without this, cuts that each race a 416 (the server had not yet seen the drop when
-       * HEAD asked) would add up to a false "no progress" failure. */
-      rs_backoff_reset(&run->backoff);
-      cur->resyncs = 0;
-    }
-    cur->offset = s->r.held = off;
+    if (cur->cut_pending && !cur->whole)
+      return after_cut(run, cur, off);
+    moved_to(run, cur, off);
     return STEP_NEXT;
   case RS_PROBE_DONE:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: the server already has the file", st);
@@ -262,6 +367,9 @@ static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
   } else {
     req->start = cur->offset;
     uint64_t chunk = run->s->o.chunk_size;
+    uint64_t limit = rs_put_limit(&run->cap, run->size - req->start, &req->fresh);
+    if (limit && (!chunk || limit < chunk))
+      chunk = limit;
     if (chunk && run->size - req->start > chunk)
       req->end = req->start + chunk;
   }
@@ -282,10 +390,8 @@ static const char *server_text(rs_run *run, char *buf, size_t cap)
 static int on_restart(rs_run *run, rs_cursor *cur, int st)
 {
   char t[200];
-  if (file_changed(run)) {
-    rs_run_msg(run, "the local file changed during the upload");
+  if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
     return RESUMABLE_E_FILE;
-  }
   if (st == 409 && ++cur->conflicts > MAX_IN_A_ROW) {
     rs_run_msg(run, "server asked to restart (409) three times in a row: %s",
                server_text(run, t, sizeof t));
@@ -341,11 +447,20 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   rs_put_next next = rs_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
              st);
+  if (next == RS_PUT_DONE || next == RS_PUT_CONTINUE || next == RS_PUT_UNCONFIRMED)
+    cur->conn_body += off > req->start ? off - req->start : 0;
+  rs_cap_delivered(&run->cap, cur->conn_body);
   switch (next) {
   case RS_PUT_DONE:
     run->s->r.held = run->size;
     return STEP_DONE;
   case RS_PUT_CONTINUE:
+    return on_continue(run, cur, off, 0);
+  case RS_PUT_UNCONFIRMED:
+    rs_run_log(run, RESUMABLE_LOG_WARN,
+               "PUT %d to bytes %" PRIu64 "-%" PRIu64 " claims all %" PRIu64
+               " bytes without the file's SHA-256: not a success; sending the rest",
+               st, req->start, req->end - 1, run->size);
     return on_continue(run, cur, off, 0);
   case RS_PUT_RESYNC:
     return on_continue(run, cur, off, 1);
@@ -383,10 +498,8 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
 static int put(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
-  if (file_changed(run)) {
-    rs_run_msg(run, "the local file changed during the upload");
+  if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
     return RESUMABLE_E_FILE;
-  }
   rs_http_req req;
   plan_put(run, cur, &req);
   if (!s->r.resumed_set) {
@@ -395,11 +508,21 @@ static int put(rs_run *run, rs_cursor *cur)
   }
   run->phase = RESUMABLE_PHASE_SENDING;
   int rc = rs_http_perform(run, &req);
+  if (run->new_conn)
+    cur->conn_body = 0;
   if (rc < 0)
     return rc;
   if (rc == RS_HTTP_TRANSIENT) {
     cur->need_probe = 1;
-    return STEP_TRANSIENT;
+    if (!run->cut || cur->whole || req.force_expect)
+      return STEP_TRANSIENT;
+    cur->cut_pending = 1;
+    cur->cut_start = req.start;
+    cur->cut_base = cur->conn_body;
+    cur->cut_sent = run->cut_sent;
+    rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 " cut after %" PRIu64
+               " body bytes were written", req.start, req.end, run->cut_sent);
+    return STEP_CUT;
   }
   return judge_put(run, cur, &req);
 }
@@ -452,14 +575,14 @@ static int upload(rs_run *run)
     int rc = cur.need_probe ? probe(run, &cur) : put(run, &cur);
     if (rc < 0)
       return rc;
-    if (rc == STEP_DONE)
-      return RESUMABLE_OK;
-    if (rc == STEP_TRANSIENT) {
+    if (rc == STEP_DONE) /* the last request may have been answered from a changed file */
+      return check_file(run, "during the upload", 1);
+    if (rc == STEP_TRANSIENT || rc == STEP_BACKOFF) {
       int w = wait_before_retry(run);
       if (w != RESUMABLE_OK)
         return w;
     }
-    if (rc != STEP_NEXT)
+    if (rc == STEP_TRANSIENT || rc == STEP_RESTART || rc == STEP_CUT)
       next_attempt(run);
   }
 }

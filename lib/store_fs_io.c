@@ -40,6 +40,9 @@ int rs_fs_err(int e)
     return RESUMABLE_E_CONFLICT;
   case ENOMEM:
     return RESUMABLE_E_NOMEM;
+  case EMFILE:
+  case ENFILE:
+    return RESUMABLE_E_NOFD;
   default:
     return RESUMABLE_E_IO;
   }

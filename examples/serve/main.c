@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,8 @@ typedef struct serve_options {
   uint64_t partial_ttl;   /* seconds; 0 = never expire */
   uint64_t hash_threads;  /* the handler's SHA-256 threads; 0 = hash inline */
   uint64_t conn_memory;   /* bytes per connection */
+  uint64_t header_timeout; /* seconds for a request's whole header phase */
+  uint64_t max_header;    /* bytes of request line + header section */
 } serve_options;
 
 static void usage(FILE *out) {
@@ -60,21 +63,36 @@ static void usage(FILE *out) {
         "                     with an empty path)\n"
         "  --idle-timeout S   close a connection that sends and receives nothing for S\n"
         "                     seconds; an upload cut this way keeps its bytes (default 60)\n"
+        "  --header-timeout S a request's line and headers must all arrive within S\n"
+        "                     seconds (from the connection's opening, or on a kept-alive\n"
+        "                     connection from the request's first byte), however steadily\n"
+        "                     they trickle; otherwise the connection is closed (default 20)\n"
+        "  --max-header-size B\n"
+        "                     largest request line + header section (K suffix allowed);\n"
+        "                     a larger one gets 431 and the connection is closed; at most\n"
+        "                     half of --connection-memory (default 16K)\n"
         "  --body-timeout S   window of the minimum body rate, in seconds (default 60)\n"
         "  --min-body-rate B  bytes per second (K or M suffix allowed) a request body must\n"
         "                     average over each window, or the connection is closed and\n"
         "                     the upload keeps the bytes that arrived; 0 turns the check\n"
         "                     off (default 500)\n"
         "  --max-connections N\n"
-        "                     concurrent connections; more are closed at once (default 256)\n"
+        "                     concurrent connections; more are closed at once (default 256).\n"
+        "                     Each may hold about 2 file descriptors (its socket, its\n"
+        "                     upload's file): a warning at start says when 2N + 32 exceeds\n"
+        "                     'ulimit -n'. Out of descriptors, accepting pauses and new\n"
+        "                     connections and uploads get 503 with Retry-After\n"
         "  --max-connections-per-ip N\n"
         "                     concurrent connections from one client address, 0 for no\n"
-        "                     cap (default 0: behind a proxy all clients share an address)\n"
+        "                     cap (default 0: behind a proxy all clients share an address;\n"
+        "                     set it when clients connect directly, so that one client\n"
+        "                     cannot take every connection)\n"
         "  --connection-memory B\n"
         "                     memory per connection (K or M suffix allowed); the request\n"
         "                     line and headers must fit in it, larger ones get 431\n"
-        "                     (default 256K)\n"
-        "  --threads N        0: one thread per connection; N: a pool of N epoll threads\n"
+        "                     (default 256K)\n",
+        out);
+  fputs("  --threads N        0: one thread per connection; N: a pool of N epoll threads\n"
         "                     shared by all connections (default 0)\n"
         "  --hash-threads N   threads that hash request bodies beside the receiving ones,\n"
         "                     0 hashes on the receiving thread (default 2)\n"
@@ -95,7 +113,10 @@ static void usage(FILE *out) {
         "and --min-body-rate, and then the answer is sent, so the client sees it rather\n"
         "than a reset it would retry. Two exceptions are read for at most 5 s and then\n"
         "closed without an answer: a 401 (an unauthenticated client must not make the\n"
-        "server read unbounded data) and a chunked body (it has no declared end).\n",
+        "server read unbounded data) and a chunked body (it has no declared end).\n"
+        "An upload superseded by a newer request for the same key learns it when its\n"
+        "client next sends: it gets 423 if its body then ends within 1 s, otherwise its\n"
+        "connection is closed (its bytes so far are kept either way).\n",
         out);
 }
 
@@ -145,6 +166,8 @@ typedef struct number_flag {
 static const number_flag number_flags[] = {
     {"--idle-timeout", "timeout", 0, 1, 7 * DAY_S, offsetof(serve_options, idle_timeout)},
     {"--body-timeout", "timeout", 0, 1, 7 * DAY_S, offsetof(serve_options, body_timeout)},
+    {"--header-timeout", "timeout", 0, 1, 3600, offsetof(serve_options, header_timeout)},
+    {"--max-header-size", "size", 1, 1024, (uint64_t)32 << 20, offsetof(serve_options, max_header)},
     {"--min-body-rate", "rate", 1, 0, (uint64_t)1 << 40, offsetof(serve_options, min_body_rate)},
     {"--max-connections", "count", 0, 1, 1000000, offsetof(serve_options, max_connections)},
     {"--max-connections-per-ip", "count", 0, 0, 1000000, offsetof(serve_options, max_per_ip)},
@@ -269,6 +292,24 @@ static int configure(resumable_server *srv, const serve_options *o) {
   return 0;
 }
 
+/* Each connection may hold about two descriptors (its socket, its upload's file) beside a few
+ * dozen of the server's own: say so at start when the connection cap cannot fit the limit,
+ * rather than meet it later as refused connections. */
+static void warn_descriptors(const serve_options *o) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return;
+  uint64_t need = o->max_connections * 2 + 32;
+  if (need <= (uint64_t)rl.rlim_cur)
+    return;
+  fprintf(stderr,
+          "resumable-serve: warning: --max-connections %llu may need about %llu file "
+          "descriptors, more than the limit of %llu (ulimit -n); when they run out, new "
+          "connections wait and get 503: raise the limit or lower --max-connections\n",
+          (unsigned long long)o->max_connections, (unsigned long long)need,
+          (unsigned long long)rl.rlim_cur);
+}
+
 static void print_ready(const mhd_host *h) {
   const char *addr = mhd_host_address(h);
   if (strchr(addr, ':') != NULL)
@@ -322,6 +363,8 @@ static int serve(resumable_server *srv, const serve_options *o, const sigset_t *
                          .threads = (unsigned)o->threads,
                          .body_min_rate = o->min_body_rate,
                          .body_window_s = (unsigned)o->body_timeout,
+                         .header_timeout_s = (unsigned)o->header_timeout,
+                         .max_header_size = (size_t)o->max_header,
                          .verbose = o->verbose,
                          .log = log_line};
   char err[256];
@@ -341,10 +384,17 @@ int main(int argc, char **argv) {
   serve_options o = {.listen = "127.0.0.1", .port = 8080, .root = "./uploads",
                      .prefix = "/v1/files/", .idle_timeout = 60, .body_timeout = 60,
                      .min_body_rate = 500, .max_connections = 256, .partial_ttl = DAY_S, .hash_threads = 2,
-                     .conn_memory = 256 * 1024};
+                     .conn_memory = 256 * 1024, .header_timeout = 20, .max_header = 16 * 1024};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0)
     return rc;
+  if (o.max_header > o.conn_memory / 2) {
+    fprintf(stderr, "resumable-serve: --max-header-size (%llu) must be at most half of "
+                    "--connection-memory (%llu)\n",
+            (unsigned long long)o.max_header, (unsigned long long)o.conn_memory);
+    return 2;
+  }
+  warn_descriptors(&o);
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);

@@ -42,12 +42,21 @@ typedef struct mhd_host_config {
                                    the connection is closed (the bytes that arrived are kept,
                                    the upload ends as dropped); 0 means no rate check */
   unsigned body_window_s;       /* the rate window in seconds; 0 means 60 */
+  unsigned header_timeout_s;    /* the whole header phase of a request (from the accept, or on a
+                                   kept-alive connection from the request's first byte, to the
+                                   end of its header section) must end within this; otherwise
+                                   the connection is closed without a reply; 0 means 20 s */
+  size_t max_header_size;       /* largest request line + header section; a larger one gets 431
+                                   and the connection is closed (beyond memory_limit libmicro-
+                                   httpd answers 431 itself); 0 means 16 KiB */
   int verbose;                  /* libmicrohttpd's own error log to stderr */
   mhd_host_log_fn log;          /* access log; NULL for none */
   void *log_user;
 } mhd_host_config;
 
-/* Bind and start serving (one thread per connection, or the configured pool). Returns 0, or -1 with a reason written
+/* Bind and start serving (one thread per connection, or the configured pool). Connections are
+ * accepted by a thread of the host (conn_guard.h): out of file descriptors it pauses accepting
+ * and answers waiting connections 503 with Retry-After. Returns 0, or -1 with a reason written
  * into err (at most err_cap bytes, NUL-terminated) when the address is bad or the bind fails. */
 int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap);
 
@@ -56,6 +65,10 @@ uint16_t mhd_host_port(const mhd_host *h);
 
 /* The address as given (or the default), for building URLs. */
 const char *mhd_host_address(const mhd_host *h);
+
+/* Seconds a client is told to wait (Retry-After) when the host refuses it for lack of file
+ * descriptors. */
+#define MHD_HOST_RETRY_AFTER_S 5
 
 /* Close the listening socket and every connection, wait for their threads, free the host.
  * Exchanges cut off by the stop end as dropped (their bytes are kept). NULL is a no-op. */

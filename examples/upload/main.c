@@ -64,6 +64,9 @@ static void usage(FILE *out)
       "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
       "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
       "Ctrl-C stops cleanly; the server keeps what it received.\n"
+      "The first PUT carries at most 1 MiB. A relay that cuts every connection after about\n"
+      "the same number of bytes is recognised after two such cuts: from then on each PUT\n"
+      "fits under that count on a new connection, and cuts are retried without a wait.\n"
       "\n"
       "exit status:\n"
       "  0    success (also when the server already had the file)\n"
@@ -71,7 +74,10 @@ static void usage(FILE *out)
       "       (TLS certificate, protocol error, hash mismatch)\n"
       "  2    usage error (bad option, bad URL)\n"
       "  3    time budget exhausted (network failures are retried until then)\n"
-      "  4    local file error (cannot read FILE, or it changed during the upload)\n"
+      "  4    local file error: cannot read FILE, or it changed during the upload (it\n"
+      "       grew or shrank, was rewritten, even with its mtime put back, or FILE now names\n"
+      "       another file); checked before each request and after the final answer, when\n"
+      "       the server may already hold the version that was hashed\n"
       "  130  interrupted (SIGINT); run again to resume\n",
       out);
 }

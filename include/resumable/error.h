@@ -28,7 +28,8 @@ extern "C" {
   X(E_PROTOCOL, -14, "malformed or unexpected server response")                       \
   X(E_HASH_MISMATCH, -15, "SHA-256 mismatch")                                         \
   X(E_SUPERSEDED, -16, "superseded by a newer request for the same key")              \
-  X(E_TOO_LARGE, -17, "larger than the configured maximum size")
+  X(E_TOO_LARGE, -17, "larger than the configured maximum size")                     \
+  X(E_NOFD, -18, "out of file descriptors")
 
 typedef enum resumable_error {
 #define RESUMABLE_ERR_ENUM_(name, code, text) RESUMABLE_##name = code,

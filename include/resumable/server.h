@@ -160,12 +160,13 @@ RESUMABLE_EXPORT int resumable_exchange_add_header(resumable_exchange *ex, const
 /* All headers are in: judge the request. Returns 1 if the reply is already decided (the host
  * sends it without reading the body; resumable_exchange_end may still be called and does nothing),
  * 0 if the body is wanted, or a negative RESUMABLE_E_STATE (called twice) / RESUMABLE_E_INVALID_ARG.
- * Storage failures are not returned: they become a 500/507 reply. */
+ * Storage failures are not returned: they become a 500/507 reply (503 with Retry-After when
+ * the store is out of file descriptors). */
 RESUMABLE_EXPORT int resumable_exchange_headers_done(resumable_exchange *ex);
 
 /* Feed the next `len` body bytes (any split). Returns 0 to go on, 1 when the reply is now
  * decided (superseded: 423; body longer than announced: 400; over the maximum size: 413;
- * storage failure: 500/507): the host stops reading and sends the reply. Negative:
+ * storage failure: 500/503/507): the host stops reading and sends the reply. Negative:
  * RESUMABLE_E_STATE (not expecting body) / RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_exchange_feed(resumable_exchange *ex, const void *data,
                                              size_t len);

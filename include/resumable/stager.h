@@ -39,10 +39,36 @@ extern "C" {
  * X-File-Size or Range); a bare 2xx means the server ignores Content-Range (each PUT replaced
  * the file), so the stager sends the whole file without Content-Range instead. Success is
  * reported only for an answer to a PUT that reached the end of the file, and only when its
- * X-File-Size and X-Content-SHA256, when present, match the file.
+ * X-File-Size and X-Content-SHA256, when present, match the file; or for an answer to a chunk
+ * that carries the file's own X-Content-SHA256 and size (the server vouches for the whole file).
+ * An answer to a chunk that claims the whole file (X-File-Size or Range) without that hash is
+ * taken as holding what was sent: the stager sends the rest.
  *
- * The local file must not change during the upload: the stager checks its size and mtime before
- * every request and fails with RESUMABLE_E_FILE (without finishing the upload) if they changed.
+ * Relays that cut every connection after about the same number of bytes (a proxy or tunnel
+ * with a per-connection byte cap): each cut loses what was in flight and, taken as an ordinary
+ * failure, would cost a backoff wait. A PUT whose connection breaks while its body goes out is
+ * judged by what the connection carried before it broke (what the next HEAD says reached the
+ * server, plus the bodies of earlier requests on that connection). After the first such cut the
+ * next PUT goes on a new connection and carries slightly more than that count (an eighth, at
+ * most 128 KiB); a relay that caps connections cuts it again near the same count (within a
+ * quarter), which confirms the cap: from then on, for the rest of the run, every PUT carries at
+ * most 15/16 of it, each on a new connection, and nothing is cut any more. These retries come
+ * at once, without a backoff wait, when little of what the cut request wrote is unaccounted for
+ * (at most a quarter of the count and 256 KiB): bytes still in the server's socket would be lost
+ * to a request that takes the key over, so a cut that left more in flight waits as usual first.
+ * Cuts at scattered counts, or of connections that carried under 16 KiB, are ordinary failures.
+ * Because a cut loses what sits in the relay's and the kernels' buffers (megabytes on a fast
+ * path), the first PUT of a run carries at most 1 MiB when more than 2 MiB are left: a relay
+ * with a small cap then costs one answer rather than those buffers; the next PUT sends the rest.
+ *
+ * The local file must not change during the upload. The stager records it when the run starts
+ * (size, mtime, ctime, device and inode of the open descriptor) and checks it before every
+ * request and once more after the final answer: a file that grew or shrank, was rewritten (also
+ * with its mtime put back: ctime still moves), renamed, relinked, or (for a stager made with
+ * resumable_stager_new) whose path now names another file or nothing, fails the run with
+ * RESUMABLE_E_FILE and a message that says what changed. Before the last request the upload is
+ * not finished; after it the server holds the version that was hashed, and the message says so:
+ * run again to send the current version.
  *
  * Threading: a stager handle is used by one thread at a time (like a curl easy handle).
  * Independent handles may run in parallel on different threads. The progress and log callbacks
@@ -75,7 +101,8 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
  * "http://host:8080/v1/files/a/b.bin", already percent-encoded where needed). The URL must start
  * with "http://" or "https://" (any case) and contain no whitespace or control bytes; it is
  * copied. The file is opened now (read-only, close-on-exec) and must be a regular file; it is
- * closed by resumable_stager_free. Every option has its documented default.
+ * closed by resumable_stager_free. `path` is copied too: each run checks that it still names the
+ * file that was opened (see "must not change" above). Every option has its documented default.
  * Returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG (NULL argument, bad URL); RESUMABLE_E_FILE (the
  * file cannot be opened or is not a regular file); RESUMABLE_E_NOMEM. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *url,
@@ -84,7 +111,8 @@ RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *ur
 /* Like resumable_stager_new for an already open file descriptor. `fd` is duplicated (with
  * close-on-exec): the caller keeps ownership of `fd` and may close it as soon as this returns;
  * the stager closes its duplicate in resumable_stager_free. The file is read with pread only, so
- * the shared file offset is never moved. `fd` must be open for reading on a regular file.
+ * the shared file offset is never moved. `fd` must be open for reading on a regular file. There
+ * is no path to check for replacement; the descriptor's own checks still apply.
  * Returns as resumable_stager_new (RESUMABLE_E_FILE for a bad fd or a non-regular file). */
 RESUMABLE_EXPORT int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd);
 
@@ -124,8 +152,10 @@ typedef enum resumable_jitter {
  * RESUMABLE_JITTER_EQUAL. Any other value is RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_stager_set_jitter(resumable_stager *s, resumable_jitter mode);
 
-/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT; any other value sends
- * several PUTs of at most `bytes` each (the last may be shorter). 0 .. 2^63-1. */
+/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT (after a first PUT of at
+ * most 1 MiB, see "Relays" above); any other value sends several PUTs of at most `bytes` each
+ * (the last may be shorter). A relay's cap, once found, can make PUTs smaller still.
+ * 0 .. 2^63-1. */
 RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes);
 
 /* The file's SHA-256 as 64 hex digits (either case), when the caller already knows it: the
@@ -265,14 +295,18 @@ RESUMABLE_EXPORT int resumable_stager_set_log(resumable_stager *s, resumable_log
  *   RESUMABLE_E_INVALID_ARG     s is NULL;
  *   RESUMABLE_E_STATE           called from one of this stager's callbacks;
  *   RESUMABLE_E_NOMEM           out of memory;
- *   RESUMABLE_E_FILE            the local file cannot be read, or changed during the upload;
+ *   RESUMABLE_E_FILE            the local file cannot be read, or changed during the upload
+ *                               (also when the change is only seen after the final answer);
  *   RESUMABLE_E_REFUSED         the server refused permanently (401, 403, 404 to a PUT, any other
  *                               4xx, 400 other than a final hash mismatch, too many 409);
  *   RESUMABLE_E_TOO_LARGE       the server answered 413;
  *   RESUMABLE_E_HASH_MISMATCH   the final hash check failed three times in a row (the file or
  *                               the given SHA-256 is wrong);
  *   RESUMABLE_E_PROTOCOL        the server's answers make no sense (a 200 with another hash,
- *                               offsets outside the file, 416 three times in a row);
+ *                               offsets outside the file, 416 three times in a row), or an
+ *                               answer's header section is over 64 KiB, or has a line over
+ *                               libcurl's 100 KiB limit (which libcurl calls "out of memory");
+ *                               not retried;
  *   RESUMABLE_E_NETWORK         a network error that retrying cannot fix (unsupported protocol,
  *                               TLS certificate or CA file problem);
  *   RESUMABLE_E_TIMEOUT         the time budget ended;
@@ -313,8 +347,8 @@ RESUMABLE_EXPORT uint64_t resumable_stager_held(const resumable_stager *s);
 RESUMABLE_EXPORT uint64_t resumable_stager_wire_bytes(const resumable_stager *s);
 
 /* Attempts of the last run. An attempt starts with the first request of the run and again after
- * each wait or restart; it covers a probe and the PUTs that follow it (several in chunked mode,
- * and 308/416 re-syncs) until success, a transient failure or a restart. */
+ * each wait, restart or cut connection; it covers a probe and the PUTs that follow it (several in
+ * chunked mode, and 308/416 re-syncs) until success, a transient failure or a restart. */
 RESUMABLE_EXPORT unsigned resumable_stager_attempts(const resumable_stager *s);
 
 /* Restarts from byte 0 forced by the server (409, or 400 to the final chunk) in the last run. */

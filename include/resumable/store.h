@@ -30,7 +30,9 @@ extern "C" {
  * Every op returns RESUMABLE_OK or a negative resumable_error: RESUMABLE_E_NOT_FOUND (nothing
  * stored), RESUMABLE_E_NOSPACE (out of space or quota: the handler answers 507),
  * RESUMABLE_E_CONFLICT (the key cannot be placed, e.g. a parent segment is a file or a symbolic
- * link), RESUMABLE_E_NOMEM, or RESUMABLE_E_IO (anything else: the handler answers 500).
+ * link), RESUMABLE_E_NOMEM, RESUMABLE_E_NOFD (out of file descriptors, EMFILE or ENFILE: the
+ * handler answers 503 with Retry-After), or RESUMABLE_E_IO (anything else: the handler answers
+ * 500).
  */
 
 /* Largest opaque running-hash state a store must be able to keep with a partial. */

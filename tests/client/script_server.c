@@ -22,6 +22,9 @@ struct script_server {
   script_record rec[SCRIPT_MAX];
   unsigned hold_ms[SCRIPT_MAX];
   uint64_t held_ms[SCRIPT_MAX];
+  size_t pad[SCRIPT_MAX], pad_line[SCRIPT_MAX];
+  script_hook_fn hook[SCRIPT_MAX];
+  void *hook_ud[SCRIPT_MAX];
   int keep_bodies;
   uint8_t *stored;
   size_t stored_len;
@@ -123,6 +126,31 @@ static void add_headers(struct MHD_Response *r, const char *lines, const char *s
   }
 }
 
+/* Header lines of `pad` bytes in all (names, values, CRLFs), to make a reply header that large. */
+static int add_padding(struct MHD_Response *r, size_t pad, size_t line)
+{
+  if (!line)
+    line = pad;
+  char *v = malloc(line + 1);
+  if (!v)
+    return -1;
+  char name[32];
+  for (size_t done = 0, n = 0; done < pad; n++) {
+    size_t len = pad - done < line ? pad - done : line;
+    int nl = snprintf(name, sizeof name, "X-Pad-%zu", n);
+    size_t vlen = len > (size_t)nl + 4 ? len - (size_t)nl - 4 : 1; /* ": " and CRLF */
+    memset(v, 'a', vlen);
+    v[vlen] = '\0';
+    if (MHD_add_response_header(r, name, v) != MHD_YES) {
+      free(v);
+      return -1;
+    }
+    done += len;
+  }
+  free(v);
+  return 0;
+}
+
 static enum MHD_Result answer(script_server *s, struct MHD_Connection *c, int idx)
 {
   static const script_answer exhausted = {500, NULL, "script exhausted", 0};
@@ -133,6 +161,13 @@ static enum MHD_Result answer(script_server *s, struct MHD_Connection *c, int id
   if (!r)
     return MHD_NO;
   add_headers(r, a->headers, s->sha_hex);
+  pthread_mutex_lock(&s->mu);
+  size_t pad = idx < SCRIPT_MAX ? s->pad[idx] : 0, pad_line = idx < SCRIPT_MAX ? s->pad_line[idx] : 0;
+  pthread_mutex_unlock(&s->mu);
+  if (pad && add_padding(r, pad, pad_line) != 0) {
+    MHD_destroy_response(r);
+    return MHD_NO;
+  }
   enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, r);
   MHD_destroy_response(r);
   return rc;
@@ -180,6 +215,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return MHD_YES;
   }
   store_body(s, cs);
+  pthread_mutex_lock(&s->mu);
+  script_hook_fn hook = s->hook[cs->idx];
+  void *hook_ud = s->hook_ud[cs->idx];
+  s->hook[cs->idx] = NULL; /* once */
+  pthread_mutex_unlock(&s->mu);
+  if (hook)
+    hook(hook_ud);
   hold_answer(s, cs->idx);
   return answer(s, c, cs->idx);
 }
@@ -215,6 +257,8 @@ script_server *script_start(const script_answer *answers, int n, const char *sha
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                           handler, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                          /* room for padded reply headers (script_answer.pad) */
+                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(4u << 20),
                           MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
   if (!s->d) {
     pthread_cond_destroy(&s->stop_cv);
@@ -277,6 +321,26 @@ uint64_t script_held_ms(const script_server *s, int idx)
   uint64_t ms = idx >= 0 && idx < SCRIPT_MAX ? m->held_ms[idx] : 0;
   pthread_mutex_unlock(&m->mu);
   return ms;
+}
+
+void script_pad(script_server *s, int idx, size_t bytes, size_t line)
+{
+  if (idx < 0 || idx >= SCRIPT_MAX)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->pad[idx] = bytes;
+  s->pad_line[idx] = line;
+  pthread_mutex_unlock(&s->mu);
+}
+
+void script_on_body(script_server *s, int idx, script_hook_fn fn, void *ud)
+{
+  if (idx < 0 || idx >= SCRIPT_MAX)
+    return;
+  pthread_mutex_lock(&s->mu);
+  s->hook[idx] = fn;
+  s->hook_ud[idx] = ud;
+  pthread_mutex_unlock(&s->mu);
 }
 
 void script_keep_bodies(script_server *s)

@@ -41,6 +41,16 @@ void script_stop(script_server *s);
 void script_hold(script_server *s, int idx, unsigned ms);
 uint64_t script_held_ms(const script_server *s, int idx);
 
+/* Call fn(ud) on the server's thread once request `idx` has its whole body (before any hold and
+ * before the answer goes out): the client has sent everything and waits for the answer. Lets a
+ * test change things at that exact point of a request, without sleeping. */
+typedef void (*script_hook_fn)(void *ud);
+void script_on_body(script_server *s, int idx, script_hook_fn fn, void *ud);
+
+/* Pad the answer to request `idx` with "X-Pad-<n>: aaa..." header lines of `bytes` in all,
+ * `line` bytes each (0: one line), to make its header that large. */
+void script_pad(script_server *s, int idx, size_t bytes, size_t line);
+
 /* Model a server that ignores Content-Range: from now on, every completed PUT body replaces
  * the stored file. script_stored returns it (NULL before the first PUT) and its length. */
 void script_keep_bodies(script_server *s);

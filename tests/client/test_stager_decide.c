@@ -276,6 +276,51 @@ static void put_200_to_a_middle_chunk_without_held_falls_back_to_whole(void **st
   assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
 }
 
+/* Issue 10 item 8. A 2xx or 308 to a chunk that did not reach the end, claiming the whole file
+ * (X-File-Size or a Range covering it) without our X-Content-SHA256, is no success: only the end
+ * of the file sent, or our hash from the server, makes one. The upload carries on from the
+ * chunk's end. One row per answer. */
+static void put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash(void **state)
+{
+  (void)state;
+  static const struct {
+    int status;
+    int file_size; /* X-File-Size: SIZE */
+    int range;     /* Range: bytes=0-(SIZE-1) */
+    int hash;      /* 0 none, 1 ours, 2 another */
+    uint64_t start, end;
+    rs_put_next want;
+    uint64_t want_off;
+  } rows[] = {
+      {200, 1, 0, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {200, 0, 1, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {204, 1, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
+      {308, 1, 0, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
+      {308, 0, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
+      {200, 1, 0, 1, 0, 400, RS_PUT_DONE, SIZE},      /* our hash: the server vouches */
+      {200, 1, 0, 2, 0, 400, RS_PUT_PROTOCOL, 0},     /* another hash */
+      {308, 1, 0, 1, 0, 400, RS_PUT_CONTINUE, SIZE},  /* then the finish PUT */
+      {200, 1, 0, 0, 600, SIZE, RS_PUT_DONE, SIZE},   /* the end was sent */
+      {308, 1, 0, 0, 600, SIZE, RS_PUT_CONTINUE, SIZE},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    rs_resp r = answer(rows[i].status);
+    r.has_file_size = rows[i].file_size;
+    r.file_size = rows[i].file_size ? SIZE : 0;
+    r.has_range = rows[i].range;
+    r.range_held = rows[i].range ? SIZE : 0;
+    r.has_content_sha = rows[i].hash != 0;
+    if (rows[i].hash)
+      memcpy(r.content_sha, rows[i].hash == 1 ? ours : other, 32);
+    rs_put_req q = {0, rows[i].start, rows[i].end, 0};
+    uint64_t off = 12345;
+    print_message("row %zu\n", i);
+    assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), rows[i].want);
+    if (rows[i].want != RS_PUT_PROTOCOL)
+      assert_int_equal(off, rows[i].want_off);
+  }
+}
+
 /* The final chunk and the whole-file PUT: a bare 2xx is success (LocalAI's final 200 carries no
  * X-File-Size), but a stated size or hash must be ours. */
 static void put_2xx_to_the_end_is_done_only_when_it_covers_the_file(void **state)
@@ -378,6 +423,163 @@ static void put_transient_refused_and_too_large(void **state)
   assert_int_equal(rs_decide_put(302, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
+/* ---- did the local file change? (issue 10 item 9) ---- */
+
+static void file_change_verdicts(void **state)
+{
+  (void)state;
+  const rs_hc_key then = {.dev = 1, .ino = 7, .size = SIZE, .mtime_sec = 100, .mtime_nsec = 5,
+                          .ctime_sec = 100, .ctime_nsec = 5};
+  static const struct {
+    const char *what;
+    int path; /* 0 no path, 1 path names `then`, 2 another inode, 3 gone */
+    uint64_t size;
+    int64_t mtime_ns, ctime_ns; /* added to then's */
+    rs_file_change want;
+  } rows[] = {
+      {"unchanged, no path", 0, SIZE, 0, 0, RS_FILE_SAME},
+      {"unchanged, same path", 1, SIZE, 0, 0, RS_FILE_SAME},
+      {"grew", 1, SIZE + 1, 1, 1, RS_FILE_RESIZED},
+      {"shrank", 0, SIZE - 1, 1, 1, RS_FILE_RESIZED},
+      {"rewritten in part", 1, SIZE, 1, 1, RS_FILE_MODIFIED},
+      {"rewritten, mtime put back", 1, SIZE, 0, 1, RS_FILE_STATUS},
+      {"replaced by rename (same bytes)", 2, SIZE, 0, 1, RS_FILE_REPLACED},
+      {"replaced, the descriptor unchanged", 2, SIZE, 0, 0, RS_FILE_REPLACED},
+      {"removed", 3, SIZE, 0, 1, RS_FILE_GONE},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    rs_hc_key fd_now = then, at_path = then;
+    fd_now.size = rows[i].size;
+    fd_now.mtime_nsec += (uint32_t)rows[i].mtime_ns;
+    fd_now.ctime_nsec += (uint32_t)rows[i].ctime_ns;
+    if (rows[i].path == 2)
+      at_path.ino = 8;
+    print_message("%s\n", rows[i].what);
+    assert_int_equal(rs_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
+                                                        ? &at_path
+                                                        : NULL,
+                                    rows[i].path == 3),
+                     rows[i].want);
+  }
+}
+
+/* ---- relays that cap bytes per connection (issue 10 item 11) ---- */
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+#define BIG (64u * MiB) /* what is left to send: plenty */
+
+/* One event in the life of a run, and what must follow. */
+typedef struct cap_step {
+  char ev;             /* 'c' a cut, 'd' an answered PUT, '-' nothing (just look) */
+  uint64_t carried;    /* body bytes the connection carried */
+  uint64_t unaccounted; /* cuts: written beyond what reached the server */
+  int next;            /* cuts: the verdict (rs_cut_next) */
+  int at_once;         /* cuts: go on without a wait */
+  uint64_t limit;      /* then rs_put_limit(BIG) */
+  int fresh;
+} cap_step;
+
+static void run_cap_steps(const char *name, const cap_step *steps, size_t n)
+{
+  rs_cap c;
+  memset(&c, 0, sizeof c);
+  for (size_t i = 0; i < n; i++) {
+    const cap_step *st = &steps[i];
+    print_message("%s, step %zu\n", name, i);
+    if (st->ev == 'c') {
+      int at_once = -1;
+      assert_int_equal(rs_cap_cut(&c, st->carried, st->unaccounted, &at_once), st->next);
+      assert_int_equal(at_once, st->at_once);
+    } else if (st->ev == 'd') {
+      rs_cap_delivered(&c, st->carried);
+    }
+    int fresh = -1;
+    assert_int_equal(rs_put_limit(&c, BIG, &fresh), st->limit);
+    assert_int_equal(fresh, st->fresh);
+  }
+}
+
+#define RUN_STEPS(name, ...)                                              \
+  do {                                                                    \
+    const cap_step steps_[] = {__VA_ARGS__};                              \
+    run_cap_steps(name, steps_, sizeof steps_ / sizeof steps_[0]);        \
+  } while (0)
+
+/* The first PUT of a run carries at most 1 MiB when much is left; once a PUT has delivered
+ * bytes, or when little is left, there is no limit. */
+static void cap_first_put_is_small_until_a_put_delivered(void **state)
+{
+  (void)state;
+  rs_cap c;
+  memset(&c, 0, sizeof c);
+  int fresh = -1;
+  assert_int_equal(rs_put_limit(&c, BIG, &fresh), RS_FIRST_PUT_MAX);
+  assert_false(fresh);
+  assert_int_equal(rs_put_limit(&c, 2 * MiB, &fresh), 0); /* the rest is small: one PUT */
+  rs_cap_delivered(&c, 0); /* an answer that delivered nothing proves nothing */
+  assert_int_equal(rs_put_limit(&c, BIG, &fresh), RS_FIRST_PUT_MAX);
+  rs_cap_delivered(&c, 1);
+  assert_int_equal(rs_put_limit(&c, BIG, &fresh), 0);
+  assert_false(fresh);
+}
+
+static void cap_cuts_near_the_same_count_are_fitted_under_at_once(void **state)
+{
+  (void)state;
+  /* The benchmark's relay: 1 MiB per connection, headers included. */
+  RUN_STEPS("1 MiB relay",
+            {'c', 1048263, 313, RS_CUT_TEST, 1, 1048263 + 1048263 / 8, 1},
+            {'c', 1048328, 131000, RS_CUT_FIT, 1, 1048263 - 1048263 / 16, 1},
+            {'d', 982747, 0, 0, 0, 1048263 - 1048263 / 16, 1}, /* fitted PUTs get through */
+            {'c', 900 * KiB, 40 * KiB, RS_CUT_FIT, 1, 900 * KiB - 900 * KiB / 16, 1});
+  /* A large count: the test overshoots by at most RS_CAP_TEST_OVER. */
+  RUN_STEPS("64 MiB relay", {'c', 64 * MiB, 0, RS_CUT_TEST, 1, 64 * MiB + RS_CAP_TEST_OVER, 1},
+            {'c', 64 * MiB, RS_CAP_TEST_OVER, RS_CUT_FIT, 1, 60 * MiB, 1});
+}
+
+static void cap_cut_with_much_in_flight_waits_first(void **state)
+{
+  (void)state;
+  /* Megabytes written beyond the count may still sit in the server's socket: a PUT now would
+   * take the key over and lose them. The verdict stands; only the wait comes first. */
+  RUN_STEPS("in flight",
+            {'c', 4 * MiB, 7 * MiB, RS_CUT_TEST, 0, 4 * MiB + RS_CAP_TEST_OVER, 1},
+            {'c', 4 * MiB + 300, 1 * MiB, RS_CUT_FIT, 0, 4 * MiB - 4 * MiB / 16, 1});
+  RUN_STEPS("a quarter of the count", {'c', 400 * KiB, 101 * KiB, RS_CUT_TEST, 0,
+                                       400 * KiB + 50 * KiB, 1});
+}
+
+static void cap_scattered_or_small_cuts_are_ordinary(void **state)
+{
+  (void)state;
+  RUN_STEPS("scattered",
+            {'c', 5 * MiB, 0, RS_CUT_TEST, 1, 5 * MiB + RS_CAP_TEST_OVER, 1},
+            /* the test was cut elsewhere: an ordinary PUT next (still a run's first, small) */
+            {'c', 1 * MiB, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0},
+            {'c', 3 * MiB, 0, RS_CUT_TEST, 1, 3 * MiB + RS_CAP_TEST_OVER, 1},
+            {'c', 2 * MiB, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0});
+  RUN_STEPS("small",
+            {'c', 1 * MiB, 0, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
+            {'c', RS_CAP_MIN - 1, 0, RS_CUT_WAIT, 0, RS_FIRST_PUT_MAX, 0}); /* all forgotten */
+  /* A confirmed cap, then a cut far below it: test the new count. */
+  RUN_STEPS("pattern broken", {'c', 2 * MiB, 0, RS_CUT_TEST, 1, 2 * MiB + 128 * KiB, 1},
+            {'c', 2 * MiB, 0, RS_CUT_FIT, 1, 2 * MiB - 2 * MiB / 16, 1},
+            {'c', 200 * KiB, 0, RS_CUT_TEST, 1, 200 * KiB + 25 * KiB, 1});
+}
+
+static void cap_a_connection_that_carried_more_refutes_the_suspicion(void **state)
+{
+  (void)state;
+  RUN_STEPS("refuted", {'c', 1 * MiB, 0, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
+            {'d', 1 * MiB, 0, 0, 0, 1 * MiB + 128 * KiB, 1}, /* not more: still testing */
+            {'d', 1 * MiB + 1, 0, 0, 0, 0, 0});              /* more: no cap there */
+  /* A confirmed cap stays: fitted PUTs never carry more than it. */
+  RUN_STEPS("confirmed stays", {'c', 1 * MiB, 0, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
+            {'c', 1 * MiB, 0, RS_CUT_FIT, 1, 1 * MiB - 64 * KiB, 1},
+            {'d', 2 * MiB, 0, 0, 0, 1 * MiB - 64 * KiB, 1});
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -400,6 +602,7 @@ int main(void)
       cmocka_unit_test(put_200_with_another_hash_is_a_protocol_error),
       cmocka_unit_test(put_200_to_a_middle_chunk_with_x_file_size_continues),
       cmocka_unit_test(put_200_to_a_middle_chunk_without_held_falls_back_to_whole),
+      cmocka_unit_test(put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash),
       cmocka_unit_test(put_2xx_to_the_end_is_done_only_when_it_covers_the_file),
       cmocka_unit_test(put_416_holding_everything_to_the_finish_put_is_committing),
       cmocka_unit_test(put_416_resyncs_from_x_file_size_or_reprobes),
@@ -407,6 +610,12 @@ int main(void)
       cmocka_unit_test(put_400_to_the_final_chunk_restarts),
       cmocka_unit_test(put_400_to_a_middle_chunk_is_permanent),
       cmocka_unit_test(put_transient_refused_and_too_large),
+      cmocka_unit_test(file_change_verdicts),
+      cmocka_unit_test(cap_first_put_is_small_until_a_put_delivered),
+      cmocka_unit_test(cap_cuts_near_the_same_count_are_fitted_under_at_once),
+      cmocka_unit_test(cap_cut_with_much_in_flight_waits_first),
+      cmocka_unit_test(cap_scattered_or_small_cuts_are_ordinary),
+      cmocka_unit_test(cap_a_connection_that_carried_more_refutes_the_suspicion),
   };
   return cmocka_run_group_tests_name("stager_decide", tests, NULL, NULL);
 }

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -31,6 +33,7 @@ typedef struct fixture {
   script_server *srv;
   resumable_stager *s;
   char url[128];
+  int hook_done; /* a script_on_body hook did its change (hooks run on the server's thread) */
 } fixture;
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -397,7 +400,9 @@ static void run_retry_after_beyond_budget_times_out_at_once(void **state)
   assert_int_equal(script_count(f->srv), 1);
 }
 
-static unsigned closed_port(void)
+/* A port that refuses connections: bound (so no other process can take it while the test
+ * runs, which a closed port would allow) but not listening, so connects get a reset. */
+static unsigned refusing_port(int *fd_out)
 {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
@@ -408,20 +413,22 @@ static unsigned closed_port(void)
   assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   socklen_t len = sizeof sa;
   assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  close(fd); /* nobody listens there now: connections are refused */
+  *fd_out = fd;
   return ntohs(sa.sin_port);
 }
 
 static void run_budget_ends_retries_against_a_closed_port(void **state)
 {
   fixture *f = *state;
-  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", closed_port());
+  int fd;
+  snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/v1/files/k", refusing_port(&fd));
   assert_int_equal(resumable_stager_new(&f->s, f->url, f->path), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_backoff_ms(f->s, 10, 40), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_time_budget_ms(f->s, 400), RESUMABLE_OK);
   assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_TIMEOUT);
   assert_true(resumable_stager_attempts(f->s) >= 2);
   assert_non_null(strstr(resumable_stager_message(f->s), "holds 0 of 1000 bytes"));
+  close(fd);
 }
 
 /* A server that works for a while once it has the whole request (LocalAI hashes the whole file
@@ -574,6 +581,214 @@ static void run_chunks_acknowledged_by_200_with_x_file_size_continue(void **stat
   assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
 }
 
+/* Issue 10 item 8: a server that answers the first chunk with 200 and X-File-Size equal to the
+ * size (a Range covering the file for the second), without the file's hash, has not confirmed
+ * bytes we never sent. The stager must send every chunk, the end of the file included, and
+ * succeed only on the answer to that. */
+static void run_200_claiming_the_whole_file_after_one_chunk_is_not_success(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {200, "X-File-Size: 1000\n", NULL, 0},
+                             {200, "Range: bytes=0-999\n", NULL, 0},
+                             {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-399/1000");
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(script_at(f->srv, 3)->body, 200);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
+/* The same claim in a 308 must not lead to the finish PUT (which a bare 200 would end). */
+static void run_308_claiming_the_whole_file_after_one_chunk_sends_the_rest(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {308, "X-File-Size: 1000\n", NULL, 0},
+                             {308, "Range: bytes=0-999\n", NULL, 0},
+                             {200, NULL, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 4);
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 400-799/1000");
+  assert_int_equal(script_at(f->srv, 2)->body, 400); /* a chunk, not the finish PUT */
+  assert_string_equal(script_at(f->srv, 3)->content_range, "bytes 800-999/1000");
+  assert_int_equal(resumable_stager_wire_bytes(f->s), SIZE);
+}
+
+/* The claim with the file's own hash is the server vouching: done after one chunk. */
+static void run_200_with_our_hash_after_one_chunk_is_done(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 400);
+}
+
+/* ---- issue 10 item 9: the file changes while the final PUT is in flight ----
+ * Each change is made by the scripted server once it has the final PUT's whole body, before it
+ * answers 200 with the file's hash: the upload itself succeeds, and only a check after the
+ * answer can tell that the local file is no longer what was sent. */
+
+static void grow_file(void *ud)
+{
+  fixture *f = ud;
+  FILE *fp = fopen(f->path, "ab");
+  if (fp && fputc('x', fp) == 'x' && fclose(fp) == 0)
+    f->hook_done = 1;
+}
+
+/* Wait for the clock that stamps inodes to pass `t`, so the next change gets a later ctime.
+ * Bounded by one tick of the coarse clock (1-10 ms); without it a change within the same tick as
+ * the file's creation would keep its ctime and nothing could tell. */
+static void clock_past(const struct timespec *t)
+{
+  struct timespec now;
+  do
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  while (now.tv_sec < t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec <= t->tv_nsec));
+}
+
+/* Rewrite three bytes in place, same size, and put the old mtime back: only ctime tells. */
+static void rewrite_keeping_mtime(void *ud)
+{
+  fixture *f = ud;
+  struct stat st;
+  if (stat(f->path, &st) != 0)
+    return;
+  clock_past(&st.st_ctim);
+  int fd = open(f->path, O_WRONLY);
+  if (fd < 0)
+    return;
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (pwrite(fd, "XYZ", 3, 100) == 3 && futimens(fd, times) == 0)
+    f->hook_done = 1;
+  close(fd);
+}
+
+/* Replace the path by rename with a new file of the same bytes: the open descriptor still reads
+ * the old file, so only the path shows it. */
+static void replace_by_rename(void *ud)
+{
+  fixture *f = ud;
+  char tmp[128];
+  snprintf(tmp, sizeof tmp, "%s.new", f->path);
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp)
+    return;
+  int ok = fwrite(f->data, 1, SIZE, fp) == SIZE;
+  if (fclose(fp) == 0 && ok && rename(tmp, f->path) == 0)
+    f->hook_done = 1;
+}
+
+static void run_file_changed_during_final_put(fixture *f, script_hook_fn change, const char *what)
+{
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, "{}", 0}};
+  start(f, a, N(a));
+  script_on_body(f->srv, 1, change, f);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_FILE);
+  assert_true(f->hook_done);
+  assert_int_equal(script_count(f->srv), 2); /* the final PUT was answered 200 */
+  assert_int_equal(script_at(f->srv, 1)->body, SIZE);
+  const char *msg = resumable_stager_message(f->s);
+  assert_non_null(strstr(msg, what));
+  assert_non_null(strstr(msg, "the server holds the version that was hashed"));
+  assert_non_null(strstr(msg, f->sha));
+}
+
+static void run_file_grown_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, grow_file, "size went from 1000 to 1001 bytes");
+}
+
+static void run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, rewrite_keeping_mtime, "ctime moved");
+}
+
+static void run_file_replaced_by_rename_during_final_put_is_a_file_error(void **state)
+{
+  run_file_changed_during_final_put(*state, replace_by_rename, "was replaced");
+}
+
+/* ---- issue 10 item 10: a reply header too large ----
+ * libcurl 7.88 turns one header line over 100 KiB into "out of memory", and a header section
+ * over 300 KiB into a receive error that was retried until the budget ended. Either is the
+ * server's doing: a protocol error, said as such, and not retried. */
+
+static void huge_reply_header(fixture *f, int idx, size_t pad, size_t line, const char *what)
+{
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  script_pad(f->srv, idx, pad, line);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_E_PROTOCOL);
+  assert_int_equal(script_count(f->srv), idx + 1); /* not retried */
+  assert_non_null(strstr(resumable_stager_message(f->s), what));
+}
+
+static void run_one_huge_reply_header_line_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 0, 300 * 1024, 0,
+                    "the answer to HEAD has a header line over libcurl's limit of 100 KiB");
+}
+
+static void run_a_huge_reply_header_section_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 0, 1024 * 1024, 1000,
+                    "the answer to HEAD has a header section over 64 KiB");
+}
+
+static void run_huge_header_in_the_answer_to_a_put_is_a_protocol_error(void **state)
+{
+  huge_reply_header(*state, 1, 200 * 1024, 0,
+                    "the answer to PUT has a header line over libcurl's limit of 100 KiB");
+}
+
+static void run_reply_header_under_the_bound_is_accepted(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, NULL, 0}};
+  start(f, a, N(a));
+  script_pad(f->srv, 0, 60 * 1024, 1000);
+  script_pad(f->srv, 1, 60 * 1024, 1000);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+}
+
+/* The first PUT of a run carries at most 1 MiB when more than 2 MiB are left (a relay with a
+ * small per-connection cap then costs one answer, not megabytes of buffers); the next PUT sends
+ * the rest in one piece, on the same connection. */
+static void run_first_put_of_a_large_upload_carries_one_mib(void **state)
+{
+  fixture *f = *state;
+  const size_t big = 3u << 20;
+  uint8_t *data = calloc(1, big);
+  assert_non_null(data);
+  write_file(f->path, data, big);
+  uint8_t d[32];
+  rs_sha256_digest(data, big, d);
+  rs_sha256_hex_format(d, f->sha);
+  free(data);
+  const script_answer a[] = {{404, NULL, NULL, 0},
+                             {308, "X-File-Size: 1048576\n", NULL, 0},
+                             {200, "X-Content-SHA256: $SHA\nX-File-Size: 3145728\n", NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 3);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-1048575/3145728");
+  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 1048576-3145727/3145728");
+  assert_int_equal(resumable_stager_wire_bytes(f->s), big);
+  assert_int_equal(resumable_stager_attempts(f->s), 1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -607,6 +822,17 @@ int main(void)
       T(run_finish_put_416_until_the_budget_is_a_timeout),
       T(run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one),
       T(run_chunks_acknowledged_by_200_with_x_file_size_continue),
+      T(run_200_claiming_the_whole_file_after_one_chunk_is_not_success),
+      T(run_308_claiming_the_whole_file_after_one_chunk_sends_the_rest),
+      T(run_200_with_our_hash_after_one_chunk_is_done),
+      T(run_file_grown_during_final_put_is_a_file_error),
+      T(run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error),
+      T(run_file_replaced_by_rename_during_final_put_is_a_file_error),
+      T(run_one_huge_reply_header_line_is_a_protocol_error),
+      T(run_a_huge_reply_header_section_is_a_protocol_error),
+      T(run_huge_header_in_the_answer_to_a_put_is_a_protocol_error),
+      T(run_reply_header_under_the_bound_is_accepted),
+      T(run_first_put_of_a_large_upload_carries_one_mib),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);

@@ -2,12 +2,13 @@
 #include "test_proc.h"
 
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define ARGS_MAX 30
 
-int test_spawn(test_child *c, const char *path, const char *const *args)
+static int spawn(test_child *c, const char *path, const char *const *args, long nofile)
 {
   int o[2], e[2];
   if (pipe(o) != 0)
@@ -23,6 +24,11 @@ int test_spawn(test_child *c, const char *path, const char *const *args)
     dup2(e[1], 2);
     close(o[0]);
     close(e[0]);
+    if (nofile > 0) {
+      struct rlimit rl = {.rlim_cur = (rlim_t)nofile, .rlim_max = (rlim_t)nofile};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(126);
+    }
     char *argv[ARGS_MAX + 2];
     size_t n = 0;
     argv[n++] = (char *)path;
@@ -42,6 +48,16 @@ int test_spawn(test_child *c, const char *path, const char *const *args)
   c->out = o[0];
   c->err = e[0];
   return 0;
+}
+
+int test_spawn(test_child *c, const char *path, const char *const *args)
+{
+  return spawn(c, path, args, 0);
+}
+
+int test_spawn_nofile(test_child *c, const char *path, const char *const *args, long nofile)
+{
+  return spawn(c, path, args, nofile);
 }
 
 int test_reap(test_child *c)

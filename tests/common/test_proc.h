@@ -14,6 +14,9 @@ typedef struct test_child {
  * A child that cannot exec exits with 127. */
 int test_spawn(test_child *c, const char *path, const char *const *args);
 
+/* test_spawn with the child's RLIMIT_NOFILE (soft and hard) lowered to `nofile` before exec. */
+int test_spawn_nofile(test_child *c, const char *path, const char *const *args, long nofile);
+
 /* Wait for the child and close its pipes. Returns its exit status, or 128 + the signal that
  * ended it, or -1 if waiting failed. */
 int test_reap(test_child *c);

@@ -228,17 +228,18 @@ int e2e_job_join(e2e_job *j) {
   return j->rc;
 }
 
-uint16_t e2e_closed_port(void) {
+uint16_t e2e_refusing_port(int *fd_out) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof sa;
+  *fd_out = -1;
   if (fd < 0) return 0;
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
       getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
     close(fd);
     return 0;
   }
-  close(fd); /* never listened: connections to it are refused */
+  *fd_out = fd; /* bound, never listening: connects are refused, and no one else can take it */
   return ntohs(sa.sin_port);
 }

@@ -78,7 +78,9 @@ int e2e_job_join(e2e_job *j);
 /* Run on the calling thread; returns rc and stores the elapsed seconds in *secs if non-NULL. */
 int e2e_run(resumable_stager *st, double *secs);
 
-/* A port on 127.0.0.1 that nobody listens on (bound, read back, closed). */
-uint16_t e2e_closed_port(void);
+/* A port on 127.0.0.1 that refuses connections: bound and read back but never listening. The
+ * socket stays open in *fd (close it after the test) so that no other process can take the
+ * port meanwhile, as one could once it was closed. */
+uint16_t e2e_refusing_port(int *fd);
 
 #endif

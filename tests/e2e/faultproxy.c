@@ -27,6 +27,7 @@ struct fp_dir {
 struct fp_conn {
   int cfd, sfd;
   struct fp_dir up, down;
+  uint64_t up_bytes; /* upstream bytes forwarded on this connection */
 };
 
 struct fp_proxy {
@@ -40,6 +41,7 @@ struct fp_proxy {
   struct sockaddr_in upstream;
   uint64_t cut_every, cut_left;
   unsigned cut_count;
+  uint64_t conn_cap; /* cut every connection after this many upstream bytes (0: off) */
   uint64_t rate;
   int stall;
   uint64_t stall_left;
@@ -188,10 +190,11 @@ static int fp_refill_tokens(fp_proxy *p) {
   return timeout;
 }
 
-/* How many upstream bytes may go now (rate, cut point, stall point). */
-static size_t fp_up_allowance(fp_proxy *p) {
+/* How many upstream bytes may go now on connection c (rate, cut points, stall point). */
+static size_t fp_up_allowance(fp_proxy *p, const struct fp_conn *c) {
   uint64_t lim = FP_BUF;
   pthread_mutex_lock(&p->mu);
+  if (p->conn_cap > 0 && p->conn_cap - c->up_bytes < lim) lim = p->conn_cap - c->up_bytes;
   if (p->rate != 0 && (uint64_t)p->tokens < lim) lim = (uint64_t)p->tokens;
   if (p->cut_count > 0 && p->cut_left < lim) lim = p->cut_left;
   if (p->stall_left > 0 && p->stall_left < lim) lim = p->stall_left;
@@ -200,15 +203,21 @@ static size_t fp_up_allowance(fp_proxy *p) {
   return (size_t)lim;
 }
 
-/* Account `w` forwarded upstream bytes. Returns 1 if the connection must be cut now. */
-static int fp_account_up(fp_proxy *p, uint64_t w) {
+/* Account `w` upstream bytes forwarded on c. Returns 1 if the connection must be cut now. */
+static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w) {
   int cut = 0;
   pthread_mutex_lock(&p->mu);
   p->up_total += w;
+  c->up_bytes += w;
+  if (p->conn_cap > 0 && c->up_bytes >= p->conn_cap) {
+    cut = 1;
+    p->cuts++;
+  }
   if (p->rate != 0) p->tokens -= (double)w;
   if (p->cut_count > 0) {
     p->cut_left -= w;
     if (p->cut_left == 0) {
+      if (cut) p->cuts--; /* one cut, whichever rule asked for it */
       cut = 1;
       p->cuts++;
       p->cut_count--;
@@ -241,11 +250,11 @@ static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, 
   if (c->up.shut) {
     c->up.len = c->up.off = 0; /* the server stopped listening: drop what the client sends */
   } else if (c->up.len > 0) {
-    ssize_t w = fp_flush(&c->up, c->sfd, fp_up_allowance(p));
+    ssize_t w = fp_flush(&c->up, c->sfd, fp_up_allowance(p, c));
     if (w < 0) {
       c->up.shut = 1;
       c->up.len = c->up.off = 0;
-    } else if (w > 0 && fp_account_up(p, (uint64_t)w)) {
+    } else if (w > 0 && fp_account_up(p, c, (uint64_t)w)) {
       fp_conn_cut(c);
       return 1;
     }
@@ -406,6 +415,13 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count) {
   pthread_mutex_lock(&p->mu);
   p->cut_every = p->cut_left = n;
   p->cut_count = n == 0 ? 0 : count;
+  pthread_mutex_unlock(&p->mu);
+  fp_wake(p);
+}
+
+void fp_set_conn_cap(fp_proxy *p, uint64_t n) {
+  pthread_mutex_lock(&p->mu);
+  p->conn_cap = n;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }

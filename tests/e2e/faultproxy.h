@@ -35,6 +35,11 @@ void fp_set_upstream(fp_proxy *p, const char *host, uint16_t port);
  * all. count 0 (or n 0) disarms. */
 void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count);
 
+/* Cut every connection once it has carried `n` upstream bytes of its own (a relay that caps
+ * bytes per connection; new connections get a fresh allowance). 0 disarms. Counted in fp_cuts.
+ * Independent of fp_set_cut, which counts bytes across connections. */
+void fp_set_conn_cap(fp_proxy *p, uint64_t n);
+
 /* Limit upstream forwarding to `bytes_per_sec` (0: unlimited), shared by all connections. */
 void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec);
 

@@ -189,10 +189,12 @@ static void cli_budget_exhausted_exits_3(void **state) {
   struct fx *f = *state;
   need("RESUMABLE_UPLOAD");
   char url[256];
-  e2e_url(url, sizeof url, e2e_closed_port(), "x");
+  int fd;
+  e2e_url(url, sizeof url, e2e_refusing_port(&fd), "x");
   assert_int_equal(upload(f, "--quiet", "--budget", "1", "--backoff-min", "50", "--backoff-max",
                           "100", f->file, url, NULL),
                    3);
+  close(fd);
 }
 
 static void cli_missing_local_file_exits_4(void **state) {

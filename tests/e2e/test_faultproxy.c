@@ -105,6 +105,26 @@ static void faultproxy_cuts_every_n_bytes_k_times(void **state) {
   assert_int_equal(fp_upstream_bytes(f->p), 55000);
 }
 
+/* A per-connection cap: each connection gets its own allowance, whatever came before. */
+static void faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own(void **state) {
+  struct fx *f = *state;
+  fp_set_conn_cap(f->p, 10000);
+  send_conn(f, 25000);
+  assert_int_equal(sink_wait_done(&f->s, 1, WAIT_MS), 0);
+  send_conn(f, 6000);
+  assert_int_equal(sink_wait_done(&f->s, 2, WAIT_MS), 0);
+  send_conn(f, 9000);
+  assert_int_equal(sink_wait_done(&f->s, 3, WAIT_MS), 0);
+  send_conn(f, 12000);
+  assert_int_equal(sink_wait_done(&f->s, 4, WAIT_MS), 0);
+  assert_int_equal(f->s.got[0], 10000);
+  assert_int_equal(f->s.got[1], 6000); /* under the cap: untouched */
+  assert_int_equal(f->s.got[2], 9000);
+  assert_int_equal(f->s.got[3], 10000);
+  assert_int_equal(fp_cuts(f->p), 2);
+  assert_int_equal(fp_upstream_bytes(f->p), 35000);
+}
+
 static void faultproxy_stall_forwards_nothing_until_resumed(void **state) {
   struct fx *f = *state;
   fp_set_stall(f->p, 1);
@@ -196,6 +216,8 @@ int main(void) {
                                       setup_sink, teardown),
       cmocka_unit_test_setup_teardown(faultproxy_cuts_every_n_bytes_k_times, setup_sink,
                                       teardown),
+      cmocka_unit_test_setup_teardown(faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own,
+                                      setup_sink, teardown),
       cmocka_unit_test_setup_teardown(faultproxy_stall_forwards_nothing_until_resumed,
                                       setup_sink, teardown),
       cmocka_unit_test_setup_teardown(faultproxy_stall_after_n_stops_at_exactly_n, setup_sink,

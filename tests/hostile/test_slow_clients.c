@@ -309,8 +309,9 @@ static void huge_header_is_431_and_the_server_keeps_answering(void **state) {
   assert_int_equal(hs_head(s->it.port, "x"), 404);
 }
 
-static void a_64_kib_header_is_accepted(void **state) {
-  hs_server *s = hs_new(NULL);
+static void a_64_kib_header_is_accepted_under_a_raised_limit(void **state) {
+  mhd_host_config cfg = {.max_header_size = 96 * 1024}; /* the default is 16 KiB */
+  hs_server *s = hs_new(&cfg);
   *state = s;
   size_t big = 64u << 10;
   static const char start[] = "HEAD " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\nX-Big: ";
@@ -388,7 +389,8 @@ static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
   static const char *const flags[] = {"--idle-timeout", "--body-timeout", "--min-body-rate",
                                       "--max-connections", "--max-connections-per-ip",
                                       "--connection-memory", "--threads", "--partial-ttl",
-                                      "--hash-threads"};
+                                      "--hash-threads", "--header-timeout",
+                                      "--max-header-size"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strstr(out, flags[i]) == NULL)
       fail_msg("--help does not mention %s", flags[i]);
@@ -474,7 +476,7 @@ int main(int argc, char **argv) {
       T(connections_over_the_cap_are_closed_at_once),
       T(per_address_cap_spares_other_addresses),
       T(huge_header_is_431_and_the_server_keeps_answering),
-      T(a_64_kib_header_is_accepted),
+      T(a_64_kib_header_is_accepted_under_a_raised_limit),
       T(many_headers_are_431),
       cmocka_unit_test(serve_help_documents_the_limits_and_refuses_bad_values),
       cmocka_unit_test(serve_flags_reach_the_host),

@@ -485,6 +485,26 @@ static void handler_io_error_is_500(void **state)
   assert_non_null(strstr(fx->log, "storage I/O error"));
 }
 
+/* Out of descriptors is a passing shortage, said as such: 503 with Retry-After, not a 500. */
+static void handler_out_of_descriptors_is_503_with_retry_after(void **state)
+{
+  fixture *fx = *state;
+  const char *h[7];
+  chunk_hdrs(h, "bytes 0-2/10", "3", NULL);
+  fx->f.fail_write = RESUMABLE_E_NOFD;
+  resumable_exchange *ex = start(fx, "PUT", PATH, h);
+  assert_int_equal(resumable_exchange_headers_done(ex), 0);
+  assert_int_equal(resumable_exchange_feed(ex, "abc", 3), 1);
+  assert_int_equal(resumable_exchange_status(ex), 503);
+  assert_non_null(header(ex, "Retry-After"));
+  assert_true(atoi(header(ex, "Retry-After")) > 0);
+  char buf[256];
+  assert_non_null(strstr(body_of(ex, buf, sizeof(buf)), "file descriptors"));
+  resumable_exchange_free(ex);
+  assert_non_null(strstr(fx->log, "out of file descriptors"));
+  assert_null(strstr(fx->log, "storage I/O error"));
+}
+
 /* ---- headers and paths ---- */
 
 static void handler_repeated_content_range_is_400(void **state)
@@ -825,6 +845,7 @@ int main(int argc, char **argv)
     T(handler_status_query_finishes_interrupted_commit),
     T(handler_status_query_reports_held),
     T(handler_nospace_is_507_with_text_body),
+    T(handler_out_of_descriptors_is_503_with_retry_after),
     T(handler_io_error_is_500),
     T(handler_repeated_content_range_is_400),
     T(handler_conflicting_content_length_is_400),
