@@ -21,7 +21,10 @@ extern "C" {
  *
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
- * segment starting with ".resumable", no control byte, no backslash.
+ * segment starting with ".resumable", no control byte, no backslash. A store still refuses what
+ * breaks these rules rather than store it: RESUMABLE_E_INVALID_ARG for a NULL, empty or overlong
+ * key, RESUMABLE_E_CONFLICT when opening a partial or staging upload for a malformed one (the
+ * POSIX and memory stores do; tests/store/conformance_tree.c checks it).
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
