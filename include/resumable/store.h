@@ -21,10 +21,11 @@ extern "C" {
  *
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
- * segment starting with ".resumable", no control byte, no backslash. A store still refuses what
- * breaks these rules rather than store it: RESUMABLE_E_INVALID_ARG for a NULL, empty or overlong
- * key, RESUMABLE_E_CONFLICT when opening a partial or staging upload for a malformed one (the
- * POSIX and memory stores do; tests/store/conformance_tree.c checks it).
+ * segment starting with ".resumable", no control byte, no backslash. A store still refuses the
+ * keys that could break its layout rather than store them: RESUMABLE_E_INVALID_ARG for a NULL,
+ * empty or overlong key, RESUMABLE_E_CONFLICT when opening a partial or staging upload for a key
+ * with an empty, ".", "..", over-255-byte or ".resumable..." segment (the POSIX and memory
+ * stores do; tests/store/conformance_tree.c checks it).
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
