@@ -37,6 +37,14 @@ static void malformed_keys_are_refused(cf *c)
     assert_int_equal(try_create(c, bad[i], RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
     assert_absent(c, bad[i]);
   }
+  char seg[300];
+  memset(seg, 's', sizeof(seg));
+  memcpy(seg, "d/", 2);
+  seg[2 + 256] = '\0'; /* one segment of 256 bytes */
+  assert_int_equal(try_create(c, seg, RESUMABLE_PARTIAL_CREATE), RESUMABLE_E_CONFLICT);
+  assert_int_equal(try_create(c, seg, RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
+  seg[2 + 255] = '\0'; /* 255 is the most */
+  assert_int_equal(try_create(c, seg, RESUMABLE_PARTIAL_STAGING), RESUMABLE_OK);
   if (c->ops->partial_scan != NULL)
     assert_int_equal(cf_scan_count(c, NULL, NULL, 0), 0);
 }
