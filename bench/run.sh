@@ -27,7 +27,7 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss relay (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss relay s3 (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
@@ -52,7 +52,7 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|s3) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
@@ -657,6 +657,9 @@ row_rss_target() {
   done
 }
 
+# ---------------------------------------------------------------- S3 rows (bench/s3_rows.sh)
+source "$ROOT/bench/s3_rows.sh"
+
 # ---------------------------------------------------------------- run
 # run ROW FUNCTION KEYS...: runs the row unless --only leaves it out (its keys then say so).
 run() {
@@ -679,6 +682,7 @@ run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size
 run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cuts
 run concurrency row_concurrency conc_one conc_agg
 run rss row_rss_target rss_conc
+run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
 # ---------------------------------------------------------------- table
@@ -785,6 +789,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 8 | relay: the same relay cutting each connection after $((RELAY_CAP / MiB)) MiB | $(show relay_capped s) |"
   echo "| 8 | relay cap: client wire bytes / file size | $(show relay_wire x) |"
   echo "| 8 | relay cap: attempts; connections the relay cut | $(show relay_attempts ''); $(show relay_cuts '') |"
+  s3_table
   echo
   echo "## Targets (issues 6 and 10; ratios of the medians above, this run)"
   echo
@@ -804,6 +809,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   else
     target "server peak RSS, $RSS_N x $RSS_MIB MiB concurrent (MiB)" "" "<=" 64
   fi
+  s3_targets
   echo
   echo "Also: verified / unverified ingest $(rx ingest_verified ingest_whole);" \
     "SHA-NI / mbedTLS $(rx hash_sha-ni hash_mbedtls); SHA-NI / openssl $(rx hash_sha-ni hash_openssl);" \

@@ -33,17 +33,25 @@ void rs_exchange_fail(resumable_exchange *ex, int status, const char *text)
 
 void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
 {
+  if (rc == RESUMABLE_E_SUPERSEDED) { /* another process took the key: protocol flow */
+    rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
+    return;
+  }
   rs_server_log(ex->srv, RESUMABLE_LOG_ERROR, "%s /%s: store %s failed: %s", ex->method_name,
                 ex->key, what, resumable_strerror(rc));
   if (rc == RESUMABLE_E_NOSPACE)
     rs_exchange_fail(ex, 507, "no space left on the server's storage");
   else if (rc == RESUMABLE_E_CONFLICT)
-    rs_exchange_fail(ex, 409, "key conflicts with an existing file or directory on the server");
+    rs_exchange_fail(ex, 409,
+                     "key conflicts with another key: a file or an upload at one of its parent "
+                     "paths, or files or uploads below it");
   else if (rc == RESUMABLE_E_NOFD) {
     /* a passing shortage (too many connections or uploads at once), not a storage fault */
     rs_exchange_fail(ex, 503, "server out of file descriptors, retry later");
     rs_reply_header(&ex->reply, "Retry-After", "%d", RS_RETRY_AFTER_NOFD_S);
   }
+  else if (rc == RESUMABLE_E_SUPERSEDED) /* a store shared by several servers: another took over */
+    rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
   else
     rs_exchange_fail(ex, 500, "storage error");
 }
@@ -186,15 +194,34 @@ void rs_reply_decision(resumable_exchange *ex, const rs_decision *d)
   rs_exchange_decided(ex);
 }
 
-int rs_drop_partial(resumable_exchange *ex)
+void rs_close_partial(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
-  const resumable_store_ops *ops = ex->srv->ops;
   if (e->handle) {
-    ops->partial_close(ex->srv->self, e->handle);
+    ex->srv->ops->partial_close(ex->srv->self, e->handle);
     e->handle = NULL;
   }
   rs_hash_pipe_discard(&e->pipe); /* bytes still queued for the hash are dropped too */
-  int rc = ops->partial_remove(ex->srv->self, ex->key);
+}
+
+int rs_drop_partial(resumable_exchange *ex)
+{
+  rs_close_partial(ex);
+  int rc = ex->srv->ops->partial_remove(ex->srv->self, ex->key);
   return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_OK : rc;
+}
+
+int rs_key_lock(resumable_exchange *ex, resumable_key_lock_mode mode)
+{
+  const resumable_store_ops *ops = ex->srv->ops;
+  if (!ops->key_lock)
+    return RESUMABLE_OK;
+  return ops->key_lock(ex->srv->self, ex->key, mode, &ex->entry->owner);
+}
+
+void rs_key_unlock(resumable_exchange *ex)
+{
+  const resumable_store_ops *ops = ex->srv->ops;
+  if (ops->key_unlock && ex->entry->owner)
+    ops->key_unlock(ex->srv->self, ex->entry->owner);
 }

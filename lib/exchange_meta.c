@@ -116,11 +116,10 @@ static void get(resumable_exchange *ex)
   rs_reply_decision(ex, &d);
 }
 
-static void delete(resumable_exchange *ex)
+static void delete_locked(resumable_exchange *ex)
 {
   rs_stored st;
   rs_decision d;
-  ex->entry->generation++; /* any writer of this key stops at its next body piece */
   int rc = rs_judge(ex, &st, &d);
   if (rc != RESUMABLE_OK)
     return;
@@ -137,6 +136,21 @@ static void delete(resumable_exchange *ex)
     }
   }
   rs_reply_decision(ex, &d);
+}
+
+static void delete(resumable_exchange *ex)
+{
+  ex->entry->generation++; /* any writer of this key stops at its next body piece */
+  int rc = rs_key_lock(ex, RESUMABLE_KEY_TAKE); /* so does one in another process */
+  if (rc == RESUMABLE_E_SUPERSEDED) {
+    rs_close_partial(ex); /* another process had the key meanwhile: this is stale */
+    rc = RESUMABLE_OK;
+  }
+  if (rc == RESUMABLE_OK)
+    delete_locked(ex);
+  else
+    rs_exchange_store_error(ex, "lock", rc);
+  rs_key_unlock(ex);
 }
 
 void rs_meta_begin(resumable_exchange *ex)

@@ -28,12 +28,7 @@ static void digest_of(const rs_sha256 *h, uint8_t out[32])
 
 static void close_entry_handle(resumable_exchange *ex)
 {
-  rs_keylock_entry *e = ex->entry;
-  if (e->handle) {
-    ex->srv->ops->partial_close(ex->srv->self, e->handle);
-    e->handle = NULL;
-  }
-  rs_hash_pipe_discard(&e->pipe); /* unsynced bytes are gone with the handle */
+  rs_close_partial(ex); /* unsynced bytes are gone with the handle */
 }
 
 /* Make bytes 0..held-1 and the running hash durable. On failure the handle is closed: the
@@ -94,8 +89,13 @@ static int open_existing(resumable_exchange *ex)
   e->synced = e->info.held;
   if (e->info.hash_state_len == 0 || e->info.hash_state_len > sizeof(e->info.hash_state) ||
       rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0 ||
-      rs_sha256_length(&e->sha) != e->info.held)
+      rs_sha256_length(&e->sha) != e->info.held) {
     rc = rebuild_hash(ex);
+    /* Record the rebuilt state (the store ties it to the file as it is now), so that the next
+     * request does not read the prefix again. sync_partial closes the handle on failure. */
+    if (rc == RESUMABLE_OK)
+      return sync_partial(ex);
+  }
   if (rc != RESUMABLE_OK)
     close_entry_handle(ex);
   return rc;
@@ -256,15 +256,22 @@ void rs_put_begin(resumable_exchange *ex, const rs_decision *d)
   if (!e->pipe.bound)
     rs_hash_pipe_bind(&e->pipe, ex->srv->hash_pool, &e->sha); /* inline if NOMEM */
   ex->generation = ++e->generation; /* supersedes any older writer of the key */
-  int rc = RESUMABLE_OK;
-  if (e->handle && e->info.held != e->synced)
-    rc = sync_partial(ex); /* the older writer's bytes are kept */
+  /* ... and any in another process (store key_lock), waiting for it to let go. */
+  int rc = rs_key_lock(ex, RESUMABLE_KEY_TAKE);
+  if (rc == RESUMABLE_E_SUPERSEDED) {
+    close_entry_handle(ex); /* another process had the key meanwhile: this is stale */
+    rc = RESUMABLE_OK;
+  }
   if (rc != RESUMABLE_OK)
+    rs_exchange_store_error(ex, "lock", rc);
+  else if (e->handle && e->info.held != e->synced &&
+           (rc = sync_partial(ex)) != RESUMABLE_OK) /* the older writer's bytes are kept */
     rs_exchange_store_error(ex, "sync", rc);
   else if (d->action == RS_ACT_STAGE)
     begin_stage(ex);
   else
     begin_chunk(ex);
+  rs_key_unlock(ex);
   pthread_mutex_unlock(&e->mu);
 }
 
@@ -333,12 +340,28 @@ static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
   }
 }
 
-/* Still the owner of the key? Otherwise the reply is 423. Under e->mu. */
+/* Still the owner of the key, in this process (the entry generation) and across processes (the
+ * store's key_lock, KEEP: cheap enough for every body piece)? Then the key is locked until
+ * rs_key_unlock; otherwise the reply is decided (423). Under e->mu. */
 static int still_owner(resumable_exchange *ex)
 {
   if (ex->generation == ex->entry->generation &&
-      (ex->mode == RS_BODY_STAGE || ex->entry->handle))
-    return 1;
+      (ex->mode == RS_BODY_STAGE || ex->entry->handle)) {
+    int rc = rs_key_lock(ex, RESUMABLE_KEY_KEEP);
+    if (rc == RESUMABLE_OK)
+      return 1;
+    /* Another process takes the key. If the store still lets this request sync, its bytes
+     * stay, as when the newer request is in this process (PROTOCOL.md step 8); a store that
+     * let the key go already refuses (then they are dropped with the handle, unpromised). */
+    if (rc == RESUMABLE_E_SUPERSEDED && ex->mode == RS_BODY_APPEND && ex->entry->handle &&
+        ex->entry->info.held != ex->entry->synced)
+      (void)sync_partial(ex);
+    rs_key_unlock(ex);
+    close_entry_handle(ex);
+    discard_staging(ex);
+    rs_exchange_store_error(ex, "lock", rc); /* 423 for RESUMABLE_E_SUPERSEDED */
+    return 0;
+  }
   discard_staging(ex);
   rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
   return 0;
@@ -353,6 +376,7 @@ int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len)
       feed_append(ex, data, len);
     else
       feed_stage(ex, data, len);
+    rs_key_unlock(ex);
   }
   pthread_mutex_unlock(&e->mu);
   return ex->phase == RS_PHASE_DECIDED ? 1 : 0;
@@ -403,6 +427,7 @@ void rs_put_end(resumable_exchange *ex, resumable_body_end how)
       conclude(ex);
     else
       end_stage(ex, how);
+    rs_key_unlock(ex);
   }
   pthread_mutex_unlock(&e->mu);
 }

@@ -3,7 +3,10 @@
  * Order of checks: each rule is applied to the whole key, in the order of rs_key_status and of
  * PROTOCOL.md, and the first rule broken anywhere wins; so the answer never depends on where in
  * the key the problems sit:
- *   EMPTY, BAD_ESCAPE, TOO_LONG, BAD_SEGMENT (empty, > 255 bytes, "." or ".."), RESERVED, BAD_BYTE.
+ *   EMPTY, BAD_ESCAPE, TOO_LONG, BAD_SEGMENT (empty, > 255 bytes, "." or ".."), RESERVED, BAD_BYTE,
+ *   BAD_UTF8 (after decoding: a key is a name that clients read back in JSON, so it must be text;
+ *   stored under its raw bytes, a non-UTF-8 key would come back in JSON as U+FFFD and name a
+ *   file that does not exist).
  * A first pass over the raw bytes only checks escapes and counts the decoded length, so a huge
  * raw input is rejected without writing a byte; the second pass decodes into out, which then
  * cannot overflow. On any error out holds the empty string (when cap > 0), so a half-checked key
@@ -14,6 +17,7 @@
 #include "key.h"
 
 #include "hex.h"
+#include "utf8.h"
 
 
 /* Pass 1: are all escapes "%XX", and how many bytes does raw decode to? */
@@ -101,6 +105,8 @@ static rs_key_status check_decoded(const char *k, size_t len)
   for (size_t i = 0; i < len; i++)
     if (is_bad_byte((unsigned char)k[i]))
       return RS_KEY_BAD_BYTE;
+  if (!rs_utf8_valid(k, len))
+    return RS_KEY_BAD_UTF8;
   return RS_KEY_OK;
 }
 
@@ -145,6 +151,8 @@ const char *rs_key_status_text(rs_key_status st)
     return "key segment starts with the reserved name '.resumable'";
   case RS_KEY_BAD_BYTE:
     return "key contains NUL, a control byte or a backslash";
+  case RS_KEY_BAD_UTF8:
+    return "key is not valid UTF-8";
   }
   return "key is invalid";
 }

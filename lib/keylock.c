@@ -11,6 +11,7 @@
 struct rs_keylock_table {
   pthread_mutex_t mu;
   rs_keylock_close_fn close_fn;
+  rs_keylock_owner_fn owner_fn;
   void *ctx;
   rs_keylock_entry *buckets[RS_KEYLOCK_BUCKETS];
 };
@@ -26,7 +27,8 @@ static size_t bucket_of(const char *key)
   return h % RS_KEYLOCK_BUCKETS;
 }
 
-int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, void *ctx)
+int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn,
+                         rs_keylock_owner_fn owner_fn, void *ctx)
 {
   rs_keylock_table *t = calloc(1, sizeof(*t));
   if (!t)
@@ -36,6 +38,7 @@ int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, v
     return RESUMABLE_E_NOMEM;
   }
   t->close_fn = close_fn;
+  t->owner_fn = owner_fn;
   t->ctx = ctx;
   *out = t;
   return RESUMABLE_OK;
@@ -60,6 +63,8 @@ void rs_keylock_table_free(rs_keylock_table *t)
       t->buckets[i] = e->next;
       if (e->handle && t->close_fn)
         t->close_fn(t->ctx, e->handle);
+      if (e->owner && t->owner_fn)
+        t->owner_fn(t->ctx, e->owner);
       entry_free(e);
     }
   }
@@ -145,5 +150,10 @@ void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e)
   if (e->handle && t->close_fn)
     t->close_fn(t->ctx, e->handle);
   pthread_mutex_unlock(&t->mu);
+  /* The key's owner goes after the handle (which flushes and unlocks the data); outside the
+   * table lock, since it may wait for storage (on NFS, a round trip or two). A new entry for
+   * the key meanwhile makes a new owner, which waits for this one to let go. */
+  if (e->owner && t->owner_fn)
+    t->owner_fn(t->ctx, e->owner);
   entry_free(e);
 }

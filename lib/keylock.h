@@ -24,6 +24,7 @@ typedef struct rs_keylock_entry {
   rs_sha256 sha;                /* with handle: running hash over info.held bytes, once `pipe`
                                  * is drained (hash_pipe.h: bytes may still be queued) */
   rs_hash_pipe pipe;            /* feeds `sha`; bound by the first PUT (exchange_put.c) */
+  void *owner;                  /* the store's key owner across processes (key_lock), or NULL */
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;
@@ -34,9 +35,12 @@ typedef struct rs_keylock_table rs_keylock_table;
 
 /* Called (under the table lock) on an entry's open handle when its last user leaves. */
 typedef void (*rs_keylock_close_fn)(void *ctx, void *handle);
+/* Called after that (outside the table lock) on the entry's store owner, if it has one. */
+typedef void (*rs_keylock_owner_fn)(void *ctx, void *owner);
 
 /* Returns RESUMABLE_OK or RESUMABLE_E_NOMEM. */
-int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn, void *ctx);
+int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn,
+                         rs_keylock_owner_fn owner_fn, void *ctx);
 /* No entry may be in use. NULL is a no-op. */
 void rs_keylock_table_free(rs_keylock_table *t);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "resumable/error.h"
+#include "utf8.h"
 
 static const char oom_text[] = "out of memory\n";
 
@@ -111,31 +112,6 @@ int rs_reply_read(rs_reply *r, void *buf, size_t cap, size_t *got)
   return RESUMABLE_OK;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not one (overlong forms,
- * surrogates and code points above U+10FFFF included). */
-static size_t utf8_len(const unsigned char *p)
-{
-  unsigned c = p[0];
-  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-  unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-  if (c < 0xc2 || c > 0xf4)
-    return 0;
-  if (c == 0xe0)
-    lo = 0xa0;
-  else if (c == 0xed)
-    hi = 0x9f;
-  else if (c == 0xf0)
-    lo = 0x90;
-  else if (c == 0xf4)
-    hi = 0x8f;
-  if (p[1] < lo || p[1] > hi)
-    return 0;
-  for (size_t i = 2; i < n; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return 0;
-  return n;
-}
-
 int rs_json_escape(const char *s, char *buf, size_t cap, size_t *len)
 {
   size_t n = *len;
@@ -151,12 +127,12 @@ int rs_json_escape(const char *s, char *buf, size_t cap, size_t *len)
     } else if (*p < 0x80) {
       tmp[0] = (char)*p;
       k = 1;
-    } else if ((used = utf8_len(p)) > 0) {
+    } else if ((used = rs_utf8_len(p, strnlen((const char *)p, 4))) > 0) {
       memcpy(tmp, p, used); /* a UTF-8 key stays as it is */
       k = used;
     } else {
-      /* Keys may hold any byte >= 0x80, but JSON text is Unicode: a byte that is not part of
-       * valid UTF-8 becomes U+FFFD so the body stays valid JSON. */
+      /* Keys are valid UTF-8 (lib/key.c), but a host's root path need not be: JSON text is
+       * Unicode, so a byte that is not part of valid UTF-8 becomes U+FFFD. */
       memcpy(tmp, "\\ufffd", 6);
       k = 6;
       used = 1;

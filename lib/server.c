@@ -35,6 +35,13 @@ static void close_handle(void *ctx, void *handle)
   srv->ops->partial_close(srv->self, handle);
 }
 
+static void release_owner(void *ctx, void *owner)
+{
+  resumable_server *srv = ctx;
+  if (srv->ops->key_release)
+    srv->ops->key_release(srv->self, owner);
+}
+
 int resumable_server_new_with_store(resumable_server **out, resumable_store *store)
 {
   if (!out)
@@ -51,7 +58,7 @@ int resumable_server_new_with_store(resumable_server **out, resumable_store *sto
   int rc = !srv->ops ? RESUMABLE_E_INVALID_ARG : !srv->prefix ? RESUMABLE_E_NOMEM
                                                               : RESUMABLE_OK;
   if (rc == RESUMABLE_OK)
-    rc = rs_keylock_table_new(&srv->locks, close_handle, srv);
+    rc = rs_keylock_table_new(&srv->locks, close_handle, release_owner, srv);
   if (rc == RESUMABLE_OK)
     rc = hash_pool_new(&srv->hash_pool, RS_HASH_THREADS_DEFAULT);
   if (rc != RESUMABLE_OK) {

@@ -113,6 +113,17 @@ int rs_put_feed(resumable_exchange *ex, const uint8_t *data, size_t len);
 void rs_put_end(resumable_exchange *ex, resumable_body_end how);
 void rs_put_release(resumable_exchange *ex);
 
+/* Cross-process ownership of the entry's key (the store's optional key_lock; always OK for a
+ * store without it), around each group of store calls that judges or changes the key. Returns
+ * RESUMABLE_OK, RESUMABLE_E_SUPERSEDED (KEEP: another process has the key; TAKE: taken, but
+ * what the entry holds from earlier is stale), RESUMABLE_E_STATE (TRY: busy) or a store error.
+ * rs_key_unlock follows every rs_key_lock. Under entry->mu. */
+int rs_key_lock(resumable_exchange *ex, resumable_key_lock_mode mode);
+void rs_key_unlock(resumable_exchange *ex);
+/* Close the entry's open partial, if any, without syncing (its unsynced bytes are dropped),
+ * and drop the bytes still queued for its hash. Under entry->mu. */
+void rs_close_partial(resumable_exchange *ex);
+
 /* Gather the stored state for the entry's key (under entry->mu) and judge the request against
  * it. On a store error the reply is decided (500/507/409) and the error returned. */
 int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d);

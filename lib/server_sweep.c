@@ -65,6 +65,20 @@ static int expire_one(resumable_server *srv, const char *key, int64_t cutoff)
   if (rc != RESUMABLE_OK)
     return rc;
   pthread_mutex_lock(&e->mu);
+  /* Across processes too: only a key nobody holds or waits for (a lease of an idle upload in
+   * another process counts as held: its partial is not abandoned). */
+  if (srv->ops->key_lock) {
+    rc = srv->ops->key_lock(srv->self, key, RESUMABLE_KEY_TRY, &e->owner);
+    if (rc == RESUMABLE_E_SUPERSEDED)
+      rc = RESUMABLE_OK; /* taken; a fresh owner has nothing stale */
+    if (rc != RESUMABLE_OK) {
+      if (e->owner)
+        srv->ops->key_unlock(srv->self, e->owner);
+      pthread_mutex_unlock(&e->mu);
+      rs_keylock_release(srv->locks, e);
+      return rc == RESUMABLE_E_STATE ? 0 : rc;
+    }
+  }
   age_check a = {cutoff, 0};
   rc = srv->ops->partial_scan(srv->self, key, still_old, &a);
   if (rc == RESUMABLE_OK && a.old) {
@@ -76,6 +90,8 @@ static int expire_one(resumable_server *srv, const char *key, int64_t cutoff)
       rc = 0;
     }
   }
+  if (srv->ops->key_unlock && e->owner)
+    srv->ops->key_unlock(srv->self, e->owner);
   pthread_mutex_unlock(&e->mu);
   rs_keylock_release(srv->locks, e);
   return rc;

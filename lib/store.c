@@ -12,11 +12,12 @@ struct resumable_store {
 
 static int ops_complete(const resumable_store_ops *o)
 {
-  /* complete_path and partial_scan are optional. */
+  /* complete_path, partial_scan and the key_* group (all or none) are optional. */
+  int keys = (o->key_lock != NULL) + (o->key_unlock != NULL) + (o->key_release != NULL);
   return o->complete_stat && o->complete_open && o->complete_read && o->complete_close &&
          o->partial_stat && o->partial_open && o->partial_write && o->partial_read &&
          o->partial_sync && o->partial_commit && o->partial_close && o->partial_remove &&
-         o->complete_remove && o->destroy;
+         o->complete_remove && o->destroy && (keys == 0 || keys == 3);
 }
 
 int resumable_store_new(resumable_store **out, const resumable_store_ops *ops, void *self)

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,12 +20,18 @@ static void fs_destroy(void *self)
   if (fs == NULL)
     return;
   rs_fs_flusher_free(fs->flusher);
+  if (fs->owners_ready)
+    rs_fs_owners_fini(fs);
+  rs_fs_close(fs->locks_fd);
+  rs_fs_close(fs->ns_fd);
+  rs_fs_close(fs->claims_fd);
   rs_fs_close(fs->tmp_fd);
   rs_fs_close(fs->sums_fd);
   rs_fs_close(fs->part_fd);
   rs_fs_close(fs->state_fd);
   rs_fs_close(fs->root_fd);
   free(fs->root_path);
+  pthread_mutex_destroy(&fs->ns_mu);
   free(fs);
 }
 
@@ -47,6 +52,9 @@ static const resumable_store_ops fs_ops = {
   .complete_remove = rs_fs_complete_remove,
   .destroy = fs_destroy,
   .partial_scan = rs_fs_partial_scan,
+  .key_lock = rs_fs_key_lock,
+  .key_unlock = rs_fs_key_unlock,
+  .key_release = rs_fs_key_release,
 };
 
 /* mkdir -p for the root path given by the host (a trusted path, so plain mkdir is fine). */
@@ -106,40 +114,45 @@ static void each_entry(int fd, void (*fn)(int dirfd, const char *name, void *arg
   closedir(d);
 }
 
-/* Temp names are "<prefix>-<hex pid>-...": the pid of the process that made it, or -1. */
-static long temp_owner(const char *name)
-{
-  const char *dash = strchr(name, '-');
-  if (dash == NULL || dash[1] == '\0')
-    return -1;
-  char *end = NULL;
-  errno = 0;
-  unsigned long pid = strtoul(dash + 1, &end, 16);
-  if (errno != 0 || *end != '-' || pid == 0 || pid > (unsigned long)LONG_MAX)
-    return -1;
-  return (long)pid;
-}
-
-/* A staging file or half-written metadata whose process is gone is never resumed. Files of a
- * live process (this one, or another store on the same root) are left alone. */
+/* A staging file or half-written record is live while its creator holds its lock
+ * (rs_fs_tmp_create): whatever process, on whatever host, made it. An unlocked one is a dead
+ * process's, and is never resumed. Taken and removed under its lock, so its creator, had it
+ * just made it, sees the removal (rs_fs_tmp_create). */
 static void drop_stale_temp(int dirfd, const char *name, void *arg)
 {
   (void)arg;
-  long pid = temp_owner(name);
-  if (pid > 0 && (pid_t)pid == (pid_t)getpid())
+  int fd;
+  do {
+    fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0)
     return;
-  if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-    return;
-  (void)rs_fs_unlink(dirfd, name);
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && rs_fs_lock(fd, 0, 1, 1, 0) == RESUMABLE_OK)
+    (void)rs_fs_unlink(dirfd, name);
+  rs_fs_close(fd);
+}
+
+/* A lock file is removed by the last owner of its key; one left by a dead process is removed
+ * here, under the same protocol (rs_fs_key_try_name), unless a process holds or wants it. */
+static void drop_stale_lock(int dirfd, const char *name, void *arg)
+{
+  rs_fs *fs = arg;
+  int fd = -1;
+  (void)dirfd;
+  if (strlen(name) == RS_FS_NAME_LEN && rs_fs_key_try_name(fs, name, &fd) == RESUMABLE_OK)
+    rs_fs_key_untry(fs, name, fd);
 }
 
 /* A data file without its meta (a crash inside partial_open CREATE) or a meta without data
- * (inside a commit or remove) is no partial at all. */
+ * (inside a commit or remove) is no partial at all. Another process may be inside such a step
+ * right now, so the key is taken first (only if nobody holds or wants it) and the pair looked at
+ * again under it. */
 static void drop_orphan(int dirfd, const char *name, void *arg)
 {
-  (void)arg;
+  rs_fs *fs = arg;
   size_t n = strlen(name);
-  char other[RS_FS_FILE_MAX];
+  char other[RS_FS_FILE_MAX], key[RS_FS_NAME_LEN + 1];
   struct stat st;
   if (n != RS_FS_NAME_LEN + 5 || name[RS_FS_NAME_LEN] != '.') {
     (void)rs_fs_unlink(dirfd, name); /* not ours */
@@ -149,8 +162,20 @@ static void drop_orphan(int dirfd, const char *name, void *arg)
   const char *want = strcmp(ext, "data") == 0 ? "meta" : strcmp(ext, "meta") == 0 ? "data" : "";
   memcpy(other, name, RS_FS_NAME_LEN + 1);
   memcpy(other + RS_FS_NAME_LEN + 1, want, strlen(want) + 1);
-  if (*want == '\0' || fstatat(dirfd, other, &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (*want == '\0') {
     (void)rs_fs_unlink(dirfd, name);
+    return;
+  }
+  if (fstatat(dirfd, other, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    return; /* a pair: a partial */
+  memcpy(key, name, RS_FS_NAME_LEN);
+  key[RS_FS_NAME_LEN] = '\0';
+  int fd = -1;
+  if (rs_fs_key_try_name(fs, key, &fd) != RESUMABLE_OK)
+    return; /* in use: its owner completes or cleans it */
+  if (fstatat(dirfd, other, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    (void)rs_fs_unlink(dirfd, name);
+  rs_fs_key_untry(fs, key, fd);
 }
 
 static int fs_open(rs_fs *fs, const char *root)
@@ -176,6 +201,17 @@ static int fs_open(rs_fs *fs, const char *root)
     rc = private_dir(fs->state_fd, "sums", &fs->sums_fd);
   if (rc == RESUMABLE_OK)
     rc = private_dir(fs->state_fd, "tmp", &fs->tmp_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "claims", &fs->claims_fd);
+  if (rc == RESUMABLE_OK)
+    rc = private_dir(fs->state_fd, "locks", &fs->locks_fd);
+  if (rc == RESUMABLE_OK) {
+    do {
+      fs->ns_fd = openat(fs->state_fd, "ns.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    } while (fs->ns_fd < 0 && errno == EINTR);
+    if (fs->ns_fd < 0)
+      rc = errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+  }
   return rc;
 }
 
@@ -190,13 +226,27 @@ int resumable_store_fs_new(resumable_store **out, const char *root)
   if (fs == NULL)
     return RESUMABLE_E_NOMEM;
   fs->root_fd = fs->state_fd = fs->part_fd = fs->sums_fd = fs->tmp_fd = -1;
+  fs->claims_fd = fs->ns_fd = fs->locks_fd = -1;
   atomic_init(&fs->seq, 0);
-  int rc = fs_open(fs, root);
+  if (pthread_mutex_init(&fs->ns_mu, NULL) != 0) {
+    free(fs);
+    return RESUMABLE_E_NOMEM;
+  }
+  int rc = rs_fs_owners_init(fs);
+  fs->owners_ready = rc == RESUMABLE_OK;
+  if (rc == RESUMABLE_OK)
+    rc = fs_open(fs, root);
   if (rc == RESUMABLE_OK)
     rc = rs_fs_flusher_new(&fs->flusher);
   if (rc == RESUMABLE_OK) {
     each_entry(fs->tmp_fd, drop_stale_temp, NULL);
-    each_entry(fs->part_fd, drop_orphan, NULL);
+    each_entry(fs->part_fd, drop_orphan, fs);
+    each_entry(fs->locks_fd, drop_stale_lock, fs);
+    rc = rs_fs_ns_lock(fs);
+  }
+  if (rc == RESUMABLE_OK) {
+    rs_fs_claims_rebuild(fs);
+    rs_fs_ns_unlock(fs);
     rc = resumable_store_new(out, &fs_ops, fs);
   }
   if (rc != RESUMABLE_OK)

@@ -2,6 +2,10 @@
  *   store_fs.c          creation, startup cleanup, the ops table
  *   store_fs_io.c       EINTR-safe I/O, errno mapping, temp files, atomic small-file writes
  *   store_fs_path.c     key -> directory fd + leaf name, never leaving the root
+ *   store_fs_ns.c       the namespace lock: which keys may begin, directories made and removed
+ *   store_fs_claims.c   the directories partial uploads will need (so a file cannot take them)
+ *   store_fs_lock.c     OFD locks (never PIDs)
+ *   store_fs_owner.c    key_lock/_unlock/_release: a key's owner across processes
  *   store_fs_meta.c     partial metadata and complete-file hash sidecars (encode, load, save)
  *   store_fs_partial.c  partial_* ops
  *   store_fs_complete.c complete_* ops
@@ -15,13 +19,17 @@
  *   .resumable/partial/<hex>.data, .meta   a partial upload's bytes and metadata
  *   .resumable/sums/<hex>                  a complete file's size + SHA-256, tied to its inode
  *   .resumable/tmp/                        staging files and metadata being written
+ *   .resumable/claims/<hex of a dir>/<hex>  a partial below that directory (store_fs_claims.c)
+ *   .resumable/ns.lock                     the namespace lock's file (store_fs_ns.c)
+ *   .resumable/locks/<hex>                 a key's lock file while it has an owner
  * where <hex> is the lower-case hex SHA-256 of the key.
  *
- * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter;
- * every op works on its own file descriptors. */
+ * Thread-safety: an rs_fs is read-only after creation apart from the atomic name counter and
+ * the namespace mutex; every op works on its own file descriptors. */
 #ifndef RESUMABLE_STORE_FS_H
 #define RESUMABLE_STORE_FS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +39,7 @@
 #include "resumable/store.h"
 
 typedef struct rs_fs_flusher rs_fs_flusher;
+typedef struct rs_fs_owner rs_fs_owner;
 
 typedef struct rs_fs {
   int root_fd;    /* <root> */
@@ -38,6 +47,18 @@ typedef struct rs_fs {
   int part_fd;    /* .resumable/partial */
   int sums_fd;    /* .resumable/sums */
   int tmp_fd;     /* .resumable/tmp */
+  int claims_fd;  /* .resumable/claims */
+  int ns_fd;      /* .resumable/ns.lock, open for the namespace lock */
+  pthread_mutex_t ns_mu; /* the namespace lock within the process */
+  int locks_fd;   /* .resumable/locks */
+  /* key owners of this process (store_fs_owner.c) and the thread that watches them */
+  pthread_mutex_t owners_mu;
+  pthread_cond_t owners_cv;
+  rs_fs_owner *owners;
+  pthread_t owners_thread;
+  int owners_thread_started; /* 0 not yet, 1 running, -1 could not start */
+  int owners_stop;
+  int owners_ready; /* the fields above are initialised */
   char *root_path; /* realpath of the root, for complete_path */
   size_t root_len;
   atomic_ulong seq; /* makes temp names unique within the process */
@@ -104,7 +125,8 @@ void rs_fs_close(int fd);
 int rs_fs_unlink(int dirfd, const char *name);
 /* renameat, atomically replacing `to`; a vanished source is IO, not NOT_FOUND. */
 int rs_fs_rename(int fromdir, const char *from, int todir, const char *to);
-/* A new, empty, uniquely named file in .resumable/tmp, opened read-write. */
+/* A new, empty, uniquely named file in .resumable/tmp, opened read-write, and locked (OFD) for
+ * as long as fd stays open: an unlocked temp file is a dead process's. */
 int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd);
 /* Replace dirfd/name atomically with `len` bytes: temp file, fsync, rename, fsync dirfd. */
 int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, size_t len);
@@ -120,24 +142,94 @@ void rs_fs_key_name(const char *key, char out[RS_FS_NAME_LEN + 1]);
  * *leaf (points into key). With `create`, missing directories are made (0755). A segment that
  * is a symlink or not a directory is CONFLICT; a missing one (without create) NOT_FOUND. */
 int rs_fs_walk(const rs_fs *fs, const char *key, int create, int *dirfd, const char **leaf);
-/* lstat of the leaf: OK with *st for a regular file, NOT_FOUND, or CONFLICT for a directory,
- * a symlink or anything else that is not a regular file. */
+/* lstat of the leaf: OK with *st for a regular file, NOT_FOUND, or CONFLICT (with *st) for a
+ * directory, a symlink or anything else that is not a regular file. */
 int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st);
-/* Could `key` be placed? OK if every existing segment is a real directory and the leaf is
- * absent or a regular file; CONFLICT otherwise. Creates nothing. */
-int rs_fs_check_placement(const rs_fs *fs, const char *key);
+
+/* ---- store_fs_lock.c ---- */
+/* Lock bytes [off, off+len) of fd (len 0: to the end of any file), exclusive or shared; with
+ * `wait`, block until granted. OK, STATE (held elsewhere, only without wait), NOMEM (ENOLCK),
+ * IO. */
+int rs_fs_lock(int fd, uint64_t off, uint64_t len, int exclusive, int wait);
+void rs_fs_unlock(int fd, uint64_t off, uint64_t len);
+/* 1 if another open file description holds a lock on any of [off, off+len) of fd's file. */
+int rs_fs_lock_held_elsewhere(int fd, uint64_t off, uint64_t len);
+
+/* ---- store_fs_owner.c ---- */
+/* How often an owner looks whether another process waits for its key (a busy owner at its
+ * next body piece, an idle one from the store's thread): the longest a TAKE waits, plus the
+ * owner's current store call. */
+#define RS_FS_OWNER_CHECK_MS 50
+int rs_fs_owners_init(rs_fs *fs);
+/* Stops and joins the thread; every owner must have been released. */
+void rs_fs_owners_fini(rs_fs *fs);
+int rs_fs_key_lock(void *self, const char *key, resumable_key_lock_mode mode, void **owner);
+void rs_fs_key_unlock(void *self, void *owner);
+void rs_fs_key_release(void *self, void *owner);
+/* partial_open: partial `name` was opened (its data locked) under the key's owner in this
+ * process, if there is one: the owner yields it (rs_fs_partial_yield) when it lets go.
+ * partial_close detaches it first. */
+void rs_fs_owner_attach(rs_fs *fs, const char *name, void *partial);
+void rs_fs_owner_detach(rs_fs *fs, const char *name, void *partial);
+/* May this partial be synced or committed? 0 once the owner it was opened under let the key go
+ * (its bytes may be another process's now); 1 otherwise, also without any owner. */
+int rs_fs_owner_allows(rs_fs *fs, const char *name, void *partial);
+/* Housekeeping on a key by its hex name: take it only if no process holds or wants it (OK with
+ * the lock file's descriptor in *fd; STATE if busy), then rs_fs_key_untry. */
+int rs_fs_key_try_name(rs_fs *fs, const char *name, int *fd);
+void rs_fs_key_untry(rs_fs *fs, const char *name, int fd);
+
+/* ---- store_fs_ns.c ---- */
+/* Take / release the namespace lock (waits). OK, or an error from rs_fs_lock (not taken). */
+int rs_fs_ns_lock(rs_fs *fs);
+void rs_fs_ns_unlock(rs_fs *fs);
+/* May an upload of `key` begin, or commit? Under the namespace lock. OK when no partial exists
+ * at a parent path, no partial claims a directory below the key, every existing parent segment
+ * is a directory, and the key is absent, a regular file, or an empty directory nothing needs
+ * (which is removed); CONFLICT otherwise; an I/O error. */
+int rs_fs_ns_check(rs_fs *fs, const char *key);
+/* After `key`'s file was removed: remove its parent directories that are now empty, deepest
+ * first, up to the root (which stays). Under the namespace lock. */
+void rs_fs_ns_prune(rs_fs *fs, const char *key);
+
+/* ---- store_fs_claims.c (all under the namespace lock) ---- */
+/* Does partial `name` (hex of its key) have a .data or .meta? */
+int rs_fs_partial_exists(rs_fs *fs, const char *name);
+/* Record that partial `name` of `key` needs every proper prefix of key as a directory. */
+int rs_fs_claims_add(rs_fs *fs, const char *key, const char *name);
+/* Forget partial `name`'s claims. */
+void rs_fs_claims_drop(rs_fs *fs, const char *key, const char *name);
+/* 1 if a live partial claims `key` as one of its directories (a partial below it), 0 if not
+ * (stale claims met on the way are removed), or a negative error. */
+int rs_fs_claims_below(rs_fs *fs, const char *key);
+/* Add the claims of every partial on disk (at store start: repairs claims lost in a crash and
+ * makes them for partials of older versions). */
+void rs_fs_claims_rebuild(rs_fs *fs);
 
 /* ---- store_fs_meta.c ---- */
-/* Load the partial metadata of `key` (file name `name`). NOT_FOUND if missing; a torn,
- * corrupt or foreign meta file is removed (with its data) and is NOT_FOUND too. */
-int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out);
+/* One version of a file's bytes, as stat shows it. Any write changes size or mtime, and ctime
+ * too; setting mtime back (touch -d, utimensat) changes ctime; a new file is a new inode. */
+typedef struct rs_fs_ident {
+  int known; /* 0: not recorded (a record from before identities): matches nothing */
+  uint64_t dev, ino, size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+} rs_fs_ident;
+#define RS_FS_IDENT_LEN 56 /* bytes of an identity in a record */
+void rs_fs_ident_of(const struct stat *st, rs_fs_ident *id);
+/* 1 if st is the very version `id` recorded (every field, to the ns), else 0. */
+int rs_fs_ident_matches(const rs_fs_ident *id, const struct stat *st);
+/* Load the partial metadata of `key` (file name `name`) and the identity its data file had when
+ * it was written (id may be NULL). NOT_FOUND if missing; a torn, corrupt or foreign meta file
+ * is removed (with its data) and is NOT_FOUND too. */
+int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out,
+                    rs_fs_ident *id);
+/* Record `info`, tied to `data`, the stat of the data file as it stands (after its sync). */
 int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
-                    const resumable_partial_info *info);
+                    const resumable_partial_info *info, const struct stat *data);
 /* The key recorded in the partial meta `name` (read only, nothing removed); NOT_FOUND if
  * missing, torn or corrupt. */
 int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1]);
-/* The recorded SHA-256 if the sidecar describes exactly this inode (dev, ino, size, mtime);
- * NOT_FOUND if missing, stale or corrupt. */
+/* The recorded SHA-256 if the sidecar describes exactly this version of the file (dev, ino,
+ * size, mtime, ctime); NOT_FOUND if missing, stale or corrupt. */
 int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct stat *st,
                    uint8_t sha[32]);
 int rs_fs_sum_save(rs_fs *fs, const char *name, const char *key, const struct stat *st,
@@ -155,6 +247,10 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
 int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info *info);
 void rs_fs_partial_close(void *self, void *handle);
 int rs_fs_partial_remove(void *self, const char *key);
+/* The key's owner lets go of this open partial (another process takes the key): bytes past its
+ * last sync are cut and the meta re-tied to the file, the data is flushed and its lock released.
+ * The handle is not used again but to be closed. Under the owner's mutex. */
+void rs_fs_partial_yield(void *handle);
 /* store_fs_scan.c */
 int rs_fs_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
 

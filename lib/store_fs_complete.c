@@ -1,6 +1,7 @@
 /* Complete files at <root>/<key>. Size and SHA-256 come from the sidecar when it describes the
- * very inode found (dev, ino, size, mtime); otherwise (a crash between sidecar and rename, or
- * an out-of-band change) the file is hashed once and the sidecar rewritten. */
+ * very version found (dev, ino, size, mtime and ctime to the ns); otherwise (a crash between
+ * rename and sidecar, or an out-of-band change, even one that restored the mtime) the file is
+ * hashed once and the sidecar rewritten. */
 #include "store_fs.h"
 
 #include <errno.h>
@@ -17,12 +18,16 @@ typedef struct fs_reader {
   int fd;
 } fs_reader;
 
-/* Open the complete file read-only, refusing anything but a regular file. */
+/* Open the complete file read-only. Only a regular file at the key is one: a directory (of
+ * other keys), a symbolic link, a parent segment that is a file or a link, anything else on disk
+ * there means that this key holds no file (NOT_FOUND), whatever placing one would meet. */
 static int open_complete(rs_fs *fs, const char *key, int *fd, struct stat *st)
 {
   int dirfd = -1;
   const char *leaf = NULL;
   int rc = rs_fs_walk(fs, key, 0, &dirfd, &leaf);
+  if (rc == RESUMABLE_E_CONFLICT)
+    return RESUMABLE_E_NOT_FOUND;
   if (rc != RESUMABLE_OK)
     return rc;
   int f;
@@ -32,24 +37,20 @@ static int open_complete(rs_fs *fs, const char *key, int *fd, struct stat *st)
   } while (f < 0 && errno == EINTR);
   rc = f < 0 ? rs_fs_err(errno) : RESUMABLE_OK;
   rs_fs_close(dirfd);
+  if (rc == RESUMABLE_E_CONFLICT) /* ELOOP: a symbolic link at the key */
+    return RESUMABLE_E_NOT_FOUND;
   if (rc != RESUMABLE_OK)
     return rc;
   if (fstat(f, st) != 0)
     rc = rs_fs_err(errno);
   else if (!S_ISREG(st->st_mode))
-    rc = RESUMABLE_E_CONFLICT;
+    rc = RESUMABLE_E_NOT_FOUND;
   if (rc != RESUMABLE_OK) {
     rs_fs_close(f);
     return rc;
   }
   *fd = f;
   return RESUMABLE_OK;
-}
-
-static int same_version(const struct stat *a, const struct stat *b)
-{
-  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
 /* Hash the whole file; record it if it did not change meanwhile. */
@@ -75,7 +76,10 @@ static int rehash(rs_fs *fs, const char *key, const char *name, int fd, const st
     return rc;
   out->size = off;
   struct stat after;
-  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 && same_version(st, &after))
+  rs_fs_ident before;
+  rs_fs_ident_of(st, &before);
+  if (off == (uint64_t)st->st_size && fstat(fd, &after) == 0 &&
+      rs_fs_ident_matches(&before, &after))
     (void)rs_fs_sum_save(fs, name, key, st, out->sha256); /* best effort: a cache */
   return RESUMABLE_OK;
 }
@@ -162,6 +166,8 @@ int rs_fs_complete_path(void *self, const char *key, char *buf, size_t cap)
   return RESUMABLE_OK;
 }
 
+/* The file goes, then the directories its removal emptied (under the namespace lock, so that
+ * no commit is placing a file in them meanwhile). */
 int rs_fs_complete_remove(void *self, const char *key)
 {
   rs_fs *fs = self;
@@ -171,12 +177,20 @@ int rs_fs_complete_remove(void *self, const char *key)
   struct stat st;
   if (!rs_fs_key_ok(key))
     return RESUMABLE_E_INVALID_ARG;
-  int rc = rs_fs_walk(fs, key, 0, &dirfd, &leaf);
+  int rc = rs_fs_ns_lock(fs);
   if (rc != RESUMABLE_OK)
     return rc;
-  rc = rs_fs_leaf_stat(dirfd, leaf, &st);
-  if (rc == RESUMABLE_OK)
-    rc = rs_fs_unlink(dirfd, leaf); /* never follows a link, even if one appeared meanwhile */
+  rc = rs_fs_walk(fs, key, 0, &dirfd, &leaf);
+  if (rc == RESUMABLE_OK) {
+    rc = rs_fs_leaf_stat(dirfd, leaf, &st);
+    if (rc == RESUMABLE_OK)
+      rc = rs_fs_unlink(dirfd, leaf); /* never follows a link, even if one appeared meanwhile */
+    if (rc == RESUMABLE_OK)
+      rs_fs_ns_prune(fs, key);
+  }
+  rs_fs_ns_unlock(fs);
+  if (rc == RESUMABLE_E_CONFLICT)
+    rc = RESUMABLE_E_NOT_FOUND; /* not a file: nothing of this key's to remove */
   if (rc == RESUMABLE_OK) {
     rs_fs_key_name(key, name);
     (void)rs_fs_unlink(fs->sums_fd, name);

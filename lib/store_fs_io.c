@@ -167,10 +167,24 @@ int rs_fs_rename(int fromdir, const char *from, int todir, const char *to)
   return RESUMABLE_OK;
 }
 
+/* A temp file is live while its creator holds an OFD lock on it (until it closes it, after
+ * the rename that puts it in place, or its death): a store opening on the root removes the
+ * unlocked ones (store_fs.c). The lock is taken right after the create; if a cleaner got in
+ * between (and removed the file), the lock is on an unlinked file, which the check below sees:
+ * then another name is tried. */
+static int lock_new_temp(rs_fs *fs, const char *name, int fd)
+{
+  struct stat a, b;
+  if (rs_fs_lock(fd, 0, 1, 1, 0) != RESUMABLE_OK)
+    return 0;
+  return fstat(fd, &a) == 0 && fstatat(fs->tmp_fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], int *fd)
 {
-  /* pid + process-wide counter + clock: unique unless another process shares the pid, which
-   * O_EXCL catches and the loop retries. */
+  /* pid + process-wide counter + clock: unique unless another process shares the pid (another
+   * host, or a pid reused), which O_EXCL catches and the loop retries. */
   for (int attempt = 0; attempt < 100; attempt++) {
     struct timespec ts = {0, 0};
     (void)clock_gettime(CLOCK_REALTIME, &ts);
@@ -179,8 +193,12 @@ int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], i
              (unsigned long)ts.tv_nsec);
     int f = openat(fs->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (f >= 0) {
-      *fd = f;
-      return RESUMABLE_OK;
+      if (lock_new_temp(fs, name, f)) {
+        *fd = f;
+        return RESUMABLE_OK;
+      }
+      rs_fs_close(f);
+      continue;
     }
     if (errno != EEXIST && errno != EINTR)
       return rs_fs_err(errno);
@@ -188,6 +206,8 @@ int rs_fs_tmp_create(rs_fs *fs, const char *prefix, char name[RS_FS_FILE_MAX], i
   return RESUMABLE_E_IO;
 }
 
+/* The temp file stays open (so locked) until renamed into place: unlocked, a store opening on
+ * the root meanwhile would take it for a dead process's. */
 int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, size_t len)
 {
   char tmp[RS_FS_FILE_MAX];
@@ -198,13 +218,13 @@ int rs_fs_write_atomic(rs_fs *fs, int dirfd, const char *name, const void *buf, 
   rc = rs_fs_pwrite_all(fd, buf, len, 0);
   if (rc == RESUMABLE_OK)
     rc = rs_fs_fsync(fd);
-  rs_fs_close(fd);
   if (rc == RESUMABLE_OK)
     rc = rs_fs_rename(fs->tmp_fd, tmp, dirfd, name);
-  if (rc != RESUMABLE_OK) {
+  if (rc != RESUMABLE_OK)
     (void)rs_fs_unlink(fs->tmp_fd, tmp);
+  rs_fs_close(fd);
+  if (rc != RESUMABLE_OK)
     return rc;
-  }
   return rs_fs_fsync(dirfd);
 }
 

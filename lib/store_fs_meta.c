@@ -3,12 +3,21 @@
  * is detected and treated as absent; both carry the key, so a record is never applied to
  * another key. Integers are big-endian.
  *
+ * Both are tied to the identity of the data file they describe (`ident` below: st_dev, st_ino,
+ * size, mtime and ctime, in ns): a record whose file changed since it was written is not
+ * trusted, so a hash the bytes may no longer have is never certified (docs/storage.md says what
+ * this does and does not catch).
+ *
  * Partial meta, "<hex>.meta":
- *   "RSPART1\0", total u64, held u64, has_target u8, target[32], state_len u16, state[n],
- *   key_len u16, key[k], sha256[32]
+ *   "RSPART2\0", total u64, held u64, has_target u8, target[32], ident, state_len u16,
+ *   state[n], key_len u16, key[k], sha256[32]
+ *   ("RSPART1\0" records, from before the identity, load with an unknown identity: their hash
+ *   state is rebuilt from the bytes.)
  * Sidecar, "sums/<hex>":
- *   "RSSUM1\0\0", st_dev u64, st_ino u64, size u64, mtime_sec u64, mtime_nsec u64, sha256[32],
- *   key_len u16, key[k], checksum sha256[32]
+ *   "RSSUM2\0\0", ident, sha256[32], key_len u16, key[k], checksum sha256[32]
+ *   (an "RSSUM1" sidecar has no ctime: it never matches, and the file is hashed once again.)
+ * ident = st_dev u64, st_ino u64, size u64, mtime_sec u64, mtime_nsec u64, ctime_sec u64,
+ *   ctime_nsec u64.
  */
 #include "store_fs.h"
 
@@ -19,8 +28,9 @@
 #include "sha256.h"
 
 #define MAGIC_LEN 8
-static const char partial_magic[MAGIC_LEN] = "RSPART1";
-static const char sum_magic[MAGIC_LEN] = "RSSUM1";
+static const char partial_magic[MAGIC_LEN] = "RSPART2";
+static const char partial_magic_v1[MAGIC_LEN] = "RSPART1";
+static const char sum_magic[MAGIC_LEN] = "RSSUM2";
 
 /* Large enough for either record with a 1024-byte key, plus one byte to detect oversize. */
 #define RECORD_MAX 2048
@@ -113,18 +123,68 @@ static void put_key(wbuf *w, const char *key)
   put_bytes(w, key, klen);
 }
 
+void rs_fs_ident_of(const struct stat *st, rs_fs_ident *id)
+{
+  id->known = 1;
+  id->dev = (uint64_t)st->st_dev;
+  id->ino = (uint64_t)st->st_ino;
+  id->size = (uint64_t)st->st_size;
+  id->mtime_sec = (uint64_t)st->st_mtim.tv_sec;
+  id->mtime_nsec = (uint64_t)st->st_mtim.tv_nsec;
+  id->ctime_sec = (uint64_t)st->st_ctim.tv_sec;
+  id->ctime_nsec = (uint64_t)st->st_ctim.tv_nsec;
+}
 
+int rs_fs_ident_matches(const rs_fs_ident *id, const struct stat *st)
+{
+  rs_fs_ident now;
+  rs_fs_ident_of(st, &now);
+  return id->known && id->dev == now.dev && id->ino == now.ino && id->size == now.size &&
+         id->mtime_sec == now.mtime_sec && id->mtime_nsec == now.mtime_nsec &&
+         id->ctime_sec == now.ctime_sec && id->ctime_nsec == now.ctime_nsec;
+}
 
-static int decode_partial(const uint8_t *b, size_t n, const char *key, resumable_partial_info *out)
+static void put_ident(wbuf *w, const rs_fs_ident *id)
+{
+  put_be(w, id->dev, 8);
+  put_be(w, id->ino, 8);
+  put_be(w, id->size, 8);
+  put_be(w, id->mtime_sec, 8);
+  put_be(w, id->mtime_nsec, 8);
+  put_be(w, id->ctime_sec, 8);
+  put_be(w, id->ctime_nsec, 8);
+}
+
+static void get_ident(rbuf *r, rs_fs_ident *id)
+{
+  id->dev = get_be(r, 8);
+  id->ino = get_be(r, 8);
+  id->size = get_be(r, 8);
+  id->mtime_sec = get_be(r, 8);
+  id->mtime_nsec = get_be(r, 8);
+  id->ctime_sec = get_be(r, 8);
+  id->ctime_nsec = get_be(r, 8);
+  id->known = !r->bad;
+}
+
+static int decode_partial(const uint8_t *b, size_t n, const char *key, resumable_partial_info *out,
+                          rs_fs_ident *id)
 {
   rbuf r;
-  if (open_record(&r, b, n, partial_magic) != 0)
-    return -1;
+  int v1 = 0;
+  if (open_record(&r, b, n, partial_magic) != 0) {
+    if (open_record(&r, b, n, partial_magic_v1) != 0)
+      return -1;
+    v1 = 1;
+  }
   memset(out, 0, sizeof(*out));
+  memset(id, 0, sizeof(*id));
   out->total = get_be(&r, 8);
   out->held = get_be(&r, 8);
   uint64_t has = get_be(&r, 1);
   get_bytes(&r, out->target_sha256, 32);
+  if (!v1)
+    get_ident(&r, id);
   out->hash_state_len = (size_t)get_be(&r, 2);
   if (has > 1 || out->hash_state_len > RESUMABLE_HASH_STATE_MAX || out->held > out->total)
     return -1;
@@ -133,16 +193,18 @@ static int decode_partial(const uint8_t *b, size_t n, const char *key, resumable
   return key_matches(&r, key) ? 0 : -1;
 }
 
-int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out)
+int rs_fs_meta_load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *out,
+                    rs_fs_ident *id)
 {
   char file[RS_FS_FILE_MAX];
   uint8_t buf[RECORD_MAX];
   size_t n = 0;
+  rs_fs_ident scratch;
   rs_fs_file_name(file, name, "meta");
   int rc = rs_fs_read_small(fs->part_fd, file, buf, sizeof(buf), &n);
   if (rc != RESUMABLE_OK)
     return rc;
-  if (decode_partial(buf, n, key, out) == 0)
+  if (decode_partial(buf, n, key, out, id != NULL ? id : &scratch) == 0)
     return RESUMABLE_OK;
   /* Torn or corrupt: the partial cannot be trusted, so it is dropped. */
   char data[RS_FS_FILE_MAX];
@@ -162,9 +224,13 @@ int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1])
   int rc = rs_fs_read_small(fs->part_fd, file, buf, sizeof(buf), &n);
   if (rc != RESUMABLE_OK)
     return rc;
-  if (open_record(&r, buf, n, partial_magic) != 0)
-    return RESUMABLE_E_NOT_FOUND;
-  (void)take(&r, 8 + 8 + 1 + 32); /* total, held, has_target, target */
+  int v1 = 0;
+  if (open_record(&r, buf, n, partial_magic) != 0) {
+    if (open_record(&r, buf, n, partial_magic_v1) != 0)
+      return RESUMABLE_E_NOT_FOUND;
+    v1 = 1;
+  }
+  (void)take(&r, 8 + 8 + 1 + 32 + (v1 ? 0 : RS_FS_IDENT_LEN)); /* total, held, target, ident */
   size_t slen = (size_t)get_be(&r, 2);
   (void)take(&r, slen);
   size_t klen = (size_t)get_be(&r, 2);
@@ -177,8 +243,10 @@ int rs_fs_meta_key(rs_fs *fs, const char *name, char key[RS_KEY_MAX + 1])
 }
 
 int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
-                    const resumable_partial_info *info)
+                    const resumable_partial_info *info, const struct stat *data)
 {
+  rs_fs_ident id;
+  rs_fs_ident_of(data, &id);
   wbuf w = {.n = 0};
   char file[RS_FS_FILE_MAX];
   size_t slen = info->hash_state_len <= RESUMABLE_HASH_STATE_MAX ? info->hash_state_len : 0;
@@ -187,21 +255,13 @@ int rs_fs_meta_save(rs_fs *fs, const char *name, const char *key,
   put_be(&w, info->held, 8);
   put_be(&w, info->has_target ? 1 : 0, 1);
   put_bytes(&w, info->target_sha256, 32);
+  put_ident(&w, &id);
   put_be(&w, slen, 2);
   put_bytes(&w, info->hash_state, slen);
   put_key(&w, key);
   put_checksum(&w);
   rs_fs_file_name(file, name, "meta");
   return rs_fs_write_atomic(fs, fs->part_fd, file, w.b, w.n);
-}
-
-static void put_identity(wbuf *w, const struct stat *st)
-{
-  put_be(w, (uint64_t)st->st_dev, 8);
-  put_be(w, (uint64_t)st->st_ino, 8);
-  put_be(w, (uint64_t)st->st_size, 8);
-  put_be(w, (uint64_t)st->st_mtim.tv_sec, 8);
-  put_be(w, (uint64_t)st->st_mtim.tv_nsec, 8);
 }
 
 int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct stat *st,
@@ -213,14 +273,13 @@ int rs_fs_sum_load(rs_fs *fs, const char *name, const char *key, const struct st
   if (rc != RESUMABLE_OK)
     return RESUMABLE_E_NOT_FOUND; /* unreadable sidecar: recompute */
   rbuf r;
-  wbuf want = {.n = 0};
-  put_identity(&want, st);
+  rs_fs_ident id;
+  uint8_t d[32];
   if (open_record(&r, buf, n, sum_magic) != 0)
     return RESUMABLE_E_NOT_FOUND;
-  const uint8_t *id = take(&r, want.n);
-  uint8_t d[32];
+  get_ident(&r, &id);
   get_bytes(&r, d, 32);
-  if (id == NULL || memcmp(id, want.b, want.n) != 0 || !key_matches(&r, key))
+  if (!rs_fs_ident_matches(&id, st) || !key_matches(&r, key))
     return RESUMABLE_E_NOT_FOUND;
   memcpy(sha, d, 32);
   return RESUMABLE_OK;
@@ -230,8 +289,10 @@ int rs_fs_sum_save(rs_fs *fs, const char *name, const char *key, const struct st
                    const uint8_t sha[32])
 {
   wbuf w = {.n = 0};
+  rs_fs_ident id;
+  rs_fs_ident_of(st, &id);
   put_bytes(&w, sum_magic, MAGIC_LEN);
-  put_identity(&w, st);
+  put_ident(&w, &id);
   put_bytes(&w, sha, 32);
   put_key(&w, key);
   put_checksum(&w);

@@ -1,7 +1,10 @@
 /* Partial uploads: .resumable/partial/<hex>.data holds the bytes, <hex>.meta what is durable.
  * The meta is only ever rewritten after the data it describes is synced, so on load the data
  * may be longer than `held` (an unsynced tail: cut off) but is shorter only after damage
- * (then `held` shrinks and the hash state is dropped). */
+ * (then `held` shrinks and the hash state is dropped). The meta also records the data file's
+ * identity (store_fs_meta.c) as of that sync: if the file changed since (damage, an edit, or
+ * bytes written after the last sync by a process that then died), the saved hash state may not
+ * be the hash of the bytes, so it is dropped and the handler hashes the held prefix again. */
 #include "store_fs.h"
 
 #include <errno.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "resumable/error.h"
 
@@ -22,6 +26,10 @@ typedef struct fs_partial {
   int sync_failed;
   rs_fs_wb wb;
   rs_fs_flushed *bg; /* background flushing of this upload, or NULL */
+  rs_fs *fs;
+  int have_synced;                /* `synced` is what the meta on disk records */
+  resumable_partial_info synced;  /* the partial as of its last sync (or open, or create) */
+  rs_fs_ident synced_id;          /* the file's identity that meta records (known: 0 if not) */
   char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
@@ -74,12 +82,22 @@ static int drop(rs_fs *fs, const char *name)
   return (a == RESUMABLE_OK || b == RESUMABLE_OK) ? RESUMABLE_OK : RESUMABLE_E_NOT_FOUND;
 }
 
+/* The partial's files are gone: so are its claims (a failure only leaves them stale). */
+static void forget_claims(rs_fs *fs, const char *key, const char *name)
+{
+  if (strchr(key, '/') == NULL || rs_fs_ns_lock(fs) != RESUMABLE_OK)
+    return;
+  rs_fs_claims_drop(fs, key, name);
+  rs_fs_ns_unlock(fs);
+}
+
 /* Meta plus a data file: the partial as it stands. A meta without data is absent (and
  * removed: it is what an interrupted commit or remove leaves). */
 static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info,
                 int *fd)
 {
-  int rc = rs_fs_meta_load(fs, name, key, info);
+  rs_fs_ident id;
+  int rc = rs_fs_meta_load(fs, name, key, info, &id);
   if (rc != RESUMABLE_OK)
     return rc;
   struct stat st;
@@ -89,6 +107,8 @@ static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_
   if (rc != RESUMABLE_OK)
     return rc;
   clamp_to_data(info, (uint64_t)st.st_size);
+  if (!rs_fs_ident_matches(&id, &st))
+    info->hash_state_len = 0; /* never certify a hash the bytes may not have */
   return RESUMABLE_OK;
 }
 
@@ -107,12 +127,16 @@ int rs_fs_partial_stat(void *self, const char *key, resumable_partial_info *out)
   return rc;
 }
 
-static int make_handle(const char *key, const char *name, int fd, int staging, void **handle)
+static int make_handle(rs_fs *fs, const char *key, const char *name, int fd, int staging,
+                       void **handle)
 {
   size_t klen = strlen(key);
   fs_partial *p = malloc(sizeof(*p) + klen + 1);
   if (p == NULL)
     return RESUMABLE_E_NOMEM;
+  p->fs = fs;
+  p->have_synced = 0;
+  memset(&p->synced_id, 0, sizeof(p->synced_id));
   p->fd = fd;
   p->staging = staging;
   p->committed = 0;
@@ -125,14 +149,34 @@ static int make_handle(const char *key, const char *name, int fd, int staging, v
   return RESUMABLE_OK;
 }
 
+/* Every partial handle locks its data file (byte 0, OFD) while open. Its previous owner (another
+ * process, maybe on another host) let go of it only after flushing its writes, or is dead and
+ * its close flushed them before the lock went (store_fs_owner.c): only then may this handle cut
+ * or append. Waits. */
+static int lock_data(int fd)
+{
+  return rs_fs_lock(fd, 0, 1, 1, 1);
+}
+
+/* Is the file at dirfd/name still the one open as fd? A handle renames and unlinks only its own
+ * file: under its key's owner it always is, unless someone outside the store replaced it. */
+static int still_ours(int dirfd, const char *name, int fd)
+{
+  struct stat a, b;
+  return fstat(fd, &a) == 0 && fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int open_existing(rs_fs *fs, const char *key, const char *name, int *fd,
                          resumable_partial_info *info)
 {
   int rc = load(fs, name, key, info, fd);
   if (rc != RESUMABLE_OK)
     return rc;
+  rc = lock_data(*fd);
   /* Bytes past `held` were never synced: not trusted, cut off so appends start at held. */
-  rc = rs_fs_ftruncate(*fd, info->held);
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_ftruncate(*fd, info->held);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(*fd);
     *fd = -1;
@@ -140,24 +184,56 @@ static int open_existing(rs_fs *fs, const char *key, const char *name, int *fd,
   return rc;
 }
 
+/* Under the namespace lock: the key may begin, its claims are made and its data file exists
+ * before the lock is let go, so no conflicting upload can start in between and a claim is
+ * never met without its partial's files. The meta (fsynced) is written after. */
 static int open_create(rs_fs *fs, const char *key, const char *name, int *fd,
                        resumable_partial_info *info)
 {
   struct stat st;
-  int rc = drop(fs, name);
-  if (rc != RESUMABLE_OK && rc != RESUMABLE_E_NOT_FOUND)
-    return rc;
-  rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
+  int rc = rs_fs_ns_lock(fs);
   if (rc != RESUMABLE_OK)
-    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
+    return rc;
+  rc = rs_fs_ns_check(fs, key);
+  if (rc == RESUMABLE_OK) {
+    rc = drop(fs, name);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_OK;
+  }
+  if (rc == RESUMABLE_OK)
+    rc = rs_fs_claims_add(fs, key, name);
+  if (rc == RESUMABLE_OK) {
+    rc = open_data(fs, name, O_CREAT | O_TRUNC, fd, &st);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_E_IO;
+    if (rc == RESUMABLE_OK && (rc = lock_data(*fd)) != RESUMABLE_OK) {
+      rs_fs_close(*fd);
+      *fd = -1;
+    }
+  }
+  rs_fs_ns_unlock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
   info->held = 0;
-  rc = rs_fs_meta_save(fs, name, key, info);
+  rc = rs_fs_meta_save(fs, name, key, info, &st);
   if (rc != RESUMABLE_OK) {
     rs_fs_close(*fd);
     *fd = -1;
-    (void)drop(fs, name);
+    (void)drop(fs, name); /* its claims are stale now, and removed when met */
   }
   return rc;
+}
+
+/* Whole-file uploads make no claim (their staging file is anonymous): a conflicting partial
+ * begun meanwhile makes their commit fail instead (rs_fs_ns_check again there). */
+static int open_staging(rs_fs *fs, const char *key, char name[RS_FS_FILE_MAX], int *fd)
+{
+  int rc = rs_fs_ns_lock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = rs_fs_ns_check(fs, key);
+  rs_fs_ns_unlock(fs);
+  return rc == RESUMABLE_OK ? rs_fs_tmp_create(fs, "stage", name, fd) : rc;
 }
 
 int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
@@ -175,10 +251,7 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
     rs_fs_key_name(key, name);
     rc = open_existing(fs, key, name, &fd, &got);
   } else if (mode == RESUMABLE_PARTIAL_CREATE || mode == RESUMABLE_PARTIAL_STAGING) {
-    /* Refuse a key that can never be committed before any byte is accepted for it. */
-    rc = rs_fs_check_placement(fs, key);
-    if (rc != RESUMABLE_OK)
-      return rc;
+    /* A key that cannot be placed is refused before any byte is accepted for it. */
     got = *info;
     if (got.hash_state_len > RESUMABLE_HASH_STATE_MAX)
       got.hash_state_len = 0;
@@ -187,19 +260,26 @@ int rs_fs_partial_open(void *self, const char *key, resumable_partial_mode mode,
       rs_fs_key_name(key, name);
       rc = open_create(fs, key, name, &fd, &got);
     } else {
-      rc = rs_fs_tmp_create(fs, "stage", name, &fd);
+      rc = open_staging(fs, key, name, &fd);
     }
   } else {
     return RESUMABLE_E_INVALID_ARG;
   }
   if (rc != RESUMABLE_OK)
     return rc;
-  rc = make_handle(key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
+  rc = make_handle(fs, key, name, fd, mode == RESUMABLE_PARTIAL_STAGING, handle);
   if (rc != RESUMABLE_OK) {
-    rs_fs_close(fd);
     if (mode == RESUMABLE_PARTIAL_STAGING)
       (void)rs_fs_unlink(fs->tmp_fd, name);
+    rs_fs_unlock(fd, 0, 1);
+    rs_fs_close(fd);
     return rc;
+  }
+  if (mode != RESUMABLE_PARTIAL_STAGING) {
+    fs_partial *p = *handle;
+    p->synced = got;
+    p->have_synced = 1;
+    rs_fs_owner_attach(fs, name, p);
   }
   if (out != NULL)
     *out = got;
@@ -246,6 +326,8 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     return RESUMABLE_E_INVALID_ARG;
   if (p->staging || p->committed)
     return RESUMABLE_E_STATE;
+  if (!rs_fs_owner_allows(self, p->name, p))
+    return RESUMABLE_E_SUPERSEDED; /* its owner let the key go: the partial is another's */
   settle_background(self, p);
   if (p->sync_failed)
     return RESUMABLE_E_IO;
@@ -263,8 +345,20 @@ int rs_fs_partial_sync(void *self, void *handle, const resumable_partial_info *i
     rc = rs_fs_ftruncate(p->fd, info->held);
     if (rc != RESUMABLE_OK)
       return rc;
+    if (fstat(p->fd, &st) != 0) /* the identity the meta records is the file as it is now */
+      return rs_fs_err(errno);
   }
-  return rs_fs_meta_save(self, p->name, p->key, info);
+  char data[RS_FS_FILE_MAX];
+  rs_fs_file_name(data, p->name, "data");
+  if (!still_ours(((rs_fs *)self)->part_fd, data, p->fd))
+    return RESUMABLE_E_SUPERSEDED; /* never record a meta for another file */
+  rc = rs_fs_meta_save(self, p->name, p->key, info, &st);
+  if (rc == RESUMABLE_OK) {
+    p->synced = *info;
+    p->have_synced = 1;
+    rs_fs_ident_of(&st, &p->synced_id);
+  }
+  return rc;
 }
 
 /* The committed bytes are exactly info->size long and on disk. */
@@ -290,30 +384,44 @@ static int settle_data(rs_fs *fs, fs_partial *p, uint64_t size, struct stat *st)
   return rc;
 }
 
-/* Rename into place; the sidecar goes first so the new inode is never served without one. */
-static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info,
-                 const struct stat *st)
+/* Rename into place, then record the sidecar: a rename changes the inode's ctime, so the
+ * identity the sidecar is tied to is only known afterwards. A crash in between leaves the new
+ * file with a stale sidecar (another inode's), which makes the next stat hash it once. A
+ * sidecar that cannot be written fails the commit (the disk is failing or full), although the
+ * file is in place: the next stat hashes it. */
+static int place(rs_fs *fs, fs_partial *p, const resumable_complete_info *info)
 {
   char keyname[RS_FS_NAME_LEN + 1], src[RS_FS_FILE_MAX];
   int dirfd = -1;
   const char *leaf = NULL;
-  struct stat old;
-  int rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
-  if (rc != RESUMABLE_OK)
-    return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_E_IO : rc;
-  rc = rs_fs_leaf_stat(dirfd, leaf, &old);
-  if (rc == RESUMABLE_OK || rc == RESUMABLE_E_NOT_FOUND) {
-    rs_fs_key_name(p->key, keyname);
-    rc = rs_fs_sum_save(fs, keyname, p->key, st, info->sha256);
-  }
+  struct stat st;
   if (p->staging)
     snprintf(src, sizeof(src), "%s", p->name);
   else
     rs_fs_file_name(src, p->name, "data");
+  int srcdir = p->staging ? fs->tmp_fd : fs->part_fd;
+  if (!still_ours(srcdir, src, p->fd))
+    return p->staging ? RESUMABLE_E_IO : RESUMABLE_E_SUPERSEDED; /* rename only our own file */
+  int rc = rs_fs_ns_lock(fs);
+  if (rc != RESUMABLE_OK)
+    return rc;
+  rc = rs_fs_ns_check(fs, p->key); /* a staging upload may have met a conflict meanwhile */
+  if (rc == RESUMABLE_OK) {
+    rc = rs_fs_walk(fs, p->key, 1, &dirfd, &leaf);
+    if (rc == RESUMABLE_E_NOT_FOUND)
+      rc = RESUMABLE_E_IO;
+  }
   if (rc == RESUMABLE_OK)
-    rc = rs_fs_rename(p->staging ? fs->tmp_fd : fs->part_fd, src, dirfd, leaf);
-  if (rc == RESUMABLE_OK)
+    rc = rs_fs_rename(srcdir, src, dirfd, leaf);
+  rs_fs_ns_unlock(fs);
+  if (rc == RESUMABLE_OK) {
+    rs_fs_key_name(p->key, keyname);
+    int side = fstat(p->fd, &st) != 0 ? rs_fs_err(errno)
+                                      : rs_fs_sum_save(fs, keyname, p->key, &st, info->sha256);
     rc = rs_fs_fsync(dirfd);
+    if (rc == RESUMABLE_OK)
+      rc = side;
+  }
   rs_fs_close(dirfd);
   return rc;
 }
@@ -327,9 +435,11 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     return RESUMABLE_E_INVALID_ARG;
   if (p->committed)
     return RESUMABLE_E_STATE;
+  if (!p->staging && !rs_fs_owner_allows(fs, p->name, p))
+    return RESUMABLE_E_SUPERSEDED;
   int rc = settle_data(fs, p, info->size, &st);
   if (rc == RESUMABLE_OK)
-    rc = place(fs, p, info, &st);
+    rc = place(fs, p, info);
   if (rc != RESUMABLE_OK)
     return rc;
   p->committed = 1;
@@ -340,8 +450,35 @@ int rs_fs_partial_commit(void *self, void *handle, const resumable_complete_info
     rs_fs_file_name(meta, p->name, "meta");
     (void)rs_fs_unlink(fs->part_fd, meta);
     (void)rs_fs_fsync(fs->part_fd);
+    forget_claims(fs, p->key, p->name);
   }
   return RESUMABLE_OK;
+}
+
+void rs_fs_partial_yield(void *handle)
+{
+  fs_partial *p = handle;
+  rs_fs *fs = p->fs;
+  struct stat st;
+  char data[RS_FS_FILE_MAX];
+  if (!p->staging && !p->committed && p->have_synced && !p->sync_failed) {
+    /* Bytes past the last sync are not promised: cut them (as the next owner's open would)
+     * and tie the recorded state to the file as it is then, so that the next owner keeps the
+     * hash state instead of hashing the held prefix again. A failure only costs that. */
+    settle_background(fs, p);
+    rs_fs_file_name(data, p->name, "data");
+    if (!p->sync_failed && fstat(p->fd, &st) == 0 && (uint64_t)st.st_size >= p->synced.held &&
+        !rs_fs_ident_matches(&p->synced_id, &st) && /* else the meta says just that already */
+        still_ours(fs->part_fd, data, p->fd) &&
+        ((uint64_t)st.st_size == p->synced.held ||
+         (rs_fs_ftruncate(p->fd, p->synced.held) == RESUMABLE_OK && fstat(p->fd, &st) == 0)))
+      (void)rs_fs_meta_save(fs, p->name, p->key, &p->synced, &st);
+  }
+  /* Not a promise, only ordering (NFS: no dirty page of ours after the next owner writes):
+   * so no fault hook, and an error is left for the data's next sync to meet. */
+  while (fdatasync(p->fd) != 0 && errno == EINTR)
+    ;
+  rs_fs_unlock(p->fd, 0, 1);
 }
 
 void rs_fs_partial_close(void *self, void *handle)
@@ -350,10 +487,16 @@ void rs_fs_partial_close(void *self, void *handle)
   fs_partial *p = handle;
   if (p == NULL)
     return;
+  if (!p->staging)
+    rs_fs_owner_detach(fs, p->name, p);
   rs_fs_flush_release(fs->flusher, p->bg);
-  rs_fs_close(p->fd);
   if (p->staging && !p->committed)
-    (void)rs_fs_unlink(fs->tmp_fd, p->name);
+    (void)rs_fs_unlink(fs->tmp_fd, p->name); /* while still locked: see rs_fs_tmp_create */
+  /* Unlocked explicitly: the flusher may hold a dup of the descriptor a little longer. On NFS
+   * the unlock also flushes first (any writes not synced are not promised, but must not be
+   * written back over the next owner's). */
+  rs_fs_unlock(p->fd, 0, 1);
+  rs_fs_close(p->fd);
   free(p);
 }
 
@@ -364,7 +507,9 @@ int rs_fs_partial_remove(void *self, const char *key)
     return RESUMABLE_E_INVALID_ARG;
   rs_fs_key_name(key, name);
   int rc = drop(self, name);
-  if (rc == RESUMABLE_OK)
+  if (rc == RESUMABLE_OK) {
     (void)rs_fs_fsync(((rs_fs *)self)->part_fd);
+    forget_claims(self, key, name);
+  }
   return rc;
 }

@@ -123,18 +123,3 @@ int rs_fs_leaf_stat(int dirfd, const char *leaf, struct stat *st)
     return rs_fs_err(errno);
   return S_ISREG(st->st_mode) ? RESUMABLE_OK : RESUMABLE_E_CONFLICT;
 }
-
-int rs_fs_check_placement(const rs_fs *fs, const char *key)
-{
-  int dirfd = -1;
-  const char *leaf = NULL;
-  int rc = rs_fs_walk(fs, key, 0, &dirfd, &leaf);
-  if (rc == RESUMABLE_E_NOT_FOUND)
-    return RESUMABLE_OK; /* missing directories are made at commit */
-  if (rc != RESUMABLE_OK)
-    return rc;
-  struct stat st;
-  rc = rs_fs_leaf_stat(dirfd, leaf, &st);
-  rs_fs_close(dirfd);
-  return rc == RESUMABLE_E_NOT_FOUND ? RESUMABLE_OK : rc;
-}

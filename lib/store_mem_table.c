@@ -2,8 +2,8 @@
  * like a tree of files. A key is *placed* when it has a complete file or a partial; each node
  * counts the placed keys below it, so "is this key a directory?" is one lookup, and a key can
  * be placed only if no segment above it is placed and nothing is placed below it. A partial
- * takes its place at creation (unlike a POSIX partial, which lives apart until its commit), so
- * an upload of "e/f" and one of "e" cannot both be accepted only for one to fail at its end.
+ * takes its place at creation (as the POSIX store's claims do), so an upload of "e/f" and one of
+ * "e" cannot both be accepted only for one to fail at its end.
  *
  * Buckets are chosen by the key's SHA-256: keys come from the network, and a hash nobody can
  * aim at keeps every chain short. */

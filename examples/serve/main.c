@@ -17,6 +17,7 @@
 
 #include "mhd_host.h"
 #include "size_arg.h"
+#include "store_args.h"
 
 typedef struct serve_options {
   const char *listen;
@@ -38,6 +39,7 @@ typedef struct serve_options {
   uint64_t conn_memory;   /* bytes per connection */
   uint64_t header_timeout; /* seconds for a request's whole header phase */
   uint64_t max_header;    /* bytes of request line + header section */
+  store_args store;       /* --store, --s3-* */
 } serve_options;
 
 static void usage(FILE *out) {
@@ -214,6 +216,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
       return bad_usage("missing value for option", argv[i]);
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       usage(stdout);
+      store_args_usage(stdout);
       return 0;
     } else if (strcmp(argv[i], "--expose-paths") == 0) {
       o->expose_paths = 1;
@@ -235,6 +238,9 @@ static int parse_args(int argc, char **argv, serve_options *o) {
         return bad_usage("size", v);
     } else if ((v = option_value(argc, argv, &i, "--token", &missing)) != NULL) {
       o->token = v;
+    } else if ((num = store_args_parse(argc, argv, &i, &o->store)) != 0) {
+      if (num < 0)
+        return 2;
     } else {
       return bad_usage(missing ? "missing value for option" : "option", argv[i]);
     }
@@ -403,11 +409,13 @@ int main(int argc, char **argv) {
     return 1;
   signal(SIGPIPE, SIG_IGN);
   char root[PATH_MAX];
-  if (prepare_root(o.root, root, sizeof root) != 0)
-    return 1;
   resumable_server *srv = NULL;
-  rc = resumable_server_new(&srv, root);
-  if (rc != RESUMABLE_OK) {
+  if (o.store.s3) {
+    if (store_args_s3_server(&o.store, &srv) != 0)
+      return 1;
+  } else if (prepare_root(o.root, root, sizeof root) != 0) {
+    return 1;
+  } else if ((rc = resumable_server_new(&srv, root)) != RESUMABLE_OK) {
     fprintf(stderr, "resumable-serve: cannot open %s: %s\n", root, resumable_strerror(rc));
     return 1;
   }

@@ -32,12 +32,14 @@ extern "C" {
  * Threading: a resumable_server is safe to use from many threads at once once configured (the
  * setters are not: call them before the first exchange). One exchange belongs to one thread at a
  * time. Exchanges for the same key may run concurrently: a newer PUT supersedes an older one,
- * whose next feed answers 423; bytes of two requests never interleave.
+ * whose next feed answers 423; bytes of two requests never interleave. The same holds between
+ * servers in different processes (or hosts) on one store, when the store has the key_lock ops
+ * (the POSIX store does: several servers may share one root, docs/storage.md).
  *
  * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
  * starts in resumable_server_new / _new_with_store (2 by default, see
  * resumable_server_set_hash_threads) and joins in resumable_server_free; the handler creates
- * no other thread (the default POSIX store adds one of its own: see resumable_store_fs_new). They run only SHA-256 over copies of body bytes (never a store op, never a
+ * no other thread (the default POSIX store adds two of its own: see resumable_store_fs_new). They run only SHA-256 over copies of body bytes (never a store op, never a
  * callback) with every signal blocked. A feed copies the piece into a bounded queue and
  * returns; the hash catches up off the caller's thread, and every decision that depends on it
  * (the final digest check, the hash state saved with a 308/sync, a superseding request) waits

@@ -21,22 +21,24 @@ extern "C" {
  *
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
- * segment starting with ".resumable", no control byte, no backslash. A store still refuses the
- * keys that could break its layout rather than store them: RESUMABLE_E_INVALID_ARG for a NULL,
- * empty or overlong key, RESUMABLE_E_CONFLICT when opening a partial or staging upload for a key
- * with an empty, ".", "..", over-255-byte or ".resumable..." segment (the POSIX and memory
- * stores do; tests/store/conformance_tree.c checks it).
+ * segment starting with ".resumable", no control byte, no backslash, valid UTF-8. A store still
+ * refuses the keys that could break its layout rather than store them: RESUMABLE_E_INVALID_ARG
+ * for a NULL, empty or overlong key, RESUMABLE_E_CONFLICT when opening a partial or staging
+ * upload for a key with an empty, ".", "..", over-255-byte or ".resumable..." segment (the
+ * POSIX, memory and S3 stores do; tests/store/conformance_tree.c checks it).
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
- * parallel.
+ * parallel. Across processes sharing one store's data, the optional key_* ops below give the
+ * same exclusion; a store without them must not be shared between processes.
  *
  * Every op returns RESUMABLE_OK or a negative resumable_error: RESUMABLE_E_NOT_FOUND (nothing
  * stored), RESUMABLE_E_NOSPACE (out of space or quota: the handler answers 507),
  * RESUMABLE_E_CONFLICT (the key cannot be placed, e.g. a parent segment is a file or a symbolic
  * link), RESUMABLE_E_NOMEM, RESUMABLE_E_NOFD (out of file descriptors, EMFILE or ENFILE: the
- * handler answers 503 with Retry-After), or RESUMABLE_E_IO (anything else: the handler answers
- * 500).
+ * handler answers 503 with Retry-After), RESUMABLE_E_SUPERSEDED (a store shared by several
+ * processes: another process's writer took the partial over; the handler answers 423), or
+ * RESUMABLE_E_IO (anything else: the handler answers 500).
  */
 
 /* Largest opaque running-hash state a store must be able to keep with a partial. */
@@ -71,6 +73,26 @@ typedef enum resumable_partial_mode {
    * partial_close unless committed. `info->total` may be UINT64_MAX (length unknown). */
   RESUMABLE_PARTIAL_STAGING = 2
 } resumable_partial_mode;
+
+/* How resumable_store_ops.key_lock takes a key (see there). */
+typedef enum resumable_key_lock_mode {
+  /* Wait for the key and take it: an owner in another process is made to let go (its next
+   * KEEP answers RESUMABLE_E_SUPERSEDED). Returns RESUMABLE_OK, or RESUMABLE_E_SUPERSEDED when
+   * the key is taken but this owner had lost it since its previous key_lock: another process may
+   * have changed the key meanwhile, so whatever the caller kept from earlier calls (an open
+   * partial handle, its metadata) is stale and must be dropped unused. */
+  RESUMABLE_KEY_TAKE = 0,
+  /* Go on as the owner: RESUMABLE_OK if this owner has held the key without a break since its
+   * last TAKE, else RESUMABLE_E_SUPERSEDED (another process took it, or waits to take it): the
+   * caller stops writing the key until a TAKE. Before the key_unlock that follows, it may call
+   * partial_sync once to keep the bytes it wrote (PROTOCOL.md step 8): a store accepts that only
+   * while it still holds the key (the other process still waits), and otherwise answers
+   * RESUMABLE_E_SUPERSEDED. Cheap: called for every piece of a request body. */
+  RESUMABLE_KEY_KEEP = 1,
+  /* Take the key only if no other process holds it or waits for it: RESUMABLE_OK, or
+   * RESUMABLE_E_STATE (busy). For housekeeping that must not disturb an upload (the sweep). */
+  RESUMABLE_KEY_TRY = 2
+} resumable_key_lock_mode;
 
 /* Visitor for resumable_store_ops.partial_scan: one partial upload, its `key` (valid during the
  * call only) and `mtime`, when its bytes or metadata last changed (seconds since the Unix
@@ -130,13 +152,34 @@ typedef struct resumable_store_ops {
    * read may be skipped. Returns RESUMABLE_OK (also when fn stopped the scan) or an error. The
    * handler calls no other op from inside fn. */
   int (*partial_scan)(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
+
+  /* Optional, all three or none (NULL: the store needs no exclusion between processes, e.g. it
+   * lives in one process's memory). Ownership of a key across processes that share the storage
+   * (several servers on one root, on one host or many), so that they exclude each other as the
+   * threads of one server do, and a newer request supersedes an older one in another process.
+   *
+   * The handler wraps every group of store calls that judges or changes a key's partial or file
+   * (a PUT's start, each body piece, its end, a DELETE, the sweep's removal) in key_lock ...
+   * key_unlock: TAKE at a PUT's or DELETE's start, KEEP for each body piece and the end, TRY in
+   * the sweep. key_unlock follows every key_lock, whatever it returned. `*owner` is the store's
+   * object for this key in this process: NULL at the first key_lock (the store creates it), the
+   * same pointer afterwards, until key_release frees it (and lets the key go). The handler
+   * never calls these concurrently for one owner, and never holds two owners of one key.
+   * Between key_unlock and the next key_lock the store may keep the key (a lease), but then it
+   * must let it go soon after another process starts waiting for it (TAKE), without a call
+   * from the handler: the older request may be idle for minutes.
+   * key_lock returns what its mode says, or RESUMABLE_E_NOMEM / RESUMABLE_E_IO (not taken). */
+  int (*key_lock)(void *self, const char *key, resumable_key_lock_mode mode, void **owner);
+  void (*key_unlock)(void *self, void *owner);
+  void (*key_release)(void *self, void *owner);
 } resumable_store_ops;
 
 /* A store: an ops table plus its state. Opaque. */
 typedef struct resumable_store resumable_store;
 
 /* Wrap a custom implementation. `ops` must outlive the store (a static table, typically);
- * every member except complete_path and partial_scan must be non-NULL. `self` is passed to every op and freed by
+ * every member except complete_path, partial_scan and the key_* group must be non-NULL, and
+ * the key_* ops are given all three or none. `self` is passed to every op and freed by
  * ops->destroy when the store is freed.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out/ops or a missing op),
  * RESUMABLE_E_NOMEM. On error *out is NULL and `self` is not destroyed. */
@@ -149,6 +192,12 @@ RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_
  * and a key crossing a symbolic link is RESUMABLE_E_CONFLICT.
  * Durability: a partial's bytes are durable up to the `held` of its last partial_sync; a commit
  * is fsync(data), rename, fsync(directory).
+ * Processes: any number of processes (on any number of hosts, through NFSv4 or CephFS) may
+ * open stores on one root at once; it implements the key_* ops with OFD locks (docs/storage.md
+ * says what the filesystem must provide). A key's owner keeps it between requests' pieces and
+ * lets it go within about 0.1 s when another process waits for it, from a thread of the
+ * store's own (started with the first owner, joined by resumable_store_free, all signals
+ * blocked).
  * Speed: long uploads are written behind (Linux: writeback is started every 8 MiB) and
  * fdatasync'ed every 32 MiB by one thread of the store's own, started on the first long upload
  * and joined by resumable_store_free, so that a sync or commit waits only for the tail; synced
@@ -170,9 +219,10 @@ RESUMABLE_EXPORT int resumable_store_fs_new(resumable_store **out, const char *r
  * means "recorded in memory": nothing survives the process.
  * Keys form a tree as on a filesystem: a key cannot be placed (RESUMABLE_E_CONFLICT from
  * partial_open CREATE/STAGING and from a staging commit) where a segment above it is a complete
- * file or a partial ("e" blocks "e/f"), or where keys lie below it ("e/f" blocks "e"). Unlike the
- * POSIX store a partial takes its place when it is created, not at its commit, so two uploads
- * that cannot both land are told so before any byte is sent. Malformed keys ("." or ".."
+ * file or a partial ("e" blocks "e/f"), or where keys lie below it ("e/f" blocks "e"); as in the
+ * POSIX store, a partial takes its place when it is created, so two uploads that cannot both
+ * land are told so before any byte is sent, and a place is free again once its last key is
+ * gone. A key that is only a directory reads as absent. Malformed keys ("." or ".."
  * segments, empty segments, ".resumable..." segments) are refused with RESUMABLE_E_CONFLICT as
  * the POSIX store refuses them; reads of them answer RESUMABLE_E_NOT_FOUND. There is no
  * complete_path (no file to name: resumable_server_set_expose_paths has no effect).

@@ -211,7 +211,7 @@ static void sync_fault_before_308_never_reports_undurable_bytes(void **state)
   }
 }
 
-/* The commit: fsync of the data, sidecar (fsync, rename, fsync dir), rename of the data, fsync
+/* The commit: fsync of the data, rename of the data, sidecar (fsync, rename, fsync dir), fsync
  * of the directory, then the meta's removal. A fault at any call leaves at the final path the
  * older complete file, or (only after the rename itself) the new verified one. */
 static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix *f,
@@ -263,7 +263,7 @@ static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix 
     finish_upload(f, key, f->v2, f->h2);
   }
   assert_true(failed >= 2);
-  assert_true(kept_old >= 2);
+  assert_true(kept_old >= 1); /* the data's fsync or rename: before the file is placed */
 }
 
 /* Each errno, with a fault that stays (a full disk) and one that passes (a single bad call). */

@@ -164,8 +164,8 @@ static void hook_rename_fault_on_commit_leaves_the_final_path_absent(void **stat
   resumable_complete_info ci = {.size = 3};
   void *h = create(f, "k", 3);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "abc", 3), RESUMABLE_OK);
-  /* rename 1 places the sidecar, rename 2 the file itself */
-  rs_fault_fail_call(RS_FAULT_RENAME, 2, 1, ENOSPC);
+  /* rename 1 places the file itself, rename 2 its sidecar */
+  rs_fault_fail_call(RS_FAULT_RENAME, 1, 1, ENOSPC);
   assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_NOSPACE);
   assert_int_equal(rs_fault_fired(RS_FAULT_RENAME), 1);
   assert_false(ff_exists(f->root, "k"));

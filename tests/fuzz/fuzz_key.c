@@ -52,6 +52,28 @@ static int starts_reserved(const uint8_t *seg, size_t len)
   return 1;
 }
 
+/* UTF-8 by code points: the shortest form, no surrogate, nothing above U+10FFFF. */
+static int ref_utf8(const uint8_t *k, size_t n)
+{
+  static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+  for (size_t i = 0; i < n;) {
+    size_t len = k[i] < 0x80 ? 1 : (k[i] >> 5) == 6 ? 2 : (k[i] >> 4) == 14 ? 3
+                 : (k[i] >> 3) == 30 ? 4 : 0;
+    if (len == 0 || len > n - i)
+      return 0;
+    uint32_t cp = len == 1 ? k[i] : (uint32_t)(k[i] & (0x7fu >> len));
+    for (size_t j = 1; j < len; j++) {
+      if ((k[i + j] & 0xc0) != 0x80)
+        return 0;
+      cp = cp << 6 | (k[i + j] & 0x3fu);
+    }
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
 /* Every key rule, applied to decoded bytes. Returns 1 if k[0..n) is a valid key. */
 static int ref_valid(const uint8_t *k, size_t n)
 {
@@ -74,7 +96,7 @@ static int ref_valid(const uint8_t *k, size_t n)
       return 0;
     seg = i + 1;
   }
-  return 1;
+  return ref_utf8(k, n);
 }
 
 static void check_with_cap(const uint8_t *data, size_t size, size_t cap, int want_ok,
@@ -84,7 +106,7 @@ static void check_with_cap(const uint8_t *data, size_t size, size_t cap, int wan
   FUZZ_CHECK(out != NULL);
   memset(out, 0xaa, cap);
   rs_key_status st = rs_key_decode((const char *)data, size, out, cap);
-  FUZZ_CHECK(st >= RS_KEY_OK && st <= RS_KEY_BAD_BYTE);
+  FUZZ_CHECK(st >= RS_KEY_OK && st <= RS_KEY_BAD_UTF8);
   FUZZ_CHECK(rs_key_status_text(st) != NULL);
   if (size == 0)
     FUZZ_CHECK(st == RS_KEY_EMPTY);

@@ -19,6 +19,35 @@ static void handler_log(void *user_data, resumable_log_level level, const char *
 /* Logs are silent unless RS_IT_VERBOSE is set (they would clutter the TAP output). */
 static int verbose(void) { return getenv("RS_IT_VERBOSE") != NULL; }
 
+#ifdef IT_S3
+/* tests/s3 builds these programs again on the S3 store (in the cluster of with_ceph.sh): one
+ * bucket per program, one key prefix per server, kept across restarts (the temp dir's name). */
+#include "s3_env.h"
+
+static s3_env env;
+static int have_env;
+
+const s3_env *it_s3_env(void) {
+  return have_env ? &env : NULL;
+}
+
+static void new_server(it_server *s) {
+  resumable_store *st = NULL;
+  if (!have_env) {
+    assert_int_equal(s3_env_init(&env, "rs-it"), 0);
+    have_env = 1;
+  }
+  char prefix[80];
+  snprintf(prefix, sizeof prefix, "%s/", strrchr(s->parent, '/') + 1);
+  assert_int_equal(s3_env_store(&env, prefix, 0, &st), 0);
+  assert_int_equal(resumable_server_new_with_store(&s->srv, st), RESUMABLE_OK);
+}
+#else
+static void new_server(it_server *s) {
+  assert_int_equal(resumable_server_new(&s->srv, s->root), RESUMABLE_OK);
+}
+#endif
+
 void it_server_start(it_server *s) {
   if (s->parent[0] == '\0') {
     snprintf(s->parent, sizeof s->parent, "/tmp/rs-it-XXXXXX");
@@ -26,7 +55,7 @@ void it_server_start(it_server *s) {
     snprintf(s->root, sizeof s->root, "%s/root", s->parent);
     assert_int_equal(mkdir(s->root, 0700), 0);
   }
-  assert_int_equal(resumable_server_new(&s->srv, s->root), RESUMABLE_OK);
+  new_server(s);
   assert_int_equal(resumable_server_set_max_size(s->srv, s->max_size), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_token(s->srv, s->token), RESUMABLE_OK);
   if (verbose())

@@ -98,7 +98,8 @@ void it_sha256_hex(const void *data, size_t len, char out[65]);
 char *it_read_file(const char *path, size_t *len);
 /* Path of `key`'s complete file under the root, into buf. */
 const char *it_key_path(const it_server *s, const char *key, char *buf, size_t cap);
-/* Malloc'd sorted listing (path, type, size) of everything under dir. */
+/* Malloc'd sorted listing (path, type, size) of everything under dir, but for the files in a
+ * store's .resumable/locks/ (they come and go with the requests that hold a key). */
 char *it_tree(const char *dir);
 void it_rm_rf(const char *path);
 

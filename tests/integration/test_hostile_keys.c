@@ -80,6 +80,34 @@ static void encoded_slash_is_decoded_once(void **state) {
   free(f);
 }
 
+/* A key is a name clients read back in JSON: bytes that are not UTF-8 would be stored under
+ * their raw bytes but come back as U+FFFD, naming a file that does not exist. */
+static void non_utf8_keys_are_400_and_touch_nothing(void **state) {
+  it_server *s = *state;
+  static const char *const keys[] = {
+      "caf%E9.bin", "caf\xe9.bin", "%ff%fe",    "a%80",         "a%C3",
+      "%C3/%A9",    "a%C0%AFb",     "%ED%A0%80", "%F4%90%80%80",
+  };
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    assert_refused_and_untouched(s, keys[i]);
+}
+
+/* UTF-8 keys are stored under their bytes and come back unchanged in the JSON reply. */
+static void utf8_key_is_stored_and_named_as_sent(void **state) {
+  it_server *s = *state;
+  it_resp r;
+  char path[512];
+  size_t len;
+  assert_int_equal(it_put(s, "caf%C3%A9/%E6%97%A5.bin", NULL, NULL, "hello", 5, &r), 200);
+  assert_non_null(strstr(r.body, "\"key\": \"caf\xc3\xa9/\xe6\x97\xa5.bin\""));
+  assert_null(strstr(r.body, "\\u"));
+  it_resp_free(&r);
+  char *f = it_read_file(it_key_path(s, "caf\xc3\xa9/\xe6\x97\xa5.bin", path, sizeof path), &len);
+  assert_non_null(f);
+  assert_int_equal(len, 5);
+  free(f);
+}
+
 static void malformed_content_range_is_400_and_server_still_answers(void **state) {
   it_server *s = *state;
   static const char *const ranges[] = {
@@ -137,6 +165,8 @@ int main(void) {
       T(traversal_and_reserved_keys_are_400_and_touch_nothing),
       T(key_over_1024_bytes_is_400),
       T(encoded_slash_is_decoded_once),
+      T(non_utf8_keys_are_400_and_touch_nothing),
+      T(utf8_key_is_stored_and_named_as_sent),
       T(malformed_content_range_is_400_and_server_still_answers),
       T(malformed_sha256_is_400),
       T(body_length_mismatch_is_400),

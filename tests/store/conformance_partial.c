@@ -14,6 +14,20 @@ static void assert_same_info(const resumable_partial_info *a, const resumable_pa
   assert_memory_equal(a->hash_state, b->hash_state, a->hash_state_len);
 }
 
+/* The same, except that the store may have dropped the hash state (hash_state_len 0): allowed
+ * once bytes were written after the sync, which a store may take for damage (store.h; the
+ * POSIX store ties the state to the data file's identity). */
+static void assert_same_info_but_state(const resumable_partial_info *a,
+                                       const resumable_partial_info *b)
+{
+  resumable_partial_info kept = *a;
+  if (a->hash_state_len == 0) {
+    kept.hash_state_len = b->hash_state_len;
+    memcpy(kept.hash_state, b->hash_state, sizeof(kept.hash_state));
+  }
+  assert_same_info(&kept, b);
+}
+
 /* A partial of `total` bytes bound to a target, holding msg[0..held) synced with its running
  * hash state; the handle is left open. */
 static void *make_synced(cf *c, const char *key, const uint8_t *msg, uint64_t held,
@@ -128,10 +142,10 @@ static void unsynced_tail_is_cut_on_reopen(cf *c)
   assert_int_equal(c->ops->partial_write(c->self, h, 4, msg + 4, 5), RESUMABLE_OK);
   c->ops->partial_close(c->self, h);
   assert_int_equal(c->ops->partial_stat(c->self, "k", &got), RESUMABLE_OK);
-  assert_same_info(&got, &want);
+  assert_same_info_but_state(&got, &want);
   assert_int_equal(c->ops->partial_open(c->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
                    RESUMABLE_OK);
-  assert_same_info(&got, &want);
+  assert_same_info_but_state(&got, &want);
   assert_int_equal(c->ops->partial_read(c->self, h, 0, buf, sizeof(buf), &n), RESUMABLE_OK);
   assert_int_equal(n, 4);
   assert_int_equal(c->ops->partial_write(c->self, h, 4, "ABCDEF", 6), RESUMABLE_OK);
@@ -218,7 +232,7 @@ static void synced_partial_survives_reopen(cf *c)
   c->ops->partial_close(c->self, h);
   cf_reopen(c);
   assert_int_equal(c->ops->partial_stat(c->self, "dir/up.bin", &got), RESUMABLE_OK);
-  assert_same_info(&got, &want);
+  assert_same_info_but_state(&got, &want);
   assert_int_equal(
       c->ops->partial_open(c->self, "dir/up.bin", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
       RESUMABLE_OK);

@@ -1,6 +1,8 @@
-/* Conformance: keys. Malformed keys never reach storage; on stores whose keys form a tree, a
- * key cannot be placed under a file or over other keys (RESUMABLE_E_CONFLICT), and a key that
- * cannot be placed holds no bytes. */
+/* Conformance: keys. Malformed keys never reach storage. On stores whose keys form a tree, a
+ * key cannot be placed under a file or a partial, nor over other keys (RESUMABLE_E_CONFLICT):
+ * a partial takes its place when it is created, so of two uploads that cannot both land the
+ * second is refused before any byte; a key that cannot be placed holds no bytes; a place is free
+ * again once its last key is gone; and a key that is only a directory reads as absent. */
 #include <string.h>
 
 #include "conformance.h"
@@ -22,9 +24,12 @@ static void assert_absent(cf *c, const char *key)
 {
   resumable_complete_info ci;
   resumable_partial_info pi;
+  void *r = &ci;
   assert_int_equal(c->ops->partial_stat(c->self, key, &pi), RESUMABLE_E_NOT_FOUND);
-  int rc = c->ops->complete_stat(c->self, key, &ci);
-  assert_true(rc == RESUMABLE_E_NOT_FOUND || rc == RESUMABLE_E_CONFLICT);
+  assert_int_equal(c->ops->complete_stat(c->self, key, &ci), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(c->ops->complete_open(c->self, key, &r, NULL), RESUMABLE_E_NOT_FOUND);
+  assert_null(r);
+  assert_int_equal(c->ops->complete_remove(c->self, key), RESUMABLE_E_NOT_FOUND);
 }
 
 /* The handler never passes these; a store refuses them anyway and stores nothing. */
@@ -123,6 +128,77 @@ static void staging_commit_under_a_new_file_conflicts(cf *c)
   cf_assert_complete(c, "d", "file", 4, 8);
 }
 
+static void *begin(cf *c, const char *key, resumable_partial_mode mode)
+{
+  resumable_partial_info info = cf_info(1);
+  void *h = NULL;
+  assert_int_equal(c->ops->partial_open(c->self, key, mode, &info, &h, NULL), RESUMABLE_OK);
+  return h;
+}
+
+static int finish(cf *c, void *h)
+{
+  resumable_complete_info ci = {.size = 1};
+  rs_sha256_digest("z", 1, ci.sha256);
+  int rc = c->ops->partial_write(c->self, h, 0, "z", 1);
+  if (rc == RESUMABLE_OK)
+    rc = c->ops->partial_commit(c->self, h, &ci);
+  c->ops->partial_close(c->self, h);
+  return rc;
+}
+
+/* A partial of e/f will need e as a directory: no upload of e may begin meanwhile. */
+static void partial_below_blocks_its_parent(cf *c)
+{
+  void *ef = begin(c, "e/f", RESUMABLE_PARTIAL_CREATE);
+  assert_int_equal(try_create(c, "e", RESUMABLE_PARTIAL_CREATE), RESUMABLE_E_CONFLICT);
+  assert_int_equal(try_create(c, "e", RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
+  assert_absent(c, "e");
+  assert_int_equal(try_create(c, "e/g", RESUMABLE_PARTIAL_STAGING), RESUMABLE_OK); /* sibling */
+  assert_int_equal(finish(c, ef), RESUMABLE_OK);
+  cf_assert_complete(c, "e/f", "z", 1, 4);
+}
+
+/* A partial of e will be a file e: nothing may begin below it meanwhile. */
+static void partial_blocks_keys_below_it(cf *c)
+{
+  void *e = begin(c, "e", RESUMABLE_PARTIAL_CREATE);
+  assert_int_equal(try_create(c, "e/f", RESUMABLE_PARTIAL_CREATE), RESUMABLE_E_CONFLICT);
+  assert_int_equal(try_create(c, "e/f/g", RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
+  /* "e" is a prefix of "ee", not a parent */
+  assert_int_equal(try_create(c, "ee/f", RESUMABLE_PARTIAL_STAGING), RESUMABLE_OK);
+  assert_int_equal(finish(c, e), RESUMABLE_OK);
+  assert_int_equal(try_create(c, "e/f", RESUMABLE_PARTIAL_CREATE), RESUMABLE_E_CONFLICT);
+}
+
+/* A staging upload holds no place: a partial begun below its key meanwhile wins. */
+static void staging_commit_loses_to_a_partial_begun_below_it(cf *c)
+{
+  void *e = begin(c, "e", RESUMABLE_PARTIAL_STAGING);
+  void *ef = begin(c, "e/f", RESUMABLE_PARTIAL_CREATE);
+  assert_int_equal(finish(c, e), RESUMABLE_E_CONFLICT);
+  assert_absent(c, "e");
+  assert_int_equal(finish(c, ef), RESUMABLE_OK);
+  cf_assert_complete(c, "e/f", "z", 1, 4);
+}
+
+/* No directory outlives its last key, file or partial. */
+static void removed_keys_free_their_place(cf *c)
+{
+  assert_int_equal(cf_put(c, "a/b/c", "abc", 3), RESUMABLE_OK);
+  assert_int_equal(cf_put(c, "a/x", "xyz", 3), RESUMABLE_OK);
+  assert_int_equal(c->ops->complete_remove(c->self, "a/b/c"), RESUMABLE_OK);
+  assert_int_equal(cf_put(c, "a/b", "now a file", 10), RESUMABLE_OK);
+  assert_int_equal(try_create(c, "a", RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
+  assert_int_equal(c->ops->complete_remove(c->self, "a/b"), RESUMABLE_OK);
+  assert_int_equal(c->ops->complete_remove(c->self, "a/x"), RESUMABLE_OK);
+  assert_int_equal(cf_put(c, "a", "a file too", 10), RESUMABLE_OK);
+  c->ops->partial_close(c->self, begin(c, "p/q", RESUMABLE_PARTIAL_CREATE));
+  assert_int_equal(c->ops->partial_remove(c->self, "p/q"), RESUMABLE_OK);
+  assert_int_equal(cf_put(c, "p", "free", 4), RESUMABLE_OK);
+  cf_assert_complete(c, "p", "free", 4, 4);
+}
+
 #define CASE(name, needs) {#name, name, needs}
 const cf_case cf_tree_cases[] = {
   CASE(malformed_keys_are_refused, 0),
@@ -130,5 +206,9 @@ const cf_case cf_tree_cases[] = {
   CASE(file_blocks_keys_below_it, CF_TREE),
   CASE(keys_below_block_a_file, CF_TREE),
   CASE(staging_commit_under_a_new_file_conflicts, CF_TREE),
+  CASE(partial_below_blocks_its_parent, CF_TREE),
+  CASE(partial_blocks_keys_below_it, CF_TREE),
+  CASE(staging_commit_loses_to_a_partial_begun_below_it, CF_TREE),
+  CASE(removed_keys_free_their_place, CF_TREE),
 };
 const size_t cf_tree_count = sizeof(cf_tree_cases) / sizeof(cf_tree_cases[0]);

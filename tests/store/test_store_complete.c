@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "store_fixture.h"
+#include "store_fs.h"
 
 static const uint8_t fake_sha[32] = {0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
                                      0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
@@ -62,6 +63,39 @@ static void complete_stat_rehashes_file_changed_in_place(void **state)
   assert_int_equal(f->ops->complete_stat(f->self, "f.bin", &ci), RESUMABLE_OK);
   assert_int_equal(ci.size, 7);
   assert_memory_equal(ci.sha256, want, 32);
+}
+
+/* An edit in place that keeps the length and sets the mtime back (touch -d, a careless tool)
+ * still changes the ctime: the file is hashed again, never served with its old hash. */
+static void complete_stat_rehashes_file_edited_with_mtime_restored(void **state)
+{
+  fixture *f = *state;
+  resumable_complete_info ci;
+  uint8_t want[32];
+  char p[512];
+  struct stat before, after;
+  assert_int_equal(fx_put(f, "f.bin", "hello", 5, NULL), RESUMABLE_OK);
+  assert_int_equal(f->ops->complete_stat(f->self, "f.bin", &ci), RESUMABLE_OK);
+  fx_path(f, "f.bin", p, sizeof(p));
+  assert_int_equal(stat(p, &before), 0);
+  int fd = open(p, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, "j", 1, 0), 1);
+  close(fd);
+  struct timespec t[2] = {before.st_atim, before.st_mtim};
+  assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+  assert_int_equal(stat(p, &after), 0);
+  assert_int_equal(after.st_ino, before.st_ino);
+  assert_int_equal(after.st_size, before.st_size);
+  assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  rs_sha256_digest("jello", 5, want);
+  assert_int_equal(f->ops->complete_stat(f->self, "f.bin", &ci), RESUMABLE_OK);
+  assert_int_equal(ci.size, 5);
+  assert_memory_equal(ci.sha256, want, 32);
+  void *r = NULL;
+  assert_int_equal(f->ops->complete_open(f->self, "f.bin", &r, &ci), RESUMABLE_OK);
+  assert_memory_equal(ci.sha256, want, 32);
+  f->ops->complete_close(f->self, r);
 }
 
 /* A file placed by hand gets a sidecar on first stat, so later stats need not re-read. */
@@ -242,6 +276,10 @@ static void complete_stat_ignores_sidecar_of_another_key(void **state)
   fx_path(f, "a", from, sizeof(from));
   fx_path(f, "b", to, sizeof(to));
   assert_int_equal(link(from, to), 0);
+  /* The link changed the inode's ctime: record a's (deliberately wrong) digest again. */
+  struct stat st;
+  assert_int_equal(stat(from, &st), 0);
+  assert_int_equal(rs_fs_sum_save(f->self, na, "a", &st, fake_sha), RESUMABLE_OK);
   snprintf(rel, sizeof(rel), ".resumable/sums/%s", na);
   fx_path(f, rel, from, sizeof(from));
   snprintf(rel, sizeof(rel), ".resumable/sums/%s", nb);
@@ -280,6 +318,7 @@ int main(void)
     T(complete_stat_rehashes_file_replaced_out_of_band),
     T(complete_stat_rehashes_file_changed_in_place),
     T(complete_stat_records_sidecar_for_unknown_file),
+    T(complete_stat_rehashes_file_edited_with_mtime_restored),
     T(complete_stat_ignores_corrupt_sidecar),
     T(complete_stat_hashes_large_unknown_file),
     T(complete_stat_ignores_sidecar_of_another_key),

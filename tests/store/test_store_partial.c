@@ -112,6 +112,9 @@ static void partial_meta_ahead_of_data_shrinks_held_and_drops_hash(void **state)
   f->ops->partial_close(f->self, h);
 }
 
+/* Bytes written after the last sync (by a process that then died) are cut off. They changed the
+ * file since the meta was written, which the store cannot tell from damage to the held prefix,
+ * so the hash state is dropped too (the handler hashes the prefix again). */
 static void partial_unsynced_tail_is_cut_on_open(void **state)
 {
   fixture *f = *state;
@@ -127,9 +130,128 @@ static void partial_unsynced_tail_is_cut_on_open(void **state)
 
   assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
                    RESUMABLE_OK);
+  want.hash_state_len = 0;
   assert_same_info(&got, &want);
   assert_int_equal(fx_size(f, data), 4);
   f->ops->partial_close(f->self, h);
+}
+
+/* Overwrite byte `at` of a file under the root in place (same length) and set its mtime back,
+ * as a careless tool or a bad disk would leave it. */
+static void damage_in_place(fixture *f, const char *rel, long at)
+{
+  char p[512];
+  struct stat before;
+  fx_path(f, rel, p, sizeof(p));
+  assert_int_equal(stat(p, &before), 0);
+  int fd = open(p, O_RDWR);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, "\xff", 1, at), 1);
+  close(fd);
+  struct timespec t[2] = {before.st_atim, before.st_mtim};
+  assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+  struct stat after;
+  assert_int_equal(stat(p, &after), 0);
+  assert_int_equal(after.st_size, before.st_size);
+  assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+}
+
+/* A held byte flipped behind the store's back (same length, mtime restored): the saved hash
+ * state is not the hash of these bytes any more, so it is not handed out. */
+static void partial_data_changed_in_place_drops_hash_state(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char data[256];
+  void *h = make_synced(f, "k", msg, 8, 10, &want);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("k", "data", data, sizeof(data));
+  damage_in_place(f, data, 3);
+
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 8);
+  assert_int_equal(got.hash_state_len, 0);
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
+  assert_int_equal(got.held, 8);
+  assert_int_equal(got.hash_state_len, 0);
+  /* Once the handler synced a state rebuilt from these bytes, it is trusted again. */
+  want.held = 8;
+  rs_sha256 s;
+  uint8_t now[8];
+  size_t n = 0;
+  assert_int_equal(f->ops->partial_read(f->self, h, 0, now, 8, &n), RESUMABLE_OK);
+  assert_int_equal(n, 8);
+  rs_sha256_init(&s);
+  rs_sha256_update(&s, now, 8);
+  want.hash_state_len = rs_sha256_export(&s, want.hash_state, sizeof(want.hash_state));
+  rs_sha256_free(&s);
+  assert_int_equal(f->ops->partial_sync(f->self, h, &want), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_same_info(&got, &want);
+}
+
+/* The same bytes in another file (a copy moved over the data): another inode, not trusted. */
+static void partial_data_replaced_by_a_copy_drops_hash_state(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char data[256], p[512], copy[512];
+  void *h = make_synced(f, "k", msg, 8, 10, &want);
+  f->ops->partial_close(f->self, h);
+  fx_partial_file("k", "data", data, sizeof(data));
+  fx_path(f, data, p, sizeof(p));
+  fx_write(f, "copy", msg, 8);
+  fx_path(f, "copy", copy, sizeof(copy));
+  assert_int_equal(rename(copy, p), 0);
+  assert_int_equal(f->ops->partial_stat(f->self, "k", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 8);
+  assert_int_equal(got.hash_state_len, 0);
+}
+
+/* A meta written before identities were recorded ("RSPART1") still loads: its partial is kept,
+ * its hash state is rebuilt from the bytes. */
+static void partial_meta_without_identity_keeps_bytes_not_hash_state(void **state)
+{
+  fixture *f = *state;
+  const uint8_t msg[] = "0123456789";
+  resumable_partial_info want, got;
+  char meta[256];
+  void *h = make_synced(f, "old", msg, 6, 10, &want);
+  f->ops->partial_close(f->self, h);
+  uint8_t rec[512];
+  size_t n = 0;
+  memcpy(rec, "RSPART1", 8);
+  n = 8;
+  for (int i = 7; i >= 0; i--)
+    rec[n++] = (uint8_t)(want.total >> (8 * i));
+  for (int i = 7; i >= 0; i--)
+    rec[n++] = (uint8_t)(want.held >> (8 * i));
+  rec[n++] = 1;
+  memcpy(rec + n, want.target_sha256, 32);
+  n += 32;
+  rec[n++] = (uint8_t)(want.hash_state_len >> 8);
+  rec[n++] = (uint8_t)want.hash_state_len;
+  memcpy(rec + n, want.hash_state, want.hash_state_len);
+  n += want.hash_state_len;
+  rec[n++] = 0;
+  rec[n++] = 3;
+  memcpy(rec + n, "old", 3);
+  n += 3;
+  rs_sha256_digest(rec, n, rec + n);
+  n += 32;
+  fx_partial_file("old", "meta", meta, sizeof(meta));
+  fx_write(f, meta, rec, n);
+  fx_restart(f);
+  assert_int_equal(f->ops->partial_stat(f->self, "old", &got), RESUMABLE_OK);
+  assert_int_equal(got.held, 6);
+  assert_int_equal(got.total, 10);
+  assert_int_equal(got.has_target, 1);
+  assert_int_equal(got.hash_state_len, 0);
 }
 
 static void partial_sync_discards_bytes_past_held(void **state)
@@ -304,7 +426,10 @@ static pid_t dead_pid(void)
   return pid;
 }
 
-static void startup_clears_temp_files_of_dead_processes(void **state)
+/* A temp file is live while some process holds its lock, whatever its name says: one named for
+ * this very process but unlocked is a dead process's leftover too (pids mean nothing across
+ * hosts, and get reused). */
+static void startup_clears_unlocked_temp_files(void **state)
 {
   fixture *f = *state;
   char a[128], b[128], mine[128];
@@ -321,12 +446,53 @@ static void startup_clears_temp_files_of_dead_processes(void **state)
   assert_false(fx_exists(f, a));
   assert_false(fx_exists(f, b));
   assert_false(fx_exists(f, ".resumable/tmp/unparsable"));
-  assert_true(fx_exists(f, mine)); /* a live process may still be using it */
+  assert_false(fx_exists(f, mine));
   assert_int_equal(fx_count_rel(f, ".resumable/partial"), 0);
 }
 
-/* A second store on the same root (e.g. a host restarting its server in-process) must not pull
- * a staging file from under the first. */
+/* A temp file whose name carries a dead pid, locked by a live process (as another host's
+ * server would hold it): kept. Once that process is gone, removed. */
+static void startup_keeps_temp_files_locked_by_a_live_process(void **state)
+{
+  fixture *f = *state;
+  char rel[128], path[512];
+  int ready[2], stop[2];
+  snprintf(rel, sizeof(rel), ".resumable/tmp/stage-%lx-7-8", (unsigned long)dead_pid());
+  fx_write(f, rel, "z", 1);
+  fx_path(f, rel, path, sizeof(path));
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(stop), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    /* Holds no pipe of the test runner's open, and ends when the parent's end of `stop` does
+     * (the parent exits, or writes): a failed assertion in the parent never leaves it behind. */
+    close(1);
+    close(2);
+    close(ready[0]);
+    close(stop[1]);
+    int fd = open(path, O_RDWR);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    char c = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 'y' : 'n';
+    if (write(ready[1], &c, 1) != 1 || read(stop[0], &c, 1) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  char c = 0;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  assert_int_equal(c, 'y');
+  fx_restart(f);
+  assert_true(fx_exists(f, rel));
+  assert_int_equal(write(stop[1], "x", 1), 1);
+  assert_int_equal(waitpid(child, NULL, 0), child);
+  fx_restart(f);
+  assert_false(fx_exists(f, rel));
+  close(ready[0]);
+  close(ready[1]);
+  close(stop[0]);
+  close(stop[1]);
+}
+
 static void second_store_on_same_root_keeps_live_staging_file(void **state)
 {
   fixture *f = *state;
@@ -422,6 +588,9 @@ int main(void)
     T(partial_absent_is_not_found),
     T(partial_meta_ahead_of_data_shrinks_held_and_drops_hash),
     T(partial_unsynced_tail_is_cut_on_open),
+    T(partial_data_changed_in_place_drops_hash_state),
+    T(partial_data_replaced_by_a_copy_drops_hash_state),
+    T(partial_meta_without_identity_keeps_bytes_not_hash_state),
     T(partial_sync_discards_bytes_past_held),
     T(partial_corrupt_meta_is_absent_and_cleaned),
     T(partial_meta_damaged_at_any_byte_is_absent),
@@ -432,7 +601,8 @@ int main(void)
     T(partial_remove_keeps_complete_file),
     T(staging_close_without_commit_leaves_nothing),
     T(staging_commit_leaves_no_temp_file),
-    T(startup_clears_temp_files_of_dead_processes),
+    T(startup_clears_unlocked_temp_files),
+    T(startup_keeps_temp_files_locked_by_a_live_process),
     T(second_store_on_same_root_keeps_live_staging_file),
     T(partial_sync_refused_on_staging),
   };

@@ -18,6 +18,8 @@ static void plant_link(fixture *f, const char *rel, const char *target)
   assert_int_equal(symlink(target, p), 0);
 }
 
+/* No upload of `key` may begin (CONFLICT), and the key holds no file: whatever is on disk there
+ * (a directory, a link, a file in the way) is not one of the store's files (NOT_FOUND). */
 static void assert_refused_everywhere(fixture *f, const char *key)
 {
   resumable_partial_info info = fx_info(3);
@@ -27,9 +29,9 @@ static void assert_refused_everywhere(fixture *f, const char *key)
                    RESUMABLE_E_CONFLICT);
   assert_int_equal(f->ops->partial_open(f->self, key, RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
                    RESUMABLE_E_CONFLICT);
-  assert_int_equal(f->ops->complete_stat(f->self, key, &ci), RESUMABLE_E_CONFLICT);
-  assert_int_equal(f->ops->complete_open(f->self, key, &h, NULL), RESUMABLE_E_CONFLICT);
-  assert_int_equal(f->ops->complete_remove(f->self, key), RESUMABLE_E_CONFLICT);
+  assert_int_equal(f->ops->complete_stat(f->self, key, &ci), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->complete_open(f->self, key, &h, NULL), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(f->ops->complete_remove(f->self, key), RESUMABLE_E_NOT_FOUND);
 }
 
 static void symlink_segment_is_conflict_and_outside_untouched(void **state)
@@ -86,12 +88,14 @@ static void file_as_segment_is_conflict(void **state)
   assert_int_equal(fx_size(f, "plain"), 1);
 }
 
+/* A directory holding something is other keys' place: refused. */
 static void directory_at_final_name_is_conflict(void **state)
 {
   fixture *f = *state;
   char p[512];
   fx_path(f, "dir", p, sizeof(p));
   assert_int_equal(mkdir(p, 0755), 0);
+  fx_write(f, "dir/inside", "i", 1);
   assert_refused_everywhere(f, "dir");
   /* Also at commit, when the directory appears after the upload started. */
   resumable_partial_info info = fx_info(1);
@@ -103,9 +107,37 @@ static void directory_at_final_name_is_conflict(void **state)
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "z", 1), RESUMABLE_OK);
   fx_path(f, "dir2", p, sizeof(p));
   assert_int_equal(mkdir(p, 0755), 0);
+  fx_write(f, "dir2/inside", "i", 1);
   assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_CONFLICT);
   f->ops->partial_close(f->self, h);
-  assert_int_equal(fx_count_rel(f, "dir2"), 0);
+  assert_int_equal(fx_count_rel(f, "dir2"), 1);
+}
+
+/* An empty directory at the key (left by a crash, or made by hand) holds no key: it is removed
+ * when a file takes its place, at the start of the upload or at its commit. */
+static void empty_directory_at_final_name_gives_way(void **state)
+{
+  fixture *f = *state;
+  char p[512];
+  resumable_complete_info ci;
+  fx_path(f, "dir", p, sizeof(p));
+  assert_int_equal(mkdir(p, 0755), 0);
+  assert_int_equal(f->ops->complete_stat(f->self, "dir", &ci), RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(fx_put(f, "dir", "abc", 3, NULL), RESUMABLE_OK);
+  assert_int_equal(fx_size(f, "dir"), 3);
+  resumable_partial_info info = fx_info(1);
+  void *h = NULL;
+  ci.size = 1;
+  rs_sha256_digest("z", 1, ci.sha256);
+  assert_int_equal(f->ops->partial_open(f->self, "dir2", RESUMABLE_PARTIAL_STAGING, &info, &h,
+                                        NULL),
+                   RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_write(f->self, h, 0, "z", 1), RESUMABLE_OK);
+  fx_path(f, "dir2", p, sizeof(p));
+  assert_int_equal(mkdir(p, 0755), 0);
+  assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
+  f->ops->partial_close(f->self, h);
+  assert_int_equal(fx_size(f, "dir2"), 1);
 }
 
 /* The handler rejects these keys; the store refuses them anyway. */
@@ -240,7 +272,6 @@ static const resumable_store_ops full_ops = {
 
 static void store_new_rejects_ops_with_a_missing_member(void **state)
 {
-  (void)state;
   resumable_store *s = (resumable_store *)&s;
   int self = 0;
   destroyed = 0;
@@ -266,6 +297,18 @@ static void store_new_rejects_ops_with_a_missing_member(void **state)
   WITHOUT(complete_remove);
   WITHOUT(destroy);
 #undef WITHOUT
+  /* The key_* ops come as a group: a part of it is refused, none at all is fine. */
+  const resumable_store_ops *fs_ops = resumable_store_ops_of(((fixture *)*state)->store);
+  resumable_store_ops partial_keys = full_ops;
+  partial_keys.key_lock = fs_ops->key_lock;
+  assert_int_equal(resumable_store_new(&s, &partial_keys, &self), RESUMABLE_E_INVALID_ARG);
+  partial_keys.key_unlock = fs_ops->key_unlock;
+  assert_int_equal(resumable_store_new(&s, &partial_keys, &self), RESUMABLE_E_INVALID_ARG);
+  partial_keys.key_release = fs_ops->key_release;
+  assert_int_equal(resumable_store_new(&s, &partial_keys, &self), RESUMABLE_OK);
+  resumable_store_free(s);
+  assert_int_equal(destroyed, 1);
+  destroyed = 0;
   assert_int_equal(resumable_store_new(&s, NULL, &self), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_store_new(NULL, &full_ops, &self), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(destroyed, 0);
@@ -344,7 +387,10 @@ static void store_ops_leak_no_descriptors(void **state)
     assert_int_equal(f->ops->complete_open(f->self, "x/y/z", &h, &ci), RESUMABLE_OK);
     assert_int_equal(f->ops->complete_read(f->self, h, 0, buf, sizeof(buf), &n), RESUMABLE_OK);
     f->ops->complete_close(f->self, h);
-    assert_int_equal(f->ops->complete_stat(f->self, "link/a", &ci), RESUMABLE_E_CONFLICT);
+    assert_int_equal(f->ops->complete_stat(f->self, "link/a", &ci), RESUMABLE_E_NOT_FOUND);
+    assert_int_equal(f->ops->partial_open(f->self, "link/a", RESUMABLE_PARTIAL_CREATE, &info, &h,
+                                          NULL),
+                     RESUMABLE_E_CONFLICT);
     assert_int_equal(f->ops->complete_stat(f->self, "x/none", &ci), RESUMABLE_E_NOT_FOUND);
     assert_int_equal(
         f->ops->partial_open(f->self, "p", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
@@ -370,11 +416,12 @@ int main(void)
     T(symlink_planted_before_commit_is_conflict),
     T(file_as_segment_is_conflict),
     T(directory_at_final_name_is_conflict),
+    T(empty_directory_at_final_name_gives_way),
     T(escaping_and_reserved_keys_are_refused),
     T(parallel_commits_of_different_keys_all_land),
     T(store_ops_leak_no_descriptors),
     cmocka_unit_test(errno_maps_to_store_errors),
-    cmocka_unit_test(store_new_rejects_ops_with_a_missing_member),
+    T(store_new_rejects_ops_with_a_missing_member),
     cmocka_unit_test(store_new_wraps_and_free_destroys_once),
     T(store_fs_new_makes_missing_root_and_rejects_bad_ones),
   };

@@ -42,16 +42,23 @@ void tt_hex(const uint8_t sha[32], char out[65]);
 /* SHA-256 of a whole file; -1 if it cannot be read. */
 int tt_hash_file(int dirfd, const char *path, uint8_t sha[32], uint64_t *size);
 
-/* ---- tt_serve.c: the resumable-serve child ---- */
+/* ---- tt_serve.c: the resumable-serve children (one root, --servers of them) ---- */
+#define TT_MAX_SERVERS 2
 typedef struct tt_serve {
   const char *exe;
   const char *root;
+  const char *const *extra; /* more arguments for it (NULL-terminated), or NULL */
   int log_fd;         /* its stderr */
   pid_t pid;          /* 0 when not running */
   char base_url[128]; /* "http://127.0.0.1:PORT/v1/files/" */
+  /* run state, under tt_run.mu */
+  int alive;          /* answers at base_url */
+  unsigned epoch;     /* bumped at every (re)start */
+  unsigned running;   /* uploader runs through it now */
+  pid_t last_pid;     /* the pid it had before its last kill (names of its temp files) */
 } tt_serve;
 
-/* fork/exec `exe --port 0 --root root`, wait (poll) for its ready line. 0 or -1. */
+/* fork/exec `exe --port 0 --root root [extra...]`, wait (poll) for its ready line. 0 or -1. */
 int tt_serve_start(tt_serve *s, int timeout_ms);
 /* Reap the child (already killed or told to stop). Returns its wait status. */
 int tt_serve_reap(tt_serve *s);
@@ -72,6 +79,9 @@ typedef struct tt_key {
   struct tt_run *run;
   unsigned index;
   char name[64];
+  int via;             /* the server of the run in progress, or -1 */
+  int twin_via;        /* with --servers 2: the server of a twin run beside it, or -1 */
+  tt_rng twin_rng;     /* which runs get a twin (seeded) */
   tt_version cur;      /* the version being uploaded (valid when have_cur) */
   int have_cur;
   int cur_started;     /* a run of cur has begun: it may appear on the server */
@@ -101,6 +111,7 @@ typedef struct tt_opts {
   unsigned max_delay_ms; /* TIMED kills wait 0..this */
   unsigned fallback_ms;  /* an armed event that has not fired by then becomes a timed kill */
   unsigned ready_ms;     /* server start timeout */
+  unsigned servers;      /* resumable-serve processes on the one root (1 or 2) */
   const char *serve_exe;
   int keep;
   int verbose;
@@ -111,15 +122,15 @@ typedef struct tt_run {
   char work[PATH_MAX]; /* temp dir: root/, src/, serve.log */
   char root[PATH_MAX + 8];
   char src[PATH_MAX + 8];
-  tt_serve srv;
+  tt_serve srv[TT_MAX_SERVERS];
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int alive;            /* the server answers at srv.base_url */
-  unsigned epoch;       /* bumped at every (re)start */
-  unsigned running;     /* uploader threads inside resumable_stager_run */
   int no_new_versions;  /* the kill target is reached */
   tt_trigger armed;
+  unsigned kill_both;   /* this kill takes every server down, not only one */
+  unsigned victim;      /* TT_TRIG_TIMED with one server to kill: which */
+  unsigned killed;      /* bit i: server i was killed by this kill */
   double frac;          /* TT_TRIG_PROGRESS */
   uint64_t slack;       /* TT_TRIG_FINAL: fire when position + slack >= total */
   unsigned post_ms;     /* TT_TRIG_FINAL: 0 kills at once; else main kills this much later */
@@ -140,13 +151,18 @@ typedef struct tt_run {
 void tt_fail(tt_run *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tt_note(tt_run *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* SIGKILL the server if alive (mu held): records `why`, wakes the main thread. */
-void tt_kill_locked(tt_run *t, tt_trigger why);
+/* SIGKILL server `which` (and, when this kill takes both, the other) if alive (mu held):
+ * records `why`, wakes the main thread. */
+void tt_kill_locked(tt_run *t, unsigned which, tt_trigger why);
+/* Bit mask of the servers that are not alive (mu held). */
+unsigned tt_dead_mask(const tt_run *t);
 /* Start one uploader thread per key (ids[files]). 0, or -1 (threads already started keep
  * running; the caller joins ids[0..*started-1]). */
 int tt_uploaders_start(tt_run *t, pthread_t *ids, unsigned *started);
 
-/* ---- tt_check.c ---- */
+/* ---- tt_check.c (POSIX root), or tests/s3/tt_check_s3.c (a bucket) ---- */
+/* Prepare the checks' storage (and t->srv's arguments for it) once the run is set up. 0 or -1. */
+int tt_check_init(tt_run *t);
 typedef struct tt_check_counts {
   unsigned torn;        /* a final file that is none of the allowed versions */
   unsigned lost;        /* an acknowledged version missing */
@@ -158,8 +174,11 @@ typedef struct tt_check_counts {
 
 /* Walk the root (server dead or idle): every final file is an allowed version. */
 void tt_check_root(tt_run *t, tt_check_counts *c);
-/* After a restart: .resumable/tmp empty, no orphan in partial/, HEAD agrees with the disk. */
-void tt_check_restarted(tt_run *t, tt_check_counts *c);
+/* After the servers in `restarted` (bit mask) came back: none of their dead processes' temp
+ * files is left (with every server restarted: .resumable/tmp is empty), no orphan in partial/,
+ * HEAD through them agrees with the disk; keys that an upload through a live server is
+ * changing meanwhile are left out. */
+void tt_check_restarted(tt_run *t, unsigned restarted, tt_check_counts *c);
 /* At the end: nothing under partial/ for any key. */
 void tt_check_no_partials(tt_run *t, tt_check_counts *c);
 

@@ -15,6 +15,12 @@
 #include "sha256.h"
 #include "tt.h"
 
+int tt_check_init(tt_run *t)
+{
+  (void)t; /* the root is made by setup() */
+  return 0;
+}
+
 void tt_partial_name(const char *key, const char *ext, char *out, size_t cap)
 {
   uint8_t d[32];
@@ -137,16 +143,48 @@ static int is_hex_name(const char *name, const char **ext)
   return strcmp(*ext, "data") == 0 || strcmp(*ext, "meta") == 0;
 }
 
-/* tmp/ holds nothing once a new server has started (uploaders are parked); in partial/ every
- * .data has its .meta and back. */
-static void check_state_dirs(tt_run *t, tt_check_counts *c)
+/* Is a run of this key going on through a live server (so its files may be mid-change)? */
+static int key_busy(const tt_run *t, const tt_key *k)
+{
+  return (k->via >= 0 && t->srv[k->via].alive) || (k->twin_via >= 0 && t->srv[k->twin_via].alive);
+}
+
+/* The key whose partial files are called `name` (<hex>.<ext>), or NULL. */
+static const tt_key *key_of_partial(tt_run *t, const char *name)
+{
+  char want[80];
+  for (unsigned i = 0; i < t->o.files; i++) {
+    tt_partial_name(t->keys[i].name, "data", want, sizeof want);
+    if (strncmp(want, name, 64) == 0)
+      return &t->keys[i];
+  }
+  return NULL;
+}
+
+/* Temp names are "<what>-<hex pid>-...": was it made by one of the dead processes in `mask`? */
+static int made_by(const tt_run *t, unsigned mask, const char *name)
+{
+  const char *dash = strchr(name, '-');
+  unsigned long pid = dash != NULL ? strtoul(dash + 1, NULL, 16) : 0;
+  for (unsigned i = 0; i < t->o.servers; i++)
+    if ((mask & (1u << i)) && pid != 0 && pid == (unsigned long)t->srv[i].last_pid)
+      return 1;
+  return 0;
+}
+
+/* Once the servers in `restarted` are up again, tmp/ holds no file of their dead processes
+ * (with every server restarted and the uploaders parked: nothing at all); in partial/ every
+ * .data has its .meta and back, but for keys an upload through a live server is changing. */
+static void check_state_dirs(tt_run *t, unsigned restarted, tt_check_counts *c)
 {
   char dir[PATH_MAX * 2];
+  int all = restarted == (1u << t->o.servers) - 1;
   snprintf(dir, sizeof dir, "%s/.resumable/tmp", t->root);
   DIR *d = opendir(dir);
   struct dirent *e;
   while (d != NULL && (e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+        (all || made_by(t, restarted, e->d_name))) {
       c->leftovers++;
       tt_fail(t, "stale file after restart: .resumable/tmp/%s", e->d_name);
     }
@@ -162,6 +200,9 @@ static void check_state_dirs(tt_run *t, tt_check_counts *c)
     char other[PATH_MAX * 3];
     struct stat st;
     int ours = is_hex_name(e->d_name, &ext);
+    const tt_key *k = ours ? key_of_partial(t, e->d_name) : NULL;
+    if (k != NULL && key_busy(t, k))
+      continue;
     if (ours)
       snprintf(other, sizeof other, "%s/%.64s.%s", dir, e->d_name,
                strcmp(ext, "data") == 0 ? "meta" : "data");
@@ -206,11 +247,11 @@ static size_t discard(char *buf, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-/* HEAD (or, with `get`, GET of the first byte) of a key. */
-static int request(tt_run *t, tt_key *k, int get, int with_range, head_reply *h)
+/* HEAD (or, with `get`, GET of the first byte) of a key, through server `via`. */
+static int request(tt_run *t, unsigned via, tt_key *k, int get, int with_range, head_reply *h)
 {
   char url[256];
-  snprintf(url, sizeof url, "%s%s", t->srv.base_url, k->name);
+  snprintf(url, sizeof url, "%s%s", t->srv[via].base_url, k->name);
   memset(h, 0, sizeof *h);
   h->size = h->total = -1;
   CURL *c = curl_easy_init();
@@ -230,7 +271,7 @@ static int request(tt_run *t, tt_key *k, int get, int with_range, head_reply *h)
   return rc == CURLE_OK ? 0 : -1;
 }
 
-static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
+static void check_head(tt_run *t, unsigned via, tt_key *k, tt_check_counts *c)
 {
   uint8_t sha[32];
   char hex[65];
@@ -238,7 +279,7 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
   head_reply h;
   int present = final_hash(t, k, sha, &size);
   tt_hex(sha, hex);
-  if (request(t, k, 0, 0, &h) != 0 || (h.status != 200 && h.status != 404)) {
+  if (request(t, via, k, 0, 0, &h) != 0 || (h.status != 200 && h.status != 404)) {
     c->head_bad++;
     tt_fail(t, "%s: HEAD failed (status %ld)", k->name, h.status);
     return;
@@ -257,7 +298,7 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
   }
   int via_get = h.total >= 0; /* complete and partial: the file's hash comes with GET */
   if (via_get)
-    request(t, k, 1, size > 0, &h);
+    request(t, via, k, 1, size > 0, &h);
   if ((h.status != 200 && h.status != 206) || strcasecmp(h.sha, hex) != 0 ||
       (!via_get && h.size != (long long)size)) {
     c->head_bad++;
@@ -266,11 +307,15 @@ static void check_head(tt_run *t, tt_key *k, tt_check_counts *c)
   }
 }
 
-void tt_check_restarted(tt_run *t, tt_check_counts *c)
+void tt_check_restarted(tt_run *t, unsigned restarted, tt_check_counts *c)
 {
-  check_state_dirs(t, c);
+  unsigned via = 0;
+  while (via + 1 < t->o.servers && !(restarted & (1u << via)))
+    via++;
+  check_state_dirs(t, restarted, c);
   for (unsigned i = 0; i < t->o.files; i++)
-    check_head(t, &t->keys[i], c);
+    if (!key_busy(t, &t->keys[i]))
+      check_head(t, via, &t->keys[i], c);
 }
 
 void tt_check_no_partials(tt_run *t, tt_check_counts *c)
@@ -311,7 +356,7 @@ void tt_classify_kill(tt_run *t, tt_commit_evidence *e)
   e->staged = count_tmp(t);
   for (unsigned i = 0; i < t->o.files; i++) {
     tt_key *k = &t->keys[i];
-    if (!k->have_cur || !k->cur_started || k->cur.size == 0)
+    if (!k->have_cur || !k->cur_started || k->cur.size == 0 || key_busy(t, k))
       continue;
     char name[80], data[PATH_MAX * 2], meta[PATH_MAX * 2];
     struct stat ds, ms;

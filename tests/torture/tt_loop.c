@@ -1,5 +1,7 @@
 /* The main thread's loop: arm a kill, wait for it (poll() on the wake pipe with the seeded
- * timeout), SIGKILL, let the uploaders park, check the dead root, restart, check again. */
+ * timeout), SIGKILL, let the uploaders of the dead server(s) park, check the root, restart,
+ * check again. With --servers 2 a kill takes down one server (the other keeps serving, and
+ * uploads move to it) or, planned from the seed, both. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +35,13 @@ static unsigned arm(tt_run *t, tt_rng *plan)
   t->post_ms = tt_range(plan, 0, 1) ? 0 : (unsigned)tt_range(plan, 1, 80);
   t->final_seen = 0;
   unsigned delay = (unsigned)tt_range(plan, 0, t->o.max_delay_ms);
+  t->killed = 0;
+  t->kill_both = 0;
+  t->victim = 0;
+  if (t->o.servers > 1) { /* drawn only then: single-server plans replay as before */
+    t->kill_both = tt_range(plan, 0, 2) == 2;
+    t->victim = (unsigned)tt_range(plan, 0, t->o.servers - 1);
+  }
   return t->armed == TT_TRIG_TIMED ? delay : t->o.fallback_ms;
 }
 
@@ -43,7 +52,7 @@ static void wait_for_kill(tt_run *t, unsigned timeout_ms)
 {
   int64_t deadline = now_ms() + timeout_ms;
   int post = 0;
-  while (t->alive && t->threads_done < t->o.files) {
+  while (t->killed == 0 && t->threads_done < t->o.files) {
     if (t->final_seen && !post) { /* an upload's last bytes are out: kill a bit later */
       post = 1;
       deadline = now_ms() + t->post_ms;
@@ -51,7 +60,7 @@ static void wait_for_kill(tt_run *t, unsigned timeout_ms)
     int64_t left = deadline - now_ms();
     if (left <= 0) {
       if (post)
-        tt_kill_locked(t, TT_TRIG_FINAL);
+        tt_kill_locked(t, t->victim, TT_TRIG_FINAL);
       break;
     }
     pthread_mutex_unlock(&t->mu);
@@ -66,29 +75,49 @@ static void wait_for_kill(tt_run *t, unsigned timeout_ms)
 }
 
 /* The child must have died from our SIGKILL, never on its own. */
-static void reap_killed(tt_run *t, tt_stats *st)
+static void reap_killed(tt_run *t, tt_stats *st, unsigned i)
 {
-  int ws = tt_serve_reap(&t->srv);
+  t->srv[i].last_pid = t->srv[i].pid;
+  int ws = tt_serve_reap(&t->srv[i]);
   if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL) {
     st->bad_exits++;
-    tt_fail(t, "server ended by itself (wait status %#x) before our SIGKILL", (unsigned)ws);
+    tt_fail(t, "server %u ended by itself (wait status %#x) before our SIGKILL", i,
+            (unsigned)ws);
   }
 }
 
-/* mu held, server reaped, uploaders parked: check, restart, check, release. 0 or -1. */
-static int restart(tt_run *t, tt_stats *st)
+/* mu held, the servers in `dead` reaped, their uploaders parked: check, restart them, check,
+ * release. 0 or -1. */
+static int restart(tt_run *t, tt_stats *st, unsigned dead)
 {
   tt_check_root(t, &st->checks);
-  if (tt_serve_start(&t->srv, (int)t->o.ready_ms) != 0) {
-    st->restart_failures++;
-    tt_fail(t, "server did not restart on %s (see %s/serve.log)", t->root, t->work);
-    return -1;
+  for (unsigned i = 0; i < t->o.servers; i++) {
+    if (!(dead & (1u << i)))
+      continue;
+    if (tt_serve_start(&t->srv[i], (int)t->o.ready_ms) != 0) {
+      st->restart_failures++;
+      tt_fail(t, "server %u did not restart on %s (see %s/serve.log)", i, t->root, t->work);
+      return -1;
+    }
   }
-  tt_check_restarted(t, &st->checks);
-  t->epoch++;
-  t->alive = 1;
+  tt_check_restarted(t, dead, &st->checks);
+  for (unsigned i = 0; i < t->o.servers; i++) {
+    if (dead & (1u << i)) {
+      t->srv[i].epoch++;
+      t->srv[i].alive = 1;
+    }
+  }
   pthread_cond_broadcast(&t->cv);
   return 0;
+}
+
+/* Uploader runs still going through the servers in `mask`. */
+static unsigned running_through(const tt_run *t, unsigned mask)
+{
+  unsigned n = 0;
+  for (unsigned i = 0; i < t->o.servers; i++)
+    n += (mask & (1u << i)) ? t->srv[i].running : 0;
+  return n;
 }
 
 /* One kill. mu held. 0, or -1 when the run cannot go on. */
@@ -97,33 +126,37 @@ static int one_kill(tt_run *t, tt_rng *plan, tt_stats *st)
   unsigned timeout = arm(t, plan);
   tt_trigger planned = t->armed;
   wait_for_kill(t, timeout);
-  if (t->alive)
-    tt_kill_locked(t, TT_TRIG_TIMED); /* the delay ran out (or the armed event never came) */
+  if (t->killed == 0) /* the delay ran out (or the armed event never came) */
+    tt_kill_locked(t, t->victim, TT_TRIG_TIMED);
   tt_trigger why = t->fired_by;
   if (planned != TT_TRIG_TIMED && why == TT_TRIG_TIMED)
     st->fallbacks++;
   st->by_trigger[why]++;
-  while (t->running > 0)
+  unsigned dead = tt_dead_mask(t);
+  while (running_through(t, dead) > 0)
     pthread_cond_wait(&t->cv, &t->mu);
-  reap_killed(t, st);
+  for (unsigned i = 0; i < t->o.servers; i++)
+    if (dead & (1u << i))
+      reap_killed(t, st, i);
   tt_commit_evidence e = {0};
   tt_classify_kill(t, &e);
   e.after_200 = why == TT_TRIG_AFTER_200;
   int in_commit = e.landed + e.renamed + e.unacked + e.after_200 > 0;
   st->kills++;
+  st->both_kills += dead == (1u << t->o.servers) - 1 && t->o.servers > 1;
   st->commit_kills += in_commit;
   st->ev.landed += e.landed;
   st->ev.renamed += e.renamed;
   st->ev.unacked += e.unacked;
   st->ev.after_200 += e.after_200;
   st->ev.staged += e.staged;
-  tt_note(t, "kill %u: %s%s (all bytes landed %u, renamed before meta removed %u, committed "
-          "unacked %u, right after 200 %u; tmp files left %u)", st->kills, trig_names[why],
-          planned != why ? " (fallback)" : "", e.landed, e.renamed, e.unacked, e.after_200,
-          e.staged);
+  tt_note(t, "kill %u: %s%s, server mask %#x (all bytes landed %u, renamed before meta removed "
+          "%u, committed unacked %u, right after 200 %u; tmp files left %u)", st->kills,
+          trig_names[why], planned != why ? " (fallback)" : "", dead, e.landed, e.renamed,
+          e.unacked, e.after_200, e.staged);
   if (st->kills >= t->o.iterations)
     t->no_new_versions = 1;
-  return restart(t, st);
+  return restart(t, st, dead);
 }
 
 int tt_kill_loop(tt_run *t, tt_stats *st)
@@ -144,9 +177,12 @@ int tt_final_checks(tt_run *t, tt_stats *st)
 {
   pthread_mutex_lock(&t->mu);
   /* One more kill and restart with everything finished: the restart must sweep what is left. */
-  tt_kill_locked(t, TT_TRIG_NONE);
-  reap_killed(t, st);
-  int rc = restart(t, st);
+  t->kill_both = 1;
+  tt_kill_locked(t, 0, TT_TRIG_NONE);
+  unsigned all = (1u << t->o.servers) - 1;
+  for (unsigned i = 0; i < t->o.servers; i++)
+    reap_killed(t, st, i);
+  int rc = restart(t, st, all);
   if (rc == 0)
     tt_check_no_partials(t, &st->checks);
   for (unsigned i = 0; i < t->o.files; i++) {
@@ -158,11 +194,13 @@ int tt_final_checks(tt_run *t, tt_stats *st)
     }
   }
   pthread_mutex_unlock(&t->mu);
-  if (rc == 0 && kill(t->srv.pid, SIGTERM) == 0) {
-    int ws = tt_serve_reap(&t->srv);
+  for (unsigned i = 0; rc == 0 && i < t->o.servers; i++) {
+    if (kill(t->srv[i].pid, SIGTERM) != 0)
+      continue;
+    int ws = tt_serve_reap(&t->srv[i]);
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
       st->bad_exits++;
-      tt_fail(t, "server did not stop cleanly on SIGTERM (wait status %#x)", (unsigned)ws);
+      tt_fail(t, "server %u did not stop cleanly on SIGTERM (wait status %#x)", i, (unsigned)ws);
     }
   }
   return rc;

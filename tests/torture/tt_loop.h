@@ -6,6 +6,7 @@
 
 typedef struct tt_stats {
   unsigned kills;
+  unsigned both_kills;   /* with --servers 2: kills that took both servers down */
   unsigned commit_kills; /* kills with an upload inside its commit window (see tt_classify_kill) */
   unsigned by_trigger[TT_TRIG_COUNT];
   unsigned fallbacks;    /* armed events that did not come in time: timed kills instead */

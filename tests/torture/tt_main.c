@@ -53,7 +53,7 @@ static int usage(void)
 {
   fputs("usage: resumable-torture --serve PATH [--seed N] [--iterations KILLS] [--files N]\n"
         "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
-        "         [--keep] [--verbose]\n",
+        "         [--servers 1|2] [--keep] [--verbose]\n",
         stderr);
   return 2;
 }
@@ -98,6 +98,8 @@ static int parse(int argc, char **argv, tt_opts *o, int *have_seed)
       o->max_delay_ms = (unsigned)n;
     else if (strcmp(a, "--fallback-ms") == 0 && n > 0 && n < 600000)
       o->fallback_ms = (unsigned)n;
+    else if (strcmp(a, "--servers") == 0 && n >= 1 && n <= TT_MAX_SERVERS)
+      o->servers = (unsigned)n;
     else
       return -1;
     i++;
@@ -128,10 +130,13 @@ static int setup(tt_run *t)
   snprintf(log, sizeof log, "%s/serve.log", t->work);
   if (mkdir(t->root, 0755) != 0 || mkdir(t->src, 0755) != 0)
     return -1;
-  t->srv.exe = t->o.serve_exe;
-  t->srv.root = t->root;
-  t->srv.log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (t->srv.log_fd < 0 || pipe(t->wake) != 0)
+  int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  for (unsigned i = 0; i < t->o.servers; i++) { /* one log: lines carry no server, order does */
+    t->srv[i].exe = t->o.serve_exe;
+    t->srv[i].root = t->root;
+    t->srv[i].log_fd = log_fd;
+  }
+  if (log_fd < 0 || pipe(t->wake) != 0)
     return -1;
   for (int i = 0; i < 2; i++) {
     (void)fcntl(t->wake[i], F_SETFD, FD_CLOEXEC);
@@ -143,11 +148,13 @@ static int setup(tt_run *t)
   for (unsigned i = 0; i < t->o.files; i++) {
     t->keys[i].run = t;
     t->keys[i].index = i;
+    t->keys[i].via = t->keys[i].twin_via = -1;
+    t->keys[i].twin_rng = tt_derive(t->o.seed, 7, i);
     name_key(&t->keys[i], i);
   }
   pthread_mutex_init(&t->mu, NULL);
   pthread_cond_init(&t->cv, NULL);
-  return 0;
+  return tt_check_init(t);
 }
 
 static int tap_line(unsigned n, int ok, const char *what)
@@ -164,6 +171,9 @@ static int report(tt_run *t, const tt_stats *s, double secs)
          (unsigned long long)t->o.seed, s->kills, s->commit_kills, s->by_trigger[TT_TRIG_TIMED],
          s->by_trigger[TT_TRIG_PROGRESS], s->by_trigger[TT_TRIG_FINAL],
          s->by_trigger[TT_TRIG_AFTER_200], s->fallbacks);
+  if (t->o.servers > 1)
+    printf("# %u servers on one root: %u kills took one down (the other kept serving), %u took "
+           "all\n", t->o.servers, s->kills - s->both_kills, s->both_kills);
   printf("# commit evidence at the kills: all bytes landed %u, renamed before meta removed %u, "
          "committed but unacknowledged %u, right after a 200 %u; tmp files left for the "
          "restart to sweep %u\n",
@@ -200,13 +210,14 @@ int main(int argc, char **argv)
   static tt_run t;
   int have_seed = 0;
   t.o = (tt_opts){.iterations = 50, .files = 6, .size = 32 << 20, .min_versions = 2,
-                  .max_delay_ms = 300, .fallback_ms = 2000, .ready_ms = 60000};
+                  .max_delay_ms = 300, .fallback_ms = 2000, .ready_ms = 60000, .servers = 1};
   if (parse(argc, argv, &t.o, &have_seed) != 0)
     return usage();
   if (!have_seed)
     t.o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-  printf("# resumable-torture --seed %llu --iterations %u --files %u --size %llu\n",
-         (unsigned long long)t.o.seed, t.o.iterations, t.o.files, (unsigned long long)t.o.size);
+  printf("# resumable-torture --seed %llu --iterations %u --files %u --size %llu --servers %u\n",
+         (unsigned long long)t.o.seed, t.o.iterations, t.o.files, (unsigned long long)t.o.size,
+         t.o.servers);
   fflush(stdout);
   signal(SIGPIPE, SIG_IGN);
   struct timespec t0;
@@ -219,9 +230,13 @@ int main(int argc, char **argv)
   unsigned started = 0;
   tt_stats st = {0};
   int rc = -1;
-  if (ids != NULL && tt_serve_start(&t.srv, (int)t.o.ready_ms) == 0) {
-    t.alive = 1;
-    t.epoch = 1;
+  unsigned up = 0;
+  while (ids != NULL && up < t.o.servers && tt_serve_start(&t.srv[up], (int)t.o.ready_ms) == 0) {
+    t.srv[up].alive = 1;
+    t.srv[up].epoch = 1;
+    up++;
+  }
+  if (up == t.o.servers) {
     rc = tt_uploaders_start(&t, ids, &started);
     if (rc == 0)
       rc = tt_kill_loop(&t, &st);
@@ -230,9 +245,11 @@ int main(int argc, char **argv)
     if (rc == 0)
       rc = tt_final_checks(&t, &st);
   }
-  if (rc != 0 && t.srv.pid > 0) {
-    kill(t.srv.pid, SIGKILL);
-    tt_serve_reap(&t.srv);
+  for (unsigned i = 0; rc != 0 && i < t.o.servers; i++) {
+    if (t.srv[i].pid > 0) {
+      kill(t.srv[i].pid, SIGKILL);
+      tt_serve_reap(&t.srv[i]);
+    }
   }
   if (ids == NULL || (rc != 0 && st.kills == 0 && started == 0))
     printf("Bail out! cannot start %s (see %s/serve.log)\n", t.o.serve_exe, t.work);
@@ -243,7 +260,8 @@ int main(int argc, char **argv)
     printf("# work directory kept: %s\n", t.work);
   free(ids);
   free(t.keys);
-  close(t.srv.log_fd);
+  if (t.srv[0].log_fd >= 0)
+    close(t.srv[0].log_fd);
   resumable_global_cleanup();
   return ok ? 0 : 1;
 }

@@ -54,7 +54,9 @@ int tt_serve_start(tt_serve *s, int timeout_ms)
     return -1;
   (void)fcntl(p[0], F_SETFD, FD_CLOEXEC);
   (void)fcntl(p[1], F_SETFD, FD_CLOEXEC); /* dup2 onto 1 clears it in the child */
-  char *argv[] = {(char *)s->exe, "--port", "0", "--root", (char *)s->root, NULL};
+  char *argv[40] = {(char *)s->exe, "--port", "0", "--root", (char *)s->root, NULL};
+  for (size_t i = 0, n = 5; s->extra && s->extra[i] && n + 1 < sizeof argv / sizeof argv[0];)
+    argv[n++] = (char *)s->extra[i++];
   pid_t pid = fork();
   if (pid < 0) {
     close(p[0]);

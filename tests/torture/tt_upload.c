@@ -16,23 +16,42 @@
 typedef struct attempt {
   tt_run *t;
   tt_key *k;
-  unsigned epoch;
+  unsigned via;   /* the server this run goes through */
+  unsigned epoch; /* its epoch when the run began */
   int have_start;
   uint64_t start; /* what the server held when this run began sending */
 } attempt;
 
-void tt_kill_locked(tt_run *t, tt_trigger why)
+void tt_kill_locked(tt_run *t, unsigned which, tt_trigger why)
 {
-  if (!t->alive)
-    return;
-  if (kill(t->srv.pid, SIGKILL) != 0) /* not reaped yet by main: the pid is still ours */
-    tt_fail(t, "kill(%ld): %s", (long)t->srv.pid, strerror(errno));
-  t->alive = 0;
+  for (unsigned i = 0; i < t->o.servers; i++) {
+    tt_serve *s = &t->srv[i];
+    if ((i != which && !t->kill_both) || !s->alive)
+      continue;
+    if (kill(s->pid, SIGKILL) != 0) /* not reaped yet by main: the pid is still ours */
+      tt_fail(t, "kill(%ld): %s", (long)s->pid, strerror(errno));
+    s->alive = 0;
+    t->killed |= 1u << i;
+  }
   t->fired_by = why;
   t->armed = TT_TRIG_NONE;
   char b = 'k';
   ssize_t w = write(t->wake[1], &b, 1); /* non-blocking; a full pipe already wakes main */
   (void)w;
+}
+
+unsigned tt_dead_mask(const tt_run *t)
+{
+  unsigned m = 0;
+  for (unsigned i = 0; i < t->o.servers; i++)
+    m |= t->srv[i].alive ? 0 : 1u << i;
+  return m;
+}
+
+/* mu held: is the run's server still the one it started with? */
+static int run_live(const tt_run *t, const attempt *a)
+{
+  return t->srv[a->via].alive && t->srv[a->via].epoch == a->epoch;
 }
 
 /* mu held: does this SENDING report fire the armed trigger? */
@@ -58,19 +77,20 @@ static int on_progress(void *ud, const resumable_progress *p)
   if (p->phase == RESUMABLE_PHASE_DONE)
     return 0;
   pthread_mutex_lock(&t->mu);
-  int live = t->alive && t->epoch == a->epoch;
+  int live = run_live(t, a);
   if (live && p->phase == RESUMABLE_PHASE_SENDING && !t->final_seen && trigger_hit(t, a, p)) {
     if (t->armed == TT_TRIG_FINAL && t->post_ms > 0) {
       /* Let the server get further into its commit: main kills post_ms from now. */
       t->final_seen = 1;
+      t->victim = a->via;
       char b = 'f';
       ssize_t w = write(t->wake[1], &b, 1);
       (void)w;
     } else {
-      tt_kill_locked(t, t->armed);
+      tt_kill_locked(t, a->via, t->armed);
     }
   }
-  live = t->alive && t->epoch == a->epoch;
+  live = run_live(t, a);
   pthread_mutex_unlock(&t->mu);
   return live ? 0 : 1; /* the server is gone: stop this run, the next one gets the new URL */
 }
@@ -95,7 +115,7 @@ static int configure(resumable_stager *s, const tt_version *v, attempt *a)
 
 /* mu held: the current version was answered 200 with `got` as its hash. */
 static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body,
-                        unsigned epoch)
+                        const attempt *a)
 {
   char hex[65];
   tt_hex(k->cur.sha, hex);
@@ -114,8 +134,8 @@ static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body,
   k->bytes_acked += k->acked.size;
   t->uploads_acked++;
   t->bytes_acked += k->acked.size;
-  if (t->armed == TT_TRIG_AFTER_200 && t->alive && t->epoch == epoch)
-    tt_kill_locked(t, TT_TRIG_AFTER_200);
+  if (t->armed == TT_TRIG_AFTER_200 && run_live(t, a))
+    tt_kill_locked(t, a->via, TT_TRIG_AFTER_200);
 }
 
 /* One stager run; *sent gets its wire bytes. */
@@ -140,43 +160,116 @@ static int stager_once(const char *url, const tt_version *v, attempt *a, uint64_
   return rc;
 }
 
-/* One attempt at k->cur against the current server. mu held on entry and exit.
- * Returns 1 when answered 200, 0 when cut short by a kill, -1 on any other failure. */
-static int run_once(tt_run *t, tt_key *k)
-{
-  attempt a = {.t = t, .k = k, .epoch = t->epoch};
-  char url[sizeof t->srv.base_url + sizeof k->name], hex[65], got[65], msg[512], body[4200];
-  snprintf(url, sizeof url, "%s%s", t->srv.base_url, k->name);
-  k->cur_started = 1;
-  t->running++;
-  tt_version v = k->cur;
-  pthread_mutex_unlock(&t->mu);
-  uint64_t sent = 0;
-  tt_hex(v.sha, hex);
+/* One run of a version through one server: what it sent and got. */
+typedef struct run_job {
+  attempt a;
+  tt_version v;
+  char url[sizeof ((tt_serve *)0)->base_url + 64];
   int rc;
-  if (v.legacy) {
-    rc = tt_legacy_put(url, v.path, v.size, hex, on_progress, &a, &sent);
-    snprintf(msg, sizeof msg, "whole-file PUT");
-    snprintf(got, sizeof got, "%s", hex); /* tt_legacy_put compared the reply's hash */
-    body[0] = '\0';
+  uint64_t sent;
+  char got[65], msg[512], body[4200];
+} run_job;
+
+/* mu held: a run of k->cur through server `via` is about to start. */
+static void job_begin(tt_run *t, tt_key *k, unsigned via, run_job *j)
+{
+  memset(j, 0, sizeof *j);
+  j->a = (attempt){.t = t, .k = k, .via = via, .epoch = t->srv[via].epoch};
+  j->v = k->cur;
+  snprintf(j->url, sizeof j->url, "%s%s", t->srv[via].base_url, k->name);
+  t->srv[via].running++;
+}
+
+/* The transfer (mu not held). */
+static void job_send(run_job *j)
+{
+  char hex[65];
+  tt_hex(j->v.sha, hex);
+  if (j->v.legacy) {
+    j->rc = tt_legacy_put(j->url, j->v.path, j->v.size, hex, on_progress, &j->a, &j->sent);
+    snprintf(j->msg, sizeof j->msg, "whole-file PUT");
+    snprintf(j->got, sizeof j->got, "%s", hex); /* tt_legacy_put compared the reply's hash */
   } else {
-    rc = stager_once(url, &v, &a, &sent, msg, sizeof msg, body, sizeof body, got);
+    j->rc = stager_once(j->url, &j->v, &j->a, &j->sent, j->msg, sizeof j->msg, j->body,
+                        sizeof j->body, j->got);
   }
-  pthread_mutex_lock(&t->mu);
-  t->running--;
+}
+
+static void *twin_main(void *arg)
+{
+  job_send(arg);
+  return NULL;
+}
+
+/* mu held: the run ended. 1 answered 200, 0 cut short by a kill, -1 any other failure (a
+ * finding, unless it is a twin's: two clients sending one file at once may keep taking the key
+ * from each other until one gives up, which is theirs to sort out, not the server's). */
+static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin)
+{
+  t->srv[j->a.via].running--;
   t->upload_runs++;
-  k->runs++;
-  k->wire_bytes += sent;
-  t->wire_bytes += sent;
-  int killed = !t->alive || t->epoch != a.epoch;
-  int result = rc == RESUMABLE_OK ? 1 : rc == RESUMABLE_E_CANCELLED || killed ? 0 : -1;
-  if (rc == RESUMABLE_OK)
-    acknowledge(t, k, got, body, a.epoch);
-  if (result < 0) {
+  k->wire_bytes += j->sent;
+  t->wire_bytes += j->sent;
+  int killed = !run_live(t, &j->a);
+  int result = j->rc == RESUMABLE_OK ? 1 : j->rc == RESUMABLE_E_CANCELLED || killed ? 0 : -1;
+  char hex[65];
+  tt_hex(j->v.sha, hex);
+  if (j->rc == RESUMABLE_OK && k->have_cur && k->cur.number == j->v.number)
+    acknowledge(t, k, j->got, j->body, &j->a);
+  else if (j->rc == RESUMABLE_OK && strcmp(j->got, hex) != 0) /* its twin acknowledged it */
+    tt_fail(t, "%s v%u: a twin's 200 carries sha %s, want %s", k->name, j->v.number, j->got,
+            hex);
+  if (result < 0 && is_twin) {
+    if (t->o.verbose)
+      tt_note(t, "%s v%u: twin through server %u gave up: %s: %s", k->name, j->v.number,
+              j->a.via, resumable_err_name(j->rc), j->msg);
+    result = 0;
+  } else if (result < 0) {
     t->upload_failures++;
-    tt_fail(t, "%s v%u (%llu bytes, chunk %llu%s): %s: %s", k->name, v.number,
-            (unsigned long long)v.size, (unsigned long long)v.chunk,
-            v.legacy ? ", whole-file" : "", resumable_err_name(rc), msg);
+    tt_fail(t, "%s v%u (%llu bytes, chunk %llu%s) through server %u: %s: %s", k->name,
+            j->v.number, (unsigned long long)j->v.size, (unsigned long long)j->v.chunk,
+            j->v.legacy ? ", whole-file" : "", j->a.via, resumable_err_name(j->rc), j->msg);
+  }
+  return result;
+}
+
+/* One attempt at k->cur through server `via`; with --servers 2, some attempts (seeded) get a
+ * twin: the same version sent at the same time through the other server, as a client that
+ * gave up on one server and retried through the other while its first request still ran.
+ * mu held on entry and exit. Returns 1 when answered 200, 0 when cut short by a kill, -1 on
+ * any other failure. */
+static int run_once(tt_run *t, tt_key *k, unsigned via)
+{
+  static run_job jobs[64][2]; /* one pair per key thread (--files is at most 64) */
+  run_job *main_job = &jobs[k->index][0], *twin = &jobs[k->index][1];
+  unsigned other = (via + 1) % t->o.servers;
+  /* Twins send the rest in one request each (no chunks: chunked twins only steal each other's
+   * offsets, a client's own affair). */
+  int with_twin = t->o.servers > 1 && tt_range(&k->twin_rng, 0, 3) != 0 &&
+                  t->srv[other].alive && (k->cur.chunk == 0 || k->cur.legacy);
+  k->cur_started = 1;
+  k->via = (int)via;
+  job_begin(t, k, via, main_job);
+  if (with_twin) {
+    k->twin_via = (int)other;
+    job_begin(t, k, other, twin);
+  }
+  pthread_mutex_unlock(&t->mu);
+  pthread_t tid;
+  if (with_twin && pthread_create(&tid, NULL, twin_main, twin) != 0)
+    job_send(twin); /* no thread: one after the other */
+  else if (with_twin)
+    with_twin = 2;
+  job_send(main_job);
+  if (with_twin == 2)
+    pthread_join(tid, NULL);
+  pthread_mutex_lock(&t->mu);
+  k->via = k->twin_via = -1;
+  k->runs++;
+  int result = job_end(t, k, main_job, 0);
+  if (with_twin) {
+    int r2 = job_end(t, k, twin, 1);
+    result = result > r2 ? result : r2;
   }
   pthread_cond_broadcast(&t->cv);
   return result;
@@ -214,10 +307,15 @@ static void *uploader(void *arg)
   pthread_mutex_lock(&t->mu);
   unsigned failures_in_a_row = 0;
   while (next_version(t, k) == 0) {
-    while (!t->alive)
+    /* Runs alternate between the servers, so resumes cross from one to the other; a dead
+     * server's turn goes to a live one, and with none alive the run waits. */
+    unsigned via = k->runs % t->o.servers;
+    while (tt_dead_mask(t) == (1u << t->o.servers) - 1)
       pthread_cond_wait(&t->cv, &t->mu);
+    if (!t->srv[via].alive)
+      via = (via + 1) % t->o.servers;
     /* A run that fails for reasons other than a kill is a finding; do not spin on it. */
-    failures_in_a_row = run_once(t, k) >= 0 ? 0 : failures_in_a_row + 1;
+    failures_in_a_row = run_once(t, k, via) >= 0 ? 0 : failures_in_a_row + 1;
     if (failures_in_a_row >= 3) {
       t->upload_failures++;
       tt_fail(t, "%s: giving up after 3 failed runs in a row", k->name);

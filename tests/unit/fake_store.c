@@ -289,6 +289,7 @@ static const resumable_store_ops fake_ops = {
   partial_stat,  partial_open,  partial_write, partial_read,   partial_sync,
   partial_commit, partial_close, partial_remove, complete_remove, destroy,
   NULL, /* partial_scan: optional, not needed by the handler tests */
+  NULL, NULL, NULL, /* key_lock, key_unlock, key_release: one process */
 };
 
 resumable_store *fake_store_new(fake_store *f)

@@ -485,6 +485,22 @@ static void handler_io_error_is_500(void **state)
   assert_non_null(strstr(fx->log, "storage I/O error"));
 }
 
+/* A store shared by several servers says another server took the upload over: that is the
+ * supersede rule across processes, so the older request gets 423, not a 500 to retry. */
+static void handler_store_superseded_is_423(void **state)
+{
+  fixture *fx = *state;
+  const char *h[7];
+  chunk_hdrs(h, "bytes 0-2/10", "3", NULL);
+  fx->f.fail_write = RESUMABLE_E_SUPERSEDED;
+  fx->f.fail_sync = RESUMABLE_E_SUPERSEDED;
+  resumable_exchange *ex = request(fx, "PUT", PATH, h, "abc");
+  assert_int_equal(resumable_exchange_status(ex), 423);
+  char buf[128];
+  assert_string_equal(body_of(ex, buf, sizeof(buf)), "superseded by a newer request for this key\n");
+  resumable_exchange_free(ex);
+}
+
 /* Out of descriptors is a passing shortage, said as such: 503 with Retry-After, not a 500. */
 static void handler_out_of_descriptors_is_503_with_retry_after(void **state)
 {
@@ -847,6 +863,7 @@ int main(int argc, char **argv)
     T(handler_nospace_is_507_with_text_body),
     T(handler_out_of_descriptors_is_503_with_retry_after),
     T(handler_io_error_is_500),
+    T(handler_store_superseded_is_423),
     T(handler_repeated_content_range_is_400),
     T(handler_conflicting_content_length_is_400),
     T(handler_conflicting_hash_is_400_but_same_hash_repeated_is_fine),

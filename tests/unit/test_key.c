@@ -1,7 +1,7 @@
 /* lib/key.c: percent-decoding and validation of keys (PROTOCOL.md "Keys").
  * Priority when several rules break (first wins, wherever in the key the problem sits):
- * EMPTY, BAD_ESCAPE, TOO_LONG, BAD_SEGMENT, RESERVED, BAD_BYTE; the key_*_wins_over_* cases pin
- * it. */
+ * EMPTY, BAD_ESCAPE, TOO_LONG, BAD_SEGMENT, RESERVED, BAD_BYTE, BAD_UTF8; the key_*_wins_over_*
+ * cases pin it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -58,7 +58,9 @@ typedef struct key_case {
   OK(key_decodes_lower_case_encoded_slash, "a%2fb", "a/b")                                       \
   OK(key_accepts_utf8_bytes, "caf\xc3\xa9/\xe6\x97\xa5", "caf\xc3\xa9/\xe6\x97\xa5")             \
   OK(key_accepts_encoded_utf8_bytes, "caf%C3%A9", "caf\xc3\xa9")                                 \
-  OK(key_accepts_high_bytes_without_utf8_check, "%ff%80", "\xff\x80")                            \
+  OK(key_accepts_four_byte_utf8, "%F0%9F%98%80", "\xf0\x9f\x98\x80")                           \
+  OK(key_accepts_highest_code_point, "%F4%8F%BF%BF", "\xf4\x8f\xbf\xbf")                       \
+  OK(key_accepts_code_point_below_surrogates, "%ED%9F%BF", "\xed\x9f\xbf")                      \
   OK(key_accepts_dot_file, ".hidden", ".hidden")                                                 \
   OK(key_accepts_three_dots, "...", "...")                                                       \
   OK(key_accepts_dot_dot_prefix, "..a", "..a")                                                   \
@@ -117,13 +119,27 @@ typedef struct key_case {
   BAD(key_rejects_encoded_backslash_lower, "a%5cb", RS_KEY_BAD_BYTE)                             \
   BAD(key_rejects_raw_backslash, "a\\b", RS_KEY_BAD_BYTE)                                        \
   BAD(key_rejects_windows_traversal, "..\\x", RS_KEY_BAD_BYTE)                                   \
+  BAD(key_rejects_latin1_byte, "caf%E9.bin", RS_KEY_BAD_UTF8)                                   \
+  BAD(key_rejects_raw_latin1_byte, "caf\xe9.bin", RS_KEY_BAD_UTF8)                               \
+  BAD(key_rejects_high_bytes, "%ff%80", RS_KEY_BAD_UTF8)                                         \
+  BAD(key_rejects_stray_continuation_byte, "a%80", RS_KEY_BAD_UTF8)                              \
+  BAD(key_rejects_truncated_sequence_at_end, "a%C3", RS_KEY_BAD_UTF8)                            \
+  BAD(key_rejects_sequence_cut_by_a_slash, "%C3/%A9", RS_KEY_BAD_UTF8)                           \
+  BAD(key_rejects_overlong_slash, "a%C0%AFb", RS_KEY_BAD_UTF8)                                   \
+  BAD(key_rejects_overlong_dot_dot, "%C0%AE%C0%AE", RS_KEY_BAD_UTF8)                             \
+  BAD(key_rejects_overlong_three_byte_form, "%E0%80%AF", RS_KEY_BAD_UTF8)                        \
+  BAD(key_rejects_utf16_surrogate, "%ED%A0%80", RS_KEY_BAD_UTF8)                                 \
+  BAD(key_rejects_code_point_above_10ffff, "%F4%90%80%80", RS_KEY_BAD_UTF8)                      \
+  BAD(key_rejects_five_byte_lead, "%F8%88%80%80%80", RS_KEY_BAD_UTF8)                            \
   BAD(key_escape_error_wins_over_bad_byte, "%00%zz", RS_KEY_BAD_ESCAPE)                          \
   BAD(key_escape_error_wins_over_bad_segment, "../%zz", RS_KEY_BAD_ESCAPE)                       \
   BAD(key_escape_error_wins_over_reserved, ".resumable/%", RS_KEY_BAD_ESCAPE)                    \
   BAD(key_bad_segment_wins_over_reserved, ".resumable/..", RS_KEY_BAD_SEGMENT)                   \
   BAD(key_bad_segment_wins_over_earlier_reserved, ".resumable//x", RS_KEY_BAD_SEGMENT)           \
   BAD(key_bad_segment_wins_over_bad_byte, "%00/..", RS_KEY_BAD_SEGMENT)                          \
-  BAD(key_reserved_wins_over_bad_byte, "%01/.resumable", RS_KEY_RESERVED)
+  BAD(key_reserved_wins_over_bad_byte, "%01/.resumable", RS_KEY_RESERVED)                        \
+  BAD(key_bad_byte_wins_over_bad_utf8, "%ff%01", RS_KEY_BAD_BYTE)                                \
+  BAD(key_reserved_wins_over_bad_utf8, "%ff/.resumable", RS_KEY_RESERVED)
 
 #define KEY_DEF_OK(name, lit, dec)                                                               \
   static key_case name = {lit, sizeof(lit) - 1, RS_KEY_OK, dec, sizeof(dec) - 1};
@@ -302,7 +318,7 @@ static void key_status_text_is_distinct_for_every_status(void **state)
   (void)state;
   const rs_key_status all[] = {RS_KEY_OK,          RS_KEY_EMPTY,    RS_KEY_BAD_ESCAPE,
                                RS_KEY_TOO_LONG,    RS_KEY_BAD_SEGMENT, RS_KEY_RESERVED,
-                               RS_KEY_BAD_BYTE};
+                               RS_KEY_BAD_BYTE,    RS_KEY_BAD_UTF8};
   const size_t n = sizeof all / sizeof all[0];
   for (size_t i = 0; i < n; i++) {
     const char *t = rs_key_status_text(all[i]);
@@ -322,6 +338,7 @@ static void key_status_text_says_what_is_wrong(void **state)
   assert_non_null(strstr(rs_key_status_text(RS_KEY_TOO_LONG), "1024"));
   assert_non_null(strstr(rs_key_status_text(RS_KEY_BAD_BYTE), "backslash"));
   assert_non_null(strstr(rs_key_status_text(RS_KEY_BAD_ESCAPE), "%"));
+  assert_non_null(strstr(rs_key_status_text(RS_KEY_BAD_UTF8), "UTF-8"));
 }
 
 /* ---- differential test against a deliberately naive reference -------------------------------- */
@@ -331,6 +348,29 @@ static int ref_hex(char c)
   const char *d = "0123456789abcdef0123456789ABCDEF";
   const char *p = c ? strchr(d, c) : NULL;
   return p ? (int)((p - d) % 16) : -1;
+}
+
+/* UTF-8 read as code points (not by the byte-range table lib/utf8.c uses): each sequence decodes
+ * to a code point that needs exactly its length, is not a surrogate and is at most U+10FFFF. */
+static int ref_utf8(const char *s, size_t n)
+{
+  static const unsigned long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+  for (size_t i = 0; i < n;) {
+    unsigned char c = (unsigned char)s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > n)
+      return 0;
+    unsigned long cp = len == 1 ? c : c & (0x7fu >> len);
+    for (size_t k = 1; k < len; k++) {
+      if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+        return 0;
+      cp = cp << 6 | ((unsigned char)s[i + k] & 0x3fu);
+    }
+    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return 0;
+    i += len;
+  }
+  return 1;
 }
 
 /* The rules read straight from PROTOCOL.md, applied one after another on a fully decoded copy. */
@@ -368,7 +408,7 @@ static rs_key_status ref_decode(const char *raw, size_t len, char *dec, size_t *
   for (size_t i = 0; i < *n; i++)
     if ((unsigned char)dec[i] < 0x20 || dec[i] == 0x7f || dec[i] == '\\')
       return RS_KEY_BAD_BYTE;
-  return RS_KEY_OK;
+  return ref_utf8(dec, *n) ? RS_KEY_OK : RS_KEY_BAD_UTF8;
 }
 
 static uint32_t xorshift(uint32_t *s)
@@ -387,7 +427,9 @@ static void key_matches_reference_on_random_keys(void **state)
   static const char *const pieces[] = {
       "a",   "b",   ".",    "..",   "/",   "%",   "%2e", "%2E", "%2F", "%2f",
       "%00", "%5C", "%7f",  "%zz",  "%4",  "%25", "+",   "\\",  "\x01", "\xc3\xa9",
-      ".resumable", ".RESUMABLE", ".resumabl", "%2eresumable", "x", "%41", "~", " "};
+      ".resumable", ".RESUMABLE", ".resumabl", "%2eresumable", "x", "%41", "~", " ",
+      "%C3", "%A9", "\xc3", "%E9", "%ff", "%ED%A0%80", "%ED%9F%BF", "%F0%9F%98%80", "%F4%90",
+      "%C0%AF", "%E0%80", "%80"};
   const size_t npieces = sizeof pieces / sizeof pieces[0];
   static char raw[4096], dec[4096];
   uint32_t seed = 0x2545f491u;
