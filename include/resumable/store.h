@@ -222,17 +222,19 @@ RESUMABLE_EXPORT int resumable_store_fs_new(resumable_store **out, const char *r
  * file or a partial ("e" blocks "e/f"), or where keys lie below it ("e/f" blocks "e"); as in the
  * POSIX store, a partial takes its place when it is created, so two uploads that cannot both
  * land are told so before any byte is sent, and a place is free again once its last key is
- * gone. A key that is only a directory reads as absent. Malformed keys ("." or ".."
- * segments, empty segments, ".resumable..." segments) are refused with RESUMABLE_E_CONFLICT as
- * the POSIX store refuses them; reads of them answer RESUMABLE_E_NOT_FOUND. There is no
- * complete_path (no file to name: resumable_server_set_expose_paths has no effect).
+ * gone. A key that is only a directory reads as absent. Malformed keys (an empty, ".", "..",
+ * over-255-byte or ".resumable..." segment) are refused with RESUMABLE_E_CONFLICT as the POSIX
+ * store refuses them; reads of them answer RESUMABLE_E_NOT_FOUND. There is no complete_path (no
+ * file to name: resumable_server_set_expose_paths has no effect) and there are no key_* ops
+ * (nothing to share with another process).
  * `max_bytes` bounds the bytes held: partials (with bytes written since their last sync),
  * staging uploads, complete files, and replaced or removed versions that a reader still holds
  * open. A write that would exceed it fails with RESUMABLE_E_NOSPACE (the handler answers 507)
  * and writes nothing. 0 means no bound. Allocator overhead comes on top: at most one partly used
  * 256 KiB block per upload or file, plus about 150 bytes per key.
  * Thread-safety: one mutex guards the key table and metadata; bytes are copied outside it.
- * The store starts no thread.
+ * The store starts no thread. Ownership: the caller frees *out with resumable_store_free, or
+ * hands it to resumable_server_new_with_store, which then owns it.
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out), RESUMABLE_E_NOMEM. */
 RESUMABLE_EXPORT int resumable_store_mem_new(resumable_store **out, uint64_t max_bytes);
 
