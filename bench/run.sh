@@ -30,7 +30,8 @@ options:
                memory (rows 5-6) concurrency rss relay s3 (e.g. --only client replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
-environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp)
+environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp), RELAY_MIB (the
+  relay row's file size, default 16; at most the main file's size)
 EOF
 }
 
@@ -51,6 +52,7 @@ done
 case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; exit 2 ;; esac
 [ "$QUICK" = 1 ] && [ "$RUNS_SET" = 0 ] && RUNS=1
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
+case ${RELAY_MIB:-16} in ''|*[!0-9]*|0) echo "run.sh: RELAY_MIB takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
   case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|s3) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
@@ -89,6 +91,10 @@ CUTPROXY=$BUILD/bench/cutproxy
 for exe in "$SERVE" "$UPLOAD" "$SHAFILE" "$DISCARD"; do
   [ -x "$exe" ] || die "$exe was not built"
 done
+# nginx with the resumable module (built when nginx-dev is installed), started by the tests'
+# launcher on a free port.
+NGX_HOST=$BUILD/tests/nginx/nginx-host
+NGX_MODULE=$BUILD/hosts/nginx/ngx_http_resumable_module.so
 
 PARENT=${BENCH_DIR:-${TMPDIR:-/tmp}}
 free_kib=$(df -Pk "$PARENT" | awk 'NR == 2 { print $4 }')
@@ -323,6 +329,29 @@ EOF
   return 1
 }
 
+# ---------------------------------------------------------------- nginx with the module
+# start_ngxmod [nginx-host options...]: sets NGXM_PID, NGXM_URL (the files prefix), NGXM_DIR.
+NGXM_N=0
+start_ngxmod() {
+  [ -n "$NGINX" ] && [ -x "$NGX_HOST" ] && [ -f "$NGX_MODULE" ] || return 1
+  NGXM_N=$((NGXM_N + 1))
+  local dir=$WORK/ngxmod$NGXM_N port
+  mkdir -p "$dir/root"
+  "$NGX_HOST" --nginx "$NGINX" --module "$NGX_MODULE" --dir "$dir" --root "$dir/root" \
+    --http-directive "access_log off;" "$@" >"$dir/out" 2>"$dir/err" &
+  NGXM_PID=$!
+  PIDS+=("$NGXM_PID")
+  port=$(wait_port "$dir/out") || { log "nginx with the module did not start: $(tail -2 "$dir/err")"; return 1; }
+  NGXM_URL=http://127.0.0.1:$port/v1/files
+  NGXM_DIR=$dir
+}
+stop_ngxmod() { stop_pid "$NGXM_PID"; rm -rf "$NGXM_DIR"; }
+ngxmod_missing() {
+  if [ -z "$NGINX" ]; then echo "n/a (nginx not available)"
+  elif [ ! -f "$NGX_MODULE" ] || [ ! -x "$NGX_HOST" ]; then echo "n/a (module not built: nginx-dev missing)"
+  else echo "nginx with the module did not start: $(tail -1 "$WORK/ngxmod$NGXM_N/err" 2>/dev/null)"; fi
+}
+
 # ---------------------------------------------------------------- row 1: ingest
 row_ingest() {
   log "row 1: ingest, ${SIZE_MIB} MiB x $RUNS (resumable-serve whole/verified, nginx, discard MHD)"
@@ -343,6 +372,13 @@ row_ingest() {
     inline_pid=$SRV_PID inline_url=$SRV_URL inline_dir=$SRV_DIR
   else
     fail ingest_inline "n/a (feature missing: --hash-threads)"
+  fi
+  local ngx_pid="" ngx_url="" ngx_dir=""
+  if start_ngxmod; then
+    ngx_pid=$NGXM_PID ngx_url=$NGXM_URL ngx_dir=$NGXM_DIR
+  else
+    fail ingest_ngx_whole "$(ngxmod_missing)"
+    fail ingest_ngx_verified "$(ngxmod_missing)"
   fi
   local cpu0
   for r in $(seq "$RUNS"); do
@@ -365,6 +401,16 @@ row_ingest() {
       read -r code t < <(curl_put "$inline_url/ingest-inline-$r" "$FILE" "${VARGS[@]}")
       [ "$code" = 200 ] && add ingest_inline "$(mbps "$SIZE" "$t")" || fail ingest_inline "HTTP $code"
       delete "$inline_url/ingest-inline-$r"
+    fi
+    if [ -n "$ngx_pid" ]; then
+      settle_warm
+      read -r code t < <(curl_put "$ngx_url/ingest-whole-$r" "$FILE")
+      [ "$code" = 200 ] && add ingest_ngx_whole "$(mbps "$SIZE" "$t")" || fail ingest_ngx_whole "HTTP $code"
+      delete "$ngx_url/ingest-whole-$r"
+      settle_warm
+      read -r code t < <(curl_put "$ngx_url/ingest-verified-$r" "$FILE" "${VARGS[@]}")
+      [ "$code" = 200 ] && add ingest_ngx_verified "$(mbps "$SIZE" "$t")" || fail ingest_ngx_verified "HTTP $code"
+      delete "$ngx_url/ingest-verified-$r"
     fi
     if [ -n "$NGINX_PORT" ]; then
       settle_warm
@@ -393,8 +439,9 @@ row_ingest() {
   stop_pid "$discard_pid"
   [ -n "$NGINX_PID" ] && stop_pid "$NGINX_PID"
   [ -n "$inline_pid" ] && stop_pid "$inline_pid"
+  [ -n "$ngx_pid" ] && stop_pid "$ngx_pid"
   stop_pid "$serve_pid"
-  rm -rf "$serve_dir" "$inline_dir" "$WORK/nginx/dav"
+  rm -rf "$serve_dir" "$inline_dir" "$ngx_dir" "$WORK/nginx/dav"
 }
 
 # ---------------------------------------------------------------- row 2: hashing
@@ -433,6 +480,15 @@ client_variant() {
   local v=$1 r=$2 has_cache=$3 t cache
   settle_warm
   case $v in
+    ngxcurl|ngxsha)
+      [ -n "$NGXM_URL_CLIENT" ] || return 0
+      if [ "$v" = ngxcurl ]; then
+        t=$(wall curl -sS -f -o /dev/null -T "$FILE" "$NGXM_URL_CLIENT/client-curl-$r")
+      else
+        t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" "$FILE" "$NGXM_URL_CLIENT/client-sha-$r")
+      fi
+      [ -n "$t" ] && add "client_$v" "$t" || fail "client_$v" "upload to nginx failed"
+      delete "$NGXM_URL_CLIENT/client-curl-$r" "$NGXM_URL_CLIENT/client-sha-$r" ;;
     curl)
       t=$(wall curl -sS -f -o /dev/null -T "$FILE" "$SRV_URL/client-curl-$r")
       [ -n "$t" ] && add client_curl "$t" || fail client_curl "curl failed"
@@ -469,14 +525,24 @@ row_client() {
   local has_cache=0 r v
   upload_has --no-hash-cache && has_cache=1
   [ $has_cache = 1 ] || fail client_warm "n/a (feature missing: hash cache)"
-  local order
+  local order serve_pid=$SRV_PID serve_dir=$SRV_DIR
+  NGXM_URL_CLIENT=""
+  if start_ngxmod; then
+    NGXM_URL_CLIENT=$NGXM_URL
+  else
+    fail client_ngxcurl "$(ngxmod_missing)"
+    fail client_ngxsha "$(ngxmod_missing)"
+  fi
   for r in $(seq "$RUNS"); do
     # The variants in a rotating order, so none is always the one after the same neighbour.
     case $((r % 3)) in
-      1) order="curl sha cache" ;; 2) order="sha cache curl" ;; 0) order="cache curl sha" ;;
+      1) order="curl sha cache ngxcurl ngxsha" ;; 2) order="sha ngxsha cache curl ngxcurl" ;;
+      0) order="ngxcurl cache curl ngxsha sha" ;;
     esac
     for v in $order; do client_variant "$v" "$r" "$has_cache"; done
   done
+  [ -n "$NGXM_URL_CLIENT" ] && stop_ngxmod
+  SRV_PID=$serve_pid SRV_DIR=$serve_dir
   stop_serve
 }
 
@@ -520,7 +586,7 @@ row_resume() {
 # Issue 10 item 11: a 16 MiB upload through a relay forwarding 20 MB/s that cuts every
 # connection once it has carried 1 MiB (cutproxy --conn-cap), against the same relay uncut;
 # resumable-upload with its default backoff. Time is the stager's own ("seconds" of --json).
-RELAY_MIB=16 RELAY_RATE=20000000 RELAY_CAP=$MiB
+RELAY_MIB=${RELAY_MIB:-16} RELAY_RATE=20000000 RELAY_CAP=$MiB
 relay_variant() { # uncut|capped RUN FILE SHA
   local v=$1 r=$2 file=$3 sha=$4 pdir pport ppid json secs wire attempts cuts cap=0
   [ "$v" = capped ] && cap=$RELAY_CAP
@@ -640,6 +706,23 @@ row_concurrency() {
     delete "${urls[@]}"
   done
   stop_serve
+  local w
+  for w in 2 1; do
+    if ! start_ngxmod --workers "$w"; then
+      fail "conc_ngx$w" "$(ngxmod_missing)"
+      continue
+    fi
+    for r in $(seq "$RUNS"); do
+      settle
+      read -r t ok < <(concurrent_puts "$CONC_N" "$CONC_FILE" "$CONC_SHA" "$NGXM_URL/conc-$r")
+      if [ "$ok" = "$CONC_N" ]; then
+        add "conc_ngx$w" "$(mbps $((CONC_N * CONC_MIB * MiB)) "$t")"
+      else
+        fail "conc_ngx$w" "only $ok of $CONC_N uploads answered 200"
+      fi
+    done
+    stop_ngxmod
+  done
 }
 row_rss_target() {
   log "target: peak RSS with $RSS_N concurrent $RSS_MIB MiB uploads x $RUNS"
@@ -674,13 +757,14 @@ run() {
 T_START=$(now)
 run hashing row_hashing hash_mbedtls hash_portable hash_sha-ni hash_openssl
 run ingest row_ingest ingest_whole ingest_verified ingest_inline ingest_nginx ingest_discard \
+  ingest_ngx_whole ingest_ngx_verified \
   cpu_whole_user cpu_whole_sys cpu_verified_user cpu_verified_sys ingest_dd ingest_ddsync \
   curl_cpu_whole curl_cpu_discard cpu_discard_user cpu_discard_sys
-run client row_client client_curl client_sha client_cold client_warm
+run client row_client client_curl client_sha client_cold client_warm client_ngxcurl client_ngxsha
 run resume row_resume resume_ratio resume_body resume_attempts
 run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size commit_big
 run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cuts
-run concurrency row_concurrency conc_one conc_agg
+run concurrency row_concurrency conc_one conc_agg conc_ngx2 conc_ngx1
 run rss row_rss_target rss_conc
 run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
@@ -758,6 +842,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 1 | server CPU for one whole-file PUT: user / system | $(show cpu_whole_user s) / $(show cpu_whole_sys s) |"
   echo "| 1 | server CPU for one verified PUT: user / system | $(show cpu_verified_user s) / $(show cpu_verified_sys s) |"
   echo "| 1 | client CPU (curl, user+system) for one whole-file PUT to resumable-serve | $(show curl_cpu_whole s) |"
+  echo "| 1 | ingest: nginx + resumable module, whole-file PUT (curl -T, no hash) | $(show ingest_ngx_whole MB/s) |"
+  echo "| 1 | ingest: nginx + resumable module, Content-Range PUT with bound hash (answered 200) | $(show ingest_ngx_verified MB/s) |"
   echo "| 1 | ingest: nginx WebDAV PUT (curl -T) | $(show ingest_nginx MB/s) |"
   echo "| 1 | ingest: discard-only libmicrohttpd (curl -T) | $(show ingest_discard MB/s) |"
   echo "| 1 | discard-only server CPU user / system, and curl's CPU, for one PUT | $(show cpu_discard_user s) / $(show cpu_discard_sys s), curl $(show curl_cpu_discard s) |"
@@ -770,6 +856,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 3 | client: \`resumable-upload --sha256 HEX\`, wall | $(show client_sha s) |"
   echo "| 3 | client: \`resumable-upload\`, hashing itself (cold cache), wall | $(show client_cold s) |"
   echo "| 3 | client: \`resumable-upload\`, warm hash cache, wall | $(show client_warm s) |"
+  echo "| 3 | client: \`curl -T\` to nginx + resumable module, wall | $(show client_ngxcurl s) |"
+  echo "| 3 | client: \`resumable-upload --sha256 HEX\` to nginx + resumable module, wall | $(show client_ngxsha s) |"
   echo "| 3 | client: hashing by the stager (cold - --sha256) | $(a=$(med client_cold) b=$(med client_sha);
     [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f s", a - b }' || echo n/a) |"
   echo "| 4 | resume, 10 cuts: wire bytes the client sent / file size (stager's wire_bytes, from libcurl) | $(show resume_body x) |"
@@ -784,6 +872,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 7 | one verified upload of $CONC_MIB MiB | $(show conc_one MB/s) |"
   echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB, aggregate | $(show conc_agg MB/s) |"
   echo "| 7 | aggregate / one stream | $(rx conc_agg conc_one) |"
+  echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB to nginx + module, 2 workers, aggregate | $(show conc_ngx2 MB/s) |"
+  echo "| 7 | $CONC_N concurrent verified uploads of $CONC_MIB MiB to nginx + module, 1 worker, aggregate | $(show conc_ngx1 MB/s) |"
   echo "| T | server peak RSS, $RSS_N concurrent verified uploads of $RSS_MIB MiB | $(show rss_conc MiB) |"
   echo "| 8 | relay: $RELAY_MIB MiB through a $((RELAY_RATE / 1000000)) MB/s relay, uncut (resumable-upload's seconds) | $(show relay_uncut s) |"
   echo "| 8 | relay: the same relay cutting each connection after $((RELAY_CAP / MiB)) MiB | $(show relay_capped s) |"
@@ -798,6 +888,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   target "verified ingest / openssl dgst rate" "$(ratio ingest_verified hash_openssl)" ">=" 0.8
   target "unverified ingest / nginx WebDAV" "$(ratio ingest_whole ingest_nginx)" ">=" 1.0
   target "unverified ingest / discard-only MHD" "$(ratio ingest_whole ingest_discard)" ">=" 0.7
+  target "verified ingest through nginx + module / resumable-serve (issue 15)" "$(ratio ingest_ngx_verified ingest_verified)" ">=" 0.9
   target "resumable-upload --sha256 / curl -T (time)" "$(ratio client_sha client_curl)" "<=" 1.1
   target "resumable-upload cold / curl -T (time)" "$(ratio client_cold client_curl)" "<=" 1.6
   target "resumable-upload warm / curl -T (time)" "$(ratio client_warm client_curl)" "<=" 1.1

@@ -160,6 +160,13 @@ static int near(uint64_t a, uint64_t b)
 
 static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
 {
+  if (carried < RS_CAP_MIN && c->testing && !c->retested) {
+    /* A test that delivered (almost) nothing says nothing about a cap: the server dropped or
+     * never saw it (it may have been finishing the cut request). Test once more. */
+    c->retested = 1;
+    return RS_CUT_TEST;
+  }
+  c->retested = 0;
   if (carried < RS_CAP_MIN) {
     c->suspect = c->cap = 0;
     c->testing = 0;
@@ -181,31 +188,46 @@ static rs_cut_next cap_cut(rs_cap *c, uint64_t carried)
   return was_test ? RS_CUT_WAIT : RS_CUT_TEST;
 }
 
-rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once)
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, int settled, int *at_once)
 {
+  c->refuted = 0;
   rs_cut_next next = cap_cut(c, carried);
-  *at_once = next != RS_CUT_WAIT && unaccounted <= carried / 4 && unaccounted <= RS_CUT_SETTLED;
+  *at_once = next != RS_CUT_WAIT && settled;
   return next;
 }
 
 void rs_cap_delivered(rs_cap *c, uint64_t carried)
 {
-  if (carried > 0)
-    c->proved = 1;
+  c->refuted = 0;
   if (c->suspect && carried > c->suspect) {
     c->suspect = 0;
     c->testing = 0;
+    c->retested = 0;
+    c->refuted = 1; /* the count was wrong (e.g. the server kept less than the relay passed) */
   }
 }
 
-uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh)
+uint64_t rs_put_limit(const rs_cap *c, int *fresh)
 {
-  *fresh = c->cap || c->testing;
+  *fresh = c->cap || c->testing || c->refuted;
   if (c->cap)
     return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
   if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
     return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
-  if (!c->proved && rest > 2 * (uint64_t)RS_FIRST_PUT_MAX)
-    return RS_FIRST_PUT_MAX;
   return 0;
+}
+
+/* Settled: the count did not move between two probes (the server has read all it will get of
+ * the cut request), or every byte of the request arrived. Anything else may still be in the
+ * server's socket. */
+rs_settle_next rs_settle_probe(rs_settle *s, uint64_t held, uint64_t *carried)
+{
+  uint64_t delivered = held > s->start ? held - s->start : 0;
+  *carried = s->base + delivered;
+  int same = s->probes > 0 && held == s->last;
+  s->last = held;
+  s->probes++;
+  if (same || delivered >= s->sent)
+    return RS_SETTLE_JUDGE;
+  return s->probes < RS_SETTLE_PROBES ? RS_SETTLE_PROBE : RS_SETTLE_UNSURE;
 }

@@ -75,26 +75,51 @@ rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
  * counts is what the connection carried: the body bytes of the requests it served before, plus
  * what reached the server from the cut one (what HEAD says is held now minus where it started).
  * A first cut is followed by a test: a PUT slightly larger than that count (an eighth, at most
- * RS_CAP_TEST_OVER), on a new connection. A relay that caps connections cuts it again near the same count, which confirms
- * the cap: from then on every PUT fits under it, each on a new connection. Cuts at scattered
- * counts, or that moved little, are ordinary failures. Going on at once (no backoff wait) is
- * only safe when little of what the cut request wrote is unaccounted for (at most a quarter of
- * the count and RS_CUT_SETTLED): bytes still in the server's socket would be lost to a PUT that
- * takes the key over, so a cut that left much in flight gets the usual wait first, even when it
- * counts towards a cap.
+ * RS_CAP_TEST_OVER), on a new connection. A relay that caps connections cuts it again near the
+ * same count, which confirms the cap: from then on every PUT fits under it, each on a new
+ * connection. Cuts at scattered counts, or that moved little, are ordinary failures; a test
+ * that moved nothing is repeated once. A suspect refuted (a PUT answered after its connection
+ * carried more) was a wrong count: the PUT after it goes on a new connection too.
  * Bytes in flight when a cut comes are lost (they sat in the relay's and the kernels' buffers,
- * megabytes on a fast path), so the first body PUT of a run is also kept small: a relay with a
- * small cap then costs one answer instead of those buffers. */
+ * megabytes on a fast path), but some may still be on their way into the server: a PUT that
+ * takes the key over then would lose those too. So a cut is judged once the server's count has
+ * settled (rs_settle_probe): when two probes RS_SETTLE_GAP_MS apart give the same count, or
+ * when the count accounts for every byte the cut request wrote. (Even a few KiB unaccounted for
+ * may still be on their way: judged early, the count would be short, and a test PUT sized on it
+ * could fit under the cap and refute it.) A settled cut that tests or fits a cap goes on at
+ * once, without a backoff wait; a count still moving after RS_SETTLE_PROBES probes is judged as
+ * it stands, and the next PUT waits as after any failure. */
 #define RS_CAP_MIN (16u << 10)        /* cuts of connections that carried less are ordinary */
 #define RS_CAP_TEST_OVER (128u << 10) /* a test PUT carries up to this much more than the count */
-#define RS_CUT_SETTLED (256u << 10)   /* going on at once: at most this much unaccounted for */
-#define RS_FIRST_PUT_MAX (1u << 20)   /* body bytes of a run's first PUT when much is left */
+#define RS_SETTLE_GAP_MS 40u          /* between the probes that wait for the count to settle */
+#define RS_SETTLE_PROBES 12u          /* probes after a cut before the count counts as unsettled */
+
+/* After a cut: where the cut PUT started and what it wrote, and the probes since. */
+typedef struct rs_settle {
+  uint64_t start;  /* the cut PUT's first byte */
+  uint64_t base;   /* body bytes its connection had carried before it */
+  uint64_t sent;   /* body bytes it had written when the connection broke */
+  uint64_t last;   /* the count of the last probe since the cut */
+  unsigned probes; /* probes since the cut */
+} rs_settle;
+
+typedef enum rs_settle_next {
+  RS_SETTLE_JUDGE,  /* the count has settled: judge the cut (rs_cap_cut, settled) */
+  RS_SETTLE_PROBE,  /* it may still move: probe again after RS_SETTLE_GAP_MS */
+  RS_SETTLE_UNSURE  /* still moving after RS_SETTLE_PROBES probes: judge it, unsettled */
+} rs_settle_next;
+
+/* A probe after the cut described by `s` says the server holds `held` bytes. *carried gets the
+ * body bytes the cut's connection carried by that count. */
+rs_settle_next rs_settle_probe(rs_settle *s, uint64_t held, uint64_t *carried);
 
 typedef struct rs_cap {
   uint64_t suspect; /* bytes the connection of the last cut carried, not refuted yet (0: none) */
   uint64_t cap;     /* confirmed: a connection carries about this many body bytes (0: none) */
   int testing;      /* `suspect` is being tested: PUTs go on new connections */
-  int proved;       /* a PUT of this run was answered after delivering bytes */
+  int retested;     /* a test delivered nothing and is being repeated (once) */
+  int refuted;      /* the last answer refuted `suspect`: the next PUT, too, goes on a new
+                       connection, so that a cut of it counts its own bytes only */
 } rs_cap;
 
 typedef enum rs_cut_next {
@@ -103,19 +128,19 @@ typedef enum rs_cut_next {
   RS_CUT_FIT   /* a cap near `cap` is confirmed: every PUT fits under it */
 } rs_cut_next;
 
-/* A cut of a connection that carried `carried` body bytes in all, after the cut request had
- * written `unaccounted` bytes more than reached the server. *at_once says whether to go on
- * without a wait (never for RS_CUT_WAIT). */
-rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, uint64_t unaccounted, int *at_once);
+/* A cut of a connection that carried `carried` body bytes in all, judged on a count that has
+ * `settled` (rs_settle_probe) or not. *at_once says whether to go on without a wait (never for
+ * RS_CUT_WAIT, nor when unsettled). */
+rs_cut_next rs_cap_cut(rs_cap *c, uint64_t carried, int settled, int *at_once);
 
 /* A PUT was answered; its connection has carried `carried` body bytes in all (0 when it
  * delivered nothing). More than the suspected cap refutes it. */
 void rs_cap_delivered(rs_cap *c, uint64_t carried);
 
-/* Body bytes the next PUT may carry when `rest` bytes are left to send (0: no limit), and in
- * *fresh whether it needs a connection of its own (closed after it: a reused one has spent part
- * of the relay's allowance). */
-uint64_t rs_put_limit(const rs_cap *c, uint64_t rest, int *fresh);
+/* Body bytes the next PUT may carry (0: no limit, the rest of the file or the chunk size), and
+ * in *fresh whether it needs a connection of its own (closed after it: a reused one has spent
+ * part of the relay's allowance). */
+uint64_t rs_put_limit(const rs_cap *c, int *fresh);
 
 /* 408, 423, 429 and 5xx: worth retrying after a wait. */
 int rs_status_transient(int status);

@@ -22,6 +22,7 @@
 #define STEP_RESTART 3    /* a new attempt from byte 0, at once */
 #define STEP_CUT 4        /* a new attempt that starts with a probe, at once: the PUT was cut */
 #define STEP_BACKOFF 5    /* wait, then probe again, in the same attempt */
+#define STEP_SETTLE 6     /* probe again shortly, in the same attempt: a cut is settling */
 #define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
 #define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
 
@@ -34,10 +35,8 @@ typedef struct rs_cursor {
   unsigned conflicts; /* 409 restarts in a row */
   unsigned mismatches; /* final-hash restarts in this run */
   uint64_t conn_body; /* body bytes delivered on the connection kept alive (a relay counts) */
-  int cut_pending;    /* the last PUT was cut: the next probe says how much got through */
-  uint64_t cut_start; /* where that PUT started */
-  uint64_t cut_base;  /* and what its connection had carried before it */
-  uint64_t cut_sent;  /* and the body bytes it had written */
+  int cut_pending;    /* the last PUT was cut: the next probes say how much got through */
+  rs_settle settle;   /* that PUT, and the probes since */
 } rs_cursor;
 
 void rs_run_msg(rs_run *run, const char *fmt, ...)
@@ -273,27 +272,37 @@ static void moved_to(rs_run *run, rs_cursor *cur, uint64_t off)
   cur->offset = run->s->r.held = off;
 }
 
-/* The probe after a cut: what the connection carried says whether a relay caps connections
- * (stager_decide.h), and what the cut request wrote beyond that whether going on at once is
- * safe; otherwise wait as after any failure, and probe again. */
+/* A probe after a cut. Until the server's count settles (stager_decide.h) the cut request may
+ * still be arriving: probe again shortly. Then what the connection carried says whether a relay
+ * caps connections, and a settled count whether going on at once is safe; otherwise wait as
+ * after any failure, and probe again. */
 static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
 {
-  uint64_t delivered = off > cur->cut_start ? off - cur->cut_start : 0;
-  uint64_t carried = cur->cut_base + delivered;
-  uint64_t unaccounted = cur->cut_sent > delivered ? cur->cut_sent - delivered : 0;
-  cur->cut_pending = 0;
+  uint64_t carried;
+  rs_settle_next settle = rs_settle_probe(&cur->settle, off, &carried);
   moved_to(run, cur, off);
+  if (settle == RS_SETTLE_PROBE) {
+    cur->need_probe = 1;
+    return STEP_SETTLE;
+  }
+  cur->cut_pending = 0;
   int at_once, fresh;
-  rs_cut_next next = rs_cap_cut(&run->cap, carried, unaccounted, &at_once);
-  uint64_t limit = rs_put_limit(&run->cap, run->size - off, &fresh);
+  rs_cut_next next = rs_cap_cut(&run->cap, carried, settle == RS_SETTLE_JUDGE, &at_once);
+  uint64_t limit = rs_put_limit(&run->cap, &fresh);
+  uint64_t reached = off > cur->settle.start ? off - cur->settle.start : 0;
+  uint64_t missing = cur->settle.sent > reached ? cur->settle.sent - reached : 0;
   const char *how = at_once ? "at once" : "after a wait";
+  char settled[96];
+  snprintf(settled, sizeof settled, "%s after %u probe%s",
+           settle == RS_SETTLE_JUDGE ? "settled" : "still moving", cur->settle.probes,
+           cur->settle.probes == 1 ? "" : "s");
   if (next == RS_CUT_TEST)
     rs_run_log(run, RESUMABLE_LOG_INFO,
                "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
-               " more were in flight); going on %s with at most %" PRIu64
+               " more were written but did not arrive; the count %s); going on %s with at most %" PRIu64
                " bytes on a new connection: a relay that caps connections would cut it near the "
                "same count",
-               carried, unaccounted, how, limit);
+               carried, missing, settled, how, limit);
   else if (next == RS_CUT_FIT)
     rs_run_log(run, RESUMABLE_LOG_WARN,
                "connection cut after it carried %" PRIu64 " body bytes: a relay cuts each "
@@ -367,7 +376,7 @@ static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
   } else {
     req->start = cur->offset;
     uint64_t chunk = run->s->o.chunk_size;
-    uint64_t limit = rs_put_limit(&run->cap, run->size - req->start, &req->fresh);
+    uint64_t limit = rs_put_limit(&run->cap, &req->fresh);
     if (limit && (!chunk || limit < chunk))
       chunk = limit;
     if (chunk && run->size - req->start > chunk)
@@ -517,9 +526,7 @@ static int put(rs_run *run, rs_cursor *cur)
     if (!run->cut || cur->whole || req.force_expect)
       return STEP_TRANSIENT;
     cur->cut_pending = 1;
-    cur->cut_start = req.start;
-    cur->cut_base = cur->conn_body;
-    cur->cut_sent = run->cut_sent;
+    cur->settle = (rs_settle){.start = req.start, .base = cur->conn_body, .sent = run->cut_sent};
     rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 " cut after %" PRIu64
                " body bytes were written", req.start, req.end, run->cut_sent);
     return STEP_CUT;
@@ -558,6 +565,17 @@ static int wait_before_retry(rs_run *run)
   return RESUMABLE_OK;
 }
 
+/* The pause between the probes that wait for a cut to settle: short and within the budget (the
+ * progress callback, which may cancel, runs with each probe). */
+static int settle_gap(rs_run *run)
+{
+  uint64_t now = rs_now_ms();
+  if (now >= run->deadline_ms || RS_SETTLE_GAP_MS >= run->deadline_ms - now)
+    return RESUMABLE_E_TIMEOUT;
+  sleep_ms(RS_SETTLE_GAP_MS);
+  return RESUMABLE_OK;
+}
+
 /* ---- the run ---- */
 
 static void next_attempt(rs_run *run)
@@ -582,6 +600,8 @@ static int upload(rs_run *run)
       if (w != RESUMABLE_OK)
         return w;
     }
+    if (rc == STEP_SETTLE && settle_gap(run) != RESUMABLE_OK)
+      return RESUMABLE_E_TIMEOUT;
     if (rc == STEP_TRANSIENT || rc == STEP_RESTART || rc == STEP_CUT)
       next_attempt(run);
   }

@@ -52,14 +52,16 @@ extern "C" {
  * next PUT goes on a new connection and carries slightly more than that count (an eighth, at
  * most 128 KiB); a relay that caps connections cuts it again near the same count (within a
  * quarter), which confirms the cap: from then on, for the rest of the run, every PUT carries at
- * most 15/16 of it, each on a new connection, and nothing is cut any more. These retries come
- * at once, without a backoff wait, when little of what the cut request wrote is unaccounted for
- * (at most a quarter of the count and 256 KiB): bytes still in the server's socket would be lost
- * to a request that takes the key over, so a cut that left more in flight waits as usual first.
- * Cuts at scattered counts, or of connections that carried under 16 KiB, are ordinary failures.
- * Because a cut loses what sits in the relay's and the kernels' buffers (megabytes on a fast
- * path), the first PUT of a run carries at most 1 MiB when more than 2 MiB are left: a relay
- * with a small cap then costs one answer rather than those buffers; the next PUT sends the rest.
+ * most 15/16 of it, each on a new connection, and nothing is cut any more. A cut is judged
+ * once the server's count has settled: bytes of the cut request still in the server's socket
+ * would be lost to a request that takes the key over. So unless the server holds every byte it
+ * wrote, the stager probes again every 40 ms until two answers agree (at most 12 probes, within
+ * the budget). These retries then come at once, without a backoff wait; a count that keeps
+ * moving gets the usual wait first. Cuts at scattered counts, or of connections that carried
+ * under 16 KiB, are ordinary failures (a test PUT that carried that little is repeated once);
+ * a suspected count refuted by an answer makes the next PUT go on a new connection too. What
+ * sat in the relay's and the kernels' buffers when a cut came is lost: megabytes on a fast path
+ * for a PUT of the rest of the file, at most a test PUT's overshoot once the PUTs are fitted.
  *
  * The local file must not change during the upload. The stager records it when the run starts
  * (size, mtime, ctime, device and inode of the open descriptor) and checks it before every
@@ -152,10 +154,9 @@ typedef enum resumable_jitter {
  * RESUMABLE_JITTER_EQUAL. Any other value is RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_stager_set_jitter(resumable_stager *s, resumable_jitter mode);
 
-/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT (after a first PUT of at
- * most 1 MiB, see "Relays" above); any other value sends several PUTs of at most `bytes` each
- * (the last may be shorter). A relay's cap, once found, can make PUTs smaller still.
- * 0 .. 2^63-1. */
+/* Bytes per PUT. 0 (the default) sends the whole remainder in one PUT; any other value sends
+ * several PUTs of at most `bytes` each (the last may be shorter). After a connection is cut, a
+ * relay's cap (see "Relays" above) can make PUTs smaller still. 0 .. 2^63-1. */
 RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes);
 
 /* The file's SHA-256 as 64 hex digits (either case), when the caller already knows it: the

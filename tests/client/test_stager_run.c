@@ -763,29 +763,52 @@ static void run_reply_header_under_the_bound_is_accepted(void **state)
   assert_int_equal(script_count(f->srv), 2);
 }
 
-/* The first PUT of a run carries at most 1 MiB when more than 2 MiB are left (a relay with a
- * small per-connection cap then costs one answer, not megabytes of buffers); the next PUT sends
- * the rest in one piece, on the same connection. */
-static void run_first_put_of_a_large_upload_carries_one_mib(void **state)
+/* A large file (SIZE is too small to tell) of `size` bytes with the fixture's hash. */
+static void large_file(fixture *f, size_t size)
 {
-  fixture *f = *state;
-  const size_t big = 3u << 20;
-  uint8_t *data = calloc(1, big);
+  uint8_t *data = malloc(size);
   assert_non_null(data);
-  write_file(f->path, data, big);
+  for (size_t i = 0; i < size; i++)
+    data[i] = (uint8_t)(i * 31 + (i >> 12));
+  write_file(f->path, data, size);
   uint8_t d[32];
-  rs_sha256_digest(data, big, d);
+  rs_sha256_digest(data, size, d);
   rs_sha256_hex_format(d, f->sha);
   free(data);
+}
+
+/* PROTOCOL.md: without a chunk size, a PUT carries "the rest of the file": the first PUT after
+ * a probe, fresh or resumed, is bytes <held>-<size-1>/<size>, however large the rest. */
+static void run_first_put_after_a_probe_carries_the_rest_of_a_large_file(void **state)
+{
+  fixture *f = *state;
+  large_file(f, 5u << 20);
   const script_answer a[] = {{404, NULL, NULL, 0},
-                             {308, "X-File-Size: 1048576\n", NULL, 0},
-                             {200, "X-Content-SHA256: $SHA\nX-File-Size: 3145728\n", NULL, 0}};
+                             {200, "X-Content-SHA256: $SHA\nX-File-Size: 5242880\n", NULL, 0}};
   start(f, a, N(a));
   assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
-  assert_int_equal(script_count(f->srv), 3);
-  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-1048575/3145728");
-  assert_string_equal(script_at(f->srv, 2)->content_range, "bytes 1048576-3145727/3145728");
-  assert_int_equal(resumable_stager_wire_bytes(f->s), big);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 0-5242879/5242880");
+  assert_int_equal(script_at(f->srv, 1)->body, 5u << 20);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 5u << 20);
+}
+
+static void run_resumed_large_upload_sends_the_rest_in_its_first_put(void **state)
+{
+  fixture *f = *state;
+  large_file(f, 5u << 20);
+  const script_answer a[] = {{200,
+                              "X-File-Size: 1048576\nAccept-Ranges: bytes\nX-Upload-Total: "
+                              "5242880\nX-Target-SHA256: $SHA\n",
+                              NULL, 0},
+                             {200, "X-Content-SHA256: $SHA\nX-File-Size: 5242880\n", NULL, 0}};
+  start(f, a, N(a));
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(script_count(f->srv), 2);
+  assert_string_equal(script_at(f->srv, 1)->content_range, "bytes 1048576-5242879/5242880");
+  assert_int_equal(script_at(f->srv, 1)->body, 4u << 20);
+  assert_int_equal(resumable_stager_resumed_from(f->s), 1u << 20);
+  assert_int_equal(resumable_stager_wire_bytes(f->s), 4u << 20);
   assert_int_equal(resumable_stager_attempts(f->s), 1);
 }
 
@@ -832,7 +855,8 @@ int main(void)
       T(run_a_huge_reply_header_section_is_a_protocol_error),
       T(run_huge_header_in_the_answer_to_a_put_is_a_protocol_error),
       T(run_reply_header_under_the_bound_is_accepted),
-      T(run_first_put_of_a_large_upload_carries_one_mib),
+      T(run_first_put_after_a_probe_carries_the_rest_of_a_large_file),
+      T(run_resumed_large_upload_sends_the_rest_in_its_first_put),
 #undef T
   };
   return cmocka_run_group_tests_name("stager_run", tests, NULL, NULL);

@@ -197,6 +197,12 @@ int64_t e2e_file_size(const char *path) {
 
 int e2e_server_start(e2e_server *s, const char *root, uint16_t port, const char *token) {
   memset(s, 0, sizeof *s);
+  if (kit_active()) {
+    kit_opts o = {.token = token};
+    if (port != 0 || kit_host_start(&s->kit, root, &o) != 0) return -1;
+    s->port = s->kit.port;
+    return 0;
+  }
   if (new_server(s, root) != 0) return -1;
   if (token != NULL && resumable_server_set_token(s->srv, token) != RESUMABLE_OK) goto fail;
   mhd_host_config cfg = {.port = port, .server = s->srv, .linger_ms = 1000};
@@ -211,6 +217,7 @@ fail:
 }
 
 void e2e_server_stop(e2e_server *s) {
+  kit_host_stop(&s->kit);
   mhd_host_stop(s->host);
   resumable_server_free(s->srv);
   s->host = NULL;

@@ -11,6 +11,7 @@
 #include <resumable/server.h>
 #include <resumable/stager.h>
 
+#include "kit_host.h"
 #include "mhd_host.h"
 
 /* ---- files ---- */
@@ -27,15 +28,17 @@ int e2e_sha256_file(const char *path, char out[65]);
 /* Size of a file, or -1. */
 int64_t e2e_file_size(const char *path);
 
-/* ---- the real server, in-process ---- */
+/* ---- the real server, in-process (or the conformance kit's host: kit_host.h) ---- */
 
 typedef struct e2e_server {
   resumable_server *srv;
   mhd_host *host;
+  kit_host kit; /* RS_KIT_HOST set: the host under test, a child process */
   uint16_t port;
 } e2e_server;
 
-/* Serve `root` on 127.0.0.1:`port` (0: ephemeral). `token` NULL for none. 0 or -1. */
+/* Serve `root` on 127.0.0.1:`port` (0: ephemeral; a kit host takes only 0). `token` NULL for
+ * none. 0 or -1. */
 int e2e_server_start(e2e_server *s, const char *root, uint16_t port, const char *token);
 void e2e_server_stop(e2e_server *s);
 

@@ -186,11 +186,10 @@ static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void
   /* The stall check covers a body until the peer's TCP has acknowledged it; the rest of the
    * body after the stall point must not fit in the kernel buffers on both sides of the proxy
    * (several MiB on loopback), or it would count as delivered and only the budget would end
-   * the wait for an answer. The stall comes in the second PUT: the first PUT of a run carries
-   * at most 1 MiB (RS_FIRST_PUT_MAX), all of which would fit there. */
-  const uint64_t size = 33 * MIB;
+   * the wait for an answer. */
+  const uint64_t size = 32 * MIB;
   char *path = make_file(f, "s.bin", size, 5, sha);
-  fp_set_stall_after(f->proxy, 2 * MIB);
+  fp_set_stall_after(f->proxy, 1 * MIB);
   url_via_proxy(f, url, sizeof url, "s.bin");
   resumable_stager *st = e2e_stager(url, path);
   assert_int_equal(resumable_stager_set_stall(st, 1, 1), RESUMABLE_OK);
@@ -207,6 +206,13 @@ static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void
   free(path);
 }
 
+/* The first count of held bytes a run learnt (from its first probe that found a partial). */
+static int first_held(void *ud, const resumable_progress *p) {
+  uint64_t *kept = ud;
+  if (*kept == 0 && p->held > 0) *kept = p->held;
+  return 0;
+}
+
 static void server_restart_mid_upload_then_upload_finishes(void **state) {
   struct fx *f = *state;
   char sha[65], url[256];
@@ -215,11 +221,14 @@ static void server_restart_mid_upload_then_upload_finishes(void **state) {
   fp_set_rate(f->proxy, 8 * MIB); /* about a second: time to pull the plug part-way */
   url_via_proxy(f, url, sizeof url, "restart.bin");
   resumable_stager *st = e2e_stager(url, path);
+  uint64_t kept = 0;
+  assert_int_equal(resumable_stager_set_progress(st, first_held, &kept), RESUMABLE_OK);
   e2e_job job;
   e2e_job_start(&job, st);
   assert_int_equal(fp_wait_upstream_bytes(f->proxy, 2 * MIB, WAIT_MS), 0);
   uint16_t old_port = f->srv.port;
   e2e_server_stop(&f->srv);
+  uint64_t before = fp_upstream_bytes(f->proxy); /* what reached the old server's socket */
   /* Same root; the same port when the kernel lets us have it back, else a new one. */
   if (e2e_server_start(&f->srv, f->root, old_port, NULL) != 0) {
     assert_int_equal(e2e_server_start(&f->srv, f->root, 0, NULL), 0);
@@ -228,7 +237,11 @@ static void server_restart_mid_upload_then_upload_finishes(void **state) {
   fp_set_rate(f->proxy, 0);
   assert_int_equal(e2e_job_join(&job), RESUMABLE_OK);
   assert_true(resumable_stager_attempts(st) >= 2);
-  assert_true(fp_upstream_bytes(f->proxy) <= size + size / 20);
+  /* The stager resumed where the restarted server stood, and sent it about what it lacked.
+   * (Not "each byte about once": what the old server had not yet read from its socket when it
+   * stopped is lost there, hundreds of KiB when the machine is loaded.) */
+  assert_true(kept > 0 && kept <= before);
+  assert_true(fp_upstream_bytes(f->proxy) - before <= size - kept + size / 20);
   assert_stored(f, "restart.bin", sha);
   resumable_stager_free(st);
   free(path);
@@ -243,11 +256,11 @@ static int count_waits(void *ud, const resumable_progress *p) {
 }
 
 /* Issue 10 item 11: a relay that cuts every connection once it has carried 1 MiB (headers
- * included). Today each cut costs a backoff wait and megabytes sent again. The stager must see
- * the pattern after two cuts and go on at once, fitting every PUT under the cap on a new
- * connection: then nothing is cut any more and no wait accumulates. A race with the server
- * (it still reading the cut request when HEAD asks) may cost one more cut and one wait. The
- * relay forwards 16 MB/s, as relays do; the backoff is a realistic 100-200 ms. */
+ * included). Each cut used to cost a backoff wait and megabytes sent again. The stager must see
+ * the pattern after two cuts and fit every PUT under the cap on a new connection, so that
+ * nothing is cut any more, and never wait: after the first cut, which left megabytes in flight,
+ * it probes until the server's count stands still instead of backing off. The relay forwards
+ * 16 MB/s, as relays do; the backoff is a realistic 100-200 ms. */
 static void relay_capping_each_connection_is_fitted_under_without_waits(void **state) {
   struct fx *f = *state;
   char sha[65], url[256];
@@ -264,10 +277,13 @@ static void relay_capping_each_connection_is_fitted_under_without_waits(void **s
   assert_stored(f, "capped.bin", sha);
   assert_true(fp_cuts(f->proxy) >= 2); /* the relay did cut */
   assert_true(fp_cuts(f->proxy) <= 4); /* 8 or more without the adaptation */
-  assert_true(waits[0] <= 1);
+  assert_int_equal(waits[0], 0); /* one without settling: the first cut left MiBs in flight */
   assert_true(resumable_stager_attempts(st) <= 5);
-  /* Each cut loses what was in flight: a little when the requests are small. */
-  assert_true(resumable_stager_wire_bytes(st) <= size + 2 * MIB);
+  /* Each cut loses what was in flight. The first PUT carries the rest of the file, and what
+   * sat in the kernels' and the relay's buffers when it was cut (megabytes on loopback) is lost;
+   * later cuts lose at most a test PUT's overshoot. Without the adaptation every cut costs a
+   * buffer's worth, several times the file in all. */
+  assert_true(resumable_stager_wire_bytes(st) <= 2 * size);
   assert_true(fp_upstream_bytes(f->proxy) <= size + size / 20);
   resumable_stager_free(st);
   free(path);

@@ -210,10 +210,9 @@ static void wire_stager_finishes_a_commit_that_failed(void **state)
   watch w = {.f = f, .key = "c"};
   assert_int_equal(it_put(f->s, "c", NULL, f->h1, f->v1, SIZE, NULL), 200);
   resumable_stager *st = stager_for(f, "c", &w);
-  /* The stager's first PUT carries 1 MiB: 1: the partial's record when it is created, 2: its
-   * record at the 308, then the commit's 3: the file itself, 4: its sidecar (written after the
-   * rename, which changes the file's ctime) */
-  rs_fault_fail_call(RS_FAULT_RENAME, 3, 1, ENOSPC);
+  /* 1: the partial's record when it is created, 2: the file itself, 3: its sidecar (written
+   * after the rename, which changes the file's ctime) */
+  rs_fault_fail_call(RS_FAULT_RENAME, 2, 1, ENOSPC);
   assert_int_equal(resumable_stager_run(st), RESUMABLE_OK);
   assert_true(w.lifted);
   assert_true(w.old_kept);

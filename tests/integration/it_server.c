@@ -55,6 +55,12 @@ void it_server_start(it_server *s) {
     snprintf(s->root, sizeof s->root, "%s/root", s->parent);
     assert_int_equal(mkdir(s->root, 0700), 0);
   }
+  if (kit_active()) {
+    kit_opts o = {.token = s->token, .max_size = s->max_size};
+    assert_int_equal(kit_host_start(&s->kit, s->root, &o), 0);
+    s->port = s->kit.port;
+    return;
+  }
   new_server(s);
   assert_int_equal(resumable_server_set_max_size(s->srv, s->max_size), RESUMABLE_OK);
   assert_int_equal(resumable_server_set_token(s->srv, s->token), RESUMABLE_OK);
@@ -74,6 +80,7 @@ void it_server_start(it_server *s) {
 }
 
 void it_server_stop(it_server *s) {
+  kit_host_stop(&s->kit);
   mhd_host_stop(s->host);
   s->host = NULL;
   resumable_server_free(s->srv);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "kit_host.h"
 #include "mhd_host.h"
 
 #define IT_PREFIX "/v1/files/"
@@ -26,6 +27,8 @@ typedef struct it_server {
   void *log_user;
   resumable_server *srv;
   mhd_host *host;
+  kit_host kit; /* RS_KIT_HOST set (the conformance kit): the host under test, a child; then
+                   srv and host stay NULL, and only max_size and token are passed on */
   uint16_t port;
 } it_server;
 

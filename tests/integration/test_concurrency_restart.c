@@ -205,9 +205,12 @@ int main(void) {
       T(concurrent_puts_never_interleave),
       T(restart_resumes_from_head),
       T(stop_mid_body_keeps_a_prefix),
+      /* last: the in-process host's access-log callback, which the conformance kit's hosts
+       * (processes with logs of their own) do not have; not run there */
       T(access_log_names_method_key_status_and_bytes),
   };
-  int rc = cmocka_run_group_tests_name("concurrency_restart", tests, NULL, NULL);
+  size_t n = sizeof tests / sizeof tests[0] - (kit_active() ? 1 : 0);
+  int rc = _cmocka_run_group_tests("concurrency_restart", tests, n, NULL, NULL);
   curl_global_cleanup();
   return rc;
 }

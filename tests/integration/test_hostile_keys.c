@@ -16,10 +16,20 @@ static int raw_put(const it_server *s, const char *raw_key) {
   return it_raw_request(s->port, req, (size_t)n);
 }
 
+/* A host with the capability "routes-normalized-target" (nginx, kit_host.h) resolves "..",
+ * "." and "%2e" in the target before it chooses a handler: a target that climbs out of the
+ * upload prefix is not the handler's at all, and gets the host's answer for that other path (a
+ * 404 or 405 here). Nothing is touched either way. */
+static int refused(int status) {
+  if (status == 400)
+    return 1;
+  return kit_active() && kit_has("routes-normalized-target") && (status == 404 || status == 405);
+}
+
 static void assert_refused_and_untouched(const it_server *s, const char *raw_key) {
   char *before = it_tree(s->parent);
   int status = raw_put(s, raw_key);
-  if (status != 400)
+  if (!refused(status))
     fail_msg("key '%.80s': status %d, want 400", raw_key, status);
   char *after = it_tree(s->parent);
   if (strcmp(before, after) != 0)

@@ -42,7 +42,9 @@ void tt_hex(const uint8_t sha[32], char out[65]);
 /* SHA-256 of a whole file; -1 if it cannot be read. */
 int tt_hash_file(int dirfd, const char *path, uint8_t sha[32], uint64_t *size);
 
-/* ---- tt_serve.c: the resumable-serve children (one root, --servers of them) ---- */
+/* ---- tt_serve.c: the resumable-serve children (one root, --servers of them), or those of a
+ * host launcher such as nginx-host. Each runs in a process group of its own, which every kill
+ * targets: a host of several processes (nginx's master and worker) dies whole, as in a crash. */
 #define TT_MAX_SERVERS 2
 typedef struct tt_serve {
   const char *exe;
@@ -60,7 +62,10 @@ typedef struct tt_serve {
 
 /* fork/exec `exe --port 0 --root root [extra...]`, wait (poll) for its ready line. 0 or -1. */
 int tt_serve_start(tt_serve *s, int timeout_ms);
-/* Reap the child (already killed or told to stop). Returns its wait status. */
+/* Send `sig` to the server's process group. 0, or -1 (errno). */
+int tt_serve_kill(const tt_serve *s, int sig);
+/* Reap the child (already killed or told to stop), and every process of its group (this process
+ * is their subreaper: see tt_serve_start). Returns the child's wait status. */
 int tt_serve_reap(tt_serve *s);
 
 /* ---- the shared run state (tt_upload.c) ---- */
@@ -113,6 +118,7 @@ typedef struct tt_opts {
   unsigned ready_ms;     /* server start timeout */
   unsigned servers;      /* resumable-serve processes on the one root (1 or 2) */
   const char *serve_exe;
+  const char *serve_args[9]; /* --serve-arg: more arguments for it, NULL-ended */
   int keep;
   int verbose;
 } tt_opts;

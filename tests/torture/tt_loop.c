@@ -195,7 +195,7 @@ int tt_final_checks(tt_run *t, tt_stats *st)
   }
   pthread_mutex_unlock(&t->mu);
   for (unsigned i = 0; rc == 0 && i < t->o.servers; i++) {
-    if (kill(t->srv[i].pid, SIGTERM) != 0)
+    if (tt_serve_kill(&t->srv[i], SIGTERM) != 0)
       continue;
     int ws = tt_serve_reap(&t->srv[i]);
     if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {

@@ -51,7 +51,8 @@ void tt_note(tt_run *t, const char *fmt, ...)
 
 static int usage(void)
 {
-  fputs("usage: resumable-torture --serve PATH [--seed N] [--iterations KILLS] [--files N]\n"
+  fputs("usage: resumable-torture --serve PATH [--serve-arg ARG]... [--seed N] [--iterations KILLS]\n"
+        "         [--files N]\n"
         "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
         "         [--servers 1|2] [--keep] [--verbose]\n",
         stderr);
@@ -80,8 +81,13 @@ static int parse(int argc, char **argv, tt_opts *o, int *have_seed)
       *(a[2] == 'k' ? &o->keep : &o->verbose) = 1;
       continue;
     }
+    size_t nargs = 0;
+    while (o->serve_args[nargs] != NULL)
+      nargs++;
     if (strcmp(a, "--serve") == 0 && v != NULL)
       o->serve_exe = v;
+    else if (strcmp(a, "--serve-arg") == 0 && v != NULL && nargs + 1 < 9)
+      o->serve_args[nargs] = v;
     else if (num(v, &n) != 0)
       return -1;
     else if (strcmp(a, "--seed") == 0)
@@ -133,6 +139,7 @@ static int setup(tt_run *t)
   int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   for (unsigned i = 0; i < t->o.servers; i++) { /* one log: lines carry no server, order does */
     t->srv[i].exe = t->o.serve_exe;
+    t->srv[i].extra = t->o.serve_args;
     t->srv[i].root = t->root;
     t->srv[i].log_fd = log_fd;
   }
@@ -247,7 +254,7 @@ int main(int argc, char **argv)
   }
   for (unsigned i = 0; rc != 0 && i < t.o.servers; i++) {
     if (t.srv[i].pid > 0) {
-      kill(t.srv[i].pid, SIGKILL);
+      tt_serve_kill(&t.srv[i], SIGKILL);
       tt_serve_reap(&t.srv[i]);
     }
   }

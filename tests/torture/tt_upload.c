@@ -28,7 +28,7 @@ void tt_kill_locked(tt_run *t, unsigned which, tt_trigger why)
     tt_serve *s = &t->srv[i];
     if ((i != which && !t->kill_both) || !s->alive)
       continue;
-    if (kill(s->pid, SIGKILL) != 0) /* not reaped yet by main: the pid is still ours */
+    if (tt_serve_kill(s, SIGKILL) != 0) /* not reaped yet by main: the pid is ours */
       tt_fail(t, "kill(%ld): %s", (long)s->pid, strerror(errno));
     s->alive = 0;
     t->killed |= 1u << i;
