@@ -15,18 +15,21 @@ extern "C" {
  *
  * The handler decides; a store only keeps bytes. A store holds, per key, at most one *complete*
  * file (verified, with its size and SHA-256) and at most one *partial* upload (bytes 0..held-1
- * of a declared total, plus the metadata below). The POSIX store (resumable_store_fs_new) is one
- * implementation; another (object storage, a database) fills in a resumable_store_ops table and
- * wraps it with resumable_store_new.
+ * of a declared total, plus the metadata below). The POSIX store (resumable_store_fs_new) and the
+ * memory store (resumable_store_mem_new) are two implementations; another (object storage, a
+ * database) fills in a resumable_store_ops table and wraps it with resumable_store_new.
  *
  * Keys handed to a store are already decoded and validated by the handler (see
  * docs/protocol.md, "Keys"): 1..1024 bytes, '/'-separated segments, no "." / ".." segment, no
- * segment starting with ".resumable", no control byte, no backslash, valid UTF-8. One
- * exception: the parts of a tus concatenation are partials of the handler's own keys
- * RESUMABLE_PART_PREFIX + 32 hex digits, which no client can name. Only partial ops see them
- * (partial_open CREATE must not refuse them for their name); they are never committed, no
- * complete op is called with them, and they are listed by partial_scan and swept like any
- * partial.
+ * segment starting with ".resumable", no control byte, no backslash, valid UTF-8. A store still
+ * refuses the keys that could break its layout rather than store them: RESUMABLE_E_INVALID_ARG
+ * for a NULL, empty or overlong key, RESUMABLE_E_CONFLICT when opening a partial or staging
+ * upload for a key with an empty, ".", "..", over-255-byte or ".resumable..." segment (the
+ * POSIX, memory and S3 stores do; tests/store/conformance_tree.c checks it). One exception: the
+ * parts of a tus concatenation are partials of the handler's own keys RESUMABLE_PART_PREFIX +
+ * 32 hex digits, which no client can name. Only partial ops see them (partial_open CREATE must
+ * not refuse them for their name); they are never committed, no complete op is called with
+ * them, and they are listed by partial_scan and swept like any partial.
  *
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
@@ -224,6 +227,41 @@ RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_IO (root
  * cannot be created or opened). */
 RESUMABLE_EXPORT int resumable_store_fs_new(resumable_store **out, const char *root);
+
+/* An in-memory store: every byte lives in this process's memory and is gone when the store is
+ * freed or the process ends. For embedders that keep uploads in memory or hand them on, for
+ * tests, and for fuzzing the handler at memory speed.
+ * It keeps the POSIX store's promises within the process: a commit is atomic (a reader that
+ * opened the old version reads it to its end), staging uploads are invisible until committed,
+ * partial_sync keeps bytes 0..info->held-1 and discards the rest, bytes written since the last
+ * sync are cut when the partial is opened again, partial_scan reports each partial's last write
+ * or sync (CLOCK_REALTIME seconds), and all ops are safe in parallel on different keys. "Durable"
+ * means "recorded in memory": nothing survives the process.
+ * Keys form a tree as on a filesystem: a key cannot be placed (RESUMABLE_E_CONFLICT from
+ * partial_open CREATE/STAGING and from a staging commit) where a segment above it is a complete
+ * file or a partial ("e" blocks "e/f"), or where keys lie below it ("e/f" blocks "e"); as in the
+ * POSIX store, a partial takes its place when it is created, so two uploads that cannot both
+ * land are told so before any byte is sent, and a place is free again once its last key is
+ * gone. A key that is only a directory reads as absent. Malformed keys (an empty, ".", "..",
+ * over-255-byte or ".resumable..." segment) are refused with RESUMABLE_E_CONFLICT as the POSIX
+ * store refuses them; reads of them answer RESUMABLE_E_NOT_FOUND. There is no complete_path (no
+ * file to name: resumable_server_set_expose_paths has no effect) and there are no key_* ops
+ * (nothing to share with another process).
+ * `max_bytes` bounds the bytes held: partials (with bytes written since their last sync),
+ * staging uploads, complete files, and replaced or removed versions that a reader still holds
+ * open. A write that would exceed it fails with RESUMABLE_E_NOSPACE (the handler answers 507)
+ * and writes nothing. 0 means no bound. Allocator overhead comes on top: at most one partly used
+ * 256 KiB block per upload or file, plus about 150 bytes per key.
+ * Thread-safety: one mutex guards the key table and metadata; bytes are copied outside it.
+ * The store starts no thread. Ownership: the caller frees *out with resumable_store_free, or
+ * hands it to resumable_server_new_with_store, which then owns it.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out), RESUMABLE_E_NOMEM. */
+RESUMABLE_EXPORT int resumable_store_mem_new(resumable_store **out, uint64_t max_bytes);
+
+/* The bytes a memory store holds now, as counted against its max_bytes (see
+ * resumable_store_mem_new). Thread-safe. Returns RESUMABLE_OK, or RESUMABLE_E_INVALID_ARG if
+ * `store` is NULL or not a memory store, or `bytes` is NULL. */
+RESUMABLE_EXPORT int resumable_store_mem_usage(const resumable_store *store, uint64_t *bytes);
 
 /* Free a store (NULL is a no-op). Must not be in use by a server. */
 RESUMABLE_EXPORT void resumable_store_free(resumable_store *store);

@@ -1,4 +1,6 @@
-/* Fuzz the whole public handler (include/resumable/server.h) over the POSIX store.
+/* Fuzz the whole public handler (include/resumable/server.h) over a store: the memory store
+ * (fuzz_handler, fast: see fuzz_handler_mem.c) or the POSIX store (fuzz_handler_fs, see
+ * fuzz_handler_fs.c).
  *
  * The input is a small config byte and then a sequence of request records (format below); each
  * one becomes an exchange: method, path, a few headers, the body in pieces, a complete or dropped
@@ -8,31 +10,21 @@
  * can be paused half-way while the next request runs (supersede, 423).
  *
  * After every request the harness checks:
- * - nothing exists outside the root: the dedicated parent dir holds only the root;
- * - every regular file at a final path (outside <root>/.resumable) is a complete file whose
- *   size and SHA-256 (hashed here with mbedTLS) equal what complete_stat records; no symlink or
- *   other file type appears;
- * - for every key used so far, a partial has held <= total, and a recorded complete file exists;
- * - the reply: a known status, never 500 (tmpfs does not fail), 401 whenever the token was wrong,
- *   a PUT 200 names the file just committed, a 308's X-File-Size is what the store holds, no
- *   2xx/308 for a range over the maximum size, a GET 200 serves the file's bytes.
- * The store is created once per input in a fresh root and wiped afterwards. Work per input is
- * bounded (MAX_REQUESTS requests, MAX_BODY body bytes in all). */
-/* realpath() is an XSI extension in glibc. */
-#define _XOPEN_SOURCE 700
-#include <dirent.h>
-#include <fcntl.h>
+ * - for every key used so far, a partial has held <= total, and a complete file read through
+ *   the store has the size and SHA-256 (hashed here with mbedTLS) that it records;
+ * - the backend's own invariants (nothing outside the root; nothing the requests did not name);
+ * - the reply: a known status, never 500 (neither store fails here; 507 only when the memory
+ *   store has a budget), 401 whenever the token was wrong, a PUT 200 names the file just
+ *   committed, a 308's X-File-Size is what the store holds, no 2xx/308 for a range over the
+ *   maximum size, a GET 200 serves the file's bytes.
+ * The storage is fresh for every input and dropped afterwards. Work per input is bounded
+ * (MAX_REQUESTS requests, MAX_BODY body bytes in all). */
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "fuzz_handler.h"
 #include "resumable/error.h"
 
-char parent_dir[256];
-char root_dir[300];
-char real_root[4096];
 int trace;
 
 /* Feed body bytes [*sent, until) in pieces; returns 1 once the reply is decided. */
@@ -113,24 +105,6 @@ static void finish(fuzz_ctx *c, live *l, int alone, const key_state *before)
     check_state(c, 0); /* the others only read (checked again after the last request) */
 }
 
-static void remove_tree(int dirfd)
-{
-  DIR *d = fdopendir(dirfd);
-  struct dirent *e;
-  FUZZ_CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    if (unlinkat(dirfd, e->d_name, 0) == 0)
-      continue;
-    int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    FUZZ_CHECK(sub >= 0);
-    remove_tree(sub);
-    FUZZ_CHECK(unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0);
-  }
-  closedir(d);
-}
-
 static int log_lines;
 
 static void log_line(void *user_data, resumable_log_level level, const char *msg)
@@ -143,54 +117,36 @@ static void log_line(void *user_data, resumable_log_level level, const char *msg
     fprintf(stderr, "  log %d: %s\n", (int)level, msg);
 }
 
-static void cleanup(void)
-{
-  int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  if (fd >= 0) {
-    remove_tree(fd);
-    rmdir(root_dir);
-  }
-  rmdir(parent_dir);
-}
+/* A server left idle by the last input, for a backend whose storage outlives servers: starting
+ * one costs two hash threads, which under the sanitizers cost more than the rest of an input. */
+static resumable_server *kept;
 
-static void setup_once(void)
-{
-  if (parent_dir[0] != '\0')
-    return;
-  trace = getenv("RESUMABLE_FUZZ_TRACE") != NULL;
-  const char *tmp = getenv("TMPDIR");
-  snprintf(parent_dir, sizeof parent_dir, "%s/resumable-fuzz-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  FUZZ_CHECK(mkdtemp(parent_dir) != NULL);
-  snprintf(root_dir, sizeof root_dir, "%s/root", parent_dir);
-  FUZZ_CHECK(realpath(parent_dir, real_root) != NULL);
-  FUZZ_CHECK(strlen(real_root) + 5 < sizeof real_root);
-  strcat(real_root, "/root");
-  atexit(cleanup);
-}
-
-/* A server and its POSIX store on the root, configured by the input's first byte. */
+/* A server on the backend's storage (the kept one, if any), configured by the input's first
+ * byte. Every setting is set, so nothing carries over from an earlier input. */
 static void open_server(fuzz_ctx *c, uint8_t config)
 {
-  resumable_store *store = NULL;
   c->token = config & 1;
   c->max_size = (config & 2) ? MAX_SIZE : 0;
-  FUZZ_CHECK(resumable_store_fs_new(&store, root_dir) == RESUMABLE_OK);
-  c->ops = resumable_store_ops_of(store);
-  c->self = resumable_store_self(store);
-  FUZZ_CHECK(resumable_server_new_with_store(&c->srv, store) == RESUMABLE_OK);
-  if (c->token)
-    FUZZ_CHECK(resumable_server_set_token(c->srv, TOKEN) == RESUMABLE_OK);
+  if (kept != NULL) {
+    c->srv = kept;
+    kept = NULL;
+  } else {
+    FUZZ_CHECK(resumable_server_new_with_store(&c->srv, backend_store(c)) == RESUMABLE_OK);
+  }
+  FUZZ_CHECK(resumable_server_set_token(c->srv, c->token ? TOKEN : NULL) == RESUMABLE_OK);
   FUZZ_CHECK(resumable_server_set_max_size(c->srv, c->max_size) == RESUMABLE_OK);
   c->prefix = (config & 4) ? "/files/" : "/v1/files/";
   FUZZ_CHECK(resumable_server_set_prefix(c->srv, c->prefix) == RESUMABLE_OK);
   c->expose = (config & 8) != 0;
   FUZZ_CHECK(resumable_server_set_expose_paths(c->srv, c->expose) == RESUMABLE_OK);
-  if (config & 16)
-    FUZZ_CHECK(resumable_server_set_log(c->srv, log_line, &log_lines) == RESUMABLE_OK);
+  FUZZ_CHECK(resumable_server_set_log(c->srv, (config & 16) ? log_line : NULL, &log_lines) ==
+             RESUMABLE_OK);
+  /* Checkpoints after every few body bytes (bit 6), or the defaults (64 MiB, 1 s: never here). */
+  FUZZ_CHECK(resumable_server_set_checkpoint(c->srv, (config & 64) ? 16 : (uint64_t)64 << 20,
+                                             (config & 64) ? 0 : 1000) == RESUMABLE_OK);
 }
 
-/* A clean restart on the same root keeps every partial (held, total) and complete file. */
+/* A clean restart on the same storage keeps every partial (held, total) and complete file. */
 static void restart(fuzz_ctx *c, uint8_t config)
 {
   key_state before[MAX_KEYS], after[MAX_KEYS];
@@ -259,12 +215,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   live paused = {0}, now;
   key_state before[MAX_KEYS];
 
-  setup_once();
+  trace = getenv("RESUMABLE_FUZZ_TRACE") != NULL;
   memset(&c, 0, sizeof c);
   uint8_t config = rd_u8(&r);
   c.budget = MAX_BODY;
+  backend_begin(&c, config);
   open_server(&c, config);
-  snapshot_parent();
+  backend_started(&c);
 
   for (int i = 0; i < MAX_REQUESTS && r.n > 0; i++) {
     if (r.p[0] >= SWEEP_OP && r.p[0] < RESTART_OP) {
@@ -298,10 +255,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     finish(&c, &paused, 1, NULL);
   check_state(&c, 1);
 
-  resumable_server_free(c.srv);
-  int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  FUZZ_CHECK(fd >= 0);
-  remove_tree(fd);
-  FUZZ_CHECK(rmdir(root_dir) == 0);
+  if (backend_keeps_server())
+    kept = c.srv;
+  else
+    resumable_server_free(c.srv);
+  backend_end(&c);
   return 0;
 }

@@ -8,7 +8,8 @@
 
 /* Input format, one byte each unless said:
  *   config: bit0 token required, bit1 maximum size MAX_SIZE, bit2 prefix "/files/" instead of
- *           "/v1/files/", bit3 expose local paths, bit4 a log callback
+ *           "/v1/files/", bit3 expose local paths, bit4 a log callback, bit5 (memory store) a
+ *           small byte budget, bit6 a checkpoint (sync) every 16 body bytes
  *   per request:
  *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST); or, with no request record after
  *             it: SWEEP_OP..RESTART_OP-1 a sweep of partials (odd: max age 0, even: 10^9 s),

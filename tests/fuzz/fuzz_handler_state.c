@@ -1,119 +1,54 @@
-/* The handler harness's checks on the store: the tree under the root, the parent dir, and each
+/* The handler harness's checks on the store, through its ops: what each key holds, and each
  * request's effect on the keys' metadata. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include <mbedtls/sha256.h>
 
 #include "fuzz_handler.h"
 #include "resumable/error.h"
 
 /* -- state invariants ------------------------------------------------------------------------ */
 
-static void list_parent(void)
+int read_complete(fuzz_ctx *c, const char *key, uint8_t *buf, size_t *len,
+                  resumable_complete_info *info)
 {
-  DIR *d = opendir(parent_dir);
-  struct dirent *e;
-  int entries = 0;
-  FUZZ_CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    if (strcmp(e->d_name, "root") != 0)
-      fprintf(stderr, "outside the root: %s/%s\n", parent_dir, e->d_name);
-    FUZZ_CHECK(strcmp(e->d_name, "root") == 0);
-    entries++;
-  }
-  closedir(d);
-  FUZZ_CHECK(entries == 1);
-}
-
-/* The parent dir holds only the root. Listed once per input; after that, any change to its
- * entries (even one created and removed again) shows in its mtime, which is cheaper to read. */
-static struct stat parent_snapshot;
-
-void snapshot_parent(void)
-{
-  list_parent();
-  FUZZ_CHECK(stat(parent_dir, &parent_snapshot) == 0);
-}
-
-static void check_parent(void)
-{
-  struct stat sb;
-  FUZZ_CHECK(stat(parent_dir, &sb) == 0);
-  /* mtime ticks coarsely; a tmpfs directory's size also counts its entries */
-  if (sb.st_mtim.tv_sec == parent_snapshot.st_mtim.tv_sec &&
-      sb.st_mtim.tv_nsec == parent_snapshot.st_mtim.tv_nsec &&
-      sb.st_nlink == parent_snapshot.st_nlink && sb.st_size == parent_snapshot.st_size)
-    return;
-  list_parent(); /* names what is there */
-  fprintf(stderr, "something was created and removed beside the root\n");
-  FUZZ_CHECK(0);
-}
-
-/* Every regular file under dirfd (a directory at key prefix `rel`) is a recorded complete file. */
-static void check_tree(fuzz_ctx *c, int dirfd, char *rel, size_t rel_len, int depth)
-{
-  DIR *d = fdopendir(dirfd);
-  struct dirent *e;
-  FUZZ_CHECK(d != NULL && depth < 600);
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    if (depth == 0 && strcmp(e->d_name, ".resumable") == 0)
-      continue;
-    size_t n = strlen(e->d_name);
-    FUZZ_CHECK(rel_len + n + 1 <= RS_KEY_MAX);
-    memcpy(rel + rel_len, e->d_name, n + 1);
-    struct stat sb;
-    FUZZ_CHECK(fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0);
-    if (S_ISDIR(sb.st_mode)) {
-      int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      FUZZ_CHECK(sub >= 0);
-      rel[rel_len + n] = '/';
-      check_tree(c, sub, rel, rel_len + n + 1, depth + 1);
-      continue;
-    }
-    if (!S_ISREG(sb.st_mode))
-      fprintf(stderr, "not a regular file at a final path: %s\n", rel);
-    FUZZ_CHECK(S_ISREG(sb.st_mode));
-    resumable_complete_info info;
-    uint8_t sha[32];
-    int fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW);
-    FUZZ_CHECK(fd >= 0);
-    uint64_t size = hash_fd(fd, sha);
-    close(fd);
-    int rc = c->ops->complete_stat(c->self, rel, &info);
-    if (rc != RESUMABLE_OK || info.size != size || memcmp(info.sha256, sha, 32) != 0)
-      fprintf(stderr, "final file %s: stat rc %d, recorded size %llu, file size %llu\n", rel, rc,
-              (unsigned long long)info.size, (unsigned long long)size);
-    FUZZ_CHECK(rc == RESUMABLE_OK && info.size == size && memcmp(info.sha256, sha, 32) == 0);
-  }
-  closedir(d);
+  void *r = NULL;
+  size_t n = 0;
+  *len = 0;
+  int rc = c->ops->complete_open(c->self, key, &r, info);
+  if (rc == RESUMABLE_E_NOT_FOUND || rc == RESUMABLE_E_CONFLICT)
+    return 0;
+  FUZZ_CHECK(rc == RESUMABLE_OK && info->size <= MAX_FILE);
+  do { /* in odd pieces, so that a short read anywhere but the end would show */
+    FUZZ_CHECK(c->ops->complete_read(c->self, r, *len, buf + *len, 7, &n) == RESUMABLE_OK);
+    FUZZ_CHECK(n <= 7 && *len + n <= MAX_FILE);
+    *len += n;
+  } while (n == 7);
+  c->ops->complete_close(c->self, r);
+  return 1;
 }
 
 void check_state(fuzz_ctx *c, int full)
 {
-  char rel[RS_KEY_MAX + 2];
-  if (full)
-    list_parent();
-  check_parent();
-  int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  FUZZ_CHECK(fd >= 0);
-  check_tree(c, fd, rel, 0, 0);
+  static uint8_t buf[MAX_FILE];
   for (size_t i = 0; i < c->nkeys; i++) {
     resumable_partial_info p;
-    resumable_complete_info info;
+    resumable_complete_info info, again;
+    size_t len = 0;
+    uint8_t sha[32];
     if (c->ops->partial_stat(c->self, c->keys[i], &p) == RESUMABLE_OK)
       FUZZ_CHECK(p.held <= p.total);
-    if (c->ops->complete_stat(c->self, c->keys[i], &info) == RESUMABLE_OK) {
-      int f = open_final(c->keys[i]);
-      FUZZ_CHECK(f >= 0); /* recorded, so it is at its final path */
-      close(f);
-    }
+    if (!read_complete(c, c->keys[i], buf, &len, &info))
+      continue;
+    mbedtls_sha256_ret(buf, len, sha, 0);
+    if (len != info.size || memcmp(sha, info.sha256, 32) != 0)
+      fprintf(stderr, "complete %s: %zu bytes stored, %llu recorded\n", c->keys[i], len,
+              (unsigned long long)info.size);
+    FUZZ_CHECK(len == info.size && memcmp(sha, info.sha256, 32) == 0);
+    FUZZ_CHECK(c->ops->complete_stat(c->self, c->keys[i], &again) == RESUMABLE_OK);
+    FUZZ_CHECK(again.size == info.size && memcmp(again.sha256, info.sha256, 32) == 0);
   }
+  backend_check(c, full);
 }
 
 void snapshot(fuzz_ctx *c, key_state *out)
