@@ -14,6 +14,7 @@ SKIP = {"SKIP"}
 case = re.compile(r"^(not ok|ok)\b(.*)$")
 
 passed = failed = skipped = 0
+failures = []  # "build: program: case", printed before the total so a truncated log still shows them
 for path in sys.argv[1:]:
     try:
         lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
@@ -36,6 +37,7 @@ for path in sys.argv[1:]:
                 p += 1
             else:
                 f += 1
+                failures.append(f"{path.split('/meson-logs')[0]}: {t.get('name')}: {out.strip()[:160]}")
         verdict = t.get("result")
         if p + f + s == 0:
             if verdict in OK:
@@ -46,8 +48,12 @@ for path in sys.argv[1:]:
                 f = 1
         elif verdict not in OK and verdict not in SKIP and f == 0:
             f = 1
+        if f and not any(x.startswith(f"{path.split('/meson-logs')[0]}: {t.get('name')}:") for x in failures):
+            failures.append(f"{path.split('/meson-logs')[0]}: {t.get('name')}: {verdict}")
         passed, failed, skipped = passed + p, failed + f, skipped + s
 
+for x in failures:
+    print(f"FAILED {x}")
 line = f"tests: {passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"

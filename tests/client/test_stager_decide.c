@@ -314,7 +314,7 @@ static void put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash(void
       memcpy(r.content_sha, rows[i].hash == 1 ? ours : other, 32);
     rs_put_req q = {0, rows[i].start, rows[i].end, 0};
     uint64_t off = 12345;
-    print_message("row %zu\n", i);
+    print_message("# row %zu\n", i);
     assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), rows[i].want);
     if (rows[i].want != RS_PUT_PROTOCOL)
       assert_int_equal(off, rows[i].want_off);
@@ -454,7 +454,7 @@ static void file_change_verdicts(void **state)
     fd_now.ctime_nsec += (uint32_t)rows[i].ctime_ns;
     if (rows[i].path == 2)
       at_path.ino = 8;
-    print_message("%s\n", rows[i].what);
+    print_message("# %s\n", rows[i].what);
     assert_int_equal(rs_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
                                                         ? &at_path
                                                         : NULL,
@@ -485,7 +485,7 @@ static void run_cap_steps(const char *name, const cap_step *steps, size_t n)
   memset(&c, 0, sizeof c);
   for (size_t i = 0; i < n; i++) {
     const cap_step *st = &steps[i];
-    print_message("%s, step %zu\n", name, i);
+    print_message("# %s, step %zu\n", name, i);
     if (st->ev == 'c') {
       int at_once = -1;
       assert_int_equal(rs_cap_cut(&c, st->carried, st->settled, &at_once), st->next);
@@ -542,7 +542,7 @@ typedef struct settle_step {
 static void run_settle_steps(const char *name, rs_settle s, const settle_step *steps, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
-    print_message("%s, probe %zu\n", name, i + 1);
+    print_message("# %s, probe %zu\n", name, i + 1);
     uint64_t carried = 1;
     assert_int_equal(rs_settle_probe(&s, steps[i].held, &carried), steps[i].next);
     assert_int_equal(carried, steps[i].carried);
@@ -592,7 +592,7 @@ static void settle_gives_up_on_a_count_that_keeps_moving(void **state)
   rs_settle s = {.start = 0, .base = 0, .sent = 64 * MiB};
   uint64_t carried = 0;
   for (unsigned i = 1; i < RS_SETTLE_PROBES; i++) {
-    print_message("probe %u\n", i);
+    print_message("# probe %u\n", i);
     assert_int_equal(rs_settle_probe(&s, i * MiB, &carried), RS_SETTLE_PROBE);
     assert_int_equal(carried, i * MiB);
   }
