@@ -1,4 +1,4 @@
-/* lib/backoff.c: exponential backoff with injected randomness, and Retry-After parsing. */
+/* lib/client/backoff.c: exponential backoff with injected randomness, and Retry-After parsing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* lib/hash_cache*.c: the persistent SHA-256 cache, on real files in a temporary directory. */
+/* lib/client/hash_cache*.c: the persistent SHA-256 cache, on real files in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

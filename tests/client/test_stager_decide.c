@@ -1,4 +1,4 @@
-/* lib/stager_decide.c: probe -> where to start, PUT answer -> what next (PROTOCOL.md client). */
+/* lib/client/stager_decide.c: probe -> where to start, PUT answer -> what next (PROTOCOL.md client). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

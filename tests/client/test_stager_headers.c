@@ -1,4 +1,4 @@
-/* lib/stager_headers.c: response header lines as libcurl delivers them. */
+/* lib/client/stager_headers.c: response header lines as libcurl delivers them. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* The tus URL store (lib/url_store.c): lookup, replace, bound, removal, and a damaged file read
+/* The tus URL store (lib/client/url_store.c): lookup, replace, bound, removal, and a damaged file read
  * as empty and replaced. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* The POSIX store's background flusher (lib/store_fs_flush.c): long uploads are fdatasynced
+/* The POSIX store's background flusher (lib/store/posix/store_fs_flush.c): long uploads are fdatasynced
  * while they arrive, short ones never; a background sync that fails is reported to the owner's
  * next sync or commit, which then never promises the bytes. */
 #define _DEFAULT_SOURCE /* mincore */

@@ -1,7 +1,7 @@
 /* The tus dialect on resumable-serve --store s3: two servers (A and B) on one bucket with 5 MiB
  * parts, against the Ceph cluster of with_ceph.sh. Creation with its metadata, a PATCH dropped
  * mid-body and resumed through the other server, a deferred length known only at the end, a
- * concatenation whose parts live in S3 (one spans parts: sealed, see lib/store_s3_seal.c), and
+ * concatenation whose parts live in S3 (one spans parts: sealed, see lib/store/s3/store_s3_seal.c), and
  * termination. argv[1] is resumable-serve. */
 #include <poll.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-/* The write-behind window (lib/store_fs_writeback.c): when a background flush is due, and that
+/* The write-behind window (lib/store/posix/store_fs_writeback.c): when a background flush is due, and that
  * a write that is not an append starts a new window. The writeback itself is a hint to the
  * kernel; what can be checked is the bookkeeping that decides when to give it. */
 #include <fcntl.h>
