@@ -27,7 +27,8 @@ for path in sys.argv[1:]:
             continue
         t = json.loads(line)
         p = f = s = 0
-        for out in (t.get("stdout") or "").splitlines():
+        outs = (t.get("stdout") or "").splitlines()
+        for i, out in enumerate(outs):
             m = case.match(out.strip())
             if not m:
                 continue
@@ -38,6 +39,9 @@ for path in sys.argv[1:]:
             else:
                 f += 1
                 failures.append(f"{path.split('/meson-logs')[0]}: {t.get('name')}: {out.strip()[:160]}")
+                # cmocka's diagnostics follow the "not ok" line: the first few say why.
+                why = [x.strip()[:200] for x in outs[i + 1:i + 7] if x.strip().startswith("#")]
+                failures.extend("  " + x for x in why)
         verdict = t.get("result")
         if p + f + s == 0:
             if verdict in OK:
@@ -53,7 +57,7 @@ for path in sys.argv[1:]:
         passed, failed, skipped = passed + p, failed + f, skipped + s
 
 for x in failures:
-    print(f"FAILED {x}")
+    print(x if x.startswith("  ") else f"FAILED {x}")
 line = f"tests: {passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"

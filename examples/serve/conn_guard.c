@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -61,6 +62,7 @@ static char listen_marker, wake_marker;
 enum {
   GUARD_BACKOFF_MIN_MS = 50,
   GUARD_BACKOFF_MAX_MS = 1000,
+  GUARD_LINGER_MS = 100,
   GUARD_ACCEPT_BATCH = 64,
   GUARD_RECHECK_MIN_MS = 2,
   GUARD_RECHECK_MAX_MS = 500,
@@ -325,6 +327,24 @@ static void set_listening(conn_guard *g, int on) {
     g->listening = on;
 }
 
+/* Before closing a refused connection: read what the client sends, until it closes or a short
+ * while passes. A request that arrives after our close() would make the kernel answer it with a
+ * reset, and a reset can cost the client the 503 it has not read yet. Bounded: the guard waits
+ * here only while out of descriptors, and at most GUARD_LINGER_MS per refused connection. */
+static void linger_drain(int fd) {
+  char sink[4096];
+  int64_t until = now_ms() + GUARD_LINGER_MS;
+  for (int i = 0; i < 64; i++) {
+    int64_t left = until - now_ms();
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+      return;
+    ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+      return; /* the client closed (or reset): nothing more can arrive */
+  }
+}
+
 /* Out of descriptors: take one waiting connection with the reserve descriptor, answer it 503,
  * and get the reserve back. */
 static void refuse_one(conn_guard *g) {
@@ -346,9 +366,7 @@ static void refuse_one(conn_guard *g) {
     if (n > 0 && (size_t)n < sizeof reply)
       send(fd, reply, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL); /* best effort */
     shutdown(fd, SHUT_WR);
-    char sink[4096]; /* what the client sent so far: closing with it unread would reset */
-    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
-    }
+    linger_drain(fd);
     close(fd);
     g->refused++;
   }
