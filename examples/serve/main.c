@@ -16,7 +16,7 @@
 #include <resumable/server.h>
 
 #include "mhd_host.h"
-#include "size_arg.h"
+#include "cli.h"
 #include "store_args.h"
 
 typedef struct serve_options {
@@ -55,7 +55,8 @@ static void usage(FILE *out) {
         "  --prefix PATH      URL prefix of the files, starts and ends with '/'\n"
         "                     (default /v1/files/)\n"
         "  --max-size BYTES   largest accepted file, with an optional K, M, G or T suffix\n"
-        "                     (powers of 1024); larger uploads get 413 (default: no limit)\n"
+        "                     (powers of 1024; \"64M\", \"64MiB\" and \"64mb\" are the same, as\n"
+        "                     in resumable-upload); larger uploads get 413 (default: no limit)\n"
         "  --token TOKEN      require 'Authorization: Bearer TOKEN' on every request\n"
         "                     (default: no authentication)\n"
         "  --expose-paths     tell clients where files are stored (X-Local-Path header,\n"
@@ -136,29 +137,20 @@ static int bad_usage(const char *what, const char *value) {
   return 2;
 }
 
-/* Returns the value of `--name VALUE` or `--name=VALUE` at argv[*i], advancing *i; NULL if
+/* `--name VALUE` or `--name=VALUE` at argv[*i] (cli.h): the value, advancing *i, or NULL if
  * argv[*i] is not this option. *missing is set when the value is absent. */
 static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing) {
-  size_t n = strlen(name);
-  const char *arg = argv[*i];
-  if (strncmp(arg, name, n) != 0)
-    return NULL;
-  if (arg[n] == '=')
-    return arg + n + 1;
-  if (arg[n] != '\0')
-    return NULL;
-  if (*i + 1 >= argc) {
+  const char *v = NULL;
+  int r = cli_value(argc, argv, i, name, &v);
+  if (r < 0)
     *missing = 1;
-    return NULL;
-  }
-  *i += 1;
-  return argv[*i];
+  return r > 0 ? v : NULL;
 }
 
 /* A plain number within [lo, hi] (with K/M/G/T suffixes when `suffix`). */
 static int bounded(const char *v, int suffix, uint64_t lo, uint64_t hi, uint64_t *out) {
   uint64_t n;
-  if ((suffix ? size_arg_parse(v, &n) : size_arg_parse_plain(v, &n)) != 0 || n < lo || n > hi)
+  if ((suffix ? cli_parse_size(v, &n) : cli_parse_count(v, &n)) != 0 || n < lo || n > hi)
     return -1;
   *out = n;
   return 0;
@@ -234,7 +226,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
       o->listen = v;
     } else if ((v = option_value(argc, argv, &i, "--port", &missing)) != NULL) {
       uint64_t port;
-      if (size_arg_parse_plain(v, &port) != 0 || port > 65535)
+      if (cli_parse_count(v, &port) != 0 || port > 65535)
         return bad_usage("port", v);
       o->port = (uint16_t)port;
     } else if ((v = option_value(argc, argv, &i, "--root", &missing)) != NULL) {
@@ -242,7 +234,7 @@ static int parse_args(int argc, char **argv, serve_options *o) {
     } else if ((v = option_value(argc, argv, &i, "--prefix", &missing)) != NULL) {
       o->prefix = v;
     } else if ((v = option_value(argc, argv, &i, "--max-size", &missing)) != NULL) {
-      if (size_arg_parse(v, &o->max_size) != 0)
+      if (cli_parse_size(v, &o->max_size) != 0)
         return bad_usage("size", v);
     } else if ((v = option_value(argc, argv, &i, "--token", &missing)) != NULL) {
       o->token = v;

@@ -6,25 +6,16 @@
 #include <resumable/error.h>
 #include <resumable/store_s3.h>
 
-#include "size_arg.h"
+#include "cli.h"
 
-/* `--name VALUE` or `--name=VALUE` at argv[*i]: the value (advancing *i), or NULL. */
+/* `--name VALUE` or `--name=VALUE` at argv[*i] (cli.h): the value, advancing *i, or NULL. */
 static const char *value_of(int argc, char **argv, int *i, const char *name, int *missing)
 {
-  size_t n = strlen(name);
-  const char *arg = argv[*i];
-  if (strncmp(arg, name, n) != 0)
-    return NULL;
-  if (arg[n] == '=')
-    return arg + n + 1;
-  if (arg[n] != '\0')
-    return NULL;
-  if (*i + 1 >= argc) {
+  const char *v = NULL;
+  int r = cli_value(argc, argv, i, name, &v);
+  if (r < 0)
     *missing = 1;
-    return NULL;
-  }
-  *i += 1;
-  return argv[*i];
+  return r > 0 ? v : NULL;
 }
 
 static int bad(const char *what, const char *value)
@@ -55,7 +46,7 @@ int store_args_parse(int argc, char **argv, int *i, store_args *a)
   } else if ((v = value_of(argc, argv, i, "--s3-prefix", &missing)) != NULL) {
     a->prefix = v;
   } else if ((v = value_of(argc, argv, i, "--s3-part-size", &missing)) != NULL) {
-    if (size_arg_parse(v, &a->part_size) != 0)
+    if (cli_parse_size(v, &a->part_size) != 0)
       return bad("part size", v);
   } else {
     return missing ? bad("missing value for option", argv[*i]) : 0;

@@ -3,72 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "resumable/error.h"
-
-#define U63_MAX UINT64_C(9223372036854775807)
-
-static int lower(int c)
-{
-  return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-int upload_parse_size(const char *s, uint64_t *out)
-{
-  uint64_t v = 0;
-  size_t i = 0;
-  if (!s || s[0] < '0' || s[0] > '9')
-    return -1;
-  for (; s[i] >= '0' && s[i] <= '9'; i++) {
-    if (v > (U63_MAX - (uint64_t)(s[i] - '0')) / 10)
-      return -1;
-    v = v * 10 + (uint64_t)(s[i] - '0');
-  }
-  unsigned shift = 0;
-  if (s[i]) {
-    const char *units = "kmgt", *u = strchr(units, lower(s[i]));
-    if (!u)
-      return -1;
-    shift = 10 * (unsigned)(u - units + 1);
-    i++;
-    if (lower(s[i]) == 'i' && lower(s[i + 1]) == 'b')
-      i += 2;
-    else if (lower(s[i]) == 'b')
-      i++;
-    if (s[i])
-      return -1;
-  }
-  if (shift && v > (U63_MAX >> shift))
-    return -1;
-  *out = v << shift;
-  return 0;
-}
-
-int upload_parse_seconds(const char *s, uint64_t *ms)
-{
-  uint64_t whole = 0, frac = 0;
-  size_t i = 0;
-  if (!s || s[0] < '0' || s[0] > '9')
-    return -1;
-  for (; s[i] >= '0' && s[i] <= '9'; i++) {
-    whole = whole * 10 + (uint64_t)(s[i] - '0');
-    if (whole > UINT64_C(1) << 40)
-      return -1;
-  }
-  if (s[i] == '.') {
-    unsigned digits = 0;
-    for (i++; s[i] >= '0' && s[i] <= '9'; i++, digits++)
-      if (digits < 3)
-        frac = frac * 10 + (uint64_t)(s[i] - '0');
-    if (digits == 0 || digits > 3)
-      return -1;
-    for (; digits < 3; digits++)
-      frac *= 10;
-  }
-  if (s[i])
-    return -1;
-  *ms = whole * 1000 + frac;
-  return 0;
-}
 
 /* Options that take a value. */
 enum opt_id {
@@ -96,11 +32,11 @@ static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, s
   int bad = 0;
   switch (id) {
   case O_BUDGET:
-    bad = upload_parse_seconds(v, &a->budget_ms) || a->budget_ms == 0;
+    bad = cli_parse_seconds(v, &a->budget_ms) || a->budget_ms == 0;
     a->has_budget = 1;
     break;
   case O_CHUNK:
-    bad = upload_parse_size(v, &a->chunk);
+    bad = cli_parse_size(v, &a->chunk);
     a->has_chunk = 1;
     break;
   case O_SHA:
@@ -117,15 +53,15 @@ static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, s
     a->token = v;
     break;
   case O_BMIN:
-    bad = !all_digits(v) || upload_parse_size(v, &a->backoff_min_ms);
+    bad = !all_digits(v) || cli_parse_size(v, &a->backoff_min_ms);
     a->has_backoff_min = 1;
     break;
   case O_BMAX:
-    bad = !all_digits(v) || upload_parse_size(v, &a->backoff_max_ms);
+    bad = !all_digits(v) || cli_parse_size(v, &a->backoff_max_ms);
     a->has_backoff_max = 1;
     break;
   case O_RATE:
-    bad = upload_parse_size(v, &a->limit_rate);
+    bad = cli_parse_size(v, &a->limit_rate);
     break;
   case O_CACERT:
     a->cacert = v;
@@ -159,7 +95,7 @@ static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, s
     break;
   case O_PARALLEL: {
     uint64_t n = 0;
-    bad = !all_digits(v) || upload_parse_size(v, &n) || n < 1 || n > 16;
+    bad = !all_digits(v) || cli_parse_size(v, &n) || n < 1 || n > 16;
     a->parallel = (unsigned)n;
     break;
   }
@@ -192,31 +128,31 @@ static int flag(upload_args *a, const char *name)
   return 0;
 }
 
-/* One option at argv[*i]; may consume the next argument as its value. */
+/* One option at argv[*i]; may consume the next argument as its value (cli.h's syntax: long
+ * options take `--name VALUE` or `--name=VALUE`; flags also have a one-dash short form). */
 static int option(int argc, char **argv, int *i, upload_args *a, char *err, size_t cap)
 {
   const char *arg = argv[*i];
-  const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
-  const char *eq = strchr(name, '=');
-  size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
   for (size_t k = 0; k < sizeof value_opts / sizeof value_opts[0]; k++) {
-    if (strlen(value_opts[k].name) != nlen || strncmp(value_opts[k].name, name, nlen) != 0)
+    char name[32];
+    snprintf(name, sizeof name, "--%s", value_opts[k].name);
+    const char *v = NULL;
+    int r = cli_value(argc, argv, i, name, &v);
+    if (r == 0)
       continue;
-    const char *v = eq ? eq + 1 : NULL;
-    if (!v && *i + 1 < argc)
-      v = argv[++*i];
-    if (!v) {
-      snprintf(err, cap, "option --%s needs a value", value_opts[k].name);
+    if (r < 0) {
+      snprintf(err, cap, "option %s needs a value", name);
       return -1;
     }
     if (set_value(a, value_opts[k].id, v, err, cap) != 0) {
       size_t used = strlen(err);
-      snprintf(err + used, cap - used, " for --%s", value_opts[k].name);
+      snprintf(err + used, cap - used, " for %s", name);
       return -1;
     }
     return 0;
   }
-  if (eq || flag(a, name) != 0) {
+  const char *name = arg[1] == '-' ? arg + 2 : arg + 1;
+  if (strchr(name, '=') != NULL || flag(a, name) != 0) {
     snprintf(err, cap, "unknown option '%s'", arg);
     return -1;
   }

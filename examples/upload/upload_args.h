@@ -48,12 +48,8 @@ typedef struct upload_args {
   const char *url;
 } upload_args;
 
-/* "1048576", "64K", "64M", "1G", "2T" (powers of 1024; suffix in either case, optionally
- * followed by "B" or "iB"). Returns 0, or -1 if malformed or above 2^63-1. */
-int upload_parse_size(const char *s, uint64_t *out);
-
-/* Seconds as "90" or "1.5" (at most 3 decimals) into milliseconds. Returns 0 or -1. */
-int upload_parse_seconds(const char *s, uint64_t *ms);
+/* Sizes and seconds are parsed by cli.h (cli_parse_size, cli_parse_seconds), shared with
+ * resumable-serve. */
 
 /* Parse argv (argv[0] is the program). Options take "--opt VALUE" or "--opt=VALUE"; "--" ends
  * them. Returns 0, or -1 with a one-line reason in err. The struct points into argv. */

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "cli.h"
 #include "upload_args.h"
 #include "upload_ui.h"
 
@@ -14,21 +15,21 @@ static void size_accepts_plain_and_1024_suffixes(void **state)
 {
   (void)state;
   uint64_t v = 0;
-  assert_int_equal(upload_parse_size("0", &v), 0);
+  assert_int_equal(cli_parse_size("0", &v), 0);
   assert_int_equal(v, 0);
-  assert_int_equal(upload_parse_size("1048576", &v), 0);
+  assert_int_equal(cli_parse_size("1048576", &v), 0);
   assert_int_equal(v, 1048576);
-  assert_int_equal(upload_parse_size("64K", &v), 0);
+  assert_int_equal(cli_parse_size("64K", &v), 0);
   assert_int_equal(v, 64 * 1024);
-  assert_int_equal(upload_parse_size("64M", &v), 0);
+  assert_int_equal(cli_parse_size("64M", &v), 0);
   assert_int_equal(v, UINT64_C(64) << 20);
-  assert_int_equal(upload_parse_size("1g", &v), 0);
+  assert_int_equal(cli_parse_size("1g", &v), 0);
   assert_int_equal(v, UINT64_C(1) << 30);
-  assert_int_equal(upload_parse_size("2T", &v), 0);
+  assert_int_equal(cli_parse_size("2T", &v), 0);
   assert_int_equal(v, UINT64_C(2) << 40);
-  assert_int_equal(upload_parse_size("16MiB", &v), 0);
+  assert_int_equal(cli_parse_size("16MiB", &v), 0);
   assert_int_equal(v, UINT64_C(16) << 20);
-  assert_int_equal(upload_parse_size("3kb", &v), 0);
+  assert_int_equal(cli_parse_size("3kb", &v), 0);
   assert_int_equal(v, 3072);
 }
 
@@ -39,25 +40,25 @@ static void size_rejects_garbage_and_overflow(void **state)
   const char *bad[] = {"", "M", "-1", "+1", "1.5G", "12Q", "1 M", "1MM", "1Mx",
                        "9223372036854775808", "8388608T", "99999999999999999999"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    assert_int_equal(upload_parse_size(bad[i], &v), -1);
+    assert_int_equal(cli_parse_size(bad[i], &v), -1);
   assert_int_equal(v, 42);
-  assert_int_equal(upload_parse_size("8388607T", &v), 0); /* just below 2^63 */
+  assert_int_equal(cli_parse_size("8388607T", &v), 0); /* just below 2^63 */
 }
 
 static void seconds_accept_up_to_three_decimals(void **state)
 {
   (void)state;
   uint64_t ms = 0;
-  assert_int_equal(upload_parse_seconds("90", &ms), 0);
+  assert_int_equal(cli_parse_seconds("90", &ms), 0);
   assert_int_equal(ms, 90000);
-  assert_int_equal(upload_parse_seconds("1.5", &ms), 0);
+  assert_int_equal(cli_parse_seconds("1.5", &ms), 0);
   assert_int_equal(ms, 1500);
-  assert_int_equal(upload_parse_seconds("0.025", &ms), 0);
+  assert_int_equal(cli_parse_seconds("0.025", &ms), 0);
   assert_int_equal(ms, 25);
-  assert_int_equal(upload_parse_seconds("1.", &ms), -1);
-  assert_int_equal(upload_parse_seconds(".5", &ms), -1);
-  assert_int_equal(upload_parse_seconds("1.0001", &ms), -1);
-  assert_int_equal(upload_parse_seconds("1s", &ms), -1);
+  assert_int_equal(cli_parse_seconds("1.", &ms), -1);
+  assert_int_equal(cli_parse_seconds(".5", &ms), -1);
+  assert_int_equal(cli_parse_seconds("1.0001", &ms), -1);
+  assert_int_equal(cli_parse_seconds("1s", &ms), -1);
 }
 
 static int parse(upload_args *a, char *err, int argc, ...)
@@ -70,6 +71,33 @@ static int parse(upload_args *a, char *err, int argc, ...)
     argv[i] = va_arg(ap, char *);
   va_end(ap);
   return upload_parse_args(argc, argv, a, err, 256);
+}
+
+/* cli.h: the option syntax and plain counts that both tools share. */
+static void cli_values_and_counts(void **state)
+{
+  (void)state;
+  char *argv[] = {"tool", "--port", "80", "--port=81", "--portal", "--port", NULL};
+  int argc = 6, i = 1;
+  const char *v = NULL;
+  assert_int_equal(cli_value(argc, argv, &i, "--port", &v), 1);
+  assert_string_equal(v, "80");
+  assert_int_equal(i, 2);
+  i = 3;
+  assert_int_equal(cli_value(argc, argv, &i, "--port", &v), 1);
+  assert_string_equal(v, "81");
+  assert_int_equal(i, 3);
+  i = 4;
+  assert_int_equal(cli_value(argc, argv, &i, "--port", &v), 0);
+  i = 5;
+  assert_int_equal(cli_value(argc, argv, &i, "--port", &v), -1);
+  uint64_t n = 0;
+  assert_int_equal(cli_parse_count("18446744073709551615", &n), 0);
+  assert_true(n == UINT64_MAX);
+  assert_int_equal(cli_parse_count("18446744073709551616", &n), -1);
+  assert_int_equal(cli_parse_count("1K", &n), -1);
+  assert_int_equal(cli_parse_count("", &n), -1);
+  assert_int_equal(cli_parse_count("-1", &n), -1);
 }
 
 static void args_parse_every_option(void **state)
@@ -229,6 +257,7 @@ int main(void)
       cmocka_unit_test(size_accepts_plain_and_1024_suffixes),
       cmocka_unit_test(size_rejects_garbage_and_overflow),
       cmocka_unit_test(seconds_accept_up_to_three_decimals),
+      cmocka_unit_test(cli_values_and_counts),
       cmocka_unit_test(args_parse_every_option),
       cmocka_unit_test(args_report_usage_errors),
       cmocka_unit_test(args_help_needs_no_file_and_dash_dash_ends_options),
