@@ -15,6 +15,8 @@
 
 #include <mbedtls/sha256.h>
 
+#include "../tests/common/mbedtls_compat.h"
+
 #include "hex.h"
 #include "sha256_impl.h"
 
