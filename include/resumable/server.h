@@ -89,7 +89,7 @@ typedef enum resumable_body_end {
  * "/v1/files/", no maximum size, no token, no log, local paths not exposed, 2 hash threads
  * (started here: see "Threads of its own" above).
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM (also when the hash threads
- * cannot be started), RESUMABLE_E_IO. On error *out is NULL. */
+ * cannot be started), RESUMABLE_E_NOFD, RESUMABLE_E_IO. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *root);
 
 /* A server on any store. Takes ownership of `store` on success (freed with the server); on

@@ -109,7 +109,8 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
  * closed by resumable_stager_free. `path` is copied too: each run checks that it still names the
  * file that was opened (see "must not change" above). Every option has its documented default.
  * Returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG (NULL argument, bad URL); RESUMABLE_E_FILE (the
- * file cannot be opened or is not a regular file); RESUMABLE_E_NOMEM. On error *out is NULL. */
+ * file cannot be opened or is not a regular file); RESUMABLE_E_NOFD (no file descriptor left);
+ * RESUMABLE_E_NOMEM. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *url,
                                           const char *path);
 
