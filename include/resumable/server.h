@@ -85,6 +85,15 @@ typedef enum resumable_body_end {
   RESUMABLE_BODY_DROPPED = 1   /* the connection closed or failed before the body ended */
 } resumable_body_end;
 
+/* fork(): the library installs no pthread_atfork handler. A child process has only the thread
+ * that called fork(), so the threads of a server and its store (the hash threads; the POSIX
+ * store's flusher and key-owner threads; the S3 store's part uploaders) do not exist there,
+ * and locks they held stay held: a child must not use or free a server, exchange or store
+ * created before the fork (freeing would join threads that are gone), only exec or _exit. Make
+ * them after the fork, in each process that serves (the nginx module does, per worker). The
+ * store's descriptors are close-on-exec; until a child execs or exits it shares their open file
+ * descriptions, so the POSIX store's key ownership (OFD locks) stays held by them meanwhile. */
+
 /* A server on the POSIX store rooted at `root` (see resumable_store_fs_new). Defaults: prefix
  * "/v1/files/", no maximum size, no token, no log, local paths not exposed, 2 hash threads
  * (started here: see "Threads of its own" above).
