@@ -9,11 +9,11 @@
 
 #include "resumable/error.h"
 
-#define RS_SETOPT(first, handle, option, value)                          \
-  do {                                                                   \
+#define RS_SETOPT(first, handle, option, value)                             \
+  do {                                                                      \
     CURLcode rs_setopt_cc_ = curl_easy_setopt((handle), (option), (value)); \
-    if (*(first) == CURLE_OK)                                            \
-      *(first) = rs_setopt_cc_;                                          \
+    if (*(first) == CURLE_OK)                                               \
+      *(first) = rs_setopt_cc_;                                             \
   } while (0)
 
 /* The library's error for a failed setopt (CURLE_OK gives RESUMABLE_OK): RESUMABLE_E_NOMEM for
