@@ -25,7 +25,7 @@ static void digest_of(const rs_sha256 *h, uint8_t out[32])
   int rc = rs_sha256_import(&c, buf, n);
   RS_DEBUGASSERT(rc == 0); /* our own export of a live state */
   if (rc != 0)
-    rs_sha256_init(&c); /* release: a digest that matches nothing, so the upload fails its check */
+    rs_sha256_init(&c); /* release: the empty digest, which fails a non-empty upload's check */
   rs_sha256_finish(&c, out);
   rs_sha256_free(&c);
 }
