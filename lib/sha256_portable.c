@@ -22,6 +22,22 @@ static uint32_t load_be32(const uint8_t *p)
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+#define BSIG0(x) (rotr((x), 2) ^ rotr((x), 13) ^ rotr((x), 22))
+#define BSIG1(x) (rotr((x), 6) ^ rotr((x), 11) ^ rotr((x), 25))
+#define SSIG0(x) (rotr((x), 7) ^ rotr((x), 18) ^ ((x) >> 3))
+#define SSIG1(x) (rotr((x), 17) ^ rotr((x), 19) ^ ((x) >> 10))
+#define CH(x, y, z) (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x, y, z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+
+/* One round with the working variables renamed instead of shifted: eight rounds in a row, each
+ * with the names rotated by one, leave them in place (no moves between rounds). */
+#define ROUND(a, b, c, d, e, f, g, h, t)                                 \
+  do {                                                                   \
+    uint32_t t1 = (h) + BSIG1(e) + CH((e), (f), (g)) + K[(t)] + w[(t)]; \
+    (d) += t1;                                                           \
+    (h) = t1 + BSIG0(a) + MAJ((a), (b), (c));                            \
+  } while (0)
+
 void rs_sha256_compress_portable(uint32_t h[8], const uint8_t *blocks, size_t nblocks)
 {
   for (size_t blk = 0; blk < nblocks; blk++) {
@@ -29,24 +45,18 @@ void rs_sha256_compress_portable(uint32_t h[8], const uint8_t *blocks, size_t nb
     uint32_t w[64];
     for (int t = 0; t < 16; t++)
       w[t] = load_be32(m + 4 * t);
-    for (int t = 16; t < 64; t++) {
-      uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-      uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-      w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
+    for (int t = 16; t < 64; t++)
+      w[t] = SSIG1(w[t - 2]) + w[t - 7] + SSIG0(w[t - 15]) + w[t - 16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int t = 0; t < 64; t++) {
-      uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t] +
-                    w[t];
-      uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      hh = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
+    for (int t = 0; t < 64; t += 8) {
+      ROUND(a, b, c, d, e, f, g, hh, t);
+      ROUND(hh, a, b, c, d, e, f, g, t + 1);
+      ROUND(g, hh, a, b, c, d, e, f, t + 2);
+      ROUND(f, g, hh, a, b, c, d, e, t + 3);
+      ROUND(e, f, g, hh, a, b, c, d, t + 4);
+      ROUND(d, e, f, g, hh, a, b, c, t + 5);
+      ROUND(c, d, e, f, g, hh, a, b, t + 6);
+      ROUND(b, c, d, e, f, g, hh, a, t + 7);
     }
     h[0] += a;
     h[1] += b;
