@@ -1,7 +1,7 @@
 /* sha256_file: SHA-256 of a file by one named path, timed, for bench/run.sh.
  * Usage: sha256_file PATH_NAME FILE, PATH_NAME one of
  *   mbedtls   mbedTLS's own SHA-256 API (mbedtls_sha256_*), nothing of ours;
- *   portable  our rs_sha256 on mbedTLS's block function;
+ *   portable  our rs_sha256 on our portable C block function;
  *   sha-ni    our rs_sha256 on the x86 SHA extensions;
  *   active    our rs_sha256 on whatever the dispatcher picks.
  * Reads the file with read() in 1 MiB pieces (as `openssl dgst` does) and prints
@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <mbedtls/sha256.h>
+
+#include "../tests/common/mbedtls_compat.h"
 
 #include "hex.h"
 #include "sha256_impl.h"

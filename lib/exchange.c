@@ -47,6 +47,7 @@ int resumable_exchange_begin(resumable_server *srv, const char *method, const ch
   if (!ex)
     return RESUMABLE_E_NOMEM;
   ex->srv = srv;
+  atomic_fetch_add(&srv->live, 1); /* until resumable_exchange_free */
   ex->method = method_of(method);
   ex->method_name = method_name(ex->method);
   size_t len = strcspn(raw_path, "?#");
@@ -279,5 +280,6 @@ void resumable_exchange_free(resumable_exchange *ex)
   rs_tus_free(ex);
   rs_sha256_free(&ex->stage_sha);
   free(ex->auth);
+  atomic_fetch_sub(&ex->srv->live, 1); /* last: nothing below touches the server */
   free(ex);
 }

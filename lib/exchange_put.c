@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "debugassert.h"
 #include "resumable/error.h"
 #include "server_internal.h"
 #include "tus_exchange.h"
@@ -21,8 +22,10 @@ static void digest_of(const rs_sha256 *h, uint8_t out[32])
   uint8_t buf[RS_SHA256_STATE_MAX];
   rs_sha256 c;
   size_t n = rs_sha256_export(h, buf, sizeof(buf));
-  if (rs_sha256_import(&c, buf, n) != 0)
-    rs_sha256_init(&c); /* cannot happen: our own export */
+  int rc = rs_sha256_import(&c, buf, n);
+  RS_DEBUGASSERT(rc == 0); /* our own export of a live state */
+  if (rc != 0)
+    rs_sha256_init(&c); /* release: the empty digest, which fails a non-empty upload's check */
   rs_sha256_finish(&c, out);
   rs_sha256_free(&c);
 }
@@ -59,8 +62,10 @@ static int rollback_partial(resumable_exchange *ex)
   rs_keylock_entry *e = ex->entry;
   e->provisional = 0;
   rs_hash_pipe_discard(&e->pipe);
-  if (rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len) != 0) {
-    close_entry_handle(ex); /* cannot happen: the state of our own last sync */
+  int rc = rs_sha256_import(&e->sha, e->info.hash_state, e->info.hash_state_len);
+  RS_DEBUGASSERT(rc == 0); /* the state our own last sync exported */
+  if (rc != 0) {
+    close_entry_handle(ex); /* release: the store's last synced state stays the truth */
     return RESUMABLE_E_IO;
   }
   e->info.held = e->synced;
@@ -274,7 +279,8 @@ static void begin_chunk(resumable_exchange *ex)
   }
   rc = (d.flags & RS_CREATE_PARTIAL) ? create_partial(ex, &d) : open_existing(ex);
   if (rc == RESUMABLE_OK && ex->entry->info.held != d.held)
-    rc = RESUMABLE_E_IO; /* the store changed under us: cannot happen with one handler */
+    rc = RESUMABLE_E_IO; /* the store changed under us: a store (or writer) that breaks the
+                            key_lock contract, not an invariant of ours: an error, no assert */
   if (rc != RESUMABLE_OK) {
     rs_exchange_store_error(ex, "open", rc);
     return;

@@ -10,6 +10,7 @@
 
 struct rs_keylock_table {
   pthread_mutex_t mu;
+  pthread_cond_t closed; /* an entry left the table after its handle was closed */
   rs_keylock_close_fn close_fn;
   rs_keylock_owner_fn owner_fn;
   void *ctx;
@@ -34,6 +35,11 @@ int rs_keylock_table_new(rs_keylock_table **out, rs_keylock_close_fn close_fn,
   if (!t)
     return RESUMABLE_E_NOMEM;
   if (pthread_mutex_init(&t->mu, NULL) != 0) {
+    free(t);
+    return RESUMABLE_E_NOMEM;
+  }
+  if (pthread_cond_init(&t->closed, NULL) != 0) {
+    pthread_mutex_destroy(&t->mu);
     free(t);
     return RESUMABLE_E_NOMEM;
   }
@@ -68,6 +74,7 @@ void rs_keylock_table_free(rs_keylock_table *t)
       entry_free(e);
     }
   }
+  pthread_cond_destroy(&t->closed);
   pthread_mutex_destroy(&t->mu);
   free(t);
 }
@@ -89,13 +96,23 @@ static rs_keylock_entry *entry_new(const char *key)
   return e;
 }
 
+/* The entry for `key` in bucket b, or NULL. Under t->mu. */
+static rs_keylock_entry *find(rs_keylock_table *t, size_t b, const char *key)
+{
+  rs_keylock_entry *e = t->buckets[b];
+  while (e && strcmp(e->key, key) != 0)
+    e = e->next;
+  return e;
+}
+
 rs_keylock_entry *rs_keylock_acquire(rs_keylock_table *t, const char *key)
 {
   size_t b = bucket_of(key);
   pthread_mutex_lock(&t->mu);
-  rs_keylock_entry *e = t->buckets[b];
-  while (e && strcmp(e->key, key) != 0)
-    e = e->next;
+  rs_keylock_entry *e;
+  /* A key's last user is closing its handle: wait for that entry to go (only this key waits). */
+  while ((e = find(t, b, key)) != NULL && e->closing)
+    pthread_cond_wait(&t->closed, &t->mu);
   if (!e) {
     e = entry_new(key);
     if (e) {
@@ -115,11 +132,9 @@ int rs_keylock_acquire_unused(rs_keylock_table *t, const char *key, rs_keylock_e
   int rc = RESUMABLE_OK;
   *out = NULL;
   pthread_mutex_lock(&t->mu);
-  rs_keylock_entry *e = t->buckets[b];
-  while (e && strcmp(e->key, key) != 0)
-    e = e->next;
+  rs_keylock_entry *e = find(t, b, key);
   if (e) {
-    rc = RESUMABLE_E_STATE; /* an entry exists only while someone holds it */
+    rc = RESUMABLE_E_STATE; /* an entry exists only while someone holds it (or closes it) */
   } else if ((e = entry_new(key)) == NULL) {
     rc = RESUMABLE_E_NOMEM;
   } else {
@@ -141,14 +156,19 @@ void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e)
     pthread_mutex_unlock(&t->mu);
     return;
   }
+  /* The handle is closed outside the table lock (no store op runs under a lock shared by all
+   * keys), while the entry stays in the table marked closing, so that a new user of the key
+   * waits for the close instead of using the store beside it. */
+  e->closing = 1;
+  pthread_mutex_unlock(&t->mu);
+  if (e->handle && t->close_fn)
+    t->close_fn(t->ctx, e->handle);
+  pthread_mutex_lock(&t->mu);
   rs_keylock_entry **pp = &t->buckets[bucket_of(e->key)];
   while (*pp != e)
     pp = &(*pp)->next;
   *pp = e->next;
-  /* Closed under the table lock so that a new entry for the key cannot use the store before
-   * this handle is gone; closing is cheap (the owner synced its bytes already). */
-  if (e->handle && t->close_fn)
-    t->close_fn(t->ctx, e->handle);
+  pthread_cond_broadcast(&t->closed);
   pthread_mutex_unlock(&t->mu);
   /* The key's owner goes after the handle (which flushes and unlocks the data); outside the
    * table lock, since it may wait for storage (on NFS, a round trip or two). A new entry for

@@ -33,12 +33,15 @@ typedef struct rs_keylock_entry {
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;
+  int closing;                  /* refs reached 0: the handle is being closed, outside the table
+                                 * lock; acquirers of the key wait for the entry to go */
   struct rs_keylock_entry *next;
 } rs_keylock_entry;
 
 typedef struct rs_keylock_table rs_keylock_table;
 
-/* Called (under the table lock) on an entry's open handle when its last user leaves. */
+/* Called on an entry's open handle when its last user leaves: not under the table lock (other
+ * keys go on), but before any new user of the key gets an entry. */
 typedef void (*rs_keylock_close_fn)(void *ctx, void *handle);
 /* Called after that (outside the table lock) on the entry's store owner, if it has one. */
 typedef void (*rs_keylock_owner_fn)(void *ctx, void *owner);
@@ -56,7 +59,8 @@ rs_keylock_entry *rs_keylock_acquire(rs_keylock_table *t, const char *key);
  * (nothing taken), RESUMABLE_E_NOMEM. */
 int rs_keylock_acquire_unused(rs_keylock_table *t, const char *key, rs_keylock_entry **out);
 /* Drop a reference taken by rs_keylock_acquire (not holding e->mu). The last one closes the
- * entry's handle (its bytes must have been synced) and frees the entry. */
+ * entry's handle (its bytes must have been synced) and frees the entry; it holds no lock shared
+ * with other keys while it calls the store. */
 void rs_keylock_release(rs_keylock_table *t, rs_keylock_entry *e);
 
 #endif

@@ -92,22 +92,32 @@ int resumable_server_new(resumable_server **out, const char *root)
   return rc;
 }
 
-void resumable_server_free(resumable_server *srv)
+int rs_server_idle(const resumable_server *srv)
+{
+  return atomic_load(&srv->live) == 0 ? RESUMABLE_OK : RESUMABLE_E_STATE;
+}
+
+int resumable_server_free(resumable_server *srv)
 {
   if (!srv)
-    return;
+    return RESUMABLE_OK;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE; /* frees nothing: the exchanges still use the pool and store */
   rs_keylock_table_free(srv->locks); /* finishes the entries' pipes: before the pool */
   rs_hash_pool_free(srv->hash_pool);
   resumable_store_free(srv->store);
   free(srv->prefix);
   free(srv->token);
   free(srv);
+  return RESUMABLE_OK;
 }
 
 int resumable_server_set_prefix(resumable_server *srv, const char *prefix)
 {
   if (!srv || !prefix)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   size_t n = strlen(prefix);
   if (n == 0 || prefix[0] != '/' || prefix[n - 1] != '/')
     return RESUMABLE_E_INVALID_ARG;
@@ -124,6 +134,8 @@ int resumable_server_set_max_size(resumable_server *srv, uint64_t max_size)
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   srv->max_size = max_size;
   return RESUMABLE_OK;
 }
@@ -132,6 +144,8 @@ int resumable_server_set_token(resumable_server *srv, const char *token)
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   char *t = NULL;
   if (token && *token) {
     t = dup_str(token);
@@ -148,6 +162,8 @@ int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes, uint3
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   srv->checkpoint_bytes = bytes;
   srv->checkpoint_ms = interval_ms;
   return RESUMABLE_OK;
@@ -157,11 +173,13 @@ int resumable_server_set_hash_threads(resumable_server *srv, unsigned n)
 {
   if (!srv || n > RS_HASH_THREADS_MAX)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   rs_hash_pool *pool = NULL;
   int rc = hash_pool_new(&pool, n);
   if (rc != RESUMABLE_OK)
     return rc; /* the old pool stays */
-  /* Pipes are bound to the pool they started on; by contract no exchange is alive, and an
+  /* Pipes are bound to the pool they started on; no exchange is alive (checked above), and an
    * entry lives only as long as its exchanges, so nothing is bound to the old pool now. */
   rs_hash_pool_free(srv->hash_pool);
   srv->hash_pool = pool;
@@ -172,6 +190,8 @@ int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds)
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   srv->partial_ttl = seconds;
   return RESUMABLE_OK;
 }
@@ -180,6 +200,8 @@ int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn, void *u
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   srv->log_fn = fn;
   srv->log_data = user_data;
   return RESUMABLE_OK;
@@ -189,6 +211,8 @@ int resumable_server_set_expose_paths(resumable_server *srv, int on)
 {
   if (!srv)
     return RESUMABLE_E_INVALID_ARG;
+  if (rs_server_idle(srv) != RESUMABLE_OK)
+    return RESUMABLE_E_STATE;
   srv->expose_paths = on != 0;
   return RESUMABLE_OK;
 }

@@ -2,6 +2,7 @@
 #ifndef RESUMABLE_SERVER_INTERNAL_H
 #define RESUMABLE_SERVER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "decide.h"
@@ -31,7 +32,14 @@ struct resumable_server {
   uint64_t checkpoint_bytes; /* resumable_server_set_checkpoint */
   uint64_t checkpoint_ms;
   uint64_t partial_ttl;      /* resumable_server_set_partial_ttl; 0: uploads do not expire */
+  /* Exchanges begun and not yet freed: while any is alive the setters and resumable_server_free
+   * refuse with RESUMABLE_E_STATE (an exchange reads the configuration without a lock and may
+   * hold pipes on the hash pool). */
+  atomic_size_t live;
 };
+
+/* RESUMABLE_E_STATE while exchanges are alive (the setters' and free's guard), else OK. */
+int rs_server_idle(const resumable_server *srv);
 
 /* Longest kept value of each header the protocol reads; longer values count as malformed. */
 #define RS_HDR_SHORT 96

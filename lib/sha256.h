@@ -1,14 +1,16 @@
-/* Running SHA-256 behind one small interface (mbedTLS today), with an exportable state so a
- * partial upload can be resumed after a restart without re-reading its prefix. */
+/* Running SHA-256 behind one small interface (our own block functions, sha256_impl.h), with an
+ * exportable state so a partial upload can be resumed after a restart without re-reading its
+ * prefix. */
 #ifndef RESUMABLE_SHA256_H
 #define RESUMABLE_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Large enough for any implementation's state; opaque to callers. */
+/* Holds rs_sha256_state (104 bytes: chaining words, count, partial block; sha256.c asserts it
+ * fits); opaque to callers. */
 typedef struct rs_sha256 {
-  _Alignas(16) unsigned char opaque[224];
+  _Alignas(16) unsigned char opaque[112];
 } rs_sha256;
 
 void rs_sha256_init(rs_sha256 *h);

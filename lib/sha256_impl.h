@@ -32,7 +32,8 @@ typedef struct rs_sha256_impl {
   int (*supported)(void);           /* 1 if this CPU can run it */
 } rs_sha256_impl;
 
-/* mbedTLS's block function: runs everywhere, and is the reference. */
+/* Plain C (FIPS 180-4): runs everywhere, and is the reference the other paths are tested
+ * against. */
 void rs_sha256_compress_portable(uint32_t h[8], const uint8_t *blocks, size_t nblocks);
 
 #if RS_SHA256_HAVE_X86

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debugassert.h"
 #include "resumable/error.h"
 #include "tus_exchange.h"
 
@@ -43,8 +44,10 @@ static int parts_of(const resumable_exchange *ex, part_list *l)
     return RESUMABLE_E_NOMEM;
   pos = 0;
   for (l->n = 0; rs_tus_concat_next(urls, urls_len, &pos, &u, &ulen); l->n++)
-    if (rs_tus_part_url(u, ulen, ex->srv->prefix, ex->srv->prefix_len, l->keys[l->n]) != 0)
-      return RESUMABLE_E_INVALID_ARG; /* gather checked them all: cannot happen */
+    if (rs_tus_part_url(u, ulen, ex->srv->prefix, ex->srv->prefix_len, l->keys[l->n]) != 0) {
+      RS_DEBUGASSERT(!"gather checked every part URL");
+      return RESUMABLE_E_INVALID_ARG; /* release: refused as a bad request */
+    }
   return RESUMABLE_OK;
 }
 

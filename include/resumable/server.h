@@ -39,11 +39,12 @@ extern "C" {
  * "Early answers").
  *
  * Threading: a resumable_server is safe to use from many threads at once once configured (the
- * setters are not: call them before the first exchange). One exchange belongs to one thread at a
- * time. Exchanges for the same key may run concurrently: a newer PUT supersedes an older one,
- * whose next feed answers 423; bytes of two requests never interleave. The same holds between
- * servers in different processes (or hosts) on one store, when the store has the key_lock ops
- * (the POSIX store does: several servers may share one root, docs/storage.md).
+ * setters are not: call them before the first exchange; while an exchange is alive, from begin
+ * to free, they refuse with RESUMABLE_E_STATE and change nothing). One exchange belongs to one
+ * thread at a time. Exchanges for the same key may run concurrently: a newer PUT supersedes an
+ * older one, whose next feed answers 423; bytes of two requests never interleave. The same
+ * holds between servers in different processes (or hosts) on one store, when the store has the
+ * key_lock ops (the POSIX store does: several servers may share one root, docs/storage.md).
  *
  * Threads of its own: a server hashes request bodies on a small fixed pool of threads that it
  * starts in resumable_server_new / _new_with_store (2 by default, see
@@ -84,11 +85,20 @@ typedef enum resumable_body_end {
   RESUMABLE_BODY_DROPPED = 1   /* the connection closed or failed before the body ended */
 } resumable_body_end;
 
+/* fork(): the library installs no pthread_atfork handler. A child process has only the thread
+ * that called fork(), so the threads of a server and its store (the hash threads; the POSIX
+ * store's flusher and key-owner threads; the S3 store's part uploaders) do not exist there,
+ * and locks they held stay held: a child must not use or free a server, exchange or store
+ * created before the fork (freeing would join threads that are gone), only exec or _exit. Make
+ * them after the fork, in each process that serves (the nginx module does, per worker). The
+ * store's descriptors are close-on-exec; until a child execs or exits it shares their open file
+ * descriptions, so the POSIX store's key ownership (OFD locks) stays held by them meanwhile. */
+
 /* A server on the POSIX store rooted at `root` (see resumable_store_fs_new). Defaults: prefix
  * "/v1/files/", no maximum size, no token, no log, local paths not exposed, 2 hash threads
  * (started here: see "Threads of its own" above).
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM (also when the hash threads
- * cannot be started), RESUMABLE_E_IO. On error *out is NULL. */
+ * cannot be started), RESUMABLE_E_NOFD, RESUMABLE_E_IO. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *root);
 
 /* A server on any store. Takes ownership of `store` on success (freed with the server); on
@@ -96,28 +106,31 @@ RESUMABLE_EXPORT int resumable_server_new(resumable_server **out, const char *ro
 RESUMABLE_EXPORT int resumable_server_new_with_store(resumable_server **out,
                                                      resumable_store *store);
 
-/* Free the server and its store, and join its hash threads. NULL is a no-op. No exchange may
- * be alive. */
-RESUMABLE_EXPORT void resumable_server_free(resumable_server *srv);
+/* Free the server and its store, and join its hash threads. NULL is a no-op.
+ * Returns RESUMABLE_OK, or RESUMABLE_E_STATE while an exchange of this server is alive (begun
+ * and not yet freed): then nothing is freed, and the host frees the server after its last
+ * exchange. */
+RESUMABLE_EXPORT int resumable_server_free(resumable_server *srv);
 
 /* URL prefix the keys live under; must start and end with '/'. Copied.
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM. */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_prefix(resumable_server *srv, const char *prefix);
 
 /* Largest file accepted, in bytes; 0 means no limit (default). Larger uploads get 413.
- * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_max_size(resumable_server *srv, uint64_t max_size);
 
 /* Require `Authorization: Bearer <token>` on every request (compared in constant time); NULL
  * or "" turns it off (default). Copied.
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM. */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_NOMEM, RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_token(resumable_server *srv, const char *token);
 
 /* Number of hash threads (0..64): 0 hashes every body on the thread that feeds it (no thread
  * is started; feeds then cost the hash), n > 0 replaces the pool with one of n threads. The
  * default is 2. Call it only while no exchange is alive (like every setter, before the first
  * one). Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv, n > 64), RESUMABLE_E_NOMEM
- * (threads could not be started; the previous setting stays). */
+ * (threads could not be started; the previous setting stays), RESUMABLE_E_STATE (an exchange is
+ * alive). */
 RESUMABLE_EXPORT int resumable_server_set_hash_threads(resumable_server *srv, unsigned n);
 
 /* How often a long Content-Range body is checkpointed while it arrives: its bytes synced and
@@ -127,7 +140,7 @@ RESUMABLE_EXPORT int resumable_server_set_hash_threads(resumable_server *srv, un
  * transfer, whichever is more. Defaults: 64 MiB and 1000 ms. Each checkpoint waits for the hash
  * and the disk, so more frequent ones cost throughput on fast links; a dropped connection or a
  * short body is always synced at its end whatever these say. `bytes` 0 means every feed.
- * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint64_t bytes,
                                                      uint32_t interval_ms);
 
@@ -136,16 +149,17 @@ RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint
  * to tell tus clients when an upload expires (Upload-Expires: the partial's last change plus
  * `seconds`) and to answer 410 Gone (removing it) for a tus request on a partial older than
  * that which the sweep has not removed yet. Pass the same value as to the sweep.
- * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds);
 
-/* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
+/* Log callback (NULL turns logging off).
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,
                                               void *user_data);
 
 /* Expose local paths (X-Local-Path on HEAD of a complete file, "local_path" in the final JSON)
  * for LocalAI's client; off by default. Needs a store with complete_path.
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG. */
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_expose_paths(resumable_server *srv, int on);
 
 /* Remove abandoned partial uploads: every partial whose store mtime (see
@@ -229,7 +243,8 @@ RESUMABLE_EXPORT uint64_t resumable_exchange_bytes_received(const resumable_exch
 RESUMABLE_EXPORT const char *resumable_exchange_upload_metadata(const resumable_exchange *ex);
 
 /* Free the exchange. An exchange that was never ended is ended as RESUMABLE_BODY_DROPPED first
- * (its bytes are kept). NULL is a no-op. */
+ * (its bytes are kept). NULL is a no-op. The exchange counts as alive for its server (whose
+ * setters and free refuse with RESUMABLE_E_STATE) until this call. */
 RESUMABLE_EXPORT void resumable_exchange_free(resumable_exchange *ex);
 
 #ifdef __cplusplus

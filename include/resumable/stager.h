@@ -102,6 +102,12 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+/* fork(): the library installs no pthread_atfork handler. A stager, like the curl easy handle
+ * inside it, belongs to the process that made it: a child must not run or free a stager made
+ * before the fork (freeing would close connections the parent still uses, and a run's tus
+ * checksum helper thread does not exist in the child); it makes its own stagers. The file a
+ * stager opens is close-on-exec. */
+
 /* A stager that uploads the file at `path` to `url` (the full URL of the key, e.g.
  * "http://host:8080/v1/files/a/b.bin", already percent-encoded where needed). The URL must start
  * with "http://" or "https://" (any case) and contain no whitespace or control bytes; it is
@@ -109,7 +115,8 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
  * closed by resumable_stager_free. `path` is copied too: each run checks that it still names the
  * file that was opened (see "must not change" above). Every option has its documented default.
  * Returns RESUMABLE_OK; RESUMABLE_E_INVALID_ARG (NULL argument, bad URL); RESUMABLE_E_FILE (the
- * file cannot be opened or is not a regular file); RESUMABLE_E_NOMEM. On error *out is NULL. */
+ * file cannot be opened or is not a regular file); RESUMABLE_E_NOFD (no file descriptor left);
+ * RESUMABLE_E_NOMEM. On error *out is NULL. */
 RESUMABLE_EXPORT int resumable_stager_new(resumable_stager **out, const char *url,
                                           const char *path);
 

@@ -34,7 +34,10 @@ extern "C" {
  * Threading: the handler calls a store from many threads at once, but never concurrently for the
  * same key, and never concurrently on one partial handle. Different keys must be safe in
  * parallel. Across processes sharing one store's data, the optional key_* ops below give the
- * same exclusion; a store without them must not be shared between processes.
+ * same exclusion; a store without them must not be shared between processes. No op is called
+ * under a lock shared by all keys (or all exchanges of a server): the handler holds only the
+ * key's own lock, so an op may block (a slow disk, a network round trip) and delays only the
+ * requests for its key.
  *
  * Every op returns RESUMABLE_OK or a negative resumable_error: RESUMABLE_E_NOT_FOUND (nothing
  * stored), RESUMABLE_E_NOSPACE (out of space or quota: the handler answers 507),

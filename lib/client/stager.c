@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errno_error.h"
 #include "hex.h"
 #include "stager_impl.h"
 
@@ -102,7 +103,7 @@ int resumable_stager_new(resumable_stager **out, const char *url, const char *pa
     return RESUMABLE_E_INVALID_ARG;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return RESUMABLE_E_FILE;
+    return rs_errno_error(errno, RESUMABLE_E_FILE);
   return stager_make(out, url, path, fd);
 }
 
@@ -119,7 +120,7 @@ int resumable_stager_new_fd(resumable_stager **out, const char *url, int fd)
     return RESUMABLE_E_FILE;
   int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup_fd < 0)
-    return errno == EMFILE ? RESUMABLE_E_NOMEM : RESUMABLE_E_FILE;
+    return rs_errno_error(errno, RESUMABLE_E_FILE);
   return stager_make(out, url, NULL, dup_fd);
 }
 

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #endif
 
+#include "curl_setopt.h"
 #include "range.h"
 #include "stager_impl.h"
 
@@ -210,65 +211,71 @@ static long clamp_ms(uint64_t ms)
   return ms < 1 ? 1 : ms > INT32_MAX ? INT32_MAX : (long)ms;
 }
 
-void rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms)
+int rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms)
 {
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* the key is what the caller named: no dot-segment folding */
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   clamp_ms(o->connect_ms < left_ms ? o->connect_ms : left_ms));
+  CURLcode cc = CURLE_OK;
+  RS_SETOPT(&cc, c, CURLOPT_NOSIGNAL, 1L);
+  /* The key is what the caller named: no dot-segment folding. */
+  RS_SETOPT(&cc, c, CURLOPT_PATH_AS_IS, 1L);
+  RS_SETOPT(&cc, c, CURLOPT_TCP_KEEPALIVE, 1L);
+  RS_SETOPT(&cc, c, CURLOPT_TIMEOUT_MS, clamp_ms(left_ms));
+  RS_SETOPT(&cc, c, CURLOPT_CONNECTTIMEOUT_MS,
+            clamp_ms(o->connect_ms < left_ms ? o->connect_ms : left_ms));
   if (o->ca_file)
-    curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+    RS_SETOPT(&cc, c, CURLOPT_CAINFO, o->ca_file);
   if (o->ca_path)
-    curl_easy_setopt(c, CURLOPT_CAPATH, o->ca_path);
+    RS_SETOPT(&cc, c, CURLOPT_CAPATH, o->ca_path);
   if (o->cert)
-    curl_easy_setopt(c, CURLOPT_SSLCERT, o->cert);
+    RS_SETOPT(&cc, c, CURLOPT_SSLCERT, o->cert);
   if (o->key)
-    curl_easy_setopt(c, CURLOPT_SSLKEY, o->key);
+    RS_SETOPT(&cc, c, CURLOPT_SSLKEY, o->key);
   if (o->insecure) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    RS_SETOPT(&cc, c, CURLOPT_SSL_VERIFYPEER, 0L);
+    RS_SETOPT(&cc, c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  curl_easy_setopt(c, CURLOPT_VERBOSE, o->verbose ? 1L : 0L);
+  RS_SETOPT(&cc, c, CURLOPT_VERBOSE, o->verbose ? 1L : 0L);
+  return rs_setopt_error(cc);
 }
 
-static void set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
+static int set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
 {
+  CURLcode cc = CURLE_OK;
   const rs_stager_opts *o = &run->s->o;
-  curl_easy_setopt(c, CURLOPT_URL, req->url ? req->url : run->s->url);
-  rs_http_options(c, o, left_ms);
+  RS_SETOPT(&cc, c, CURLOPT_URL, req->url ? req->url : run->s->url);
+  int rc = rs_http_options(c, o, left_ms);
   if (o->max_speed)
-    curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, run);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, run);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, run);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, run->s->errbuf);
-  curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-  curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, run->s);
+    RS_SETOPT(&cc, c, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_speed);
+  RS_SETOPT(&cc, c, CURLOPT_HEADERFUNCTION, on_header);
+  RS_SETOPT(&cc, c, CURLOPT_HEADERDATA, run);
+  RS_SETOPT(&cc, c, CURLOPT_WRITEFUNCTION, on_write);
+  RS_SETOPT(&cc, c, CURLOPT_WRITEDATA, run);
+  RS_SETOPT(&cc, c, CURLOPT_NOPROGRESS, 0L);
+  RS_SETOPT(&cc, c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+  RS_SETOPT(&cc, c, CURLOPT_XFERINFODATA, run);
+  RS_SETOPT(&cc, c, CURLOPT_ERRORBUFFER, run->s->errbuf);
+  RS_SETOPT(&cc, c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+  RS_SETOPT(&cc, c, CURLOPT_SOCKOPTDATA, run->s);
+  return rc != RESUMABLE_OK ? rc : rs_setopt_error(cc);
 }
 
-static void set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
+static int set_put(CURL *c, rs_run *run, const rs_http_req *req, uint64_t left_ms)
 {
-  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-  curl_easy_setopt(c, CURLOPT_READDATA, run);
-  curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-  curl_easy_setopt(c, CURLOPT_SEEKDATA, run);
-  curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(req->end - req->start));
-  curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+  CURLcode cc = CURLE_OK;
+  RS_SETOPT(&cc, c, CURLOPT_UPLOAD, 1L);
+  RS_SETOPT(&cc, c, CURLOPT_READFUNCTION, on_read);
+  RS_SETOPT(&cc, c, CURLOPT_READDATA, run);
+  RS_SETOPT(&cc, c, CURLOPT_SEEKFUNCTION, on_seek);
+  RS_SETOPT(&cc, c, CURLOPT_SEEKDATA, run);
+  RS_SETOPT(&cc, c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(req->end - req->start));
+  RS_SETOPT(&cc, c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
   if (req->fresh) {
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    RS_SETOPT(&cc, c, CURLOPT_FRESH_CONNECT, 1L);
+    RS_SETOPT(&cc, c, CURLOPT_FORBID_REUSE, 1L);
   }
   long expect = req->force_expect ? FINISH_EXPECT_TIMEOUT_MS : EXPECT_TIMEOUT_MS;
-  curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, clamp_ms((uint64_t)expect < left_ms
-                                                                  ? (uint64_t)expect
-                                                                  : left_ms));
+  RS_SETOPT(&cc, c, CURLOPT_EXPECT_100_TIMEOUT_MS,
+            clamp_ms((uint64_t)expect < left_ms ? (uint64_t)expect : left_ms));
+  return rs_setopt_error(cc);
 }
 
 /* Errors that another attempt cannot fix. */
@@ -392,15 +399,23 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   run->stall_b0 = 0;
   run->stalled = 0;
   uint64_t left = run->deadline_ms - t0;
-  set_common(c, run, req, left);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  CURLcode set = CURLE_OK;
+  int setrc = set_common(c, run, req, left);
+  RS_SETOPT(&set, c, CURLOPT_HTTPHEADER, hdrs);
   rs_tus_resp_reset(&run->tresp);
   if (req->method && strcmp(req->method, "HEAD") != 0)
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    RS_SETOPT(&set, c, CURLOPT_CUSTOMREQUEST, req->method);
   if (req->head || (req->method && strcmp(req->method, "HEAD") == 0))
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  else if (body)
-    set_put(c, run, req, left);
+    RS_SETOPT(&set, c, CURLOPT_NOBODY, 1L);
+  else if (body && setrc == RESUMABLE_OK)
+    setrc = set_put(c, run, req, left);
+  if (setrc == RESUMABLE_OK)
+    setrc = rs_setopt_error(set);
+  if (setrc != RESUMABLE_OK) { /* this libcurl cannot make the request as asked */
+    (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdrs);
+    return setrc;
+  }
   s->r.requests++;
   CURLcode cc = curl_easy_perform(c);
   curl_socket_t kept = CURL_SOCKET_BAD; /* the connection the next request may reuse */
@@ -408,7 +423,7 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   curl_off_t up = 0;
   if (body && curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
     s->r.wire_bytes += (uint64_t)up;
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+  (void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL); /* unsetting copies nothing */
   curl_slist_free_all(hdrs);
   int rc = classify(run, cc, req, t0);
   /* A cut: the connection broke under a body that had begun to go out, and no answer came (not

@@ -167,12 +167,13 @@ typedef struct rs_http_req {
 /* Send one request on the stager's (reused) easy handle. Returns RS_HTTP_RESPONSE,
  * RS_HTTP_TRANSIENT, or a negative code: RESUMABLE_E_CANCELLED, RESUMABLE_E_FILE,
  * RESUMABLE_E_TIMEOUT (budget over), RESUMABLE_E_NOMEM, RESUMABLE_E_NETWORK (permanent; message
- * set). */
+ * set), RESUMABLE_E_IO (this libcurl refused an option: rs_setopt_error). */
 int rs_http_perform(rs_run *run, const rs_http_req *req);
 
 /* The options every request of the stager shares (timeouts, TLS, verbose; not the rate) on a
- * libcurl easy handle (stager_http.c). `c` is a CURL *. */
-void rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms);
+ * libcurl easy handle (stager_http.c). `c` is a CURL *. Returns RESUMABLE_OK, or
+ * RESUMABLE_E_NOMEM / RESUMABLE_E_IO when libcurl refuses one (curl_setopt.h). */
+int rs_http_options(void *c, const rs_stager_opts *o, uint64_t left_ms);
 
 /* Wait before the next attempt (backoff, Retry-After, the budget), reporting WAITING progress.
  * RESUMABLE_OK, RESUMABLE_E_TIMEOUT or RESUMABLE_E_CANCELLED. (stager_run.c) */

@@ -539,7 +539,7 @@ static int put(rs_run *run, rs_cursor *cur)
 static void sleep_ms(uint64_t ms)
 {
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0)
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) /* only a signal: sleep the rest */
     ;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "curl_setopt.h"
 #include "stager_decide.h"
 #include "stager_tus.h"
 #include "stager_tus_decide.h"
@@ -224,30 +225,35 @@ static int start_request(part *p, part_req req)
   p->stall_b0 = 0;
   p->req = req;
   p->hdrs = h;
-  rs_http_options(c, o, run->deadline_ms - now);
-  curl_easy_setopt(c, CURLOPT_URL, req == REQ_CREATE ? run->s->url : p->url);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, p);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, p);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, p);
-  curl_easy_setopt(c, CURLOPT_PRIVATE, p);
+  CURLcode cc = CURLE_OK;
+  rc = rs_http_options(c, o, run->deadline_ms - now);
+  RS_SETOPT(&cc, c, CURLOPT_URL, req == REQ_CREATE ? run->s->url : p->url);
+  RS_SETOPT(&cc, c, CURLOPT_HTTPHEADER, h);
+  RS_SETOPT(&cc, c, CURLOPT_HEADERFUNCTION, on_header);
+  RS_SETOPT(&cc, c, CURLOPT_HEADERDATA, p);
+  RS_SETOPT(&cc, c, CURLOPT_WRITEFUNCTION, on_write);
+  RS_SETOPT(&cc, c, CURLOPT_WRITEDATA, p);
+  RS_SETOPT(&cc, c, CURLOPT_NOPROGRESS, 0L);
+  RS_SETOPT(&cc, c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+  RS_SETOPT(&cc, c, CURLOPT_XFERINFODATA, p);
+  RS_SETOPT(&cc, c, CURLOPT_PRIVATE, p);
   if (o->max_speed) /* the stager's rate is the total: shared by the connections */
-    curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE,
-                     (curl_off_t)(o->max_speed / pa->n ? o->max_speed / pa->n : 1));
+    RS_SETOPT(&cc, c, CURLOPT_MAX_SEND_SPEED_LARGE,
+              (curl_off_t)(o->max_speed / pa->n ? o->max_speed / pa->n : 1));
   if (req == REQ_HEAD) {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    RS_SETOPT(&cc, c, CURLOPT_NOBODY, 1L);
   } else {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req == REQ_CREATE ? "POST" : "PATCH");
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(c, CURLOPT_READDATA, p);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(p->body_end - p->body_start));
-    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
+    RS_SETOPT(&cc, c, CURLOPT_CUSTOMREQUEST, req == REQ_CREATE ? "POST" : "PATCH");
+    RS_SETOPT(&cc, c, CURLOPT_UPLOAD, 1L);
+    RS_SETOPT(&cc, c, CURLOPT_READFUNCTION, on_read);
+    RS_SETOPT(&cc, c, CURLOPT_READDATA, p);
+    RS_SETOPT(&cc, c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(p->body_end - p->body_start));
+    RS_SETOPT(&cc, c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
   }
+  if (rc == RESUMABLE_OK)
+    rc = rs_setopt_error(cc);
+  if (rc != RESUMABLE_OK)
+    return rc; /* p->hdrs is freed with the part, as after a failed add below */
   if (curl_multi_add_handle(pa->multi, c) != CURLM_OK)
     return RESUMABLE_E_NOMEM;
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "part %u: %s %" PRIu64 "-%" PRIu64, p->idx,

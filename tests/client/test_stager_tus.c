@@ -15,6 +15,8 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
+#include "mbedtls_compat.h"
+
 #include "hex.h"
 #include "resumable/stager.h"
 #include "script_server.h"

@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <mbedtls/sha256.h>
+
+#include "mbedtls_compat.h"
 #include <netinet/in.h>
 
 #include "sink.h"

@@ -4,6 +4,8 @@
 
 #include <mbedtls/sha256.h>
 
+#include "mbedtls_compat.h"
+
 #include "fuzz_handler.h"
 #include "resumable/error.h"
 

@@ -8,6 +8,8 @@
 
 #include <mbedtls/sha256.h>
 
+#include "mbedtls_compat.h"
+
 #include "sha256.h"
 #include "sha256_impl.h"
 

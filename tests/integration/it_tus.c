@@ -14,6 +14,8 @@
 #include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
 
+#include "mbedtls_compat.h"
+
 #define MAX_HEADERS 16
 
 typedef struct hdrs {

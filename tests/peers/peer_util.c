@@ -17,6 +17,8 @@
 #include <curl/curl.h>
 #include <mbedtls/sha256.h>
 
+#include "mbedtls_compat.h"
+
 #include "test_fs.h"
 
 extern char **environ;

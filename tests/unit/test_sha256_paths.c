@@ -14,6 +14,8 @@
 #include <cmocka.h>
 #include <mbedtls/sha256.h>
 
+#include "mbedtls_compat.h"
+
 #include "sha256_impl.h"
 
 #include "sha256_kat.h"

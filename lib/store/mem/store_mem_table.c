@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "debugassert.h"
 #include "key.h"
 #include "resumable/error.h"
 #include "sha256.h"
@@ -183,8 +184,9 @@ void rs_mem_settle(rs_mem *m, rs_mem_node *node, int was)
     if (node->key[i] != '/')
       continue;
     rs_mem_node *up = rs_mem_find(m, node->key, i);
+    RS_DEBUGASSERT(up != NULL); /* rs_mem_prepare made it, and counted keys keep it */
     if (up == NULL)
-      continue; /* cannot happen: rs_mem_prepare made it, and counted keys keep it */
+      continue; /* release: its count is left as it was */
     if (now && !was)
       up->below++;
     else if (was && !now)

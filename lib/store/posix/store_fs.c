@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errno_error.h"
 #include "resumable/error.h"
 
 static void fs_destroy(void *self)
@@ -71,8 +72,9 @@ static int make_root(const char *root)
     char c = p[i];
     p[i] = '\0';
     if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+      int e = errno;
       free(p);
-      return RESUMABLE_E_IO;
+      return rs_errno_error(e, RESUMABLE_E_IO);
     }
     p[i] = c;
   }
@@ -84,13 +86,13 @@ static int make_root(const char *root)
 static int private_dir(int at, const char *name, int *out)
 {
   if (mkdirat(at, name, 0700) != 0 && errno != EEXIST)
-    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+    return rs_errno_error(errno, RESUMABLE_E_IO);
   int fd;
   do {
     fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0)
-    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+    return rs_errno_error(errno, RESUMABLE_E_IO);
   *out = fd;
   return RESUMABLE_OK;
 }
@@ -187,10 +189,10 @@ static int fs_open(rs_fs *fs, const char *root)
     fs->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   } while (fs->root_fd < 0 && errno == EINTR);
   if (fs->root_fd < 0)
-    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+    return rs_errno_error(errno, RESUMABLE_E_IO);
   fs->root_path = realpath(root, NULL);
   if (fs->root_path == NULL)
-    return errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+    return rs_errno_error(errno, RESUMABLE_E_IO);
   fs->root_len = strlen(fs->root_path);
   if (fs->root_len == 1) /* "/" : avoid "//key" */
     fs->root_len = 0;
@@ -210,7 +212,7 @@ static int fs_open(rs_fs *fs, const char *root)
       fs->ns_fd = openat(fs->state_fd, "ns.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     } while (fs->ns_fd < 0 && errno == EINTR);
     if (fs->ns_fd < 0)
-      rc = errno == ENOMEM ? RESUMABLE_E_NOMEM : RESUMABLE_E_IO;
+      rc = rs_errno_error(errno, RESUMABLE_E_IO);
   }
   return rc;
 }

@@ -5,12 +5,14 @@
  * and query exactly as given, so both must already be in SigV4's canonical form: every byte
  * except A-Z a-z 0-9 - . _ ~ percent-encoded in upper-case hex ('/' kept in the path), and the
  * query parameters sorted, each written "name=value" (also "uploads="). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "curl_setopt.h"
 #include "hex.h"
 #include "resumable/error.h"
 #include "sha256.h"
@@ -239,40 +241,43 @@ static int set_headers(s3_store *s, const s3_request *rq, s3_xfer *x)
   return rc;
 }
 
-static void set_method(CURL *e, const s3_request *rq, s3_xfer *x)
+/* Returns the first failure of its options (CURLE_OK if none). */
+static CURLcode set_method(CURL *e, const s3_request *rq, s3_xfer *x)
 {
+  CURLcode cc = CURLE_OK;
   const char *m = rq->method;
   if (strcmp(m, "HEAD") == 0) {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    RS_SETOPT(&cc, e, CURLOPT_NOBODY, 1L);
   } else if (strcmp(m, "PUT") == 0 || (strcmp(m, "POST") == 0 && rq->read_fn)) {
-    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    RS_SETOPT(&cc, e, CURLOPT_UPLOAD, 1L);
     if (rq->read_fn) {
-      curl_easy_setopt(e, CURLOPT_READFUNCTION, rq->read_fn);
-      curl_easy_setopt(e, CURLOPT_READDATA, rq->read_arg);
+      RS_SETOPT(&cc, e, CURLOPT_READFUNCTION, rq->read_fn);
+      RS_SETOPT(&cc, e, CURLOPT_READDATA, rq->read_arg);
       if (rq->seek_fn) {
-        curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, rq->seek_fn);
-        curl_easy_setopt(e, CURLOPT_SEEKDATA, rq->read_arg);
+        RS_SETOPT(&cc, e, CURLOPT_SEEKFUNCTION, rq->seek_fn);
+        RS_SETOPT(&cc, e, CURLOPT_SEEKDATA, rq->read_arg);
       }
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->read_len);
-      curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024); /* fewer, larger sends */
+      RS_SETOPT(&cc, e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->read_len);
+      RS_SETOPT(&cc, e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024); /* fewer, larger sends */
     } else {
-      curl_easy_setopt(e, CURLOPT_READFUNCTION, read_mem);
-      curl_easy_setopt(e, CURLOPT_READDATA, x);
-      curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_mem);
-      curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
-      curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
+      RS_SETOPT(&cc, e, CURLOPT_READFUNCTION, read_mem);
+      RS_SETOPT(&cc, e, CURLOPT_READDATA, x);
+      RS_SETOPT(&cc, e, CURLOPT_SEEKFUNCTION, seek_mem);
+      RS_SETOPT(&cc, e, CURLOPT_SEEKDATA, x);
+      RS_SETOPT(&cc, e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
     }
     if (strcmp(m, "POST") == 0)
-      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "POST");
+      RS_SETOPT(&cc, e, CURLOPT_CUSTOMREQUEST, "POST");
   } else if (strcmp(m, "POST") == 0) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+    RS_SETOPT(&cc, e, CURLOPT_POST, 1L);
+    RS_SETOPT(&cc, e, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+    RS_SETOPT(&cc, e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
   } else if (strcmp(m, "DELETE") == 0) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+    RS_SETOPT(&cc, e, CURLOPT_CUSTOMREQUEST, "DELETE");
   } else {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    RS_SETOPT(&cc, e, CURLOPT_HTTPGET, 1L);
   }
+  return cc;
 }
 
 int s3_xfer_setup(s3_store *s, CURL *e, const s3_request *rq, s3_response *rs, s3_xfer *x)
@@ -291,25 +296,32 @@ int s3_xfer_setup(s3_store *s, CURL *e, const s3_request *rq, s3_response *rs, s
     return rc;
   }
   curl_easy_reset(e);
-  curl_easy_setopt(e, CURLOPT_URL, x->url);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-  curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s->sigv4);
-  curl_easy_setopt(e, CURLOPT_USERNAME, s->access);
-  curl_easy_setopt(e, CURLOPT_PASSWORD, s->secret);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, rs);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  CURLcode cc = CURLE_OK;
+  RS_SETOPT(&cc, e, CURLOPT_URL, x->url);
+  RS_SETOPT(&cc, e, CURLOPT_HTTPHEADER, x->headers);
+  RS_SETOPT(&cc, e, CURLOPT_AWS_SIGV4, s->sigv4);
+  RS_SETOPT(&cc, e, CURLOPT_USERNAME, s->access);
+  RS_SETOPT(&cc, e, CURLOPT_PASSWORD, s->secret);
+  RS_SETOPT(&cc, e, CURLOPT_HEADERFUNCTION, on_header);
+  RS_SETOPT(&cc, e, CURLOPT_HEADERDATA, rs);
+  RS_SETOPT(&cc, e, CURLOPT_WRITEFUNCTION, on_body);
+  RS_SETOPT(&cc, e, CURLOPT_WRITEDATA, x);
+  RS_SETOPT(&cc, e, CURLOPT_NOSIGNAL, 1L);
+  RS_SETOPT(&cc, e, CURLOPT_CONNECTTIMEOUT, 10L);
+  RS_SETOPT(&cc, e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (!rq->quiet_timeouts) {
     /* a control request that moves nothing for 60 s is dead */
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+    RS_SETOPT(&cc, e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    RS_SETOPT(&cc, e, CURLOPT_LOW_SPEED_TIME, 60L);
   }
-  set_method(e, rq, x);
-  return RESUMABLE_OK;
+  CURLcode mc = set_method(e, rq, x);
+  rc = rs_setopt_error(cc != CURLE_OK ? cc : mc);
+  if (rc != RESUMABLE_OK) { /* this libcurl cannot make the request (SigV4 needs 7.75) */
+    (void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+  }
+  return rc;
 }
 
 void s3_xfer_done(s3_xfer *x)
@@ -340,7 +352,8 @@ int s3_perform(s3_store *s, CURL *easy, const s3_request *rq, s3_response *rs)
 static void pause_ms(long ms)
 {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) /* a signal: sleep the rest */
+    ;
 }
 
 int s3_call(s3_store *s, const s3_request *rq, s3_response *rs)

@@ -7,6 +7,7 @@
  *
  * Before each part the thread reads the writer's next state record: if another writer created it,
  * this writer was superseded and the part is not sent. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +131,8 @@ static int superseded(s3_pipe *p, const char *guard, const char *writer)
 static void pause_ms(long ms)
 {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) /* a signal: sleep the rest */
+    ;
 }
 
 /* One part, up to 3 attempts from the buffer. Runs on the thread, without p->mu. */
