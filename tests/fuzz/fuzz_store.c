@@ -25,6 +25,7 @@
 #include "resumable/store.h"
 #ifdef FUZZ_STORE_FS
 #include "test_fs.h"
+#include "store_internal.h"
 #endif
 
 #define NKEYS 4
