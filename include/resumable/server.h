@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "export.h"
+#include "log.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -64,19 +65,6 @@ extern "C" {
 
 typedef struct resumable_server resumable_server;
 typedef struct resumable_exchange resumable_exchange;
-
-typedef enum resumable_log_level {
-  RESUMABLE_LOG_ERROR = 0,
-  RESUMABLE_LOG_WARN = 1,
-  RESUMABLE_LOG_INFO = 2,
-  RESUMABLE_LOG_DEBUG = 3
-} resumable_log_level;
-
-/* Called with one line (no trailing newline) for every refused request and every storage
- * failure. `msg` lives only during the call. May be called from any thread that drives an
- * exchange, concurrently: it must be thread-safe. `user_data` is the pointer given to
- * resumable_server_set_log, never touched by the library. */
-typedef void (*resumable_log_fn)(void *user_data, resumable_log_level level, const char *msg);
 
 /* How the request body ended. */
 typedef enum resumable_body_end {
@@ -139,7 +127,9 @@ RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint
  * Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG (NULL srv). */
 RESUMABLE_EXPORT int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds);
 
-/* Log callback (NULL turns logging off). Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
+/* Log callback (resumable/log.h; NULL turns logging off): one line for every refused request
+ * and every storage failure. It may be called from any thread that drives an exchange,
+ * concurrently: it must be thread-safe. Returns RESUMABLE_OK or RESUMABLE_E_INVALID_ARG. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,
                                               void *user_data);
 
