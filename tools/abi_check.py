@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The ABI check: the exported symbols of the shared library and the prototypes of the public
+headers against the committed list (abi/libresumable.abi).
+
+  abi_check.py LIB INCLUDE_DIR LIST VERSION          check (the meson test 'abi')
+  abi_check.py --update LIB INCLUDE_DIR LIST          rewrite LIST from the headers and LIB
+
+It fails, printing the difference, when a listed symbol is no longer exported, when an exported
+symbol is not listed (additions are deliberate: run tools/abi_update), when a RESUMABLE_EXPORT
+prototype in the headers differs from its listed one, or when the version in
+resumable/version.h or the soname disagree with the project version. Prototypes are compared
+as types only: comments and parameter names are dropped and whitespace is collapsed, so that a
+reformatted or renamed-parameter declaration is not a change.
+"""
+import os
+import re
+import subprocess
+import sys
+
+HEADER = """\
+# libresumable's ABI: every exported symbol, one per line, with its prototype (types only).
+# The `abi` test compares it with the built library and include/resumable/*.h; a change here is a
+# change of the ABI. Within a major version, lines are only added (see resumable/version.h).
+# Regenerate after a deliberate addition: tools/abi_update [BUILD_DIR]
+"""
+
+
+def strip_comments(text):
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    return re.sub(r"//[^\n]*", " ", text)
+
+
+def split_params(params):
+    out, depth, cur = [], 0, ""
+    for ch in params:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [p.strip() for p in out]
+
+
+KEYWORDS = {"void", "char", "short", "int", "long", "float", "double", "signed", "unsigned",
+            "_Bool", "const", "volatile", "restrict", "struct", "enum", "union"}
+QUALIFIERS = {"const", "volatile", "restrict", "struct", "enum", "union"}
+
+
+def param_type(p):
+    """The parameter's type without its name: 'const char *path' -> 'const char *'."""
+    p = re.sub(r"\s*\[[^\]]*\]$", "[]", p)  # arrays keep their brackets, not their bound
+    arr = p.endswith("[]")
+    if arr:
+        p = p[:-2].rstrip()
+    m = re.match(r"^(.*?)([A-Za-z_]\w*)$", p)
+    if "(" not in p and m:
+        before, last = m.group(1), m.group(2)
+        words = re.findall(r"[A-Za-z_]\w*", before)
+        # `last` is a name when something before it is a type: a '*', or a word other than a
+        # qualifier ("unsigned n" has a name, "const foo" and "struct foo" do not).
+        if last not in KEYWORDS and ("*" in before or any(w not in QUALIFIERS for w in words)):
+            p = before
+    return p.strip() + ("[]" if arr else "")
+
+
+def normalise(decl):
+    """'RESUMABLE_EXPORT int f(const char *a,\n int b)' -> ('f', 'int f(const char *, int)')."""
+    decl = re.sub(r"\s+", " ", decl.replace("RESUMABLE_EXPORT", "")).strip().rstrip(";").strip()
+    m = re.match(r"^(.*?)\b([A-Za-z_]\w*)\s*\((.*)\)$", decl)
+    if not m:
+        raise SystemExit("abi_check: cannot read the declaration: " + decl)
+    ret, name, params = m.group(1).strip(), m.group(2), m.group(3)
+    types = ", ".join(param_type(p) for p in split_params(params))
+    proto = "%s %s(%s)" % (ret, name, types)
+    proto = re.sub(r"\s*\*\s*", "*", proto)  # one style of stars: "char *p", "char **"
+    proto = re.sub(r"([^\s*(])\*", r"\1 *", proto)
+    proto = re.sub(r"\s+", " ", proto).replace("( ", "(").replace(" )", ")").replace(" ,", ",")
+    return name, proto
+
+
+def header_prototypes(include_dir):
+    protos, where = {}, {}
+    hdr_dir = os.path.join(include_dir, "resumable")
+    for fn in sorted(os.listdir(hdr_dir)):
+        if not fn.endswith(".h") or fn == "export.h":
+            continue
+        text = strip_comments(open(os.path.join(hdr_dir, fn), encoding="utf-8").read())
+        for m in re.finditer(r"\bRESUMABLE_EXPORT\b[^;{]*;", text):
+            name, proto = normalise(m.group(0))
+            if name in protos:
+                raise SystemExit("abi_check: %s declared twice (%s and %s)" % (name, where[name], fn))
+            protos[name], where[name] = proto, fn
+    return protos
+
+
+def exported_symbols(lib):
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True, capture_output=True,
+                         text=True).stdout
+    syms = set()
+    for line in out.splitlines():
+        parts = line.split()
+        # Names starting with '_' belong to the toolchain (_init, sanitizer hooks), not to us.
+        if len(parts) >= 3 and not parts[2].startswith("_"):
+            syms.add(parts[2].split("@")[0])
+    return syms
+
+
+def read_list(path):
+    listed = {}
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, proto = normalise(line)
+        listed[name] = proto
+    return listed
+
+
+def soname(lib):
+    out = subprocess.run(["objdump", "-p", lib], check=True, capture_output=True, text=True).stdout
+    m = re.search(r"^\s*SONAME\s+(\S+)", out, flags=re.M)
+    return m.group(1) if m else None
+
+
+def header_version(include_dir):
+    text = open(os.path.join(include_dir, "resumable", "version.h"), encoding="utf-8").read()
+    parts = [re.search(r"#define RESUMABLE_VERSION_%s (\d+)" % k, text) for k in
+             ("MAJOR", "MINOR", "PATCH")]
+    string = re.search(r'#define RESUMABLE_VERSION_STRING "([^"]*)"', text)
+    if not all(parts) or not string:
+        return None, None
+    return ".".join(p.group(1) for p in parts), string.group(1)
+
+
+def main(argv):
+    update = len(argv) > 1 and argv[1] == "--update"
+    args = argv[2:] if update else argv[1:]
+    if len(args) != (3 if update else 4):
+        sys.stderr.write(__doc__)
+        return 2
+    lib, include_dir, list_path = args[:3]
+    protos = header_prototypes(include_dir)
+    syms = exported_symbols(lib)
+
+    problems = []
+    for name in sorted(syms - set(protos)):
+        problems.append("exported but declared in no public header with RESUMABLE_EXPORT: " + name)
+    for name in sorted(set(protos) - syms):
+        problems.append("declared RESUMABLE_EXPORT but not exported by the library: " + name)
+
+    if update:
+        if problems:
+            print("\n".join(problems))
+            print("abi_update: the headers and the library disagree; fix that first")
+            return 1
+        with open(list_path, "w", encoding="utf-8") as f:
+            f.write(HEADER)
+            for name in sorted(protos):
+                f.write(protos[name] + ";\n")
+        print("abi_update: wrote %d symbols to %s" % (len(protos), list_path))
+        return 0
+
+    listed = read_list(list_path)
+    symbols = list(problems)
+    for name in sorted(set(listed) - syms):
+        symbols.append("REMOVED: listed but no longer exported: " + listed[name])
+    for name in sorted(syms - set(listed)):
+        symbols.append("ADDED: exported but not in the list (run tools/abi_update if "
+                       "deliberate): " + protos.get(name, name))
+    prototypes = []
+    for name in sorted(set(listed) & set(protos)):
+        if listed[name] != protos[name]:
+            prototypes.append("CHANGED: %s\n  list:   %s\n  header: %s" %
+                              (name, listed[name], protos[name]))
+
+    version = args[3]
+    versions = []
+    numbers, string = header_version(include_dir)
+    if numbers != version or string != version:
+        versions.append("version.h says %s (string %s), the project %s" % (numbers, string, version))
+    want = "libresumable.so." + version.split(".")[0]
+    got = soname(lib)
+    if got != want:
+        versions.append("soname is %s, the major version wants %s" % (got, want))
+
+    # TAP, one case per check; the differences as comments.
+    checks = [("the exported symbols are the listed ones (%d)" % len(listed), symbols),
+              ("the public prototypes are the listed ones", prototypes),
+              ("version.h and the soname (%s) match the project version %s" % (got, version),
+               versions)]
+    print("1..%d" % len(checks))
+    for i, (what, diffs) in enumerate(checks, 1):
+        print("%s %d - %s" % ("not ok" if diffs else "ok", i, what))
+        for d in diffs:
+            for line in d.splitlines():
+                print("# " + line)
+    failed = sum(1 for _, d in checks if d)
+    if failed:
+        print("# abi: differences from %s; if deliberate (an addition in a minor release), "
+              "regenerate it with tools/abi_update" % list_path)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
