@@ -195,8 +195,8 @@ RESUMABLE_EXPORT int resumable_stager_set_ca_path(resumable_stager *s, const cha
 RESUMABLE_EXPORT int resumable_stager_set_client_cert(resumable_stager *s, const char *cert,
                                                       const char *key);
 
-/* Non-zero: do not verify the server's certificate or host name (like curl --insecure). For
- * tests only. Default 0. */
+/* Non-zero: do not verify the server's certificate or host name (like curl --insecure): for
+ * trying a server with a self-signed certificate, never for real uploads. Default 0. */
 RESUMABLE_EXPORT int resumable_stager_set_insecure(resumable_stager *s, int insecure);
 
 /* Stall detection: a PUT whose body moves fewer than `min_bytes_per_sec` bytes per second over
