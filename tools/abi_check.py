@@ -2,12 +2,15 @@
 """The ABI check: the exported symbols of the shared library and the prototypes of the public
 headers against the committed list (abi/libresumable.abi).
 
-  abi_check.py LIB INCLUDE_DIR LIST VERSION          check (the meson test 'abi')
-  abi_check.py --update LIB INCLUDE_DIR LIST          rewrite LIST from the headers and LIB
+  abi_check.py LIB INCLUDE_DIR LIST VERSION CC...    check (the meson test 'abi')
+  abi_check.py --update LIB INCLUDE_DIR LIST CC...    rewrite LIST from the headers and LIB
+
+CC is the C compiler command, used only to preprocess include/resumable.h.
 
 It fails, printing the difference, when a listed symbol is no longer exported, when an exported
 symbol is not listed (additions are deliberate: run tools/abi_update), when a RESUMABLE_EXPORT
-prototype in the headers differs from its listed one, or when the version in
+prototype in the headers differs from its listed one, when a public struct's members, an enum's
+values or a callback type differ from the listed ones, or when the version in
 resumable/version.h or the soname disagree with the project version. Prototypes are compared
 as types only: comments and parameter names are dropped and whitespace is collapsed, so that a
 reformatted or renamed-parameter declaration is not a change.
@@ -98,6 +101,52 @@ def header_prototypes(include_dir):
     return protos
 
 
+def type_definitions(include_dir, cc):
+    """The public structs, enums and callback types, from include/resumable.h preprocessed by
+    `cc` (so that X-macros and array bounds are expanded), one normalised line per type:
+    'struct resumable_complete_info { uint64_t size; uint8_t sha256[32]; }',
+    'enum resumable_log_level { RESUMABLE_LOG_ERROR = 0, ... }',
+    'typedef void (*resumable_log_fn)(void *, resumable_log_level, const char *)'."""
+    text = subprocess.run(cc + ["-E", "-P", "-I" + include_dir, "-x", "c", "-"],
+                          input='#include "resumable.h"\n', check=True, capture_output=True,
+                          text=True).stdout
+    text = re.sub(r"\s+", " ", strip_comments(text))
+    types = {}
+    for m in re.finditer(r"typedef (struct|enum) (resumable_\w+) ?\{(.*?)\} ?\w+ ?;", text):
+        kind, name, body = m.groups()
+        if kind == "struct":
+            members = [member(d) for d in body.split(";") if d.strip()]
+            types[name] = "struct %s { %s; }" % (name, "; ".join(members))
+        else:
+            values, nxt = [], 0
+            for e in (e.strip() for e in body.split(",")):
+                if not e:
+                    continue
+                n, _, v = (x.strip() for x in e.partition("="))
+                nxt = int(v, 0) if v else nxt  # an implicit value follows the previous one
+                values.append("%s = %d" % (n, nxt))
+                nxt += 1
+            types[name] = "enum %s { %s }" % (name, ", ".join(values))
+    for m in re.finditer(r"typedef ([^;{}]*?)\( ?\* ?(resumable_\w+) ?\) ?\(([^;]*)\) ?;", text):
+        ret, name, params = m.groups()
+        _, proto = normalise("%s %s(%s)" % (ret, name, params))
+        types[name] = "typedef " + proto.replace(name + "(", "(*" + name + ")(", 1)
+    return types
+
+
+def member(decl):
+    """A struct member, normalised: a function pointer's parameters lose their names."""
+    decl = decl.strip()
+    m = re.match(r"^(.*?)\( ?\* ?(\w+) ?\) ?\((.*)\)$", decl)
+    if m:
+        ret, name, params = m.groups()
+        _, proto = normalise("%s %s(%s)" % (ret, name, params))
+        return proto.replace(name + "(", "(*" + name + ")(", 1)
+    decl = re.sub(r"\s*\*\s*", "*", decl)
+    decl = re.sub(r"([^\s*(])\*", r"\1 *", decl)
+    return re.sub(r"\s*\[\s*", "[", re.sub(r"\s*\]", "]", decl))
+
+
 def exported_symbols(lib):
     out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True, capture_output=True,
                          text=True).stdout
@@ -111,14 +160,19 @@ def exported_symbols(lib):
 
 
 def read_list(path):
-    listed = {}
+    """(prototypes, types) of the list: 'struct', 'enum' and 'typedef' lines are types."""
+    listed, types = {}, {}
     for line in open(path, encoding="utf-8"):
-        line = line.strip()
+        line = line.strip().rstrip(";")
         if not line or line.startswith("#"):
             continue
-        name, proto = normalise(line)
-        listed[name] = proto
-    return listed
+        m = re.match(r"^(?:struct|enum) (\w+) \{|^typedef [^(]*\(\*(\w+)\)", line)
+        if m:
+            types[m.group(1) or m.group(2)] = line
+        else:
+            name, proto = normalise(line)
+            listed[name] = proto
+    return listed, types
 
 
 def soname(lib):
@@ -140,11 +194,13 @@ def header_version(include_dir):
 def main(argv):
     update = len(argv) > 1 and argv[1] == "--update"
     args = argv[2:] if update else argv[1:]
-    if len(args) != (3 if update else 4):
+    if len(args) < (4 if update else 5):
         sys.stderr.write(__doc__)
         return 2
     lib, include_dir, list_path = args[:3]
+    cc = args[3:] if update else args[4:]
     protos = header_prototypes(include_dir)
+    types = type_definitions(include_dir, cc)
     syms = exported_symbols(lib)
 
     problems = []
@@ -162,10 +218,14 @@ def main(argv):
             f.write(HEADER)
             for name in sorted(protos):
                 f.write(protos[name] + ";\n")
-        print("abi_update: wrote %d symbols to %s" % (len(protos), list_path))
+            f.write("# The public types: struct members in order, enum values, callback types.\n")
+            for name in sorted(types):
+                f.write(types[name] + ";\n")
+        print("abi_update: wrote %d symbols and %d types to %s" % (len(protos), len(types),
+                                                                  list_path))
         return 0
 
-    listed = read_list(list_path)
+    listed, listed_types = read_list(list_path)
     symbols = list(problems)
     for name in sorted(set(listed) - syms):
         symbols.append("REMOVED: listed but no longer exported: " + listed[name])
@@ -177,6 +237,12 @@ def main(argv):
         if listed[name] != protos[name]:
             prototypes.append("CHANGED: %s\n  list:   %s\n  header: %s" %
                               (name, listed[name], protos[name]))
+
+    layouts = []
+    for name in sorted(set(listed_types) | set(types)):
+        if listed_types.get(name) != types.get(name):
+            layouts.append("CHANGED: %s\n  list:   %s\n  header: %s" %
+                           (name, listed_types.get(name, "(none)"), types.get(name, "(none)")))
 
     version = args[3]
     versions = []
@@ -191,6 +257,8 @@ def main(argv):
     # TAP, one case per check; the differences as comments.
     checks = [("the exported symbols are the listed ones (%d)" % len(listed), symbols),
               ("the public prototypes are the listed ones", prototypes),
+              ("the public structs, enums and callback types are the listed ones (%d)" %
+               len(listed_types), layouts),
               ("version.h and the soname (%s) match the project version %s" % (got, version),
                versions)]
     print("1..%d" % len(checks))

@@ -24,7 +24,8 @@ extern "C" {
  * handled as the enum's documentation says) and optional store ops. A patch release (1.x.y)
  * adds nothing to the API. Anything else takes a new major version and a new soname.
  * The check that keeps this honest: abi/libresumable.abi lists every exported symbol with its
- * prototype, and the suite's `abi` test fails when the library or the headers differ from it.
+ * prototype, and the public structs, enums and callback types; the suite's `abi` test fails
+ * when the library or the headers differ from it.
  */
 #define RESUMABLE_VERSION_MAJOR 1
 #define RESUMABLE_VERSION_MINOR 0
