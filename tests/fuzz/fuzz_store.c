@@ -23,9 +23,9 @@
 #include "fuzz_check.h"
 #include "resumable/error.h"
 #include "resumable/store.h"
+#include "store_internal.h"
 #ifdef FUZZ_STORE_FS
 #include "test_fs.h"
-#include "store_internal.h"
 #endif
 
 #define NKEYS 4
