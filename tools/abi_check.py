@@ -2,10 +2,12 @@
 """The ABI check: the exported symbols of the shared library and the prototypes of the public
 headers against the committed list (abi/libresumable.abi).
 
-  abi_check.py LIB INCLUDE_DIR LIST VERSION CC...    check (the meson test 'abi')
-  abi_check.py --update LIB INCLUDE_DIR LIST CC...    rewrite LIST from the headers and LIB
+  abi_check.py [--absent HEADER]... LIB INCLUDE_DIR LIST VERSION CC...   check (meson test 'abi')
+  abi_check.py --update LIB INCLUDE_DIR LIST CC...   rewrite LIST from the headers and LIB
 
-CC is the C compiler command, used only to preprocess include/resumable.h.
+CC is the C compiler command, used only to preprocess the public headers. --absent names a
+public header whose part this build leaves out (a server-only build: --absent stager.h): the
+library must not export its functions, and the list and the header must still agree on them.
 
 It fails, printing the difference, when a listed symbol is no longer exported, when an exported
 symbol is not listed (additions are deliberate: run tools/abi_update), when a RESUMABLE_EXPORT
@@ -86,30 +88,37 @@ def normalise(decl):
     return name, proto
 
 
+def public_headers(include_dir):
+    hdr_dir = os.path.join(include_dir, "resumable")
+    return [fn for fn in sorted(os.listdir(hdr_dir)) if fn.endswith(".h") and fn != "export.h"]
+
+
 def header_prototypes(include_dir):
+    """{name: prototype}, {name: header} of every RESUMABLE_EXPORT declaration."""
     protos, where = {}, {}
     hdr_dir = os.path.join(include_dir, "resumable")
-    for fn in sorted(os.listdir(hdr_dir)):
-        if not fn.endswith(".h") or fn == "export.h":
-            continue
+    for fn in public_headers(include_dir):
         text = strip_comments(open(os.path.join(hdr_dir, fn), encoding="utf-8").read())
         for m in re.finditer(r"\bRESUMABLE_EXPORT\b[^;{]*;", text):
             name, proto = normalise(m.group(0))
             if name in protos:
                 raise SystemExit("abi_check: %s declared twice (%s and %s)" % (name, where[name], fn))
             protos[name], where[name] = proto, fn
-    return protos
+    return protos, where
 
 
 def type_definitions(include_dir, cc):
-    """The public structs, enums and callback types, from include/resumable.h preprocessed by
+    """The public structs, enums and callback types, from the public headers preprocessed by
     `cc` (so that X-macros and array bounds are expanded), one normalised line per type:
     'struct resumable_complete_info { uint64_t size; uint8_t sha256[32]; }',
     'enum resumable_log_level { RESUMABLE_LOG_ERROR = 0, ... }',
     'typedef void (*resumable_log_fn)(void *, resumable_log_level, const char *)'."""
-    text = subprocess.run(cc + ["-E", "-P", "-I" + include_dir, "-x", "c", "-"],
-                          input='#include "resumable.h"\n', check=True, capture_output=True,
-                          text=True).stdout
+    # Every public header by name rather than resumable.h, which a build may generate parts of
+    # (and which leaves out the headers of a part not built): the types are the same in every
+    # build.
+    tu = "".join('#include "resumable/%s"\n' % h for h in public_headers(include_dir))
+    text = subprocess.run(cc + ["-E", "-P", "-I" + include_dir, "-x", "c", "-"], input=tu,
+                          check=True, capture_output=True, text=True).stdout
     text = re.sub(r"\s+", " ", strip_comments(text))
     types = {}
     for m in re.finditer(r"typedef (struct|enum) (resumable_\w+) ?\{(.*?)\} ?\w+ ?;", text):
@@ -192,23 +201,36 @@ def header_version(include_dir):
 
 
 def main(argv):
-    update = len(argv) > 1 and argv[1] == "--update"
-    args = argv[2:] if update else argv[1:]
+    args = argv[1:]
+    update = bool(args) and args[0] == "--update"
+    if update:
+        args = args[1:]
+    # --absent HEADER (repeatable): a part this build leaves out (-Dclient=disabled: stager.h);
+    # its functions are listed and checked in the headers, but the library must not export them.
+    absent = set()
+    while len(args) >= 2 and args[0] == "--absent":
+        absent.add(args[1])
+        args = args[2:]
     if len(args) < (4 if update else 5):
         sys.stderr.write(__doc__)
         return 2
     lib, include_dir, list_path = args[:3]
     cc = args[3:] if update else args[4:]
-    protos = header_prototypes(include_dir)
+    protos, where = header_prototypes(include_dir)
     types = type_definitions(include_dir, cc)
     syms = exported_symbols(lib)
+    built = {n: p for n, p in protos.items() if where[n] not in absent}
 
     problems = []
-    for name in sorted(syms - set(protos)):
-        problems.append("exported but declared in no public header with RESUMABLE_EXPORT: " + name)
-    for name in sorted(set(protos) - syms):
+    for name in sorted(syms - set(built)):
+        problems.append("exported but declared in no public header with RESUMABLE_EXPORT "
+                        "(or in one this build leaves out): " + name)
+    for name in sorted(set(built) - syms):
         problems.append("declared RESUMABLE_EXPORT but not exported by the library: " + name)
 
+    if update and absent:
+        print("abi_update: regenerate the list from a build with every part (no --absent)")
+        return 1
     if update:
         if problems:
             print("\n".join(problems))
@@ -228,6 +250,8 @@ def main(argv):
     listed, listed_types = read_list(list_path)
     symbols = list(problems)
     for name in sorted(set(listed) - syms):
+        if name in where and where[name] in absent:
+            continue  # a part this build leaves out; its prototype is still checked below
         symbols.append("REMOVED: listed but no longer exported: " + listed[name])
     for name in sorted(syms - set(listed)):
         symbols.append("ADDED: exported but not in the list (run tools/abi_update if "
