@@ -17,6 +17,7 @@
 
 #include "resumable/error.h"
 #include "resumable/store.h"
+#include "store_internal.h"
 
 enum { RUNS = 5, PIECES = 1000000, REQUESTS = 20000 };
 

@@ -6,6 +6,7 @@
 #include "resumable/export.h"
 #include "resumable/error.h"
 #include "resumable/version.h"
+#include "resumable/log.h"
 #include "resumable/store.h"
 #include "resumable/store_s3.h"
 #include "resumable/server.h"

@@ -6,6 +6,7 @@
 
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "store_internal.h"
 
 static char *dup_str(const char *s)
 {

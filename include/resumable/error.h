@@ -8,8 +8,16 @@ extern "C" {
 #endif
 
 /* Every fallible function returns RESUMABLE_OK (0) or one of these negative codes; each
- * function's documentation lists the codes it can return. Codes are never renumbered: a retired
- * code keeps its number and is renamed RESUMABLE_E_OBSOLETEnn. */
+ * function's documentation lists the codes it can return. A negative value is always an error
+ * and 0 always success. Exactly two functions also return a positive value, which is not an
+ * error: resumable_exchange_headers_done and resumable_exchange_feed return
+ * RESUMABLE_REPLY_DECIDED (1, resumable/server.h) when the reply is decided and the host stops
+ * reading the body; no other function returns a positive value, and no function will start to
+ * within a major version. Functions that return a count, a size or a pointer (the getters) say
+ * so and are not fallible in this sense.
+ * Codes are never renumbered: a retired code keeps its number and is renamed
+ * RESUMABLE_E_OBSOLETEnn. New codes may be added in a minor release: treat an unknown negative
+ * code as a failure (resumable_strerror still names it "unknown error"). */
 #define RESUMABLE_ERRNO_MAP(X)                                                        \
   X(OK, 0, "success")                                                                 \
   X(E_INVALID_ARG, -1, "invalid argument")                                            \

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "export.h"
+#include "log.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -18,8 +19,10 @@ extern "C" {
  *
  *   resumable_exchange_begin(srv, method, raw_path, &ex);
  *   for each request header: resumable_exchange_add_header(ex, name, value);
- *   if (resumable_exchange_headers_done(ex) == 1) -> send the reply now, do not read the body
- *   else: for each piece of body: if (resumable_exchange_feed(ex, buf, n) == 1) stop reading
+ *   if (resumable_exchange_headers_done(ex) == RESUMABLE_REPLY_DECIDED) -> send the reply now,
+ *     do not read the body (see "Early answers" below)
+ *   else: for each piece of body:
+ *     if (resumable_exchange_feed(ex, buf, n) == RESUMABLE_REPLY_DECIDED) stop reading
  *   resumable_exchange_end(ex, RESUMABLE_BODY_COMPLETE or RESUMABLE_BODY_DROPPED);
  *   send resumable_exchange_status / _header_at / _read_body; resumable_exchange_free(ex).
  *
@@ -66,18 +69,10 @@ extern "C" {
 typedef struct resumable_server resumable_server;
 typedef struct resumable_exchange resumable_exchange;
 
-typedef enum resumable_log_level {
-  RESUMABLE_LOG_ERROR = 0,
-  RESUMABLE_LOG_WARN = 1,
-  RESUMABLE_LOG_INFO = 2,
-  RESUMABLE_LOG_DEBUG = 3
-} resumable_log_level;
-
-/* Called with one line (no trailing newline) for every refused request and every storage
- * failure. `msg` lives only during the call. May be called from any thread that drives an
- * exchange, concurrently: it must be thread-safe. `user_data` is the pointer given to
- * resumable_server_set_log, never touched by the library. */
-typedef void (*resumable_log_fn)(void *user_data, resumable_log_level level, const char *msg);
+/* The positive return of resumable_exchange_headers_done and resumable_exchange_feed (the only
+ * functions that return one, see resumable/error.h): the reply is decided, the host reads no
+ * more of the body for the handler. Not an error: the reply may be any status, 200 included. */
+#define RESUMABLE_REPLY_DECIDED 1
 
 /* How the request body ended. */
 typedef enum resumable_body_end {
@@ -152,8 +147,10 @@ RESUMABLE_EXPORT int resumable_server_set_checkpoint(resumable_server *srv, uint
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_partial_ttl(resumable_server *srv, uint64_t seconds);
 
-/* Log callback (NULL turns logging off).
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
+/* Log callback (resumable/log.h; NULL turns logging off): one line for every refused request
+ * and every storage failure. It may be called from any thread that drives an exchange,
+ * concurrently: it must be thread-safe.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL srv), RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_server_set_log(resumable_server *srv, resumable_log_fn fn,
                                               void *user_data);
 
@@ -190,17 +187,25 @@ RESUMABLE_EXPORT int resumable_exchange_begin(resumable_server *srv, const char 
 RESUMABLE_EXPORT int resumable_exchange_add_header(resumable_exchange *ex, const char *name,
                                                    const char *value);
 
-/* All headers are in: judge the request. Returns 1 if the reply is already decided (the host
- * sends it without reading the body; resumable_exchange_end may still be called and does nothing),
- * 0 if the body is wanted, or a negative RESUMABLE_E_STATE (called twice) / RESUMABLE_E_INVALID_ARG.
+/* All headers are in: judge the request. Returns
+ *   0: the body is wanted: feed it (or call resumable_exchange_end at once for a request
+ *      without a body);
+ *   RESUMABLE_REPLY_DECIDED (1): the reply is already decided; the host sends it without
+ *      feeding the body (resumable_exchange_feed would return 1 again, and
+ *      resumable_exchange_end may still be called and does nothing);
+ *   RESUMABLE_E_STATE (called twice) or RESUMABLE_E_INVALID_ARG (NULL ex).
  * Storage failures are not returned: they become a 500/507 reply (503 with Retry-After when
- * the store is out of file descriptors). */
+ * the store is out of file descriptors), with RESUMABLE_REPLY_DECIDED. */
 RESUMABLE_EXPORT int resumable_exchange_headers_done(resumable_exchange *ex);
 
-/* Feed the next `len` body bytes (any split). Returns 0 to go on, 1 when the reply is now
- * decided (superseded: 423; body longer than announced: 400; over the maximum size: 413;
- * storage failure: 500/503/507): the host stops reading and sends the reply. Negative:
- * RESUMABLE_E_STATE (not expecting body) / RESUMABLE_E_INVALID_ARG. */
+/* Feed the next `len` body bytes (any split; `len` 0 does nothing). Returns
+ *   0: go on;
+ *   RESUMABLE_REPLY_DECIDED (1): the reply is now decided (superseded: 423; body longer than
+ *      announced: 400; over the maximum size: 413; storage failure: 500/503/507), or was
+ *      decided earlier (by headers_done, a previous feed or resumable_exchange_end). The host
+ *      stops reading and sends the reply, which says what the server keeps (X-File-Size);
+ *   RESUMABLE_E_STATE (headers not judged yet) or RESUMABLE_E_INVALID_ARG (NULL ex, or NULL
+ *      data with `len` > 0). */
 RESUMABLE_EXPORT int resumable_exchange_feed(resumable_exchange *ex, const void *data,
                                              size_t len);
 

@@ -5,7 +5,7 @@
 
 #include "error.h"
 #include "export.h"
-#include "server.h" /* resumable_log_level, resumable_log_fn */
+#include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,12 +92,20 @@ extern "C" {
 
 typedef struct resumable_stager resumable_stager;
 
-/* Initialise libcurl for the whole process (curl_global_init(CURL_GLOBAL_DEFAULT)). Optional (see
- * the threading note above). Call before other threads use libcurl. Each successful call must be
- * matched by one resumable_global_cleanup. Returns RESUMABLE_OK or RESUMABLE_E_NOMEM. */
+/* Initialise libcurl for the whole process: exactly one curl_global_init(CURL_GLOBAL_DEFAULT)
+ * (libcurl and its TLS library), nothing else. The server handler needs no global
+ * initialisation (its SHA-256 code is chosen once, lazily and thread-safely, at first use), so
+ * a program that only serves never calls this. Optional for the stager too (see the threading
+ * note above): resumable_stager_new makes the same call once per process if it was not made,
+ * and never undoes it. Call it before other threads use libcurl; libcurl counts the calls, so
+ * each successful one is matched by one resumable_global_cleanup. Not thread-safe (libcurl's
+ * rule for curl_global_init before 7.84.0).
+ * Returns RESUMABLE_OK or RESUMABLE_E_NOMEM (libcurl could not initialise: out of memory, or
+ * its TLS library failed to start). */
 RESUMABLE_EXPORT int resumable_global_init(void);
 
-/* Undo one resumable_global_init (curl_global_cleanup). No stager may be alive. */
+/* Undo one resumable_global_init: one curl_global_cleanup (libcurl is released at the last
+ * one). No stager may be alive, and no other thread may be using libcurl. */
 RESUMABLE_EXPORT void resumable_global_cleanup(void);
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
@@ -194,8 +202,8 @@ RESUMABLE_EXPORT int resumable_stager_set_ca_path(resumable_stager *s, const cha
 RESUMABLE_EXPORT int resumable_stager_set_client_cert(resumable_stager *s, const char *cert,
                                                       const char *key);
 
-/* Non-zero: do not verify the server's certificate or host name (like curl --insecure). For
- * tests only. Default 0. */
+/* Non-zero: do not verify the server's certificate or host name (like curl --insecure): for
+ * trying a server with a self-signed certificate, never for real uploads. Default 0. */
 RESUMABLE_EXPORT int resumable_stager_set_insecure(resumable_stager *s, int insecure);
 
 /* Stall detection: a PUT whose body moves fewer than `min_bytes_per_sec` bytes per second over

@@ -122,7 +122,23 @@ typedef enum resumable_key_lock_mode {
  * epoch). Return 0 to go on, anything else to stop the scan. */
 typedef int (*resumable_partial_visit_fn)(void *arg, const char *key, int64_t mtime);
 
+/*
+ * Growing the interface. resumable_store_new copies the table, reading only `struct_size`
+ * bytes of it: a store sets `struct_size` to sizeof(resumable_store_ops) as its own build sees
+ * it (RESUMABLE_STORE_OPS_INIT does), and that is what a binary built against an older header
+ * sends. The rules that keep old binaries working:
+ *   - ops are only ever appended, after key_release; none is removed, reordered or retyped;
+ *   - every op appended after 1.0 is optional: NULL means absent, and the handler works
+ *     without it (as it does without partial_scan or the key_* group today);
+ *   - an op beyond the caller's `struct_size` is treated as NULL.
+ * struct_size must cover at least the required ops (up to and including destroy:
+ * RESUMABLE_STORE_OPS_MIN_SIZE); a smaller one, 0 included, is refused. A table that ends at
+ * destroy is a store without partial_scan and without the key_* ops.
+ */
 typedef struct resumable_store_ops {
+  /* sizeof(resumable_store_ops) of the store's build (see "Growing the interface" above). */
+  size_t struct_size;
+
   /* Size and SHA-256 of the complete file at `key`, from stored metadata (must not re-read a
    * large file except to recover from a crash). */
   int (*complete_stat)(void *self, const char *key, resumable_complete_info *out);
@@ -197,15 +213,26 @@ typedef struct resumable_store_ops {
   void (*key_release)(void *self, void *owner);
 } resumable_store_ops;
 
+/* Start a table with it: `static const resumable_store_ops ops = {RESUMABLE_STORE_OPS_INIT,
+ * .complete_stat = ..., ...};` */
+#define RESUMABLE_STORE_OPS_INIT .struct_size = sizeof(resumable_store_ops)
+
+/* The smallest struct_size resumable_store_new accepts: the table up to and including destroy,
+ * the last required op. */
+#define RESUMABLE_STORE_OPS_MIN_SIZE \
+  (offsetof(resumable_store_ops, destroy) + sizeof(void (*)(void *)))
+
 /* A store: an ops table plus its state. Opaque. */
 typedef struct resumable_store resumable_store;
 
-/* Wrap a custom implementation. `ops` must outlive the store (a static table, typically);
- * every member except complete_path, partial_scan and the key_* group must be non-NULL, and
- * the key_* ops are given all three or none. `self` is passed to every op and freed by
- * ops->destroy when the store is freed.
- * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out/ops or a missing op),
- * RESUMABLE_E_NOMEM. On error *out is NULL and `self` is not destroyed. */
+/* Wrap a custom implementation. The first `ops->struct_size` bytes of `ops` are copied (the
+ * caller may free or change its table afterwards); ops beyond them count as NULL (see "Growing
+ * the interface"). Every member except complete_path, partial_scan and the key_* group must be
+ * non-NULL, and the key_* ops are given all three or none. `self` is passed to every op and
+ * freed by ops->destroy when the store is freed. Thread-safe.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL out/ops, struct_size below
+ * RESUMABLE_STORE_OPS_MIN_SIZE, or a missing op), RESUMABLE_E_NOMEM. On error *out is NULL and
+ * `self` is not destroyed. */
 RESUMABLE_EXPORT int resumable_store_new(resumable_store **out, const resumable_store_ops *ops,
                                          void *self);
 
@@ -268,10 +295,6 @@ RESUMABLE_EXPORT int resumable_store_mem_usage(const resumable_store *store, uin
 
 /* Free a store (NULL is a no-op). Must not be in use by a server. */
 RESUMABLE_EXPORT void resumable_store_free(resumable_store *store);
-
-/* The store's ops table and self pointer, for the handler. */
-RESUMABLE_EXPORT const resumable_store_ops *resumable_store_ops_of(const resumable_store *store);
-RESUMABLE_EXPORT void *resumable_store_self(const resumable_store *store);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 #include "resumable/error.h"
 #include "resumable/store.h"
 #include "store_fs.h"
+#include "store_internal.h"
 
 #define MIB ((size_t)1 << 20)
 /* Past RS_FS_FLUSH_WINDOW (32 MiB): at least one background flush is asked for. */

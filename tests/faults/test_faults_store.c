@@ -13,6 +13,7 @@
 #include "fault_fixture.h"
 #include "resumable/error.h"
 #include "resumable/store.h"
+#include "store_internal.h"
 
 typedef struct sfix {
   char root[64];

@@ -20,6 +20,7 @@
 
 #include "fuzz_handler.h"
 #include "resumable/error.h"
+#include "store_internal.h"
 
 static char parent_dir[256];
 static char root_dir[300];

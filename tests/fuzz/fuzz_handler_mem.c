@@ -17,6 +17,7 @@
 #include "fuzz_handler.h"
 #include "resumable/error.h"
 #include "store_mem.h"
+#include "store_internal.h"
 
 #define MEM_BUDGET 300
 

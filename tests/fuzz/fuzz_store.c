@@ -23,6 +23,7 @@
 #include "fuzz_check.h"
 #include "resumable/error.h"
 #include "resumable/store.h"
+#include "store_internal.h"
 #ifdef FUZZ_STORE_FS
 #include "test_fs.h"
 #endif

@@ -76,27 +76,6 @@ static void sweep_keeps_a_partial_that_an_exchange_is_writing(void **state) {
   assert_int_equal(hs_head(s->it.port, "busy.bin"), 404);
 }
 
-static void noop_destroy(void *self) { (void)self; }
-
-static void sweep_without_a_scan_op_is_a_state_error(void **state) {
-  hs_server *s = *state;
-  resumable_store *fs = NULL;
-  assert_int_equal(resumable_store_fs_new(&fs, s->it.root), RESUMABLE_OK);
-  resumable_store_ops ops = *resumable_store_ops_of(fs);
-  ops.partial_scan = NULL;
-  ops.destroy = noop_destroy; /* fs keeps its own state, freed below */
-  resumable_store *st = NULL;
-  assert_int_equal(resumable_store_new(&st, &ops, resumable_store_self(fs)), RESUMABLE_OK);
-  resumable_server *srv = NULL;
-  assert_int_equal(resumable_server_new_with_store(&srv, st), RESUMABLE_OK);
-  size_t removed = 99;
-  assert_int_equal(resumable_server_sweep(srv, 0, &removed), RESUMABLE_E_STATE);
-  assert_int_equal(removed, 0);
-  assert_int_equal(resumable_server_sweep(NULL, 0, NULL), RESUMABLE_E_INVALID_ARG);
-  resumable_server_free(srv);
-  resumable_store_free(fs);
-}
-
 static void delete_frees_a_partial_and_its_files(void **state) {
   hs_server *s = *state;
   assert_int_equal(it_put(&s->it, "del.bin", "bytes 0-9/100", NULL, ten, 10, NULL), 308);
@@ -173,7 +152,6 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       T(sweep_removes_only_partials_older_than_the_age),
       T(sweep_keeps_a_partial_that_an_exchange_is_writing),
-      T(sweep_without_a_scan_op_is_a_state_error),
       T(delete_frees_a_partial_and_its_files),
       T(serve_tool_sweeps_abandoned_partials_after_the_ttl),
   };

@@ -11,6 +11,7 @@
 #include "resumable/error.h"
 #include "sha256.h"
 #include "store_s3.h"
+#include "store_internal.h"
 
 static int copy_env(const char *name, char *out, size_t cap)
 {

@@ -14,6 +14,7 @@
 #include "hex.h"
 #include "sha256.h"
 #include "store_s3.h"
+#include "store_internal.h"
 
 static void encode_keeps_unreserved_and_slash(void **state)
 {

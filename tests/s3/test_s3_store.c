@@ -16,6 +16,7 @@
 #include "s3_env.h"
 #include "sha256.h"
 #include "store_s3.h"
+#include "store_internal.h"
 
 #define MiB ((size_t)1 << 20)
 #define PART (5 * MiB)

@@ -16,6 +16,7 @@
 #include "resumable/error.h"
 #include "s3_env.h"
 #include "tt.h"
+#include "store_internal.h"
 
 static s3_env env;
 static resumable_store *store; /* reads the state records as any server would */

@@ -5,6 +5,7 @@
 
 #include "conformance.h"
 #include "sha256.h"
+#include "store_internal.h"
 
 void cf_reopen(cf *c)
 {

@@ -15,6 +15,7 @@
 #include "resumable/error.h"
 #include "resumable/store.h"
 #include "sha256.h"
+#include "store_internal.h"
 
 typedef struct fixture {
   char root[64];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conformance.h"
+#include "store_internal.h"
 
 typedef struct binding {
   const store_kind *kind;

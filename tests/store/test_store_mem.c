@@ -17,6 +17,7 @@
 #include "sha256.h"
 #include "store_mem.h"
 #include "test_fs.h"
+#include "store_internal.h"
 
 typedef struct fixture {
   resumable_store *store;

@@ -16,6 +16,7 @@
 #include "resumable/store.h"
 #include "sha256.h"
 #include "store_mem.h"
+#include "store_internal.h"
 
 static long fail_at = -1; /* the allocation number that fails; -1: none */
 static long count;        /* allocations so far */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "store_fixture.h"
+#include "store_internal.h"
 
 /* A second store on the fixture's root: "the other process". */
 typedef struct other {

@@ -10,6 +10,8 @@
 
 #include "store_fixture.h"
 #include "store_fs.h"
+#include "store_internal.h"
+#include "resumable/server.h"
 
 static void plant_link(fixture *f, const char *rel, const char *target)
 {
@@ -253,6 +255,7 @@ static void dummy_destroy(void *s)
 }
 
 static const resumable_store_ops full_ops = {
+  RESUMABLE_STORE_OPS_INIT,
   .complete_stat = dummy_stat,
   .complete_open = dummy_open,
   .complete_read = dummy_read,
@@ -321,11 +324,117 @@ static void store_new_wraps_and_free_destroys_once(void **state)
   int self = 0;
   destroyed = 0;
   assert_int_equal(resumable_store_new(&s, &full_ops, &self), RESUMABLE_OK);
-  assert_ptr_equal(resumable_store_ops_of(s), &full_ops);
+  /* The table is copied: the store keeps its own. */
+  const resumable_store_ops *kept = resumable_store_ops_of(s);
+  assert_ptr_not_equal(kept, &full_ops);
+  assert_int_equal(kept->struct_size, sizeof(resumable_store_ops));
+  assert_ptr_equal(kept->complete_stat, full_ops.complete_stat);
+  assert_ptr_equal(kept->destroy, full_ops.destroy);
   assert_ptr_equal(resumable_store_self(s), &self);
   resumable_store_free(s);
   assert_int_equal(destroyed, 1);
   resumable_store_free(NULL);
+}
+
+/* An "old binary": `table` cut at `size` bytes, in a heap block of exactly that size (so that
+ * ASan catches a read past its end), with struct_size saying so. Handed over as the pointer an
+ * old binary passes; written through memcpy since the block is smaller than the struct. */
+static void *old_table(const resumable_store_ops *table, size_t size)
+{
+  unsigned char *o = malloc(size);
+  assert_non_null(o);
+  memcpy(o, table, size);
+  memcpy(o + offsetof(resumable_store_ops, struct_size), &size, sizeof(size));
+  return o;
+}
+
+static void store_new_treats_ops_past_an_old_tables_end_as_absent(void **state)
+{
+  fixture *f = *state;
+  int self = 0;
+  resumable_store *s = NULL;
+  destroyed = 0;
+  /* The table of 1.0's required ops alone: no partial_scan, no key_* group. */
+  assert_int_equal(RESUMABLE_STORE_OPS_MIN_SIZE, offsetof(resumable_store_ops, partial_scan));
+  void *o = old_table(&full_ops, RESUMABLE_STORE_OPS_MIN_SIZE);
+  assert_int_equal(resumable_store_new(&s, o, &self), RESUMABLE_OK);
+  free(o); /* copied: the store no longer needs the caller's table */
+  const resumable_store_ops *kept = resumable_store_ops_of(s);
+  assert_int_equal(kept->struct_size, sizeof(resumable_store_ops));
+  assert_ptr_equal(kept->partial_stat, full_ops.partial_stat);
+  assert_ptr_equal(kept->destroy, full_ops.destroy);
+  assert_null(kept->partial_scan);
+  assert_null(kept->key_lock);
+  assert_null(kept->key_unlock);
+  assert_null(kept->key_release);
+  /* The handler copes with what is absent: the sweep reports it cannot scan. */
+  resumable_server *srv = NULL;
+  assert_int_equal(resumable_server_new_with_store(&srv, s), RESUMABLE_OK);
+  size_t removed = 99;
+  assert_int_equal(resumable_server_sweep(srv, 0, &removed), RESUMABLE_E_STATE);
+  assert_int_equal(removed, 0);
+  resumable_server_free(srv);
+  assert_int_equal(destroyed, 1);
+
+  /* Whatever lies past the caller's struct_size is never read as an op. */
+  const resumable_store_ops *fs_ops = resumable_store_ops_of(f->store);
+  resumable_store_ops full = full_ops;
+  full.partial_scan = fs_ops->partial_scan;
+  full.key_lock = fs_ops->key_lock;
+  full.key_unlock = fs_ops->key_unlock;
+  full.key_release = fs_ops->key_release;
+  /* A table that ends inside the key_* group gives a part of the group: refused. */
+  o = old_table(&full, offsetof(resumable_store_ops, key_unlock));
+  assert_int_equal(resumable_store_new(&s, o, &self), RESUMABLE_E_INVALID_ARG);
+  assert_null(s);
+  free(o);
+  /* One that ends after partial_scan keeps it and has no key_* ops. */
+  o = old_table(&full, offsetof(resumable_store_ops, key_lock));
+  assert_int_equal(resumable_store_new(&s, o, &self), RESUMABLE_OK);
+  free(o);
+  assert_ptr_equal(resumable_store_ops_of(s)->partial_scan, fs_ops->partial_scan);
+  assert_null(resumable_store_ops_of(s)->key_lock);
+  resumable_store_free(s);
+  assert_int_equal(destroyed, 2);
+}
+
+static void store_new_refuses_a_table_without_a_size(void **state)
+{
+  (void)state;
+  int self = 0;
+  resumable_store *s = (resumable_store *)&s;
+  destroyed = 0;
+  resumable_store_ops o = full_ops;
+  o.struct_size = 0;
+  assert_int_equal(resumable_store_new(&s, &o, &self), RESUMABLE_E_INVALID_ARG);
+  assert_null(s);
+  o.struct_size = RESUMABLE_STORE_OPS_MIN_SIZE - 1;
+  assert_int_equal(resumable_store_new(&s, &o, &self), RESUMABLE_E_INVALID_ARG);
+  o.struct_size = sizeof(void *);
+  assert_int_equal(resumable_store_new(&s, &o, &self), RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(destroyed, 0);
+}
+
+/* A newer binary's longer table: the ops this library does not know are ignored. */
+static void store_new_accepts_a_newer_longer_table(void **state)
+{
+  (void)state;
+  int self = 0;
+  resumable_store *s = NULL;
+  destroyed = 0;
+  size_t size = sizeof(resumable_store_ops) + 4 * sizeof(void (*)(void));
+  unsigned char *o = malloc(size);
+  assert_non_null(o);
+  memcpy(o, &full_ops, sizeof(full_ops));
+  memset(o + sizeof(full_ops), 0xA5, size - sizeof(full_ops));
+  memcpy(o + offsetof(resumable_store_ops, struct_size), &size, sizeof(size));
+  assert_int_equal(resumable_store_new(&s, (const resumable_store_ops *)(void *)o, &self),
+                   RESUMABLE_OK);
+  free(o);
+  assert_int_equal(resumable_store_ops_of(s)->struct_size, sizeof(resumable_store_ops));
+  assert_ptr_equal(resumable_store_ops_of(s)->partial_commit, full_ops.partial_commit);
+  resumable_store_free(s);
+  assert_int_equal(destroyed, 1);
 }
 
 static void store_fs_new_makes_missing_root_and_rejects_bad_ones(void **state)
@@ -424,6 +533,9 @@ int main(void)
     T(store_new_rejects_ops_with_a_missing_member),
     cmocka_unit_test(store_new_wraps_and_free_destroys_once),
     T(store_fs_new_makes_missing_root_and_rejects_bad_ones),
+    T(store_new_treats_ops_past_an_old_tables_end_as_absent),
+    cmocka_unit_test(store_new_refuses_a_table_without_a_size),
+    cmocka_unit_test(store_new_accepts_a_newer_longer_table),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

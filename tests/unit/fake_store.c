@@ -285,6 +285,7 @@ static void destroy(void *self)
 }
 
 static const resumable_store_ops fake_ops = {
+  sizeof(resumable_store_ops), /* struct_size */
   complete_stat, complete_open, complete_read, complete_close, complete_path,
   partial_stat,  partial_open,  partial_write, partial_read,   partial_sync,
   partial_commit, partial_close, partial_remove, complete_remove, destroy,

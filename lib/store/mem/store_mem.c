@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "resumable/error.h"
+#include "store_internal.h"
 
 int rs_mem_reserve(rs_mem *m, uint64_t n)
 {
@@ -58,6 +59,7 @@ static void mem_destroy(void *self)
 }
 
 static const resumable_store_ops mem_ops = {
+  RESUMABLE_STORE_OPS_INIT,
   .complete_stat = rs_mem_complete_stat,
   .complete_open = rs_mem_complete_open,
   .complete_read = rs_mem_complete_read,
@@ -97,7 +99,7 @@ int resumable_store_mem_new(resumable_store **out, uint64_t max_bytes)
 
 int resumable_store_mem_usage(const resumable_store *store, uint64_t *bytes)
 {
-  if (store == NULL || bytes == NULL || resumable_store_ops_of(store) != &mem_ops)
+  if (store == NULL || bytes == NULL || resumable_store_ops_of(store)->destroy != mem_destroy)
     return RESUMABLE_E_INVALID_ARG;
   rs_mem *m = resumable_store_self(store);
   pthread_mutex_lock(&m->mu);

@@ -37,6 +37,7 @@ static void fs_destroy(void *self)
 }
 
 static const resumable_store_ops fs_ops = {
+  RESUMABLE_STORE_OPS_INIT,
   .complete_stat = rs_fs_complete_stat,
   .complete_open = rs_fs_complete_open,
   .complete_read = rs_fs_complete_read,

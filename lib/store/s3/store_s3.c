@@ -257,6 +257,7 @@ static void destroy(void *self)
 }
 
 static const resumable_store_ops s3_ops = {
+  RESUMABLE_STORE_OPS_INIT,
   .complete_stat = s3_complete_stat,
   .complete_open = s3_complete_open,
   .complete_read = s3_complete_read,
