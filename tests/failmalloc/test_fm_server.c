@@ -32,8 +32,7 @@ static char root[64];
 static int make_root(void **state)
 {
   (void)state;
-  snprintf(root, sizeof root, "/tmp/rs-fm-XXXXXX");
-  assert_non_null(mkdtemp(root));
+  assert_int_equal(test_temp_dir(root, sizeof root, "fm"), 0);
   return 0;
 }
 

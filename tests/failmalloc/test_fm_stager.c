@@ -17,24 +17,24 @@
 #include <cmocka.h>
 
 #include "fm_run.h"
-#include "kit_host.h"
 #include "resumable/error.h"
 #include "resumable/stager.h"
 #include "test_fs.h"
+#include "test_proc.h"
 
 #define SIZE 5000
 
 static const char *serve_path;
-static char dir[64], src[128];
-static kit_host host;
+static char dir[256], src[300];
+static test_child host;
+static uint16_t port;
 static unsigned uploads;
 
 static int start(void **state)
 {
   (void)state;
-  snprintf(dir, sizeof dir, "/tmp/rs-fm-stager-XXXXXX");
-  assert_non_null(mkdtemp(dir));
-  char root[96];
+  assert_int_equal(test_temp_dir(dir, sizeof dir, "fm-stager"), 0);
+  char root[300];
   snprintf(root, sizeof root, "%s/root", dir);
   assert_int_equal(mkdir(root, 0700), 0);
   snprintf(src, sizeof src, "%s/src.bin", dir);
@@ -44,15 +44,7 @@ static int start(void **state)
     fputc((i * 7) & 0xff, f);
   assert_int_equal(fclose(f), 0);
   const char *args[] = {"--port", "0", "--root", root, NULL};
-  assert_int_equal(test_spawn(&host.child, serve_path, args), 0);
-  char line[128];
-  size_t n = 0;
-  while (n + 1 < sizeof line && read(host.child.out, line + n, 1) == 1 && line[n] != '\n')
-    n++;
-  line[n] = '\0';
-  unsigned port = 0;
-  assert_int_equal(sscanf(line, "listening on http://127.0.0.1:%u/", &port), 1);
-  host.port = (uint16_t)port;
+  assert_int_equal(test_serve_start(&host, serve_path, args, &port), 0);
   assert_int_equal(resumable_global_init(), RESUMABLE_OK);
   return 0;
 }
@@ -61,7 +53,7 @@ static int stop(void **state)
 {
   (void)state;
   resumable_global_cleanup();
-  kit_host_stop(&host);
+  test_stop(&host);
   assert_int_equal(test_remove_tree(dir), 0);
   return 0;
 }
@@ -81,7 +73,7 @@ static void ok_or_nomem(const char *what, int rc, long fail_at)
 /* Compare the server's copy of `key` with the source. */
 static void assert_stored(const char *key)
 {
-  char path[160], a[SIZE], b[SIZE];
+  char path[320], a[SIZE], b[SIZE];
   snprintf(path, sizeof path, "%s/root/%s", dir, key);
   FILE *f = fopen(path, "rb"), *g = fopen(src, "rb");
   assert_non_null(f);
@@ -106,9 +98,9 @@ static void sc_stager(void *arg, long fail_at)
     snprintf(key, sizeof key, "u%u.bin", uploads++);
   int tus = k == TUS || k == TUS_PARALLEL;
   if (tus) /* the creation endpoint; the key comes from the filename metadata */
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/files/", host.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/files/", port);
   else
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/files/%s", host.port, key);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/files/%s", port, key);
   if (k == RESUMED) { /* half of it is on the server already, held as a partial */
     fm_hold(1);
     resumable_stager *s = NULL;
@@ -133,7 +125,7 @@ static void sc_stager(void *arg, long fail_at)
   if (k == RESUMED || tus)
     assert_int_equal(resumable_stager_set_chunk_size(s, 1000), RESUMABLE_OK);
   if (tus) {
-    char store[96];
+    char store[300];
     snprintf(store, sizeof store, "%s/urls", dir);
     assert_int_equal(resumable_stager_set_protocol(s, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
     ok_or_nomem("add_metadata", resumable_stager_add_metadata(s, "filename", key), fail_at);
