@@ -899,6 +899,8 @@ static void decide_rules_table(void **st)
     {"PUT step 9: the first chunk creates the partial", chunk(0, 9, 20), 0, none, 0,
      RS_ACT_APPEND, RS_REPLY_TEXT, RS_CREATE_PARTIAL, 0},
     /* PUT bytes * /total: the status query */
+    {"Status query: without a body it needs the stored state", query(20), 1, {0}, 0,
+     RS_ACT_NEED_STATE, RS_REPLY_TEXT, 0, 0},
     {"Status query: a body is 400", length(query(20), 1), 1, {0}, 400, RS_ACT_REPLY,
      RS_REPLY_TEXT, 0, 0},
     {"Status query: a partial of another total is 409 as in step 6", query(21), 0, part_h1, 409,
