@@ -24,7 +24,7 @@
 #include "sha256.h"
 #include "test_fs.h"
 
-#define DATA "0123456789abcdefghij"
+static const char DATA[] = "0123456789abcdefghij";
 #define DATA_LEN 20
 
 static char root[64];
