@@ -216,6 +216,29 @@ static void put_308_past_the_file_is_a_protocol_error(void **state)
   assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
+/* The two claims past the end of the file the other tests left out: a 2xx to a middle chunk
+ * and a 416, each saying it holds more than the file has. */
+static void put_claims_past_the_file_are_protocol_errors(void **state)
+{
+  (void)state;
+  const struct {
+    const char *rule;
+    int status;
+  } rows[] = {
+      {"a 2xx to a middle chunk holding more than the file", 200},
+      {"a 416 whose X-File-Size is past the file", 416},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    print_message("# %s\n", rows[i].rule);
+    rs_resp r = answer(rows[i].status);
+    r.has_file_size = 1;
+    r.file_size = SIZE + 1;
+    rs_put_req q = {0, 0, 500, 0};
+    uint64_t off;
+    assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  }
+}
+
 static void put_200_with_our_hash_is_done(void **state)
 {
   (void)state;
@@ -652,6 +675,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(probe_404_starts_at_zero),
+      cmocka_unit_test(put_claims_past_the_file_are_protocol_errors),
       cmocka_unit_test(probe_our_partial_resumes_at_held),
       cmocka_unit_test(probe_partial_without_upload_total_resumes),
       cmocka_unit_test(probe_partial_of_another_hash_starts_at_zero),

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ typedef struct fixture {
   char sha[65];
   char url[128];
   script_server *srv;
-  int grown;
+  atomic_int grown; /* set on the scripted server's thread */
 } fixture;
 
 static int setup(void **state)
@@ -91,7 +92,7 @@ static void grow_file(void *ud)
   fixture *f = ud;
   FILE *fp = fopen(f->path, "ab");
   if (fp && fputc('x', fp) == 'x' && fclose(fp) == 0)
-    f->grown = 1;
+    atomic_store(&f->grown, 1);
 }
 
 /* Issue 10 item 9: a file that grows while the final PUT is in flight ends in exit 4 (local
@@ -108,7 +109,7 @@ static void cli_file_grown_during_the_final_put_exits_4(void **state)
   script_on_body(f->srv, 1, grow_file, f);
   char out[4096], err[4096];
   assert_int_equal(run_upload(f, out, sizeof out, err, sizeof err), 4);
-  assert_true(f->grown);
+  assert_true(atomic_load(&f->grown));
   assert_int_equal(script_count(f->srv), 2);
   assert_non_null(strstr(out, "\"error\": \"E_FILE\""));
   assert_non_null(strstr(out, "size went from 5000 to 5001 bytes"));

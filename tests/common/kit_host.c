@@ -30,25 +30,6 @@ int kit_has(const char *capability) {
   return 0;
 }
 
-/* One line from fd within timeout_ms; 0 or -1. */
-static int read_line(int fd, char *buf, size_t cap, int timeout_ms) {
-  size_t n = 0;
-  while (n + 1 < cap) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, timeout_ms);
-    if (r < 0 && errno == EINTR)
-      continue;
-    char ch;
-    if (r <= 0 || read(fd, &ch, 1) != 1)
-      return -1;
-    if (ch == '\n')
-      break;
-    buf[n++] = ch;
-  }
-  buf[n] = '\0';
-  return 0;
-}
-
 int kit_host_start(kit_host *h, const char *root, const kit_opts *o) {
   memset(h, 0, sizeof *h);
   static char command[4096];
@@ -76,9 +57,8 @@ int kit_host_start(kit_host *h, const char *root, const kit_opts *o) {
   if (exe == NULL || test_spawn(&h->child, exe, args) != 0)
     return -1;
   char line[256];
-  unsigned port = 0;
-  if (read_line(h->child.out, line, sizeof line, 60000) != 0 ||
-      sscanf(line, "listening on http://127.0.0.1:%u/", &port) != 1 || port == 0) {
+  uint16_t port = 0;
+  if (test_read_port(h->child.out, 60000, line, sizeof line, &port) != 0) {
     char err[4096];
     struct pollfd p = {.fd = h->child.err, .events = POLLIN};
     ssize_t got = poll(&p, 1, 1000) == 1 ? read(h->child.err, err, sizeof err - 1) : 0;
@@ -86,7 +66,7 @@ int kit_host_start(kit_host *h, const char *root, const kit_opts *o) {
     kit_host_stop(h);
     return -1;
   }
-  h->port = (uint16_t)port;
+  h->port = port;
   return 0;
 }
 

@@ -39,3 +39,14 @@ int test_remove_tree(const char *path)
     rc = -1;
   return rmdir(path) == 0 ? rc : -1;
 }
+
+int test_temp_dir(char *buf, size_t cap, const char *tag)
+{
+  const char *base = getenv("TMPDIR");
+  if (base == NULL || base[0] == '\0')
+    base = "/tmp";
+  int n = snprintf(buf, cap, "%s/rs-%s-XXXXXX", base, tag);
+  if (n < 0 || (size_t)n >= cap)
+    return -1;
+  return mkdtemp(buf) != NULL ? 0 : -1;
+}

@@ -1,8 +1,13 @@
 /* See test_proc.h. */
 #include "test_proc.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,4 +74,72 @@ int test_reap(test_child *c)
   if (got != c->pid)
     return -1;
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int test_read_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+  long long deadline = now_ms() + timeout_ms;
+  size_t n = 0;
+  int rc = -1;
+  while (n + 1 < cap) {
+    long long left = deadline - now_ms();
+    if (left <= 0)
+      break;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r = poll(&p, 1, (int)left);
+    if (r < 0 && errno == EINTR)
+      continue;
+    char ch;
+    ssize_t got = r > 0 ? read(fd, &ch, 1) : -1;
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got != 1)
+      break;
+    if (ch == '\n') {
+      rc = 0;
+      break;
+    }
+    buf[n++] = ch;
+  }
+  if (cap > 0)
+    buf[n] = '\0';
+  return rc;
+}
+
+int test_read_port(int fd, int timeout_ms, char *line, size_t cap, uint16_t *port)
+{
+  unsigned p = 0;
+  if (test_read_line(fd, line, cap, timeout_ms) != 0 ||
+      sscanf(line, "listening on http://127.0.0.1:%u/", &p) != 1 || p == 0 || p > 65535)
+    return -1;
+  *port = (uint16_t)p;
+  return 0;
+}
+
+int test_serve_start(test_child *c, const char *exe, const char *const *args, uint16_t *port)
+{
+  if (test_spawn(c, exe, args) != 0)
+    return -1;
+  char line[256];
+  if (test_read_port(c->out, 60000, line, sizeof line, port) == 0)
+    return 0;
+  fprintf(stderr, "# %s did not start (stdout: \"%s\")\n", exe, line);
+  kill(c->pid, SIGTERM);
+  for (char err[256]; test_read_line(c->err, err, sizeof err, 1000) == 0;)
+    fprintf(stderr, "# %s\n", err);
+  test_reap(c);
+  return -1;
+}
+
+int test_stop(test_child *c)
+{
+  kill(c->pid, SIGTERM);
+  return test_reap(c);
 }

@@ -18,45 +18,13 @@
 #include <netinet/in.h>
 
 #include "sink.h"
+#include "test_fs.h"
 
 /* ---- files ---- */
 
 char *e2e_tmpdir(void) {
-  const char *base = getenv("TMPDIR");
-  if (base == NULL || base[0] == '\0') base = "/tmp";
-  size_t n = strlen(base) + 32;
-  char *p = malloc(n);
-  if (p == NULL) return NULL;
-  snprintf(p, n, "%s/resumable-e2e-XXXXXX", base);
-  if (mkdtemp(p) == NULL) {
-    free(p);
-    return NULL;
-  }
-  return p;
-}
-
-static void rmtree_at(int dfd) {
-  DIR *d = fdopendir(dfd);
-  if (d == NULL) {
-    close(dfd);
-    return;
-  }
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    if (unlinkat(dirfd(d), e->d_name, 0) == 0) continue;
-    int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    if (sub >= 0) rmtree_at(sub);
-    unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
-  }
-  closedir(d);
-}
-
-void e2e_rmtree(const char *path) {
-  if (path == NULL) return;
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  if (fd >= 0) rmtree_at(fd);
-  rmdir(path);
+  char buf[4096];
+  return test_temp_dir(buf, sizeof buf, "e2e") == 0 ? strdup(buf) : NULL;
 }
 
 char *e2e_make_file(const char *dir, const char *name, uint64_t size, uint32_t seed) {

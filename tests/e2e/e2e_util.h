@@ -16,10 +16,8 @@
 
 /* ---- files ---- */
 
-/* mkdtemp under $TMPDIR (or /tmp); returns a malloc'd path or NULL. */
+/* test_temp_dir as a malloc'd path, or NULL (remove it with test_remove_tree). */
 char *e2e_tmpdir(void);
-/* Remove a directory tree (no symlinks are followed). */
-void e2e_rmtree(const char *path);
 /* Write `size` deterministic bytes (different for each seed) to dir/name; returns the malloc'd
  * path or NULL. */
 char *e2e_make_file(const char *dir, const char *name, uint64_t size, uint32_t seed);

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "e2e_util.h"
+#include "test_fs.h"
+#include "test_proc.h"
 #include "scripted.h"
 #include "sink.h"
 
@@ -26,7 +28,7 @@ extern char **environ;
 
 struct fx {
   char *dir, *file, sha[65], url[256], out[512], err[512];
-  pid_t serve_pid;
+  test_child serve;
   uint16_t port;
 };
 
@@ -35,35 +37,8 @@ static int serve_start(struct fx *f, const char *token) {
   const char *bin = getenv("RESUMABLE_SERVE");
   char root[600];
   snprintf(root, sizeof root, "%s/root", f->dir);
-  int p[2];
-  if (bin == NULL || pipe(p) != 0) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclose(&fa, p[0]);
-  char *argv[] = {(char *)bin, "--root", root, "--port", "0", token ? "--token" : NULL,
-                  (char *)token, NULL};
-  int rc = posix_spawn(&f->serve_pid, bin, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(p[1]);
-  if (rc != 0) {
-    close(p[0]);
-    return -1;
-  }
-  char line[256] = {0};
-  size_t got = 0;
-  while (got + 1 < sizeof line && strchr(line, '\n') == NULL) {
-    struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-    if (poll(&pfd, 1, 10000) <= 0) break;
-    ssize_t r = read(p[0], line + got, sizeof line - 1 - got);
-    if (r <= 0) break;
-    got += (size_t)r;
-  }
-  close(p[0]); /* the server writes nothing more on stdout */
-  unsigned port = 0;
-  if (sscanf(line, "listening on http://127.0.0.1:%u/", &port) != 1) return -1;
-  f->port = (uint16_t)port;
+  const char *args[] = {"--root", root, "--port", "0", token ? "--token" : NULL, token, NULL};
+  if (bin == NULL || test_serve_start(&f->serve, bin, args, &f->port) != 0) return -1;
   e2e_url(f->url, sizeof f->url, f->port, "cli/f.bin");
   return 0;
 }
@@ -81,11 +56,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   struct fx *f = *state;
-  if (f->serve_pid > 0) {
-    kill(f->serve_pid, SIGTERM);
-    waitpid(f->serve_pid, NULL, 0);
+  if (f->serve.pid > 0) {
+    test_stop(&f->serve);
   }
-  e2e_rmtree(f->dir);
+  (void)test_remove_tree(f->dir);
   free(f->file);
   free(f->dir);
   free(f);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "test_fs.h"
 #include "scripted.h"
 #include "sink.h"
 
@@ -49,7 +50,7 @@ static int teardown(void **state) {
   struct fx *f = *state;
   resumable_stager_free(f->st);
   scripted_stop(&f->srv);
-  e2e_rmtree(f->dir);
+  (void)test_remove_tree(f->dir);
   free(f->path);
   free(f->dir);
   free(f);

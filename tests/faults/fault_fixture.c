@@ -17,37 +17,11 @@
 #include "hex.h"
 #include "resumable/error.h"
 #include "sha256.h"
+#include "test_fs.h"
 
 void ff_mkroot(char *buf, size_t cap)
 {
-  snprintf(buf, cap, "/tmp/rs-faults-XXXXXX");
-  assert_non_null(mkdtemp(buf));
-}
-
-static void rm_at(int dirfd, const char *name)
-{
-  struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return;
-  if (!S_ISDIR(st.st_mode)) {
-    (void)unlinkat(dirfd, name, 0);
-    return;
-  }
-  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-  for (struct dirent *e; d && (e = readdir(d)) != NULL;)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-      rm_at(fd, e->d_name);
-  if (d)
-    closedir(d);
-  else if (fd >= 0)
-    close(fd);
-  (void)unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
-void ff_rm_tree(const char *path)
-{
-  rm_at(AT_FDCWD, path);
+  assert_int_equal(test_temp_dir(buf, cap, "faults"), 0);
 }
 
 uint8_t *ff_read(const char *root, const char *rel, size_t *len)

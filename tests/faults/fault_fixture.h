@@ -11,8 +11,6 @@
 
 /* mkdtemp under /tmp into buf (cap >= 32); aborts the test on failure. */
 void ff_mkroot(char *buf, size_t cap);
-/* rm -rf that never follows symbolic links. */
-void ff_rm_tree(const char *path);
 
 /* Malloc'd contents of root/rel (NULL if it cannot be read); *len its size. */
 uint8_t *ff_read(const char *root, const char *rel, size_t *len);

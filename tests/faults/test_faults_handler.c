@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "fault_fixture.h"
+#include "test_fs.h"
 #include "resumable/error.h"
 
 #define SIZE (256u * 1024u)
@@ -51,7 +52,7 @@ static int teardown(void **state)
   hfix *f = *state;
   rs_fault_lift();
   resumable_server_free(f->srv);
-  ff_rm_tree(f->root);
+  (void)test_remove_tree(f->root);
   free(f);
   return 0;
 }

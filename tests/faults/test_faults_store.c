@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "fault_fixture.h"
+#include "test_fs.h"
 #include "resumable/error.h"
 #include "resumable/store.h"
 #include "store_internal.h"
@@ -40,7 +41,7 @@ static int teardown(void **state)
   sfix *f = *state;
   rs_fault_lift();
   resumable_store_free(f->store);
-  ff_rm_tree(f->root);
+  (void)test_remove_tree(f->root);
   free(f);
   return 0;
 }

@@ -21,47 +21,22 @@
 #include "fuzz_handler.h"
 #include "resumable/error.h"
 #include "store_internal.h"
+#include "test_fs.h"
 
 static char parent_dir[256];
 static char root_dir[300];
 static char real_root[4096]; /* root_dir without symbolic links, as X-Local-Path shows it */
 
-static void remove_tree(int dirfd)
-{
-  DIR *d = fdopendir(dirfd);
-  struct dirent *e;
-  FUZZ_CHECK(d != NULL);
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    if (unlinkat(dirfd, e->d_name, 0) == 0)
-      continue;
-    int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    FUZZ_CHECK(sub >= 0);
-    remove_tree(sub);
-    FUZZ_CHECK(unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0);
-  }
-  closedir(d);
-}
-
 static void cleanup(void)
 {
-  int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  if (fd >= 0) {
-    remove_tree(fd);
-    rmdir(root_dir);
-  }
-  rmdir(parent_dir);
+  (void)test_remove_tree(parent_dir);
 }
 
 static void setup_once(void)
 {
   if (parent_dir[0] != '\0')
     return;
-  const char *tmp = getenv("TMPDIR");
-  snprintf(parent_dir, sizeof parent_dir, "%s/resumable-fuzz-XXXXXX",
-           tmp && *tmp ? tmp : "/tmp");
-  FUZZ_CHECK(mkdtemp(parent_dir) != NULL);
+  FUZZ_CHECK(test_temp_dir(parent_dir, sizeof parent_dir, "fuzz") == 0);
   snprintf(root_dir, sizeof root_dir, "%s/root", parent_dir);
   FUZZ_CHECK(realpath(parent_dir, real_root) != NULL);
   FUZZ_CHECK(strlen(real_root) + 5 < sizeof real_root);
@@ -222,10 +197,7 @@ void backend_check(fuzz_ctx *c, int full)
 void backend_end(fuzz_ctx *c)
 {
   (void)c;
-  int fd = open(root_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  FUZZ_CHECK(fd >= 0);
-  remove_tree(fd);
-  FUZZ_CHECK(rmdir(root_dir) == 0);
+  FUZZ_CHECK(test_remove_tree(root_dir) == 0);
 }
 
 const char *backend_local_root(void)

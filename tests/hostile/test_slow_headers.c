@@ -197,19 +197,9 @@ static const char *tool_path;
 
 /* Start resumable-serve with `args` and read its port from the "listening on" line. */
 static uint16_t serve_start(test_child *t, const char *const *args) {
-  assert_int_equal(test_spawn(t, tool_path, args), 0);
-  char line[256];
-  size_t len = 0;
-  line[0] = '\0';
-  while (strchr(line, '\n') == NULL && len + 1 < sizeof line) {
-    struct pollfd p = {.fd = t->out, .events = POLLIN};
-    if (poll(&p, 1, DEADLINE_MS) <= 0 || read(t->out, line + len, 1) != 1)
-      break;
-    line[++len] = '\0';
-  }
-  const char *colon = strrchr(line, ':');
-  assert_non_null(colon);
-  return (uint16_t)atoi(colon + 1);
+  uint16_t port = 0;
+  assert_int_equal(test_serve_start(t, tool_path, args, &port), 0);
+  return port;
 }
 
 static void serve_header_flags_reach_the_host(void **state) {

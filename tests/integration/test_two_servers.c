@@ -127,8 +127,17 @@ static void resume_through_b_while_a_request_stalls(void **state) {
   assert_true(held >= 0 && (size_t)held <= sent);
   char range[96];
   snprintf(range, sizeof range, "bytes %lld-%zu/%zu", held, n - 1, n);
-  assert_int_equal(it_put(&p->b.it, "r/big.bin", range, hash, data + held, n - (size_t)held, &r),
-                   200);
+  long st = it_put(&p->b.it, "r/big.bin", range, hash, data + held, n - (size_t)held, &r);
+  if (st == 416) {
+    /* A kept the bytes it had read when B took the key over (PROTOCOL.md step 8): more than
+     * the HEAD saw when A's server is slow (TSan). The client resyncs from the 416, once. */
+    held = it_header_num(&r, "X-File-Size");
+    it_resp_free(&r);
+    assert_true(held >= 0 && (size_t)held <= sent);
+    snprintf(range, sizeof range, "bytes %lld-%zu/%zu", held, n - 1, n);
+    st = it_put(&p->b.it, "r/big.bin", range, hash, data + held, n - (size_t)held, &r);
+  }
+  assert_int_equal(st, 200);
   assert_non_null(it_header(&r, "X-Content-SHA256", got, sizeof got));
   assert_string_equal(got, hash);
   it_resp_free(&r);

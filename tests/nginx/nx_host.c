@@ -22,24 +22,6 @@ void nx_paths_from_args(nx_paths *p, int argc, char **argv) {
   p->module = argv[3];
 }
 
-/* One line from fd (without its newline) within timeout_ms; -1 on EOF or timeout. */
-static int read_line(int fd, char *buf, size_t cap, int timeout_ms) {
-  size_t n = 0;
-  while (n + 1 < cap) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) <= 0)
-      return -1;
-    char ch;
-    if (read(fd, &ch, 1) != 1)
-      return -1;
-    if (ch == '\n')
-      break;
-    buf[n++] = ch;
-  }
-  buf[n] = '\0';
-  return 0;
-}
-
 int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
   memset(h, 0, sizeof *h);
   snprintf(h->dir, sizeof h->dir, "/tmp/rs-nx-XXXXXX");
@@ -57,16 +39,15 @@ int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
   if (test_spawn(&h->child, p->launcher, args) != 0)
     return -1;
   char line[256];
-  unsigned port = 0;
-  if (read_line(h->child.out, line, sizeof line, 60000) != 0 ||
-      sscanf(line, "listening on http://127.0.0.1:%u/", &port) != 1) {
+  uint16_t port = 0;
+  if (test_read_port(h->child.out, 60000, line, sizeof line, &port) != 0) {
     ssize_t got = read(h->child.err, h->err, sizeof h->err - 1);
     h->err[got > 0 ? got : 0] = '\0';
     test_reap(&h->child);
     h->child.pid = 0;
     return -1;
   }
-  h->port = (uint16_t)port;
+  h->port = port;
   return 0;
 }
 

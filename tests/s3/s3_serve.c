@@ -11,28 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_proc.h"
+
 /* The ready line, within 30 s. */
 static int read_ready(int fd, uint16_t *port)
 {
   char line[256];
-  size_t n = 0;
-  while (n + 1 < sizeof(line)) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int r = poll(&p, 1, 30000);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0 || read(fd, line + n, 1) != 1)
-      return -1;
-    if (line[n] == '\n')
-      break;
-    n++;
-  }
-  line[n] = '\0';
-  unsigned p = 0;
-  if (sscanf(line, "listening on http://127.0.0.1:%u/", &p) != 1 || p == 0 || p > 65535)
-    return -1;
-  *port = (uint16_t)p;
-  return 0;
+  return test_read_port(fd, 30000, line, sizeof line, port);
 }
 
 int s3_serve_start(s3_serve *s, const char *exe, const s3_env *e, const char *prefix,

@@ -16,6 +16,7 @@
 #include "resumable/store.h"
 #include "sha256.h"
 #include "store_internal.h"
+#include "test_fs.h"
 
 typedef struct fixture {
   char root[64];
@@ -24,30 +25,6 @@ typedef struct fixture {
   const resumable_store_ops *ops;
   void *self;
 } fixture;
-
-static inline void fx_rm_tree_at(int dirfd, const char *name)
-{
-  struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return;
-  if (S_ISDIR(st.st_mode)) {
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d != NULL) {
-      struct dirent *e;
-      while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-          fx_rm_tree_at(fd, e->d_name);
-      }
-      closedir(d);
-    } else if (fd >= 0) {
-      close(fd);
-    }
-    (void)unlinkat(dirfd, name, AT_REMOVEDIR);
-  } else {
-    (void)unlinkat(dirfd, name, 0);
-  }
-}
 
 static inline void fx_open_store(fixture *f)
 {
@@ -71,9 +48,8 @@ static inline int fx_setup(void **state)
   fixture *f = calloc(1, sizeof(*f));
   if (f == NULL)
     return -1;
-  snprintf(f->root, sizeof(f->root), "/tmp/rs-store-XXXXXX");
-  snprintf(f->outside, sizeof(f->outside), "/tmp/rs-outside-XXXXXX");
-  if (mkdtemp(f->root) == NULL || mkdtemp(f->outside) == NULL)
+  if (test_temp_dir(f->root, sizeof(f->root), "store") != 0 ||
+      test_temp_dir(f->outside, sizeof(f->outside), "outside") != 0)
     return -1;
   fx_open_store(f);
   *state = f;
@@ -84,8 +60,8 @@ static inline int fx_teardown(void **state)
 {
   fixture *f = *state;
   resumable_store_free(f->store);
-  fx_rm_tree_at(AT_FDCWD, f->root);
-  fx_rm_tree_at(AT_FDCWD, f->outside);
+  (void)test_remove_tree(f->root);
+  (void)test_remove_tree(f->outside);
   free(f);
   return 0;
 }

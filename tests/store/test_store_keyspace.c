@@ -142,7 +142,7 @@ static void claims_are_rebuilt_when_the_store_opens(void **state)
   assert_int_equal(f->ops->partial_sync(f->self, ef, &info), RESUMABLE_OK);
   f->ops->partial_close(f->self, ef);
   fx_path(f, ".resumable/claims", p, sizeof(p));
-  fx_rm_tree_at(AT_FDCWD, p);
+  (void)test_remove_tree(p);
   fx_restart(f);
   begin(f, "e", RESUMABLE_PARTIAL_STAGING, RESUMABLE_E_CONFLICT);
 }

@@ -10,43 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_proc.h"
 #include "tt.h"
-
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One line from fd, waiting with poll() until the deadline. 0, or -1 on EOF/timeout/error. */
-static int read_line(int fd, char *line, size_t cap, int timeout_ms)
-{
-  int64_t deadline = now_ms() + timeout_ms;
-  size_t len = 0;
-  while (len + 1 < cap) {
-    int64_t left = deadline - now_ms();
-    if (left <= 0)
-      return -1;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int n = poll(&p, 1, (int)left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    ssize_t got = read(fd, line + len, 1);
-    if (got < 0 && errno == EINTR)
-      continue;
-    if (got <= 0)
-      return -1;
-    if (line[len] == '\n') {
-      line[len] = '\0';
-      return 0;
-    }
-    len++;
-  }
-  return -1;
-}
 
 int tt_serve_start(tt_serve *s, int timeout_ms)
 {
@@ -76,11 +41,10 @@ int tt_serve_start(tt_serve *s, int timeout_ms)
   (void)setpgid(pid, pid); /* whichever of parent and child gets there first */
   s->pid = pid;
   char line[256];
-  int rc = read_line(p[0], line, sizeof line, timeout_ms);
+  uint16_t port = 0;
+  int rc = test_read_port(p[0], timeout_ms, line, sizeof line, &port);
   close(p[0]); /* it prints nothing else; it ignores SIGPIPE */
-  unsigned port = 0;
-  if (rc == 0 && sscanf(line, "listening on http://127.0.0.1:%u/", &port) == 1 && port > 0 &&
-      port < 65536) {
+  if (rc == 0) {
     snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%u/v1/files/", port);
     return 0;
   }

@@ -781,6 +781,222 @@ static void decide_end_unknown_length_commits(void **st)
   assert_int_equal(d.status, 200);
 }
 
+/* ---- the rules as a table: one row per rule of PROTOCOL.md, every status path ----
+ * A failing row names its rule (cmocka prints the message as a TAP comment). */
+
+/* Small edits of a request or a state, so that a row reads as "this rule's case". */
+static rs_request unauth(rs_request r) { r.auth_ok = 0; r.key = RS_KEY_BAD_SEGMENT; return r; }
+static rs_request bad_key(rs_request r) { r.key = RS_KEY_BAD_SEGMENT; return r; }
+static rs_request conflict(rs_request r) { r.header_conflict = 1; return r; }
+static rs_request hash_of(rs_request r, const uint8_t *h)
+{
+  r.hash = h ? RS_FIELD_OK : RS_FIELD_ABSENT;
+  if (h)
+    memcpy(r.sha256, h, 32);
+  return r;
+}
+static rs_request bad_range(rs_request r) { r.range = RS_FIELD_MALFORMED; return r; }
+static rs_request bad_hash(rs_request r) { r.hash = RS_FIELD_MALFORMED; return r; }
+static rs_request bad_length(rs_request r) { r.length = RS_FIELD_MALFORMED; return r; }
+static rs_request max_size(rs_request r, uint64_t m) { r.max_size = m; return r; }
+static rs_request length(rs_request r, uint64_t n) { r.content_length = n; return r; }
+static rs_request chunked(rs_request r) { r.length = RS_FIELD_ABSENT; r.chunked = 1; return r; }
+static rs_request method(rs_method m) { return base(m); }
+
+typedef struct decide_row {
+  const char *rule;  /* PROTOCOL.md's section and step */
+  rs_request req;
+  int stateless;     /* judged without the stored state (NULL) */
+  rs_stored st;
+  int status;
+  rs_action action;
+  rs_reply_kind kind;
+  unsigned flags;
+  uint64_t held;     /* checked for 308, 416, HEAD partial, APPEND, FINISH */
+} decide_row;
+
+static void check_row(const decide_row *row, const rs_decision *d)
+{
+  int ok = d->status == row->status && d->action == row->action &&
+           (row->status == 0 || d->kind == row->kind) && d->flags == row->flags &&
+           (!(row->status == 308 || row->status == 416 || row->action == RS_ACT_APPEND ||
+              row->action == RS_ACT_FINISH || row->kind == RS_REPLY_HEAD_PARTIAL) ||
+            d->held == row->held) &&
+           (d->reason != NULL || row->status == 0 || row->action == RS_ACT_SERVE);
+  if (!ok)
+    fail_msg("%s: status %d action %d kind %d flags %#x held %llu; expected %d %d %d %#x %llu",
+             row->rule, d->status, (int)d->action, (int)d->kind, d->flags,
+             (unsigned long long)d->held, row->status, (int)row->action, (int)row->kind,
+             row->flags, (unsigned long long)row->held);
+}
+
+static void decide_rules_table(void **st)
+{
+  (void)st;
+  const rs_stored none = absent();
+  const rs_stored part_h1 = with_partial(absent(), 20, 10, H1);
+  const rs_stored part_unbound = with_partial(absent(), 20, 10, NULL);
+  const rs_stored part_full = with_partial(absent(), 20, 20, H1);
+  const rs_stored done_h1 = with_complete(absent(), 20, H1);
+  const rs_stored both = with_partial(with_complete(absent(), 20, H2), 20, 10, H1);
+  const decide_row rows[] = {
+    /* the order of checks (PROTOCOL.md "Authentication", "Resources", "Other methods") */
+    {"Authentication: a wrong or missing token is 401 before any other check",
+     unauth(chunk(0, 9, 20)), 1, {0}, 401, RS_ACT_REPLY, RS_REPLY_UNAUTHORIZED, 0, 0},
+    {"Resources: an invalid key is 400", bad_key(chunk(0, 9, 20)), 1, {0}, 400, RS_ACT_REPLY,
+     RS_REPLY_TEXT, 0, 0},
+    {"Other methods: 405 with Allow", method(RS_METHOD_OTHER), 1, {0}, 405, RS_ACT_REPLY,
+     RS_REPLY_NOT_ALLOWED, 0, 0},
+    {"Limits on requests: a repeated or contradictory header is 400", conflict(chunk(0, 9, 20)),
+     1, {0}, 400, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    /* PUT with Content-Range, steps 1-3: from the headers alone */
+    {"PUT step 1: a malformed Content-Range is 400", bad_range(chunk(0, 9, 20)), 1,
+     {0}, 400, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"PUT step 1: a malformed X-Content-SHA256 is 400", bad_hash(chunk(0, 9, 20)), 1, {0}, 400,
+     RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"PUT step 1: a malformed Content-Length is 400", bad_length(chunk(0, 9, 20)), 1, {0}, 400,
+     RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"PUT steps 1-3 come before the stored state", chunk(0, 9, 20), 1, {0}, 0, RS_ACT_NEED_STATE,
+     RS_REPLY_TEXT, 0, 0},
+    {"PUT step 2: total above the maximum size is 413", max_size(chunk(0, 9, 20), 19), 1, {0},
+     413, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"PUT step 2: total equal to the maximum size is allowed", max_size(chunk(0, 9, 20), 20), 1,
+     {0}, 0, RS_ACT_NEED_STATE, RS_REPLY_TEXT, 0, 0},
+    {"PUT step 3: a known body length other than end-start+1 is 400", length(chunk(0, 9, 20), 9),
+     1, {0}, 400, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    /* steps 4-7: against the stored state */
+    {"PUT step 4: start 0 over a partial of another hash restarts it", hash_of(chunk(0, 9, 20), H2),
+     0, part_h1, 0, RS_ACT_APPEND, RS_REPLY_TEXT, RS_DROP_PARTIAL | RS_CREATE_PARTIAL, 0},
+    {"PUT step 4: start 0 without a hash is never the same upload",
+     hash_of(chunk(0, 9, 20), NULL), 0, part_h1, 0, RS_ACT_APPEND, RS_REPLY_TEXT,
+     RS_DROP_PARTIAL | RS_CREATE_PARTIAL, 0},
+    {"PUT step 4: start 0 over an unbound partial restarts it", chunk(0, 9, 20), 0, part_unbound,
+     0, RS_ACT_APPEND, RS_REPLY_TEXT, RS_DROP_PARTIAL | RS_CREATE_PARTIAL, 0},
+    {"PUT step 5: the complete file with this hash and size is 200, nothing written",
+     chunk(0, 9, 20), 0, done_h1, 200, RS_ACT_REPLY, RS_REPLY_DONE, 0, 0},
+    {"PUT step 5: a complete file of another hash is replaced", hash_of(chunk(0, 9, 20), H2), 0,
+     done_h1, 0, RS_ACT_APPEND, RS_REPLY_TEXT, RS_CREATE_PARTIAL, 0},
+    {"PUT step 5: a hashless chunk never matches a complete file",
+     hash_of(chunk(0, 9, 20), NULL), 0, done_h1, 0, RS_ACT_APPEND, RS_REPLY_TEXT,
+     RS_CREATE_PARTIAL, 0},
+    {"PUT step 5: a partial holding every byte is finished without its body", chunk(0, 9, 20), 0,
+     part_full, 0, RS_ACT_FINISH, RS_REPLY_TEXT, 0, 20},
+    {"PUT step 6: start > 0 with another hash is 409 and drops the partial",
+     hash_of(chunk(10, 19, 20), H2), 0, part_h1, 409, RS_ACT_REPLY, RS_REPLY_TEXT,
+     RS_DROP_PARTIAL, 0},
+    {"PUT step 6: start > 0 with another total is 409 and drops the partial", chunk(10, 20, 21), 0,
+     part_h1, 409, RS_ACT_REPLY, RS_REPLY_TEXT, RS_DROP_PARTIAL, 0},
+    {"PUT step 6: a hashed chunk over an unbound partial is drift", chunk(10, 19, 20), 0,
+     part_unbound, 409, RS_ACT_REPLY, RS_REPLY_TEXT, RS_DROP_PARTIAL, 0},
+    {"PUT step 6: a hashless chunk continues a bound partial", hash_of(chunk(10, 19, 20), NULL), 0,
+     part_h1, 0, RS_ACT_APPEND, RS_REPLY_TEXT, 0, 10},
+    {"PUT step 7: start other than held is 416 with the bytes held", chunk(5, 9, 20), 0, part_h1,
+     416, RS_ACT_REPLY, RS_REPLY_RANGE_WRONG, 0, 10},
+    {"PUT step 7: start > 0 with nothing held is 416 with held 0", chunk(10, 19, 20), 0, none, 416,
+     RS_ACT_REPLY, RS_REPLY_RANGE_WRONG, 0, 0},
+    {"PUT step 9: the next chunk is appended at held", chunk(10, 19, 20), 0, part_h1, 0,
+     RS_ACT_APPEND, RS_REPLY_TEXT, 0, 10},
+    {"PUT step 9: the first chunk creates the partial", chunk(0, 9, 20), 0, none, 0,
+     RS_ACT_APPEND, RS_REPLY_TEXT, RS_CREATE_PARTIAL, 0},
+    /* PUT bytes * /total: the status query */
+    {"Status query: without a body it needs the stored state", query(20), 1, {0}, 0,
+     RS_ACT_NEED_STATE, RS_REPLY_TEXT, 0, 0},
+    {"Status query: a body is 400", length(query(20), 1), 1, {0}, 400, RS_ACT_REPLY,
+     RS_REPLY_TEXT, 0, 0},
+    {"Status query: a partial of another total is 409 as in step 6", query(21), 0, part_h1, 409,
+     RS_ACT_REPLY, RS_REPLY_TEXT, RS_DROP_PARTIAL, 0},
+    {"Status query: a partial is 308 with the bytes held", query(20), 0, part_h1, 308,
+     RS_ACT_REPLY, RS_REPLY_INCOMPLETE, 0, 10},
+    {"Status query: a partial holding every byte is finished as in step 10", query(20), 0,
+     part_full, 0, RS_ACT_FINISH, RS_REPLY_TEXT, 0, 20},
+    {"Status query: the matching complete file is 200 as in step 10", query(20), 0, done_h1, 200,
+     RS_ACT_REPLY, RS_REPLY_DONE, 0, 0},
+    {"Status query: nothing held is 308 with held 0", query(20), 0, none, 308, RS_ACT_REPLY,
+     RS_REPLY_INCOMPLETE, 0, 0},
+    /* PUT without Content-Range: whole-file upload */
+    {"Whole-file PUT: a malformed X-Content-SHA256 is 400", bad_hash(whole(5)), 1, {0},
+     400, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"Whole-file PUT: a malformed Content-Length is 400", bad_length(whole(5)), 1, {0},
+     400, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"Whole-file PUT: a Content-Length above the maximum is 413", max_size(whole(5), 4), 1, {0},
+     413, RS_ACT_REPLY, RS_REPLY_TEXT, 0, 0},
+    {"Whole-file PUT: staged, and any partial dropped", whole(5), 1, {0}, 0, RS_ACT_STAGE,
+     RS_REPLY_TEXT, RS_DROP_PARTIAL, 0},
+    {"Whole-file PUT: a chunked body is staged whatever the maximum",
+     max_size(chunked(whole(0)), 4), 1, {0}, 0, RS_ACT_STAGE, RS_REPLY_TEXT, RS_DROP_PARTIAL, 0},
+    /* HEAD, GET, DELETE */
+    {"HEAD: a partial is 200 with X-File-Size held", method(RS_METHOD_HEAD), 0, part_h1, 200,
+     RS_ACT_PROBE, RS_REPLY_HEAD_PARTIAL, 0, 10},
+    {"HEAD: a partial wins over a complete file", method(RS_METHOD_HEAD), 0, both, 200,
+     RS_ACT_PROBE, RS_REPLY_HEAD_PARTIAL, 0, 10},
+    {"HEAD: a complete file is 200 with its size and hash", method(RS_METHOD_HEAD), 0, done_h1,
+     200, RS_ACT_PROBE, RS_REPLY_HEAD_COMPLETE, 0, 0},
+    {"HEAD: nothing is 404", method(RS_METHOD_HEAD), 0, none, 404, RS_ACT_REPLY, RS_REPLY_TEXT, 0,
+     0},
+    {"HEAD: needs the stored state", method(RS_METHOD_HEAD), 1, {0}, 0, RS_ACT_NEED_STATE,
+     RS_REPLY_TEXT, 0, 0},
+    {"GET: the complete file is served", method(RS_METHOD_GET), 0, done_h1, 200, RS_ACT_SERVE,
+     RS_REPLY_TEXT, 0, 0},
+    {"GET: a partial alone is 404", method(RS_METHOD_GET), 0, part_h1, 404, RS_ACT_REPLY,
+     RS_REPLY_TEXT, 0, 0},
+    {"DELETE: a partial is dropped, 204", method(RS_METHOD_DELETE), 0, part_h1, 204,
+     RS_ACT_DELETE, RS_REPLY_NO_CONTENT, RS_DROP_PARTIAL, 0},
+    {"DELETE: a complete file is removed, 204", method(RS_METHOD_DELETE), 0, done_h1, 204,
+     RS_ACT_DELETE, RS_REPLY_NO_CONTENT, RS_DROP_PARTIAL, 0},
+    {"DELETE: nothing is 404", method(RS_METHOD_DELETE), 0, none, 404, RS_ACT_REPLY,
+     RS_REPLY_TEXT, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    rs_decision d;
+    rs_decide(&rows[i].req, rows[i].stateless ? NULL : &rows[i].st, &d);
+    check_row(&rows[i], &d);
+  }
+}
+
+typedef struct end_row {
+  const char *rule;
+  uint64_t received;
+  int expected_known;
+  uint64_t expected, held, total;
+  rs_digest digest;
+  int status;
+  rs_action action;
+  unsigned flags;
+} end_row;
+
+static void decide_end_rules_table(void **st)
+{
+  (void)st;
+  const end_row rows[] = {
+    {"PUT step 9: a body shorter than announced is 400 (its bytes are kept)", 5, 1, 10, 15, 20,
+     RS_DIGEST_NONE, 400, RS_ACT_REPLY, 0},
+    {"PUT step 9: a short body is 400 even when it filled the upload", 5, 1, 10, 20, 20,
+     RS_DIGEST_MATCH, 400, RS_ACT_REPLY, 0},
+    {"PUT step 3: a body longer than announced is 400", 11, 1, 10, 20, 20, RS_DIGEST_MATCH, 400,
+     RS_ACT_REPLY, 0},
+    {"PUT step 10: a final digest mismatch is 400 and drops the partial", 10, 1, 10, 20, 20,
+     RS_DIGEST_MISMATCH, 400, RS_ACT_REPLY, RS_DROP_PARTIAL},
+    {"PUT step 10: the final chunk with a matching digest commits, 200", 10, 1, 10, 20, 20,
+     RS_DIGEST_MATCH, 200, RS_ACT_FINISH, 0},
+    {"PUT step 10: an unbound upload commits, 200", 10, 1, 10, 20, 20, RS_DIGEST_NONE, 200,
+     RS_ACT_FINISH, 0},
+    {"PUT step 9: a chunk short of the total is 308", 10, 1, 10, 10, 20, RS_DIGEST_NONE, 308,
+     RS_ACT_REPLY, 0},
+    {"Whole-file PUT: a chunked body of unknown length commits", 7, 0, 0, 7, 7, RS_DIGEST_NONE,
+     200, RS_ACT_FINISH, 0},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    const end_row *row = &rows[i];
+    rs_decision d;
+    rs_decide_end(row->received, row->expected_known, row->expected, row->held, row->total,
+                  row->digest, &d);
+    if (d.status != row->status || d.action != row->action || d.flags != row->flags ||
+        d.reason == NULL || d.held != row->held)
+      fail_msg("%s: status %d action %d flags %#x; expected %d %d %#x", row->rule, d.status,
+               (int)d.action, d.flags, row->status, (int)row->action, row->flags);
+  }
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -854,6 +1070,8 @@ int main(void)
     cmocka_unit_test(decide_end_final_unbound_commits_200),
     cmocka_unit_test(decide_end_digest_mismatch_is_400_and_drops),
     cmocka_unit_test(decide_end_unknown_length_commits),
+    cmocka_unit_test(decide_rules_table),
+    cmocka_unit_test(decide_end_rules_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,38 +19,17 @@
 #include "resumable/error.h"
 #include "resumable/server.h"
 #include "sha256.h"
+#include "test_fs.h"
 
 typedef struct fsfix {
   char root[64];
   resumable_server *srv;
 } fsfix;
 
-static void rm_tree(int dirfd, const char *name)
-{
-  struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return;
-  if (!S_ISDIR(st.st_mode)) {
-    unlinkat(dirfd, name, 0);
-    return;
-  }
-  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-  for (struct dirent *e; d && (e = readdir(d)) != NULL;)
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-      rm_tree(fd, e->d_name);
-  if (d)
-    closedir(d);
-  else if (fd >= 0)
-    close(fd);
-  unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 static int setup(void **state)
 {
   fsfix *fx = calloc(1, sizeof(*fx));
-  snprintf(fx->root, sizeof(fx->root), "/tmp/rs-handler-XXXXXX");
-  assert_non_null(mkdtemp(fx->root));
+  assert_int_equal(test_temp_dir(fx->root, sizeof(fx->root), "handler"), 0);
   assert_int_equal(resumable_server_new(&fx->srv, fx->root), RESUMABLE_OK);
   *state = fx;
   return 0;
@@ -60,7 +39,7 @@ static int teardown(void **state)
 {
   fsfix *fx = *state;
   resumable_server_free(fx->srv);
-  rm_tree(AT_FDCWD, fx->root);
+  (void)test_remove_tree(fx->root);
   free(fx);
   return 0;
 }
