@@ -18,8 +18,8 @@
 
 #define KIB 1024ULL
 #define MIB (1024ULL * 1024ULL)
-#define FILE_SIZE (8 * MIB)
-#define CHUNK (128 * KIB)
+#define FILE_SIZE (4 * MIB)
+#define CHUNK (64 * KIB)
 
 struct fx {
   char *dir, root[512], store[512];
@@ -120,14 +120,14 @@ static void localai_without_digests_restarts(void **state) {
   resumable_stager *st = e2e_stager(url, path);
   assert_non_null(st);
   assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_set_chunk_size(st, 2 * MIB), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, 1 * MIB), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 0), RESUMABLE_OK);
   fp_set_flip(f->proxy, 20, 2); /* the second body only, once */
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   assert_int_equal(fp_flips(f->proxy), 1);
   assert_int_equal(resumable_stager_restarts(st), 1);
   assert_int_equal(resumable_stager_chunk_resends(st), 0);
-  assert_true(resumable_stager_wire_bytes(st) >= FILE_SIZE + 2 * MIB);
+  assert_true(resumable_stager_wire_bytes(st) >= FILE_SIZE + 1 * MIB);
   check_stored(f, "n.bin", sha);
   resumable_stager_free(st);
   free(path);
