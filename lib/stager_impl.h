@@ -2,6 +2,7 @@
 #ifndef RESUMABLE_STAGER_IMPL_H
 #define RESUMABLE_STAGER_IMPL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -97,6 +98,15 @@ struct resumable_stager {
   uint8_t mem_sha[32];
 };
 
+/* A chunk of the file in memory with its SHA-256 (per-chunk digests, stager_digest.c). */
+typedef struct rs_dbuf {
+  uint8_t *data;
+  size_t cap;
+  uint64_t start, end; /* file bytes [start, end) */
+  int valid;
+  char b64[48];        /* their SHA-256 in base64 */
+} rs_dbuf;
+
 /* One run's working state (stager_run.c), shared with the libcurl request code (stager_http.c). */
 typedef struct rs_run {
   resumable_stager *s;
@@ -138,11 +148,12 @@ typedef struct rs_run {
   int digest_on;          /* chunks carry Content-Digest */
   const uint8_t *mem;     /* the body of the request in flight, from memory (or NULL: pread) */
   const uint8_t *tus_mem; /* tus: the next request's body from memory (set around the call) */
-  uint8_t *dbuf;          /* the last digested chunk: file bytes [dstart, dend) */
-  size_t dcap;
-  uint64_t dstart, dend;
-  int dvalid;
-  char db64[48];          /* its SHA-256 in base64 */
+  rs_dbuf dcur;           /* the chunk being sent (or last sent) */
+  rs_dbuf dnext;          /* the next one, read ahead on a helper thread */
+  pthread_t ahead_thread;
+  int ahead_running;
+  uint64_t ahead_start, ahead_end;
+  int ahead_rc;
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
@@ -201,14 +212,14 @@ void rs_tus_opts_free(rs_stager_opts *o);
  * when no chunk size is set. */
 #define RS_DIGEST_CHUNK_MAX ((uint64_t)64 << 20)
 #define RS_DIGEST_CHUNK_DEFAULT ((uint64_t)16 << 20)
-/* Read file bytes [start, end) once into the run's buffer, hashing them as they are read, and
- * point req at them (req->mem, and the Content-Digest line appended to *extra, which the caller
- * frees). A buffer that already holds exactly that range (a resend) is reused without reading.
+/* Have file bytes [start, end) in run->dcur.data, read once and hashed as they were read (a
+ * resend reuses them; the next chunk of the same size is read ahead on a helper thread while
+ * this one is sent), and append their Content-Digest line to *extra (the caller frees it).
  * RESUMABLE_OK, RESUMABLE_E_NOMEM, RESUMABLE_E_FILE (message set). */
 int rs_digest_chunk(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
 /* The same for a tus PATCH: an `Upload-Checksum: sha256 <base64>` line. */
 int rs_digest_chunk_tus(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
-/* Free the run's chunk buffer. */
+/* Stop the read-ahead and free the run's chunk buffers. */
 void rs_digest_free(rs_run *run);
 
 /* Set the run's message (s->r.msg), printf-style. */

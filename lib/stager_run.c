@@ -554,7 +554,7 @@ static int put(rs_run *run, rs_cursor *cur)
     if (drc != RESUMABLE_OK)
       return drc;
     req.extra = extra;
-    req.mem = run->dbuf;
+    req.mem = run->dcur.data;
   }
   run->phase = RESUMABLE_PHASE_SENDING;
   int rc = rs_http_perform(run, &req);

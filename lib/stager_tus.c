@@ -453,7 +453,7 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
     rc = RESUMABLE_E_NOMEM;
   if (rc == RESUMABLE_OK && end > start && in_mem) {
     rc = rs_digest_chunk_tus(run, start, end, &h);
-    run->tus_mem = run->dbuf;
+    run->tus_mem = run->dcur.data;
   } else if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
     rc = take_checksum(run, &cur->job, algo, start, end, &h);
     uint64_t next_end = plan_end(run, end, algo);
