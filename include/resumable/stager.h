@@ -168,8 +168,9 @@ RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64
  * (RFC 9530); the server asks with `Want-Content-Digest` on its HEAD answers; a `422` answer (the
  * digest did not match, the server dropped those bytes) resends that chunk alone, counted by
  * resumable_stager_chunk_resends. The chunk is read once into memory, hashed while it is read,
- * and sent from there (and resent from there): at most 64 MiB are held, so with this on a PUT
- * carries at most 64 MiB (16 MiB when no chunk size is set). A request cut on the way loses its
+ * and sent from there (and resent from there), while a helper thread reads and hashes the next
+ * one into a second buffer: two chunks are held, so with this on a PUT carries at most 64 MiB
+ * (16 MiB when no chunk size is set). A request cut on the way loses its
  * bytes on the server (they cannot be verified), which bounds what a cut costs at one chunk.
  * tus dialect: `Upload-Checksum` (the `checksum` extension, when the server offers it) is sent
  * for 1 and -1 and not for 0. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (another value),
