@@ -253,9 +253,7 @@ int rs_put_content_digest(resumable_exchange *ex)
   return 0;
 }
 
-/* A Content-Digest'ed chunk's bytes stay provisional until verified: the partial's durable
- * state (and the hash state saved with it) is the point to fall back to. */
-static int begin_digested(resumable_exchange *ex)
+int rs_put_digest_begin(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
   int rc = e->info.held != e->synced ? rs_put_sync(ex) : RESUMABLE_OK;
@@ -350,7 +348,7 @@ static void begin_chunk(resumable_exchange *ex)
     }
   } else {
     ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
-    if (ex->rd.algo != RS_RD_NONE && begin_digested(ex) != RESUMABLE_OK)
+    if (ex->rd.algo != RS_RD_NONE && rs_put_digest_begin(ex) != RESUMABLE_OK)
       return; /* decided */
   }
   ex->phase = RS_PHASE_BODY;
