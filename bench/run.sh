@@ -27,7 +27,8 @@ options:
   --quick      smoke version: 256 MiB file, smaller large-file rows (about a minute)
   --size MiB   size of the main test file (default 1024; 256 with --quick)
   --only ROWS  run only these rows, comma-separated, of: hashing ingest client resume
-               memory (rows 5-6) concurrency rss relay tus s3 (e.g. --only client replaces upload.sh)
+               memory (rows 5-6) concurrency rss relay tus digest s3 (e.g. --only client
+               replaces upload.sh)
   --build DIR  meson build directory to use/create (default build-bench, buildtype release)
   --out FILE   where to write the table (default bench/results.md)
 environment: BENCH_DIR (where the temp dir goes; default $TMPDIR or /tmp), RELAY_MIB (the
@@ -54,7 +55,7 @@ case $RUNS in ''|*[!0-9]*|0) echo "run.sh: --runs takes a positive number" >&2; 
 case $SIZE_OPT in *[!0-9]*|0) echo "run.sh: --size takes a number of MiB" >&2; exit 2 ;; esac
 case ${RELAY_MIB:-16} in ''|*[!0-9]*|0) echo "run.sh: RELAY_MIB takes a number of MiB" >&2; exit 2 ;; esac
 for row in ${ONLY//,/ }; do
-  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|tus|s3) ;;
+  case $row in hashing|ingest|client|resume|memory|concurrency|rss|relay|tus|digest|s3) ;;
     *) echo "run.sh: unknown row '$row' for --only (try --help)" >&2; exit 2 ;; esac
 done
 
@@ -149,8 +150,10 @@ wait_port() {
   return 1
 }
 
-serve_has() { "$SERVE" --help 2>&1 | grep -q -- "$1"; }
-upload_has() { "$UPLOAD" --help 2>&1 | grep -q -- "$1"; }
+# The help text is read whole: `grep -q` would stop at the first match, and under pipefail the
+# tool's SIGPIPE on its next write would count as "not found".
+serve_has() { grep -q -- "$1" <<<"$("$SERVE" --help 2>&1)"; }
+upload_has() { grep -q -- "$1" <<<"$("$UPLOAD" --help 2>&1)"; }
 
 # Starts resumable-serve on a fresh root: sets SRV_PID, SRV_PORT, SRV_URL (the files prefix).
 SRV_N=0
@@ -836,6 +839,35 @@ row_tus() {
   fi
   stop_serve
 }
+# ---------------------------------------------------------------- row 10: per-chunk digests
+# The same file, LocalAI dialect, with the hash given, in turns: plain (one PUT, no per-request
+# digest), chunked (16 MiB PUTs, no digest: what chunking alone costs, a durable sync per PUT)
+# and --chunk-digest (16 MiB PUTs, each with Content-Digest; each chunk read once into memory,
+# the next one read ahead; the server verifies it in the same pass as the whole-file hash).
+row_digest() {
+  log "row 10: per-chunk digests, ${SIZE_MIB} MiB x $RUNS (resumable-upload plain / 16M chunks / --chunk-digest)"
+  local r t v order
+  upload_has --chunk-digest || { fail digest_on "resumable-upload has no --chunk-digest"; return; }
+  start_serve || { fail digest_on "resumable-serve did not start"; return; }
+  for r in $(seq "$RUNS"); do
+    case $((r % 3)) in 1) order="plain chunked on" ;; 2) order="on plain chunked" ;;
+      0) order="chunked on plain" ;; esac
+    for v in $order; do
+      settle_warm
+      case $v in
+        plain) set -- --no-chunk-digest ;;
+        chunked) set -- --chunk-size 16M --no-chunk-digest ;;
+        on) set -- --chunk-digest ;;
+      esac
+      t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" --protocol localai "$@" "$FILE" \
+        "$SRV_URL/digest-$v-$r")
+      [ -n "$t" ] && add "digest_$v" "$t" || fail "digest_$v" "resumable-upload ($v) failed"
+      delete "$SRV_URL/digest-$v-$r"
+    done
+  done
+  stop_serve
+}
+
 # ---------------------------------------------------------------- S3 rows (bench/s3_rows.sh)
 source "$ROOT/bench/s3_rows.sh"
 
@@ -863,6 +895,7 @@ run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cut
 run concurrency row_concurrency conc_one conc_agg conc_ngx2 conc_ngx1
 run rss row_rss_target rss_conc
 run tus row_tus tus_js_ours tus_js_peer tus_up_tus tus_up_localai par_1 par_2 par_4
+run digest row_digest digest_plain digest_chunked digest_on
 run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
 
@@ -985,6 +1018,9 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 9 | tus: \`--parallel 1\`, $PAR_MIB MiB, $((PAR_RATE / 1000000)) MB/s per connection, wall | $(show par_1 s) |"
   echo "| 9 | tus: \`--parallel 2\`, the same, wall | $(show par_2 s) ($(rx par_1 par_2) faster) |"
   echo "| 9 | tus: \`--parallel 4\`, the same, wall | $(show par_4 s) ($(rx par_1 par_4) faster) |"
+  echo "| 10 | digest: \`resumable-upload --sha256 HEX --protocol localai\` (plain, one PUT), wall | $(show digest_plain s) |"
+  echo "| 10 | digest: the same in 16 MiB PUTs (\`--chunk-size 16M\`), no digest, wall | $(show digest_chunked s) |"
+  echo "| 10 | digest: the same with \`--chunk-digest\` (16 MiB PUTs with Content-Digest), wall | $(show digest_on s) ($(rx digest_on digest_chunked) of chunked) |"
   s3_table
   echo
   echo "## Targets (issues 6, 10 and 12; ratios of the medians above, this run)"
@@ -1002,6 +1038,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   target "relay cap: client wire bytes / file" "$(med relay_wire)" "<=" 1.2
   target "tus-js-client: resumable-serve / @tus/server (rate)" "$(ratio tus_js_ours tus_js_peer)" ">=" 2
   target "resumable-upload tus / localai (time)" "$(ratio tus_up_tus tus_up_localai)" "<=" 1.1
+  target "--chunk-digest / plain LocalAI (time)" "$(ratio digest_on digest_plain)" "<=" 1.1
   target "--parallel 4 / --parallel 1 speed-up (20 MB/s per connection)" "$(ratio par_1 par_4)" ">=" 3.5
   rss=$(med rss_conc)
   if [ -n "$rss" ]; then

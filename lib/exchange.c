@@ -122,6 +122,8 @@ int resumable_exchange_add_header(resumable_exchange *ex, const char *name, cons
     keep(ex, &ex->range, value, 0, NULL);
   else if (strcasecmp(name, "Transfer-Encoding") == 0)
     ex->te_seen = 1;
+  else if (strcasecmp(name, "Content-Digest") == 0)
+    rs_rd_hdr_add(&ex->content_digest, value);
   else
     return rs_tus_add_header(ex, name, value);
   /* Expect needs nothing from us: every early reply is decided from the headers. */
@@ -178,6 +180,8 @@ int resumable_exchange_headers_done(resumable_exchange *ex)
     rs_reply_decision(ex, &d);
     return 1;
   }
+  if (ex->method == RS_METHOD_PUT && rs_put_content_digest(ex))
+    return 1;
   ex->entry = rs_keylock_acquire(ex->srv->locks, ex->key);
   if (!ex->entry) {
     rs_exchange_fail(ex, 500, "out of memory");
@@ -278,6 +282,7 @@ void resumable_exchange_free(resumable_exchange *ex)
     resumable_exchange_end(ex, RESUMABLE_BODY_DROPPED);
   rs_reply_clear(&ex->reply);
   rs_tus_free(ex);
+  rs_req_digest_free(&ex->rd);
   rs_sha256_free(&ex->stage_sha);
   free(ex->auth);
   atomic_fetch_sub(&ex->srv->live, 1); /* last: nothing below touches the server */

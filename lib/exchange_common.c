@@ -13,6 +13,8 @@ void rs_exchange_decided(resumable_exchange *ex)
   ex->phase = RS_PHASE_DECIDED;
   if (ex->dialect == RS_DIALECT_TUS)
     rs_tus_decorate(ex);
+  else if (ex->method == RS_METHOD_HEAD) /* advertise per-request digests (RFC 9530 4) */
+    rs_reply_header(&ex->reply, "Want-Content-Digest", "sha-256=10, sha-512=3");
   int st = ex->reply.status;
   if (st >= 400) {
     const char *text = ex->reply.text ? ex->reply.text : "";

@@ -198,16 +198,32 @@ void rs_put_digest(resumable_exchange *ex, uint8_t digest[32])
   digest_of(&ex->entry->sha, digest);
 }
 
-/* A checksummed request ended: 1 when its bytes stand (verified), 0 when they were dropped
- * (mismatch, short or cut body) and the reply is decided. */
+/* A LocalAI request's Content-Digest did not match its body: 422, with the (unchanged) offset
+ * so that the client can resend that chunk without a HEAD. */
+static void fail_content_digest(resumable_exchange *ex, uint64_t held)
+{
+  rs_exchange_fail(ex, RS_CONTENT_DIGEST_MISMATCH,
+                   "Content-Digest does not match the request body; its bytes were discarded, "
+                   "resend them");
+  rs_reply_header(&ex->reply, "X-File-Size", "%llu", (unsigned long long)held);
+}
+
+/* A checksummed request (tus Upload-Checksum, Content-Digest) ended: 1 when its bytes stand
+ * (verified), 0 when they were dropped (mismatch, short or cut body) and the reply is decided. */
 static int verify_request(resumable_exchange *ex, resumable_body_end how)
 {
   rs_keylock_entry *e = ex->entry;
   int whole = how == RESUMABLE_BODY_COMPLETE &&
               (!ex->expected_known || ex->received == ex->expected);
-  if (ex->tus.ck_piped)
-    rs_hash_pipe_drain(&ex->tus.ck_pipe); /* every byte hashed before the digest is read */
-  int match = rs_tus_checksum_matches(&ex->tus.ck);
+  int cd = ex->rd.algo != RS_RD_NONE;
+  int match;
+  if (cd) {
+    match = rs_req_digest_matches(&ex->rd);
+  } else {
+    if (ex->tus.ck_piped)
+      rs_hash_pipe_drain(&ex->tus.ck_pipe); /* every byte hashed before the digest is read */
+    match = rs_tus_checksum_matches(&ex->tus.ck);
+  }
   if (whole && match) {
     e->provisional = 0;
     return 1;
@@ -216,10 +232,42 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, "sync", rc);
   else if (!whole)
-    rs_exchange_fail(ex, 400, "body ended early; with Upload-Checksum its bytes are discarded");
+    rs_exchange_fail(ex, 400, cd ? "body ended early; with Content-Digest its bytes are discarded"
+                                 : "body ended early; with Upload-Checksum its bytes are discarded");
+  else if (cd)
+    fail_content_digest(ex, e->info.held);
   else
     rs_exchange_fail(ex, 460, "Upload-Checksum does not match the body; its bytes were discarded");
   return 0;
+}
+
+int rs_put_content_digest(resumable_exchange *ex)
+{
+  const rs_rd_hdr *h = &ex->content_digest;
+  rs_rd_algo algo = RS_RD_NONE;
+  uint8_t want[64];
+  const char *why = "Content-Digest too long";
+  if (!h->seen)
+    return 0;
+  if (h->too_long || rs_rd_parse(h->value, h->len, &algo, want, &why) != 0) {
+    rs_exchange_fail(ex, 400, why);
+    return 1;
+  }
+  /* Only listed algorithms we do not support: ignored (RFC 9530 section 2), unverified. */
+  rs_req_digest_start(&ex->rd, algo, want, ex->srv->hash_pool);
+  return 0;
+}
+
+int rs_put_digest_begin(resumable_exchange *ex)
+{
+  rs_keylock_entry *e = ex->entry;
+  int rc = e->info.held != e->synced ? rs_put_sync(ex) : RESUMABLE_OK;
+  if (rc != RESUMABLE_OK) {
+    rs_exchange_store_error(ex, "sync", rc);
+    return rc;
+  }
+  e->provisional = 1;
+  return RESUMABLE_OK;
 }
 
 /* The chunk's bytes are in (or the partial already held everything): judge and act. */
@@ -306,6 +354,8 @@ static void begin_chunk(resumable_exchange *ex)
     }
   } else {
     ex->expected = ex->req.cr.end - ex->req.cr.start + 1;
+    if (ex->rd.algo != RS_RD_NONE && rs_put_digest_begin(ex) != RESUMABLE_OK)
+      return; /* decided */
   }
   ex->phase = RS_PHASE_BODY;
 }
@@ -389,7 +439,9 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
       return;
     }
     rs_hash_pipe_update(&e->pipe, data, n);
-    if (e->provisional && ex->tus.ck_piped)
+    if (ex->rd.algo != RS_RD_NONE) /* in the same pass: the pool hashes both pipes */
+      rs_req_digest_update(&ex->rd, data, n);
+    else if (e->provisional && ex->tus.ck_piped)
       rs_hash_pipe_update(&ex->tus.ck_pipe, data, n);
     else if (e->provisional)
       rs_tus_checksum_update(&ex->tus.ck, data, n);
@@ -439,6 +491,7 @@ static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
     return;
   }
   rs_hash_pipe_update(&ex->stage_pipe, data, n);
+  rs_req_digest_update(&ex->rd, data, n); /* no-op without Content-Digest */
   ex->received += n;
   if (len > n) {
     ex->received += len - n;
@@ -499,6 +552,13 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
      * says whether it was whole, so it is never committed. */
     discard_staging(ex);
     rs_exchange_fail(ex, 400, "body ended before its end was announced");
+    return;
+  }
+  int whole = how == RESUMABLE_BODY_COMPLETE &&
+              (!ex->expected_known || ex->received == ex->expected);
+  if (ex->rd.algo != RS_RD_NONE && !rs_req_digest_matches(&ex->rd) && whole) {
+    discard_staging(ex); /* a corrupted body is never committed */
+    fail_content_digest(ex, 0);
     return;
   }
   rs_digest dg = RS_DIGEST_NONE;

@@ -10,6 +10,7 @@
 #include "key.h"
 #include "keylock.h"
 #include "reply.h"
+#include "req_digest.h"
 #include "resumable/server.h"
 #include "sha256.h"
 #include "tus_checksum.h"
@@ -135,6 +136,8 @@ struct resumable_exchange {
   int info_changed;        /* the partial's metadata changed without new bytes (a sync is due) */
   rs_dialect dialect;
   rs_tus_exchange tus;
+  rs_rd_hdr content_digest; /* RFC 9530 Content-Digest as received */
+  rs_req_digest rd;         /* ... being verified over this request's body (req_digest.h) */
 };
 
 /* One log line "<method> <key>: <text>" at `level` (no-op without a log callback). */
@@ -196,6 +199,17 @@ int rs_put_sync(resumable_exchange *ex);
 int rs_put_create(resumable_exchange *ex, resumable_partial_info *info);
 /* Verify-free commit of the full partial as the complete file with `digest`, then the 200. */
 void rs_put_commit(resumable_exchange *ex, const uint8_t digest[32]);
+/* Content-Digest of a LocalAI PUT (exchange_put.c): parse it once the request is judged
+ * without state; 0 to go on, 1 when the reply is decided (400 for a malformed field). */
+int rs_put_content_digest(resumable_exchange *ex);
+/* Before the body of a request whose Content-Digest is being verified (ex->rd active): sync the
+ * partial if needed and mark the bytes to come provisional, so that a mismatch, a short or a cut
+ * body rolls back to here (verify_request in exchange_put.c answers). Under e->mu, with the
+ * entry's partial open. RESUMABLE_OK, or a store error with the reply decided. Another dialect's
+ * executor (the IETF PATCH) calls rs_put_content_digest and this the same way. */
+int rs_put_digest_begin(resumable_exchange *ex);
+/* The status of a per-request digest mismatch in the LocalAI dialect (docs/protocol.md). */
+#define RS_CONTENT_DIGEST_MISMATCH 422
 /* The running digest of the entry's partial (its hash pipe drained first). */
 void rs_put_digest(resumable_exchange *ex, uint8_t digest[32]);
 

@@ -37,6 +37,11 @@ static void usage(FILE *out)
       "options:\n"
       "  --budget SECONDS      overall time budget, hashing included (default 3600; 1.5 ok)\n"
       "  --chunk-size BYTES    send PUTs of at most BYTES (default 0: the rest in one PUT)\n"
+      "  --chunk-digest        every chunk carries its own digest (LocalAI: Content-Digest,\n"
+      "                        tus: Upload-Checksum); one that arrives damaged is resent\n"
+      "                        alone. Default: when the server asks and --chunk-size is set;\n"
+      "                        PUTs are then at most 64M (16M without --chunk-size)\n"
+      "  --no-chunk-digest     never send per-chunk digests\n"
       "  --sha256 HEX          the file's SHA-256, when known: skips the hashing pass\n"
       "  --header 'K: V'       extra request header (repeatable)\n"
       "  --token TOKEN         send Authorization: Bearer TOKEN\n"
@@ -49,6 +54,7 @@ static void usage(FILE *out)
       "  --insecure, -k        do not verify the server's certificate (tests only)\n"
       "  --json                print one JSON object with the result on stdout: status,\n"
       "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
+      "                        chunk_resends (chunks resent after a damaged digest),\n"
       "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
       "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
       "                        protocol (\"localai\" or \"tus\"), upload_url (tus), message\n"
@@ -182,6 +188,8 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
     TRY(resumable_stager_set_time_budget_ms(s, a->budget_ms), "--budget");
   if (a->has_chunk)
     TRY(resumable_stager_set_chunk_size(s, a->chunk), "--chunk-size");
+  if (a->chunk_digest)
+    TRY(resumable_stager_set_chunk_digest(s, a->chunk_digest > 0 ? 1 : 0), "--chunk-digest");
   if (a->sha256)
     TRY(resumable_stager_set_sha256(s, a->sha256), "--sha256 (64 hex digits)");
   for (int i = 0; i < a->n_headers; i++)
@@ -249,12 +257,13 @@ static void print_json(const resumable_stager *s, int rc, double secs)
   if (rc != RESUMABLE_OK)
     snprintf(err, sizeof err, "\"%s\"", resumable_err_name(rc));
   printf("{\"status\": %d, \"sha256\": %s, \"size\": %" PRIu64 ", \"resumed_from\": %" PRIu64
-         ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"seconds\": %.3f"
+         ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"chunk_resends\": %u, \"seconds\": %.3f"
          ", \"already_there\": %s, \"hash_cached\": %s, \"held\": %" PRIu64
          ", \"error\": %s, \"protocol\": \"%s\", \"upload_url\": %s, \"message\": %s}\n",
          resumable_stager_http_status(s), sha, resumable_stager_size(s),
          resumable_stager_resumed_from(s), resumable_stager_wire_bytes(s),
-         resumable_stager_attempts(s), resumable_stager_restarts(s), secs,
+         resumable_stager_attempts(s), resumable_stager_restarts(s),
+         resumable_stager_chunk_resends(s), secs,
          resumable_stager_already_there(s) ? "true" : "false",
          resumable_stager_hash_cached(s) ? "true" : "false", resumable_stager_held(s), err,
          resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_TUS ? "tus" : "localai", url,

@@ -123,6 +123,10 @@ static int flag(upload_args *a, const char *name)
     a->no_url_store = 1;
   else if (strcmp(name, "cancel-remote") == 0)
     a->cancel_remote = 1;
+  else if (strcmp(name, "chunk-digest") == 0)
+    a->chunk_digest = 1;
+  else if (strcmp(name, "no-chunk-digest") == 0)
+    a->chunk_digest = -1;
   else
     return -1;
   return 0;

@@ -44,6 +44,7 @@ typedef struct upload_args {
   int no_url_store;
   unsigned parallel;    /* 0: not given */
   int cancel_remote;
+  int chunk_digest;     /* 0: not given (auto); 1: --chunk-digest; -1: --no-chunk-digest */
   const char *file;
   const char *url;
 } upload_args;

@@ -177,6 +177,21 @@ RESUMABLE_EXPORT int resumable_stager_set_jitter(resumable_stager *s, resumable_
  * relay's cap (see "Relays" above) can make PUTs smaller still. 0 .. 2^63-1. */
 RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes);
 
+/* Per-chunk integrity, so that a link that corrupts bytes costs one resent chunk, not a restart
+ * from 0. `mode` 1: always; 0: never; -1 (the default): when the server asks for it and a chunk
+ * size is set. LocalAI dialect: each PUT of a chunk carries `Content-Digest: sha-256=:<b64>:`
+ * (RFC 9530); the server asks with `Want-Content-Digest` on its HEAD answers; a `422` answer (the
+ * digest did not match, the server dropped those bytes) resends that chunk alone, counted by
+ * resumable_stager_chunk_resends. The chunk is read once into memory, hashed while it is read,
+ * and sent from there (and resent from there), while a helper thread reads and hashes the next
+ * one into a second buffer: two chunks are held, so with this on a PUT carries at most 64 MiB
+ * (16 MiB when no chunk size is set). A request cut on the way loses its
+ * bytes on the server (they cannot be verified), which bounds what a cut costs at one chunk.
+ * tus dialect: `Upload-Checksum` (the `checksum` extension, when the server offers it) is sent
+ * for 1 and -1 and not for 0. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (another value),
+ * RESUMABLE_E_STATE. */
+RESUMABLE_EXPORT int resumable_stager_set_chunk_digest(resumable_stager *s, int mode);
+
 /* The file's SHA-256 as 64 hex digits (either case), when the caller already knows it: the
  * hashing pass is skipped and this value is sent as X-Content-SHA256. A wrong value makes the
  * server refuse the final chunk (the upload then fails with RESUMABLE_E_HASH_MISMATCH after the
@@ -438,6 +453,11 @@ RESUMABLE_EXPORT unsigned resumable_stager_attempts(const resumable_stager *s);
 
 /* Restarts from byte 0 forced by the server (409, or 400 to the final chunk) in the last run. */
 RESUMABLE_EXPORT unsigned resumable_stager_restarts(const resumable_stager *s);
+
+/* Chunks the last run sent again because the server found their per-request digest wrong
+ * (LocalAI `422` to a Content-Digest, tus `460` to an Upload-Checksum that the server answered
+ * with the same offset): each is one chunk resent, not a restart. */
+RESUMABLE_EXPORT unsigned resumable_stager_chunk_resends(const resumable_stager *s);
 
 /* HTTP requests made by the last run (HEAD and PUT). */
 RESUMABLE_EXPORT unsigned resumable_stager_requests(const resumable_stager *s);

@@ -62,6 +62,7 @@ static void opts_defaults(rs_stager_opts *o)
   o->stall_secs = 30;
   o->connect_ms = 30000;
   o->hc_margin_ns = -1;
+  o->chunk_digest = -1;
 }
 
 /* Takes ownership of fd (closed on error). `path` may be NULL. */
@@ -191,6 +192,15 @@ int resumable_stager_set_chunk_size(resumable_stager *s, uint64_t bytes)
   if (bytes > (uint64_t)INT64_MAX)
     return RESUMABLE_E_INVALID_ARG;
   s->o.chunk_size = bytes;
+  return RESUMABLE_OK;
+}
+
+int resumable_stager_set_chunk_digest(resumable_stager *s, int mode)
+{
+  SETTER_GUARD(s);
+  if (mode < -1 || mode > 1)
+    return RESUMABLE_E_INVALID_ARG;
+  s->o.chunk_digest = mode;
   return RESUMABLE_OK;
 }
 
@@ -419,6 +429,11 @@ unsigned resumable_stager_attempts(const resumable_stager *s)
 unsigned resumable_stager_restarts(const resumable_stager *s)
 {
   return s ? s->r.restarts : 0;
+}
+
+unsigned resumable_stager_chunk_resends(const resumable_stager *s)
+{
+  return s ? s->r.chunk_resends : 0;
 }
 
 unsigned resumable_stager_requests(const resumable_stager *s)

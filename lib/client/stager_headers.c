@@ -100,6 +100,11 @@ static void header(rs_resp *r, const char *n, size_t nlen, const char *v, size_t
       r->has_content_sha = 1, memcpy(r->content_sha, d, 32);
   } else if (name_is(n, nlen, "Accept-Ranges")) {
     r->accept_ranges = lists_bytes(v, vlen);
+  } else if (name_is(n, nlen, "Want-Content-Digest")) {
+    /* "sha-256=<weight>", weight 0 meaning "not wanted" (RFC 9530 section 4) */
+    for (size_t i = 0; i + 8 <= vlen; i++)
+      if (memcmp(v + i, "sha-256=", 8) == 0 && (i == 0 || v[i - 1] == ' ' || v[i - 1] == ','))
+        r->want_digest = i + 8 < vlen && v[i + 8] >= '1' && v[i + 8] <= '9';
   }
 }
 

@@ -23,6 +23,7 @@ typedef struct rs_resp {
   int has_content_sha; /* X-Content-SHA256 */
   uint8_t content_sha[32];
   int accept_ranges;   /* Accept-Ranges lists "bytes" */
+  int want_digest;     /* Want-Content-Digest lists sha-256 (RFC 9530): send Content-Digest */
 } rs_resp;
 
 void rs_resp_reset(rs_resp *r);

@@ -30,6 +30,11 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
     want = (size_t)left;
   if (want == 0)
     return 0;
+  if (run->mem) { /* a digested chunk: read (and hashed) once, sent from memory */
+    memcpy(buf, run->mem + (run->body_pos - run->body_start), want);
+    run->body_pos += want;
+    return want;
+  }
   ssize_t n;
   do
     n = pread(run->s->fd, buf, want, (off_t)run->body_pos);
@@ -391,6 +396,7 @@ int rs_http_perform(rs_run *run, const rs_http_req *req)
   run->body_start = run->body_pos = req->start;
   run->req_sent = 0;
   run->body_end = req->end;
+  run->mem = req->mem;
   int body = req->method ? strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0
                          : !req->head;
   run->req_put = body;

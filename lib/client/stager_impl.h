@@ -2,6 +2,7 @@
 #ifndef RESUMABLE_STAGER_IMPL_H
 #define RESUMABLE_STAGER_IMPL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -55,6 +56,7 @@ typedef struct rs_stager_opts {
   char *url_store_dir;  /* NULL: no URL store */
   unsigned parallel;    /* connections, 1..16 */
   int cancel_remote;
+  int chunk_digest;     /* resumable_stager_set_chunk_digest: 1, 0, -1 (auto) */
 } rs_stager_opts;
 
 /* What one run reports through the getters. */
@@ -72,6 +74,7 @@ typedef struct rs_stager_result {
   unsigned attempts;
   unsigned restarts;
   unsigned requests;
+  unsigned chunk_resends; /* chunks resent after a per-request digest mismatch */
   int already_there;
   int hash_cached; /* the SHA-256 came from a cache, not from reading the file */
   char body[RS_STAGER_BODY_MAX + 1];
@@ -94,6 +97,15 @@ struct resumable_stager {
   rs_hc_key mem_key;
   uint8_t mem_sha[32];
 };
+
+/* A chunk of the file in memory with its SHA-256 (per-chunk digests, stager_digest.c). */
+typedef struct rs_dbuf {
+  uint8_t *data;
+  size_t cap;
+  uint64_t start, end; /* file bytes [start, end) */
+  int valid;
+  char b64[48];        /* their SHA-256 in base64 */
+} rs_dbuf;
 
 /* One run's working state (stager_run.c), shared with the libcurl request code (stager_http.c). */
 typedef struct rs_run {
@@ -132,6 +144,16 @@ typedef struct rs_run {
   char last_problem[320]; /* the last transient failure, for the timeout message */
   rs_tus_resp tresp;      /* the tus headers of the same response */
   int quiet;              /* no progress callback, no cancel (tus termination after a cancel) */
+  /* Per-chunk Content-Digest (stager_digest.c). */
+  int digest_on;          /* chunks carry Content-Digest */
+  const uint8_t *mem;     /* the body of the request in flight, from memory (or NULL: pread) */
+  const uint8_t *tus_mem; /* tus: the next request's body from memory (set around the call) */
+  rs_dbuf dcur;           /* the chunk being sent (or last sent) */
+  rs_dbuf dnext;          /* the next one, read ahead on a helper thread */
+  pthread_t ahead_thread;
+  int ahead_running;
+  uint64_t ahead_start, ahead_end;
+  int ahead_rc;
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
@@ -159,6 +181,7 @@ typedef struct rs_http_req {
   const char *url;          /* NULL: the stager's URL */
   struct curl_slist *extra; /* header lines sent after the caller's own (owned by the caller);
                                with `method` nothing else is added */
+  const uint8_t *mem;       /* the body's bytes in memory (end - start of them), or NULL */
 } rs_http_req;
 
 #define RS_HTTP_RESPONSE 1  /* a complete response: run->resp.status and headers */
@@ -185,6 +208,20 @@ int rs_run_wait(rs_run *run);
 int rs_tus_upload(rs_run *run);
 /* Free the tus options. */
 void rs_tus_opts_free(rs_stager_opts *o);
+
+/* Per-chunk digests (stager_digest.c). Most bytes one digested request carries, and the default
+ * when no chunk size is set. */
+#define RS_DIGEST_CHUNK_MAX ((uint64_t)64 << 20)
+#define RS_DIGEST_CHUNK_DEFAULT ((uint64_t)16 << 20)
+/* Have file bytes [start, end) in run->dcur.data, read once and hashed as they were read (a
+ * resend reuses them; the next chunk of the same size is read ahead on a helper thread while
+ * this one is sent), and append their Content-Digest line to *extra (the caller frees it).
+ * RESUMABLE_OK, RESUMABLE_E_NOMEM, RESUMABLE_E_FILE (message set). */
+int rs_digest_chunk(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
+/* The same for a tus PATCH: an `Upload-Checksum: sha256 <base64>` line. */
+int rs_digest_chunk_tus(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
+/* Stop the read-ahead and free the run's chunk buffers. */
+void rs_digest_free(rs_run *run);
 
 /* Set the run's message (s->r.msg), printf-style. */
 void rs_run_msg(rs_run *run, const char *fmt, ...)

@@ -1,6 +1,7 @@
 /* resumable_stager_run: hash, probe, send, and on failure wait, re-probe and continue, as
  * PROTOCOL.md "Client (stager) behaviour" says. Decisions come from stager_decide.c; requests
  * from stager_http.c. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #define STEP_BACKOFF 5    /* wait, then probe again, in the same attempt */
 #define STEP_SETTLE 6     /* probe again shortly, in the same attempt: a cut is settling */
 #define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
+#define MAX_DIGEST_FAILS 8 /* 422s (Content-Digest mismatches) in a row before giving up */
 #define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
 
 /* Where the upload stands within a run. */
@@ -37,6 +39,7 @@ typedef struct rs_cursor {
   uint64_t conn_body; /* body bytes delivered on the connection kept alive (a relay counts) */
   int cut_pending;    /* the last PUT was cut: the next probes say how much got through */
   rs_settle settle;   /* that PUT, and the probes since */
+  unsigned digest_fails; /* 422s to digested chunks in a row */
 } rs_cursor;
 
 void rs_run_msg(rs_run *run, const char *fmt, ...)
@@ -333,6 +336,9 @@ static int probe(rs_run *run, rs_cursor *cur)
   cur->need_probe = 0;
   if (next != RS_PROBE_SEND)
     cur->cut_pending = 0;
+  /* Per-chunk digests: asked for, or offered by the server while chunks are bounded anyway. */
+  int mode = s->o.chunk_digest;
+  run->digest_on = mode == 1 || (mode == -1 && run->resp.want_digest && s->o.chunk_size);
   switch (next) {
   case RS_PROBE_SEND:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: sending from byte %" PRIu64, st, off);
@@ -376,6 +382,8 @@ static void plan_put(const rs_run *run, const rs_cursor *cur, rs_http_req *req)
   } else {
     req->start = cur->offset;
     uint64_t chunk = run->s->o.chunk_size;
+    if (run->digest_on && (!chunk || chunk > RS_DIGEST_CHUNK_MAX)) /* held in memory */
+      chunk = chunk ? RS_DIGEST_CHUNK_MAX : RS_DIGEST_CHUNK_DEFAULT;
     uint64_t limit = rs_put_limit(&run->cap, &req->fresh);
     if (limit && (!chunk || limit < chunk))
       chunk = limit;
@@ -504,6 +512,30 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   return RESUMABLE_E_PROTOCOL;
 }
 
+/* 422 to a chunk that carried Content-Digest: the server dropped exactly those bytes (they
+ * arrived damaged) and kept its offset. Send the chunk again, from memory. */
+static int on_digest_mismatch(rs_run *run, rs_cursor *cur, const rs_http_req *req)
+{
+  char t[200];
+  if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
+    return RESUMABLE_E_FILE;
+  if (++cur->digest_fails > MAX_DIGEST_FAILS) {
+    rs_run_msg(run, "the server found bytes %" PRIu64 "-%" PRIu64 " damaged (422) %u times in "
+               "a row: %s", req->start, req->end - 1, cur->digest_fails,
+               server_text(run, t, sizeof t));
+    return RESUMABLE_E_HASH_MISMATCH;
+  }
+  uint64_t off = req->start;
+  if (rs_resp_held(&run->resp, &off) != 0 || off > run->size)
+    off = req->start;
+  run->s->r.chunk_resends++;
+  rs_run_log(run, RESUMABLE_LOG_WARN,
+             "PUT 422: bytes %" PRIu64 "-%" PRIu64 " arrived damaged (Content-Digest); "
+             "sending them again from byte %" PRIu64, req->start, req->end - 1, off);
+  cur->offset = run->s->r.held = off;
+  return STEP_NEXT;
+}
+
 static int put(rs_run *run, rs_cursor *cur)
 {
   resumable_stager *s = run->s;
@@ -515,12 +547,27 @@ static int put(rs_run *run, rs_cursor *cur)
     s->r.resumed_from = req.force_expect ? run->size : req.start;
     s->r.resumed_set = 1;
   }
+  struct curl_slist *extra = NULL;
+  int digested = run->digest_on && !req.whole && !req.force_expect && req.end > req.start;
+  if (digested) {
+    int drc = rs_digest_chunk(run, req.start, req.end, &extra);
+    if (drc != RESUMABLE_OK)
+      return drc;
+    req.extra = extra;
+    req.mem = run->dcur.data;
+  }
   run->phase = RESUMABLE_PHASE_SENDING;
   int rc = rs_http_perform(run, &req);
+  curl_slist_free_all(extra);
   if (run->new_conn)
     cur->conn_body = 0;
   if (rc < 0)
     return rc;
+  if (digested && rc == RS_HTTP_RESPONSE) {
+    if (run->resp.status == 422)
+      return on_digest_mismatch(run, cur, &req);
+    cur->digest_fails = 0;
+  }
   if (rc == RS_HTTP_TRANSIENT) {
     cur->need_probe = 1;
     if (!run->cut || cur->whole || req.force_expect)
@@ -659,6 +706,7 @@ int resumable_stager_run(resumable_stager *s)
     if (!s->r.resumed_set)
       s->r.resumed_from = run.size;
   }
+  rs_digest_free(&run);
   describe_end(&run, rc);
   s->r.error = rc;
   rs_run_log(&run, rc ? RESUMABLE_LOG_ERROR : RESUMABLE_LOG_INFO, "%s", s->r.msg);

@@ -63,7 +63,8 @@ int rs_tus_request(rs_run *run, const char *method, const char *url, struct curl
     curl_slist_free_all(h);
     return RESUMABLE_E_NOMEM;
   }
-  rs_http_req req = {.method = method, .url = url, .extra = h, .start = start, .end = end};
+  rs_http_req req = {.method = method, .url = url, .extra = h, .start = start, .end = end,
+                     .mem = run->tus_mem};
   int rc = rs_http_perform(run, &req);
   curl_slist_free_all(h);
   return rc;
@@ -393,6 +394,7 @@ static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_
     return advance(run, cur, run->s->r.held);
   case RS_TUSS_RESEND:
     if (++cur->resends <= 1) { /* the request alone, once, at once */
+      run->s->r.chunk_resends++;
       rs_run_log(run, RESUMABLE_LOG_WARN, "460: the server found the request corrupted; "
                                           "sending it again");
       return STEP_NEXT;
@@ -429,7 +431,10 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   resumable_stager *s = run->s;
   int create = cur->url[0] == '\0';
   int with_body = !create || ((srv->ext & RS_TUSX_WITH_UPLOAD) && !cur->create_lost);
-  rs_tus_algo algo = rs_tus_pick_algo(srv);
+  rs_tus_algo algo = s->o.chunk_digest == 0 ? RS_TUS_ALGO_NONE : rs_tus_pick_algo(srv);
+  /* Asked for per-chunk digests, with sha256: the chunk is read once, hashed as it is read and
+   * sent from memory (stager_digest.c) instead of hashed ahead on a helper thread. */
+  int in_mem = s->o.chunk_digest == 1 && algo == RS_TUS_ALGO_SHA256;
   uint64_t start = create ? 0 : cur->offset;
   uint64_t end = with_body ? plan_end(run, start, algo) : start;
   if (create && end - start > CREATE_BODY_MAX)
@@ -446,7 +451,10 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   if (rc == RESUMABLE_OK && (end > start || !create) &&
       add(&h, "Content-Type: " RS_TUS_CONTENT_TYPE))
     rc = RESUMABLE_E_NOMEM;
-  if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
+  if (rc == RESUMABLE_OK && end > start && in_mem) {
+    rc = rs_digest_chunk_tus(run, start, end, &h);
+    run->tus_mem = run->dcur.data;
+  } else if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
     rc = take_checksum(run, &cur->job, algo, start, end, &h);
     uint64_t next_end = plan_end(run, end, algo);
     if (rc == RESUMABLE_OK && next_end > end)
@@ -460,6 +468,7 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
     run->phase = RESUMABLE_PHASE_SENDING;
     rc = rs_tus_request(run, create ? "POST" : "PATCH", create ? NULL : cur->url, h, start, end);
   }
+  run->tus_mem = NULL;
   curl_slist_free_all(h);
   if (rc < 0)
     return rc;

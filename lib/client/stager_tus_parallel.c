@@ -581,7 +581,7 @@ static void setup(par *pa, rs_run *run, const rs_tus_server *srv)
   memset(pa, 0, sizeof(*pa));
   pa->run = run;
   pa->srv = srv;
-  pa->algo = rs_tus_pick_algo(srv);
+  pa->algo = run->s->o.chunk_digest == 0 ? RS_TUS_ALGO_NONE : rs_tus_pick_algo(srv);
   pa->n = run->s->o.parallel > MAX_PARTS ? MAX_PARTS : run->s->o.parallel;
   uint64_t each = run->size / pa->n;
   for (unsigned i = 0; i < pa->n; i++) {

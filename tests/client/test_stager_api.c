@@ -121,6 +121,11 @@ static void setters_reject_out_of_range_values(void **state)
   assert_int_equal(resumable_stager_set_jitter(s, RESUMABLE_JITTER_FULL), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_size(s, UINT64_MAX), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_stager_set_chunk_size(s, 0), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(s, 2), RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(resumable_stager_set_chunk_digest(s, -2), RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(resumable_stager_set_chunk_digest(s, 1), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(s, -1), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_chunk_resends(NULL), 0);
   assert_int_equal(resumable_stager_set_stall(s, 1, 0), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_stager_set_stall(s, 0, 0), RESUMABLE_OK); /* disabled */
   assert_int_equal(resumable_stager_set_connect_timeout_ms(s, 0), RESUMABLE_E_INVALID_ARG);

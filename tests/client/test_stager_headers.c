@@ -127,6 +127,27 @@ static void headers_accept_ranges_finds_bytes_in_a_list(void **state)
   assert_true(r.accept_ranges);
 }
 
+/* RFC 9530: the server asks for Content-Digest with a non-zero sha-256 weight. */
+static void headers_want_content_digest_needs_sha256_weight(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *v;
+    int want;
+  } cases[] = {{"sha-256=10, sha-512=3", 1}, {"sha-512=3,sha-256=1", 1}, {"sha-256=0", 0},
+               {"sha-512=5", 0},             {"xsha-256=5", 0},          {"sha-256=", 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rs_resp r;
+    char line[96];
+    rs_resp_reset(&r);
+    feed(&r, "HTTP/1.1 200 OK\r\n");
+    snprintf(line, sizeof line, "want-content-digest: %s\r\n", cases[i].v);
+    feed(&r, line);
+    if (r.want_digest != cases[i].want)
+      fail_msg("Want-Content-Digest: %s", cases[i].v);
+  }
+}
+
 static void headers_retry_after_seconds_and_date(void **state)
 {
   (void)state;
@@ -178,6 +199,7 @@ int main(void)
       cmocka_unit_test(headers_file_size_wins_over_range),
       cmocka_unit_test(headers_malformed_values_count_as_absent),
       cmocka_unit_test(headers_accept_ranges_finds_bytes_in_a_list),
+      cmocka_unit_test(headers_want_content_digest_needs_sha256_weight),
       cmocka_unit_test(headers_retry_after_seconds_and_date),
       cmocka_unit_test(headers_survive_lines_without_colon_or_crlf),
       cmocka_unit_test(headers_bad_status_line_gives_status_zero),

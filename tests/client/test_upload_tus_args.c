@@ -53,6 +53,15 @@ static void metadata_parallel_and_flags(void **state)
   assert_string_equal(a.metadata[1], "empty=");
   assert_int_equal(a.parallel, 4);
   assert_true(a.no_url_store && a.cancel_remote);
+  assert_int_equal(a.chunk_digest, 0); /* not given: the library's default (auto) */
+  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--chunk-digest", "f", "http://h/x",
+                                                        NULL}),
+                   0);
+  assert_int_equal(a.chunk_digest, 1);
+  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--no-chunk-digest", "f",
+                                                        "http://h/x", NULL}),
+                   0);
+  assert_int_equal(a.chunk_digest, -1);
   static const char *const bad[][2] = {{"--metadata", "novalue"}, {"--metadata", "=v"},
                                        {"--parallel", "0"},        {"--parallel", "17"},
                                        {"--parallel", "2k"}};

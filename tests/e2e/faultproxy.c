@@ -29,6 +29,11 @@ struct fp_conn {
   struct fp_dir up, down;
   double tokens, last; /* this connection's own token bucket (fp_set_conn_rate) */
   uint64_t up_bytes; /* upstream bytes forwarded on this connection */
+  /* fp_set_flip: the upstream stream's HTTP/1.1 framing (Content-Length bodies only) */
+  char hbuf[8192];    /* the request header block so far (its start, when longer) */
+  size_t hlen;
+  uint64_t body_left; /* body bytes of the current request still to come (0: in headers) */
+  uint64_t flip_left; /* flip the byte when body_left reaches this (0: no flip pending) */
 };
 
 struct fp_proxy {
@@ -50,6 +55,8 @@ struct fp_proxy {
   int quit;
   uint64_t up_total;
   unsigned accepted, cuts;
+  unsigned flip_every, flip_phase; /* fp_set_flip */
+  unsigned bodies, flips;
   /* Owned by the proxy thread. */
   struct fp_conn **conns;
   size_t nconns, cap;
@@ -155,6 +162,54 @@ static int fp_fill(struct fp_dir *d, int src) {
     d->off = 0;
   }
   return 0;
+}
+
+/* The Content-Length of a request header block, 0 when absent (or malformed). */
+static uint64_t fp_content_length(const char *h, size_t n) {
+  static const char name[] = "\ncontent-length:";
+  size_t k = sizeof name - 1;
+  for (size_t i = 0; i + k <= n; i++) {
+    size_t j = 0;
+    while (j < k && (h[i + j] | (name[j] >= 'a' ? 0x20 : 0)) == name[j]) j++;
+    if (j < k) continue;
+    uint64_t v = 0;
+    for (i += k; i < n && h[i] == ' '; i++)
+      ;
+    for (; i < n && h[i] >= '0' && h[i] <= '9'; i++) v = v * 10 + (uint64_t)(h[i] - '0');
+    return v;
+  }
+  return 0;
+}
+
+/* fp_set_flip: follow the requests in the `n` upstream bytes just read into buf, and flip one
+ * byte in the middle of every flip_every-th request body (counted across connections). */
+static void fp_scan_up(fp_proxy *p, struct fp_conn *c, char *buf, size_t n) {
+  for (size_t i = 0; i < n;) {
+    if (c->body_left > 0) {
+      uint64_t take = n - i < c->body_left ? n - i : c->body_left;
+      if (c->flip_left > 0 && c->body_left - take < c->flip_left) {
+        buf[i + (size_t)(c->body_left - c->flip_left)] ^= 0x5a;
+        c->flip_left = 0;
+      }
+      c->body_left -= take;
+      i += (size_t)take;
+      continue;
+    }
+    char ch = buf[i++];
+    if (c->hlen < sizeof c->hbuf) c->hbuf[c->hlen++] = ch;
+    size_t m = c->hlen;
+    if (m < 4 || memcmp(c->hbuf + m - 4, "\r\n\r\n", 4) != 0) continue;
+    c->body_left = fp_content_length(c->hbuf, m);
+    c->hlen = 0;
+    if (c->body_left == 0) continue;
+    pthread_mutex_lock(&p->mu);
+    p->bodies++;
+    if (p->flip_every && p->bodies % p->flip_every == p->flip_phase) {
+      c->flip_left = c->body_left / 2 + 1;
+      p->flips++;
+    }
+    pthread_mutex_unlock(&p->mu);
+  }
 }
 
 /* Write up to `limit` buffered bytes. Returns bytes written, or -1 on a socket error. */
@@ -269,6 +324,10 @@ static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, 
   fp_shut_if_done(&c->down, c->cfd);
   if ((crev & (POLLIN | POLLHUP | POLLERR)) && c->up.len == 0 && !c->up.eof) {
     if (fp_fill(&c->up, c->cfd) != 0) return 1;
+    pthread_mutex_lock(&p->mu);
+    int flipping = p->flip_every != 0;
+    pthread_mutex_unlock(&p->mu);
+    if (flipping && c->up.len > 0) fp_scan_up(p, c, c->up.buf, c->up.len);
   }
   if (c->up.shut) {
     c->up.len = c->up.off = 0; /* the server stopped listening: drop what the client sends */
@@ -448,6 +507,14 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count) {
   fp_wake(p);
 }
 
+void fp_set_flip(fp_proxy *p, unsigned every, unsigned phase) {
+  pthread_mutex_lock(&p->mu);
+  p->flip_every = every;
+  p->flip_phase = every ? phase % every : 0;
+  pthread_mutex_unlock(&p->mu);
+  fp_wake(p);
+}
+
 void fp_set_conn_rate(fp_proxy *p, uint64_t bytes_per_sec) {
   pthread_mutex_lock(&p->mu);
   p->conn_rate = bytes_per_sec;
@@ -496,6 +563,8 @@ void fp_set_stall_after(fp_proxy *p, uint64_t n) {
 FP_GETTER(uint64_t, fp_upstream_bytes, p->up_total)
 FP_GETTER(unsigned, fp_accepted, p->accepted)
 FP_GETTER(unsigned, fp_cuts, p->cuts)
+FP_GETTER(unsigned, fp_flips, p->flips)
+FP_GETTER(unsigned, fp_bodies, p->bodies)
 FP_GETTER(int, fp_stalled, p->stall)
 
 /* Wait on the condition variable until `reached(p, arg)` or the deadline. */

@@ -40,6 +40,14 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count);
  * Independent of fp_set_cut, which counts bytes across connections. */
 void fp_set_conn_cap(fp_proxy *p, uint64_t n);
 
+/* Corrupt requests: the upstream stream is followed as HTTP/1.1 requests (bodies framed by
+ * Content-Length; chunked bodies are not followed, so set this only for clients that send
+ * Content-Length), request bodies are numbered 1, 2, ... across connections, and one byte in the
+ * middle of every body whose number is `phase` modulo `every` is flipped. every 0 disarms.
+ * Arm it before the traffic to follow starts (a connection already inside a body is misread).
+ * Counted in fp_flips (flipped) and fp_bodies (seen). */
+void fp_set_flip(fp_proxy *p, unsigned every, unsigned phase);
+
 /* Limit upstream forwarding to `bytes_per_sec` (0: unlimited), shared by all connections. */
 void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec);
 
@@ -59,6 +67,8 @@ void fp_set_stall_after(fp_proxy *p, uint64_t n);
 uint64_t fp_upstream_bytes(fp_proxy *p);
 unsigned fp_accepted(fp_proxy *p);
 unsigned fp_cuts(fp_proxy *p);
+unsigned fp_flips(fp_proxy *p);
+unsigned fp_bodies(fp_proxy *p);
 int fp_stalled(fp_proxy *p);
 
 /* Block until the counter reaches at least `n`, or `timeout_ms` passes.

@@ -49,6 +49,7 @@ typedef struct request {
   int sent_good_hash;
   int sent_hash;    /* a well-formed X-Content-SHA256 (right or wrong), in `sha` */
   uint8_t sha[32];
+  int digest;       /* Content-Digest: 0 none, 1 of the bytes sent, 2 wrong, 3 malformed */
 } request;
 
 typedef struct fuzz_ctx {

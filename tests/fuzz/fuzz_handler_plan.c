@@ -7,6 +7,7 @@
 
 #include "fuzz_handler.h"
 #include "resumable/error.h"
+#include "tus_header.h" /* rs_base64_encode */
 
 /* Input format, one byte each unless said:
  *   config: bit0 token required, bit1 maximum size MAX_SIZE, bit2 prefix "/files/" instead of
@@ -26,7 +27,8 @@
  *                 query, 6 a length byte and raw bytes, 7 one more byte: index into odd_ranges)
  *     hash mode (% 6: none, right, right in upper case, wrong, malformed, empty)
  *     length mode (% 6: right, absent, chunked, one more, one less, garbage)
- *     body mode (% 4: exact, short, long, empty) and one byte: how much shorter/longer
+ *     body mode (% 4: exact, short, long, empty) and one byte: bits 0-2 how much shorter/longer,
+ *           bits 3-4 a Content-Digest (none, of the bytes sent, wrong, malformed)
  *     piece size (1 + b % 97); end (bit0: dropped) */
 
 static const char *const key_pool[] = {
@@ -87,6 +89,25 @@ static void content_sha(uint8_t seed, uint64_t total, uint8_t out[32])
   }
   FUZZ_CHECK(mbedtls_sha256_finish_ret(&c, out) == 0);
   mbedtls_sha256_free(&c);
+}
+
+/* "sha-256=:<base64>:" of content bytes [off, off + len), or of other bytes when `wrong`. */
+static void content_digest(uint8_t seed, uint64_t off, size_t len, int wrong, char *v, size_t cap)
+{
+  mbedtls_sha256_context c;
+  uint8_t d[32], b;
+  char b64[48];
+  mbedtls_sha256_init(&c);
+  FUZZ_CHECK(mbedtls_sha256_starts_ret(&c, 0) == 0);
+  for (size_t i = 0; i < len; i++) {
+    b = content_byte(seed, off + i);
+    FUZZ_CHECK(mbedtls_sha256_update_ret(&c, &b, 1) == 0);
+  }
+  FUZZ_CHECK(mbedtls_sha256_finish_ret(&c, d) == 0);
+  mbedtls_sha256_free(&c);
+  d[0] ^= (uint8_t)(wrong != 0);
+  FUZZ_CHECK(rs_base64_encode(d, 32, b64, sizeof b64) > 0);
+  snprintf(v, cap, "sha-256=:%s:", b64);
 }
 
 void hex_of(const uint8_t d[32], char out[65], int upper)
@@ -201,6 +222,13 @@ static void plan_headers(reader *r, request *q, uint8_t flags)
     add_header(q, "Transfer-Encoding", "chunked");
   } else if (length == 5) {
     add_header(q, "Content-Length", "12a");
+  }
+  q->digest = (by >> 3) % 4;
+  if (q->digest == 1 || q->digest == 2) {
+    content_digest(q->seed, q->offset, q->body_len, q->digest == 2, v, sizeof v);
+    add_header(q, "Content-Digest", v);
+  } else if (q->digest == 3) {
+    add_header(q, "Content-Digest", "sha-256=:AAAA:");
   }
   if (flags & 0x10)
     add_header(q, "Expect", "100-continue");

@@ -1,0 +1,164 @@
+/* Per-chunk digests end to end: the real stager and the real server through a proxy that
+ * flips a byte in one request body in 20. With digests only the damaged chunks are sent again
+ * (LocalAI: Content-Digest and 422; tus: Upload-Checksum and 460), nothing restarts, the stored
+ * file is right and the wire carries less than 1.1 times the file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "e2e_util.h"
+#include "faultproxy.h"
+
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024ULL)
+#define FILE_SIZE (4 * MIB)
+#define CHUNK (64 * KIB)
+
+struct fx {
+  char *dir, root[512], store[512];
+  e2e_server srv;
+  fp_proxy *proxy;
+};
+
+static int setup(void **state) {
+  struct fx *f = calloc(1, sizeof *f);
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  snprintf(f->root, sizeof f->root, "%s/root", f->dir);
+  snprintf(f->store, sizeof f->store, "%s/state", f->dir);
+  if (mkdir(f->root, 0700) != 0) return -1;
+  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0) return -1;
+  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0) return -1;
+  fp_set_flip(f->proxy, 20, 10); /* bodies 10, 30, 50, ...: never two in a row */
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fx *f = *state;
+  fp_stop(f->proxy);
+  e2e_server_stop(&f->srv);
+  e2e_rmtree(f->dir);
+  free(f->dir);
+  free(f);
+  return 0;
+}
+
+static char *make_file(struct fx *f, const char *name, uint32_t seed, char sha[65]) {
+  char *p = e2e_make_file(f->dir, name, FILE_SIZE, seed);
+  assert_non_null(p);
+  assert_int_equal(e2e_sha256_file(p, sha), 0);
+  return p;
+}
+
+static void check_stored(struct fx *f, const char *key, const char *sha) {
+  char path[700], got[65];
+  snprintf(path, sizeof path, "%s/%s", f->root, key);
+  assert_int_equal(e2e_sha256_file(path, got), 0);
+  assert_string_equal(got, sha);
+}
+
+/* Only the damaged chunks went again, and the wire stayed under 1.1x the file. */
+static void check_resends(struct fx *f, resumable_stager *st) {
+  unsigned flips = fp_flips(f->proxy);
+  print_message("# %u of %u bodies flipped, %u chunks resent, %llu wire bytes for %llu\n", flips,
+                fp_bodies(f->proxy), resumable_stager_chunk_resends(st),
+                (unsigned long long)resumable_stager_wire_bytes(st),
+                (unsigned long long)FILE_SIZE);
+  assert_true(flips >= 2);
+  assert_int_equal(resumable_stager_chunk_resends(st), flips);
+  assert_int_equal(resumable_stager_restarts(st), 0);
+  assert_true(resumable_stager_wire_bytes(st) < FILE_SIZE + FILE_SIZE / 10);
+}
+
+static void localai_resends_only_damaged_chunks(void **state) {
+  struct fx *f = *state;
+  char sha[65], url[256];
+  char *path = make_file(f, "l.bin", 1, sha);
+  e2e_url(url, sizeof url, fp_port(f->proxy), "l.bin");
+  resumable_stager *st = e2e_stager(url, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  check_stored(f, "l.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+/* The default: the server asks (Want-Content-Digest) and a chunk size is set. */
+static void localai_digests_when_the_server_asks(void **state) {
+  struct fx *f = *state;
+  char sha[65], url[256];
+  char *path = make_file(f, "a.bin", 2, sha);
+  e2e_url(url, sizeof url, fp_port(f->proxy), "a.bin");
+  resumable_stager *st = e2e_stager(url, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  check_stored(f, "a.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+/* Without digests a damaged chunk is only caught by the whole-file hash: a restart from 0. */
+static void localai_without_digests_restarts(void **state) {
+  struct fx *f = *state;
+  char sha[65], url[256];
+  char *path = make_file(f, "n.bin", 3, sha);
+  e2e_url(url, sizeof url, fp_port(f->proxy), "n.bin");
+  resumable_stager *st = e2e_stager(url, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, 1 * MIB), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 0), RESUMABLE_OK);
+  fp_set_flip(f->proxy, 20, 2); /* the second body only, once */
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  assert_int_equal(fp_flips(f->proxy), 1);
+  assert_int_equal(resumable_stager_restarts(st), 1);
+  assert_int_equal(resumable_stager_chunk_resends(st), 0);
+  assert_true(resumable_stager_wire_bytes(st) >= FILE_SIZE + 1 * MIB);
+  check_stored(f, "n.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+static void tus_resends_only_damaged_chunks(void **state) {
+  struct fx *f = *state;
+  char sha[65], endpoint[256];
+  char *path = make_file(f, "t.bin", 4, sha);
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/",
+           (unsigned)fp_port(f->proxy));
+  resumable_stager *st = e2e_stager(endpoint, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_add_metadata(st, "filename", "t.bin"), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  check_stored(f, "t.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(localai_resends_only_damaged_chunks, setup, teardown),
+      cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, teardown),
+      cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, teardown),
+      cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
