@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "test_fs.h"
 #include "faultproxy.h"
 
 #define KIB 1024ULL
@@ -44,7 +45,7 @@ static int teardown(void **state) {
   struct fx *f = *state;
   fp_stop(f->proxy);
   e2e_server_stop(&f->srv);
-  e2e_rmtree(f->dir);
+  (void)test_remove_tree(f->dir);
   free(f->dir);
   free(f);
   return 0;
