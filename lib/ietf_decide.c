@@ -74,9 +74,12 @@ int rs_ietf_map(const rs_ietf_request *ir, rs_tus_request *t)
     t->hash = RS_FIELD_OK; /* the caller copied the digest into t->sha256 */
   int inconsistent = 0;
   uint64_t start = t->op == RS_TUS_OP_POST ? 0 : t->offset_value;
-  if (ir->complete == RS_FIELD_OK && ir->complete_value && t->body == RS_FIELD_OK &&
+  /* without Content-Length or chunked framing an HTTP/1.1 request has no content */
+  int body_known = t->body == RS_FIELD_OK || (t->body == RS_FIELD_ABSENT && !t->chunked);
+  uint64_t body_len = t->body == RS_FIELD_OK ? t->body_length : 0;
+  if (ir->complete == RS_FIELD_OK && ir->complete_value && body_known &&
       (t->op == RS_TUS_OP_POST || t->offset == RS_FIELD_OK)) {
-    uint64_t implied = start + t->body_length; /* both < 2^63 */
+    uint64_t implied = start + body_len; /* both < 2^63 */
     if (t->length == RS_FIELD_OK && t->length_value != implied)
       inconsistent = 1;
     t->length = RS_FIELD_OK;
