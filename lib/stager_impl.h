@@ -132,6 +132,7 @@ typedef struct rs_run {
   char last_problem[320]; /* the last transient failure, for the timeout message */
   rs_tus_resp tresp;      /* the tus headers of the same response */
   int quiet;              /* no progress callback, no cancel (tus termination after a cancel) */
+  int ietf;               /* the tus machinery speaks the IETF draft (stager_ietf.c) */
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
