@@ -149,8 +149,8 @@ wait_port() {
   return 1
 }
 
-serve_has() { "$SERVE" --help 2>&1 | grep -q -- "$1"; }
-upload_has() { "$UPLOAD" --help 2>&1 | grep -q -- "$1"; }
+serve_has() { "$SERVE" --help 2>&1 | grep -- "$1" >/dev/null; } # no -q: an early exit is SIGPIPE under pipefail
+upload_has() { "$UPLOAD" --help 2>&1 | grep -- "$1" >/dev/null; }
 
 # Starts resumable-serve on a fresh root: sets SRV_PID, SRV_PORT, SRV_URL (the files prefix).
 SRV_N=0
