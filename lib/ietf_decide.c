@@ -1,5 +1,5 @@
-/* The draft dialect as a function (ietf_decide.h). Order: authentication, OPTIONS, interop
- * version (400), the draft's own header rules, then the stored state (offset 409, lengths,
+/* The draft dialect as a function (ietf_decide.h). Order: authentication, interop version
+ * (400), OPTIONS, the draft's own header rules, then the stored state (offset 409, lengths,
  * a completed upload) and last the tus core for what both dialects share. */
 #include "ietf_decide.h"
 
@@ -143,11 +143,11 @@ static int headers_bad(const rs_ietf_request *ir, const rs_tus_request *t, rs_de
 static int patch_state(const rs_ietf_request *ir, const rs_tus_request *t, const rs_stored *st,
                        rs_decision *d)
 {
-  if (!st->partial && st->complete) {
-    if (has_body(t) || (t->length == RS_FIELD_OK && t->length_value != st->size))
-      problem(d, 400, RS_IETF_PROBLEM_INCONSISTENT_LENGTH, st->size);
-    else if (t->offset_value != st->size)
+  if (!st->partial && st->complete) { /* the offset first, as for a partial */
+    if (t->offset_value != st->size)
       problem(d, 409, RS_IETF_PROBLEM_MISMATCHING_OFFSET, st->size);
+    else if (has_body(t) || (t->length == RS_FIELD_OK && t->length_value != st->size))
+      problem(d, 400, RS_IETF_PROBLEM_INCONSISTENT_LENGTH, st->size);
     else
       problem(d, 400, RS_IETF_PROBLEM_COMPLETED_UPLOAD, st->size);
     return 1;
@@ -184,12 +184,16 @@ void rs_ietf_decide(const rs_ietf_request *ir, const rs_tus_request *t, const rs
                     rs_decision *d)
 {
   memset(d, 0, sizeof(*d));
-  if (!t->auth_ok || t->op == RS_TUS_OP_OPTIONS) {
-    rs_tus_decide(t, st, d);
+  if (!t->auth_ok) {
+    rs_tus_decide(t, st, d); /* 401 */
     return;
   }
   if (ir->version != RS_FIELD_OK) {
     fail(d, 400, "unsupported Upload-Draft-Interop-Version (6 and 8 are spoken)");
+    return;
+  }
+  if (t->op == RS_TUS_OP_OPTIONS) {
+    rs_tus_decide(t, st, d); /* the limits */
     return;
   }
   /* method, URL, key and repeated headers first, as tus judges them */
