@@ -121,8 +121,11 @@ static void one_request_resumes_through_cuts_at_a_key(void **state)
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   assert_int_equal(fp_cuts(f->proxy), 2);
   print_message("# wire bytes %llu\n", (unsigned long long)resumable_stager_wire_bytes(st));
-  /* each cut costs at most what was in flight on the cut connection */
-  assert_true(resumable_stager_wire_bytes(st) < 8 * MIB + 2 * 3 * MIB);
+  /* no new upload: each cut costs at most the bytes in flight of its request (socket buffers
+   * on a loaded machine can hold megabytes, so the bound is the request, not the cut point) */
+  assert_int_equal(resumable_stager_restarts(st), 0);
+  assert_true(resumable_stager_attempts(st) >= 3);
+  assert_true(resumable_stager_wire_bytes(st) < 8 * MIB + 2 * 8 * MIB);
   check_stored(f, "dir/one.bin", sha);
   resumable_stager_free(st);
   free(path);
