@@ -53,6 +53,8 @@ void check_state(fuzz_ctx *c, int full)
 
 void snapshot(fuzz_ctx *c, key_state *out)
 {
+  /* keys learnt later (a draft creation at the prefix) held nothing before: zeros */
+  memset(out, 0, MAX_KEYS * sizeof *out);
   for (size_t i = 0; i < c->nkeys; i++) {
     resumable_partial_info p;
     resumable_complete_info ci;
