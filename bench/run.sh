@@ -775,11 +775,11 @@ start_tus_server() { # sets TS_PID TS_PORT TS_DIR
   PIDS+=("$TS_PID")
   TS_PORT=$(wait_port_any "$TS_DIR/out") || { log "@tus/server did not start: $(tail -2 "$TS_DIR/err")"; return 1; }
 }
-tus_js_wall() { # KEY ENDPOINT NAME SERVER_PID: one tus-js-client upload of $FILE, as MB/s
+tus_js_wall() { # KEY ENDPOINT NAME SERVER_PID [ARGS...]: one tus-js-client upload of $FILE, as MB/s
   local t before
   settle_warm
   before=$(cpu_s "$4")
-  t=$(wall "$NODE_BIN" "$PEERS/tus_js_upload.mjs" "$2" "$FILE" --name "$3")
+  t=$(wall "$NODE_BIN" "$PEERS/tus_js_upload.mjs" "$2" "$FILE" --name "$3" "${@:5}")
   if [ -n "$t" ]; then
     add "$1" "$(mbps "$SIZE" "$t")"
     cpu_delta "$1_cpu" "$4" "$before" # the server's CPU for the upload
@@ -788,7 +788,7 @@ tus_js_wall() { # KEY ENDPOINT NAME SERVER_PID: one tus-js-client upload of $FIL
   fi
 }
 row_tus() {
-  log "row 9: tus, ${SIZE_MIB} MiB x $RUNS (tus-js-client -> ours / @tus/server; resumable-upload tus / localai); --parallel 1/2/4, ${PAR_MIB} MiB at $((PAR_RATE / 1000000)) MB/s per connection"
+  log "row 9: tus, ${SIZE_MIB} MiB x $RUNS (tus-js-client tus and ietf-draft-05 -> ours / @tus/server; resumable-upload tus / ietf / localai); --parallel 1/2/4, ${PAR_MIB} MiB at $((PAR_RATE / 1000000)) MB/s per connection"
   local r n t have_peers=0
   upload_has --protocol || { fail tus_up_tus "resumable-upload has no --protocol"; return; }
   if tus_peers_ok; then have_peers=1; else
@@ -801,6 +801,9 @@ row_tus() {
     if [ "$have_peers" = 1 ]; then
       tus_js_wall tus_js_ours "$SRV_URL/" "tus-js-$r.bin" "$SRV_PID"
       delete "$SRV_URL/tus-js-$r.bin"
+      # the same client speaking the IETF draft (interop version 6) to the same server
+      tus_js_wall ietf_js_ours "$SRV_URL/" "ietf-js-$r.bin" "$SRV_PID" --protocol ietf-draft-05
+      delete "$SRV_URL/ietf-js-$r.bin"
       [ -n "${TS_PORT:-}" ] && tus_js_wall tus_js_peer "http://127.0.0.1:$TS_PORT/files/" "tus-js-$r.bin" "$TS_PID"
       rm -rf "$TS_DIR/store"/*
     fi
@@ -808,6 +811,10 @@ row_tus() {
     t=$(wall "$UPLOAD" --quiet --no-url-store --sha256 "$SHA" --protocol tus "$FILE" "$SRV_URL/tus-$r")
     [ -n "$t" ] && add tus_up_tus "$t" || fail tus_up_tus "resumable-upload --protocol tus failed"
     delete "$SRV_URL/tus-$r"
+    settle_warm
+    t=$(wall "$UPLOAD" --quiet --no-url-store --sha256 "$SHA" --protocol ietf "$FILE" "$SRV_URL/ietf-$r")
+    [ -n "$t" ] && add tus_up_ietf "$t" || fail tus_up_ietf "resumable-upload --protocol ietf failed"
+    delete "$SRV_URL/ietf-$r"
     settle_warm
     t=$(wall "$UPLOAD" --quiet --sha256 "$SHA" --protocol localai "$FILE" "$SRV_URL/localai-$r")
     [ -n "$t" ] && add tus_up_localai "$t" || fail tus_up_localai "resumable-upload --protocol localai failed"
@@ -894,7 +901,8 @@ run memory row_memory_commit rss_small rss_size rss_big commit_small commit_size
 run relay row_relay relay_uncut relay_capped relay_wire relay_attempts relay_cuts
 run concurrency row_concurrency conc_one conc_agg conc_ngx2 conc_ngx1
 run rss row_rss_target rss_conc
-run tus row_tus tus_js_ours tus_js_peer tus_up_tus tus_up_localai par_1 par_2 par_4
+run tus row_tus tus_js_ours tus_js_peer tus_up_tus tus_up_localai par_1 par_2 par_4 \
+  ietf_js_ours tus_up_ietf
 run digest row_digest digest_plain digest_chunked digest_on
 run s3 row_s3 s3_curl s3_ingest s3_rss_size s3_rss_small s3_fleet
 T_TOTAL=$(elapsed "$T_START" "$(now)")
@@ -1015,6 +1023,8 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   echo "| 9 | tus: server CPU for that upload, user / system: @tus/server (node) | $(show tus_js_peer_cpu_user s) / $(show tus_js_peer_cpu_sys s) |"
   echo "| 9 | tus: \`resumable-upload --sha256 HEX --protocol tus\` -> resumable-serve, wall | $(show tus_up_tus s) |"
   echo "| 9 | tus: \`resumable-upload --sha256 HEX --protocol localai\`, wall | $(show tus_up_localai s) |"
+  echo "| 9 | IETF draft: \`resumable-upload --sha256 HEX --protocol ietf\` -> resumable-serve, wall | $(show tus_up_ietf s) |"
+  echo "| 9 | IETF draft: tus-js-client (ietf-draft-05, one PATCH) -> resumable-serve | $(show ietf_js_ours MB/s) |"
   echo "| 9 | tus: \`--parallel 1\`, $PAR_MIB MiB, $((PAR_RATE / 1000000)) MB/s per connection, wall | $(show par_1 s) |"
   echo "| 9 | tus: \`--parallel 2\`, the same, wall | $(show par_2 s) ($(rx par_1 par_2) faster) |"
   echo "| 9 | tus: \`--parallel 4\`, the same, wall | $(show par_4 s) ($(rx par_1 par_4) faster) |"
@@ -1039,6 +1049,7 @@ ingest_vs() { local r; r=$(ratio "$1" "$2"); [ -n "$r" ] && printf '%sx %s' "$r"
   target "tus-js-client: resumable-serve / @tus/server (rate)" "$(ratio tus_js_ours tus_js_peer)" ">=" 2
   target "resumable-upload tus / localai (time)" "$(ratio tus_up_tus tus_up_localai)" "<=" 1.1
   target "--chunk-digest / plain LocalAI (time)" "$(ratio digest_on digest_plain)" "<=" 1.1
+  target "resumable-upload ietf / localai (time, issue 13)" "$(ratio tus_up_ietf tus_up_localai)" "<=" 1.1
   target "--parallel 4 / --parallel 1 speed-up (20 MB/s per connection)" "$(ratio par_1 par_4)" ">=" 3.5
   rss=$(med rss_conc)
   if [ -n "$rss" ]; then

@@ -82,7 +82,9 @@ typedef enum rs_reply_kind {
   RS_REPLY_NO_CONTENT,    /* 204 */
   RS_REPLY_TUS_OPTIONS,   /* tus: 204 + Tus-Version, Tus-Extension, ... (discovery) */
   RS_REPLY_TUS_VERSION,   /* tus: 412 + Tus-Version */
-  RS_REPLY_TUS_OFFSET     /* tus: 204 (or 201 to a creation) + Upload-Offset: held */
+  RS_REPLY_TUS_OFFSET,    /* tus: 204 (or 201 to a creation) + Upload-Offset: held */
+  RS_REPLY_IETF_PROBLEM   /* IETF draft: application/problem+json of type d->size
+                             (rs_ietf_problem); a mismatching offset adds Upload-Offset: held */
 } rs_reply_kind;
 
 /* Flags on a decision. */

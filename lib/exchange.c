@@ -9,6 +9,7 @@
 #include "range.h"
 #include "resumable/error.h"
 #include "server_internal.h"
+#include "ietf_exchange.h"
 #include "tus_exchange.h"
 
 static rs_method method_of(const char *m)
@@ -168,6 +169,8 @@ int resumable_exchange_headers_done(resumable_exchange *ex)
   if (ex->phase != RS_PHASE_HEADERS)
     return RESUMABLE_E_STATE;
   gather(ex, &ex->req);
+  if (rs_ietf_wanted(ex))
+    return rs_ietf_headers_done(ex);
   if (rs_tus_wanted(ex))
     return rs_tus_headers_done(ex);
   if (ex->req.auth_ok && !ex->in_prefix) {

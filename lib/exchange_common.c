@@ -107,7 +107,7 @@ int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d)
     return rc;
   }
   if (ex->dialect == RS_DIALECT_TUS)
-    rs_tus_decide(&ex->tus.req, st, d);
+    rs_tus_judge_state(ex, st, d);
   else
     rs_decide(&ex->req, st, d);
   return RESUMABLE_OK;

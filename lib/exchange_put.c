@@ -301,7 +301,8 @@ static void conclude(resumable_exchange *ex, resumable_body_end how)
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, d.flags & RS_DROP_PARTIAL ? "remove" : "sync", rc);
   else if ((d.flags & RS_DROP_PARTIAL) && ex->dialect == RS_DIALECT_TUS)
-    rs_exchange_fail(ex, 460, "SHA-256 of the uploaded bytes does not match X-Content-SHA256");
+    rs_exchange_fail(ex, ex->tus.ietf ? 400 : 460, /* the IETF draft: the whole-file 400 */
+                     "SHA-256 of the uploaded bytes does not match X-Content-SHA256");
   else
     rs_reply_decision(ex, &d);
 }

@@ -7,6 +7,7 @@
 
 #include "decide.h"
 #include "hash_pipe.h"
+#include "ietf_decide.h"
 #include "key.h"
 #include "keylock.h"
 #include "reply.h"
@@ -95,6 +96,14 @@ typedef struct rs_tus_exchange {
   int ck_piped;
   char *upload_metadata;     /* the upload's metadata for the host and HEAD, or NULL */
   int64_t expires;           /* Upload-Expires to send (Unix seconds), 0 for none */
+  /* The IETF draft dialect rides on the tus one (ietf_exchange.c): same store mapping. */
+  int ietf;                  /* the request carries Upload-Draft-Interop-Version */
+  rs_hdr interop, complete, want_repr;
+  char *repr;                /* Repr-Digest as sent (owned), or NULL */
+  size_t repr_len;
+  int repr_bad;              /* repeated with another value, or overlong */
+  int want_digest;           /* Want-Repr-Digest asks for sha-256 */
+  rs_ietf_request ireq;
 } rs_tus_exchange;
 
 typedef enum rs_body_mode {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hex.h"
+#include "ietf_exchange.h"
 #include "range.h"
 #include "resumable/error.h"
 
@@ -100,7 +101,7 @@ int rs_tus_add_header(resumable_exchange *ex, const char *name, const char *valu
   if (strcasecmp(name, "Upload-Concat") == 0)
     return keep_long(&t->concat, &t->concat_len, &t->concat_bad, NULL, value,
                      RS_TUS_CONCAT_MAX);
-  return RESUMABLE_OK;
+  return rs_ietf_add_header(ex, name, value);
 }
 
 int rs_tus_wanted(const resumable_exchange *ex)
@@ -289,6 +290,10 @@ static void gather(resumable_exchange *ex)
   if (t->override.seen && !t->override.too_long)
     m = t->override.value;
   r->op = op_of(m, &ex->method_name);
+  if (t->ietf && r->op == RS_TUS_OP_OTHER && strcmp(m, "PUT") == 0) {
+    r->op = RS_TUS_OP_POST; /* the draft creates an upload from any request with content */
+    ex->method_name = "PUT";
+  }
   r->auth_ok = ex->req.auth_ok;
   if (t->resumable.seen)
     r->version = !t->resumable.too_long && strcmp(t->resumable.value, RS_TUS_VERSION) == 0
@@ -321,12 +326,14 @@ int rs_tus_headers_done(resumable_exchange *ex)
   rs_tus_exchange *t = &ex->tus;
   ex->dialect = RS_DIALECT_TUS;
   gather(ex);
+  if (t->ietf)
+    rs_ietf_gather(ex);
   if (ex->req.auth_ok && !ex->in_prefix) {
     rs_exchange_fail(ex, 404, "not found");
     return 1;
   }
   rs_decision d;
-  rs_tus_decide(&t->req, NULL, &d);
+  rs_tus_judge_state(ex, NULL, &d);
   if (d.action == RS_ACT_REPLY) {
     rs_reply_decision(ex, &d);
     return 1;
@@ -344,7 +351,7 @@ int rs_tus_headers_done(resumable_exchange *ex)
   }
   switch (t->req.op) {
   case RS_TUS_OP_POST:
-    set_method(ex, RS_METHOD_PUT, "POST");
+    set_method(ex, RS_METHOD_PUT, ex->method_name);
     if (d.action == RS_ACT_CONCAT) {
       rs_tus_concat_final(ex);
       return 1;
@@ -489,7 +496,15 @@ void rs_tus_in_use(resumable_exchange *ex, rs_stored *st, rs_decision *d)
 {
   ex->tus.expires = wall_now() + (int64_t)ex->srv->partial_ttl;
   st->expired = 0;
-  rs_tus_decide(&ex->tus.req, st, d);
+  rs_tus_judge_state(ex, st, d);
+}
+
+void rs_tus_judge_state(resumable_exchange *ex, const rs_stored *st, rs_decision *d)
+{
+  if (ex->tus.ietf)
+    rs_ietf_decide(&ex->tus.ireq, &ex->tus.req, st, d);
+  else
+    rs_tus_decide(&ex->tus.req, st, d);
 }
 
 /* ---- replies ---- */
@@ -526,7 +541,10 @@ static void reply_offset(resumable_exchange *ex, uint64_t offset, int still_part
 
 void rs_tus_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
 {
-  (void)sha;
+  if (ex->tus.ietf) {
+    rs_ietf_reply_done(ex, size, sha);
+    return;
+  }
   reply_offset(ex, size, 0);
 }
 
@@ -546,6 +564,10 @@ static void options(resumable_exchange *ex)
 
 void rs_tus_reply_decision(resumable_exchange *ex, const rs_decision *d)
 {
+  if (ex->tus.ietf) {
+    rs_ietf_reply_decision(ex, d);
+    return;
+  }
   rs_reply *r = &ex->reply;
   const char *why = d->reason ? d->reason : rs_status_text(d->status);
   switch (d->kind) {
@@ -582,6 +604,10 @@ void rs_tus_reply_decision(resumable_exchange *ex, const rs_decision *d)
 
 void rs_tus_probe(resumable_exchange *ex, const rs_stored *st, const rs_decision *d)
 {
+  if (ex->tus.ietf) {
+    rs_ietf_probe(ex, st, d);
+    return;
+  }
   rs_reply *r = &ex->reply;
   rs_tus_exchange *t = &ex->tus;
   rs_reply_clear(r);
@@ -616,6 +642,8 @@ void rs_tus_probe(resumable_exchange *ex, const rs_stored *st, const rs_decision
 void rs_tus_decorate(resumable_exchange *ex)
 {
   rs_reply *r = &ex->reply;
+  if (ex->tus.ietf)
+    return; /* the draft has no version header in replies */
   for (size_t i = 0; i < r->count; i++)
     if (strcmp(r->names[i], "Tus-Resumable") == 0)
       return;
@@ -627,6 +655,7 @@ void rs_tus_free(resumable_exchange *ex)
   rs_tus_exchange *t = &ex->tus;
   rs_hash_pipe_fini(&t->ck_pipe); /* no thread touches ck after this */
   rs_tus_checksum_free(&t->ck);
+  rs_ietf_free(ex);
   free(t->metadata);
   free(t->concat);
   free(t->upload_metadata);

@@ -34,6 +34,10 @@ void rs_tus_note_state(resumable_exchange *ex, const resumable_partial_info *pi,
  * the key): judge the request again with it live, expiring a TTL from now. */
 void rs_tus_in_use(resumable_exchange *ex, rs_stored *st, rs_decision *d);
 
+/* Judge the request against `st` (NULL: before the state) in its dialect: tus, or the IETF
+ * draft riding on it (ietf_decide.h). */
+void rs_tus_judge_state(resumable_exchange *ex, const rs_stored *st, rs_decision *d);
+
 /* Replies. */
 void rs_tus_reply_decision(resumable_exchange *ex, const rs_decision *d);
 void rs_tus_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);

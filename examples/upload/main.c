@@ -57,11 +57,14 @@ static void usage(FILE *out)
       "                        chunk_resends (chunks resent after a damaged digest),\n"
       "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
       "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
-      "                        protocol (\"localai\" or \"tus\"), upload_url (tus), message\n"
+      "                        protocol (\"localai\", \"tus\" or \"ietf\"), upload_url (tus,\n"
+      "                        ietf), message\n"
       "  --quiet, -q           no progress bar and no summary line\n"
       "  --no-hash-cache       do not read or write the hash cache (see below)\n"
-      "  --protocol P          localai, tus or auto (default auto: one OPTIONS request; a\n"
-      "                        tus server answers it with Tus-Version)\n"
+      "  --protocol P          localai, tus, ietf or auto (default auto: one OPTIONS request;\n"
+      "                        a tus server answers it with Tus-Version, an IETF draft server\n"
+      "                        with Accept-Patch: application/partial-upload); ietf is the\n"
+      "                        IETF draft \"Resumable Uploads for HTTP\" (interop version 8)\n"
       "  --metadata K=V        tus Upload-Metadata pair (repeatable; 'filename' defaults to\n"
       "                        FILE's base name)\n"
       "  --parallel N          tus: N connections (1..16), when the server offers\n"
@@ -215,7 +218,8 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
                                sizeof cache_dir) == 0)
     TRY(resumable_stager_set_hash_cache_dir(s, cache_dir), "hash cache directory");
   static const resumable_protocol protocols[] = {
-      RESUMABLE_PROTOCOL_AUTO, RESUMABLE_PROTOCOL_LOCALAI, RESUMABLE_PROTOCOL_TUS};
+      RESUMABLE_PROTOCOL_AUTO, RESUMABLE_PROTOCOL_LOCALAI, RESUMABLE_PROTOCOL_TUS,
+      RESUMABLE_PROTOCOL_IETF};
   TRY(resumable_stager_set_protocol(s, protocols[a->protocol]), "--protocol");
   int have_filename = 0;
   for (int i = 0; i < a->n_metadata; i++) {
@@ -266,7 +270,10 @@ static void print_json(const resumable_stager *s, int rc, double secs)
          resumable_stager_chunk_resends(s), secs,
          resumable_stager_already_there(s) ? "true" : "false",
          resumable_stager_hash_cached(s) ? "true" : "false", resumable_stager_held(s), err,
-         resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_TUS ? "tus" : "localai", url,
+         resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_TUS    ? "tus"
+         : resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_IETF ? "ietf"
+                                                                        : "localai",
+         url,
          msg);
   fflush(stdout);
 }

@@ -82,6 +82,8 @@ static int set_value(upload_args *a, enum opt_id id, const char *v, char *err, s
       a->protocol = UPLOAD_PROTOCOL_LOCALAI;
     else if (strcmp(v, "tus") == 0)
       a->protocol = UPLOAD_PROTOCOL_TUS;
+    else if (strcmp(v, "ietf") == 0)
+      a->protocol = UPLOAD_PROTOCOL_IETF;
     else
       bad = 1;
     break;

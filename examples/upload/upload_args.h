@@ -13,6 +13,7 @@
 #define UPLOAD_PROTOCOL_AUTO 0
 #define UPLOAD_PROTOCOL_LOCALAI 1
 #define UPLOAD_PROTOCOL_TUS 2
+#define UPLOAD_PROTOCOL_IETF 3
 
 typedef struct upload_args {
   int help;

@@ -276,7 +276,9 @@ RESUMABLE_EXPORT int resumable_stager_set_hash_cache_dir(resumable_stager *s, co
 typedef enum resumable_protocol {
   RESUMABLE_PROTOCOL_LOCALAI = 0, /* PUT + Content-Range (docs/protocol.md); URL names the key */
   RESUMABLE_PROTOCOL_TUS = 1,     /* tus 1.0.0; URL is the creation endpoint */
-  RESUMABLE_PROTOCOL_AUTO = 2     /* one OPTIONS first: a Tus-Version listing 1.0.0 means tus */
+  RESUMABLE_PROTOCOL_AUTO = 2,    /* one OPTIONS first: a Tus-Version listing 1.0.0 means tus */
+  RESUMABLE_PROTOCOL_IETF = 3     /* the IETF draft "Resumable Uploads for HTTP", interop
+                                     version 8; URL is the creation URL */
 } resumable_protocol;
 
 /* The wire protocol (default RESUMABLE_PROTOCOL_LOCALAI, so that a program built before tus
@@ -297,7 +299,18 @@ typedef enum resumable_protocol {
  * whole (same length and, when it says, same SHA-256) is not sent again.
  *
  * AUTO sends one OPTIONS to the URL: a Tus-Version that lists 1.0.0 selects TUS, anything else
- * (404, 405, no such header) LOCALAI. A transient failure of that request is retried like any.
+ * (404, 405, no such header) LOCALAI, unless the answer is the IETF draft's (an Accept-Patch
+ * listing application/partial-upload, or an Upload-Limit): then IETF. A transient failure of
+ * that request is retried like any.
+ *
+ * IETF speaks draft-ietf-httpbis-resumable-upload (interop version 8, drafts -09 and later;
+ * docs/protocol.md "Client (stager) in the IETF draft dialect"): an OPTIONS with
+ * Upload-Draft-Interop-Version learns the limits (a file over Upload-Limit max-size fails with
+ * RESUMABLE_E_TOO_LARGE); the upload is created with POST to the URL with Upload-Length,
+ * Upload-Complete, Repr-Digest (the whole-file SHA-256) and the first bytes, then resumed through
+ * failures with HEAD on the upload URL (kept in the URL store, as for tus) and PATCH appends
+ * (application/partial-upload), with the same budget, backoff, stall check, rate limit and
+ * progress. One connection (the draft has no concatenation).
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG, RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_stager_set_protocol(resumable_stager *s, resumable_protocol p);
 

@@ -154,6 +154,7 @@ typedef struct rs_run {
   int ahead_running;
   uint64_t ahead_start, ahead_end;
   int ahead_rc;
+  int ietf;               /* the tus machinery speaks the IETF draft (stager_ietf.c) */
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE

@@ -54,7 +54,8 @@ int rs_tus_request(rs_run *run, const char *method, const char *url, struct curl
                    uint64_t start, uint64_t end)
 {
   struct curl_slist *h = NULL;
-  int bad = add(&h, "Tus-Resumable: 1.0.0");
+  int bad = run->ietf ? add(&h, "Upload-Draft-Interop-Version: 8")
+                      : add(&h, "Tus-Resumable: 1.0.0");
   if (!bad && strcmp(method, "OPTIONS") != 0)
     bad = add(&h, "X-Content-SHA256: %s", run->sha_hex); /* binds on resumable-serve */
   for (const struct curl_slist *e = extra; e && !bad; e = e->next)
@@ -87,6 +88,14 @@ int rs_tus_discover(rs_run *run, rs_tus_server *srv)
         return RESUMABLE_E_REFUSED;
       }
       srv->tus = st >= 200 && st <= 299 && run->tresp.version_1;
+      srv->ietf = !srv->tus && st >= 200 && st <= 299 &&
+                  (run->tresp.draft_accept || run->tresp.has_limit);
+      srv->has_max = srv->ietf && run->tresp.has_limit_max;
+      srv->max = run->tresp.limit_max;
+      if (srv->ietf) {
+        rs_run_log(run, RESUMABLE_LOG_INFO, "OPTIONS %d: the server speaks the IETF draft", st);
+        return RESUMABLE_OK;
+      }
       srv->ext = srv->tus ? run->tresp.ext : RS_TUSX_CREATION;
       srv->algos = run->tresp.algos;
       srv->has_max = srv->tus && run->tresp.has_max_size;
@@ -441,14 +450,16 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
     end = start + CREATE_BODY_MAX;
   struct curl_slist *h = NULL;
   int rc = RESUMABLE_OK;
-  if (create) {
+  if (run->ietf) {
+    rc = rs_ietf_add_headers(run, create, start, end, &h);
+  } else if (create) {
     if (add(&h, "Upload-Length: %" PRIu64, run->size) ||
         (s->o.tus_metadata && add(&h, "Upload-Metadata: %s", s->o.tus_metadata)))
       rc = RESUMABLE_E_NOMEM;
   } else if (add(&h, "Upload-Offset: %" PRIu64, start)) {
     rc = RESUMABLE_E_NOMEM;
   }
-  if (rc == RESUMABLE_OK && (end > start || !create) &&
+  if (rc == RESUMABLE_OK && !run->ietf && (end > start || !create) &&
       add(&h, "Content-Type: " RS_TUS_CONTENT_TYPE))
     rc = RESUMABLE_E_NOMEM;
   if (rc == RESUMABLE_OK && end > start && in_mem) {
@@ -578,9 +589,12 @@ int rs_tus_upload(rs_run *run)
   rs_tus_server srv;
   run->attempt = 1;
   s->r.attempts = 1;
+  run->ietf = s->o.protocol == RESUMABLE_PROTOCOL_IETF; /* its OPTIONS speaks the draft */
   int rc = rs_tus_discover(run, &srv);
   if (rc != RESUMABLE_OK)
     return rc;
+  if (run->ietf || (srv.ietf && s->o.protocol == RESUMABLE_PROTOCOL_AUTO))
+    return rs_ietf_upload(run, &srv);
   if (!srv.tus && s->o.protocol == RESUMABLE_PROTOCOL_AUTO) {
     rs_run_log(run, RESUMABLE_LOG_INFO, "speaking the LocalAI protocol");
     return RS_TUS_NOT_TUS;

@@ -11,6 +11,7 @@
 /* What OPTIONS said. */
 typedef struct rs_tus_server {
   int tus;        /* Tus-Version lists 1.0.0 */
+  int ietf;       /* not tus, but the IETF draft's Accept-Patch or Upload-Limit */
   unsigned ext;   /* RS_TUSX_* */
   unsigned algos; /* RS_TUSA_* */
   int has_max;
@@ -36,6 +37,13 @@ int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t 
 void rs_tus_store_key(rs_run *run, const char *what, uint8_t key[32]);
 void rs_tus_store_put(rs_run *run, const uint8_t key[32], const char *const *urls, size_t n);
 void rs_tus_store_drop(rs_run *run, const uint8_t key[32]);
+
+/* The IETF draft dialect (stager_ietf.c), on the same machinery: the headers of a creation
+ * (`create`) or PATCH of file bytes [start, end) into *l. RESUMABLE_OK or E_NOMEM. */
+int rs_ietf_add_headers(rs_run *run, int create, uint64_t start, uint64_t end,
+                        struct curl_slist **l);
+/* The upload in the draft dialect, after discovery. */
+int rs_ietf_upload(rs_run *run, const rs_tus_server *srv);
 
 /* The upload over one connection (stager_tus.c). */
 int rs_tus_single(rs_run *run, const rs_tus_server *srv);

@@ -20,7 +20,7 @@ int resumable_stager_set_protocol(resumable_stager *s, resumable_protocol p)
 {
   GUARD(s);
   if (p != RESUMABLE_PROTOCOL_LOCALAI && p != RESUMABLE_PROTOCOL_TUS &&
-      p != RESUMABLE_PROTOCOL_AUTO)
+      p != RESUMABLE_PROTOCOL_AUTO && p != RESUMABLE_PROTOCOL_IETF)
     return RESUMABLE_E_INVALID_ARG;
   s->o.protocol = p;
   return RESUMABLE_OK;

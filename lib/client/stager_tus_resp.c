@@ -6,6 +6,17 @@
 #include <strings.h>
 
 #include "range.h"
+#include "sfv.h"
+
+static int limit_member(void *arg, const char *key, const rs_sfv_value *v)
+{
+  rs_tus_resp *t = arg;
+  if (strcmp(key, "max-size") == 0 && v->type == RS_SFV_INTEGER && v->i >= 0) {
+    t->has_limit_max = 1;
+    t->limit_max = (uint64_t)v->i;
+  }
+  return 0;
+}
 
 void rs_tus_resp_reset(rs_tus_resp *t)
 {
@@ -66,6 +77,15 @@ static void header(rs_tus_resp *t, const char *n, size_t nlen, const char *v, si
   } else if (IS("Tus-Max-Size")) {
     if (rs_parse_u63(v, vlen, &u) == 0)
       t->has_max_size = 1, t->max_size = u;
+  } else if (IS("Accept-Patch")) {
+    static const char *const types[] = {"application/partial-upload"};
+    static const unsigned type_bits[] = {1};
+    t->draft_accept |= tokens(v, vlen, types, type_bits, 1) != 0;
+  } else if (IS("Upload-Limit")) {
+    t->has_limit_max = 0;
+    t->has_limit = rs_sfv_dict(v, vlen, limit_member, t) == 0;
+    if (!t->has_limit)
+      t->has_limit_max = 0; /* a malformed field is ignored whole */
   } else if (IS("Location")) {
     t->has_location = vlen > 0 && vlen <= RS_TUS_URL_MAX;
     if (t->has_location) {

@@ -28,6 +28,10 @@ typedef struct rs_tus_resp {
   unsigned algos; /* RS_TUSA_* from Tus-Checksum-Algorithm */
   int has_max_size; /* Tus-Max-Size */
   uint64_t max_size;
+  int draft_accept; /* IETF draft: Accept-Patch lists application/partial-upload */
+  int has_limit;    /* IETF draft: Upload-Limit (a Dictionary) */
+  int has_limit_max; /* and its max-size */
+  uint64_t limit_max;
   int has_location; /* Location (too long counts as absent) */
   char location[RS_TUS_URL_MAX + 1];
 } rs_tus_resp;

@@ -45,6 +45,31 @@ static void headers_are_parsed(void **state)
   assert_false(t.has_offset || t.version_1);
 }
 
+/* The IETF draft's discovery answer: Accept-Patch and Upload-Limit (an RFC 8941 Dictionary). */
+static void draft_discovery_headers_are_parsed(void **state)
+{
+  (void)state;
+  rs_tus_resp t;
+  rs_tus_resp_reset(&t);
+  feed(&t, "HTTP/1.1 204 No Content\r\n");
+  feed(&t, "Accept-Patch: application/json, application/partial-upload\r\n");
+  feed(&t, "Upload-Limit: max-age=3600, max-size=1048576;x, min-size=1\r\n");
+  assert_false(t.version_1);
+  assert_true(t.draft_accept);
+  assert_true(t.has_limit);
+  assert_true(t.has_limit_max && t.limit_max == 1048576);
+  /* a malformed Upload-Limit is ignored whole */
+  feed(&t, "HTTP/1.1 204 No Content\r\n");
+  feed(&t, "Upload-Limit: max-size=10,\r\n");
+  assert_false(t.has_limit);
+  assert_false(t.has_limit_max);
+  assert_false(t.draft_accept);
+  /* max-size of the wrong type is not a limit */
+  feed(&t, "Upload-Limit: max-size=\"10\"\r\n");
+  assert_true(t.has_limit);
+  assert_false(t.has_limit_max);
+}
+
 static void locations_resolve_against_the_request_url(void **state)
 {
   (void)state;
@@ -152,6 +177,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(headers_are_parsed),
+      cmocka_unit_test(draft_discovery_headers_are_parsed),
       cmocka_unit_test(locations_resolve_against_the_request_url),
       cmocka_unit_test(head_decisions),
       cmocka_unit_test(sent_decisions),

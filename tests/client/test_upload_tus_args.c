@@ -18,7 +18,7 @@ static int parse(upload_args *a, char *err, const char *const *argv)
   return upload_parse_args(argc, (char **)argv, a, err, 256);
 }
 
-static void protocol_defaults_to_auto_and_takes_three_values(void **state)
+static void protocol_defaults_to_auto_and_takes_four_values(void **state)
 {
   (void)state;
   upload_args a;
@@ -33,6 +33,10 @@ static void protocol_defaults_to_auto_and_takes_three_values(void **state)
                                                         "http://h/x", NULL}),
                    0);
   assert_int_equal(a.protocol, UPLOAD_PROTOCOL_LOCALAI);
+  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol", "ietf", "f",
+                                                        "http://h/x", NULL}),
+                   0);
+  assert_int_equal(a.protocol, UPLOAD_PROTOCOL_IETF);
   assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol", "ftp", "f",
                                                         "http://h/x", NULL}),
                    -1);
@@ -85,7 +89,7 @@ static void url_store_directory_follows_xdg_state_home(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(protocol_defaults_to_auto_and_takes_three_values),
+      cmocka_unit_test(protocol_defaults_to_auto_and_takes_four_values),
       cmocka_unit_test(metadata_parallel_and_flags),
       cmocka_unit_test(url_store_directory_follows_xdg_state_home),
   };

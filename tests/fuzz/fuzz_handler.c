@@ -65,13 +65,14 @@ typedef struct live {
 /* Begin an exchange and feed its body up to `stop`. */
 static void start(fuzz_ctx *c, live *l, size_t stop)
 {
-  (void)c;
   FUZZ_CHECK(resumable_exchange_begin(c->srv, l->q.method, l->q.path, &l->ex) == RESUMABLE_OK);
   for (size_t i = 0; i < l->q.nhdr; i++)
     FUZZ_CHECK(resumable_exchange_add_header(l->ex, l->q.names[i], l->q.values[i]) ==
                RESUMABLE_OK);
   int rc = resumable_exchange_headers_done(l->ex);
   FUZZ_CHECK(rc == 0 || rc == 1);
+  if (l->q.is_draft) /* a creation at the prefix names its own key: follow it from now on */
+    remember_key(c, resumable_exchange_key(l->ex));
   l->sent = 0;
   l->decided = rc == 1;
   l->at_headers = rc == 1;
@@ -99,6 +100,8 @@ static void finish(fuzz_ctx *c, live *l, int alone, const key_state *before)
     snapshot(c, after);
     check_effect(c, &l->q, before, after, resumable_exchange_status(l->ex), l->at_headers, l->ex);
   }
+  if (l->q.is_draft) /* a creation at the prefix names its own key, whatever its answer */
+    remember_key(c, resumable_exchange_key(l->ex));
   resumable_exchange_free(l->ex);
   l->ex = NULL;
   if (l->q.is_put || strcmp(l->q.method, "DELETE") == 0)

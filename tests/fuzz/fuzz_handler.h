@@ -32,6 +32,7 @@ typedef struct reader {
 typedef struct request {
   const char *method;
   int is_put, is_get;
+  int is_draft;     /* an IETF draft request (plan_draft): none of the LocalAI checks apply */
   char path[160];
   char key[RS_KEY_MAX + 1]; /* decoded, "" if invalid */
   size_t nhdr;
@@ -114,6 +115,8 @@ int read_complete(fuzz_ctx *c, const char *key, uint8_t *buf, size_t *len,
                   resumable_complete_info *info);
 void check_state(fuzz_ctx *c, int full);
 void snapshot(fuzz_ctx *c, key_state *out);
+/* Add a key to the ones the checks follow (a draft creation at the prefix names its own). */
+void remember_key(fuzz_ctx *c, const char *key);
 void check_effect(fuzz_ctx *c, const request *q, const key_state *before,
                   const key_state *after, int st, int at_headers, const resumable_exchange *ex);
 

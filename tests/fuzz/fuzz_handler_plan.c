@@ -14,7 +14,8 @@
  *           "/v1/files/", bit3 expose local paths, bit4 a log callback, bit5 (memory store) a
  *           small byte budget, bit6 a checkpoint (sync) every 16 body bytes
  *   per request:
- *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 POST); or, with no request record after
+ *     method (% 8: 0-3 PUT, 4 HEAD, 5 GET, 6 DELETE, 7 the IETF draft dialect: see plan_draft);
+ *             or, with no request record after
  *             it: SWEEP_OP..RESTART_OP-1 a sweep of partials (odd: max age 0, even: 10^9 s),
  *             RESTART_OP and above the server and its store closed and reopened on the root
  *     key (% 10: index into key_pool; 9: a length byte then that many raw bytes)
@@ -130,7 +131,7 @@ static void add_header(request *q, const char *name, const char *value)
   q->nhdr++;
 }
 
-static void remember_key(fuzz_ctx *c, const char *key)
+void remember_key(fuzz_ctx *c, const char *key)
 {
   if (key[0] == '\0')
     return;
@@ -265,6 +266,73 @@ static void plan_auth(fuzz_ctx *c, request *q, uint8_t flags)
     q->auth_good = !c->token; /* a repeated, different credential is not a valid one */
 }
 
+/* An IETF draft request (docs/protocol.md, "Dialects: the IETF draft"): the method, then one
+ * byte per header choosing a well-formed, a wrong or a raw value, then the body length. */
+static void plan_draft(reader *r, request *q)
+{
+  static const char *const methods[] = {"POST", "PATCH", "PATCH", "HEAD", "DELETE", "OPTIONS",
+                                        "PUT", "POST"};
+  static const char *const versions[] = {"8", "6", "8", "6", "7", "6;a=1", "x", "08"};
+  static const char *const completes[] = {NULL, "?0", "?1", "?0", "?1", "?2", "?1, ?0", "true"};
+  static const char *const types[] = {"application/partial-upload", NULL,
+                                      "application/partial-upload; x=1",
+                                      "application/offset+octet-stream"};
+  char v[128];
+  uint8_t m = rd_u8(r);
+  q->method = methods[m % 8];
+  q->is_draft = 1;
+  add_header(q, "Upload-Draft-Interop-Version", versions[rd_u8(r) % 8]);
+  uint8_t b = rd_u8(r);
+  if (b % 8 == 7) {
+    rd_str(r, v, 24);
+    add_header(q, "Upload-Complete", v);
+  } else if (completes[b % 8]) {
+    add_header(q, "Upload-Complete", completes[b % 8]);
+  }
+  b = rd_u8(r);
+  q->offset = 0;
+  if (b % 4 == 1 || b % 4 == 2) {
+    q->offset = b % 4 == 1 ? 0 : rd_u8(r) % (q->total + 1);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)q->offset);
+    add_header(q, "Upload-Offset", v);
+  } else if (b % 4 == 3) {
+    rd_str(r, v, 24);
+    add_header(q, "Upload-Offset", v);
+  }
+  b = rd_u8(r);
+  if (b % 4 == 1 || b % 4 == 2) {
+    snprintf(v, sizeof v, "%llu", (unsigned long long)(b % 4 == 1 ? q->total : rd_u8(r)));
+    add_header(q, "Upload-Length", v);
+  } else if (b % 4 == 3) {
+    rd_str(r, v, 24);
+    add_header(q, "Upload-Length", v);
+  }
+  b = rd_u8(r);
+  if (types[b % 4])
+    add_header(q, "Content-Type", types[b % 4]);
+  b = rd_u8(r);
+  if (b % 5 == 1 || b % 5 == 2) { /* the right or a wrong whole-file digest */
+    uint8_t sha[32];
+    char b64[48];
+    content_sha(q->seed, q->total, sha);
+    sha[0] ^= (uint8_t)(b % 5 == 2);
+    FUZZ_CHECK(rs_base64_encode(sha, 32, b64, sizeof b64) > 0);
+    snprintf(v, sizeof v, "sha-256=:%s:", b64);
+    add_header(q, "Repr-Digest", v);
+  } else if (b % 5 == 3) {
+    rd_str(r, v, 60);
+    add_header(q, "Repr-Digest", v);
+  } else if (b % 5 == 4) {
+    add_header(q, "Want-Repr-Digest", "sha-256=1");
+  }
+  int has_body = strcmp(q->method, "POST") == 0 || strcmp(q->method, "PATCH") == 0 ||
+                 strcmp(q->method, "PUT") == 0;
+  q->body_len = has_body ? rd_u8(r) % 48 : 0;
+  snprintf(v, sizeof v, "%zu", q->body_len);
+  if (has_body)
+    add_header(q, "Content-Length", v);
+}
+
 int plan_request(fuzz_ctx *c, reader *r, request *q)
 {
   static const char *const methods[] = {"PUT", "PUT", "PUT", "PUT", "HEAD", "GET", "DELETE",
@@ -280,7 +348,9 @@ int plan_request(fuzz_ctx *c, reader *r, request *q)
   plan_auth(c, q, flags);
   q->seed = rd_u8(r);
   q->total = totals[rd_u8(r) % 10];
-  if (q->is_put) {
+  if (strcmp(q->method, "POST") == 0) {
+    plan_draft(r, q);
+  } else if (q->is_put) {
     plan_range(c, r, q);
     plan_headers(r, q, flags);
   } else if (q->is_get && (flags & 0x20)) {

@@ -154,13 +154,36 @@ static void check_done_body(fuzz_ctx *c, const request *q, resumable_exchange *e
   FUZZ_CHECK(strcmp(p, "}\n") == 0);
 }
 
-static int known_status(const fuzz_ctx *c, int s)
+static int known_status(const fuzz_ctx *c, const request *q, int s)
 {
   static const int ok[] = {200, 204, 206, 308, 400, 401, 404, 405, 409, 413, 416, 422, 423};
+  static const int draft[] = {201, 403, 410, 415};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     if (s == ok[i])
       return 1;
+  for (size_t i = 0; q->is_draft && i < sizeof draft / sizeof draft[0]; i++)
+    if (s == draft[i])
+      return 1;
   return s == 507 && backend_may_run_out(c);
+}
+
+/* The draft's replies: what each success and the 409 must carry. */
+static void check_draft_reply(const request *q, resumable_exchange *ex, int st)
+{
+  if (strcmp(q->method, "HEAD") == 0 && st == 204) {
+    const char *cc = reply_header(ex, "Cache-Control");
+    const char *uc = reply_header(ex, "Upload-Complete");
+    FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL && cc && strcmp(cc, "no-store") == 0);
+    FUZZ_CHECK(uc && (strcmp(uc, "?0") == 0 || strcmp(uc, "?1") == 0));
+  }
+  if (st == 409 && strcmp(q->method, "PATCH") == 0 && reply_header(ex, "Content-Type") &&
+      strcmp(reply_header(ex, "Content-Type"), "application/problem+json") == 0)
+    FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL);
+  if (st == 201)
+    FUZZ_CHECK(reply_header(ex, "Location") != NULL);
+  if ((st == 200 || st == 201) && strcmp(q->method, "PATCH") != 0 && reply_header(ex, "Upload-Complete"))
+    FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL);
+  FUZZ_CHECK(reply_header(ex, "Tus-Resumable") == NULL);
 }
 
 void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int alone)
@@ -174,13 +197,19 @@ void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int alon
     fprintf(stderr, " body %zu%s -> %d (held %llu)\n", q->body_len, q->dropped ? " dropped" : "",
             st, (unsigned long long)held_of(c, q->key));
   }
-  if (!known_status(c, st))
+  if (!known_status(c, q, st))
     fprintf(stderr, "unexpected status %d for %s %s\n", st, q->method, q->path);
-  FUZZ_CHECK(known_status(c, st)); /* 500 (or 507 with room) would be a handler or store bug */
+  FUZZ_CHECK(known_status(c, q, st)); /* 500 (or 507 with room) would be a handler or store bug */
   if (!q->auth_good)
     FUZZ_CHECK(st == 401);
   if (st == 401)
     FUZZ_CHECK(c->token && !q->auth_good);
+  if (q->is_draft) {
+    check_draft_reply(q, ex, st);
+    if (strcmp(q->method, "HEAD") != 0)
+      read_reply(ex, scratch, sizeof scratch);
+    return;
+  }
   if (q->is_put && q->has_range && c->max_size && q->total > c->max_size)
     FUZZ_CHECK(st >= 400);
   /* A paused exchange's reply may have been decided before the request that ran meanwhile:

@@ -2,7 +2,9 @@
  * through the fault proxy, which cuts its connections: it must resume (HEAD, then PATCH from the
  * offset held) and the stored file must be the source byte for byte, with its SHA-256; in one
  * request per file, in chunks with creation-with-upload, with parallelUploads (concatenation),
- * and across a restart of the client process (its URL storage). */
+ * and across a restart of the client process (its URL storage). The same client in its
+ * 'ietf-draft-05' mode speaks the IETF resumable-upload draft (interop version 6) to the same
+ * server: one request, chunks, and a restart. */
 #include "peer_util.h"
 
 #include <stdio.h>
@@ -145,6 +147,55 @@ static void a_restarted_client_resumes_from_its_url_storage(void **state) {
   free(out);
 }
 
+static const char *const ietf[] = {"--protocol", "ietf-draft-05", NULL};
+
+static void ietf_draft_one_request_resumes_after_cuts(void **state) {
+  fx *f = *state;
+  fp_set_cut(f->proxy, CUT_EVERY, 3);
+  char *out = NULL;
+  assert_int_equal(tus_js(f, "ietf-single.bin", ietf, &out), 0);
+  assert_int_equal(fp_cuts(f->proxy), 3);
+  assert_true(peer_count_lines(out, "head-offset ") >= 3);
+  assert_int_equal(peer_count_lines(out, "head-offset 0\n"), 0);
+  assert_int_equal(peer_count_lines(out, "request POST"), 1);
+  check_stored(f, "ietf-single.bin");
+  free(out);
+}
+
+static void ietf_draft_chunks_with_creation_upload_resume_after_cuts(void **state) {
+  fx *f = *state;
+  fp_set_cut(f->proxy, CUT_EVERY, 3);
+  char *out = NULL;
+  const char *more[] = {"--protocol", "ietf-draft-05", "--chunk-size", "1048576",
+                        "--with-upload", NULL};
+  assert_int_equal(tus_js(f, "ietf-chunks.bin", more, &out), 0);
+  assert_int_equal(fp_cuts(f->proxy), 3);
+  assert_true(peer_count_lines(out, "request PATCH") >= 7);
+  check_stored(f, "ietf-chunks.bin");
+  free(out);
+}
+
+static void ietf_draft_restarted_client_resumes(void **state) {
+  fx *f = *state;
+  char store[160], *out = NULL;
+  snprintf(store, sizeof store, "%s/tus-url-storage.json", f->dir);
+  fp_set_rate(f->proxy, 4u << 20);
+  const char *first[] = {"--protocol", "ietf-draft-05", "--store", store, "--stop-after",
+                         "3000000", NULL};
+  assert_int_equal(tus_js(f, "ietf-restart.bin", first, &out), 3);
+  free(out);
+  fp_set_rate(f->proxy, 0);
+  const char *second[] = {"--protocol", "ietf-draft-05", "--store", store, NULL};
+  assert_int_equal(tus_js(f, "ietf-restart.bin", second, &out), 0);
+  assert_int_equal(peer_count_lines(out, "resuming "), 1);
+  assert_int_equal(peer_count_lines(out, "request POST"), 0);
+  const char *h = strstr(out, "head-offset ");
+  assert_non_null(h);
+  assert_true(atoll(h + 12) > 0 && atoll(h + 12) < SIZE);
+  check_stored(f, "ietf-restart.bin");
+  free(out);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_ALL);
   const struct CMUnitTest tests[] = {
@@ -154,6 +205,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(parallel_uploads_concatenate_after_cuts, setup, teardown),
       cmocka_unit_test_setup_teardown(a_restarted_client_resumes_from_its_url_storage, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(ietf_draft_one_request_resumes_after_cuts, setup, teardown),
+      cmocka_unit_test_setup_teardown(ietf_draft_chunks_with_creation_upload_resume_after_cuts,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(ietf_draft_restarted_client_resumes, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

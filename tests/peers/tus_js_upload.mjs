@@ -1,6 +1,7 @@
 // Upload one file with tus-js-client (the real client, from npm) for tests/peers/test_tus_js.c.
 // usage: node tus_js_upload.mjs ENDPOINT FILE [--name KEY] [--parallel N] [--chunk-size B]
 //          [--with-upload] [--override-patch] [--store DIR] [--stop-after BYTES]
+//          [--protocol tus-v1|ietf-draft-05]
 // Prints one line per event ("request PATCH 123", "head-offset 456", "resuming URL") and ends
 // with "ok URL" (exit 0), "stopped N" (exit 3, --stop-after) or "error MESSAGE" (exit 1).
 import fs from 'node:fs'
@@ -22,6 +23,7 @@ const options = {
   chunkSize: opt['chunk-size'] ? Number(opt['chunk-size']) : Number.POSITIVE_INFINITY,
   uploadDataDuringCreation: Boolean(opt['with-upload']),
   overridePatchMethod: Boolean(opt['override-patch']),
+  protocol: opt.protocol ?? 'tus-v1',
   retryDelays: Array(40).fill(100), // cut connections are retried: HEAD, then PATCH from there
   onBeforeRequest(req) {
     say('request', req.getMethod(), req.getHeader('Upload-Offset') ?? '-')
