@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "e2e_util.h"
+#include "test_fs.h"
 #include "faultproxy.h"
 
 #define MIB (1024ULL * 1024ULL)
@@ -49,7 +50,7 @@ static int teardown(void **state)
   struct fx *f = *state;
   fp_stop(f->proxy);
   e2e_server_stop(&f->srv);
-  e2e_rmtree(f->dir);
+  (void)test_remove_tree(f->dir);
   free(f->dir);
   free(f);
   return 0;
