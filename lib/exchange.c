@@ -180,7 +180,7 @@ int resumable_exchange_headers_done(resumable_exchange *ex)
   rs_decision d;
   rs_decide(&ex->req, NULL, &d);
   if (d.action == RS_ACT_REPLY) {
-    rs_reply_decision(ex, &d);
+    rs_exchange_reply_decision(ex, &d);
     return 1;
   }
   if (ex->method == RS_METHOD_PUT && rs_put_content_digest(ex))

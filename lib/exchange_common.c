@@ -142,7 +142,7 @@ static void escape(const char *s, char *buf, size_t cap, size_t *n)
     *n = cap;
 }
 
-void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
+void rs_exchange_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
 {
   if (ex->dialect == RS_DIALECT_TUS) {
     rs_tus_reply_done(ex, size, sha);
@@ -174,7 +174,7 @@ void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32])
   rs_exchange_decided(ex);
 }
 
-void rs_reply_decision(resumable_exchange *ex, const rs_decision *d)
+void rs_exchange_reply_decision(resumable_exchange *ex, const rs_decision *d)
 {
   if (ex->dialect == RS_DIALECT_TUS) {
     rs_tus_reply_decision(ex, d);

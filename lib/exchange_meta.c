@@ -76,7 +76,7 @@ static void head(resumable_exchange *ex)
   else if (d.action == RS_ACT_PROBE)
     probe(ex, &st, &d);
   else
-    rs_reply_decision(ex, &d);
+    rs_exchange_reply_decision(ex, &d);
 }
 
 /* The body is bytes [first, last] of the open reader. */
@@ -138,7 +138,7 @@ static void get(resumable_exchange *ex)
   }
   if (reader)
     ex->srv->ops->complete_close(ex->srv->self, reader);
-  rs_reply_decision(ex, &d);
+  rs_exchange_reply_decision(ex, &d);
 }
 
 static void delete_locked(resumable_exchange *ex)
@@ -167,7 +167,7 @@ static void delete_locked(resumable_exchange *ex)
       return;
     }
   }
-  rs_reply_decision(ex, &d);
+  rs_exchange_reply_decision(ex, &d);
 }
 
 static void delete(resumable_exchange *ex)

@@ -189,7 +189,7 @@ void rs_put_commit(resumable_exchange *ex, const uint8_t digest[32])
     return;
   }
   close_entry_handle(ex);
-  rs_reply_done(ex, ci.size, digest);
+  rs_exchange_reply_done(ex, ci.size, digest);
 }
 
 void rs_put_digest(resumable_exchange *ex, uint8_t digest[32])
@@ -304,7 +304,7 @@ static void conclude(resumable_exchange *ex, resumable_body_end how)
     rs_exchange_fail(ex, ex->tus.ietf ? 400 : 460, /* the IETF draft: the whole-file 400 */
                      "SHA-256 of the uploaded bytes does not match X-Content-SHA256");
   else
-    rs_reply_decision(ex, &d);
+    rs_exchange_reply_decision(ex, &d);
 }
 
 /* Steps 4-7 (and the status query) against the current state; under e->mu. */
@@ -321,9 +321,9 @@ static void begin_chunk(resumable_exchange *ex)
   }
   if (d.action == RS_ACT_REPLY) {
     if (d.kind == RS_REPLY_DONE)
-      rs_reply_done(ex, st.size, st.sha256);
+      rs_exchange_reply_done(ex, st.size, st.sha256);
     else
-      rs_reply_decision(ex, &d);
+      rs_exchange_reply_decision(ex, &d);
     return;
   }
   rc = (d.flags & RS_CREATE_PARTIAL) ? create_partial(ex, &d) : open_existing(ex);
@@ -573,7 +573,7 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
                 &d);
   if (d.status != 200) {
     discard_staging(ex);
-    rs_reply_decision(ex, &d);
+    rs_exchange_reply_decision(ex, &d);
     return;
   }
   resumable_complete_info ci;
@@ -584,7 +584,7 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, "commit", rc);
   else
-    rs_reply_done(ex, ci.size, digest);
+    rs_exchange_reply_done(ex, ci.size, digest);
 }
 
 void rs_put_end(resumable_exchange *ex, resumable_body_end how)

@@ -191,7 +191,7 @@ void rs_close_partial(resumable_exchange *ex);
  * it. On a store error the reply is decided (500/507/409) and the error returned. */
 int rs_judge(resumable_exchange *ex, rs_stored *st, rs_decision *d);
 /* Build the reply of a decision that needs no stored data (text, 401, 405, 416, 308, 204). */
-void rs_reply_decision(resumable_exchange *ex, const rs_decision *d);
+void rs_exchange_reply_decision(resumable_exchange *ex, const rs_decision *d);
 /* Close the entry's open partial (unsynced bytes are dropped with it) and remove the key's
  * partial from the store. Under entry->mu. Returns RESUMABLE_OK or a store error. */
 int rs_drop_partial(resumable_exchange *ex);
@@ -199,7 +199,7 @@ int rs_drop_partial(resumable_exchange *ex);
 void rs_meta_begin(resumable_exchange *ex);
 
 /* Build the 200 of step 10 for a complete file of `size` bytes with digest `sha`. */
-void rs_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);
+void rs_exchange_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);
 
 /* Shared by the dialects' executors (exchange_put.c), under entry->mu. */
 /* Make bytes 0..held-1 and the running hash durable; on failure the handle is closed. */

@@ -335,7 +335,7 @@ int rs_tus_headers_done(resumable_exchange *ex)
   rs_decision d;
   rs_tus_judge_state(ex, NULL, &d);
   if (d.action == RS_ACT_REPLY) {
-    rs_reply_decision(ex, &d);
+    rs_exchange_reply_decision(ex, &d);
     return 1;
   }
   if (t->req.op == RS_TUS_OP_POST && t->metadata) {

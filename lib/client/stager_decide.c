@@ -21,7 +21,7 @@ static int complete_is_ours(const rs_resp *r, uint64_t size, const uint8_t sha[3
          r->file_size == size;
 }
 
-rs_probe_next rs_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
+rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
                               uint64_t *offset)
 {
   *offset = 0;
@@ -93,7 +93,7 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
   return RS_PUT_DONE;
 }
 
-rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
+rs_put_next rs_stager_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
                           const uint8_t sha[32], uint64_t *offset)
 {
   uint64_t held = 0;
@@ -133,7 +133,7 @@ rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, u
   return RS_PUT_PROTOCOL;
 }
 
-rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+rs_file_change rs_stager_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
                               const rs_hc_key *path_now, int path_gone)
 {
   if (path_gone)

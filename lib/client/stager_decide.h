@@ -1,5 +1,6 @@
 /* What the stager does next, given a response: pure functions of the status, the parsed headers
- * (stager_headers.h) and what we know of the file. PROTOCOL.md, "Client (stager) behaviour". */
+ * (stager_headers.h) and what we know of the file. PROTOCOL.md, "Client (stager) behaviour".
+ * Named rs_stager_decide_*: the server's decision core (lib/decide.h) is rs_decide*. */
 #ifndef RESUMABLE_STAGER_DECIDE_H
 #define RESUMABLE_STAGER_DECIDE_H
 
@@ -18,7 +19,7 @@ typedef enum rs_probe_next {
 } rs_probe_next;
 
 /* Decide from a HEAD answer. `size` and `sha` describe the local file. */
-rs_probe_next rs_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
+rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
                               uint64_t *offset);
 
 /* The PUT whose answer is being judged. */
@@ -50,7 +51,7 @@ typedef enum rs_put_next {
                        or a status that makes no sense */
 } rs_put_next;
 
-rs_put_next rs_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
+rs_put_next rs_stager_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
                           const uint8_t sha[32], uint64_t *offset);
 
 /* Did the local file change since it was hashed? `then` and `fd_now` come from fstat of the
@@ -67,7 +68,7 @@ typedef enum rs_file_change {
   RS_FILE_STATUS    /* only ctime moved: rewritten with its mtime put back, renamed, chmod... */
 } rs_file_change;
 
-rs_file_change rs_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
+rs_file_change rs_stager_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
                               const rs_hc_key *path_now, int path_gone);
 
 /* ---- relays that cut every connection after about the same number of bytes ----

@@ -104,7 +104,7 @@ static rs_file_change file_change(rs_run *run, rs_hc_key *now)
       gone = errno == ENOENT;
     }
   }
-  return rs_decide_file(&run->file, now, path_now, gone);
+  return rs_stager_decide_file(&run->file, now, path_now, gone);
 }
 
 /* RESUMABLE_OK while the file is the one that was hashed; else RESUMABLE_E_FILE with a message
@@ -332,7 +332,7 @@ static int probe(rs_run *run, rs_cursor *cur)
     return STEP_TRANSIENT;
   int st = run->resp.status;
   uint64_t off = 0;
-  rs_probe_next next = rs_decide_probe(st, &run->resp, run->size, run->sha, &off);
+  rs_probe_next next = rs_stager_decide_probe(st, &run->resp, run->size, run->sha, &off);
   cur->need_probe = 0;
   if (next != RS_PROBE_SEND)
     cur->cut_pending = 0;
@@ -461,7 +461,7 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   int st = run->resp.status;
   rs_put_req pr = {req->whole, req->start, req->end, req->force_expect};
   uint64_t off = 0;
-  rs_put_next next = rs_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
+  rs_put_next next = rs_stager_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
              st);
   if (next == RS_PUT_DONE || next == RS_PUT_CONTINUE || next == RS_PUT_UNCONFIRMED)

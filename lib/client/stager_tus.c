@@ -328,7 +328,7 @@ static int head(rs_run *run, tus_cur *cur)
     return STEP_TRANSIENT;
   int st = run->resp.status;
   uint64_t off = 0;
-  switch (rs_tus_decide_head(st, &run->resp, &run->tresp, run->size, run->sha, &off)) {
+  switch (rs_stager_tus_decide_head(st, &run->resp, &run->tresp, run->size, run->sha, &off)) {
   case RS_TUSH_RESUME:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: resuming at byte %" PRIu64, st, off);
     cur->need_head = 0;
@@ -378,7 +378,7 @@ static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_
   int st = run->resp.status;
   uint64_t off = 0;
   rs_tus_sent_next next =
-      rs_tus_decide_sent(st, &run->tresp, created, start, end, run->size, &off);
+      rs_stager_tus_decide_sent(st, &run->tresp, created, start, end, run->size, &off);
   if (created && (next == RS_TUSS_CONTINUE || next == RS_TUSS_DONE)) {
     if (!run->tresp.has_location ||
         rs_tus_resolve(run->s->url, run->tresp.location, abs, sizeof(abs)) != 0) {

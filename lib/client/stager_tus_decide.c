@@ -5,7 +5,7 @@
 
 #include "stager_decide.h"
 
-rs_tus_head_next rs_tus_decide_head(int status, const rs_resp *r, const rs_tus_resp *t,
+rs_tus_head_next rs_stager_tus_decide_head(int status, const rs_resp *r, const rs_tus_resp *t,
                                     uint64_t size, const uint8_t sha[32], uint64_t *offset)
 {
   if (status == 401 || status == 407)
@@ -24,7 +24,7 @@ rs_tus_head_next rs_tus_decide_head(int status, const rs_resp *r, const rs_tus_r
   return RS_TUSH_RESUME;
 }
 
-rs_tus_sent_next rs_tus_decide_sent(int status, const rs_tus_resp *t, int created,
+rs_tus_sent_next rs_stager_tus_decide_sent(int status, const rs_tus_resp *t, int created,
                                     uint64_t start, uint64_t end, uint64_t size,
                                     uint64_t *offset)
 {

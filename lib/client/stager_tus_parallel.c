@@ -319,7 +319,7 @@ static int judge_head(part *p)
   uint8_t none[32] = {0};
   rs_resp plain = p->resp; /* a part is never bound to a whole-file hash */
   plain.has_target_sha = plain.has_content_sha = 0;
-  switch (rs_tus_decide_head(st, &plain, &p->tresp, p->len, none, &off)) {
+  switch (rs_stager_tus_decide_head(st, &plain, &p->tresp, p->len, none, &off)) {
   case RS_TUSH_RESUME:
     p->need_head = 0;
     advance(p, off);
@@ -348,7 +348,7 @@ static int judge_sent(part *p, part_req req)
   par *pa = p->par;
   int st = p->resp.status, created = req == REQ_CREATE;
   uint64_t off = 0, s = p->body_start - p->start, e = p->body_end - p->start;
-  rs_tus_sent_next next = rs_tus_decide_sent(st, &p->tresp, created, s, e, p->len, &off);
+  rs_tus_sent_next next = rs_stager_tus_decide_sent(st, &p->tresp, created, s, e, p->len, &off);
   if (created && (next == RS_TUSS_CONTINUE || next == RS_TUSS_DONE)) {
     char abs[RS_TUS_URL_MAX + 1];
     if (!p->tresp.has_location ||

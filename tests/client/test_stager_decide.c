@@ -51,7 +51,7 @@ static void probe_404_starts_at_zero(void **state)
   rs_resp r;
   rs_resp_reset(&r);
   uint64_t off = 7;
-  assert_int_equal(rs_decide_probe(404, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(404, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -60,7 +60,7 @@ static void probe_our_partial_resumes_at_held(void **state)
   (void)state;
   rs_resp r = partial(400, SIZE, ours);
   uint64_t off = 0;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 400);
 }
 
@@ -70,7 +70,7 @@ static void probe_partial_without_upload_total_resumes(void **state)
   rs_resp r = partial(400, SIZE, ours);
   r.has_upload_total = 0; /* LocalAI's server does not send it */
   uint64_t off = 0;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 400);
 }
 
@@ -79,7 +79,7 @@ static void probe_partial_of_another_hash_starts_at_zero(void **state)
   (void)state;
   rs_resp r = partial(400, SIZE, other);
   uint64_t off = 9;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -88,7 +88,7 @@ static void probe_partial_of_another_total_starts_at_zero(void **state)
   (void)state;
   rs_resp r = partial(400, SIZE + 1, ours);
   uint64_t off = 9;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -97,7 +97,7 @@ static void probe_unbound_partial_starts_at_zero(void **state)
   (void)state;
   rs_resp r = partial(400, SIZE, NULL);
   uint64_t off = 9;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -106,7 +106,7 @@ static void probe_partial_holding_everything_finishes(void **state)
   (void)state;
   rs_resp r = partial(SIZE, SIZE, ours);
   uint64_t off = 0;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, SIZE); /* offset == size: PUT 0-(size-1) with Expect */
 }
 
@@ -115,7 +115,7 @@ static void probe_partial_holding_more_than_the_file_starts_at_zero(void **state
   (void)state;
   rs_resp r = partial(SIZE + 5, SIZE, ours);
   uint64_t off = 9;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -124,7 +124,7 @@ static void probe_complete_with_our_hash_is_done(void **state)
   (void)state;
   rs_resp r = complete(SIZE, ours);
   uint64_t off = 0;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_DONE);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_DONE);
 }
 
 static void probe_complete_with_other_hash_or_size_starts_at_zero(void **state)
@@ -132,10 +132,10 @@ static void probe_complete_with_other_hash_or_size_starts_at_zero(void **state)
   (void)state;
   rs_resp r = complete(SIZE, other);
   uint64_t off = 9;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
   r = complete(SIZE - 1, ours);
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_SEND);
   assert_int_equal(off, 0);
 }
 
@@ -145,10 +145,10 @@ static void probe_405_or_no_accept_ranges_means_whole_file(void **state)
   rs_resp r;
   rs_resp_reset(&r);
   uint64_t off;
-  assert_int_equal(rs_decide_probe(405, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
+  assert_int_equal(rs_stager_decide_probe(405, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
   r = partial(400, SIZE, ours);
   r.accept_ranges = 0;
-  assert_int_equal(rs_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
+  assert_int_equal(rs_stager_decide_probe(200, &r, SIZE, ours, &off), RS_PROBE_WHOLE);
 }
 
 static void probe_transient_and_refused_statuses(void **state)
@@ -159,12 +159,12 @@ static void probe_transient_and_refused_statuses(void **state)
   uint64_t off;
   const int transient[] = {408, 423, 429, 500, 502, 503, 504, 599};
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
-    assert_int_equal(rs_decide_probe(transient[i], &r, SIZE, ours, &off), RS_PROBE_TRANSIENT);
+    assert_int_equal(rs_stager_decide_probe(transient[i], &r, SIZE, ours, &off), RS_PROBE_TRANSIENT);
   const int refused[] = {400, 401, 403, 410, 499};
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-    assert_int_equal(rs_decide_probe(refused[i], &r, SIZE, ours, &off), RS_PROBE_REFUSED);
-  assert_int_equal(rs_decide_probe(301, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
-  assert_int_equal(rs_decide_probe(0, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
+    assert_int_equal(rs_stager_decide_probe(refused[i], &r, SIZE, ours, &off), RS_PROBE_REFUSED);
+  assert_int_equal(rs_stager_decide_probe(301, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
+  assert_int_equal(rs_stager_decide_probe(0, &r, SIZE, ours, &off), RS_PROBE_PROTOCOL);
 }
 
 /* ---- PUT answers ---- */
@@ -186,7 +186,7 @@ static void put_308_continues_from_x_file_size(void **state)
   r.file_size = 300;
   rs_put_req q = {0, 0, 500, 0};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(rs_stager_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 300);
 }
 
@@ -198,10 +198,10 @@ static void put_308_falls_back_to_range_then_zero(void **state)
   r.range_held = 250;
   rs_put_req q = {0, 0, 500, 0};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(rs_stager_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 250);
   r = answer(308);
-  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(rs_stager_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 0);
 }
 
@@ -213,7 +213,7 @@ static void put_308_past_the_file_is_a_protocol_error(void **state)
   r.file_size = SIZE + 1;
   rs_put_req q = {0, 0, SIZE, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_stager_decide_put(308, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
 /* The two claims past the end of the file the other tests left out: a 2xx to a middle chunk
@@ -235,7 +235,7 @@ static void put_claims_past_the_file_are_protocol_errors(void **state)
     r.file_size = SIZE + 1;
     rs_put_req q = {0, 0, 500, 0};
     uint64_t off;
-    assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+    assert_int_equal(rs_stager_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
   }
 }
 
@@ -249,7 +249,7 @@ static void put_200_with_our_hash_is_done(void **state)
   r.file_size = SIZE;
   rs_put_req q = {0, 400, SIZE, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_DONE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_DONE);
 }
 
 static void put_200_with_another_hash_is_a_protocol_error(void **state)
@@ -260,7 +260,7 @@ static void put_200_with_another_hash_is_a_protocol_error(void **state)
   memcpy(r.content_sha, other, 32);
   rs_put_req q = {0, 0, SIZE, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_stager_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
 static void put_200_to_a_middle_chunk_with_x_file_size_continues(void **state)
@@ -271,13 +271,13 @@ static void put_200_to_a_middle_chunk_with_x_file_size_continues(void **state)
   r.file_size = 400;
   rs_put_req q = {0, 0, 400, 0};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &q, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 400);
   r = answer(204);
   r.has_range = 1;
   r.range_held = 700;
   rs_put_req q2 = {0, 400, 700, 0};
-  assert_int_equal(rs_decide_put(204, &r, &q2, SIZE, ours, &off), RS_PUT_CONTINUE);
+  assert_int_equal(rs_stager_decide_put(204, &r, &q2, SIZE, ours, &off), RS_PUT_CONTINUE);
   assert_int_equal(off, 700);
 }
 
@@ -290,13 +290,13 @@ static void put_200_to_a_middle_chunk_without_held_falls_back_to_whole(void **st
   rs_put_req first = {0, 0, 400, 0};
   rs_put_req mid = {0, 400, 800, 0};
   uint64_t off = 99;
-  assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
   assert_int_equal(off, 0);
-  assert_int_equal(rs_decide_put(201, &r, &mid, SIZE, ours, &off), RS_PUT_WHOLE);
+  assert_int_equal(rs_stager_decide_put(201, &r, &mid, SIZE, ours, &off), RS_PUT_WHOLE);
   /* Our hash alone does not say how much it holds either. */
   r.has_content_sha = 1;
   memcpy(r.content_sha, ours, 32);
-  assert_int_equal(rs_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &first, SIZE, ours, &off), RS_PUT_WHOLE);
 }
 
 /* Issue 10 item 8. A 2xx or 308 to a chunk that did not reach the end, claiming the whole file
@@ -338,7 +338,7 @@ static void put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash(void
     rs_put_req q = {0, rows[i].start, rows[i].end, 0};
     uint64_t off = 12345;
     print_message("# row %zu\n", i);
-    assert_int_equal(rs_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), rows[i].want);
+    assert_int_equal(rs_stager_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), rows[i].want);
     if (rows[i].want != RS_PUT_PROTOCOL)
       assert_int_equal(off, rows[i].want_off);
   }
@@ -353,17 +353,17 @@ static void put_2xx_to_the_end_is_done_only_when_it_covers_the_file(void **state
   rs_put_req last = {0, 600, SIZE, 0};
   rs_put_req whole = {1, 0, SIZE, 0};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_DONE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_DONE);
   assert_int_equal(off, SIZE);
-  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_DONE);
+  assert_int_equal(rs_stager_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_DONE);
   r.has_file_size = 1;
   r.file_size = 400; /* it kept only part of what we sent */
-  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
-  assert_int_equal(rs_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_stager_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_stager_decide_put(200, &r, &last, SIZE, ours, &off), RS_PUT_PROTOCOL);
   r = answer(200);
   r.has_content_sha = 1;
   memcpy(r.content_sha, other, 32);
-  assert_int_equal(rs_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
+  assert_int_equal(rs_stager_decide_put(200, &r, &whole, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
 /* An older LocalAI answers the finish PUT (every byte held) with 416 and X-File-Size == size
@@ -376,14 +376,14 @@ static void put_416_holding_everything_to_the_finish_put_is_committing(void **st
   r.file_size = SIZE;
   rs_put_req finish = {0, 0, SIZE, 1};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_COMMITTING);
+  assert_int_equal(rs_stager_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_COMMITTING);
   /* To an ordinary chunk the same answer says "send the finish PUT". */
   rs_put_req chunk = {0, 300, SIZE, 0};
-  assert_int_equal(rs_decide_put(416, &r, &chunk, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(rs_stager_decide_put(416, &r, &chunk, SIZE, ours, &off), RS_PUT_RESYNC);
   assert_int_equal(off, SIZE);
   /* A finish PUT answered 416 with less held: the server lost bytes; resume from there. */
   r.file_size = 700;
-  assert_int_equal(rs_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(rs_stager_decide_put(416, &r, &finish, SIZE, ours, &off), RS_PUT_RESYNC);
   assert_int_equal(off, 700);
 }
 
@@ -395,10 +395,10 @@ static void put_416_resyncs_from_x_file_size_or_reprobes(void **state)
   r.file_size = 640;
   rs_put_req q = {0, 100, SIZE, 0};
   uint64_t off = 0;
-  assert_int_equal(rs_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_RESYNC);
+  assert_int_equal(rs_stager_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_RESYNC);
   assert_int_equal(off, 640);
   r = answer(416);
-  assert_int_equal(rs_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_REPROBE);
+  assert_int_equal(rs_stager_decide_put(416, &r, &q, SIZE, ours, &off), RS_PUT_REPROBE);
 }
 
 static void put_409_restarts(void **state)
@@ -407,7 +407,7 @@ static void put_409_restarts(void **state)
   rs_resp r = answer(409);
   rs_put_req q = {0, 100, 200, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(409, &r, &q, SIZE, ours, &off), RS_PUT_RESTART);
+  assert_int_equal(rs_stager_decide_put(409, &r, &q, SIZE, ours, &off), RS_PUT_RESTART);
 }
 
 static void put_400_to_the_final_chunk_restarts(void **state)
@@ -417,8 +417,8 @@ static void put_400_to_the_final_chunk_restarts(void **state)
   rs_put_req last = {0, 600, SIZE, 0};
   rs_put_req whole = {1, 0, SIZE, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(400, &r, &last, SIZE, ours, &off), RS_PUT_RESTART);
-  assert_int_equal(rs_decide_put(400, &r, &whole, SIZE, ours, &off), RS_PUT_RESTART);
+  assert_int_equal(rs_stager_decide_put(400, &r, &last, SIZE, ours, &off), RS_PUT_RESTART);
+  assert_int_equal(rs_stager_decide_put(400, &r, &whole, SIZE, ours, &off), RS_PUT_RESTART);
 }
 
 static void put_400_to_a_middle_chunk_is_permanent(void **state)
@@ -427,7 +427,7 @@ static void put_400_to_a_middle_chunk_is_permanent(void **state)
   rs_resp r = answer(400);
   rs_put_req mid = {0, 0, 600, 0};
   uint64_t off;
-  assert_int_equal(rs_decide_put(400, &r, &mid, SIZE, ours, &off), RS_PUT_REFUSED);
+  assert_int_equal(rs_stager_decide_put(400, &r, &mid, SIZE, ours, &off), RS_PUT_REFUSED);
 }
 
 static void put_transient_refused_and_too_large(void **state)
@@ -438,12 +438,12 @@ static void put_transient_refused_and_too_large(void **state)
   uint64_t off;
   const int transient[] = {408, 423, 429, 500, 503, 507};
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
-    assert_int_equal(rs_decide_put(transient[i], &r, &q, SIZE, ours, &off), RS_PUT_TRANSIENT);
+    assert_int_equal(rs_stager_decide_put(transient[i], &r, &q, SIZE, ours, &off), RS_PUT_TRANSIENT);
   const int refused[] = {401, 403, 404, 405, 411, 422};
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-    assert_int_equal(rs_decide_put(refused[i], &r, &q, SIZE, ours, &off), RS_PUT_REFUSED);
-  assert_int_equal(rs_decide_put(413, &r, &q, SIZE, ours, &off), RS_PUT_TOO_LARGE);
-  assert_int_equal(rs_decide_put(302, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+    assert_int_equal(rs_stager_decide_put(refused[i], &r, &q, SIZE, ours, &off), RS_PUT_REFUSED);
+  assert_int_equal(rs_stager_decide_put(413, &r, &q, SIZE, ours, &off), RS_PUT_TOO_LARGE);
+  assert_int_equal(rs_stager_decide_put(302, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
 }
 
 /* ---- did the local file change? (issue 10 item 9) ---- */
@@ -478,7 +478,7 @@ static void file_change_verdicts(void **state)
     if (rows[i].path == 2)
       at_path.ino = 8;
     print_message("# %s\n", rows[i].what);
-    assert_int_equal(rs_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
+    assert_int_equal(rs_stager_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
                                                         ? &at_path
                                                         : NULL,
                                     rows[i].path == 3),

@@ -111,31 +111,31 @@ static void head_decisions(void **state)
   rs_resp_reset(&r);
   uint64_t off = 0;
   rs_tus_resp t = upload_at(40, 100);
-  assert_int_equal(rs_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_RESUME);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_RESUME);
   assert_int_equal(off, 40);
   t = upload_at(100, 100);
-  assert_int_equal(rs_tus_decide_head(204, &r, &t, 100, SHA, &off), RS_TUSH_DONE);
+  assert_int_equal(rs_stager_tus_decide_head(204, &r, &t, 100, SHA, &off), RS_TUSH_DONE);
   t = upload_at(40, 99); /* another length: not this file */
-  assert_int_equal(rs_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
   t = upload_at(40, 100);
   t.has_length = 0; /* deferred: we never defer */
-  assert_int_equal(rs_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
   t = upload_at(40, 100);
   r.has_target_sha = 1; /* resumable-serve names the hash the upload is bound to */
   memcpy(r.target_sha, OTHER, 32);
-  assert_int_equal(rs_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_CREATE);
   memcpy(r.target_sha, SHA, 32);
-  assert_int_equal(rs_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_RESUME);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &t, 100, SHA, &off), RS_TUSH_RESUME);
   rs_resp_reset(&r);
   rs_tus_resp none;
   rs_tus_resp_reset(&none);
-  assert_int_equal(rs_tus_decide_head(404, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
-  assert_int_equal(rs_tus_decide_head(410, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
-  assert_int_equal(rs_tus_decide_head(405, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
-  assert_int_equal(rs_tus_decide_head(200, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
-  assert_int_equal(rs_tus_decide_head(423, &r, &none, 100, SHA, &off), RS_TUSH_TRANSIENT);
-  assert_int_equal(rs_tus_decide_head(503, &r, &none, 100, SHA, &off), RS_TUSH_TRANSIENT);
-  assert_int_equal(rs_tus_decide_head(401, &r, &none, 100, SHA, &off), RS_TUSH_REFUSED);
+  assert_int_equal(rs_stager_tus_decide_head(404, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(410, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(405, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(200, &r, &none, 100, SHA, &off), RS_TUSH_CREATE);
+  assert_int_equal(rs_stager_tus_decide_head(423, &r, &none, 100, SHA, &off), RS_TUSH_TRANSIENT);
+  assert_int_equal(rs_stager_tus_decide_head(503, &r, &none, 100, SHA, &off), RS_TUSH_TRANSIENT);
+  assert_int_equal(rs_stager_tus_decide_head(401, &r, &none, 100, SHA, &off), RS_TUSH_REFUSED);
 }
 
 static void sent_decisions(void **state)
@@ -143,34 +143,34 @@ static void sent_decisions(void **state)
   (void)state;
   uint64_t off = 0;
   rs_tus_resp t = upload_at(60, 100);
-  assert_int_equal(rs_tus_decide_sent(204, &t, 0, 40, 70, 100, &off), RS_TUSS_CONTINUE);
+  assert_int_equal(rs_stager_tus_decide_sent(204, &t, 0, 40, 70, 100, &off), RS_TUSS_CONTINUE);
   assert_int_equal(off, 60); /* the server kept less than was sent: go on from there */
   t.offset = 100;
-  assert_int_equal(rs_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_DONE);
+  assert_int_equal(rs_stager_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_DONE);
   t.offset = 101;
-  assert_int_equal(rs_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
+  assert_int_equal(rs_stager_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
   t.offset = 39; /* backwards */
-  assert_int_equal(rs_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
+  assert_int_equal(rs_stager_tus_decide_sent(204, &t, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
   rs_tus_resp none;
   rs_tus_resp_reset(&none);
-  assert_int_equal(rs_tus_decide_sent(204, &none, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
+  assert_int_equal(rs_stager_tus_decide_sent(204, &none, 0, 40, 100, 100, &off), RS_TUSS_PROTOCOL);
   /* creation: 201, without a body no offset is needed */
-  assert_int_equal(rs_tus_decide_sent(201, &none, 1, 0, 0, 100, &off), RS_TUSS_CONTINUE);
+  assert_int_equal(rs_stager_tus_decide_sent(201, &none, 1, 0, 0, 100, &off), RS_TUSS_CONTINUE);
   assert_int_equal(off, 0);
-  assert_int_equal(rs_tus_decide_sent(200, &none, 1, 0, 0, 100, &off), RS_TUSS_PROTOCOL);
+  assert_int_equal(rs_stager_tus_decide_sent(200, &none, 1, 0, 0, 100, &off), RS_TUSS_PROTOCOL);
   t = upload_at(100, 100);
-  assert_int_equal(rs_tus_decide_sent(201, &t, 1, 0, 100, 100, &off), RS_TUSS_DONE);
-  assert_int_equal(rs_tus_decide_sent(201, &none, 1, 0, 0, 0, &off), RS_TUSS_DONE); /* empty */
-  assert_int_equal(rs_tus_decide_sent(409, &none, 0, 0, 10, 100, &off), RS_TUSS_RESYNC);
-  assert_int_equal(rs_tus_decide_sent(460, &none, 0, 0, 10, 100, &off), RS_TUSS_RESEND);
-  assert_int_equal(rs_tus_decide_sent(404, &none, 0, 0, 10, 100, &off), RS_TUSS_RESTART);
-  assert_int_equal(rs_tus_decide_sent(410, &none, 0, 0, 10, 100, &off), RS_TUSS_RESTART);
-  assert_int_equal(rs_tus_decide_sent(404, &none, 1, 0, 10, 100, &off), RS_TUSS_REFUSED);
-  assert_int_equal(rs_tus_decide_sent(413, &none, 1, 0, 10, 100, &off), RS_TUSS_TOO_LARGE);
-  assert_int_equal(rs_tus_decide_sent(423, &none, 0, 0, 10, 100, &off), RS_TUSS_TRANSIENT);
-  assert_int_equal(rs_tus_decide_sent(502, &none, 0, 0, 10, 100, &off), RS_TUSS_TRANSIENT);
-  assert_int_equal(rs_tus_decide_sent(415, &none, 0, 0, 10, 100, &off), RS_TUSS_REFUSED);
-  assert_int_equal(rs_tus_decide_sent(302, &none, 0, 0, 10, 100, &off), RS_TUSS_PROTOCOL);
+  assert_int_equal(rs_stager_tus_decide_sent(201, &t, 1, 0, 100, 100, &off), RS_TUSS_DONE);
+  assert_int_equal(rs_stager_tus_decide_sent(201, &none, 1, 0, 0, 0, &off), RS_TUSS_DONE); /* empty */
+  assert_int_equal(rs_stager_tus_decide_sent(409, &none, 0, 0, 10, 100, &off), RS_TUSS_RESYNC);
+  assert_int_equal(rs_stager_tus_decide_sent(460, &none, 0, 0, 10, 100, &off), RS_TUSS_RESEND);
+  assert_int_equal(rs_stager_tus_decide_sent(404, &none, 0, 0, 10, 100, &off), RS_TUSS_RESTART);
+  assert_int_equal(rs_stager_tus_decide_sent(410, &none, 0, 0, 10, 100, &off), RS_TUSS_RESTART);
+  assert_int_equal(rs_stager_tus_decide_sent(404, &none, 1, 0, 10, 100, &off), RS_TUSS_REFUSED);
+  assert_int_equal(rs_stager_tus_decide_sent(413, &none, 1, 0, 10, 100, &off), RS_TUSS_TOO_LARGE);
+  assert_int_equal(rs_stager_tus_decide_sent(423, &none, 0, 0, 10, 100, &off), RS_TUSS_TRANSIENT);
+  assert_int_equal(rs_stager_tus_decide_sent(502, &none, 0, 0, 10, 100, &off), RS_TUSS_TRANSIENT);
+  assert_int_equal(rs_stager_tus_decide_sent(415, &none, 0, 0, 10, 100, &off), RS_TUSS_REFUSED);
+  assert_int_equal(rs_stager_tus_decide_sent(302, &none, 0, 0, 10, 100, &off), RS_TUSS_PROTOCOL);
 }
 
 int main(void)
