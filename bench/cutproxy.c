@@ -14,7 +14,8 @@
 
 #include "faultproxy.h"
 
-static int parse_u64(const char *s, unsigned long long *out) {
+static int parse_u64(const char *s, unsigned long long *out)
+{
   char *end = NULL;
   if (s == NULL || s[0] < '0' || s[0] > '9')
     return -1;
@@ -22,11 +23,12 @@ static int parse_u64(const char *s, unsigned long long *out) {
   return *end == '\0' ? 0 : -1;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   unsigned long long port, every, count, rate = 0, cap = 0;
   int bad = argc < 4 || argc % 2 != 0 || parse_u64(argv[1], &port) != 0 || port == 0 ||
-            port > 65535 || parse_u64(argv[2], &every) != 0 ||
-            parse_u64(argv[3], &count) != 0 || count > 100000;
+            port > 65535 || parse_u64(argv[2], &every) != 0 || parse_u64(argv[3], &count) != 0 ||
+            count > 100000;
   for (int i = 4; !bad && i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--rate") == 0)
       bad = parse_u64(argv[i + 1], &rate) != 0;
@@ -59,8 +61,8 @@ int main(int argc, char **argv) {
   int sig = 0;
   while (sigwait(&stop, &sig) != 0) {
   }
-  printf("upstream_bytes %llu cuts %u connections %u\n",
-         (unsigned long long)fp_upstream_bytes(p), fp_cuts(p), fp_accepted(p));
+  printf("upstream_bytes %llu cuts %u connections %u\n", (unsigned long long)fp_upstream_bytes(p),
+         fp_cuts(p), fp_accepted(p));
   fflush(stdout);
   fp_stop(p);
   return 0;

@@ -188,8 +188,8 @@ static void row(const char *what, size_t size, double secs, double cpu)
   if (secs < 0)
     printf("%-44s   failed\n", what);
   else if (cpu > 0) /* this process: client and server together */
-    printf("%-44s %8.0f MB/s  (%.2f s, %.2f s CPU per run)\n", what,
-           (double)size / 1e6 / secs, secs, cpu);
+    printf("%-44s %8.0f MB/s  (%.2f s, %.2f s CPU per run)\n", what, (double)size / 1e6 / secs,
+           secs, cpu);
   else
     printf("%-44s %8.0f MB/s  (%.2f s)\n", what, (double)size / 1e6 / secs, secs);
 }

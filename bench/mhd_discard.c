@@ -19,9 +19,9 @@
 static int started_marker;
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
   (void)cls;
   (void)url;
   (void)method;
@@ -43,21 +43,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return ok;
 }
 
-static struct MHD_Daemon *start(unsigned short port) {
+static struct MHD_Daemon *start(unsigned short port)
+{
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, port,
-                          NULL, NULL, on_request, NULL,
-                          MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
-                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)2 * 1024 * 1024,
-                          MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                          MHD_OPTION_END);
+  return MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, on_request,
+      NULL, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)2 * 1024 * 1024, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   unsigned long port = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
   if (port > 65535) {
     fprintf(stderr, "usage: mhd_discard [PORT]\n");

@@ -10,7 +10,8 @@
 
 #include "faultproxy.h"
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   char *end = NULL;
   unsigned long long port = argc == 3 ? strtoull(argv[1], &end, 10) : 0;
   unsigned long long rate = argc == 3 && *end == '\0' ? strtoull(argv[2], &end, 10) : 0;

@@ -22,15 +22,17 @@
 
 enum { PIECE = 1 << 20 };
 
-static double now(void) {
+static double now(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Feeds every piece of fd to update(ctx, piece, n). Returns the bytes read, or -1. */
-static long long feed(int fd, unsigned char *buf, void (*update)(void *, const unsigned char *,
-                                                                  size_t), void *ctx) {
+static long long feed(int fd, unsigned char *buf,
+                      void (*update)(void *, const unsigned char *, size_t), void *ctx)
+{
   long long total = 0;
   for (;;) {
     ssize_t n = read(fd, buf, PIECE);
@@ -43,15 +45,18 @@ static long long feed(int fd, unsigned char *buf, void (*update)(void *, const u
   }
 }
 
-static void update_mbedtls(void *ctx, const unsigned char *p, size_t n) {
+static void update_mbedtls(void *ctx, const unsigned char *p, size_t n)
+{
   (void)mbedtls_sha256_update_ret(ctx, p, n);
 }
 
-static void update_ours(void *ctx, const unsigned char *p, size_t n) {
+static void update_ours(void *ctx, const unsigned char *p, size_t n)
+{
   rs_sha256_update(ctx, p, n);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc != 3) {
     fprintf(stderr, "usage: sha256_file mbedtls|portable|sha-ni|active FILE\n");
     return 2;

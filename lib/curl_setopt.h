@@ -20,7 +20,7 @@
  * CURLE_OUT_OF_MEMORY, RESUMABLE_E_IO for an option this libcurl refuses. */
 static inline int rs_setopt_error(CURLcode cc)
 {
-  return cc == CURLE_OK ? RESUMABLE_OK
+  return cc == CURLE_OK              ? RESUMABLE_OK
          : cc == CURLE_OUT_OF_MEMORY ? RESUMABLE_E_NOMEM
                                      : RESUMABLE_E_IO;
 }

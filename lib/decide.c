@@ -288,16 +288,27 @@ void rs_decide_end(uint64_t received, int expected_known, uint64_t expected, uin
 const char *rs_status_text(int status)
 {
   switch (status) {
-  case 400: return "bad request";
-  case 401: return "unauthorized";
-  case 404: return "not found";
-  case 405: return "method not allowed";
-  case 409: return "conflict";
-  case 413: return "too large";
-  case 416: return "range not satisfiable";
-  case 423: return "superseded by a newer request for this key";
-  case 500: return "storage error";
-  case 507: return "insufficient storage";
-  default: return "error";
+  case 400:
+    return "bad request";
+  case 401:
+    return "unauthorized";
+  case 404:
+    return "not found";
+  case 405:
+    return "method not allowed";
+  case 409:
+    return "conflict";
+  case 413:
+    return "too large";
+  case 416:
+    return "range not satisfiable";
+  case 423:
+    return "superseded by a newer request for this key";
+  case 500:
+    return "storage error";
+  case 507:
+    return "insufficient storage";
+  default:
+    return "error";
   }
 }

@@ -20,53 +20,49 @@ typedef enum rs_method {
 } rs_method;
 
 /* How a request header was received. */
-typedef enum rs_field {
-  RS_FIELD_ABSENT = 0,
-  RS_FIELD_OK,
-  RS_FIELD_MALFORMED
-} rs_field;
+typedef enum rs_field { RS_FIELD_ABSENT = 0, RS_FIELD_OK, RS_FIELD_MALFORMED } rs_field;
 
 /* Everything the decision needs from the request line and headers. */
 typedef struct rs_request {
   rs_method method;
-  int auth_ok;           /* 1: no token configured, or the right Bearer token */
-  rs_key_status key;     /* result of rs_key_decode */
-  int header_conflict;   /* a repeated or contradictory header (always 400) */
+  int auth_ok;                 /* 1: no token configured, or the right Bearer token */
+  rs_key_status key;           /* result of rs_key_decode */
+  int header_conflict;         /* a repeated or contradictory header (always 400) */
   const char *conflict_reason; /* static text for that 400, or NULL for a generic one */
-  rs_field range;        /* Content-Range */
-  rs_content_range cr;   /* valid when range == RS_FIELD_OK */
-  rs_field hash;         /* X-Content-SHA256 */
-  uint8_t sha256[32];    /* valid when hash == RS_FIELD_OK */
-  rs_field length;       /* Content-Length: ABSENT with chunked, or MALFORMED */
-  int chunked;           /* Transfer-Encoding: chunked (length unknown) */
-  uint64_t content_length; /* valid when length == RS_FIELD_OK */
-  uint64_t max_size;     /* 0: no limit */
+  rs_field range;              /* Content-Range */
+  rs_content_range cr;         /* valid when range == RS_FIELD_OK */
+  rs_field hash;               /* X-Content-SHA256 */
+  uint8_t sha256[32];          /* valid when hash == RS_FIELD_OK */
+  rs_field length;             /* Content-Length: ABSENT with chunked, or MALFORMED */
+  int chunked;                 /* Transfer-Encoding: chunked (length unknown) */
+  uint64_t content_length;     /* valid when length == RS_FIELD_OK */
+  uint64_t max_size;           /* 0: no limit */
 } rs_request;
 
 /* What the store holds for the key (metadata only). */
 typedef struct rs_stored {
-  int complete;          /* a complete file exists */
+  int complete; /* a complete file exists */
   uint64_t size;
   uint8_t sha256[32];
-  int partial;           /* a partial upload exists */
+  int partial; /* a partial upload exists */
   uint64_t total;
   uint64_t held;
   int has_target;
   uint8_t target[32];
-  int expired;           /* tus: the partial is older than the partial TTL (and nobody uses it) */
+  int expired; /* tus: the partial is older than the partial TTL (and nobody uses it) */
 } rs_stored;
 
 typedef enum rs_action {
-  RS_ACT_REPLY = 0,   /* reply now with `status`; read no body */
-  RS_ACT_NEED_STATE,  /* call again with the stored state */
-  RS_ACT_APPEND,      /* append the body at `held` (reply from rs_decide_end) */
-  RS_ACT_FINISH,      /* the partial holds every byte: verify and commit, read no body */
-  RS_ACT_STAGE,       /* whole-file upload into a staging file */
-  RS_ACT_SERVE,       /* GET: stream the complete file */
-  RS_ACT_DELETE,      /* drop partial and complete file, then 204 */
-  RS_ACT_PROBE,       /* HEAD: reply now with `status` and the headers of `reply` */
-  RS_ACT_TERMINATE,   /* tus DELETE: drop the partial only, then 204 */
-  RS_ACT_CONCAT       /* tus final concatenation: assemble the parts and commit */
+  RS_ACT_REPLY = 0,  /* reply now with `status`; read no body */
+  RS_ACT_NEED_STATE, /* call again with the stored state */
+  RS_ACT_APPEND,     /* append the body at `held` (reply from rs_decide_end) */
+  RS_ACT_FINISH,     /* the partial holds every byte: verify and commit, read no body */
+  RS_ACT_STAGE,      /* whole-file upload into a staging file */
+  RS_ACT_SERVE,      /* GET: stream the complete file */
+  RS_ACT_DELETE,     /* drop partial and complete file, then 204 */
+  RS_ACT_PROBE,      /* HEAD: reply now with `status` and the headers of `reply` */
+  RS_ACT_TERMINATE,  /* tus DELETE: drop the partial only, then 204 */
+  RS_ACT_CONCAT      /* tus final concatenation: assemble the parts and commit */
 } rs_action;
 
 /* The header set a reply carries (besides Content-Type on text bodies). */
@@ -88,19 +84,20 @@ typedef enum rs_reply_kind {
 } rs_reply_kind;
 
 /* Flags on a decision. */
-#define RS_DROP_PARTIAL 0x1u   /* drop the key's partial before anything else */
-#define RS_CREATE_PARTIAL 0x2u /* APPEND: start a new partial of `total` bound to the request hash */
-#define RS_SET_TOTAL 0x4u      /* tus: the partial's unknown length becomes `total` */
+#define RS_DROP_PARTIAL 0x1u /* drop the key's partial before anything else */
+#define RS_CREATE_PARTIAL \
+  0x2u                    /* APPEND: start a new partial of `total` bound to the request hash */
+#define RS_SET_TOTAL 0x4u /* tus: the partial's unknown length becomes `total` */
 
 typedef struct rs_decision {
-  int status;           /* 0 while the reply depends on the body */
+  int status; /* 0 while the reply depends on the body */
   rs_action action;
   rs_reply_kind kind;
   unsigned flags;
-  const char *reason;   /* short static text (the text/plain body of errors) */
-  uint64_t held;        /* X-File-Size of 308/416/HEAD partial; append offset */
-  uint64_t total;       /* the upload's total (416's Content-Range, X-Upload-Total) */
-  uint64_t size;        /* complete file size (HEAD complete, DONE) */
+  const char *reason; /* short static text (the text/plain body of errors) */
+  uint64_t held;      /* X-File-Size of 308/416/HEAD partial; append offset */
+  uint64_t total;     /* the upload's total (416's Content-Range, X-Upload-Total) */
+  uint64_t size;      /* complete file size (HEAD complete, DONE) */
 } rs_decision;
 
 /* Judge a request. `stored` may be NULL: if the answer needs the stored state, the result is
@@ -110,7 +107,7 @@ void rs_decide(const rs_request *req, const rs_stored *stored, rs_decision *out)
 
 /* Whether the final digest matched. */
 typedef enum rs_digest {
-  RS_DIGEST_NONE = 0,  /* not computed (upload not finished) or nothing to compare with */
+  RS_DIGEST_NONE = 0, /* not computed (upload not finished) or nothing to compare with */
   RS_DIGEST_MATCH,
   RS_DIGEST_MISMATCH
 } rs_digest;

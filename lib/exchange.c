@@ -17,7 +17,9 @@ static rs_method method_of(const char *m)
   static const struct {
     const char *name;
     rs_method m;
-  } known[] = {{"HEAD", RS_METHOD_HEAD}, {"GET", RS_METHOD_GET}, {"PUT", RS_METHOD_PUT},
+  } known[] = {{"HEAD", RS_METHOD_HEAD},
+               {"GET", RS_METHOD_GET},
+               {"PUT", RS_METHOD_PUT},
                {"DELETE", RS_METHOD_DELETE}};
   for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
     if (strcmp(m, known[i].name) == 0)
@@ -28,11 +30,16 @@ static rs_method method_of(const char *m)
 static const char *method_name(rs_method m)
 {
   switch (m) {
-  case RS_METHOD_HEAD: return "HEAD";
-  case RS_METHOD_GET: return "GET";
-  case RS_METHOD_PUT: return "PUT";
-  case RS_METHOD_DELETE: return "DELETE";
-  default: return "OTHER";
+  case RS_METHOD_HEAD:
+    return "HEAD";
+  case RS_METHOD_GET:
+    return "GET";
+  case RS_METHOD_PUT:
+    return "PUT";
+  case RS_METHOD_DELETE:
+    return "DELETE";
+  default:
+    return "OTHER";
   }
 }
 
@@ -54,8 +61,8 @@ int resumable_exchange_begin(resumable_server *srv, const char *method, const ch
   size_t len = strcspn(raw_path, "?#");
   ex->in_prefix = len >= srv->prefix_len && memcmp(raw_path, srv->prefix, srv->prefix_len) == 0;
   if (ex->in_prefix) {
-    ex->key_status = rs_key_decode(raw_path + srv->prefix_len, len - srv->prefix_len, ex->key,
-                                   sizeof(ex->key));
+    ex->key_status =
+        rs_key_decode(raw_path + srv->prefix_len, len - srv->prefix_len, ex->key, sizeof(ex->key));
     if (ex->key_status != RS_KEY_OK)
       ex->key[0] = '\0';
   }
@@ -66,8 +73,7 @@ int resumable_exchange_begin(resumable_server *srv, const char *method, const ch
 }
 
 /* Keep a bounded copy; a repeat is a conflict when `strict` or when the value differs. */
-static void keep(resumable_exchange *ex, rs_hdr *h, const char *value, int strict,
-                 const char *why)
+static void keep(resumable_exchange *ex, rs_hdr *h, const char *value, int strict, const char *why)
 {
   size_t n = strlen(value);
   if (h->seen) {
@@ -143,16 +149,15 @@ static void gather(resumable_exchange *ex, rs_request *r)
   resumable_server *srv = ex->srv;
   memset(r, 0, sizeof(*r));
   r->method = ex->method;
-  r->auth_ok = !srv->token || (!ex->auth_bad && rs_auth_bearer_ok(ex->auth, srv->token,
-                                                                  srv->token_len));
+  r->auth_ok =
+      !srv->token || (!ex->auth_bad && rs_auth_bearer_ok(ex->auth, srv->token, srv->token_len));
   r->key = ex->key_status;
   r->header_conflict = ex->conflict;
   r->conflict_reason = ex->conflict_reason;
   const rs_hdr *cr = &ex->content_range, *sh = &ex->sha256, *cl = &ex->content_length;
   r->range = parse_field(cr, rs_content_range_parse(cr->value, strlen(cr->value), &r->cr) == 0);
   r->hash = parse_field(sh, rs_sha256_hex_parse(sh->value, strlen(sh->value), r->sha256) == 0);
-  r->length = parse_field(cl, rs_parse_u63(cl->value, strlen(cl->value), &r->content_length) ==
-                                  0);
+  r->length = parse_field(cl, rs_parse_u63(cl->value, strlen(cl->value), &r->content_length) == 0);
   r->chunked = ex->te_seen;
   if (ex->te_seen && cl->seen && !r->header_conflict) { /* request smuggling shape */
     r->header_conflict = 1;
@@ -160,7 +165,6 @@ static void gather(resumable_exchange *ex, rs_request *r)
   }
   r->max_size = srv->max_size;
 }
-
 
 int resumable_exchange_headers_done(resumable_exchange *ex)
 {

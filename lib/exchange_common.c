@@ -22,11 +22,10 @@ void rs_exchange_decided(resumable_exchange *ex)
     if (n > 0 && text[n - 1] == '\n')
       n--;
     /* 404 and 416 are ordinary protocol flow (a probe, a resume offset); others are refusals */
-    resumable_log_level lvl = st >= 500                 ? RESUMABLE_LOG_ERROR
+    resumable_log_level lvl = st >= 500                ? RESUMABLE_LOG_ERROR
                               : st == 404 || st == 416 ? RESUMABLE_LOG_INFO
                                                        : RESUMABLE_LOG_WARN;
-    rs_server_log(ex->srv, lvl,
-                  "%s /%s: %d %.*s", ex->method_name, ex->key, st, (int)n, text);
+    rs_server_log(ex->srv, lvl, "%s /%s: %d %.*s", ex->method_name, ex->key, st, (int)n, text);
   }
 }
 
@@ -54,8 +53,8 @@ void rs_exchange_store_error(resumable_exchange *ex, const char *what, int rc)
     /* a passing shortage (too many connections or uploads at once), not a storage fault */
     rs_exchange_fail(ex, 503, "server out of file descriptors, retry later");
     rs_reply_header(&ex->reply, "Retry-After", "%d", RS_RETRY_AFTER_NOFD_S);
-  }
-  else if (rc == RESUMABLE_E_SUPERSEDED) /* a store shared by several servers: another took over */
+  } else if (rc ==
+             RESUMABLE_E_SUPERSEDED) /* a store shared by several servers: another took over */
     rs_exchange_fail(ex, 423, "superseded by a newer request for this key");
   else
     rs_exchange_fail(ex, 500, "storage error");
@@ -223,7 +222,7 @@ void rs_close_partial(resumable_exchange *ex)
     e->handle = NULL;
   }
   rs_hash_pipe_discard(&e->pipe); /* bytes still queued for the hash are dropped too */
-  e->provisional = 0;              /* unverified bytes went with the handle */
+  e->provisional = 0;             /* unverified bytes went with the handle */
 }
 
 int rs_drop_partial(resumable_exchange *ex)

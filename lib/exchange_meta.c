@@ -87,8 +87,7 @@ static void serve(resumable_exchange *ex, void *reader, const resumable_complete
   int ranged = 0;
   unsigned long long size = ci->size;
   if (ex->range.seen && !ex->range.too_long)
-    ranged = rs_get_range_parse(ex->range.value, strlen(ex->range.value), ci->size, &first,
-                                &last);
+    ranged = rs_get_range_parse(ex->range.value, strlen(ex->range.value), ci->size, &first, &last);
   if (ranged < 0) {
     ex->srv->ops->complete_close(ex->srv->self, reader);
     rs_reply_text(r, 416, "Range not satisfiable");
@@ -170,7 +169,7 @@ static void delete_locked(resumable_exchange *ex)
   rs_exchange_reply_decision(ex, &d);
 }
 
-static void delete(resumable_exchange *ex)
+static void delete (resumable_exchange *ex)
 {
   ex->entry->generation++; /* any writer of this key stops at its next body piece */
   int rc = rs_key_lock(ex, RESUMABLE_KEY_TAKE); /* so does one in another process */
@@ -194,7 +193,7 @@ void rs_meta_begin(resumable_exchange *ex)
   else if (ex->method == RS_METHOD_GET)
     get(ex);
   else
-    delete(ex);
+    delete (ex);
   pthread_mutex_unlock(&e->mu);
   rs_keylock_release(ex->srv->locks, e);
   ex->entry = NULL;

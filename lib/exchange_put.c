@@ -41,8 +41,8 @@ int rs_put_sync(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
   rs_hash_pipe_drain(&e->pipe); /* the state saved must cover exactly info.held bytes */
-  e->info.hash_state_len = rs_sha256_export(&e->sha, e->info.hash_state,
-                                            sizeof(e->info.hash_state));
+  e->info.hash_state_len =
+      rs_sha256_export(&e->sha, e->info.hash_state, sizeof(e->info.hash_state));
   int rc = ex->srv->ops->partial_sync(ex->srv->self, e->handle, &e->info);
   if (rc == RESUMABLE_OK)
     e->synced = e->info.held;
@@ -116,8 +116,8 @@ static int open_existing(resumable_exchange *ex)
     return RESUMABLE_OK;
   rs_hash_pipe_discard(&e->pipe); /* idle already (no handle, no queued bytes): a guard */
   void *h = NULL;
-  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_EXISTING, NULL,
-                                      &h, &e->info);
+  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_EXISTING, NULL, &h,
+                                      &e->info);
   if (rc != RESUMABLE_OK)
     return rc;
   e->handle = h;
@@ -146,8 +146,8 @@ int rs_put_create(resumable_exchange *ex, resumable_partial_info *info)
   close_entry_handle(ex);
   e->provisional = 0;
   void *h = NULL;
-  int rc = ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_CREATE, info,
-                                      &h, NULL);
+  int rc =
+      ex->srv->ops->partial_open(ex->srv->self, ex->key, RESUMABLE_PARTIAL_CREATE, info, &h, NULL);
   if (rc != RESUMABLE_OK)
     return rc;
   e->handle = h;
@@ -213,8 +213,8 @@ static void fail_content_digest(resumable_exchange *ex, uint64_t held)
 static int verify_request(resumable_exchange *ex, resumable_body_end how)
 {
   rs_keylock_entry *e = ex->entry;
-  int whole = how == RESUMABLE_BODY_COMPLETE &&
-              (!ex->expected_known || ex->received == ex->expected);
+  int whole =
+      how == RESUMABLE_BODY_COMPLETE && (!ex->expected_known || ex->received == ex->expected);
   int cd = ex->rd.algo != RS_RD_NONE;
   int match;
   if (cd) {
@@ -232,8 +232,9 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
   if (rc != RESUMABLE_OK)
     rs_exchange_store_error(ex, "sync", rc);
   else if (!whole)
-    rs_exchange_fail(ex, 400, cd ? "body ended early; with Content-Digest its bytes are discarded"
-                                 : "body ended early; with Upload-Checksum its bytes are discarded");
+    rs_exchange_fail(ex, 400,
+                     cd ? "body ended early; with Content-Digest its bytes are discarded"
+                        : "body ended early; with Upload-Checksum its bytes are discarded");
   else if (cd)
     fail_content_digest(ex, e->info.held);
   else
@@ -452,7 +453,7 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
   }
   if (len > n) {
     ex->received += len - n;
-    int rc = e->provisional                ? rollback_partial(ex)
+    int rc = e->provisional              ? rollback_partial(ex)
              : e->info.held != e->synced ? rs_put_sync(ex)
                                          : RESUMABLE_OK;
     if (rc != RESUMABLE_OK)
@@ -506,8 +507,7 @@ static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
  * rs_key_unlock; otherwise the reply is decided (423). Under e->mu. */
 static int still_owner(resumable_exchange *ex)
 {
-  if (ex->generation == ex->entry->generation &&
-      (ex->mode == RS_BODY_STAGE || ex->entry->handle)) {
+  if (ex->generation == ex->entry->generation && (ex->mode == RS_BODY_STAGE || ex->entry->handle)) {
     int rc = rs_key_lock(ex, RESUMABLE_KEY_KEEP);
     if (rc == RESUMABLE_OK)
       return 1;
@@ -555,8 +555,8 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
     rs_exchange_fail(ex, 400, "body ended before its end was announced");
     return;
   }
-  int whole = how == RESUMABLE_BODY_COMPLETE &&
-              (!ex->expected_known || ex->received == ex->expected);
+  int whole =
+      how == RESUMABLE_BODY_COMPLETE && (!ex->expected_known || ex->received == ex->expected);
   if (ex->rd.algo != RS_RD_NONE && !rs_req_digest_matches(&ex->rd) && whole) {
     discard_staging(ex); /* a corrupted body is never committed */
     fail_content_digest(ex, 0);
@@ -569,8 +569,7 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
   if (ex->req.hash == RS_FIELD_OK)
     dg = memcmp(digest, ex->req.sha256, 32) == 0 ? RS_DIGEST_MATCH : RS_DIGEST_MISMATCH;
   rs_decision d;
-  rs_decide_end(ex->received, ex->expected_known, ex->expected, ex->received, ex->received, dg,
-                &d);
+  rs_decide_end(ex->received, ex->expected_known, ex->expected, ex->received, ex->received, dg, &d);
   if (d.status != 200) {
     discard_staging(ex);
     rs_exchange_reply_decision(ex, &d);

@@ -22,7 +22,7 @@ struct rs_hash_pool {
   size_t buf_size;
   unsigned per_pipe, total;
   unsigned in_use, peak, allocated;
-  rs_hash_buf *spare;                 /* allocated buffers not in use, kept for reuse */
+  rs_hash_buf *spare;                /* allocated buffers not in use, kept for reuse */
   rs_hash_pipe *run_head, *run_tail; /* pipes with queued buffers and no thread on them */
   int stop;
 };

@@ -34,7 +34,7 @@ typedef struct rs_hash_pipe {
   int bound;
   rs_hash_buf *fill; /* owner side: the buffer being filled, or NULL */
   /* under the pool mutex */
-  pthread_cond_t cv; /* signalled when one of this pipe's buffers has been hashed */
+  pthread_cond_t cv;        /* signalled when one of this pipe's buffers has been hashed */
   rs_hash_buf *head, *tail; /* queued, oldest first */
   unsigned nbufs;           /* buffers held: fill + queued + being hashed */
   unsigned peak;            /* most buffers ever held (tests) */

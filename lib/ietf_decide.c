@@ -100,8 +100,9 @@ static int headers_bad(const rs_ietf_request *ir, const rs_tus_request *t, rs_de
   if (t->op != RS_TUS_OP_POST && t->op != RS_TUS_OP_PATCH)
     return 0;
   if (ir->complete != RS_FIELD_OK) {
-    fail(d, 400, ir->complete == RS_FIELD_ABSENT ? "Upload-Complete is required"
-                                                 : "malformed Upload-Complete (?0 or ?1)");
+    fail(d, 400,
+         ir->complete == RS_FIELD_ABSENT ? "Upload-Complete is required"
+                                         : "malformed Upload-Complete (?0 or ?1)");
     return 1;
   }
   if (ir->length == RS_FIELD_MALFORMED) {
@@ -109,8 +110,9 @@ static int headers_bad(const rs_ietf_request *ir, const rs_tus_request *t, rs_de
     return 1;
   }
   if (t->op == RS_TUS_OP_PATCH && ir->offset != RS_FIELD_OK) {
-    fail(d, 400, ir->offset == RS_FIELD_ABSENT ? "Upload-Offset is required"
-                                               : "malformed Upload-Offset (a non-negative Integer)");
+    fail(d, 400,
+         ir->offset == RS_FIELD_ABSENT ? "Upload-Offset is required"
+                                       : "malformed Upload-Offset (a non-negative Integer)");
     return 1;
   }
   if (ir->repr == RS_FIELD_MALFORMED) {
@@ -122,9 +124,10 @@ static int headers_bad(const rs_ietf_request *ir, const rs_tus_request *t, rs_de
     return 1;
   }
   if (t->op == RS_TUS_OP_PATCH && !ir->content_type_ok) {
-    fail(d, 415, ir->version_value == RS_IETF_VERSION_LATEST
-                     ? "PATCH needs Content-Type: application/partial-upload"
-                     : "PATCH takes Content-Type: application/partial-upload (or none)");
+    fail(d, 415,
+         ir->version_value == RS_IETF_VERSION_LATEST
+             ? "PATCH needs Content-Type: application/partial-upload"
+             : "PATCH takes Content-Type: application/partial-upload (or none)");
     return 1;
   }
   if (ir->inconsistent) {

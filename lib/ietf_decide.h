@@ -28,18 +28,18 @@ const char *rs_ietf_problem_type(rs_ietf_problem p);
 const char *rs_ietf_problem_title(rs_ietf_problem p);
 
 typedef struct rs_ietf_request {
-  rs_field version;        /* Upload-Draft-Interop-Version: OK is 6 or 8 */
+  rs_field version; /* Upload-Draft-Interop-Version: OK is 6 or 8 */
   uint64_t version_value;
-  rs_field complete;       /* Upload-Complete: a Boolean */
+  rs_field complete; /* Upload-Complete: a Boolean */
   int complete_value;
-  rs_field offset;         /* Upload-Offset: a non-negative Integer */
-  rs_field length;         /* Upload-Length: a non-negative Integer */
+  rs_field offset; /* Upload-Offset: a non-negative Integer */
+  rs_field length; /* Upload-Length: a non-negative Integer */
   uint64_t length_value;
-  rs_field repr;           /* Repr-Digest: MALFORMED when not a Dictionary or sha-256 not 32
+  rs_field repr;       /* Repr-Digest: MALFORMED when not a Dictionary or sha-256 not 32
                               bytes; OK only with a sha-256 member */
-  int repr_conflict;       /* Repr-Digest and X-Content-SHA256 name different hashes */
-  int content_type_ok;     /* PATCH: application/partial-upload (v8), or none/that (v6) */
-  int inconsistent;        /* the request's own length indicators disagree (rs_ietf_map) */
+  int repr_conflict;   /* Repr-Digest and X-Content-SHA256 name different hashes */
+  int content_type_ok; /* PATCH: application/partial-upload (v8), or none/that (v6) */
+  int inconsistent;    /* the request's own length indicators disagree (rs_ietf_map) */
 } rs_ietf_request;
 
 /* Judge a draft request. `t` is the request as tus sees it, mapped by rs_ietf_map (whose

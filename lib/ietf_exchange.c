@@ -117,11 +117,11 @@ void rs_ietf_gather(resumable_exchange *ex)
       ir->version_value != RS_IETF_VERSION_LATEST)
     ir->version = RS_FIELD_MALFORMED;
   if (t->complete.seen)
-    ir->complete = !t->complete.too_long && rs_sfv_bool(t->complete.value,
-                                                        strlen(t->complete.value),
-                                                        &ir->complete_value) == 0
-                       ? RS_FIELD_OK
-                       : RS_FIELD_MALFORMED;
+    ir->complete =
+        !t->complete.too_long &&
+                rs_sfv_bool(t->complete.value, strlen(t->complete.value), &ir->complete_value) == 0
+            ? RS_FIELD_OK
+            : RS_FIELD_MALFORMED;
   ir->offset = uint_field(&t->offset, &r->offset_value);
   ir->length = uint_field(&t->length, &ir->length_value);
   if (t->repr || t->repr_bad) {
@@ -135,8 +135,7 @@ void rs_ietf_gather(resumable_exchange *ex)
     }
   }
   if (t->want_repr.seen && !t->want_repr.too_long)
-    (void)rs_sfv_dict(t->want_repr.value, strlen(t->want_repr.value), want_member,
-                      &t->want_digest);
+    (void)rs_sfv_dict(t->want_repr.value, strlen(t->want_repr.value), want_member, &t->want_digest);
   /* version 8 requires the media type; version 6 (drafts -04/-05) takes it or none */
   if (t->content_type.seen)
     ir->content_type_ok = partial_upload_type(&t->content_type);
@@ -296,8 +295,7 @@ void rs_ietf_probe(resumable_exchange *ex, const rs_stored *st, const rs_decisio
   rs_reply_header(r, "Upload-Complete", partial ? "?0" : "?1");
   rs_reply_header(r, "Upload-Offset", "%llu", offset);
   if (!partial || d->total != RESUMABLE_LENGTH_UNKNOWN)
-    rs_reply_header(r, "Upload-Length", "%llu",
-                    (unsigned long long)(partial ? d->total : d->size));
+    rs_reply_header(r, "Upload-Length", "%llu", (unsigned long long)(partial ? d->total : d->size));
   if (partial) {
     int64_t left = t->expires - wall_now();
     upload_limit(ex, r, t->expires == 0 ? -1 : left < 0 ? 0 : left);

@@ -19,7 +19,6 @@
 #include "hex.h"
 #include "utf8.h"
 
-
 /* Pass 1: are all escapes "%XX", and how many bytes does raw decode to? */
 static rs_key_status scan_raw(const char *raw, size_t len, size_t *decoded)
 {
@@ -46,7 +45,8 @@ static void decode(const char *raw, size_t len, char *out)
 
   for (size_t i = 0; i < len; n++) {
     if (raw[i] == '%') {
-      int v = rs_hex_digit((unsigned char)raw[i + 1]) << 4 | rs_hex_digit((unsigned char)raw[i + 2]);
+      int v =
+          rs_hex_digit((unsigned char)raw[i + 1]) << 4 | rs_hex_digit((unsigned char)raw[i + 2]);
       out[n] = (char)(unsigned char)v;
       i += 3;
     } else {

@@ -9,13 +9,13 @@
 
 typedef enum rs_key_status {
   RS_KEY_OK = 0,
-  RS_KEY_EMPTY,         /* nothing after the prefix */
-  RS_KEY_BAD_ESCAPE,    /* '%' not followed by two hex digits */
-  RS_KEY_TOO_LONG,      /* over 1024 bytes after decoding */
-  RS_KEY_BAD_SEGMENT,   /* empty segment, over 255 bytes, "." or ".." */
-  RS_KEY_RESERVED,      /* a segment starts with ".resumable" */
-  RS_KEY_BAD_BYTE,      /* NUL, control byte (< 0x20, 0x7f) or backslash */
-  RS_KEY_BAD_UTF8       /* not valid UTF-8 (keys are names clients read back in JSON) */
+  RS_KEY_EMPTY,       /* nothing after the prefix */
+  RS_KEY_BAD_ESCAPE,  /* '%' not followed by two hex digits */
+  RS_KEY_TOO_LONG,    /* over 1024 bytes after decoding */
+  RS_KEY_BAD_SEGMENT, /* empty segment, over 255 bytes, "." or ".." */
+  RS_KEY_RESERVED,    /* a segment starts with ".resumable" */
+  RS_KEY_BAD_BYTE,    /* NUL, control byte (< 0x20, 0x7f) or backslash */
+  RS_KEY_BAD_UTF8     /* not valid UTF-8 (keys are names clients read back in JSON) */
 } rs_key_status;
 
 /* Decode the `len` raw bytes (the path after the prefix, query string already removed) into out

@@ -17,23 +17,23 @@
 
 typedef struct rs_keylock_entry {
   pthread_mutex_t mu;
-  uint64_t generation;          /* bumped by every PUT/DELETE that takes the key */
-  void *handle;                 /* the key's open partial, or NULL (state is in the store) */
-  resumable_partial_info info;  /* with handle: metadata; info.held = bytes written so far */
-  uint64_t synced;              /* with handle: info.held at the last partial_sync */
-  rs_sha256 sha;                /* with handle: running hash over info.held bytes, once `pipe`
+  uint64_t generation;         /* bumped by every PUT/DELETE that takes the key */
+  void *handle;                /* the key's open partial, or NULL (state is in the store) */
+  resumable_partial_info info; /* with handle: metadata; info.held = bytes written so far */
+  uint64_t synced;             /* with handle: info.held at the last partial_sync */
+  rs_sha256 sha;               /* with handle: running hash over info.held bytes, once `pipe`
                                  * is drained (hash_pipe.h: bytes may still be queued) */
-  rs_hash_pipe pipe;            /* feeds `sha`; bound by the first PUT (exchange_put.c) */
-  int provisional;              /* with handle: the bytes past `synced` belong to a request whose
+  rs_hash_pipe pipe;           /* feeds `sha`; bound by the first PUT (exchange_put.c) */
+  int provisional;             /* with handle: the bytes past `synced` belong to a request whose
                                  * checksum is not verified yet (tus Upload-Checksum): a newer
                                  * request drops them instead of syncing them */
-  uint64_t provisional_total;   /* with provisional: info.total when that request began (an
+  uint64_t provisional_total;  /* with provisional: info.total when that request began (an
                                  * Upload-Length it set is undone with its bytes) */
-  void *owner;                  /* the store's key owner across processes (key_lock), or NULL */
+  void *owner;                 /* the store's key owner across processes (key_lock), or NULL */
   /* table bookkeeping, under the table lock */
   char *key;
   size_t refs;
-  int closing;                  /* refs reached 0: the handle is being closed, outside the table
+  int closing; /* refs reached 0: the handle is being closed, outside the table
                                  * lock; acquirers of the key wait for the entry to go */
   struct rs_keylock_entry *next;
 } rs_keylock_entry;

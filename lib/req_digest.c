@@ -42,8 +42,14 @@ size_t rs_rd_algo_len(rs_rd_algo algo)
   return algo == RS_RD_SHA256 ? 32 : algo == RS_RD_SHA512 ? 64 : 0;
 }
 
-static int lcalpha(char c) { return c >= 'a' && c <= 'z'; }
-static int digit(char c) { return c >= '0' && c <= '9'; }
+static int lcalpha(char c)
+{
+  return c >= 'a' && c <= 'z';
+}
+static int digit(char c)
+{
+  return c >= '0' && c <= '9';
+}
 
 /* An RFC 8941 key at s[*i]; returns its length (0: none). */
 static size_t key_at(const char *s, size_t len, size_t *i)

@@ -56,8 +56,7 @@ int resumable_server_new_with_store(resumable_server **out, resumable_store *sto
   srv->ops = resumable_store_ops_of(store);
   srv->self = resumable_store_self(store);
   srv->prefix = dup_str("/v1/files/");
-  int rc = !srv->ops ? RESUMABLE_E_INVALID_ARG : !srv->prefix ? RESUMABLE_E_NOMEM
-                                                              : RESUMABLE_OK;
+  int rc = !srv->ops ? RESUMABLE_E_INVALID_ARG : !srv->prefix ? RESUMABLE_E_NOMEM : RESUMABLE_OK;
   if (rc == RESUMABLE_OK)
     rc = rs_keylock_table_new(&srv->locks, close_handle, release_owner, srv);
   if (rc == RESUMABLE_OK)
@@ -103,7 +102,7 @@ int resumable_server_free(resumable_server *srv)
   if (!srv)
     return RESUMABLE_OK;
   if (rs_server_idle(srv) != RESUMABLE_OK)
-    return RESUMABLE_E_STATE; /* frees nothing: the exchanges still use the pool and store */
+    return RESUMABLE_E_STATE;        /* frees nothing: the exchanges still use the pool and store */
   rs_keylock_table_free(srv->locks); /* finishes the entries' pipes: before the pool */
   rs_hash_pool_free(srv->hash_pool);
   resumable_store_free(srv->store);

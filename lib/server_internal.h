@@ -30,10 +30,10 @@ struct resumable_server {
   void *log_data;
   int expose_paths;
   rs_keylock_table *locks;
-  rs_hash_pool *hash_pool; /* NULL: hash inline (resumable_server_set_hash_threads(srv, 0)) */
+  rs_hash_pool *hash_pool;   /* NULL: hash inline (resumable_server_set_hash_threads(srv, 0)) */
   uint64_t checkpoint_bytes; /* resumable_server_set_checkpoint */
   uint64_t checkpoint_ms;
-  uint64_t partial_ttl;      /* resumable_server_set_partial_ttl; 0: uploads do not expire */
+  uint64_t partial_ttl; /* resumable_server_set_partial_ttl; 0: uploads do not expire */
   /* Exchanges begun and not yet freed: while any is alive the setters and resumable_server_free
    * refuse with RESUMABLE_E_STATE (an exchange reads the configuration without a lock and may
    * hold pipes on the hash pool). */
@@ -62,47 +62,44 @@ typedef struct rs_hdr {
 } rs_hdr;
 
 /* Which wire dialect a request speaks (docs/protocol.md, "Dialects"); decided from its headers. */
-typedef enum rs_dialect {
-  RS_DIALECT_LOCALAI = 0,
-  RS_DIALECT_TUS
-} rs_dialect;
+typedef enum rs_dialect { RS_DIALECT_LOCALAI = 0, RS_DIALECT_TUS } rs_dialect;
 
 /* Upload-Concat values may list many part URLs. */
 #define RS_TUS_CONCAT_MAX 16384
 
 /* What a tus exchange keeps besides the common fields (tus_exchange.c). */
 typedef struct rs_tus_exchange {
-  char method[16];           /* the request method as sent ("" if longer) */
+  char method[16]; /* the request method as sent ("" if longer) */
   rs_hdr resumable, offset, length, defer, checksum, content_type, override;
-  char *metadata;            /* Upload-Metadata as sent (owned, NUL-terminated), or NULL */
+  char *metadata; /* Upload-Metadata as sent (owned, NUL-terminated), or NULL */
   size_t metadata_len;
-  int metadata_bad;          /* repeated with another value */
-  int metadata_long;         /* over RESUMABLE_METADATA_MAX */
-  char *concat;              /* Upload-Concat as sent (owned), or NULL */
+  int metadata_bad;  /* repeated with another value */
+  int metadata_long; /* over RESUMABLE_METADATA_MAX */
+  char *concat;      /* Upload-Concat as sent (owned), or NULL */
   size_t concat_len;
-  int concat_bad;            /* repeated, or over RS_TUS_CONCAT_MAX */
-  int conflict;              /* a tus header repeated with another value (the LocalAI dialect
+  int concat_bad; /* repeated, or over RS_TUS_CONCAT_MAX */
+  int conflict;   /* a tus header repeated with another value (the LocalAI dialect
                                 ignores these headers, so it ignores their repeats too) */
   const char *conflict_reason;
   rs_tus_request req;
-  int path_part;             /* the path names a concatenation part: path_key */
+  int path_part; /* the path names a concatenation part: path_key */
   char path_key[RS_TUS_PART_KEY_LEN + 1];
-  rs_tus_algo ck_algo;       /* Upload-Checksum, parsed */
+  rs_tus_algo ck_algo; /* Upload-Checksum, parsed */
   uint8_t ck_digest[32];
-  int part;                  /* ex->key is a concatenation part's store key */
-  int created;               /* a creation: the reply is 201 with Location */
-  rs_tus_checksum ck;        /* Upload-Checksum of this request's body */
-  rs_hash_pipe ck_pipe;      /* feeds ck's sha256 off the receiving thread (ck_piped) */
+  int part;             /* ex->key is a concatenation part's store key */
+  int created;          /* a creation: the reply is 201 with Location */
+  rs_tus_checksum ck;   /* Upload-Checksum of this request's body */
+  rs_hash_pipe ck_pipe; /* feeds ck's sha256 off the receiving thread (ck_piped) */
   int ck_piped;
-  char *upload_metadata;     /* the upload's metadata for the host and HEAD, or NULL */
-  int64_t expires;           /* Upload-Expires to send (Unix seconds), 0 for none */
+  char *upload_metadata; /* the upload's metadata for the host and HEAD, or NULL */
+  int64_t expires;       /* Upload-Expires to send (Unix seconds), 0 for none */
   /* The IETF draft dialect rides on the tus one (ietf_exchange.c): same store mapping. */
-  int ietf;                  /* the request carries Upload-Draft-Interop-Version */
+  int ietf; /* the request carries Upload-Draft-Interop-Version */
   rs_hdr interop, complete, want_repr;
-  char *repr;                /* Repr-Digest as sent (owned), or NULL */
+  char *repr; /* Repr-Digest as sent (owned), or NULL */
   size_t repr_len;
-  int repr_bad;              /* repeated with another value, or overlong */
-  int want_digest;           /* Want-Repr-Digest asks for sha-256 */
+  int repr_bad;    /* repeated with another value, or overlong */
+  int want_digest; /* Want-Repr-Digest asks for sha-256 */
   rs_ietf_request ireq;
 } rs_tus_exchange;
 
@@ -121,7 +118,7 @@ struct resumable_exchange {
   char key[RS_KEY_MAX + 1];
 
   rs_hdr content_range, sha256, content_length, range;
-  char *auth; /* owned copy, or NULL */
+  char *auth;   /* owned copy, or NULL */
   int auth_bad; /* repeated with another value, or overlong */
   int te_seen;
   int conflict;
@@ -137,9 +134,9 @@ struct resumable_exchange {
   uint64_t received;
   int expected_known;
   uint64_t expected;
-  uint64_t since_sync;     /* bytes appended since the last checkpoint */
-  uint64_t synced_at;      /* rs_now_ms() of the last checkpoint (or the body's start) */
-  void *staging;           /* RS_BODY_STAGE handle */
+  uint64_t since_sync; /* bytes appended since the last checkpoint */
+  uint64_t synced_at;  /* rs_now_ms() of the last checkpoint (or the body's start) */
+  void *staging;       /* RS_BODY_STAGE handle */
   rs_sha256 stage_sha;
   rs_hash_pipe stage_pipe; /* feeds stage_sha */
   int info_changed;        /* the partial's metadata changed without new bytes (a sync is due) */

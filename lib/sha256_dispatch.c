@@ -14,9 +14,9 @@ static int always(void)
 
 /* Fastest last, so the automatic choice is the last supported entry. */
 static const rs_sha256_impl impls[] = {
-  {"portable", rs_sha256_compress_portable, always},
+    {"portable", rs_sha256_compress_portable, always},
 #if RS_SHA256_HAVE_X86
-  {"sha-ni", rs_sha256_compress_x86, rs_sha256_x86_supported},
+    {"sha-ni", rs_sha256_compress_x86, rs_sha256_x86_supported},
 #endif
 };
 #define N_IMPLS (sizeof(impls) / sizeof(impls[0]))

@@ -18,18 +18,18 @@
 #endif
 
 typedef struct rs_sha256_state {
-  uint32_t h[8];      /* chaining words a..h */
-  uint64_t count;     /* bytes hashed so far */
-  uint8_t buf[64];    /* the count % 64 bytes not yet compressed */
+  uint32_t h[8];   /* chaining words a..h */
+  uint64_t count;  /* bytes hashed so far */
+  uint8_t buf[64]; /* the count % 64 bytes not yet compressed */
 } rs_sha256_state;
 
 /* Compress nblocks consecutive 64-byte blocks (any alignment) into h. */
 typedef void rs_sha256_compress_fn(uint32_t h[8], const uint8_t *blocks, size_t nblocks);
 
 typedef struct rs_sha256_impl {
-  const char *name;                 /* "portable", "sha-ni" */
+  const char *name; /* "portable", "sha-ni" */
   rs_sha256_compress_fn *compress;
-  int (*supported)(void);           /* 1 if this CPU can run it */
+  int (*supported)(void); /* 1 if this CPU can run it */
 } rs_sha256_impl;
 
 /* Plain C (FIPS 180-4): runs everywhere, and is the reference the other paths are tested

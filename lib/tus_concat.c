@@ -97,8 +97,7 @@ static int part_size(resumable_server *srv, rs_keylock_entry *p, const char *key
  * final's after those bytes: those need no hashing again. 1 when e->sha took it. */
 static int take_hash(rs_keylock_entry *e, const resumable_partial_info *pi)
 {
-  if (e->info.held != 0 || pi->hash_state_len == 0 ||
-      pi->hash_state_len > sizeof(pi->hash_state))
+  if (e->info.held != 0 || pi->hash_state_len == 0 || pi->hash_state_len > sizeof(pi->hash_state))
     return 0;
   rs_sha256 h;
   if (rs_sha256_import(&h, pi->hash_state, pi->hash_state_len) != 0 ||
@@ -179,8 +178,8 @@ static void part_unlock(resumable_server *srv, rs_keylock_entry *p)
 }
 
 /* Copy the part (owned) if it still has the size found before. 0 or -1 (err says why). */
-static int copy_checked(resumable_exchange *ex, rs_keylock_entry *p, const char *key,
-                        uint64_t size, uint8_t *buf, part_error *err)
+static int copy_checked(resumable_exchange *ex, rs_keylock_entry *p, const char *key, uint64_t size,
+                        uint8_t *buf, part_error *err)
 {
   uint64_t now = 0;
   if (part_size(ex->srv, p, key, &now, err) != 0)
@@ -220,14 +219,14 @@ static int on_part(resumable_exchange *ex, const char *key, part_step step, uint
   if (step == STEP_SIZE) {
     rc = part_size(srv, p, key, size, err);
   } else {
-    p->generation++;                  /* a late writer of the part in this process stops (423) */
+    p->generation++;                    /* a late writer of the part in this process stops (423) */
     int taken = part_take(srv, p, key); /* ... and so does one in another process */
     if (taken != RESUMABLE_OK) {
       err->rc = taken;
       rc = -1;
       if (step == STEP_REMOVE)
-        rs_server_log(srv, RESUMABLE_LOG_WARN, "POST /%s: part %s not removed: %s", ex->key,
-                      key, resumable_strerror(taken));
+        rs_server_log(srv, RESUMABLE_LOG_WARN, "POST /%s: part %s not removed: %s", ex->key, key,
+                      resumable_strerror(taken));
     } else if (step == STEP_COPY) {
       rc = copy_checked(ex, p, key, *size, buf, err);
     } else {
@@ -304,7 +303,8 @@ static void assemble(resumable_exchange *ex, const part_list *l, uint64_t *sizes
     if (rc != RESUMABLE_OK)
       rs_exchange_store_error(ex, "remove", rc);
     else
-      rs_exchange_fail(ex, 460, "SHA-256 of the concatenated parts does not match X-Content-SHA256");
+      rs_exchange_fail(ex, 460,
+                       "SHA-256 of the concatenated parts does not match X-Content-SHA256");
     return;
   }
   rs_put_commit(ex, digest);
@@ -328,7 +328,7 @@ void rs_tus_concat_final(resumable_exchange *ex)
   pthread_mutex_lock(&e->mu);
   if (!e->pipe.bound)
     rs_hash_pipe_bind(&e->pipe, ex->srv->hash_pool, &e->sha); /* inline if NOMEM */
-  ex->generation = ++e->generation; /* supersedes any writer of the final key */
+  ex->generation = ++e->generation;         /* supersedes any writer of the final key */
   rc = rs_key_lock(ex, RESUMABLE_KEY_TAKE); /* ... here and in other processes */
   if (rc == RESUMABLE_E_SUPERSEDED) {
     rs_close_partial(ex); /* another process had the key meanwhile: this is stale */

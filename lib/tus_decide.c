@@ -37,8 +37,9 @@ static int has_body(const rs_tus_request *r)
 static int common_headers_bad(const rs_tus_request *r, rs_decision *d)
 {
   if (r->checksum == RS_FIELD_MALFORMED) {
-    fail(d, 400, r->checksum_unsupported ? "unsupported Upload-Checksum algorithm (sha1, sha256, md5)"
-                                         : "malformed Upload-Checksum");
+    fail(d, 400,
+         r->checksum_unsupported ? "unsupported Upload-Checksum algorithm (sha1, sha256, md5)"
+                                 : "malformed Upload-Checksum");
     return 1;
   }
   if (r->hash == RS_FIELD_MALFORMED) {
@@ -73,8 +74,9 @@ static void decide_create(const rs_tus_request *r, rs_decision *d)
   if (common_headers_bad(r, d))
     return;
   if (r->metadata == RS_FIELD_MALFORMED) {
-    fail(d, 400, r->metadata_too_long ? "Upload-Metadata is longer than 4096 bytes"
-                                      : "malformed Upload-Metadata");
+    fail(d, 400,
+         r->metadata_too_long ? "Upload-Metadata is longer than 4096 bytes"
+                              : "malformed Upload-Metadata");
     return;
   }
   if (r->concat == RS_TUS_CONCAT_MALFORMED) {
@@ -167,8 +169,8 @@ static int patch_headers_bad(const rs_tus_request *r, rs_decision *d)
     return 1;
   }
   if (r->offset != RS_FIELD_OK) {
-    fail(d, 400, r->offset == RS_FIELD_ABSENT ? "Upload-Offset is required"
-                                              : "malformed Upload-Offset");
+    fail(d, 400,
+         r->offset == RS_FIELD_ABSENT ? "Upload-Offset is required" : "malformed Upload-Offset");
     return 1;
   }
   return common_headers_bad(r, d);
@@ -208,8 +210,7 @@ static void decide_patch(const rs_tus_request *r, const rs_stored *st, rs_decisi
   }
   d->held = st->held;
   d->status = 0;
-  d->action = total != UNKNOWN && st->held == total && !has_body(r) ? RS_ACT_FINISH
-                                                                    : RS_ACT_APPEND;
+  d->action = total != UNKNOWN && st->held == total && !has_body(r) ? RS_ACT_FINISH : RS_ACT_APPEND;
 }
 
 static void decide_head(const rs_stored *st, rs_decision *d)
@@ -257,8 +258,9 @@ static void decide_state(const rs_tus_request *r, const rs_stored *st, rs_decisi
       d->action = RS_ACT_TERMINATE;
       d->flags |= RS_DROP_PARTIAL;
     } else if (st->complete) {
-      fail(d, 403, "termination does not delete a complete file (a DELETE without "
-                   "Tus-Resumable does)");
+      fail(d, 403,
+           "termination does not delete a complete file (a DELETE without "
+           "Tus-Resumable does)");
     } else {
       fail(d, 404, "no such upload");
     }

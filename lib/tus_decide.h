@@ -17,9 +17,9 @@ typedef enum rs_tus_op {
   RS_TUS_OP_OPTIONS,
   RS_TUS_OP_HEAD,
   RS_TUS_OP_GET,
-  RS_TUS_OP_POST,      /* creation */
+  RS_TUS_OP_POST, /* creation */
   RS_TUS_OP_PATCH,
-  RS_TUS_OP_DELETE     /* termination */
+  RS_TUS_OP_DELETE /* termination */
 } rs_tus_op;
 
 /* What the request URL names. */
@@ -32,30 +32,30 @@ typedef enum rs_tus_at {
 typedef struct rs_tus_request {
   rs_tus_op op;
   int auth_ok;
-  rs_field version;       /* Tus-Resumable: OK is "1.0.0", MALFORMED any other value */
+  rs_field version; /* Tus-Resumable: OK is "1.0.0", MALFORMED any other value */
   rs_tus_at at;
-  rs_key_status key;      /* the key's status (AT_KEY, or a creation's derived key) */
-  int key_from_metadata;  /* the key came from Upload-Metadata (for the 400 text) */
+  rs_key_status key;     /* the key's status (AT_KEY, or a creation's derived key) */
+  int key_from_metadata; /* the key came from Upload-Metadata (for the 400 text) */
   int header_conflict;
   const char *conflict_reason;
-  rs_field offset;        /* Upload-Offset */
+  rs_field offset; /* Upload-Offset */
   uint64_t offset_value;
-  rs_field length;        /* Upload-Length */
+  rs_field length; /* Upload-Length */
   uint64_t length_value;
-  rs_field defer;         /* Upload-Defer-Length: OK only for "1" */
-  rs_field metadata;      /* Upload-Metadata: MALFORMED when invalid or too long */
+  rs_field defer;    /* Upload-Defer-Length: OK only for "1" */
+  rs_field metadata; /* Upload-Metadata: MALFORMED when invalid or too long */
   int metadata_too_long;
-  rs_tus_concat concat;   /* Upload-Concat */
-  int concat_foreign;     /* FINAL: a URL that is not a part of this server, or too many */
-  rs_field checksum;      /* Upload-Checksum */
+  rs_tus_concat concat;     /* Upload-Concat */
+  int concat_foreign;       /* FINAL: a URL that is not a part of this server, or too many */
+  rs_field checksum;        /* Upload-Checksum */
   int checksum_unsupported; /* MALFORMED because the algorithm is not offered */
-  rs_field hash;          /* X-Content-SHA256 */
-  uint8_t sha256[32];     /* valid when hash == RS_FIELD_OK */
-  rs_field content_type;  /* OK: application/offset+octet-stream; MALFORMED: another type */
-  rs_field body;          /* Content-Length */
+  rs_field hash;            /* X-Content-SHA256 */
+  uint8_t sha256[32];       /* valid when hash == RS_FIELD_OK */
+  rs_field content_type;    /* OK: application/offset+octet-stream; MALFORMED: another type */
+  rs_field body;            /* Content-Length */
   uint64_t body_length;
-  int chunked;            /* Transfer-Encoding: chunked (body length unknown) */
-  uint64_t max_size;      /* 0: no limit */
+  int chunked;       /* Transfer-Encoding: chunked (body length unknown) */
+  uint64_t max_size; /* 0: no limit */
 } rs_tus_request;
 
 /* Judge a tus request. `stored` NULL: RS_ACT_NEED_STATE when the state matters, so that

@@ -99,8 +99,7 @@ int rs_tus_add_header(resumable_exchange *ex, const char *name, const char *valu
     return keep_long(&t->metadata, &t->metadata_len, &t->metadata_bad, &t->metadata_long, value,
                      RESUMABLE_METADATA_MAX);
   if (strcasecmp(name, "Upload-Concat") == 0)
-    return keep_long(&t->concat, &t->concat_len, &t->concat_bad, NULL, value,
-                     RS_TUS_CONCAT_MAX);
+    return keep_long(&t->concat, &t->concat_len, &t->concat_bad, NULL, value, RS_TUS_CONCAT_MAX);
   return rs_ietf_add_header(ex, name, value);
 }
 
@@ -115,9 +114,9 @@ static rs_tus_op op_of(const char *m, const char **name)
   static const struct {
     const char *name;
     rs_tus_op op;
-  } ops[] = {{"OPTIONS", RS_TUS_OP_OPTIONS}, {"HEAD", RS_TUS_OP_HEAD}, {"GET", RS_TUS_OP_GET},
-             {"POST", RS_TUS_OP_POST},       {"PATCH", RS_TUS_OP_PATCH},
-             {"DELETE", RS_TUS_OP_DELETE}};
+  } ops[] = {{"OPTIONS", RS_TUS_OP_OPTIONS}, {"HEAD", RS_TUS_OP_HEAD},
+             {"GET", RS_TUS_OP_GET},         {"POST", RS_TUS_OP_POST},
+             {"PATCH", RS_TUS_OP_PATCH},     {"DELETE", RS_TUS_OP_DELETE}};
   for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
     if (strcmp(m, ops[i].name) == 0) {
       *name = ops[i].name;
@@ -217,8 +216,8 @@ static void gather_headers(resumable_exchange *ex, rs_tus_request *r)
   r->offset = u63_field(&t->offset, &r->offset_value);
   r->length = u63_field(&t->length, &r->length_value);
   if (t->defer.seen)
-    r->defer = !t->defer.too_long && strcmp(t->defer.value, "1") == 0 ? RS_FIELD_OK
-                                                                      : RS_FIELD_MALFORMED;
+    r->defer =
+        !t->defer.too_long && strcmp(t->defer.value, "1") == 0 ? RS_FIELD_OK : RS_FIELD_MALFORMED;
   if (t->metadata || t->metadata_bad || t->metadata_long) {
     r->metadata_too_long = t->metadata_long;
     r->metadata = !t->metadata_bad && !t->metadata_long &&
@@ -227,19 +226,19 @@ static void gather_headers(resumable_exchange *ex, rs_tus_request *r)
                       : RS_FIELD_MALFORMED;
   }
   if (t->checksum.seen) {
-    int rc = t->checksum.too_long ? -1
-                                  : rs_tus_checksum_parse(t->checksum.value,
-                                                          strlen(t->checksum.value),
-                                                          &t->ck_algo, t->ck_digest);
+    int rc = t->checksum.too_long
+                 ? -1
+                 : rs_tus_checksum_parse(t->checksum.value, strlen(t->checksum.value), &t->ck_algo,
+                                         t->ck_digest);
     r->checksum = rc == 0 ? RS_FIELD_OK : RS_FIELD_MALFORMED;
     r->checksum_unsupported = rc == -2;
   }
   if (t->content_type.seen)
-    r->content_type = !t->content_type.too_long &&
-                              rs_tus_content_type_ok(t->content_type.value,
-                                                     strlen(t->content_type.value))
-                          ? RS_FIELD_OK
-                          : RS_FIELD_MALFORMED;
+    r->content_type =
+        !t->content_type.too_long &&
+                rs_tus_content_type_ok(t->content_type.value, strlen(t->content_type.value))
+            ? RS_FIELD_OK
+            : RS_FIELD_MALFORMED;
   r->hash = ex->req.hash;
   memcpy(r->sha256, ex->req.sha256, 32);
   r->body = ex->req.length;
@@ -413,8 +412,8 @@ int rs_tus_body_begin(resumable_exchange *ex)
   } else if (r->chunked) {
     /* No declared length: accept up to the upload's end (or the maximum size). */
     uint64_t end = e->info.total != RESUMABLE_LENGTH_UNKNOWN ? e->info.total
-                   : ex->srv->max_size != 0                   ? ex->srv->max_size
-                                                              : UINT64_MAX;
+                   : ex->srv->max_size != 0                  ? ex->srv->max_size
+                                                             : UINT64_MAX;
     ex->expected_known = 0;
     ex->expected = end - e->info.held;
   } else {
@@ -555,8 +554,7 @@ static void options(resumable_exchange *ex)
   r->status = 204;
   if (rs_reply_header(r, "Tus-Version", RS_TUS_VERSION) == RESUMABLE_OK &&
       rs_reply_header(r, "Tus-Extension", RS_TUS_EXTENSIONS) == RESUMABLE_OK &&
-      rs_reply_header(r, "Tus-Checksum-Algorithm", RS_TUS_CHECKSUM_ALGORITHMS) ==
-          RESUMABLE_OK &&
+      rs_reply_header(r, "Tus-Checksum-Algorithm", RS_TUS_CHECKSUM_ALGORITHMS) == RESUMABLE_OK &&
       ex->srv->max_size != 0)
     rs_reply_header(r, "Tus-Max-Size", "%llu", (unsigned long long)ex->srv->max_size);
   rs_exchange_decided(ex);

@@ -60,8 +60,7 @@ int rs_base64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t
 
 int rs_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
 {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   size_t need = (len + 2) / 3 * 4;
   if (cap < need + 1)
     return -1;
@@ -183,10 +182,14 @@ int rs_tus_metadata_get(const char *s, size_t len, const char *name, uint8_t *ou
 size_t rs_tus_algo_len(rs_tus_algo a)
 {
   switch (a) {
-  case RS_TUS_ALGO_SHA1: return 20;
-  case RS_TUS_ALGO_SHA256: return 32;
-  case RS_TUS_ALGO_MD5: return 16;
-  default: return 0;
+  case RS_TUS_ALGO_SHA1:
+    return 20;
+  case RS_TUS_ALGO_SHA256:
+    return 32;
+  case RS_TUS_ALGO_MD5:
+    return 16;
+  default:
+    return 0;
   }
 }
 
@@ -222,8 +225,7 @@ int rs_tus_checksum_parse(const char *s, size_t len, rs_tus_algo *algo, uint8_t 
 
 /* ---- Upload-Concat ---- */
 
-rs_tus_concat rs_tus_concat_parse(const char *s, size_t len, const char **urls,
-                                  size_t *urls_len)
+rs_tus_concat rs_tus_concat_parse(const char *s, size_t len, const char **urls, size_t *urls_len)
 {
   if (len == 7 && memcmp(s, "partial", 7) == 0)
     return RS_TUS_CONCAT_PARTIAL;
@@ -239,8 +241,7 @@ rs_tus_concat rs_tus_concat_parse(const char *s, size_t len, const char **urls,
   return RS_TUS_CONCAT_FINAL;
 }
 
-int rs_tus_concat_next(const char *urls, size_t len, size_t *pos, const char **url,
-                       size_t *url_len)
+int rs_tus_concat_next(const char *urls, size_t len, size_t *pos, const char **url, size_t *url_len)
 {
   size_t i = *pos;
   while (i < len && urls[i] == ' ')

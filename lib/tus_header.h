@@ -10,8 +10,8 @@
 #include "resumable/store.h"
 
 #define RS_TUS_VERSION "1.0.0"
-#define RS_TUS_EXTENSIONS                                                                     \
-  "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,"     \
+#define RS_TUS_EXTENSIONS                                                                \
+  "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum," \
   "concatenation"
 #define RS_TUS_CHECKSUM_ALGORITHMS "sha1,sha256,md5"
 #define RS_TUS_CONTENT_TYPE "application/offset+octet-stream"
@@ -57,14 +57,13 @@ size_t rs_tus_algo_len(rs_tus_algo a);
 /* Upload-Concat. */
 typedef enum rs_tus_concat {
   RS_TUS_CONCAT_NONE = 0,
-  RS_TUS_CONCAT_PARTIAL,  /* "partial" */
-  RS_TUS_CONCAT_FINAL,    /* "final;<url> <url>..." */
+  RS_TUS_CONCAT_PARTIAL, /* "partial" */
+  RS_TUS_CONCAT_FINAL,   /* "final;<url> <url>..." */
   RS_TUS_CONCAT_MALFORMED
 } rs_tus_concat;
 /* Classify a value; for FINAL, *urls and *urls_len delimit the URL list after ';'. A FINAL
  * list must hold at least one URL (separated by one or more spaces). */
-rs_tus_concat rs_tus_concat_parse(const char *s, size_t len, const char **urls,
-                                  size_t *urls_len);
+rs_tus_concat rs_tus_concat_parse(const char *s, size_t len, const char **urls, size_t *urls_len);
 /* The next space-separated URL of a FINAL list at *pos (advanced); 0 at the end. */
 int rs_tus_concat_next(const char *urls, size_t len, size_t *pos, const char **url,
                        size_t *url_len);

@@ -27,12 +27,12 @@ struct conn_watch {
   unsigned begun;    /* requests whose headers completed */
   unsigned armed_at; /* `begun` when the wait for a first byte was armed */
   int64_t deadline_ms;
-  int64_t recheck_ms;      /* FIN seen, bytes still unread: when to look again */
+  int64_t recheck_ms; /* FIN seen, bytes still unread: when to look again */
   unsigned recheck_delay_ms;
-  conn_watch *prev, *next; /* the deadline list, oldest first (one timeout for all) */
+  conn_watch *prev, *next;   /* the deadline list, oldest first (one timeout for all) */
   conn_watch *rprev, *rnext; /* the FIN recheck list */
   int in_recheck;
-  conn_watch *grave;       /* closed, freed by the guard's thread */
+  conn_watch *grave; /* closed, freed by the guard's thread */
 };
 
 struct conn_guard {
@@ -40,16 +40,16 @@ struct conn_guard {
   pthread_mutex_t mu;
   pthread_t thread;
   int thread_started;
-  int ep;        /* epoll: the listening socket, wake_fd, every connection */
-  int wake_fd;   /* eventfd: stop, or free the closed watches */
+  int ep;      /* epoll: the listening socket, wake_fd, every connection */
+  int wake_fd; /* eventfd: stop, or free the closed watches */
   int stopping;
-  int reserve;   /* /dev/null, kept to answer 503 when out of descriptors; -1 if lost */
-  int listening; /* the listening socket is in `ep` (not paused) */
-  int64_t resume_ms;   /* while paused: when to try accepting again */
-  unsigned backoff_ms; /* the current pause, 0 while accepting works */
-  unsigned long refused; /* answered 503 during this shortage */
-  unsigned open;         /* connections between conn_guard_open and conn_guard_close */
-  unsigned pending;      /* handed to the server, conn_guard_open not yet called */
+  int reserve;             /* /dev/null, kept to answer 503 when out of descriptors; -1 if lost */
+  int listening;           /* the listening socket is in `ep` (not paused) */
+  int64_t resume_ms;       /* while paused: when to try accepting again */
+  unsigned backoff_ms;     /* the current pause, 0 while accepting works */
+  unsigned long refused;   /* answered 503 during this shortage */
+  unsigned open;           /* connections between conn_guard_open and conn_guard_close */
+  unsigned pending;        /* handed to the server, conn_guard_open not yet called */
   conn_watch *head, *tail; /* header deadlines */
   conn_watch *rechecks;    /* FINs waiting for the server to read the bytes before them */
   conn_watch *graves;
@@ -69,14 +69,16 @@ enum {
   GUARD_GRAVES_WAKE = 256 /* closed watches that wake the guard to free them */
 };
 
-static void wake(conn_guard *g) {
+static void wake(conn_guard *g)
+{
   uint64_t one = 1;
   if (write(g->wake_fd, &one, sizeof one) < 0) {
     /* cannot fail below the eventfd's maximum count */
   }
 }
 
-static int64_t now_ms(void) {
+static int64_t now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
@@ -88,7 +90,8 @@ static void guard_log(conn_guard *g, const char *fmt, ...)
 #endif
     ;
 
-static void guard_log(conn_guard *g, const char *fmt, ...) {
+static void guard_log(conn_guard *g, const char *fmt, ...)
+{
   if (g->cfg.log == NULL)
     return;
   char line[256];
@@ -101,7 +104,8 @@ static void guard_log(conn_guard *g, const char *fmt, ...) {
 
 /* ---- the header deadline list (under mu) ---- */
 
-static void unlist(conn_guard *g, conn_watch *w) {
+static void unlist(conn_guard *g, conn_watch *w)
+{
   if (!w->in_headers)
     return;
   if (w->prev != NULL)
@@ -116,7 +120,8 @@ static void unlist(conn_guard *g, conn_watch *w) {
   w->in_headers = 0;
 }
 
-static void start_clock(conn_guard *g, conn_watch *w) {
+static void start_clock(conn_guard *g, conn_watch *w)
+{
   unlist(g, w);
   w->deadline_ms = now_ms() + g->cfg.header_timeout_ms;
   w->prev = g->tail;
@@ -129,7 +134,8 @@ static void start_clock(conn_guard *g, conn_watch *w) {
 }
 
 /* "ADDR:PORT" of the peer, for the log. */
-static void peer_name(int fd, char *buf, size_t cap) {
+static void peer_name(int fd, char *buf, size_t cap)
+{
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   char host[INET6_ADDRSTRLEN] = "?";
@@ -148,7 +154,8 @@ static void peer_name(int fd, char *buf, size_t cap) {
   snprintf(buf, cap, "%s:%u", host, port);
 }
 
-static void expire_headers(conn_guard *g, int64_t now) {
+static void expire_headers(conn_guard *g, int64_t now)
+{
   while (g->head != NULL && g->head->deadline_ms <= now) {
     conn_watch *w = g->head;
     unlist(g, w);
@@ -162,13 +169,15 @@ static void expire_headers(conn_guard *g, int64_t now) {
 
 /* ---- connections (under mu) ---- */
 
-static void arm(conn_guard *g, conn_watch *w, uint32_t events) {
+static void arm(conn_guard *g, conn_watch *w, uint32_t events)
+{
   struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = w};
   if (epoll_ctl(g->ep, EPOLL_CTL_MOD, w->fd, &ev) != 0)
     w->fin = 1; /* cannot watch any more: at worst the idle timeout ends it */
 }
 
-static void unrecheck(conn_guard *g, conn_watch *w) {
+static void unrecheck(conn_guard *g, conn_watch *w)
+{
   if (!w->in_recheck)
     return;
   if (w->rprev != NULL)
@@ -186,7 +195,8 @@ static void unrecheck(conn_guard *g, conn_watch *w) {
  * edge, after its last read, so it reads the end. While bytes are unread, the server has an
  * edge of its own to read them, but may take that short read as the last: look again later
  * (the server's reads are what empty the socket; no event says when). */
-static void pass_fin(conn_guard *g, conn_watch *w, int64_t now) {
+static void pass_fin(conn_guard *g, conn_watch *w, int64_t now)
+{
   char b;
   ssize_t n = recv(w->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n > 0) {
@@ -208,7 +218,8 @@ static void pass_fin(conn_guard *g, conn_watch *w, int64_t now) {
   shutdown(w->fd, SHUT_RD);
 }
 
-static void run_rechecks(conn_guard *g, int64_t now) {
+static void run_rechecks(conn_guard *g, int64_t now)
+{
   for (conn_watch *w = g->rechecks, *next; w != NULL; w = next) {
     next = w->rnext;
     if (w->recheck_ms <= now)
@@ -216,7 +227,8 @@ static void run_rechecks(conn_guard *g, int64_t now) {
   }
 }
 
-static void on_connection_event(conn_guard *g, conn_watch *w, uint32_t events) {
+static void on_connection_event(conn_guard *g, conn_watch *w, uint32_t events)
+{
   if (w->dead || w->fin)
     return;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -244,7 +256,8 @@ static void on_connection_event(conn_guard *g, conn_watch *w, uint32_t events) {
   arm(g, w, EPOLLRDHUP);
 }
 
-conn_watch *conn_guard_open(conn_guard *g, int fd) {
+conn_watch *conn_guard_open(conn_guard *g, int fd)
+{
   conn_watch *w = calloc(1, sizeof *w);
   if (w == NULL) {
     pthread_mutex_lock(&g->mu);
@@ -268,7 +281,8 @@ conn_watch *conn_guard_open(conn_guard *g, int fd) {
   return w;
 }
 
-void conn_guard_headers_done(conn_guard *g, conn_watch *w) {
+void conn_guard_headers_done(conn_guard *g, conn_watch *w)
+{
   if (w == NULL)
     return;
   pthread_mutex_lock(&g->mu);
@@ -278,7 +292,8 @@ void conn_guard_headers_done(conn_guard *g, conn_watch *w) {
   pthread_mutex_unlock(&g->mu);
 }
 
-void conn_guard_reply_done(conn_guard *g, conn_watch *w) {
+void conn_guard_reply_done(conn_guard *g, conn_watch *w)
+{
   if (w == NULL)
     return;
   pthread_mutex_lock(&g->mu);
@@ -290,7 +305,8 @@ void conn_guard_reply_done(conn_guard *g, conn_watch *w) {
   pthread_mutex_unlock(&g->mu);
 }
 
-void conn_guard_close(conn_guard *g, conn_watch *w) {
+void conn_guard_close(conn_guard *g, conn_watch *w)
+{
   if (w == NULL)
     return;
   pthread_mutex_lock(&g->mu);
@@ -308,7 +324,8 @@ void conn_guard_close(conn_guard *g, conn_watch *w) {
   pthread_mutex_unlock(&g->mu);
 }
 
-static void free_graves(conn_guard *g) {
+static void free_graves(conn_guard *g)
+{
   while (g->graves != NULL) {
     conn_watch *w = g->graves;
     g->graves = w->grave;
@@ -319,7 +336,8 @@ static void free_graves(conn_guard *g) {
 
 /* ---- accepting ---- */
 
-static void set_listening(conn_guard *g, int on) {
+static void set_listening(conn_guard *g, int on)
+{
   if (on == g->listening)
     return;
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_marker};
@@ -331,7 +349,8 @@ static void set_listening(conn_guard *g, int on) {
  * while passes. A request that arrives after our close() would make the kernel answer it with a
  * reset, and a reset can cost the client the 503 it has not read yet. Bounded: the guard waits
  * here only while out of descriptors, and at most GUARD_LINGER_MS per refused connection. */
-static void linger_drain(int fd) {
+static void linger_drain(int fd)
+{
   char sink[4096];
   int64_t until = now_ms() + GUARD_LINGER_MS;
   for (int i = 0; i < 64; i++) {
@@ -347,7 +366,8 @@ static void linger_drain(int fd) {
 
 /* Out of descriptors: take one waiting connection with the reserve descriptor, answer it 503,
  * and get the reserve back. */
-static void refuse_one(conn_guard *g) {
+static void refuse_one(conn_guard *g)
+{
   if (g->reserve < 0)
     g->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (g->reserve < 0)
@@ -373,20 +393,22 @@ static void refuse_one(conn_guard *g) {
   g->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void pause_accepting(conn_guard *g, int err) {
+static void pause_accepting(conn_guard *g, int err)
+{
   if (g->backoff_ms == 0)
     guard_log(g, "out of file descriptors (%s): accepting paused, new connections get 503",
               strerror(err));
   refuse_one(g);
-  g->backoff_ms = g->backoff_ms == 0 ? GUARD_BACKOFF_MIN_MS
+  g->backoff_ms = g->backoff_ms == 0                         ? GUARD_BACKOFF_MIN_MS
                   : g->backoff_ms * 2 > GUARD_BACKOFF_MAX_MS ? GUARD_BACKOFF_MAX_MS
-                                                              : g->backoff_ms * 2;
+                                                             : g->backoff_ms * 2;
   g->resume_ms = now_ms() + g->backoff_ms;
   set_listening(g, 0);
 }
 
 /* Over the cap: closed at once. Otherwise counted as pending until the server opens it. */
-static void admit(conn_guard *g, int fd, const struct sockaddr *addr, socklen_t len) {
+static void admit(conn_guard *g, int fd, const struct sockaddr *addr, socklen_t len)
+{
   pthread_mutex_lock(&g->mu);
   int full = g->cfg.max_connections != 0 && g->open + g->pending >= g->cfg.max_connections;
   if (!full)
@@ -404,7 +426,8 @@ static void admit(conn_guard *g, int fd, const struct sockaddr *addr, socklen_t 
   }
 }
 
-static void accept_some(conn_guard *g) {
+static void accept_some(conn_guard *g)
+{
   for (int i = 0; i < GUARD_ACCEPT_BATCH; i++) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -432,7 +455,8 @@ static void accept_some(conn_guard *g) {
 
 /* ---- the thread ---- */
 
-static int next_timeout(conn_guard *g, int64_t now) {
+static int next_timeout(conn_guard *g, int64_t now)
+{
   int64_t until = now + g->cfg.header_timeout_ms; /* a watch added meanwhile expires no sooner */
   if (g->head != NULL && g->head->deadline_ms < until)
     until = g->head->deadline_ms;
@@ -444,7 +468,8 @@ static int next_timeout(conn_guard *g, int64_t now) {
   return until <= now ? 0 : (int)(until - now);
 }
 
-static void *guard_main(void *arg) {
+static void *guard_main(void *arg)
+{
   conn_guard *g = arg;
   struct epoll_event evs[64];
   int timeout = 0;
@@ -488,7 +513,8 @@ static void *guard_main(void *arg) {
   return NULL;
 }
 
-int conn_guard_start(const conn_guard_config *cfg, conn_guard **out) {
+int conn_guard_start(const conn_guard_config *cfg, conn_guard **out)
+{
   *out = NULL;
   conn_guard *g = calloc(1, sizeof *g);
   if (g == NULL) {
@@ -530,7 +556,8 @@ int conn_guard_start(const conn_guard_config *cfg, conn_guard **out) {
   return 0;
 }
 
-void conn_guard_stop(conn_guard *g) {
+void conn_guard_stop(conn_guard *g)
+{
   if (g == NULL || !g->thread_started)
     return;
   pthread_mutex_lock(&g->mu);
@@ -546,7 +573,8 @@ void conn_guard_stop(conn_guard *g) {
   g->cfg.listen_fd = -1;
 }
 
-void conn_guard_free(conn_guard *g) {
+void conn_guard_free(conn_guard *g)
+{
   if (g == NULL)
     return;
   conn_guard_stop(g);

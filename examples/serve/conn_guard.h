@@ -41,8 +41,7 @@ typedef struct conn_watch conn_watch;
  * then on (closes it if it refuses it). Returns 1 if taken (conn_guard_open follows, or
  * nothing if the server fails to set it up for lack of memory), 0 if refused. Called on the
  * guard's thread. */
-typedef int (*conn_guard_admit_fn)(void *user, int fd, const struct sockaddr *addr,
-                                   socklen_t len);
+typedef int (*conn_guard_admit_fn)(void *user, int fd, const struct sockaddr *addr, socklen_t len);
 /* One log line, no trailing newline; called on the guard's thread (and from conn_guard_open). */
 typedef void (*conn_guard_log_fn)(void *user, const char *line);
 
@@ -52,7 +51,7 @@ typedef struct conn_guard_config {
   unsigned retry_after_s;     /* the Retry-After of the 503 sent while out of descriptors */
   unsigned max_connections;   /* more are closed at once after the accept; 0: no cap */
   conn_guard_admit_fn admit;
-  conn_guard_log_fn log;      /* may be NULL */
+  conn_guard_log_fn log; /* may be NULL */
   void *user;
 } conn_guard_config;
 

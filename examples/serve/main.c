@@ -32,17 +32,18 @@ typedef struct serve_options {
   uint64_t body_timeout;  /* seconds: the minimum-rate window */
   uint64_t min_body_rate; /* bytes/s; 0 = no rate check */
   uint64_t max_connections;
-  uint64_t max_per_ip;    /* 0 = no cap */
-  uint64_t threads;       /* 0 = one per connection */
-  uint64_t partial_ttl;   /* seconds; 0 = never expire */
-  uint64_t hash_threads;  /* the handler's SHA-256 threads; 0 = hash inline */
-  uint64_t conn_memory;   /* bytes per connection */
+  uint64_t max_per_ip;     /* 0 = no cap */
+  uint64_t threads;        /* 0 = one per connection */
+  uint64_t partial_ttl;    /* seconds; 0 = never expire */
+  uint64_t hash_threads;   /* the handler's SHA-256 threads; 0 = hash inline */
+  uint64_t conn_memory;    /* bytes per connection */
   uint64_t header_timeout; /* seconds for a request's whole header phase */
-  uint64_t max_header;    /* bytes of request line + header section */
-  store_args store;       /* --store, --s3-* */
+  uint64_t max_header;     /* bytes of request line + header section */
+  store_args store;        /* --store, --s3-* */
 } serve_options;
 
-static void usage(FILE *out) {
+static void usage(FILE *out)
+{
   fputs("usage: resumable-serve [options]\n"
         "Serve resumable uploads (PUT/HEAD/GET/DELETE <prefix><key>) from a directory.\n"
 
@@ -131,7 +132,8 @@ static void usage(FILE *out) {
         out);
 }
 
-static int bad_usage(const char *what, const char *value) {
+static int bad_usage(const char *what, const char *value)
+{
   fprintf(stderr, "resumable-serve: invalid %s: '%s'\n", what, value != NULL ? value : "");
   fputs("try 'resumable-serve --help'\n", stderr);
   return 2;
@@ -139,7 +141,8 @@ static int bad_usage(const char *what, const char *value) {
 
 /* `--name VALUE` or `--name=VALUE` at argv[*i] (cli.h): the value, advancing *i, or NULL if
  * argv[*i] is not this option. *missing is set when the value is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing) {
+static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
   const char *v = NULL;
   int r = cli_value(argc, argv, i, name, &v);
   if (r < 0)
@@ -148,7 +151,8 @@ static const char *option_value(int argc, char **argv, int *i, const char *name,
 }
 
 /* A plain number within [lo, hi] (with K/M/G/T suffixes when `suffix`). */
-static int bounded(const char *v, int suffix, uint64_t lo, uint64_t hi, uint64_t *out) {
+static int bounded(const char *v, int suffix, uint64_t lo, uint64_t hi, uint64_t *out)
+{
   uint64_t n;
   if ((suffix ? cli_parse_size(v, &n) : cli_parse_count(v, &n)) != 0 || n < lo || n > hi)
     return -1;
@@ -182,7 +186,8 @@ static const number_flag number_flags[] = {
 
 /* 1 if argv[*i] is one of number_flags (stored into o), 0 if not, -1 with *bad set. */
 static int number_option(int argc, char **argv, int *i, serve_options *o, int *missing,
-                         const number_flag **bad, const char **bad_value) {
+                         const number_flag **bad, const char **bad_value)
+{
   for (size_t f = 0; f < sizeof number_flags / sizeof number_flags[0]; f++) {
     const number_flag *nf = &number_flags[f];
     const char *v = option_value(argc, argv, i, nf->name, missing);
@@ -202,7 +207,8 @@ static int number_option(int argc, char **argv, int *i, serve_options *o, int *m
 }
 
 /* Parses argv into o. Returns -1 to go on, or an exit status (0 for --help, 2 for errors). */
-static int parse_args(int argc, char **argv, serve_options *o) {
+static int parse_args(int argc, char **argv, serve_options *o)
+{
   for (int i = 1; i < argc; i++) {
     int missing = 0;
     const char *v;
@@ -248,19 +254,22 @@ static int parse_args(int argc, char **argv, serve_options *o) {
   return -1;
 }
 
-static void log_line(void *user_data, const char *line) {
+static void log_line(void *user_data, const char *line)
+{
   (void)user_data;
   fprintf(stderr, "%s\n", line);
 }
 
-static void handler_log(void *user_data, resumable_log_level level, const char *msg) {
+static void handler_log(void *user_data, resumable_log_level level, const char *msg)
+{
   static const char *const names[] = {"error", "warn", "info", "debug"};
   (void)user_data;
   fprintf(stderr, "%s: %s\n", (unsigned)level < 4 ? names[level] : "log", msg);
 }
 
 /* The store's root, made absolute (local paths must be absolute) and created if missing. */
-static int prepare_root(const char *root, char *abs, size_t cap) {
+static int prepare_root(const char *root, char *abs, size_t cap)
+{
   if (mkdir(root, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "resumable-serve: cannot create %s: %s\n", root, strerror(errno));
     return -1;
@@ -280,11 +289,11 @@ static int prepare_root(const char *root, char *abs, size_t cap) {
   return 0;
 }
 
-static int configure(resumable_server *srv, const serve_options *o) {
+static int configure(resumable_server *srv, const serve_options *o)
+{
   int rc = resumable_server_set_prefix(srv, o->prefix);
   if (rc != RESUMABLE_OK) {
-    fprintf(stderr, "resumable-serve: bad prefix '%s' (must start and end with '/')\n",
-            o->prefix);
+    fprintf(stderr, "resumable-serve: bad prefix '%s' (must start and end with '/')\n", o->prefix);
     return -1;
   }
   if (resumable_server_set_max_size(srv, o->max_size) != RESUMABLE_OK ||
@@ -302,7 +311,8 @@ static int configure(resumable_server *srv, const serve_options *o) {
 /* Each connection may hold about two descriptors (its socket, its upload's file) beside a few
  * dozen of the server's own: say so at start when the connection cap cannot fit the limit,
  * rather than meet it later as refused connections. */
-static void warn_descriptors(const serve_options *o) {
+static void warn_descriptors(const serve_options *o)
+{
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
     return;
@@ -317,7 +327,8 @@ static void warn_descriptors(const serve_options *o) {
           (unsigned long long)rl.rlim_cur);
 }
 
-static void print_ready(const mhd_host *h) {
+static void print_ready(const mhd_host *h)
+{
   const char *addr = mhd_host_address(h);
   if (strchr(addr, ':') != NULL)
     printf("listening on http://[%s]:%u/\n", addr, (unsigned)mhd_host_port(h));
@@ -326,7 +337,8 @@ static void print_ready(const mhd_host *h) {
   fflush(stdout);
 }
 
-static void sweep(resumable_server *srv, uint64_t ttl) {
+static void sweep(resumable_server *srv, uint64_t ttl)
+{
   size_t removed = 0;
   int rc = resumable_server_sweep(srv, ttl, &removed);
   if (rc != RESUMABLE_OK)
@@ -337,7 +349,8 @@ static void sweep(resumable_server *srv, uint64_t ttl) {
 
 /* Wait for SIGINT or SIGTERM and return it; meanwhile, with a partial TTL, sweep at start and
  * then every ttl/4 seconds (1 s to 1 h), on this thread. */
-static int wait_and_sweep(resumable_server *srv, const serve_options *o, const sigset_t *stop) {
+static int wait_and_sweep(resumable_server *srv, const serve_options *o, const sigset_t *stop)
+{
   int sig = 0;
   if (o->partial_ttl == 0) {
     while (sigwait(stop, &sig) != 0) {
@@ -359,7 +372,8 @@ static int wait_and_sweep(resumable_server *srv, const serve_options *o, const s
 
 /* Serve until SIGINT or SIGTERM. The signals are blocked in every thread (MHD's inherit the
  * mask) and taken synchronously here, so no handler runs in an arbitrary thread. */
-static int serve(resumable_server *srv, const serve_options *o, const sigset_t *stop) {
+static int serve(resumable_server *srv, const serve_options *o, const sigset_t *stop)
+{
   mhd_host_config cfg = {.listen_addr = o->listen,
                          .port = o->port,
                          .server = srv,
@@ -387,17 +401,28 @@ static int serve(resumable_server *srv, const serve_options *o, const sigset_t *
   return 0;
 }
 
-int main(int argc, char **argv) {
-  serve_options o = {.listen = "127.0.0.1", .port = 8080, .root = "./uploads",
-                     .prefix = "/v1/files/", .idle_timeout = 60, .body_timeout = 60,
-                     .min_body_rate = 500, .max_connections = 256, .partial_ttl = DAY_S, .hash_threads = 2,
-                     .conn_memory = 256 * 1024, .header_timeout = 20, .max_header = 16 * 1024};
+int main(int argc, char **argv)
+{
+  serve_options o = {.listen = "127.0.0.1",
+                     .port = 8080,
+                     .root = "./uploads",
+                     .prefix = "/v1/files/",
+                     .idle_timeout = 60,
+                     .body_timeout = 60,
+                     .min_body_rate = 500,
+                     .max_connections = 256,
+                     .partial_ttl = DAY_S,
+                     .hash_threads = 2,
+                     .conn_memory = 256 * 1024,
+                     .header_timeout = 20,
+                     .max_header = 16 * 1024};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0)
     return rc;
   if (o.max_header > o.conn_memory / 2) {
-    fprintf(stderr, "resumable-serve: --max-header-size (%llu) must be at most half of "
-                    "--connection-memory (%llu)\n",
+    fprintf(stderr,
+            "resumable-serve: --max-header-size (%llu) must be at most half of "
+            "--connection-memory (%llu)\n",
             (unsigned long long)o.max_header, (unsigned long long)o.conn_memory);
     return 2;
   }

@@ -93,12 +93,12 @@ typedef struct mhd_request {
   mhd_host *host;
   resumable_exchange *ex;
   char method[16];
-  drain_mode drain;        /* once the reply is decided: how the rest of the body is read */
-  int ended;               /* resumable_exchange_end was called */
-  int failed;              /* a header could not be handed over */
-  int host_status;         /* a reply of the host's own (431), for the log */
-  int close_after;         /* the reply closes the connection (Connection: close) */
-  struct timespec drain_until; /* DRAIN_LINGER: close at the first piece after this */
+  drain_mode drain;             /* once the reply is decided: how the rest of the body is read */
+  int ended;                    /* resumable_exchange_end was called */
+  int failed;                   /* a header could not be handed over */
+  int host_status;              /* a reply of the host's own (431), for the log */
+  int close_after;              /* the reply closes the connection (Connection: close) */
+  struct timespec drain_until;  /* DRAIN_LINGER: close at the first piece after this */
   struct timespec window_start; /* the body-rate window */
   uint64_t window_bytes;
 } mhd_request;
@@ -106,20 +106,23 @@ typedef struct mhd_request {
 enum { MHD_HOST_REPLY_BLOCK = 64 * 1024, SUPERSEDED_LINGER_MS = 1000 };
 
 /* The handler wants the path still percent-encoded: leave MHD's copy as it came. */
-static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
   (void)cls;
   (void)c;
   return strlen(s);
 }
 
-static int time_passed(const struct timespec *t) {
+static int time_passed(const struct timespec *t)
+{
   struct timespec now;
   if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
     return 1;
   return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
-static uint64_t ms_between(const struct timespec *a, const struct timespec *b) {
+static uint64_t ms_between(const struct timespec *a, const struct timespec *b)
+{
   if (b->tv_sec < a->tv_sec || (b->tv_sec == a->tv_sec && b->tv_nsec < a->tv_nsec))
     return 0;
   uint64_t ms = (uint64_t)(b->tv_sec - a->tv_sec) * 1000u;
@@ -128,7 +131,8 @@ static uint64_t ms_between(const struct timespec *a, const struct timespec *b) {
 
 /* Count a body piece of n bytes; true when a window just ended in which the body averaged
  * less than the minimum rate. */
-static int too_slow(mhd_request *r, size_t n) {
+static int too_slow(mhd_request *r, size_t n)
+{
   const mhd_host *h = r->host;
   struct timespec now;
   if (h->body_min_rate == 0 || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
@@ -147,12 +151,14 @@ static int too_slow(mhd_request *r, size_t n) {
   return 0;
 }
 
-static int has_chunked_body(struct MHD_Connection *c) {
+static int has_chunked_body(struct MHD_Connection *c)
+{
   return MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
          NULL; /* request_ok() let through only a single "chunked" */
 }
 
-static void linger_for(mhd_request *r, unsigned ms) {
+static void linger_for(mhd_request *r, unsigned ms)
+{
   r->drain = DRAIN_LINGER;
   if (clock_gettime(CLOCK_MONOTONIC, &r->drain_until) != 0)
     return; /* zeroed deadline: already passed, the connection just closes */
@@ -165,7 +171,8 @@ static void linger_for(mhd_request *r, unsigned ms) {
 }
 
 /* The reply is decided; the rest of the body is discarded, to its end or for a linger. */
-static void mark_decided(struct MHD_Connection *c, mhd_request *r) {
+static void mark_decided(struct MHD_Connection *c, mhd_request *r)
+{
   int status = resumable_exchange_status(r->ex);
   if (status == 423) {
     linger_for(r, SUPERSEDED_LINGER_MS);
@@ -180,7 +187,8 @@ static void mark_decided(struct MHD_Connection *c, mhd_request *r) {
 }
 
 static enum MHD_Result add_one_header(void *cls, enum MHD_ValueKind kind, const char *name,
-                                      const char *value) {
+                                      const char *value)
+{
   mhd_request *r = cls;
   (void)kind;
   if (resumable_exchange_add_header(r->ex, name, value != NULL ? value : "") != RESUMABLE_OK) {
@@ -190,7 +198,8 @@ static enum MHD_Result add_one_header(void *cls, enum MHD_ValueKind kind, const 
   return MHD_YES;
 }
 
-static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max) {
+static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max)
+{
   mhd_request *r = cls;
   size_t got = 0;
   (void)pos;
@@ -201,7 +210,8 @@ static ssize_t read_reply(void *cls, uint64_t pos, char *buf, size_t max) {
   return (ssize_t)got;
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *c, mhd_request *r) {
+static enum MHD_Result queue_reply(struct MHD_Connection *c, mhd_request *r)
+{
   int status = resumable_exchange_status(r->ex);
   struct MHD_Response *resp = MHD_create_response_from_callback(
       resumable_exchange_body_length(r->ex), MHD_HOST_REPLY_BLOCK, read_reply, r, NULL);
@@ -229,13 +239,15 @@ fail:
   return MHD_NO;
 }
 
-static int wants_100_continue(struct MHD_Connection *c) {
+static int wants_100_continue(struct MHD_Connection *c)
+{
   const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
   return expect != NULL && strcasecmp(expect, "100-continue") == 0;
 }
 
 /* RFC 9110 token characters: what a field name is made of. */
-static int is_token(const char *s) {
+static int is_token(const char *s)
+{
   if (*s == '\0')
     return 0;
   for (; *s != '\0'; s++) {
@@ -248,7 +260,8 @@ static int is_token(const char *s) {
 }
 
 /* No control byte but HTAB in a field value (a bare CR, say). */
-static int is_field_value(const char *s) {
+static int is_field_value(const char *s)
+{
   for (; *s != '\0'; s++)
     if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
       return 0;
@@ -261,7 +274,8 @@ typedef struct header_check {
 } header_check;
 
 static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *name,
-                                    const char *value) {
+                                    const char *value)
+{
   header_check *hc = cls;
   (void)kind;
   if (name == NULL || !is_token(name) || (value != NULL && !is_field_value(value)))
@@ -276,20 +290,24 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
  * reads a body of any Transfer-Encoding but plain "chunked" up to the connection's end. Such a
  * request is closed at once, without a reply, before anything else on the connection is
  * parsed. Transfer-Encoding is fine absent, or as exactly one "chunked". */
-static int request_ok(struct MHD_Connection *c) {
+static int request_ok(struct MHD_Connection *c)
+{
   header_check hc = {0, 0};
   MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &hc);
   return !hc.bad && hc.te <= 1;
 }
 
-static conn_watch *watch_of(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+static conn_watch *watch_of(struct MHD_Connection *c)
+{
+  const union MHD_ConnectionInfo *i =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return i != NULL ? i->socket_context : NULL;
 }
 
 /* A reply of the host's own (no exchange), and the connection closed after it. */
 static enum MHD_Result queue_own_reply(struct MHD_Connection *c, mhd_request *r, int status,
-                                       const char *text) {
+                                       const char *text)
+{
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
   if (resp == NULL)
@@ -304,7 +322,8 @@ static enum MHD_Result queue_own_reply(struct MHD_Connection *c, mhd_request *r,
   return ok;
 }
 
-static int header_too_large(const mhd_host *h, struct MHD_Connection *c) {
+static int header_too_large(const mhd_host *h, struct MHD_Connection *c)
+{
   const union MHD_ConnectionInfo *i =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
   return i != NULL && i->header_size > h->max_header_size;
@@ -312,7 +331,8 @@ static int header_too_large(const mhd_host *h, struct MHD_Connection *c) {
 
 /* First call: the request line and headers are in. */
 static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, const char *url,
-                                     const char *method, void **con_cls) {
+                                     const char *method, void **con_cls)
+{
   conn_guard_headers_done(h->guard, watch_of(c)); /* the header deadline is met */
   mhd_request *r = calloc(1, sizeof *r);
   if (r == NULL)
@@ -342,9 +362,9 @@ static enum MHD_Result begin_request(mhd_host *h, struct MHD_Connection *c, cons
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
   mhd_request *r = *con_cls;
   (void)version;
   if (r == NULL)
@@ -376,7 +396,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   return queue_reply(c, r);
 }
 
-static void log_request(const mhd_request *r, int dropped) {
+static void log_request(const mhd_request *r, int dropped)
+{
   if (r->host->log == NULL)
     return;
   char line[1400];
@@ -389,7 +410,8 @@ static void log_request(const mhd_request *r, int dropped) {
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+                         enum MHD_RequestTerminationCode toe)
+{
   mhd_host *h = cls;
   mhd_request *r = *con_cls;
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -406,10 +428,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode toe) {
+                          enum MHD_ConnectionNotificationCode toe)
+{
   mhd_host *h = cls;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     *socket_context = i != NULL ? conn_guard_open(h->guard, i->connect_fd) : NULL;
   } else {
     conn_guard_close(h->guard, *socket_context); /* before MHD closes the socket */
@@ -417,20 +441,23 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
   }
 }
 
-static void front_log(void *user, const char *line) {
+static void front_log(void *user, const char *line)
+{
   mhd_host *h = user;
   if (h->log != NULL)
     h->log(h->log_user, line);
 }
 
 /* The front thread accepted a connection: MHD takes it (and closes it over a cap). */
-static int admit(void *user, int fd, const struct sockaddr *addr, socklen_t len) {
+static int admit(void *user, int fd, const struct sockaddr *addr, socklen_t len)
+{
   mhd_host *h = user;
   return MHD_add_connection(h->daemon, fd, addr, len) == MHD_YES;
 }
 
 /* Fill `ss` from a numeric address; returns its length, or 0 if not an address. */
-static socklen_t parse_address(const char *addr, uint16_t port, struct sockaddr_storage *ss) {
+static socklen_t parse_address(const char *addr, uint16_t port, struct sockaddr_storage *ss)
+{
   memset(ss, 0, sizeof *ss);
   struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
   if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
@@ -449,13 +476,15 @@ static socklen_t parse_address(const char *addr, uint16_t port, struct sockaddr_
 
 /* A listening socket on `ss` (non-blocking, close-on-exec); -1 with errno on failure. Like
  * MHD's own: SO_REUSEADDR, IPv6 only on an IPv6 address, the system's largest backlog. */
-static int open_listener(const struct sockaddr_storage *ss) {
+static int open_listener(const struct sockaddr_storage *ss)
+{
   int v6 = ss->ss_family == AF_INET6;
   int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
   int on = 1;
-  socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6) : (socklen_t)sizeof(struct sockaddr_in);
+  socklen_t len =
+      v6 ? (socklen_t)sizeof(struct sockaddr_in6) : (socklen_t)sizeof(struct sockaddr_in);
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
       bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
@@ -465,7 +494,8 @@ static int open_listener(const struct sockaddr_storage *ss) {
   return fd;
 }
 
-static uint16_t bound_port(int fd) {
+static uint16_t bound_port(int fd)
+{
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
@@ -475,11 +505,13 @@ static uint16_t bound_port(int fd) {
   return ntohs(((const struct sockaddr_in *)&ss)->sin_port);
 }
 
-static unsigned conn_cap(const mhd_host_config *cfg) {
+static unsigned conn_cap(const mhd_host_config *cfg)
+{
   return cfg->max_connections != 0 ? cfg->max_connections : 256;
 }
 
-static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg) {
+static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg)
+{
   /* Thread per connection polls its one socket with poll(), not select(): no FD_SETSIZE cap.
    * A pool shares epoll worker threads among all connections. MHD does not listen: the front
    * thread accepts (conn_guard.h) and hands connections over through the ITC. */
@@ -496,20 +528,17 @@ static struct MHD_Daemon *start_daemon(mhd_host *h, const mhd_host_config *cfg) 
    * connection meets its limit). MHD divides its limit among the pool's threads: each gets the
    * whole cap and a margin, so none ever reaches it. */
   unsigned int limit = (conn_cap(cfg) + 64) * (pool > 0 ? pool : 1);
-  return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-                          MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-                          MHD_OPTION_CONNECTION_LIMIT, limit,
-                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
-                          MHD_OPTION_THREAD_POOL_SIZE, pool,
-                          MHD_OPTION_STRICT_FOR_CLIENT, 1,
+  return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                          mem, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT,
+                          limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
+                          MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_STRICT_FOR_CLIENT, 1,
                           MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                           MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h,
-                          MHD_OPTION_END);
+                          MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, h, MHD_OPTION_END);
 }
 
-int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap) {
+int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t err_cap)
+{
   *out = NULL;
   const char *addr = cfg->listen_addr != NULL ? cfg->listen_addr : "127.0.0.1";
   struct sockaddr_storage ss;
@@ -564,11 +593,18 @@ int mhd_host_start(const mhd_host_config *cfg, mhd_host **out, char *err, size_t
   return 0;
 }
 
-uint16_t mhd_host_port(const mhd_host *h) { return h->port; }
+uint16_t mhd_host_port(const mhd_host *h)
+{
+  return h->port;
+}
 
-const char *mhd_host_address(const mhd_host *h) { return h->address; }
+const char *mhd_host_address(const mhd_host *h)
+{
+  return h->address;
+}
 
-void mhd_host_stop(mhd_host *h) {
+void mhd_host_stop(mhd_host *h)
+{
   if (h == NULL)
     return;
   conn_guard_stop(h->guard); /* no new connection from here on */

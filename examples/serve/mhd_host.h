@@ -18,39 +18,39 @@ typedef struct mhd_host mhd_host;
 typedef void (*mhd_host_log_fn)(void *user_data, const char *line);
 
 typedef struct mhd_host_config {
-  const char *listen_addr;      /* numeric IPv4 or IPv6 address; NULL means 127.0.0.1 */
-  uint16_t port;                /* 0 picks an ephemeral port (see mhd_host_port) */
-  resumable_server *server;     /* the handler; not owned, must outlive the host */
-  size_t memory_limit;          /* per-connection memory (the request line and headers must
+  const char *listen_addr;   /* numeric IPv4 or IPv6 address; NULL means 127.0.0.1 */
+  uint16_t port;             /* 0 picks an ephemeral port (see mhd_host_port) */
+  resumable_server *server;  /* the handler; not owned, must outlive the host */
+  size_t memory_limit;       /* per-connection memory (the request line and headers must
                                    fit in it; larger are refused with 431); MHD 0.9.75 clears
                                    all of it after each request, so a kept-alive connection
                                    costs this much resident memory; 0 means 256 KiB */
-  unsigned timeout_s;           /* idle timeout: a connection that moves no byte either way for
+  unsigned timeout_s;        /* idle timeout: a connection that moves no byte either way for
                                    this long is closed (an upload in progress ends as dropped,
                                    keeping its bytes); 0 means 60 s */
-  unsigned linger_ms;           /* a reply decided before the body ended, to a client without
+  unsigned linger_ms;        /* a reply decided before the body ended, to a client without
                                    Expect: 100-continue, waits for the body's end (bounded by
                                    the idle timeout and body_min_rate) and is then sent; but a
                                    401, or a chunked body, is read only this long after the
                                    decision and then closed without a reply; 0 means 5000 */
-  unsigned max_connections;     /* concurrent connections; more are accepted and closed at
+  unsigned max_connections;  /* concurrent connections; more are accepted and closed at
                                    once; 0 means 256 */
-  unsigned max_per_ip;          /* concurrent connections from one client address; 0: no cap */
-  unsigned threads;             /* 0: one thread per connection (default); N > 0: a pool of N
+  unsigned max_per_ip;       /* concurrent connections from one client address; 0: no cap */
+  unsigned threads;          /* 0: one thread per connection (default); N > 0: a pool of N
                                    epoll worker threads shared by all connections */
-  uint64_t body_min_rate;       /* bytes/s a request body must average over each window, or
+  uint64_t body_min_rate;    /* bytes/s a request body must average over each window, or
                                    the connection is closed (the bytes that arrived are kept,
                                    the upload ends as dropped); 0 means no rate check */
-  unsigned body_window_s;       /* the rate window in seconds; 0 means 60 */
-  unsigned header_timeout_s;    /* the whole header phase of a request (from the accept, or on a
+  unsigned body_window_s;    /* the rate window in seconds; 0 means 60 */
+  unsigned header_timeout_s; /* the whole header phase of a request (from the accept, or on a
                                    kept-alive connection from the request's first byte, to the
                                    end of its header section) must end within this; otherwise
                                    the connection is closed without a reply; 0 means 20 s */
-  size_t max_header_size;       /* largest request line + header section; a larger one gets 431
+  size_t max_header_size;    /* largest request line + header section; a larger one gets 431
                                    and the connection is closed (beyond memory_limit libmicro-
                                    httpd answers 431 itself); 0 means 16 KiB */
-  int verbose;                  /* libmicrohttpd's own error log to stderr */
-  mhd_host_log_fn log;          /* access log; NULL for none */
+  int verbose;               /* libmicrohttpd's own error log to stderr */
+  mhd_host_log_fn log;       /* access log; NULL for none */
   void *log_user;
 } mhd_host_config;
 

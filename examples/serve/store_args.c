@@ -115,7 +115,8 @@ int store_args_s3_server(const store_args *a, resumable_server **srv)
   resumable_s3_config_free(c);
   if (rc == RESUMABLE_E_INVALID_ARG)
     fputs("resumable-serve: no S3 credentials: set AWS_ACCESS_KEY_ID and "
-          "AWS_SECRET_ACCESS_KEY\n", stderr);
+          "AWS_SECRET_ACCESS_KEY\n",
+          stderr);
   else if (rc != RESUMABLE_OK)
     fprintf(stderr, "resumable-serve: cannot make the S3 store: %s\n", resumable_strerror(rc));
   if (rc == RESUMABLE_OK && (rc = resumable_server_new_with_store(srv, store)) != RESUMABLE_OK) {

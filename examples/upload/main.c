@@ -24,97 +24,95 @@ static void on_sigint(int sig)
 
 static void usage(FILE *out)
 {
-  fputs(
-      "usage: resumable-upload [options] FILE URL\n"
-      "\n"
-      "Upload FILE to URL (e.g. http://host:8080/v1/files/models/x.bin) with the libresumable\n"
-      "protocol: hash it, ask the server what it holds, send only the rest, and retry through\n"
-      "network failures until the time budget ends. Running it again after an interruption\n"
-      "resumes where the server stands. It also speaks tus 1.0.0 to any tus server (tusd,\n"
-      "@tus/server, resumable-serve): then URL is the server's creation endpoint (e.g.\n"
-      "https://host/files/; for resumable-serve its prefix, or the URL of the key).\n"
-      "\n"
-      "options:\n"
-      "  --budget SECONDS      overall time budget, hashing included (default 3600; 1.5 ok)\n"
-      "  --chunk-size BYTES    send PUTs of at most BYTES (default 0: the rest in one PUT)\n"
-      "  --chunk-digest        every chunk carries its own digest (LocalAI: Content-Digest,\n"
-      "                        tus: Upload-Checksum); one that arrives damaged is resent\n"
-      "                        alone. Default: when the server asks and --chunk-size is set;\n"
-      "                        PUTs are then at most 64M (16M without --chunk-size)\n"
-      "  --no-chunk-digest     never send per-chunk digests\n"
-      "  --sha256 HEX          the file's SHA-256, when known: skips the hashing pass\n"
-      "  --header 'K: V'       extra request header (repeatable)\n"
-      "  --token TOKEN         send Authorization: Bearer TOKEN\n"
-      "  --backoff-min MS      first wait after a transient failure (default 1000)\n"
-      "  --backoff-max MS      longest wait between attempts (default 30000)\n"
-      "  --limit-rate BYTES    upload at most BYTES per second (default unlimited)\n"
-      "  --cacert FILE         CA certificate(s) to verify the server with (PEM)\n"
-      "  --capath DIR          directory of CA certificates\n"
-      "  --cert FILE, --key FILE  TLS client certificate and key (PEM)\n"
-      "  --insecure, -k        do not verify the server's certificate (tests only)\n"
-      "  --json                print one JSON object with the result on stdout: status,\n"
-      "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
-      "                        chunk_resends (chunks resent after a damaged digest),\n"
-      "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
-      "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
-      "                        protocol (\"localai\", \"tus\" or \"ietf\"), upload_url (tus,\n"
-      "                        ietf), message\n"
-      "  --quiet, -q           no progress bar and no summary line\n"
-      "  --no-hash-cache       do not read or write the hash cache (see below)\n"
-      "  --protocol P          localai, tus, ietf or auto (default auto: one OPTIONS request;\n"
-      "                        a tus server answers it with Tus-Version, an IETF draft server\n"
-      "                        with Accept-Patch: application/partial-upload); ietf is the\n"
-      "                        IETF draft \"Resumable Uploads for HTTP\" (interop version 8)\n"
-      "  --metadata K=V        tus Upload-Metadata pair (repeatable; 'filename' defaults to\n"
-      "                        FILE's base name)\n"
-      "  --parallel N          tus: N connections (1..16), when the server offers\n"
-      "                        concatenation; each part resumes on its own\n"
-      "  --no-url-store        tus: do not remember upload URLs (see below)\n"
-      "  --cancel-remote       tus: on Ctrl-C, delete the upload on the server (termination)\n"
-      "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
-      "  --help, -h            this text\n"
-      "\n",
-      out);
-  fputs(
-      "BYTES accept K, M, G, T suffixes (powers of 1024): 64M, 1G.\n"
-      "The SHA-256 of FILE is kept in a cache, $XDG_CACHE_HOME/libresumable/hashes-v1 (or\n"
-      "~/.cache/libresumable/hashes-v1), keyed by device, inode, size, mtime and ctime: a\n"
-      "second run on an unchanged file (e.g. after an interruption) skips the hashing pass;\n"
-      "an edited or replaced file is hashed again. At most 1024 files are remembered; a file\n"
-      "changed in the last moment (100 ms, 2 s on whole-second file systems) is not cached.\n"
-      "tus upload URLs are kept in $XDG_STATE_HOME/libresumable/tus-urls-v1 (or\n"
-      "~/.local/state/libresumable/), keyed by URL, file identity and SHA-256 (at most 256),\n"
-      "so that a later run resumes the same upload; a tus server that offers the checksum\n"
-      "extension gets an Upload-Checksum on every request, and a corrupted one is resent.\n"
-      "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
-      "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
-      "Ctrl-C stops cleanly; the server keeps what it received.\n"
-      "A relay that cuts every connection after about the same number of bytes is\n"
-      "recognised after two such cuts: from then on each PUT fits under that count on a\n"
-      "new connection, and cuts are retried without a backoff wait once the server's\n"
-      "count stands still (HEAD every 40 ms until two answers agree).\n"
-      "\n"
-      "exit status:\n"
-      "  0    success (also when the server already had the file)\n"
-      "  1    refused by the server, or another failure that retrying cannot fix\n"
-      "       (TLS certificate, protocol error, hash mismatch)\n"
-      "  2    usage error (bad option, bad URL)\n"
-      "  3    time budget exhausted (network failures are retried until then)\n"
-      "  4    local file error: cannot read FILE, or it changed during the upload (it\n"
-      "       grew or shrank, was rewritten, even with its mtime put back, or FILE now names\n"
-      "       another file); checked before each request and after the final answer, when\n"
-      "       the server may already hold the version that was hashed\n"
-      "  130  interrupted (SIGINT); run again to resume\n",
-      out);
+  fputs("usage: resumable-upload [options] FILE URL\n"
+        "\n"
+        "Upload FILE to URL (e.g. http://host:8080/v1/files/models/x.bin) with the libresumable\n"
+        "protocol: hash it, ask the server what it holds, send only the rest, and retry through\n"
+        "network failures until the time budget ends. Running it again after an interruption\n"
+        "resumes where the server stands. It also speaks tus 1.0.0 to any tus server (tusd,\n"
+        "@tus/server, resumable-serve): then URL is the server's creation endpoint (e.g.\n"
+        "https://host/files/; for resumable-serve its prefix, or the URL of the key).\n"
+        "\n"
+        "options:\n"
+        "  --budget SECONDS      overall time budget, hashing included (default 3600; 1.5 ok)\n"
+        "  --chunk-size BYTES    send PUTs of at most BYTES (default 0: the rest in one PUT)\n"
+        "  --chunk-digest        every chunk carries its own digest (LocalAI: Content-Digest,\n"
+        "                        tus: Upload-Checksum); one that arrives damaged is resent\n"
+        "                        alone. Default: when the server asks and --chunk-size is set;\n"
+        "                        PUTs are then at most 64M (16M without --chunk-size)\n"
+        "  --no-chunk-digest     never send per-chunk digests\n"
+        "  --sha256 HEX          the file's SHA-256, when known: skips the hashing pass\n"
+        "  --header 'K: V'       extra request header (repeatable)\n"
+        "  --token TOKEN         send Authorization: Bearer TOKEN\n"
+        "  --backoff-min MS      first wait after a transient failure (default 1000)\n"
+        "  --backoff-max MS      longest wait between attempts (default 30000)\n"
+        "  --limit-rate BYTES    upload at most BYTES per second (default unlimited)\n"
+        "  --cacert FILE         CA certificate(s) to verify the server with (PEM)\n"
+        "  --capath DIR          directory of CA certificates\n"
+        "  --cert FILE, --key FILE  TLS client certificate and key (PEM)\n"
+        "  --insecure, -k        do not verify the server's certificate (tests only)\n"
+        "  --json                print one JSON object with the result on stdout: status,\n"
+        "                        sha256, size, resumed_from, wire_bytes, attempts, restarts,\n"
+        "                        chunk_resends (chunks resent after a damaged digest),\n"
+        "                        seconds, already_there, hash_cached (the SHA-256 came from the\n"
+        "                        hash cache), held, error (null or a name like \"E_TIMEOUT\"),\n"
+        "                        protocol (\"localai\", \"tus\" or \"ietf\"), upload_url (tus,\n"
+        "                        ietf), message\n"
+        "  --quiet, -q           no progress bar and no summary line\n"
+        "  --no-hash-cache       do not read or write the hash cache (see below)\n"
+        "  --protocol P          localai, tus, ietf or auto (default auto: one OPTIONS request;\n"
+        "                        a tus server answers it with Tus-Version, an IETF draft server\n"
+        "                        with Accept-Patch: application/partial-upload); ietf is the\n"
+        "                        IETF draft \"Resumable Uploads for HTTP\" (interop version 8)\n"
+        "  --metadata K=V        tus Upload-Metadata pair (repeatable; 'filename' defaults to\n"
+        "                        FILE's base name)\n"
+        "  --parallel N          tus: N connections (1..16), when the server offers\n"
+        "                        concatenation; each part resumes on its own\n"
+        "  --no-url-store        tus: do not remember upload URLs (see below)\n"
+        "  --cancel-remote       tus: on Ctrl-C, delete the upload on the server (termination)\n"
+        "  --verbose, -v         log every decision (probe, answers, waits) on stderr\n"
+        "  --help, -h            this text\n"
+        "\n",
+        out);
+  fputs("BYTES accept K, M, G, T suffixes (powers of 1024): 64M, 1G.\n"
+        "The SHA-256 of FILE is kept in a cache, $XDG_CACHE_HOME/libresumable/hashes-v1 (or\n"
+        "~/.cache/libresumable/hashes-v1), keyed by device, inode, size, mtime and ctime: a\n"
+        "second run on an unchanged file (e.g. after an interruption) skips the hashing pass;\n"
+        "an edited or replaced file is hashed again. At most 1024 files are remembered; a file\n"
+        "changed in the last moment (100 ms, 2 s on whole-second file systems) is not cached.\n"
+        "tus upload URLs are kept in $XDG_STATE_HOME/libresumable/tus-urls-v1 (or\n"
+        "~/.local/state/libresumable/), keyed by URL, file identity and SHA-256 (at most 256),\n"
+        "so that a later run resumes the same upload; a tus server that offers the checksum\n"
+        "extension gets an Upload-Checksum on every request, and a corrupted one is resent.\n"
+        "On a terminal a progress bar is drawn on stderr; a summary line always ends the run on\n"
+        "stderr (bytes, resumed-from, wire bytes, attempts, seconds, sha256) unless --quiet.\n"
+        "Ctrl-C stops cleanly; the server keeps what it received.\n"
+        "A relay that cuts every connection after about the same number of bytes is\n"
+        "recognised after two such cuts: from then on each PUT fits under that count on a\n"
+        "new connection, and cuts are retried without a backoff wait once the server's\n"
+        "count stands still (HEAD every 40 ms until two answers agree).\n"
+        "\n"
+        "exit status:\n"
+        "  0    success (also when the server already had the file)\n"
+        "  1    refused by the server, or another failure that retrying cannot fix\n"
+        "       (TLS certificate, protocol error, hash mismatch)\n"
+        "  2    usage error (bad option, bad URL)\n"
+        "  3    time budget exhausted (network failures are retried until then)\n"
+        "  4    local file error: cannot read FILE, or it changed during the upload (it\n"
+        "       grew or shrank, was rewritten, even with its mtime put back, or FILE now names\n"
+        "       another file); checked before each request and after the final answer, when\n"
+        "       the server may already hold the version that was hashed\n"
+        "  130  interrupted (SIGINT); run again to resume\n",
+        out);
 }
 
 typedef struct ui {
-  int bar;        /* draw the progress bar */
-  int width;      /* terminal columns */
+  int bar;   /* draw the progress bar */
+  int width; /* terminal columns */
   double last_draw;
-  double rate_t;  /* time and wire bytes of the last rate sample */
+  double rate_t; /* time and wire bytes of the last rate sample */
   uint64_t rate_wire;
-  double rate;    /* smoothed bytes/s */
+  double rate; /* smoothed bytes/s */
   resumable_phase last_phase;
   int drawn;
 } ui;
@@ -182,10 +180,10 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
 {
   int rc = 0;
   const char *what = "";
-#define TRY(call, name)       \
-  if (rc == 0) {              \
-    rc = (call);              \
-    what = name;              \
+#define TRY(call, name) \
+  if (rc == 0) {        \
+    rc = (call);        \
+    what = name;        \
   }
   if (a->has_budget)
     TRY(resumable_stager_set_time_budget_ms(s, a->budget_ms), "--budget");
@@ -217,9 +215,9 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
       upload_default_cache_dir(getenv("XDG_CACHE_HOME"), getenv("HOME"), cache_dir,
                                sizeof cache_dir) == 0)
     TRY(resumable_stager_set_hash_cache_dir(s, cache_dir), "hash cache directory");
-  static const resumable_protocol protocols[] = {
-      RESUMABLE_PROTOCOL_AUTO, RESUMABLE_PROTOCOL_LOCALAI, RESUMABLE_PROTOCOL_TUS,
-      RESUMABLE_PROTOCOL_IETF};
+  static const resumable_protocol protocols[] = {RESUMABLE_PROTOCOL_AUTO,
+                                                 RESUMABLE_PROTOCOL_LOCALAI, RESUMABLE_PROTOCOL_TUS,
+                                                 RESUMABLE_PROTOCOL_IETF};
   TRY(resumable_stager_set_protocol(s, protocols[a->protocol]), "--protocol");
   int have_filename = 0;
   for (int i = 0; i < a->n_metadata; i++) {
@@ -237,9 +235,8 @@ static int configure(resumable_stager *s, const upload_args *a, ui *u)
     TRY(resumable_stager_set_parallel(s, a->parallel), "--parallel");
   TRY(resumable_stager_set_cancel_remote(s, a->cancel_remote), "--cancel-remote");
   char state_dir[4096];
-  if (!a->no_url_store &&
-      upload_default_state_dir(getenv("XDG_STATE_HOME"), getenv("HOME"), state_dir,
-                               sizeof state_dir) == 0)
+  if (!a->no_url_store && upload_default_state_dir(getenv("XDG_STATE_HOME"), getenv("HOME"),
+                                                   state_dir, sizeof state_dir) == 0)
     TRY(resumable_stager_set_url_store_dir(s, state_dir), "URL store directory");
   TRY(resumable_stager_set_progress(s, on_progress, u), "progress");
   if (a->verbose)
@@ -261,7 +258,8 @@ static void print_json(const resumable_stager *s, int rc, double secs)
   if (rc != RESUMABLE_OK)
     snprintf(err, sizeof err, "\"%s\"", resumable_err_name(rc));
   printf("{\"status\": %d, \"sha256\": %s, \"size\": %" PRIu64 ", \"resumed_from\": %" PRIu64
-         ", \"wire_bytes\": %" PRIu64 ", \"attempts\": %u, \"restarts\": %u, \"chunk_resends\": %u, \"seconds\": %.3f"
+         ", \"wire_bytes\": %" PRIu64
+         ", \"attempts\": %u, \"restarts\": %u, \"chunk_resends\": %u, \"seconds\": %.3f"
          ", \"already_there\": %s, \"hash_cached\": %s, \"held\": %" PRIu64
          ", \"error\": %s, \"protocol\": \"%s\", \"upload_url\": %s, \"message\": %s}\n",
          resumable_stager_http_status(s), sha, resumable_stager_size(s),
@@ -273,8 +271,7 @@ static void print_json(const resumable_stager *s, int rc, double secs)
          resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_TUS    ? "tus"
          : resumable_stager_protocol_used(s) == RESUMABLE_PROTOCOL_IETF ? "ietf"
                                                                         : "localai",
-         url,
-         msg);
+         url, msg);
   fflush(stdout);
 }
 
@@ -298,8 +295,7 @@ static int upload(const upload_args *a)
   resumable_stager *s = NULL;
   int rc = resumable_stager_new(&s, a->url, a->file);
   if (rc == RESUMABLE_E_INVALID_ARG) {
-    fprintf(stderr, "resumable-upload: invalid URL '%s' (http:// or https:// expected)\n",
-            a->url);
+    fprintf(stderr, "resumable-upload: invalid URL '%s' (http:// or https:// expected)\n", a->url);
     return UPLOAD_EXIT_USAGE;
   }
   if (rc != RESUMABLE_OK) {

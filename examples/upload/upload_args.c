@@ -8,18 +8,31 @@
 
 /* Options that take a value. */
 enum opt_id {
-  O_BUDGET, O_CHUNK, O_SHA, O_HEADER, O_TOKEN, O_BMIN, O_BMAX, O_RATE, O_CACERT, O_CAPATH,
-  O_CERT, O_KEY, O_PROTOCOL, O_METADATA, O_PARALLEL
+  O_BUDGET,
+  O_CHUNK,
+  O_SHA,
+  O_HEADER,
+  O_TOKEN,
+  O_BMIN,
+  O_BMAX,
+  O_RATE,
+  O_CACERT,
+  O_CAPATH,
+  O_CERT,
+  O_KEY,
+  O_PROTOCOL,
+  O_METADATA,
+  O_PARALLEL
 };
 static const struct {
   const char *name;
   enum opt_id id;
 } value_opts[] = {
-    {"budget", O_BUDGET},      {"chunk-size", O_CHUNK},   {"sha256", O_SHA},
-    {"header", O_HEADER},      {"token", O_TOKEN},        {"backoff-min", O_BMIN},
-    {"backoff-max", O_BMAX},   {"limit-rate", O_RATE},    {"cacert", O_CACERT},
-    {"capath", O_CAPATH},      {"cert", O_CERT},          {"key", O_KEY},
-    {"protocol", O_PROTOCOL},  {"metadata", O_METADATA},  {"parallel", O_PARALLEL},
+    {"budget", O_BUDGET},     {"chunk-size", O_CHUNK},  {"sha256", O_SHA},
+    {"header", O_HEADER},     {"token", O_TOKEN},       {"backoff-min", O_BMIN},
+    {"backoff-max", O_BMAX},  {"limit-rate", O_RATE},   {"cacert", O_CACERT},
+    {"capath", O_CAPATH},     {"cert", O_CERT},         {"key", O_KEY},
+    {"protocol", O_PROTOCOL}, {"metadata", O_METADATA}, {"parallel", O_PARALLEL},
 };
 
 static int all_digits(const char *v)

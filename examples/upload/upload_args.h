@@ -39,13 +39,13 @@ typedef struct upload_args {
   int quiet;
   int verbose;
   int no_hash_cache;
-  int protocol;         /* UPLOAD_PROTOCOL_*; default AUTO */
+  int protocol;                              /* UPLOAD_PROTOCOL_*; default AUTO */
   const char *metadata[UPLOAD_MAX_METADATA]; /* "K=V" */
   int n_metadata;
   int no_url_store;
-  unsigned parallel;    /* 0: not given */
+  unsigned parallel; /* 0: not given */
   int cancel_remote;
-  int chunk_digest;     /* 0: not given (auto); 1: --chunk-digest; -1: --no-chunk-digest */
+  int chunk_digest; /* 0: not given (auto); 1: --chunk-digest; -1: --no-chunk-digest */
   const char *file;
   const char *url;
 } upload_args;
@@ -65,8 +65,7 @@ int upload_default_cache_dir(const char *xdg_cache_home, const char *home, char 
 
 /* The default tus URL store directory: "$XDG_STATE_HOME/libresumable" when absolute, else
  * "$HOME/.local/state/libresumable". Returns 0, or -1 (no store is used). */
-int upload_default_state_dir(const char *xdg_state_home, const char *home, char *buf,
-                             size_t cap);
+int upload_default_state_dir(const char *xdg_state_home, const char *home, char *buf, size_t cap);
 
 /* The process exit code for a resumable error code (see --help). */
 int upload_exit_code(int resumable_rc);

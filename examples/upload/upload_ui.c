@@ -56,16 +56,14 @@ static void bar_cells(unsigned pct, int cells, char *buf, size_t cap)
   buf[cells + 2] = '\0';
 }
 
-void upload_format_bar(const resumable_progress *p, double rate, int width, char *buf,
-                       size_t cap)
+void upload_format_bar(const resumable_progress *p, double rate, int width, char *buf, size_t cap)
 {
   char done[32], total[32], r[32], eta[32], text[200];
   upload_format_bytes(p->total, total, sizeof total);
   switch (p->phase) {
   case RESUMABLE_PHASE_HASHING:
     upload_format_bytes(p->hashed, done, sizeof done);
-    snprintf(text, sizeof text, "hashing %3u%% %s / %s", percent(p->hashed, p->total), done,
-             total);
+    snprintf(text, sizeof text, "hashing %3u%% %s / %s", percent(p->hashed, p->total), done, total);
     break;
   case RESUMABLE_PHASE_PROBING:
     upload_format_bytes(p->held, done, sizeof done);

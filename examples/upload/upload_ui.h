@@ -16,8 +16,7 @@ void upload_format_eta(double seconds, char *buf, size_t cap);
 
 /* One progress line (no newline) for a terminal `width` columns wide (clipped to it).
  * `rate` is bytes/s on the wire (0 if unknown). */
-void upload_format_bar(const resumable_progress *p, double rate, int width, char *buf,
-                       size_t cap);
+void upload_format_bar(const resumable_progress *p, double rate, int width, char *buf, size_t cap);
 
 /* Write `s` as a JSON string literal (with quotes) into buf; truncates safely. */
 void upload_json_string(const char *s, char *buf, size_t cap);

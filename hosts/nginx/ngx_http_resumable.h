@@ -30,20 +30,20 @@
 #define NGX_HTTP_RESUMABLE_LOG_LINES 8
 
 typedef struct {
-  ngx_flag_t enable;           /* `resumable on|off`: not inherited, like proxy_pass */
-  ngx_str_t root;              /* resumable_root (absolute, NUL-terminated) */
-  off_t max_size;              /* resumable_max_size; 0: no limit */
-  ngx_str_t token;             /* resumable_token; empty: none */
-  ngx_flag_t expose_paths;     /* resumable_expose_paths */
-  time_t partial_ttl;          /* resumable_partial_ttl in seconds; 0: never swept */
-  ngx_uint_t hash_threads;     /* resumable_hash_threads */
-  size_t max_header_size;      /* resumable_max_header_size: request line + headers, else 431 */
-  ngx_str_t pool_name;         /* resumable_thread_pool */
+  ngx_flag_t enable;       /* `resumable on|off`: not inherited, like proxy_pass */
+  ngx_str_t root;          /* resumable_root (absolute, NUL-terminated) */
+  off_t max_size;          /* resumable_max_size; 0: no limit */
+  ngx_str_t token;         /* resumable_token; empty: none */
+  ngx_flag_t expose_paths; /* resumable_expose_paths */
+  time_t partial_ttl;      /* resumable_partial_ttl in seconds; 0: never swept */
+  ngx_uint_t hash_threads; /* resumable_hash_threads */
+  size_t max_header_size;  /* resumable_max_header_size: request line + headers, else 431 */
+  ngx_str_t pool_name;     /* resumable_thread_pool */
   ngx_thread_pool_t *pool;
-  ngx_str_t prefix;            /* the location's name, ending in '/' (NUL-terminated) */
-  u_char *where;               /* "file:line" of `resumable on`, for configuration errors */
+  ngx_str_t prefix; /* the location's name, ending in '/' (NUL-terminated) */
+  u_char *where;    /* "file:line" of `resumable on`, for configuration errors */
   /* per worker (init_process): */
-  resumable_server *srv;       /* NULL if it could not be opened (requests get 500) */
+  resumable_server *srv; /* NULL if it could not be opened (requests get 500) */
   ngx_event_t sweep_timer;
   ngx_thread_task_t *sweep_task;
   size_t sweep_removed;
@@ -62,41 +62,41 @@ typedef enum {
 
 /* One request. Fields marked (task) belong to the pool thread while a task is in flight. */
 typedef struct {
-  ngx_queue_t live;                /* in the worker's list of exchanges not yet freed */
-  ngx_queue_t waiting;             /* requests for the same target judged after this one ends */
-  ngx_queue_t wait_link;           /* in another request's `waiting` */
-  const char *target;              /* the raw request target, NUL-terminated */
+  ngx_queue_t live;      /* in the worker's list of exchanges not yet freed */
+  ngx_queue_t waiting;   /* requests for the same target judged after this one ends */
+  ngx_queue_t wait_link; /* in another request's `waiting` */
+  const char *target;    /* the raw request target, NUL-terminated */
   ngx_http_request_t *r;
   ngx_http_resumable_loc_conf_t *conf;
-  resumable_exchange *ex;          /* (task) */
+  resumable_exchange *ex; /* (task) */
   ngx_thread_task_t *task;
-  ngx_event_t guard;               /* armed while a task runs: keeps a graceful exit waiting */
+  ngx_event_t guard; /* armed while a task runs: keeps a graceful exit waiting */
   ngx_http_resumable_op_e op;
-  int op_rc;                       /* (task) what the exchange call returned */
-  unsigned busy:1;                 /* a task is in flight */
-  unsigned decided:1;              /* the reply is known: stop feeding, send it */
-  unsigned reading:1;              /* nginx is reading the body for us (unbuffered) */
-  unsigned nginx_done:1;           /* nginx has read the whole body (maybe not all consumed) */
-  unsigned dropped:1;              /* the body ended early: client gone, timeout, bad framing */
-  unsigned end_posted:1;           /* the task that ends the exchange is posted */
-  unsigned is_waiting:1;           /* in another request's `waiting` */
-  ngx_int_t drop_rc;               /* nginx's status for the early end (400, 408, ...) */
+  int op_rc;               /* (task) what the exchange call returned */
+  unsigned busy : 1;       /* a task is in flight */
+  unsigned decided : 1;    /* the reply is known: stop feeding, send it */
+  unsigned reading : 1;    /* nginx is reading the body for us (unbuffered) */
+  unsigned nginx_done : 1; /* nginx has read the whole body (maybe not all consumed) */
+  unsigned dropped : 1;    /* the body ended early: client gone, timeout, bad framing */
+  unsigned end_posted : 1; /* the task that ends the exchange is posted */
+  unsigned is_waiting : 1; /* in another request's `waiting` */
+  ngx_int_t drop_rc;       /* nginx's status for the early end (400, 408, ...) */
   /* What a task reads or writes is never a bitfield: the event loop writes the bitfields
    * above while a task runs. */
-  int task_end;                    /* (task) after this feed: 0 go on, 1 end, 2 end as dropped */
-  int no_body;                     /* HEAD: the reply has no body to read */
+  int task_end; /* (task) after this feed: 0 go on, 1 end, 2 end as dropped */
+  int no_body;  /* HEAD: the reply has no body to read */
   /* body: the event loop copies into buf[fill]; a task feeds feed_data */
   u_char *buf[2];
   size_t fill_len;
   ngx_uint_t fill;
-  u_char *feed_data;               /* (task) */
-  size_t feed_len;                 /* (task) */
+  u_char *feed_data; /* (task) */
+  size_t feed_len;   /* (task) */
   /* reply body */
-  u_char *out;                     /* (task) */
+  u_char *out; /* (task) */
   size_t out_cap;
-  size_t out_len;                  /* (task) */
-  uint64_t out_total;              /* (task) bytes of the reply body read so far */
-  int out_error;                   /* (task) reading the reply body failed */
+  size_t out_len;     /* (task) */
+  uint64_t out_total; /* (task) bytes of the reply body read so far */
+  int out_error;      /* (task) reading the reply body failed */
   ngx_buf_t out_buf;
   ngx_chain_t out_chain;
   /* log lines of the running task, written to the request's error log by the event loop */
@@ -141,7 +141,6 @@ void ngx_http_resumable_reply_read_done(ngx_http_resumable_ctx_t *ctx);
 void ngx_http_resumable_reply_read_task(ngx_http_resumable_ctx_t *ctx);
 /* A short text/plain reply from the module itself (431, 500) for a request with no exchange
  * reply; returns what the content handler returns. */
-ngx_int_t ngx_http_resumable_reply_text(ngx_http_request_t *r, ngx_uint_t status,
-                                        const char *text);
+ngx_int_t ngx_http_resumable_reply_text(ngx_http_request_t *r, ngx_uint_t status, const char *text);
 
 #endif

@@ -17,16 +17,19 @@
 static void ngx_http_resumable_body_pump(ngx_http_resumable_ctx_t *ctx);
 
 /* nginx calls this once reading has started (or the body is already complete). */
-static void ngx_http_resumable_body_started(ngx_http_request_t *r) {
+static void ngx_http_resumable_body_started(ngx_http_request_t *r)
+{
   ngx_http_resumable_ctx_t *ctx = ngx_http_get_module_ctx(r, ngx_http_resumable_module);
   ctx->nginx_done = !r->reading_body;
 }
 
-static void ngx_http_resumable_body_read(ngx_http_request_t *r) {
+static void ngx_http_resumable_body_read(ngx_http_request_t *r)
+{
   ngx_http_resumable_body_pump(ngx_http_get_module_ctx(r, ngx_http_resumable_module));
 }
 
-void ngx_http_resumable_body_start(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_body_start(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   ctx->buf[0] = ngx_palloc(r->pool, NGX_HTTP_RESUMABLE_BODY_BUF);
   ctx->buf[1] = ngx_palloc(r->pool, NGX_HTTP_RESUMABLE_BODY_BUF);
@@ -52,7 +55,8 @@ void ngx_http_resumable_body_start(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* Copy what nginx has read into buf[fill], as far as it fits. */
-static void ngx_http_resumable_body_take(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_body_take(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_body_t *rb = ctx->r->request_body;
   if (rb == NULL)
     return;
@@ -73,7 +77,8 @@ static void ngx_http_resumable_body_take(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* Give buf[fill] to a feed task; `last` makes it end the exchange after feeding. */
-static void ngx_http_resumable_body_hand_over(ngx_http_resumable_ctx_t *ctx, int last) {
+static void ngx_http_resumable_body_hand_over(ngx_http_resumable_ctx_t *ctx, int last)
+{
   ctx->feed_data = ctx->buf[ctx->fill];
   ctx->feed_len = ctx->fill_len;
   ctx->task_end = !last ? 0 : ctx->dropped ? 2 : 1;
@@ -84,7 +89,8 @@ static void ngx_http_resumable_body_hand_over(ngx_http_resumable_ctx_t *ctx, int
   ngx_http_resumable_post(ctx, NGX_HTTP_RESUMABLE_OP_FEED);
 }
 
-static void ngx_http_resumable_body_pump(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_body_pump(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   for (;;) {
     if (ctx->decided || ctx->end_posted)
@@ -99,7 +105,7 @@ static void ngx_http_resumable_body_pump(ngx_http_resumable_ctx_t *ctx) {
       }
       if (!ended && r->connection->read->timer_set)
         ngx_del_timer(r->connection->read); /* we are the slow one, not the client */
-      return; /* the running task's end comes back here */
+      return;                               /* the running task's end comes back here */
     }
     if (ctx->nginx_done)
       return; /* not reached: take() empties nginx's chain unless our buffer is full */
@@ -120,13 +126,14 @@ static void ngx_http_resumable_body_pump(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* (pool thread) */
-int ngx_http_resumable_body_feed_task(ngx_http_resumable_ctx_t *ctx) {
+int ngx_http_resumable_body_feed_task(ngx_http_resumable_ctx_t *ctx)
+{
   int rc = 0;
   if (ctx->feed_len > 0)
     rc = resumable_exchange_feed(ctx->ex, ctx->feed_data, ctx->feed_len);
   if (rc == 0 && ctx->task_end != 0) {
-    resumable_exchange_end(ctx->ex, ctx->task_end == 2 ? RESUMABLE_BODY_DROPPED
-                                                       : RESUMABLE_BODY_COMPLETE);
+    resumable_exchange_end(ctx->ex,
+                           ctx->task_end == 2 ? RESUMABLE_BODY_DROPPED : RESUMABLE_BODY_COMPLETE);
     rc = 1;
   }
   if (rc == 1)
@@ -135,10 +142,10 @@ int ngx_http_resumable_body_feed_task(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* Feed buf[fill] now, on this thread; 0 to go on. */
-static int ngx_http_resumable_body_feed_now(ngx_http_resumable_ctx_t *ctx) {
-  int rc = ctx->fill_len > 0
-               ? resumable_exchange_feed(ctx->ex, ctx->buf[ctx->fill], ctx->fill_len)
-               : 0;
+static int ngx_http_resumable_body_feed_now(ngx_http_resumable_ctx_t *ctx)
+{
+  int rc =
+      ctx->fill_len > 0 ? resumable_exchange_feed(ctx->ex, ctx->buf[ctx->fill], ctx->fill_len) : 0;
   ctx->fill_len = 0;
   return rc;
 }
@@ -146,7 +153,8 @@ static int ngx_http_resumable_body_feed_now(ngx_http_resumable_ctx_t *ctx) {
 /* A stop must not cost the client more than it has to resend: what reached this host is kept,
  * including what waits in the kernel (a Content-Length body's next bytes; a chunked one is left
  * to its framing). Closing then stops the client from sending into a dying process. */
-void ngx_http_resumable_body_salvage(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_body_salvage(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   ngx_connection_t *c = r->connection;
   ngx_http_request_body_t *rb = r->request_body;
@@ -182,7 +190,8 @@ void ngx_http_resumable_body_salvage(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* A feed task ended: a reply, or more body. */
-void ngx_http_resumable_body_fed(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_body_fed(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   ngx_connection_t *c = r->connection;
   if (ctx->op_rc < 0) {

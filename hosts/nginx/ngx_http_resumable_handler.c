@@ -20,7 +20,8 @@ static ngx_uint_t ngx_http_resumable_live_init;
 /* The request whose task runs on this thread: its log lines are kept for the event loop. */
 static _Thread_local ngx_http_resumable_ctx_t *ngx_http_resumable_current;
 
-ngx_uint_t ngx_http_resumable_log_level(resumable_log_level level) {
+ngx_uint_t ngx_http_resumable_log_level(resumable_log_level level)
+{
   switch (level) {
   case RESUMABLE_LOG_ERROR:
     return NGX_LOG_ERR;
@@ -36,7 +37,8 @@ ngx_uint_t ngx_http_resumable_log_level(resumable_log_level level) {
 
 /* A task's lines are written later by the event loop, into the request's log (which adds the
  * client and the request line); a pool thread must not touch the request's log or pool. */
-void ngx_http_resumable_log(void *user_data, resumable_log_level level, const char *msg) {
+void ngx_http_resumable_log(void *user_data, resumable_log_level level, const char *msg)
+{
   ngx_uint_t lvl = ngx_http_resumable_log_level(level);
   ngx_http_resumable_ctx_t *ctx = ngx_http_resumable_current;
   (void)user_data;
@@ -61,7 +63,8 @@ void ngx_http_resumable_log(void *user_data, resumable_log_level level, const ch
   ctx->logs[ctx->nlogs++] = line;
 }
 
-void ngx_http_resumable_end_all(void) {
+void ngx_http_resumable_end_all(void)
+{
   if (!ngx_http_resumable_live_init)
     return;
   while (!ngx_queue_empty(&ngx_http_resumable_live)) {
@@ -79,7 +82,8 @@ void ngx_http_resumable_end_all(void) {
   }
 }
 
-static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_log_t *log = ctx->r->connection->log;
   for (ngx_uint_t i = 0; i < ctx->nlogs; i++) {
     ngx_log_error(ctx->log_levels[i], log, 0, "resumable: %s", ctx->logs[i]);
@@ -87,8 +91,7 @@ static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx) {
     ctx->logs[i] = NULL;
   }
   if (ctx->logs_lost > 0)
-    ngx_log_error(NGX_LOG_WARN, log, 0, "resumable: %ui more log lines dropped",
-                  ctx->logs_lost);
+    ngx_log_error(NGX_LOG_WARN, log, 0, "resumable: %ui more log lines dropped", ctx->logs_lost);
   ctx->nlogs = 0;
   ctx->logs_lost = 0;
 }
@@ -96,7 +99,8 @@ static void ngx_http_resumable_flush_logs(ngx_http_resumable_ctx_t *ctx) {
 /* A request for a target whose previous upload is ending on the pool (its client went away,
  * or its body ended) is judged after that end: a client that probes right after a cut then
  * sees every byte the server received, as with a host that feeds the body synchronously. */
-static ngx_http_resumable_ctx_t *ngx_http_resumable_ending(ngx_http_resumable_ctx_t *ctx) {
+static ngx_http_resumable_ctx_t *ngx_http_resumable_ending(ngx_http_resumable_ctx_t *ctx)
+{
   for (ngx_queue_t *q = ngx_queue_head(&ngx_http_resumable_live);
        q != ngx_queue_sentinel(&ngx_http_resumable_live); q = ngx_queue_next(q)) {
     ngx_http_resumable_ctx_t *other = ngx_queue_data(q, ngx_http_resumable_ctx_t, live);
@@ -109,7 +113,8 @@ static ngx_http_resumable_ctx_t *ngx_http_resumable_ending(ngx_http_resumable_ct
 }
 
 /* The requests that waited for `ctx` to end are judged now. */
-static void ngx_http_resumable_release(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_release(ngx_http_resumable_ctx_t *ctx)
+{
   while (!ngx_queue_empty(&ctx->waiting)) {
     ngx_queue_t *q = ngx_queue_head(&ctx->waiting);
     ngx_http_resumable_ctx_t *next = ngx_queue_data(q, ngx_http_resumable_ctx_t, wait_link);
@@ -119,7 +124,8 @@ static void ngx_http_resumable_release(ngx_http_resumable_ctx_t *ctx) {
   }
 }
 
-static void ngx_http_resumable_cleanup(void *data) {
+static void ngx_http_resumable_cleanup(void *data)
+{
   ngx_http_resumable_ctx_t *ctx = data;
   if (ctx->is_waiting) {
     ngx_queue_remove(&ctx->wait_link);
@@ -142,7 +148,8 @@ static void ngx_http_resumable_cleanup(void *data) {
 }
 
 /* (pool thread) */
-static void ngx_http_resumable_task_run(void *data, ngx_log_t *log) {
+static void ngx_http_resumable_task_run(void *data, ngx_log_t *log)
+{
   ngx_http_resumable_ctx_t *ctx = data;
   (void)log;
   ngx_http_resumable_current = ctx;
@@ -162,7 +169,8 @@ static void ngx_http_resumable_task_run(void *data, ngx_log_t *log) {
   ngx_http_resumable_current = NULL;
 }
 
-static void ngx_http_resumable_judged(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_judged(ngx_http_resumable_ctx_t *ctx)
+{
   if (ctx->op_rc < 0) {
     ngx_log_error(NGX_LOG_ALERT, ctx->r->connection->log, 0,
                   "resumable: judging the request failed: %s", resumable_strerror(ctx->op_rc));
@@ -178,7 +186,8 @@ static void ngx_http_resumable_judged(ngx_http_resumable_ctx_t *ctx) {
 }
 
 /* (event loop) a task ended. */
-static void ngx_http_resumable_task_done(ngx_event_t *ev) {
+static void ngx_http_resumable_task_done(ngx_event_t *ev)
+{
   ngx_http_resumable_ctx_t *ctx = ev->data;
   ngx_http_request_t *r = ctx->r;
   ngx_connection_t *c = r->connection;
@@ -207,11 +216,13 @@ static void ngx_http_resumable_task_done(ngx_event_t *ev) {
 /* A graceful exit waits for timers: this one stands for the task (nginx's own read timer may
  * be off while the body waits for the disk). It never fires in practice; if it does, it waits
  * again. */
-static void ngx_http_resumable_guard(ngx_event_t *ev) {
+static void ngx_http_resumable_guard(ngx_event_t *ev)
+{
   ngx_add_timer(ev, 3600 * 1000);
 }
 
-void ngx_http_resumable_post(ngx_http_resumable_ctx_t *ctx, ngx_http_resumable_op_e op) {
+void ngx_http_resumable_post(ngx_http_resumable_ctx_t *ctx, ngx_http_resumable_op_e op)
+{
   ngx_http_request_t *r = ctx->r;
   ngx_thread_task_t *task = ctx->task;
   ctx->op = op;
@@ -232,7 +243,8 @@ void ngx_http_resumable_post(ngx_http_resumable_ctx_t *ctx, ngx_http_resumable_o
 
 /* The request line and the header section, as the client sent them (about): over the limit is
  * 431, whatever nginx's own buffers would accept. */
-static size_t ngx_http_resumable_header_size(ngx_http_request_t *r) {
+static size_t ngx_http_resumable_header_size(ngx_http_request_t *r)
+{
   size_t n = r->request_line.len + 2 + 2;
   ngx_list_part_t *part = &r->headers_in.headers.part;
   ngx_table_elt_t *h = part->elts;
@@ -252,7 +264,8 @@ static size_t ngx_http_resumable_header_size(ngx_http_request_t *r) {
 }
 
 /* A NUL-terminated copy; NULL if `s` holds a NUL (a request to refuse). */
-static char *ngx_http_resumable_cstr_of(ngx_pool_t *pool, ngx_str_t *s) {
+static char *ngx_http_resumable_cstr_of(ngx_pool_t *pool, ngx_str_t *s)
+{
   if (ngx_strlchr(s->data, s->data + s->len, '\0') != NULL)
     return NULL;
   char *p = ngx_pnalloc(pool, s->len + 1);
@@ -265,7 +278,8 @@ static char *ngx_http_resumable_cstr_of(ngx_pool_t *pool, ngx_str_t *s) {
 
 /* Hand every request header to the exchange, in order (copied: HTTP/2 headers are not
  * NUL-terminated). */
-static ngx_int_t ngx_http_resumable_add_headers(ngx_http_resumable_ctx_t *ctx) {
+static ngx_int_t ngx_http_resumable_add_headers(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_list_part_t *part = &ctx->r->headers_in.headers.part;
   ngx_table_elt_t *h = part->elts;
   for (ngx_uint_t i = 0;; i++) {
@@ -288,7 +302,8 @@ static ngx_int_t ngx_http_resumable_add_headers(ngx_http_resumable_ctx_t *ctx) {
   return NGX_OK;
 }
 
-static ngx_http_resumable_ctx_t *ngx_http_resumable_ctx_new(ngx_http_request_t *r) {
+static ngx_http_resumable_ctx_t *ngx_http_resumable_ctx_new(ngx_http_request_t *r)
+{
   ngx_http_resumable_ctx_t *ctx = ngx_pcalloc(r->pool, sizeof(*ctx));
   if (ctx != NULL)
     ngx_queue_init(&ctx->waiting);
@@ -312,7 +327,8 @@ static ngx_http_resumable_ctx_t *ngx_http_resumable_ctx_new(ngx_http_request_t *
   return ctx;
 }
 
-static ngx_int_t ngx_http_resumable_begin(ngx_http_resumable_ctx_t *ctx) {
+static ngx_int_t ngx_http_resumable_begin(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   char *method = ngx_http_resumable_cstr_of(r->pool, &r->method_name);
   char *target = ngx_http_resumable_cstr_of(r->pool, &r->unparsed_uri);
@@ -329,7 +345,8 @@ static ngx_int_t ngx_http_resumable_begin(ngx_http_resumable_ctx_t *ctx) {
   return ngx_http_resumable_add_headers(ctx);
 }
 
-ngx_int_t ngx_http_resumable_handler(ngx_http_request_t *r) {
+ngx_int_t ngx_http_resumable_handler(ngx_http_request_t *r)
+{
   ngx_http_resumable_loc_conf_t *conf = ngx_http_get_module_loc_conf(r, ngx_http_resumable_module);
   if (r != r->main)
     return NGX_HTTP_NOT_ALLOWED; /* a subrequest has no body of its own to upload */

@@ -23,16 +23,16 @@ static ngx_int_t ngx_http_resumable_init_process(ngx_cycle_t *cycle);
 static void ngx_http_resumable_exit_process(ngx_cycle_t *cycle);
 
 /* resumable_hash_threads: the library's own bound. */
-static ngx_conf_num_bounds_t ngx_http_resumable_hash_threads_bounds = {
-    ngx_conf_check_num_bounds, 0, 64};
+static ngx_conf_num_bounds_t ngx_http_resumable_hash_threads_bounds = {ngx_conf_check_num_bounds, 0,
+                                                                       64};
 
 static ngx_command_t ngx_http_resumable_commands[] = {
     {ngx_string("resumable"), NGX_HTTP_LOC_CONF | NGX_CONF_FLAG, ngx_http_resumable,
      NGX_HTTP_LOC_CONF_OFFSET, offsetof(ngx_http_resumable_loc_conf_t, enable), NULL},
     {ngx_string("resumable_root"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET,
-     offsetof(ngx_http_resumable_loc_conf_t, root), NULL},
+     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(ngx_http_resumable_loc_conf_t, root),
+     NULL},
     {ngx_string("resumable_max_size"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_off_slot, NGX_HTTP_LOC_CONF_OFFSET,
@@ -65,29 +65,28 @@ static ngx_command_t ngx_http_resumable_commands[] = {
     ngx_null_command};
 
 static ngx_http_module_t ngx_http_resumable_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    ngx_http_resumable_postconfiguration,  /* postconfiguration */
-    ngx_http_resumable_create_main_conf,   /* create main configuration */
-    NULL,                                  /* init main configuration */
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
-    ngx_http_resumable_create_loc_conf,    /* create location configuration */
-    ngx_http_resumable_merge_loc_conf      /* merge location configuration */
+    NULL,                                 /* preconfiguration */
+    ngx_http_resumable_postconfiguration, /* postconfiguration */
+    ngx_http_resumable_create_main_conf,  /* create main configuration */
+    NULL,                                 /* init main configuration */
+    NULL,                                 /* create server configuration */
+    NULL,                                 /* merge server configuration */
+    ngx_http_resumable_create_loc_conf,   /* create location configuration */
+    ngx_http_resumable_merge_loc_conf     /* merge location configuration */
 };
 
-ngx_module_t ngx_http_resumable_module = {
-    NGX_MODULE_V1,
-    &ngx_http_resumable_module_ctx,  /* module context */
-    ngx_http_resumable_commands,     /* module directives */
-    NGX_HTTP_MODULE,                 /* module type */
-    NULL,                            /* init master */
-    ngx_http_resumable_init_module,  /* init module */
-    ngx_http_resumable_init_process, /* init process */
-    NULL,                            /* init thread */
-    NULL,                            /* exit thread */
-    ngx_http_resumable_exit_process, /* exit process */
-    NULL,                            /* exit master */
-    NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_resumable_module = {NGX_MODULE_V1,
+                                          &ngx_http_resumable_module_ctx,  /* module context */
+                                          ngx_http_resumable_commands,     /* module directives */
+                                          NGX_HTTP_MODULE,                 /* module type */
+                                          NULL,                            /* init master */
+                                          ngx_http_resumable_init_module,  /* init module */
+                                          ngx_http_resumable_init_process, /* init process */
+                                          NULL,                            /* init thread */
+                                          NULL,                            /* exit thread */
+                                          ngx_http_resumable_exit_process, /* exit process */
+                                          NULL,                            /* exit master */
+                                          NGX_MODULE_V1_PADDING};
 
 /* Where a root lives, to refuse two locations on one root (two servers on one root in one
  * process would not see each other's uploads in progress). */
@@ -96,16 +95,17 @@ typedef struct {
   ino_t ino;
 } ngx_http_resumable_root_id_t;
 
-static void *ngx_http_resumable_create_main_conf(ngx_conf_t *cf) {
+static void *ngx_http_resumable_create_main_conf(ngx_conf_t *cf)
+{
   ngx_http_resumable_main_conf_t *mcf = ngx_pcalloc(cf->pool, sizeof(*mcf));
-  if (mcf == NULL ||
-      ngx_array_init(&mcf->locations, cf->pool, 4, sizeof(ngx_http_resumable_loc_conf_t *)) !=
-          NGX_OK)
+  if (mcf == NULL || ngx_array_init(&mcf->locations, cf->pool, 4,
+                                    sizeof(ngx_http_resumable_loc_conf_t *)) != NGX_OK)
     return NULL;
   return mcf;
 }
 
-static void *ngx_http_resumable_create_loc_conf(ngx_conf_t *cf) {
+static void *ngx_http_resumable_create_loc_conf(ngx_conf_t *cf)
+{
   ngx_http_resumable_loc_conf_t *conf = ngx_pcalloc(cf->pool, sizeof(*conf));
   if (conf == NULL)
     return NULL;
@@ -119,7 +119,8 @@ static void *ngx_http_resumable_create_loc_conf(ngx_conf_t *cf) {
 }
 
 /* `s` copied with a terminating NUL (the library takes C strings). */
-static ngx_int_t ngx_http_resumable_cstr(ngx_pool_t *pool, ngx_str_t *s) {
+static ngx_int_t ngx_http_resumable_cstr(ngx_pool_t *pool, ngx_str_t *s)
+{
   u_char *p = ngx_pnalloc(pool, s->len + 1);
   if (p == NULL)
     return NGX_ERROR;
@@ -131,7 +132,8 @@ static ngx_int_t ngx_http_resumable_cstr(ngx_pool_t *pool, ngx_str_t *s) {
 
 /* An enabled location's root: absolute (relative to nginx's prefix, like `root`), an existing
  * directory. */
-static char *ngx_http_resumable_check_root(ngx_conf_t *cf, ngx_http_resumable_loc_conf_t *conf) {
+static char *ngx_http_resumable_check_root(ngx_conf_t *cf, ngx_http_resumable_loc_conf_t *conf)
+{
   if (conf->root.len == 0) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"resumable on\" at %s needs \"resumable_root\"",
                        conf->where);
@@ -154,7 +156,8 @@ static char *ngx_http_resumable_check_root(ngx_conf_t *cf, ngx_http_resumable_lo
   return NGX_CONF_OK;
 }
 
-static char *ngx_http_resumable_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child) {
+static char *ngx_http_resumable_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
   ngx_http_resumable_loc_conf_t *prev = parent;
   ngx_http_resumable_loc_conf_t *conf = child;
   /* `enable` is not merged: a nested location does not become a second upload endpoint. */
@@ -188,7 +191,8 @@ static char *ngx_http_resumable_merge_loc_conf(ngx_conf_t *cf, void *parent, voi
 }
 
 /* `resumable on|off;` in a prefix location: becomes the location's content handler. */
-static char *ngx_http_resumable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
+static char *ngx_http_resumable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
   ngx_http_resumable_loc_conf_t *lcf = conf;
   char *rv = ngx_conf_set_flag_slot(cf, cmd, conf);
   if (rv != NGX_CONF_OK || !lcf->enable)
@@ -229,7 +233,8 @@ static char *ngx_http_resumable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) 
 }
 
 /* One root, one location: refuse the configuration otherwise. Locations are merged by now. */
-static ngx_int_t ngx_http_resumable_postconfiguration(ngx_conf_t *cf) {
+static ngx_int_t ngx_http_resumable_postconfiguration(ngx_conf_t *cf)
+{
   ngx_http_resumable_main_conf_t *mcf =
       ngx_http_conf_get_module_main_conf(cf, ngx_http_resumable_module);
   ngx_http_resumable_loc_conf_t **loc = mcf->locations.elts;
@@ -252,7 +257,8 @@ static ngx_int_t ngx_http_resumable_postconfiguration(ngx_conf_t *cf) {
   return NGX_OK;
 }
 
-static ngx_http_resumable_main_conf_t *ngx_http_resumable_main(ngx_cycle_t *cycle) {
+static ngx_http_resumable_main_conf_t *ngx_http_resumable_main(ngx_cycle_t *cycle)
+{
   if (cycle->conf_ctx[ngx_http_module.index] == NULL)
     return NULL; /* no http block */
   return ngx_http_cycle_get_module_main_conf(cycle, ngx_http_resumable_module);
@@ -262,21 +268,24 @@ static ngx_http_resumable_main_conf_t *ngx_http_resumable_main(ngx_cycle_t *cycl
  * with their threads, are opened per worker in init_process). Several workers share a root
  * safely: the POSIX store excludes processes per key (docs/storage.md, "One root, many
  * processes"). */
-static ngx_int_t ngx_http_resumable_init_module(ngx_cycle_t *cycle) {
+static ngx_int_t ngx_http_resumable_init_module(ngx_cycle_t *cycle)
+{
   (void)cycle;
   return NGX_OK;
 }
 
-static void ngx_http_resumable_sweep_run(void *data, ngx_log_t *log) {
+static void ngx_http_resumable_sweep_run(void *data, ngx_log_t *log)
+{
   ngx_http_resumable_loc_conf_t *conf = data;
   (void)log;
   conf->sweep_removed = 0;
-  conf->sweep_rc = resumable_server_sweep(conf->srv, (uint64_t)conf->partial_ttl,
-                                          &conf->sweep_removed);
+  conf->sweep_rc =
+      resumable_server_sweep(conf->srv, (uint64_t)conf->partial_ttl, &conf->sweep_removed);
 }
 
 /* The next sweep in a quarter of the TTL (1 s to 1 h), like resumable-serve's. */
-static void ngx_http_resumable_sweep_arm(ngx_http_resumable_loc_conf_t *conf) {
+static void ngx_http_resumable_sweep_arm(ngx_http_resumable_loc_conf_t *conf)
+{
   if (ngx_exiting || ngx_terminate)
     return;
   time_t every = conf->partial_ttl / 4;
@@ -284,7 +293,8 @@ static void ngx_http_resumable_sweep_arm(ngx_http_resumable_loc_conf_t *conf) {
   ngx_add_timer(&conf->sweep_timer, (ngx_msec_t)every * 1000);
 }
 
-static void ngx_http_resumable_sweep_done(ngx_event_t *ev) {
+static void ngx_http_resumable_sweep_done(ngx_event_t *ev)
+{
   ngx_http_resumable_loc_conf_t *conf = ev->data;
   if (conf->sweep_rc != RESUMABLE_OK) {
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -299,7 +309,8 @@ static void ngx_http_resumable_sweep_done(ngx_event_t *ev) {
 }
 
 /* The sweep reads and removes files: on the thread pool, like the exchanges' store work. */
-static void ngx_http_resumable_sweep_timer(ngx_event_t *ev) {
+static void ngx_http_resumable_sweep_timer(ngx_event_t *ev)
+{
   ngx_http_resumable_loc_conf_t *conf = ev->data;
   ngx_thread_task_t *task = conf->sweep_task;
   task->ctx = conf;
@@ -310,7 +321,8 @@ static void ngx_http_resumable_sweep_timer(ngx_event_t *ev) {
     ngx_http_resumable_sweep_arm(conf); /* the pool is full: try again later */
 }
 
-static void ngx_http_resumable_open(ngx_cycle_t *cycle, ngx_http_resumable_loc_conf_t *conf) {
+static void ngx_http_resumable_open(ngx_cycle_t *cycle, ngx_http_resumable_loc_conf_t *conf)
+{
   resumable_server *srv = NULL;
   int rc = resumable_server_new(&srv, (const char *)conf->root.data);
   if (rc == RESUMABLE_OK)
@@ -343,11 +355,12 @@ static void ngx_http_resumable_open(ngx_cycle_t *cycle, ngx_http_resumable_loc_c
   conf->sweep_timer.handler = ngx_http_resumable_sweep_timer;
   conf->sweep_timer.data = conf;
   conf->sweep_timer.log = cycle->log;
-  conf->sweep_timer.cancelable = 1; /* never delays a graceful exit */
+  conf->sweep_timer.cancelable = 1;     /* never delays a graceful exit */
   ngx_add_timer(&conf->sweep_timer, 1); /* at start, then every quarter TTL */
 }
 
-static ngx_int_t ngx_http_resumable_init_process(ngx_cycle_t *cycle) {
+static ngx_int_t ngx_http_resumable_init_process(ngx_cycle_t *cycle)
+{
   if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
     return NGX_OK; /* cache manager and loader serve no request */
   ngx_http_resumable_main_conf_t *mcf = ngx_http_resumable_main(cycle);
@@ -362,7 +375,8 @@ static ngx_int_t ngx_http_resumable_init_process(ngx_cycle_t *cycle) {
 /* Thread pools are gone by now (the thread-pool module exits first): no task runs. Requests
  * still open were cut by a fast shutdown: their uploads keep the bytes that arrived, as when a
  * client drops, before the servers close. */
-static void ngx_http_resumable_exit_process(ngx_cycle_t *cycle) {
+static void ngx_http_resumable_exit_process(ngx_cycle_t *cycle)
+{
   ngx_http_resumable_main_conf_t *mcf = ngx_http_resumable_main(cycle);
   if (mcf == NULL)
     return;

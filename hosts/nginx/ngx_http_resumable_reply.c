@@ -18,7 +18,8 @@
 #include "ngx_http_resumable.h"
 
 /* Reason phrases nginx's own table lacks. */
-static ngx_str_t *ngx_http_resumable_status_line(ngx_uint_t status) {
+static ngx_str_t *ngx_http_resumable_status_line(ngx_uint_t status)
+{
   static ngx_str_t locked = ngx_string("423 Locked");
   static ngx_str_t too_large = ngx_string("431 Request Header Fields Too Large");
   static ngx_str_t checksum = ngx_string("460 Checksum Mismatch");
@@ -34,14 +35,16 @@ static ngx_str_t *ngx_http_resumable_status_line(ngx_uint_t status) {
   }
 }
 
-static void ngx_http_resumable_set_status(ngx_http_request_t *r, ngx_uint_t status) {
+static void ngx_http_resumable_set_status(ngx_http_request_t *r, ngx_uint_t status)
+{
   ngx_str_t *line = ngx_http_resumable_status_line(status);
   r->headers_out.status = status;
   if (line != NULL)
     r->headers_out.status_line = *line;
 }
 
-static int ngx_http_resumable_expects_100(ngx_http_request_t *r) {
+static int ngx_http_resumable_expects_100(ngx_http_request_t *r)
+{
   ngx_table_elt_t *h = r->headers_in.expect;
   return h != NULL && r->http_version >= NGX_HTTP_VERSION_11 &&
          h->value.len == sizeof("100-continue") - 1 &&
@@ -49,7 +52,8 @@ static int ngx_http_resumable_expects_100(ngx_http_request_t *r) {
 }
 
 /* Settle a body the reply does not need (see the top of this file). */
-static void ngx_http_resumable_settle_body(ngx_http_request_t *r, ngx_uint_t status) {
+static void ngx_http_resumable_settle_body(ngx_http_request_t *r, ngx_uint_t status)
+{
   if (ngx_http_resumable_expects_100(r)) {
     r->expect_tested = 1;
     r->keepalive = 0;
@@ -61,14 +65,16 @@ static void ngx_http_resumable_settle_body(ngx_http_request_t *r, ngx_uint_t sta
   }
 }
 
-void ngx_http_resumable_reply_early(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_reply_early(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_resumable_settle_body(ctx->r, (ngx_uint_t)resumable_exchange_status(ctx->ex));
   ngx_http_resumable_reply_send(ctx);
 }
 
 /* The exchange's headers into nginx's: Content-Type where nginx's filters look for it, the
  * others as they are. Their strings live as long as the exchange, which outlives the reply. */
-static ngx_int_t ngx_http_resumable_set_headers(ngx_http_resumable_ctx_t *ctx) {
+static ngx_int_t ngx_http_resumable_set_headers(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   size_t n = resumable_exchange_header_count(ctx->ex);
   for (size_t i = 0; i < n; i++) {
@@ -99,7 +105,8 @@ static ngx_int_t ngx_http_resumable_set_headers(ngx_http_resumable_ctx_t *ctx) {
 static void ngx_http_resumable_send_piece(ngx_http_resumable_ctx_t *ctx);
 
 /* Wait until the piece in flight has left, then read the next one. */
-static void ngx_http_resumable_reply_writer(ngx_http_request_t *r) {
+static void ngx_http_resumable_reply_writer(ngx_http_request_t *r)
+{
   ngx_http_resumable_ctx_t *ctx = ngx_http_get_module_ctx(r, ngx_http_resumable_module);
   ngx_connection_t *c = r->connection;
   ngx_http_core_loc_conf_t *clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -133,7 +140,8 @@ static void ngx_http_resumable_reply_writer(ngx_http_request_t *r) {
 }
 
 /* Pass the piece in ctx->out on; the last one finalizes the request. */
-static void ngx_http_resumable_send_piece(ngx_http_resumable_ctx_t *ctx) {
+static void ngx_http_resumable_send_piece(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   uint64_t total = resumable_exchange_body_length(ctx->ex);
   int more = !ctx->out_error && ctx->out_len > 0 && ctx->out_total < total;
@@ -152,8 +160,8 @@ static void ngx_http_resumable_send_piece(ngx_http_resumable_ctx_t *ctx) {
   if (ctx->out_error || (!more && ctx->out_total < total)) {
     /* The file could not be read to its end: the reply is cut, the connection closed. */
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "resumable: reading the reply body failed after %uL of %uL bytes",
-                  ctx->out_total, total);
+                  "resumable: reading the reply body failed after %uL of %uL bytes", ctx->out_total,
+                  total);
     r->connection->error = 1;
     ngx_http_finalize_request(r, NGX_ERROR);
     return;
@@ -166,7 +174,8 @@ static void ngx_http_resumable_send_piece(ngx_http_resumable_ctx_t *ctx) {
   ngx_http_resumable_reply_writer(r);
 }
 
-void ngx_http_resumable_reply_send(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_reply_send(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_request_t *r = ctx->r;
   int status = resumable_exchange_status(ctx->ex);
   if (status < 100) {
@@ -190,12 +199,14 @@ void ngx_http_resumable_reply_send(ngx_http_resumable_ctx_t *ctx) {
   ngx_http_resumable_send_piece(ctx);
 }
 
-void ngx_http_resumable_reply_read_done(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_reply_read_done(ngx_http_resumable_ctx_t *ctx)
+{
   ngx_http_resumable_send_piece(ctx);
 }
 
 /* (pool thread) */
-void ngx_http_resumable_reply_read_task(ngx_http_resumable_ctx_t *ctx) {
+void ngx_http_resumable_reply_read_task(ngx_http_resumable_ctx_t *ctx)
+{
   ctx->out_len = 0;
   if (ctx->no_body)
     return;
@@ -213,8 +224,8 @@ void ngx_http_resumable_reply_read_task(ngx_http_resumable_ctx_t *ctx) {
   ctx->out_total += ctx->out_len;
 }
 
-ngx_int_t ngx_http_resumable_reply_text(ngx_http_request_t *r, ngx_uint_t status,
-                                        const char *text) {
+ngx_int_t ngx_http_resumable_reply_text(ngx_http_request_t *r, ngx_uint_t status, const char *text)
+{
   size_t len = ngx_strlen(text);
   ngx_http_resumable_settle_body(r, status);
   ngx_http_resumable_set_status(r, status);

@@ -206,8 +206,7 @@ RESUMABLE_EXPORT int resumable_exchange_headers_done(resumable_exchange *ex);
  *      stops reading and sends the reply, which says what the server keeps (X-File-Size);
  *   RESUMABLE_E_STATE (headers not judged yet) or RESUMABLE_E_INVALID_ARG (NULL ex, or NULL
  *      data with `len` > 0). */
-RESUMABLE_EXPORT int resumable_exchange_feed(resumable_exchange *ex, const void *data,
-                                             size_t len);
+RESUMABLE_EXPORT int resumable_exchange_feed(resumable_exchange *ex, const void *data, size_t len);
 
 /* The body ended (or the connection dropped). Keeps the bytes that arrived, verifies and commits
  * a finished upload, and decides the reply. Calling it after a decided reply is allowed and does

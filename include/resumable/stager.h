@@ -163,9 +163,9 @@ RESUMABLE_EXPORT int resumable_stager_set_backoff_ms(resumable_stager *s, uint64
                                                      uint64_t max_ms);
 
 typedef enum resumable_jitter {
-  RESUMABLE_JITTER_NONE = 0,  /* wait exactly the computed step d */
-  RESUMABLE_JITTER_FULL = 1,  /* uniform in [0, d] */
-  RESUMABLE_JITTER_EQUAL = 2  /* d/2 + uniform in [0, d/2] */
+  RESUMABLE_JITTER_NONE = 0, /* wait exactly the computed step d */
+  RESUMABLE_JITTER_FULL = 1, /* uniform in [0, d] */
+  RESUMABLE_JITTER_EQUAL = 2 /* d/2 + uniform in [0, d/2] */
 } resumable_jitter;
 
 /* How the backoff step is randomised, so that many clients do not retry in lock-step. Default
@@ -363,14 +363,14 @@ typedef enum resumable_phase {
  * the end in later versions (the library allocates it, so this stays ABI compatible). */
 typedef struct resumable_progress {
   resumable_phase phase;
-  uint64_t total;       /* file size in bytes */
-  uint64_t hashed;      /* bytes hashed so far (HASHING; == total afterwards) */
-  uint64_t held;        /* bytes the server was last known to hold (probe, 308, 416) */
-  uint64_t position;    /* SENDING: the first byte of this PUT + its body bytes libcurl has
+  uint64_t total;      /* file size in bytes */
+  uint64_t hashed;     /* bytes hashed so far (HASHING; == total afterwards) */
+  uint64_t held;       /* bytes the server was last known to hold (probe, 308, 416) */
+  uint64_t position;   /* SENDING: the first byte of this PUT + its body bytes libcurl has
                            sent so far; otherwise == held. Use it for a progress bar. */
-  uint64_t wire_bytes;  /* body bytes sent in this run, all requests (as the getter) */
-  unsigned attempt;     /* 1-based attempt number (see resumable_stager_attempts) */
-  uint64_t wait_ms;     /* WAITING: milliseconds left before the next attempt; else 0 */
+  uint64_t wire_bytes; /* body bytes sent in this run, all requests (as the getter) */
+  unsigned attempt;    /* 1-based attempt number (see resumable_stager_attempts) */
+  uint64_t wait_ms;    /* WAITING: milliseconds left before the next attempt; else 0 */
 } resumable_progress;
 
 /* Called during resumable_stager_run: while hashing (with 0 at the start, about every 8 MiB,

@@ -106,8 +106,7 @@ RESUMABLE_EXPORT int resumable_s3_config_set_part_size(resumable_s3_config *cfg,
 /* Multipart uploads that no state record names (left by a process that died between creating
  * one and recording it, or by an unfinished whole-file PUT) are aborted by partial_scan (so by
  * resumable_server_sweep) once they are older than this many seconds (default 86400). */
-RESUMABLE_EXPORT int resumable_s3_config_set_orphan_age(resumable_s3_config *cfg,
-                                                        uint64_t seconds);
+RESUMABLE_EXPORT int resumable_s3_config_set_orphan_age(resumable_s3_config *cfg, uint64_t seconds);
 
 /* An S3 store on `cfg` (not kept: it may be freed afterwards). Nothing is sent to S3 yet: a wrong
  * endpoint, bucket or credential shows as RESUMABLE_E_IO from the first op (the handler answers
@@ -116,8 +115,7 @@ RESUMABLE_EXPORT int resumable_s3_config_set_orphan_age(resumable_s3_config *cfg
  * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (NULL argument, no endpoint or bucket, no
  * credentials set and none in the environment), RESUMABLE_E_NOMEM, RESUMABLE_E_STATE (built
  * without S3). */
-RESUMABLE_EXPORT int resumable_store_s3_new(resumable_store **out,
-                                            const resumable_s3_config *cfg);
+RESUMABLE_EXPORT int resumable_store_s3_new(resumable_store **out, const resumable_s3_config *cfg);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,8 @@
 #include "range.h"
 #include "resumable/stager.h"
 
-void rs_backoff_init(rs_backoff *b, uint64_t min_ms, uint64_t max_ms, int jitter,
-                     rs_random_fn rnd, void *rnd_ud)
+void rs_backoff_init(rs_backoff *b, uint64_t min_ms, uint64_t max_ms, int jitter, rs_random_fn rnd,
+                     void *rnd_ud)
 {
   b->min_ms = min_ms;
   b->max_ms = max_ms;

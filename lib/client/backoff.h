@@ -20,8 +20,8 @@ typedef struct rs_backoff {
 } rs_backoff;
 
 /* 1 <= min_ms <= max_ms. `rnd` may be NULL only with RESUMABLE_JITTER_NONE. */
-void rs_backoff_init(rs_backoff *b, uint64_t min_ms, uint64_t max_ms, int jitter,
-                     rs_random_fn rnd, void *rnd_ud);
+void rs_backoff_init(rs_backoff *b, uint64_t min_ms, uint64_t max_ms, int jitter, rs_random_fn rnd,
+                     void *rnd_ud);
 
 /* The wait before the next retry; then doubles the step (capped at max_ms).
  * NONE: step; FULL: uniform in [0, step]; EQUAL: step/2 + uniform in [0, step - step/2]. */

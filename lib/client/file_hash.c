@@ -19,8 +19,7 @@ static ssize_t read_at(int fd, void *buf, size_t want, uint64_t off)
   return n;
 }
 
-int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn fn,
-                 void *user_data)
+int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn fn, void *user_data)
 {
   unsigned char *buf = malloc(RS_FILE_HASH_BLOCK);
   if (!buf)

@@ -43,8 +43,8 @@ static int ts_ge(int64_t as, int64_t an, int64_t bs, int64_t bn)
 int rs_hc_racy(const rs_hc_key *k, const struct timespec *now, int64_t margin_ns)
 {
   if (margin_ns < 0)
-    margin_ns = (k->mtime_nsec == 0 || k->ctime_nsec == 0) ? RS_HC_MARGIN_COARSE_NS
-                                                           : RS_HC_MARGIN_FINE_NS;
+    margin_ns =
+        (k->mtime_nsec == 0 || k->ctime_nsec == 0) ? RS_HC_MARGIN_COARSE_NS : RS_HC_MARGIN_FINE_NS;
   if (margin_ns > INT64_C(10000000000))
     margin_ns = INT64_C(10000000000);
   /* limit = now - margin, normalised; now is a sane clock value, so nothing overflows. */
@@ -187,8 +187,8 @@ static int open_temp(const char *dir, char *path, size_t cap)
   clock_gettime(CLOCK_REALTIME, &ts);
   for (int tries = 0; tries < 8; tries++) {
     char name[96];
-    snprintf(name, sizeof name, TMP_PREFIX "%ld.%lu.%ld", (long)getpid(),
-             atomic_fetch_add(&seq, 1), (long)ts.tv_nsec);
+    snprintf(name, sizeof name, TMP_PREFIX "%ld.%lu.%ld", (long)getpid(), atomic_fetch_add(&seq, 1),
+             (long)ts.tv_nsec);
     if (join(path, cap, dir, name) != 0) {
       errno = ENAMETOOLONG;
       return -1;

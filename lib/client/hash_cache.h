@@ -85,8 +85,7 @@ int rs_hc_check(const uint8_t *buf, size_t len, size_t *count);
 void rs_hc_record_get(const uint8_t *buf, size_t i, rs_hc_key *k, uint8_t sha[32]);
 
 /* Write a record at `rec` (RS_HC_RECORD bytes). */
-void rs_hc_record_put(uint8_t *rec, const rs_hc_key *k, const uint8_t sha[32],
-                      uint64_t stored_at);
+void rs_hc_record_put(uint8_t *rec, const rs_hc_key *k, const uint8_t sha[32], uint64_t stored_at);
 
 /* Fill the header (count) and the trailer of a buffer of rs_hc_file_size(count) bytes whose
  * records are in place. */

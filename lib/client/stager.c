@@ -149,12 +149,12 @@ void resumable_stager_free(resumable_stager *s)
 
 /* ---- setters ---- */
 
-#define SETTER_GUARD(s)              \
-  do {                               \
-    if (!(s))                        \
+#define SETTER_GUARD(s)               \
+  do {                                \
+    if (!(s))                         \
       return RESUMABLE_E_INVALID_ARG; \
-    if ((s)->running)                \
-      return RESUMABLE_E_STATE;      \
+    if ((s)->running)                 \
+      return RESUMABLE_E_STATE;       \
   } while (0)
 
 int resumable_stager_set_time_budget_ms(resumable_stager *s, uint64_t ms)

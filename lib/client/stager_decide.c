@@ -21,8 +21,8 @@ static int complete_is_ours(const rs_resp *r, uint64_t size, const uint8_t sha[3
          r->file_size == size;
 }
 
-rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
-                              uint64_t *offset)
+rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size,
+                                     const uint8_t sha[32], uint64_t *offset)
 {
   *offset = 0;
   if (status == 404)
@@ -94,7 +94,7 @@ static rs_put_next put_2xx(const rs_resp *r, const rs_put_req *req, uint64_t siz
 }
 
 rs_put_next rs_stager_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
-                          const uint8_t sha[32], uint64_t *offset)
+                                 const uint8_t sha[32], uint64_t *offset)
 {
   uint64_t held = 0;
   *offset = 0;
@@ -134,7 +134,7 @@ rs_put_next rs_stager_decide_put(int status, const rs_resp *r, const rs_put_req 
 }
 
 rs_file_change rs_stager_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
-                              const rs_hc_key *path_now, int path_gone)
+                                     const rs_hc_key *path_now, int path_gone)
 {
   if (path_gone)
     return RS_FILE_GONE;
@@ -212,7 +212,7 @@ uint64_t rs_put_limit(const rs_cap *c, int *fresh)
   *fresh = c->cap || c->testing || c->refuted;
   if (c->cap)
     return c->cap - c->cap / 16; /* room for the relay's own count of headers and framing */
-  if (c->testing) /* cut near `suspect` if that is a cap, with little in flight */
+  if (c->testing)                /* cut near `suspect` if that is a cap, with little in flight */
     return c->suspect + (c->suspect / 8 < RS_CAP_TEST_OVER ? c->suspect / 8 : RS_CAP_TEST_OVER);
   return 0;
 }

@@ -19,8 +19,8 @@ typedef enum rs_probe_next {
 } rs_probe_next;
 
 /* Decide from a HEAD answer. `size` and `sha` describe the local file. */
-rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size, const uint8_t sha[32],
-                              uint64_t *offset);
+rs_probe_next rs_stager_decide_probe(int status, const rs_resp *r, uint64_t size,
+                                     const uint8_t sha[32], uint64_t *offset);
 
 /* The PUT whose answer is being judged. */
 typedef struct rs_put_req {
@@ -31,28 +31,28 @@ typedef struct rs_put_req {
 } rs_put_req;
 
 typedef enum rs_put_next {
-  RS_PUT_DONE,      /* the server has the complete file */
-  RS_PUT_CONTINUE,  /* send from *offset (308, a 2xx to a middle chunk that says what it holds) */
+  RS_PUT_DONE,        /* the server has the complete file */
+  RS_PUT_CONTINUE,    /* send from *offset (308, a 2xx to a middle chunk that says what it holds) */
   RS_PUT_UNCONFIRMED, /* a 2xx or 308 to a chunk that did not reach the end of the file claims
                          the whole file without our X-Content-SHA256: not a success (nothing
                          vouches for bytes we never sent); send from *offset, the chunk's end */
-  RS_PUT_WHOLE,     /* a 2xx to a middle chunk that does not say what it holds: the server
+  RS_PUT_WHOLE,       /* a 2xx to a middle chunk that does not say what it holds: the server
                        ignores Content-Range (each PUT replaced the file), so send the whole file
                        without Content-Range from byte 0 */
-  RS_PUT_COMMITTING, /* 416 with X-File-Size == size to the finish PUT: the server holds every
+  RS_PUT_COMMITTING,  /* 416 with X-File-Size == size to the finish PUT: the server holds every
                         byte and is committing (an older LocalAI): wait, then probe again */
-  RS_PUT_RESYNC,    /* 416: like CONTINUE from *offset, but counted against re-sync loops */
-  RS_PUT_REPROBE,   /* 416 without X-File-Size: ask with HEAD */
-  RS_PUT_RESTART,   /* 409, or 400 to a chunk that ended at the total: start over from 0 */
-  RS_PUT_TRANSIENT, /* 408, 423, 429, 5xx */
-  RS_PUT_REFUSED,   /* any other 4xx (and 400 to a middle chunk) */
-  RS_PUT_TOO_LARGE, /* 413 */
-  RS_PUT_PROTOCOL   /* a 2xx that contradicts us (other hash or size), offsets past the file,
+  RS_PUT_RESYNC,      /* 416: like CONTINUE from *offset, but counted against re-sync loops */
+  RS_PUT_REPROBE,     /* 416 without X-File-Size: ask with HEAD */
+  RS_PUT_RESTART,     /* 409, or 400 to a chunk that ended at the total: start over from 0 */
+  RS_PUT_TRANSIENT,   /* 408, 423, 429, 5xx */
+  RS_PUT_REFUSED,     /* any other 4xx (and 400 to a middle chunk) */
+  RS_PUT_TOO_LARGE,   /* 413 */
+  RS_PUT_PROTOCOL     /* a 2xx that contradicts us (other hash or size), offsets past the file,
                        or a status that makes no sense */
 } rs_put_next;
 
 rs_put_next rs_stager_decide_put(int status, const rs_resp *r, const rs_put_req *req, uint64_t size,
-                          const uint8_t sha[32], uint64_t *offset);
+                                 const uint8_t sha[32], uint64_t *offset);
 
 /* Did the local file change since it was hashed? `then` and `fd_now` come from fstat of the
  * stager's descriptor; `path_now` from stat of the path it was opened by (NULL when there is no
@@ -69,7 +69,7 @@ typedef enum rs_file_change {
 } rs_file_change;
 
 rs_file_change rs_stager_decide_file(const rs_hc_key *then, const rs_hc_key *fd_now,
-                              const rs_hc_key *path_now, int path_gone);
+                                     const rs_hc_key *path_now, int path_gone);
 
 /* ---- relays that cut every connection after about the same number of bytes ----
  * A cut is a PUT whose connection broke while its body was going out, with no answer. What
@@ -105,9 +105,9 @@ typedef struct rs_settle {
 } rs_settle;
 
 typedef enum rs_settle_next {
-  RS_SETTLE_JUDGE,  /* the count has settled: judge the cut (rs_cap_cut, settled) */
-  RS_SETTLE_PROBE,  /* it may still move: probe again after RS_SETTLE_GAP_MS */
-  RS_SETTLE_UNSURE  /* still moving after RS_SETTLE_PROBES probes: judge it, unsettled */
+  RS_SETTLE_JUDGE, /* the count has settled: judge the cut (rs_cap_cut, settled) */
+  RS_SETTLE_PROBE, /* it may still move: probe again after RS_SETTLE_GAP_MS */
+  RS_SETTLE_UNSURE /* still moving after RS_SETTLE_PROBES probes: judge it, unsettled */
 } rs_settle_next;
 
 /* A probe after the cut described by `s` says the server holds `held` bytes. *carried gets the

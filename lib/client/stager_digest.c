@@ -118,8 +118,8 @@ static int digest_line(rs_run *run, uint64_t start, uint64_t end, struct curl_sl
   uint64_t len = end - start, next_end = run->size - end > len ? end + len : run->size;
   if (end < run->size && !(run->ahead_running && run->ahead_start == end))
     ahead_start(run, end, next_end);
-  snprintf(line, sizeof line, tus ? "Upload-Checksum: sha256 %s" : "Content-Digest: sha-256=:%s:",
-           run->dcur.b64);
+  snprintf(line, sizeof line,
+           tus ? "Upload-Checksum: sha256 %s" : "Content-Digest: sha-256=:%s:", run->dcur.b64);
   struct curl_slist *l = curl_slist_append(*extra, line);
   if (!l)
     return RESUMABLE_E_NOMEM;

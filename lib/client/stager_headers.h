@@ -8,22 +8,22 @@
 #include <time.h>
 
 typedef struct rs_resp {
-  int status;          /* of the last status line seen, 0 before one */
-  int complete;        /* the blank line after a final (>= 200) status line was seen */
-  int has_file_size;   /* X-File-Size */
+  int status;        /* of the last status line seen, 0 before one */
+  int complete;      /* the blank line after a final (>= 200) status line was seen */
+  int has_file_size; /* X-File-Size */
   uint64_t file_size;
-  int has_range;       /* Range: bytes=0-<n>  ->  range_held = n + 1 */
+  int has_range; /* Range: bytes=0-<n>  ->  range_held = n + 1 */
   uint64_t range_held;
   int has_retry_after; /* Retry-After, as a delay from the moment it was parsed */
   uint64_t retry_after_ms;
-  int has_target_sha;  /* X-Target-SHA256 */
+  int has_target_sha; /* X-Target-SHA256 */
   uint8_t target_sha[32];
   int has_upload_total; /* X-Upload-Total */
   uint64_t upload_total;
   int has_content_sha; /* X-Content-SHA256 */
   uint8_t content_sha[32];
-  int accept_ranges;   /* Accept-Ranges lists "bytes" */
-  int want_digest;     /* Want-Content-Digest lists sha-256 (RFC 9530): send Content-Digest */
+  int accept_ranges; /* Accept-Ranges lists "bytes" */
+  int want_digest;   /* Want-Content-Digest lists sha-256 (RFC 9530): send Content-Digest */
 } rs_resp;
 
 void rs_resp_reset(rs_resp *r);

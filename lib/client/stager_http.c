@@ -17,8 +17,8 @@
 #include "range.h"
 #include "stager_impl.h"
 
-#define UPLOAD_BUFFER (1L << 20)   /* ~20% faster than curl's 64 KiB on loopback */
-#define EXPECT_TIMEOUT_MS 1000L    /* how long to wait for 100 Continue before sending anyway */
+#define UPLOAD_BUFFER (1L << 20) /* ~20% faster than curl's 64 KiB on loopback */
+#define EXPECT_TIMEOUT_MS 1000L  /* how long to wait for 100 Continue before sending anyway */
 #define FINISH_EXPECT_TIMEOUT_MS 30000L /* a held upload: the server commits without our body */
 
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
@@ -51,8 +51,7 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
   rs_run *run = ud;
-  if (origin != SEEK_SET || offset < 0 ||
-      (uint64_t)offset > run->body_end - run->body_start)
+  if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > run->body_end - run->body_start)
     return CURL_SEEKFUNC_FAIL;
   run->body_pos = run->body_start + (uint64_t)offset;
   return CURL_SEEKFUNC_OK;

@@ -52,8 +52,9 @@ int rs_ietf_upload(rs_run *run, const rs_tus_server *found)
   run->ietf = 1;
   s->r.protocol = RESUMABLE_PROTOCOL_IETF;
   if (found->has_max && run->size > found->max) {
-    rs_run_msg(run, "the file is larger than the server's Upload-Limit max-size (%" PRIu64
-                    " bytes)", found->max);
+    rs_run_msg(run,
+               "the file is larger than the server's Upload-Limit max-size (%" PRIu64 " bytes)",
+               found->max);
     return RESUMABLE_E_TOO_LARGE;
   }
   if (s->o.parallel > 1)

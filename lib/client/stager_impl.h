@@ -52,11 +52,11 @@ typedef struct rs_stager_opts {
   int64_t hc_margin_ns; /* rs_hc_racy's margin; -1 (default) picks one. Tests set 0. */
   /* the tus dialect (stager_tus_opts.c) */
   resumable_protocol protocol;
-  char *tus_metadata;   /* Upload-Metadata value built by add_metadata, or NULL */
-  char *url_store_dir;  /* NULL: no URL store */
-  unsigned parallel;    /* connections, 1..16 */
+  char *tus_metadata;  /* Upload-Metadata value built by add_metadata, or NULL */
+  char *url_store_dir; /* NULL: no URL store */
+  unsigned parallel;   /* connections, 1..16 */
   int cancel_remote;
-  int chunk_digest;     /* resumable_stager_set_chunk_digest: 1, 0, -1 (auto) */
+  int chunk_digest; /* resumable_stager_set_chunk_digest: 1, 0, -1 (auto) */
 } rs_stager_opts;
 
 /* What one run reports through the getters. */
@@ -78,7 +78,7 @@ typedef struct rs_stager_result {
   int already_there;
   int hash_cached; /* the SHA-256 came from a cache, not from reading the file */
   char body[RS_STAGER_BODY_MAX + 1];
-  resumable_protocol protocol; /* spoken by the run */
+  resumable_protocol protocol;         /* spoken by the run */
   char upload_url[RS_TUS_URL_MAX + 1]; /* tus: the upload's absolute URL, or "" */
 } rs_stager_result;
 
@@ -87,8 +87,8 @@ struct resumable_stager {
   char *path; /* as given to resumable_stager_new (checked for replacement); NULL for _new_fd */
   int fd;
   int running;
-  void *curl; /* CURL *, created at the first request and reused (keep-alive) */
-  int sock;   /* the socket of the connection in use or kept alive, -1 if unknown */
+  void *curl;       /* CURL *, created at the first request and reused (keep-alive) */
+  int sock;         /* the socket of the connection in use or kept alive, -1 if unknown */
   char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) */
   rs_stager_opts o;
   rs_stager_result r;
@@ -104,7 +104,7 @@ typedef struct rs_dbuf {
   size_t cap;
   uint64_t start, end; /* file bytes [start, end) */
   int valid;
-  char b64[48];        /* their SHA-256 in base64 */
+  char b64[48]; /* their SHA-256 in base64 */
 } rs_dbuf;
 
 /* One run's working state (stager_run.c), shared with the libcurl request code (stager_http.c). */
@@ -122,8 +122,8 @@ typedef struct rs_run {
   uint64_t wait_ms;
   unsigned attempt;
   /* The request in flight. */
-  uint64_t body_pos;    /* next file offset the read callback hands over */
-  uint64_t body_end;    /* one past its last byte */
+  uint64_t body_pos; /* next file offset the read callback hands over */
+  uint64_t body_end; /* one past its last byte */
   uint64_t body_start;
   uint64_t req_sent;    /* body bytes libcurl has sent in this request so far */
   int req_put;          /* the request has a body (PUT), so the stall check applies */
@@ -154,7 +154,7 @@ typedef struct rs_run {
   int ahead_running;
   uint64_t ahead_start, ahead_end;
   int ahead_rc;
-  int ietf;               /* the tus machinery speaks the IETF draft (stager_ietf.c) */
+  int ietf; /* the tus machinery speaks the IETF draft (stager_ietf.c) */
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE

@@ -17,28 +17,28 @@
 #include "stager_decide.h"
 #include "stager_impl.h"
 
-#define STEP_NEXT 0       /* keep going in this attempt */
-#define STEP_DONE 1       /* the server has the file */
-#define STEP_TRANSIENT 2  /* wait, then a new attempt that starts with a probe */
-#define STEP_RESTART 3    /* a new attempt from byte 0, at once */
-#define STEP_CUT 4        /* a new attempt that starts with a probe, at once: the PUT was cut */
-#define STEP_BACKOFF 5    /* wait, then probe again, in the same attempt */
-#define STEP_SETTLE 6     /* probe again shortly, in the same attempt: a cut is settling */
-#define MAX_IN_A_ROW 2    /* restarts / re-syncs allowed in a row before giving up */
+#define STEP_NEXT 0        /* keep going in this attempt */
+#define STEP_DONE 1        /* the server has the file */
+#define STEP_TRANSIENT 2   /* wait, then a new attempt that starts with a probe */
+#define STEP_RESTART 3     /* a new attempt from byte 0, at once */
+#define STEP_CUT 4         /* a new attempt that starts with a probe, at once: the PUT was cut */
+#define STEP_BACKOFF 5     /* wait, then probe again, in the same attempt */
+#define STEP_SETTLE 6      /* probe again shortly, in the same attempt: a cut is settling */
+#define MAX_IN_A_ROW 2     /* restarts / re-syncs allowed in a row before giving up */
 #define MAX_DIGEST_FAILS 8 /* 422s (Content-Digest mismatches) in a row before giving up */
-#define WAIT_SLICE_MS 100 /* waits are cut into slices so cancel stays prompt */
+#define WAIT_SLICE_MS 100  /* waits are cut into slices so cancel stays prompt */
 
 /* Where the upload stands within a run. */
 typedef struct rs_cursor {
-  int whole;          /* the server has no range support: whole-file PUTs */
-  int need_probe;     /* ask with HEAD before the next PUT */
-  uint64_t offset;    /* next byte to send; == size means "finish a held upload" */
-  unsigned resyncs;   /* 416s / no-progress answers in a row */
-  unsigned conflicts; /* 409 restarts in a row */
-  unsigned mismatches; /* final-hash restarts in this run */
-  uint64_t conn_body; /* body bytes delivered on the connection kept alive (a relay counts) */
-  int cut_pending;    /* the last PUT was cut: the next probes say how much got through */
-  rs_settle settle;   /* that PUT, and the probes since */
+  int whole;             /* the server has no range support: whole-file PUTs */
+  int need_probe;        /* ask with HEAD before the next PUT */
+  uint64_t offset;       /* next byte to send; == size means "finish a held upload" */
+  unsigned resyncs;      /* 416s / no-progress answers in a row */
+  unsigned conflicts;    /* 409 restarts in a row */
+  unsigned mismatches;   /* final-hash restarts in this run */
+  uint64_t conn_body;    /* body bytes delivered on the connection kept alive (a relay counts) */
+  int cut_pending;       /* the last PUT was cut: the next probes say how much got through */
+  rs_settle settle;      /* that PUT, and the probes since */
   unsigned digest_fails; /* 422s to digested chunks in a row */
 } rs_cursor;
 
@@ -300,12 +300,13 @@ static int after_cut(rs_run *run, rs_cursor *cur, uint64_t off)
            settle == RS_SETTLE_JUDGE ? "settled" : "still moving", cur->settle.probes,
            cur->settle.probes == 1 ? "" : "s");
   if (next == RS_CUT_TEST)
-    rs_run_log(run, RESUMABLE_LOG_INFO,
-               "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
-               " more were written but did not arrive; the count %s); going on %s with at most %" PRIu64
-               " bytes on a new connection: a relay that caps connections would cut it near the "
-               "same count",
-               carried, missing, settled, how, limit);
+    rs_run_log(
+        run, RESUMABLE_LOG_INFO,
+        "connection cut after it carried %" PRIu64 " body bytes (%" PRIu64
+        " more were written but did not arrive; the count %s); going on %s with at most %" PRIu64
+        " bytes on a new connection: a relay that caps connections would cut it near the "
+        "same count",
+        carried, missing, settled, how, limit);
   else if (next == RS_CUT_FIT)
     rs_run_log(run, RESUMABLE_LOG_WARN,
                "connection cut after it carried %" PRIu64 " body bytes: a relay cuts each "
@@ -462,8 +463,7 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
   rs_put_req pr = {req->whole, req->start, req->end, req->force_expect};
   uint64_t off = 0;
   rs_put_next next = rs_stager_decide_put(st, &run->resp, &pr, run->size, run->sha, &off);
-  rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end,
-             st);
+  rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 ": %d", req->start, req->end, st);
   if (next == RS_PUT_DONE || next == RS_PUT_CONTINUE || next == RS_PUT_UNCONFIRMED)
     cur->conn_body += off > req->start ? off - req->start : 0;
   rs_cap_delivered(&run->cap, cur->conn_body);
@@ -485,8 +485,7 @@ static int judge_put(rs_run *run, rs_cursor *cur, const rs_http_req *req)
     return on_no_ranges(run, cur, st);
   case RS_PUT_COMMITTING:
     snprintf(run->last_problem, sizeof run->last_problem,
-             "PUT answered 416 holding all %" PRIu64 " bytes: the server is committing",
-             run->size);
+             "PUT answered 416 holding all %" PRIu64 " bytes: the server is committing", run->size);
     cur->need_probe = 1;
     return STEP_TRANSIENT;
   case RS_PUT_REPROBE:
@@ -520,9 +519,10 @@ static int on_digest_mismatch(rs_run *run, rs_cursor *cur, const rs_http_req *re
   if (check_file(run, "during the upload", 0) != RESUMABLE_OK)
     return RESUMABLE_E_FILE;
   if (++cur->digest_fails > MAX_DIGEST_FAILS) {
-    rs_run_msg(run, "the server found bytes %" PRIu64 "-%" PRIu64 " damaged (422) %u times in "
-               "a row: %s", req->start, req->end - 1, cur->digest_fails,
-               server_text(run, t, sizeof t));
+    rs_run_msg(run,
+               "the server found bytes %" PRIu64 "-%" PRIu64 " damaged (422) %u times in "
+               "a row: %s",
+               req->start, req->end - 1, cur->digest_fails, server_text(run, t, sizeof t));
     return RESUMABLE_E_HASH_MISMATCH;
   }
   uint64_t off = req->start;
@@ -531,7 +531,8 @@ static int on_digest_mismatch(rs_run *run, rs_cursor *cur, const rs_http_req *re
   run->s->r.chunk_resends++;
   rs_run_log(run, RESUMABLE_LOG_WARN,
              "PUT 422: bytes %" PRIu64 "-%" PRIu64 " arrived damaged (Content-Digest); "
-             "sending them again from byte %" PRIu64, req->start, req->end - 1, off);
+             "sending them again from byte %" PRIu64,
+             req->start, req->end - 1, off);
   cur->offset = run->s->r.held = off;
   return STEP_NEXT;
 }
@@ -574,8 +575,9 @@ static int put(rs_run *run, rs_cursor *cur)
       return STEP_TRANSIENT;
     cur->cut_pending = 1;
     cur->settle = (rs_settle){.start = req.start, .base = cur->conn_body, .sent = run->cut_sent};
-    rs_run_log(run, RESUMABLE_LOG_DEBUG, "PUT %" PRIu64 "-%" PRIu64 " cut after %" PRIu64
-               " body bytes were written", req.start, req.end, run->cut_sent);
+    rs_run_log(run, RESUMABLE_LOG_DEBUG,
+               "PUT %" PRIu64 "-%" PRIu64 " cut after %" PRIu64 " body bytes were written",
+               req.start, req.end, run->cut_sent);
     return STEP_CUT;
   }
   return judge_put(run, cur, &req);
@@ -598,8 +600,7 @@ int rs_run_wait(rs_run *run)
   uint64_t now = rs_now_ms();
   if (now >= run->deadline_ms || wait >= run->deadline_ms - now)
     return RESUMABLE_E_TIMEOUT; /* no attempt would fit in what is left */
-  rs_run_log(run, RESUMABLE_LOG_INFO, "%s; retrying in %" PRIu64 " ms", run->last_problem,
-             wait);
+  rs_run_log(run, RESUMABLE_LOG_INFO, "%s; retrying in %" PRIu64 " ms", run->last_problem, wait);
   uint64_t until = now + wait;
   run->phase = RESUMABLE_PHASE_WAITING;
   while ((now = rs_now_ms()) < until) {
@@ -667,14 +668,15 @@ static void describe_end(rs_run *run, int rc)
                run->size, r->resumed_from, r->wire_bytes, r->attempts);
   else if (rc == RESUMABLE_E_TIMEOUT)
     rs_run_msg(run,
-               "time budget of %" PRIu64 " ms exhausted after %u attempts; the server holds %" PRIu64
-               " of %" PRIu64 " bytes%s%s",
+               "time budget of %" PRIu64
+               " ms exhausted after %u attempts; the server holds %" PRIu64 " of %" PRIu64
+               " bytes%s%s",
                s->o.budget_ms, r->attempts, r->held, run->size,
                run->last_problem[0] ? "; last problem: " : "", run->last_problem);
   else if (rc == RESUMABLE_E_CANCELLED)
     rs_run_msg(run,
-               "cancelled after sending %" PRIu64 " bytes; the server held %" PRIu64
-               " of %" PRIu64 " bytes when last asked",
+               "cancelled after sending %" PRIu64 " bytes; the server held %" PRIu64 " of %" PRIu64
+               " bytes when last asked",
                r->wire_bytes, r->held, run->size);
   else if (r->msg[0] == '\0')
     rs_run_msg(run, "%s", resumable_strerror(rc));

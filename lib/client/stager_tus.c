@@ -54,8 +54,8 @@ int rs_tus_request(rs_run *run, const char *method, const char *url, struct curl
                    uint64_t start, uint64_t end)
 {
   struct curl_slist *h = NULL;
-  int bad = run->ietf ? add(&h, "Upload-Draft-Interop-Version: 8")
-                      : add(&h, "Tus-Resumable: 1.0.0");
+  int bad =
+      run->ietf ? add(&h, "Upload-Draft-Interop-Version: 8") : add(&h, "Tus-Resumable: 1.0.0");
   if (!bad && strcmp(method, "OPTIONS") != 0)
     bad = add(&h, "X-Content-SHA256: %s", run->sha_hex); /* binds on resumable-serve */
   for (const struct curl_slist *e = extra; e && !bad; e = e->next)
@@ -64,8 +64,8 @@ int rs_tus_request(rs_run *run, const char *method, const char *url, struct curl
     curl_slist_free_all(h);
     return RESUMABLE_E_NOMEM;
   }
-  rs_http_req req = {.method = method, .url = url, .extra = h, .start = start, .end = end,
-                     .mem = run->tus_mem};
+  rs_http_req req = {
+      .method = method, .url = url, .extra = h, .start = start, .end = end, .mem = run->tus_mem};
   int rc = rs_http_perform(run, &req);
   curl_slist_free_all(h);
   return rc;
@@ -83,13 +83,15 @@ int rs_tus_discover(rs_run *run, rs_tus_server *srv)
     int st = run->resp.status;
     if (rc == RS_HTTP_RESPONSE && !rs_status_transient(st)) {
       if (st == 401 || st == 407) {
-        rs_run_msg(run, "server refused the probe: OPTIONS answered %d (a bearer token is "
-                        "required, or it is wrong)", st);
+        rs_run_msg(run,
+                   "server refused the probe: OPTIONS answered %d (a bearer token is "
+                   "required, or it is wrong)",
+                   st);
         return RESUMABLE_E_REFUSED;
       }
       srv->tus = st >= 200 && st <= 299 && run->tresp.version_1;
-      srv->ietf = !srv->tus && st >= 200 && st <= 299 &&
-                  (run->tresp.draft_accept || run->tresp.has_limit);
+      srv->ietf =
+          !srv->tus && st >= 200 && st <= 299 && (run->tresp.draft_accept || run->tresp.has_limit);
       srv->has_max = srv->ietf && run->tresp.has_limit_max;
       srv->max = run->tresp.limit_max;
       if (srv->ietf) {
@@ -239,8 +241,7 @@ void rs_tus_store_put(rs_run *run, const uint8_t key[32], const char *const *url
   const char *dir = run->s->o.url_store_dir;
   int err = dir ? rs_us_store(dir, key, urls, n) : 0;
   if (err)
-    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir,
-               strerror(err));
+    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir, strerror(err));
 }
 
 void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
@@ -248,8 +249,7 @@ void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
   const char *dir = run->s->o.url_store_dir;
   int err = dir ? rs_us_remove(dir, key) : 0;
   if (err)
-    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir,
-               strerror(err));
+    rs_run_log(run, RESUMABLE_LOG_WARN, "cannot write the URL store in %s: %s", dir, strerror(err));
 }
 
 /* ---- one upload over one connection ---- */
@@ -258,14 +258,14 @@ void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
 #define STEP_DONE 1
 #define STEP_TRANSIENT 2
 #define STEP_RESTART 3
-#define STEP_FOUND 4   /* drive(probe_only): an upload to resume is at cur->url */
-#define STEP_NONE 5    /* drive(probe_only): nothing to resume */
+#define STEP_FOUND 4 /* drive(probe_only): an upload to resume is at cur->url */
+#define STEP_NONE 5  /* drive(probe_only): nothing to resume */
 #define MAX_IN_A_ROW 2
 
 typedef struct tus_cur {
   char url[RS_TUS_URL_MAX + 1]; /* the upload, or "" before one exists */
   int need_head;
-  int from_store;  /* url came from the URL store (or the URL itself): may not be ours */
+  int from_store; /* url came from the URL store (or the URL itself): may not be ours */
   uint64_t offset;
   unsigned resyncs, restarts, resends;
   int mismatch;    /* the last restart followed a 460 */
@@ -404,8 +404,9 @@ static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_
   case RS_TUSS_RESEND:
     if (++cur->resends <= 1) { /* the request alone, once, at once */
       run->s->r.chunk_resends++;
-      rs_run_log(run, RESUMABLE_LOG_WARN, "460: the server found the request corrupted; "
-                                          "sending it again");
+      rs_run_log(run, RESUMABLE_LOG_WARN,
+                 "460: the server found the request corrupted; "
+                 "sending it again");
       return STEP_NEXT;
     }
     /* Twice: the bytes are not what the server expects (on resumable-serve, the whole-file

@@ -6,7 +6,7 @@
 #include "stager_decide.h"
 
 rs_tus_head_next rs_stager_tus_decide_head(int status, const rs_resp *r, const rs_tus_resp *t,
-                                    uint64_t size, const uint8_t sha[32], uint64_t *offset)
+                                           uint64_t size, const uint8_t sha[32], uint64_t *offset)
 {
   if (status == 401 || status == 407)
     return RS_TUSH_REFUSED;
@@ -25,8 +25,8 @@ rs_tus_head_next rs_stager_tus_decide_head(int status, const rs_resp *r, const r
 }
 
 rs_tus_sent_next rs_stager_tus_decide_sent(int status, const rs_tus_resp *t, int created,
-                                    uint64_t start, uint64_t end, uint64_t size,
-                                    uint64_t *offset)
+                                           uint64_t start, uint64_t end, uint64_t size,
+                                           uint64_t *offset)
 {
   if (status >= 200 && status <= 299) {
     if (created && status != 201)

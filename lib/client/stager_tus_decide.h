@@ -19,7 +19,7 @@ typedef enum rs_tus_head_next {
 /* A HEAD of an upload URL (`r` the LocalAI headers of the same answer: resumable-serve adds
  * X-Target-SHA256 / X-Content-SHA256, which must then be ours). */
 rs_tus_head_next rs_stager_tus_decide_head(int status, const rs_resp *r, const rs_tus_resp *t,
-                                    uint64_t size, const uint8_t sha[32], uint64_t *offset);
+                                           uint64_t size, const uint8_t sha[32], uint64_t *offset);
 
 typedef enum rs_tus_sent_next {
   RS_TUSS_CONTINUE,  /* PATCH from *offset */
@@ -37,7 +37,7 @@ typedef enum rs_tus_sent_next {
 /* The answer to a creation (`created` 1: POST, with the body [start, end) when end > start) or
  * a PATCH of [start, end), for a file of `size` bytes (or a part of that size). */
 rs_tus_sent_next rs_stager_tus_decide_sent(int status, const rs_tus_resp *t, int created,
-                                    uint64_t start, uint64_t end, uint64_t size,
-                                    uint64_t *offset);
+                                           uint64_t start, uint64_t end, uint64_t size,
+                                           uint64_t *offset);
 
 #endif

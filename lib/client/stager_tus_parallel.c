@@ -30,16 +30,16 @@ typedef enum part_req { REQ_NONE = 0, REQ_CREATE, REQ_HEAD, REQ_PATCH } part_req
 typedef struct part {
   struct par *par;
   unsigned idx;
-  uint64_t start, len;              /* the file bytes of this part */
-  char url[RS_TUS_URL_MAX + 1];     /* its upload, "" before one exists */
+  uint64_t start, len;          /* the file bytes of this part */
+  char url[RS_TUS_URL_MAX + 1]; /* its upload, "" before one exists */
   int need_head, done;
-  uint64_t held;                    /* bytes of the part the server holds */
-  uint64_t wait_until;              /* rs_now_ms of the end of its backoff, 0 for none */
+  uint64_t held;       /* bytes of the part the server holds */
+  uint64_t wait_until; /* rs_now_ms of the end of its backoff, 0 for none */
   rs_backoff backoff;
   uint64_t rng;
   unsigned resyncs, restarts, resends;
-  int sent_once;                    /* a body byte of this part went out in this run */
-  uint64_t first_from;              /* the part's held bytes then */
+  int sent_once;       /* a body byte of this part went out in this run */
+  uint64_t first_from; /* the part's held bytes then */
   /* the request in flight */
   CURL *c;
   part_req req;
@@ -60,9 +60,9 @@ typedef struct par {
   unsigned n;
   part parts[MAX_PARTS];
   CURLM *multi;
-  uint8_t key[32];                  /* URL store entry of the parts */
-  uint64_t wire_done;               /* body bytes of finished requests */
-  int error;                        /* the first permanent failure */
+  uint8_t key[32];    /* URL store entry of the parts */
+  uint64_t wire_done; /* body bytes of finished requests */
+  int error;          /* the first permanent failure */
 } par;
 
 /* ---- one request of one part ---- */
@@ -257,7 +257,9 @@ static int start_request(part *p, part_req req)
   if (curl_multi_add_handle(pa->multi, c) != CURLM_OK)
     return RESUMABLE_E_NOMEM;
   rs_run_log(run, RESUMABLE_LOG_DEBUG, "part %u: %s %" PRIu64 "-%" PRIu64, p->idx,
-             req == REQ_CREATE ? "POST" : req == REQ_HEAD ? "HEAD" : "PATCH",
+             req == REQ_CREATE ? "POST"
+             : req == REQ_HEAD ? "HEAD"
+                               : "PATCH",
              p->body_start - p->start, p->body_end - p->start);
   if (!p->sent_once && p->body_end > p->body_start) {
     p->sent_once = 1;
@@ -353,8 +355,7 @@ static int judge_sent(part *p, part_req req)
     char abs[RS_TUS_URL_MAX + 1];
     if (!p->tresp.has_location ||
         rs_tus_resolve(pa->run->s->url, p->tresp.location, abs, sizeof(abs)) != 0)
-      return fail(pa, RESUMABLE_E_PROTOCOL, p->idx, "created without a usable Location", st,
-                  "");
+      return fail(pa, RESUMABLE_E_PROTOCOL, p->idx, "created without a usable Location", st, "");
     snprintf(p->url, sizeof(p->url), "%s", abs);
     store_parts(pa);
   }
@@ -424,8 +425,10 @@ static int finished(part *p, CURLcode cc)
   }
   if (cc == CURLE_OPERATION_TIMEDOUT && rs_now_ms() >= run->deadline_ms)
     return RESUMABLE_E_TIMEOUT;
-  part_wait(p, p->stalled ? "part %u: stalled while sending (%d)" : "part %u: connection failed "
-                                                                     "(curl %d)",
+  part_wait(p,
+            p->stalled ? "part %u: stalled while sending (%d)"
+                       : "part %u: connection failed "
+                         "(curl %d)",
             (int)cc);
   return RESUMABLE_OK;
 }
@@ -559,8 +562,10 @@ static int finish(par *pa, int *redo)
     }
     snprintf(t, sizeof t, "%.150s", run->s->r.body);
     if (rc == RS_HTTP_RESPONSE && (st == 400 || st == 404 || st == 409 || st == 460)) {
-      rs_run_log(run, RESUMABLE_LOG_WARN, "concatenation answered %d (%s): sending the parts "
-                                          "again", st, t);
+      rs_run_log(run, RESUMABLE_LOG_WARN,
+                 "concatenation answered %d (%s): sending the parts "
+                 "again",
+                 st, t);
       *redo = st;
       return RESUMABLE_OK;
     }

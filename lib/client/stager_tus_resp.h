@@ -23,13 +23,13 @@ typedef struct rs_tus_resp {
   uint64_t offset;
   int has_length; /* Upload-Length */
   uint64_t length;
-  int version_1;  /* Tus-Version lists 1.0.0 */
-  unsigned ext;   /* RS_TUSX_* from Tus-Extension */
-  unsigned algos; /* RS_TUSA_* from Tus-Checksum-Algorithm */
+  int version_1;    /* Tus-Version lists 1.0.0 */
+  unsigned ext;     /* RS_TUSX_* from Tus-Extension */
+  unsigned algos;   /* RS_TUSA_* from Tus-Checksum-Algorithm */
   int has_max_size; /* Tus-Max-Size */
   uint64_t max_size;
-  int draft_accept; /* IETF draft: Accept-Patch lists application/partial-upload */
-  int has_limit;    /* IETF draft: Upload-Limit (a Dictionary) */
+  int draft_accept;  /* IETF draft: Accept-Patch lists application/partial-upload */
+  int has_limit;     /* IETF draft: Upload-Limit (a Dictionary) */
   int has_limit_max; /* and its max-size */
   uint64_t limit_max;
   int has_location; /* Location (too long counts as absent) */

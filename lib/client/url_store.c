@@ -17,9 +17,9 @@
 #define HEADER "libresumable-tus-urls 1\n"
 #define FILE_MAX ((size_t)4 << 20) /* far above 256 entries of sane URLs: more is corruption */
 
-void rs_us_key(const char *endpoint, uint64_t dev, uint64_t ino, uint64_t size,
-               int64_t mtime_sec, uint32_t mtime_nsec, int64_t ctime_sec, uint32_t ctime_nsec,
-               const uint8_t sha[32], uint8_t key[32])
+void rs_us_key(const char *endpoint, uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime_sec,
+               uint32_t mtime_nsec, int64_t ctime_sec, uint32_t ctime_nsec, const uint8_t sha[32],
+               uint8_t key[32])
 {
   char id[256], hex[65];
   rs_sha256_hex_format(sha, hex);

@@ -21,9 +21,9 @@
 #define RS_US_MAX_URLS 16 /* per entry: a parallel upload's parts */
 
 /* The entry key: the SHA-256 of the creation URL, the file identity and its SHA-256. */
-void rs_us_key(const char *endpoint, uint64_t dev, uint64_t ino, uint64_t size,
-               int64_t mtime_sec, uint32_t mtime_nsec, int64_t ctime_sec, uint32_t ctime_nsec,
-               const uint8_t sha[32], uint8_t key[32]);
+void rs_us_key(const char *endpoint, uint64_t dev, uint64_t ino, uint64_t size, int64_t mtime_sec,
+               uint32_t mtime_nsec, int64_t ctime_sec, uint32_t ctime_nsec, const uint8_t sha[32],
+               uint8_t key[32]);
 
 /* The URLs stored for `key`: returns their count (0 when none, or the store is unreadable);
  * each is copied into urls[i] (RS_TUS_URL_MAX + 1 bytes each, up to `max`). */

@@ -162,7 +162,8 @@ static enum MHD_Result answer(script_server *s, struct MHD_Connection *c, int id
     return MHD_NO;
   add_headers(r, a->headers, s->sha_hex);
   pthread_mutex_lock(&s->mu);
-  size_t pad = idx < SCRIPT_MAX ? s->pad[idx] : 0, pad_line = idx < SCRIPT_MAX ? s->pad_line[idx] : 0;
+  size_t pad = idx < SCRIPT_MAX ? s->pad[idx] : 0,
+         pad_line = idx < SCRIPT_MAX ? s->pad_line[idx] : 0;
   pthread_mutex_unlock(&s->mu);
   if (pad && add_padding(r, pad, pad_line) != 0) {
     MHD_destroy_response(r);

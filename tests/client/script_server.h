@@ -20,11 +20,11 @@ typedef struct script_record {
   char content_range[96]; /* "" when absent */
   char sha[80];
   char auth[128];
-  char extra[128]; /* the X-Extra header */
-  int expect;      /* Expect: 100-continue was sent */
+  char extra[128];          /* the X-Extra header */
+  int expect;               /* Expect: 100-continue was sent */
   char upload_offset[32];   /* tus: Upload-Offset, "" when absent */
   char upload_checksum[96]; /* tus: Upload-Checksum, "" when absent */
-  uint64_t body;   /* body bytes received */
+  uint64_t body;            /* body bytes received */
 } script_record;
 
 typedef struct script_server script_server;

@@ -45,8 +45,13 @@ static int teardown(void **state)
 
 static rs_hc_key key_n(uint64_t n)
 {
-  rs_hc_key k = {.dev = 2049, .ino = 1000 + n, .size = 4096 * n, .mtime_sec = 1700000000,
-                 .mtime_nsec = 123456789, .ctime_nsec = 987654321, .ctime_sec = 1700000001};
+  rs_hc_key k = {.dev = 2049,
+                 .ino = 1000 + n,
+                 .size = 4096 * n,
+                 .mtime_sec = 1700000000,
+                 .mtime_nsec = 123456789,
+                 .ctime_nsec = 987654321,
+                 .ctime_sec = 1700000001};
   return k;
 }
 
@@ -128,13 +133,27 @@ static void hc_any_changed_key_field_misses(void **state)
   for (int field = 0; field < 7; field++) {
     rs_hc_key m = k;
     switch (field) {
-    case 0: m.dev++; break;
-    case 1: m.ino++; break;
-    case 2: m.size++; break;
-    case 3: m.mtime_sec++; break;
-    case 4: m.mtime_nsec++; break;
-    case 5: m.ctime_sec++; break; /* an edit that put mtime back */
-    default: m.ctime_nsec++; break;
+    case 0:
+      m.dev++;
+      break;
+    case 1:
+      m.ino++;
+      break;
+    case 2:
+      m.size++;
+      break;
+    case 3:
+      m.mtime_sec++;
+      break;
+    case 4:
+      m.mtime_nsec++;
+      break;
+    case 5:
+      m.ctime_sec++;
+      break; /* an edit that put mtime back */
+    default:
+      m.ctime_nsec++;
+      break;
     }
     assert_int_equal(rs_hc_lookup(f->dir, &m, got), 0);
   }
@@ -224,8 +243,13 @@ static void hc_corrupt_cache_is_ignored_and_rewritten(void **state)
 static void hc_record_round_trips_negative_and_extreme_values(void **state)
 {
   (void)state;
-  rs_hc_key k = {.dev = UINT64_MAX, .ino = 1, .size = UINT64_MAX - 1, .mtime_sec = INT64_MIN,
-                 .mtime_nsec = 999999999, .ctime_nsec = 0, .ctime_sec = -1};
+  rs_hc_key k = {.dev = UINT64_MAX,
+                 .ino = 1,
+                 .size = UINT64_MAX - 1,
+                 .mtime_sec = INT64_MIN,
+                 .mtime_nsec = 999999999,
+                 .ctime_nsec = 0,
+                 .ctime_sec = -1};
   uint8_t sha[32], got_sha[32], buf[RS_HC_HEADER + RS_HC_RECORD + RS_HC_TRAILER];
   sha_n(7, sha);
   rs_hc_record_put(buf + RS_HC_HEADER, &k, sha, 42);

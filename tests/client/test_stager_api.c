@@ -52,8 +52,8 @@ static void new_rejects_bad_urls(void **state)
 {
   fixture *f = *state;
   resumable_stager *s = (resumable_stager *)1;
-  const char *bad[] = {"", "ftp://h/x", "http//h/x", "http://h/a b", "http://h/\r\nX: y",
-                       "file:///etc/passwd"};
+  const char *bad[] = {
+      "", "ftp://h/x", "http//h/x", "http://h/a b", "http://h/\r\nX: y", "file:///etc/passwd"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(resumable_stager_new(&s, bad[i], f->path), RESUMABLE_E_INVALID_ARG);
     assert_null(s);
@@ -149,9 +149,15 @@ static void set_sha256_accepts_only_64_hex_digits(void **state)
 static void add_header_refuses_malformed_and_reserved_headers(void **state)
 {
   fixture *f = *state;
-  const char *bad[] = {"NoColon", ": empty name", "Bad Name: x", "X-A: b\r\nX-B: c",
-                       "content-range: bytes 0-1/2", "Content-Length: 3", "Expect: nothing",
-                       "X-Content-SHA256: 00", "Transfer-Encoding: chunked"};
+  const char *bad[] = {"NoColon",
+                       ": empty name",
+                       "Bad Name: x",
+                       "X-A: b\r\nX-B: c",
+                       "content-range: bytes 0-1/2",
+                       "Content-Length: 3",
+                       "Expect: nothing",
+                       "X-Content-SHA256: 00",
+                       "Transfer-Encoding: chunked"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_int_equal(resumable_stager_add_header(f->s, bad[i]), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_stager_add_header(f->s, "X-Trace: 1"), RESUMABLE_OK);
@@ -171,8 +177,7 @@ static void bearer_token_must_be_visible_ascii(void **state)
 static void client_key_without_cert_is_refused(void **state)
 {
   fixture *f = *state;
-  assert_int_equal(resumable_stager_set_client_cert(f->s, NULL, "k.pem"),
-                   RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(resumable_stager_set_client_cert(f->s, NULL, "k.pem"), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_stager_set_client_cert(f->s, "c.pem", "k.pem"), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_client_cert(f->s, NULL, NULL), RESUMABLE_OK);
 }

@@ -159,7 +159,8 @@ static void probe_transient_and_refused_statuses(void **state)
   uint64_t off;
   const int transient[] = {408, 423, 429, 500, 502, 503, 504, 599};
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
-    assert_int_equal(rs_stager_decide_probe(transient[i], &r, SIZE, ours, &off), RS_PROBE_TRANSIENT);
+    assert_int_equal(rs_stager_decide_probe(transient[i], &r, SIZE, ours, &off),
+                     RS_PROBE_TRANSIENT);
   const int refused[] = {400, 401, 403, 410, 499};
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     assert_int_equal(rs_stager_decide_probe(refused[i], &r, SIZE, ours, &off), RS_PROBE_REFUSED);
@@ -235,7 +236,8 @@ static void put_claims_past_the_file_are_protocol_errors(void **state)
     r.file_size = SIZE + 1;
     rs_put_req q = {0, 0, 500, 0};
     uint64_t off;
-    assert_int_equal(rs_stager_decide_put(rows[i].status, &r, &q, SIZE, ours, &off), RS_PUT_PROTOCOL);
+    assert_int_equal(rs_stager_decide_put(rows[i].status, &r, &q, SIZE, ours, &off),
+                     RS_PUT_PROTOCOL);
   }
 }
 
@@ -320,10 +322,10 @@ static void put_claim_of_the_whole_file_after_a_middle_chunk_needs_our_hash(void
       {204, 1, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
       {308, 1, 0, 0, 0, 400, RS_PUT_UNCONFIRMED, 400},
       {308, 0, 1, 0, 400, 800, RS_PUT_UNCONFIRMED, 800},
-      {200, 1, 0, 1, 0, 400, RS_PUT_DONE, SIZE},      /* our hash: the server vouches */
-      {200, 1, 0, 2, 0, 400, RS_PUT_PROTOCOL, 0},     /* another hash */
-      {308, 1, 0, 1, 0, 400, RS_PUT_CONTINUE, SIZE},  /* then the finish PUT */
-      {200, 1, 0, 0, 600, SIZE, RS_PUT_DONE, SIZE},   /* the end was sent */
+      {200, 1, 0, 1, 0, 400, RS_PUT_DONE, SIZE},     /* our hash: the server vouches */
+      {200, 1, 0, 2, 0, 400, RS_PUT_PROTOCOL, 0},    /* another hash */
+      {308, 1, 0, 1, 0, 400, RS_PUT_CONTINUE, SIZE}, /* then the finish PUT */
+      {200, 1, 0, 0, 600, SIZE, RS_PUT_DONE, SIZE},  /* the end was sent */
       {308, 1, 0, 0, 600, SIZE, RS_PUT_CONTINUE, SIZE},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
@@ -438,7 +440,8 @@ static void put_transient_refused_and_too_large(void **state)
   uint64_t off;
   const int transient[] = {408, 423, 429, 500, 503, 507};
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
-    assert_int_equal(rs_stager_decide_put(transient[i], &r, &q, SIZE, ours, &off), RS_PUT_TRANSIENT);
+    assert_int_equal(rs_stager_decide_put(transient[i], &r, &q, SIZE, ours, &off),
+                     RS_PUT_TRANSIENT);
   const int refused[] = {401, 403, 404, 405, 411, 422};
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     assert_int_equal(rs_stager_decide_put(refused[i], &r, &q, SIZE, ours, &off), RS_PUT_REFUSED);
@@ -451,8 +454,13 @@ static void put_transient_refused_and_too_large(void **state)
 static void file_change_verdicts(void **state)
 {
   (void)state;
-  const rs_hc_key then = {.dev = 1, .ino = 7, .size = SIZE, .mtime_sec = 100, .mtime_nsec = 5,
-                          .ctime_sec = 100, .ctime_nsec = 5};
+  const rs_hc_key then = {.dev = 1,
+                          .ino = 7,
+                          .size = SIZE,
+                          .mtime_sec = 100,
+                          .mtime_nsec = 5,
+                          .ctime_sec = 100,
+                          .ctime_nsec = 5};
   static const struct {
     const char *what;
     int path; /* 0 no path, 1 path names `then`, 2 another inode, 3 gone */
@@ -478,10 +486,9 @@ static void file_change_verdicts(void **state)
     if (rows[i].path == 2)
       at_path.ino = 8;
     print_message("# %s\n", rows[i].what);
-    assert_int_equal(rs_stager_decide_file(&then, &fd_now, rows[i].path == 1 || rows[i].path == 2
-                                                        ? &at_path
-                                                        : NULL,
-                                    rows[i].path == 3),
+    assert_int_equal(rs_stager_decide_file(&then, &fd_now,
+                                           rows[i].path == 1 || rows[i].path == 2 ? &at_path : NULL,
+                                           rows[i].path == 3),
                      rows[i].want);
   }
 }
@@ -493,12 +500,12 @@ static void file_change_verdicts(void **state)
 
 /* One event in the life of a run, and what must follow. */
 typedef struct cap_step {
-  char ev;             /* 'c' a cut, 'd' an answered PUT, '-' nothing (just look) */
-  uint64_t carried;    /* body bytes the connection carried */
-  int settled;         /* cuts: judged on a settled count (rs_settle_probe) */
-  int next;            /* cuts: the verdict (rs_cut_next) */
-  int at_once;         /* cuts: go on without a wait */
-  uint64_t limit;      /* then rs_put_limit */
+  char ev;          /* 'c' a cut, 'd' an answered PUT, '-' nothing (just look) */
+  uint64_t carried; /* body bytes the connection carried */
+  int settled;      /* cuts: judged on a settled count (rs_settle_probe) */
+  int next;         /* cuts: the verdict (rs_cut_next) */
+  int at_once;      /* cuts: go on without a wait */
+  uint64_t limit;   /* then rs_put_limit */
   int fresh;
 } cap_step;
 
@@ -522,18 +529,17 @@ static void run_cap_steps(const char *name, const cap_step *steps, size_t n)
   }
 }
 
-#define RUN_STEPS(name, ...)                                              \
-  do {                                                                    \
-    const cap_step steps_[] = {__VA_ARGS__};                              \
-    run_cap_steps(name, steps_, sizeof steps_ / sizeof steps_[0]);        \
+#define RUN_STEPS(name, ...)                                       \
+  do {                                                             \
+    const cap_step steps_[] = {__VA_ARGS__};                       \
+    run_cap_steps(name, steps_, sizeof steps_ / sizeof steps_[0]); \
   } while (0)
 
 static void cap_cuts_near_the_same_count_are_fitted_under_at_once(void **state)
 {
   (void)state;
   /* The benchmark's relay: 1 MiB per connection, headers included. */
-  RUN_STEPS("1 MiB relay",
-            {'c', 1048263, 1, RS_CUT_TEST, 1, 1048263 + 1048263 / 8, 1},
+  RUN_STEPS("1 MiB relay", {'c', 1048263, 1, RS_CUT_TEST, 1, 1048263 + 1048263 / 8, 1},
             {'c', 1048328, 1, RS_CUT_FIT, 1, 1048263 - 1048263 / 16, 1},
             {'d', 982747, 0, 0, 0, 1048263 - 1048263 / 16, 1}, /* fitted PUTs get through */
             {'c', 900 * KiB, 1, RS_CUT_FIT, 1, 900 * KiB - 900 * KiB / 16, 1});
@@ -572,11 +578,11 @@ static void run_settle_steps(const char *name, rs_settle s, const settle_step *s
   }
 }
 
-#define SETTLE(name, start_, base_, sent_, ...)                                        \
-  do {                                                                               \
-    const settle_step steps_[] = {__VA_ARGS__};                                      \
-    rs_settle s_ = {.start = (start_), .base = (base_), .sent = (sent_)};             \
-    run_settle_steps(name, s_, steps_, sizeof steps_ / sizeof steps_[0]);            \
+#define SETTLE(name, start_, base_, sent_, ...)                           \
+  do {                                                                    \
+    const settle_step steps_[] = {__VA_ARGS__};                           \
+    rs_settle s_ = {.start = (start_), .base = (base_), .sent = (sent_)}; \
+    run_settle_steps(name, s_, steps_, sizeof steps_ / sizeof steps_[0]); \
   } while (0)
 
 static void settle_two_equal_counts_or_every_byte_arrived(void **state)
@@ -628,8 +634,7 @@ static void settle_gives_up_on_a_count_that_keeps_moving(void **state)
 static void cap_scattered_or_small_cuts_are_ordinary(void **state)
 {
   (void)state;
-  RUN_STEPS("scattered",
-            {'c', 5 * MiB, 1, RS_CUT_TEST, 1, 5 * MiB + RS_CAP_TEST_OVER, 1},
+  RUN_STEPS("scattered", {'c', 5 * MiB, 1, RS_CUT_TEST, 1, 5 * MiB + RS_CAP_TEST_OVER, 1},
             /* the test was cut elsewhere: an ordinary PUT next */
             {'c', 1 * MiB, 1, RS_CUT_WAIT, 0, 0, 0},
             {'c', 3 * MiB, 1, RS_CUT_TEST, 1, 3 * MiB + RS_CAP_TEST_OVER, 1},
@@ -637,12 +642,10 @@ static void cap_scattered_or_small_cuts_are_ordinary(void **state)
   RUN_STEPS("small", {'c', RS_CAP_MIN - 1, 1, RS_CUT_WAIT, 0, 0, 0});
   /* A test that moved (almost) nothing proves nothing (the server dropped it, or was still
    * finishing the cut request): it is repeated once, then all is forgotten. */
-  RUN_STEPS("small test",
-            {'c', 1 * MiB, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
+  RUN_STEPS("small test", {'c', 1 * MiB, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
             {'c', RS_CAP_MIN - 1, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
             {'c', RS_CAP_MIN - 1, 1, RS_CUT_WAIT, 0, 0, 0});
-  RUN_STEPS("small test, then the cap",
-            {'c', 1 * MiB, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
+  RUN_STEPS("small test, then the cap", {'c', 1 * MiB, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
             {'c', 0, 1, RS_CUT_TEST, 1, 1 * MiB + 128 * KiB, 1},
             {'c', 1 * MiB, 1, RS_CUT_FIT, 1, 1 * MiB - 64 * KiB, 1},
             {'c', 0, 1, RS_CUT_WAIT, 0, 0, 0}); /* not testing: an ordinary failure */

@@ -51,7 +51,8 @@ static void headers_names_are_case_insensitive_and_values_trimmed(void **state)
   feed(&r, "x-file-size: \t 77 \r\n");
   feed(&r, "ACCEPT-RANGES:bytes\r\n");
   char line[128];
-  snprintf(line, sizeof line, "x-content-sha256:   %s  \r\n", "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+  snprintf(line, sizeof line, "x-content-sha256:   %s  \r\n",
+           "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
   feed(&r, line);
   assert_int_equal(r.status, 200);
   assert_int_equal(r.file_size, 77);
@@ -134,8 +135,12 @@ static void headers_want_content_digest_needs_sha256_weight(void **state)
   static const struct {
     const char *v;
     int want;
-  } cases[] = {{"sha-256=10, sha-512=3", 1}, {"sha-512=3,sha-256=1", 1}, {"sha-256=0", 0},
-               {"sha-512=5", 0},             {"xsha-256=5", 0},          {"sha-256=", 0}};
+  } cases[] = {{"sha-256=10, sha-512=3", 1},
+               {"sha-512=3,sha-256=1", 1},
+               {"sha-256=0", 0},
+               {"sha-512=5", 0},
+               {"xsha-256=5", 0},
+               {"sha-256=", 0}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rs_resp r;
     char line[96];

@@ -111,8 +111,7 @@ static void run_resumes_an_own_partial_at_x_file_size(void **state)
 {
   fixture *f = *state;
   const script_answer a[] = {
-      {200,
-       "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
+      {200, "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
        NULL, 0},
       {200, DONE_HDRS, NULL, 0}};
   start(f, a, N(a));
@@ -218,8 +217,7 @@ static void run_refused_large_chunk_sends_no_body(void **state)
   rs_sha256_digest(data, big, d);
   rs_sha256_hex_format(d, f->sha);
   free(data);
-  const script_answer a[] = {
-      {404, NULL, NULL, 0}, {409, NULL, "drift", 1}, {200, NULL, NULL, 0}};
+  const script_answer a[] = {{404, NULL, NULL, 0}, {409, NULL, "drift", 1}, {200, NULL, NULL, 0}};
   start(f, a, N(a));
   assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
   assert_true(script_at(f->srv, 1)->expect);
@@ -459,8 +457,7 @@ static void run_budget_ends_the_wait_for_a_slow_answer(void **state)
 {
   fixture *f = *state;
   const script_answer a[] = {
-      {200,
-       "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
+      {200, "X-File-Size: 300\nAccept-Ranges: bytes\nX-Upload-Total: 1000\nX-Target-SHA256: $SHA\n",
        NULL, 0},
       {200, DONE_HDRS, NULL, 0}};
   start(f, a, N(a));
@@ -478,10 +475,16 @@ static void run_416_holding_everything_to_the_finish_put_waits_for_the_commit(vo
 {
   fixture *f = *state;
 #define FULL "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n"
-#define COMMITTING {416, "X-File-Size: 1000\nContent-Range: bytes */1000\n", "committing", 1}
-  const script_answer a[] = {{200, FULL, NULL, 0}, COMMITTING,
-                             {200, FULL, NULL, 0}, COMMITTING,
-                             {200, FULL, NULL, 0}, COMMITTING,
+#define COMMITTING                                                           \
+  {                                                                          \
+    416, "X-File-Size: 1000\nContent-Range: bytes */1000\n", "committing", 1 \
+  }
+  const script_answer a[] = {{200, FULL, NULL, 0},
+                             COMMITTING,
+                             {200, FULL, NULL, 0},
+                             COMMITTING,
+                             {200, FULL, NULL, 0},
+                             COMMITTING,
                              {200, DONE_HDRS "Accept-Ranges: bytes\n", NULL, 0}};
 #undef FULL
 #undef COMMITTING
@@ -527,7 +530,8 @@ static void run_finish_put_416_until_the_budget_is_a_timeout(void **state)
   script_answer a[SCRIPT_MAX];
   for (int i = 0; i < SCRIPT_MAX; i++)
     a[i] = i % 2 == 0
-               ? (script_answer){200, "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n",
+               ? (script_answer){200,
+                                 "X-File-Size: 1000\nAccept-Ranges: bytes\nX-Target-SHA256: $SHA\n",
                                  NULL, 0}
                : (script_answer){416, "X-File-Size: 1000\n", "committing", 1};
   start(f, a, N(a));
@@ -544,10 +548,11 @@ static void run_finish_put_416_until_the_budget_is_a_timeout(void **state)
 static void run_range_ignoring_server_gets_the_whole_file_not_a_truncated_one(void **state)
 {
   fixture *f = *state;
-  const script_answer a[] = {{404, NULL, "not found", 0},
-                             {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
-                             {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
-                             {200, NULL, NULL, 0}};
+  const script_answer a[] = {
+      {404, NULL, "not found", 0},
+      {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
+      {200, "Content-Type: application/json\n", "{\"local_path\":\"/m\"}", 0},
+      {200, NULL, NULL, 0}};
   start(f, a, N(a));
   script_keep_bodies(f->srv);
   assert_int_equal(resumable_stager_set_chunk_size(f->s, 400), RESUMABLE_OK);

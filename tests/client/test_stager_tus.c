@@ -24,11 +24,11 @@
 #include "test_fs.h"
 
 #define SIZE 1000
-#define OPTIONS_ALL                                                                           \
-  "Tus-Resumable: 1.0.0\nTus-Version: 1.0.0\nTus-Extension: creation,creation-with-upload,"   \
+#define OPTIONS_ALL                                                                         \
+  "Tus-Resumable: 1.0.0\nTus-Version: 1.0.0\nTus-Extension: creation,creation-with-upload," \
   "checksum,termination\nTus-Checksum-Algorithm: md5,sha1,sha256\n"
-#define OPTIONS_SHA1                                                                          \
-  "Tus-Resumable: 1.0.0\nTus-Version: 1.0.0\nTus-Extension: creation,checksum\n"              \
+#define OPTIONS_SHA1                                                             \
+  "Tus-Resumable: 1.0.0\nTus-Version: 1.0.0\nTus-Extension: creation,checksum\n" \
   "Tus-Checksum-Algorithm: sha1\n"
 #define OPTIONS_PLAIN "Tus-Resumable: 1.0.0\nTus-Version: 1.0.0\nTus-Extension: creation\n"
 
@@ -154,8 +154,8 @@ static void repeated_460_ends_as_a_hash_mismatch(void **state)
   /* resumable-serve answers 460 when the whole-file SHA-256 fails (the upload is dropped): a
    * wrong hash must end the run, not loop until the budget does */
   static const script_answer a[] = {
-      {204, OPTIONS_ALL, NULL, 0},       {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
-      {460, NULL, "sha", 0},             {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
+      {204, OPTIONS_ALL, NULL, 0}, {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
+      {460, NULL, "sha", 0},       {460, NULL, "sha", 0}, {460, NULL, "sha", 0},
       {460, NULL, "sha", 0},
   };
   start(f, a, 7, RESUMABLE_PROTOCOL_TUS);
@@ -238,8 +238,8 @@ static void transient_failures_wait_and_ask_again(void **state)
   };
   start(f, a, 6, RESUMABLE_PROTOCOL_TUS);
   assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
-  expect_methods(f, (const char *const[]){"OPTIONS", "OPTIONS", "POST", "PATCH", "HEAD", "PATCH",
-                                          NULL});
+  expect_methods(
+      f, (const char *const[]){"OPTIONS", "OPTIONS", "POST", "PATCH", "HEAD", "PATCH", NULL});
 }
 
 static void refusals_and_limits_end_the_run(void **state)

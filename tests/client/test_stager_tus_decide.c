@@ -160,7 +160,8 @@ static void sent_decisions(void **state)
   assert_int_equal(rs_stager_tus_decide_sent(200, &none, 1, 0, 0, 100, &off), RS_TUSS_PROTOCOL);
   t = upload_at(100, 100);
   assert_int_equal(rs_stager_tus_decide_sent(201, &t, 1, 0, 100, 100, &off), RS_TUSS_DONE);
-  assert_int_equal(rs_stager_tus_decide_sent(201, &none, 1, 0, 0, 0, &off), RS_TUSS_DONE); /* empty */
+  assert_int_equal(rs_stager_tus_decide_sent(201, &none, 1, 0, 0, 0, &off),
+                   RS_TUSS_DONE); /* empty */
   assert_int_equal(rs_stager_tus_decide_sent(409, &none, 0, 0, 10, 100, &off), RS_TUSS_RESYNC);
   assert_int_equal(rs_stager_tus_decide_sent(460, &none, 0, 0, 10, 100, &off), RS_TUSS_RESEND);
   assert_int_equal(rs_stager_tus_decide_sent(404, &none, 0, 0, 10, 100, &off), RS_TUSS_RESTART);

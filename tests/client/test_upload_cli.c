@@ -37,8 +37,12 @@ static void size_rejects_garbage_and_overflow(void **state)
 {
   (void)state;
   uint64_t v = 42;
-  const char *bad[] = {"", "M", "-1", "+1", "1.5G", "12Q", "1 M", "1MM", "1Mx",
-                       "9223372036854775808", "8388608T", "99999999999999999999"};
+  const char *bad[] = {"",         "M",
+                       "-1",       "+1",
+                       "1.5G",     "12Q",
+                       "1 M",      "1MM",
+                       "1Mx",      "9223372036854775808",
+                       "8388608T", "99999999999999999999"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_int_equal(cli_parse_size(bad[i], &v), -1);
   assert_int_equal(v, 42);

@@ -124,8 +124,7 @@ int main(int argc, char **argv)
   }
   g_upload = argv[1];
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(cli_file_grown_during_the_final_put_exits_4, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(cli_file_grown_during_the_final_put_exits_4, setup, teardown),
   };
   return cmocka_run_group_tests_name("upload_exit", tests, NULL, NULL);
 }

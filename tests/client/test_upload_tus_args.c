@@ -25,21 +25,17 @@ static void protocol_defaults_to_auto_and_takes_four_values(void **state)
   char err[256];
   assert_int_equal(parse(&a, err, (const char *const[]){"u", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.protocol, UPLOAD_PROTOCOL_AUTO);
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol", "tus", "f",
-                                                        "http://h/x", NULL}),
-                   0);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--protocol", "tus", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.protocol, UPLOAD_PROTOCOL_TUS);
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol=localai", "f",
-                                                        "http://h/x", NULL}),
-                   0);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--protocol=localai", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.protocol, UPLOAD_PROTOCOL_LOCALAI);
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol", "ietf", "f",
-                                                        "http://h/x", NULL}),
-                   0);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--protocol", "ietf", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.protocol, UPLOAD_PROTOCOL_IETF);
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--protocol", "ftp", "f",
-                                                        "http://h/x", NULL}),
-                   -1);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--protocol", "ftp", "f", "http://h/x", NULL}), -1);
   assert_non_null(strstr(err, "--protocol"));
 }
 
@@ -48,31 +44,31 @@ static void metadata_parallel_and_flags(void **state)
   (void)state;
   upload_args a;
   char err[256];
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--metadata", "k=v", "--metadata",
-                                                        "empty=", "--parallel", "4",
-                                                        "--no-url-store", "--cancel-remote",
-                                                        "f", "http://h/x", NULL}),
+  assert_int_equal(parse(&a, err,
+                         (const char *const[]){"u", "--metadata", "k=v", "--metadata",
+                                               "empty=", "--parallel", "4", "--no-url-store",
+                                               "--cancel-remote", "f", "http://h/x", NULL}),
                    0);
   assert_int_equal(a.n_metadata, 2);
   assert_string_equal(a.metadata[1], "empty=");
   assert_int_equal(a.parallel, 4);
   assert_true(a.no_url_store && a.cancel_remote);
   assert_int_equal(a.chunk_digest, 0); /* not given: the library's default (auto) */
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--chunk-digest", "f", "http://h/x",
-                                                        NULL}),
-                   0);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--chunk-digest", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.chunk_digest, 1);
-  assert_int_equal(parse(&a, err, (const char *const[]){"u", "--no-chunk-digest", "f",
-                                                        "http://h/x", NULL}),
-                   0);
+  assert_int_equal(
+      parse(&a, err, (const char *const[]){"u", "--no-chunk-digest", "f", "http://h/x", NULL}), 0);
   assert_int_equal(a.chunk_digest, -1);
-  static const char *const bad[][2] = {{"--metadata", "novalue"}, {"--metadata", "=v"},
-                                       {"--parallel", "0"},        {"--parallel", "17"},
+  static const char *const bad[][2] = {{"--metadata", "novalue"},
+                                       {"--metadata", "=v"},
+                                       {"--parallel", "0"},
+                                       {"--parallel", "17"},
                                        {"--parallel", "2k"}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    assert_int_equal(parse(&a, err, (const char *const[]){"u", bad[i][0], bad[i][1], "f",
-                                                          "http://h/x", NULL}),
-                     -1);
+    assert_int_equal(
+        parse(&a, err, (const char *const[]){"u", bad[i][0], bad[i][1], "f", "http://h/x", NULL}),
+        -1);
 }
 
 static void url_store_directory_follows_xdg_state_home(void **state)

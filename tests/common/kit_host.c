@@ -12,12 +12,14 @@
 
 #define KIT_ARGS 32
 
-int kit_active(void) {
+int kit_active(void)
+{
   const char *h = getenv("RS_KIT_HOST");
   return h != NULL && h[0] != '\0';
 }
 
-int kit_has(const char *capability) {
+int kit_has(const char *capability)
+{
   const char *caps = getenv("RS_KIT_CAPS");
   size_t n = strlen(capability);
   for (const char *p = caps; p != NULL && *p != '\0';) {
@@ -30,7 +32,8 @@ int kit_has(const char *capability) {
   return 0;
 }
 
-int kit_host_start(kit_host *h, const char *root, const kit_opts *o) {
+int kit_host_start(kit_host *h, const char *root, const kit_opts *o)
+{
   memset(h, 0, sizeof *h);
   static char command[4096];
   snprintf(command, sizeof command, "%s", getenv("RS_KIT_HOST") ? getenv("RS_KIT_HOST") : "");
@@ -70,7 +73,8 @@ int kit_host_start(kit_host *h, const char *root, const kit_opts *o) {
   return 0;
 }
 
-void kit_host_stop(kit_host *h) {
+void kit_host_stop(kit_host *h)
+{
   if (h->child.pid <= 0)
     return;
   if (kill(-h->child.pid, SIGTERM) != 0) /* not a group leader (resumable-serve) */

@@ -28,9 +28,9 @@ struct fp_conn {
   int cfd, sfd;
   struct fp_dir up, down;
   double tokens, last; /* this connection's own token bucket (fp_set_conn_rate) */
-  uint64_t up_bytes; /* upstream bytes forwarded on this connection */
+  uint64_t up_bytes;   /* upstream bytes forwarded on this connection */
   /* fp_set_flip: the upstream stream's HTTP/1.1 framing (Content-Length bodies only) */
-  char hbuf[8192];    /* the request header block so far (its start, when longer) */
+  char hbuf[8192]; /* the request header block so far (its start, when longer) */
   size_t hlen;
   uint64_t body_left; /* body bytes of the current request still to come (0: in headers) */
   uint64_t flip_left; /* flip the byte when body_left reaches this (0: no flip pending) */
@@ -64,28 +64,34 @@ struct fp_proxy {
   double last;
 };
 
-static double fp_now(void) {
+static double fp_now(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void fp_wake(fp_proxy *p) {
+static void fp_wake(fp_proxy *p)
+{
   char c = 1;
   ssize_t r = write(p->wake[1], &c, 1);
   (void)r; /* a full pipe already means "wake up" */
 }
 
-static int fp_nonblock(int fd) {
+static int fp_nonblock(int fd)
+{
   int fl = fcntl(fd, F_GETFL);
   return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 /* ---- connections ---- */
 
-static void fp_conn_free(struct fp_conn *c) {
-  if (c->cfd >= 0) close(c->cfd);
-  if (c->sfd >= 0) close(c->sfd);
+static void fp_conn_free(struct fp_conn *c)
+{
+  if (c->cfd >= 0)
+    close(c->cfd);
+  if (c->sfd >= 0)
+    close(c->sfd);
   free(c->up.buf);
   free(c->down.buf);
   free(c);
@@ -93,7 +99,8 @@ static void fp_conn_free(struct fp_conn *c) {
 
 /* A cut: the server gets a clean EOF after exactly the bytes forwarded so far, the client a
  * reset (as if the network had died). */
-static void fp_conn_cut(struct fp_conn *c) {
+static void fp_conn_cut(struct fp_conn *c)
+{
   char junk[4096];
   while (recv(c->sfd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
   }
@@ -102,12 +109,14 @@ static void fp_conn_cut(struct fp_conn *c) {
   setsockopt(c->cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
-static int fp_connect_upstream(fp_proxy *p) {
+static int fp_connect_upstream(fp_proxy *p)
+{
   pthread_mutex_lock(&p->mu);
   struct sockaddr_in sa = p->upstream;
   pthread_mutex_unlock(&p->mu);
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
+  if (fd < 0)
+    return -1;
   /* Loopback connects finish (or fail) at once, so a blocking connect is fine here. */
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || fp_nonblock(fd) != 0) {
     close(fd);
@@ -116,9 +125,11 @@ static int fp_connect_upstream(fp_proxy *p) {
   return fd;
 }
 
-static void fp_accept(fp_proxy *p) {
+static void fp_accept(fp_proxy *p)
+{
   int cfd = accept(p->lfd, NULL, NULL);
-  if (cfd < 0) return;
+  if (cfd < 0)
+    return;
   pthread_mutex_lock(&p->mu);
   p->accepted++;
   pthread_cond_broadcast(&p->cv);
@@ -139,12 +150,13 @@ static void fp_accept(fp_proxy *p) {
   }
   p->conns[p->nconns++] = c;
   return;
-refuse: {
+refuse : {
   /* Upstream unreachable: reset the client, like a refused connection would. */
   struct linger lg = {1, 0};
   setsockopt(cfd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   close(cfd);
-  if (sfd >= 0) close(sfd);
+  if (sfd >= 0)
+    close(sfd);
   free(c);
 }
 }
@@ -152,9 +164,11 @@ refuse: {
 /* ---- forwarding ---- */
 
 /* Read into an empty buffer. Returns -1 on a socket error. */
-static int fp_fill(struct fp_dir *d, int src) {
+static int fp_fill(struct fp_dir *d, int src)
+{
   ssize_t r = recv(src, d->buf, FP_BUF, 0);
-  if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+  if (r < 0)
+    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
   if (r == 0) {
     d->eof = 1;
   } else {
@@ -165,17 +179,21 @@ static int fp_fill(struct fp_dir *d, int src) {
 }
 
 /* The Content-Length of a request header block, 0 when absent (or malformed). */
-static uint64_t fp_content_length(const char *h, size_t n) {
+static uint64_t fp_content_length(const char *h, size_t n)
+{
   static const char name[] = "\ncontent-length:";
   size_t k = sizeof name - 1;
   for (size_t i = 0; i + k <= n; i++) {
     size_t j = 0;
-    while (j < k && (h[i + j] | (name[j] >= 'a' ? 0x20 : 0)) == name[j]) j++;
-    if (j < k) continue;
+    while (j < k && (h[i + j] | (name[j] >= 'a' ? 0x20 : 0)) == name[j])
+      j++;
+    if (j < k)
+      continue;
     uint64_t v = 0;
     for (i += k; i < n && h[i] == ' '; i++)
       ;
-    for (; i < n && h[i] >= '0' && h[i] <= '9'; i++) v = v * 10 + (uint64_t)(h[i] - '0');
+    for (; i < n && h[i] >= '0' && h[i] <= '9'; i++)
+      v = v * 10 + (uint64_t)(h[i] - '0');
     return v;
   }
   return 0;
@@ -183,7 +201,8 @@ static uint64_t fp_content_length(const char *h, size_t n) {
 
 /* fp_set_flip: follow the requests in the `n` upstream bytes just read into buf, and flip one
  * byte in the middle of every flip_every-th request body (counted across connections). */
-static void fp_scan_up(fp_proxy *p, struct fp_conn *c, char *buf, size_t n) {
+static void fp_scan_up(fp_proxy *p, struct fp_conn *c, char *buf, size_t n)
+{
   for (size_t i = 0; i < n;) {
     if (c->body_left > 0) {
       uint64_t take = n - i < c->body_left ? n - i : c->body_left;
@@ -196,12 +215,15 @@ static void fp_scan_up(fp_proxy *p, struct fp_conn *c, char *buf, size_t n) {
       continue;
     }
     char ch = buf[i++];
-    if (c->hlen < sizeof c->hbuf) c->hbuf[c->hlen++] = ch;
+    if (c->hlen < sizeof c->hbuf)
+      c->hbuf[c->hlen++] = ch;
     size_t m = c->hlen;
-    if (m < 4 || memcmp(c->hbuf + m - 4, "\r\n\r\n", 4) != 0) continue;
+    if (m < 4 || memcmp(c->hbuf + m - 4, "\r\n\r\n", 4) != 0)
+      continue;
     c->body_left = fp_content_length(c->hbuf, m);
     c->hlen = 0;
-    if (c->body_left == 0) continue;
+    if (c->body_left == 0)
+      continue;
     pthread_mutex_lock(&p->mu);
     p->bodies++;
     if (p->flip_every && p->bodies % p->flip_every == p->flip_phase) {
@@ -213,18 +235,24 @@ static void fp_scan_up(fp_proxy *p, struct fp_conn *c, char *buf, size_t n) {
 }
 
 /* Write up to `limit` buffered bytes. Returns bytes written, or -1 on a socket error. */
-static ssize_t fp_flush(struct fp_dir *d, int dst, size_t limit) {
+static ssize_t fp_flush(struct fp_dir *d, int dst, size_t limit)
+{
   size_t n = d->len - d->off;
-  if (n > limit) n = limit;
-  if (n == 0) return 0;
+  if (n > limit)
+    n = limit;
+  if (n == 0)
+    return 0;
   ssize_t w = send(dst, d->buf + d->off, n, MSG_NOSIGNAL);
-  if (w < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+  if (w < 0)
+    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
   d->off += (size_t)w;
-  if (d->off == d->len) d->off = d->len = 0;
+  if (d->off == d->len)
+    d->off = d->len = 0;
   return w;
 }
 
-static void fp_shut_if_done(struct fp_dir *d, int dst) {
+static void fp_shut_if_done(struct fp_dir *d, int dst)
+{
   if (d->eof && d->len == 0 && !d->shut) {
     shutdown(dst, SHUT_WR);
     d->shut = 1;
@@ -233,15 +261,18 @@ static void fp_shut_if_done(struct fp_dir *d, int dst) {
 
 /* Token bucket for the rate limit. Returns the poll timeout in ms until one byte may go
  * (-1: no wait needed). */
-static int fp_refill_tokens(fp_proxy *p) {
+static int fp_refill_tokens(fp_proxy *p)
+{
   double now = fp_now();
   int timeout = -1;
   pthread_mutex_lock(&p->mu);
   if (p->rate != 0) {
     double cap = (double)p->rate / 10.0 < 1.0 ? 1.0 : (double)p->rate / 10.0;
     p->tokens += (now - p->last) * (double)p->rate;
-    if (p->tokens > cap) p->tokens = cap;
-    if (p->tokens < 1.0) timeout = (int)((1.0 - p->tokens) * 1000.0 / (double)p->rate) + 1;
+    if (p->tokens > cap)
+      p->tokens = cap;
+    if (p->tokens < 1.0)
+      timeout = (int)((1.0 - p->tokens) * 1000.0 / (double)p->rate) + 1;
   }
   p->last = now;
   pthread_mutex_unlock(&p->mu);
@@ -250,7 +281,8 @@ static int fp_refill_tokens(fp_proxy *p) {
 
 /* The per-connection bucket of c (same rules as the shared one): the poll timeout in ms until
  * one byte may go, -1 for none needed. */
-static int fp_refill_conn(fp_proxy *p, struct fp_conn *c) {
+static int fp_refill_conn(fp_proxy *p, struct fp_conn *c)
+{
   pthread_mutex_lock(&p->mu);
   uint64_t rate = p->conn_rate;
   pthread_mutex_unlock(&p->mu);
@@ -259,30 +291,39 @@ static int fp_refill_conn(fp_proxy *p, struct fp_conn *c) {
   if (rate != 0) {
     double cap = (double)rate / 10.0 < 1.0 ? 1.0 : (double)rate / 10.0;
     c->tokens += (now - c->last) * (double)rate;
-    if (c->tokens > cap) c->tokens = cap;
-    if (c->tokens < 1.0) timeout = (int)((1.0 - c->tokens) * 1000.0 / (double)rate) + 1;
+    if (c->tokens > cap)
+      c->tokens = cap;
+    if (c->tokens < 1.0)
+      timeout = (int)((1.0 - c->tokens) * 1000.0 / (double)rate) + 1;
   }
   c->last = now;
   return timeout;
 }
 
 /* How many upstream bytes may go now on connection c (rates, cut points, stall point). */
-static size_t fp_up_allowance(fp_proxy *p, const struct fp_conn *c) {
+static size_t fp_up_allowance(fp_proxy *p, const struct fp_conn *c)
+{
   uint64_t lim = FP_BUF;
   pthread_mutex_lock(&p->mu);
   if (p->conn_rate != 0 && (uint64_t)(c->tokens > 0 ? c->tokens : 0) < lim)
     lim = (uint64_t)(c->tokens > 0 ? c->tokens : 0);
-  if (p->conn_cap > 0 && p->conn_cap - c->up_bytes < lim) lim = p->conn_cap - c->up_bytes;
-  if (p->rate != 0 && (uint64_t)p->tokens < lim) lim = (uint64_t)p->tokens;
-  if (p->cut_count > 0 && p->cut_left < lim) lim = p->cut_left;
-  if (p->stall_left > 0 && p->stall_left < lim) lim = p->stall_left;
-  if (p->stall) lim = 0;
+  if (p->conn_cap > 0 && p->conn_cap - c->up_bytes < lim)
+    lim = p->conn_cap - c->up_bytes;
+  if (p->rate != 0 && (uint64_t)p->tokens < lim)
+    lim = (uint64_t)p->tokens;
+  if (p->cut_count > 0 && p->cut_left < lim)
+    lim = p->cut_left;
+  if (p->stall_left > 0 && p->stall_left < lim)
+    lim = p->stall_left;
+  if (p->stall)
+    lim = 0;
   pthread_mutex_unlock(&p->mu);
   return (size_t)lim;
 }
 
 /* Account `w` upstream bytes forwarded on c. Returns 1 if the connection must be cut now. */
-static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w) {
+static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w)
+{
   int cut = 0;
   pthread_mutex_lock(&p->mu);
   p->up_total += w;
@@ -291,11 +332,13 @@ static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w) {
     cut = 1;
     p->cuts++;
   }
-  if (p->rate != 0) p->tokens -= (double)w;
+  if (p->rate != 0)
+    p->tokens -= (double)w;
   if (p->cut_count > 0) {
     p->cut_left -= w;
     if (p->cut_left == 0) {
-      if (cut) p->cuts--; /* one cut, whichever rule asked for it */
+      if (cut)
+        p->cuts--; /* one cut, whichever rule asked for it */
       cut = 1;
       p->cuts++;
       p->cut_count--;
@@ -304,7 +347,8 @@ static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w) {
   }
   if (p->stall_left > 0) {
     p->stall_left -= w;
-    if (p->stall_left == 0) p->stall = 1;
+    if (p->stall_left == 0)
+      p->stall = 1;
   }
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
@@ -312,22 +356,29 @@ static int fp_account_up(fp_proxy *p, struct fp_conn *c, uint64_t w) {
 }
 
 /* Handle poll results for one connection. Returns 1 when it is finished. */
-static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, int stalled) {
-  if ((crev | srev) & POLLNVAL) return 1;
-  if (stalled) return (crev & (POLLRDHUP | POLLHUP | POLLERR)) ? 1 : 0;
+static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, int stalled)
+{
+  if ((crev | srev) & POLLNVAL)
+    return 1;
+  if (stalled)
+    return (crev & (POLLRDHUP | POLLHUP | POLLERR)) ? 1 : 0;
   /* Server -> client first, so an early answer reaches the client even if the server then
    * refuses the rest of the body. */
   if ((srev & (POLLIN | POLLHUP | POLLERR)) && c->down.len == 0 && !c->down.eof) {
-    if (fp_fill(&c->down, c->sfd) != 0) c->down.eof = 1;
+    if (fp_fill(&c->down, c->sfd) != 0)
+      c->down.eof = 1;
   }
-  if (c->down.len > 0 && fp_flush(&c->down, c->cfd, FP_BUF) < 0) return 1;
+  if (c->down.len > 0 && fp_flush(&c->down, c->cfd, FP_BUF) < 0)
+    return 1;
   fp_shut_if_done(&c->down, c->cfd);
   if ((crev & (POLLIN | POLLHUP | POLLERR)) && c->up.len == 0 && !c->up.eof) {
-    if (fp_fill(&c->up, c->cfd) != 0) return 1;
+    if (fp_fill(&c->up, c->cfd) != 0)
+      return 1;
     pthread_mutex_lock(&p->mu);
     int flipping = p->flip_every != 0;
     pthread_mutex_unlock(&p->mu);
-    if (flipping && c->up.len > 0) fp_scan_up(p, c, c->up.buf, c->up.len);
+    if (flipping && c->up.len > 0)
+      fp_scan_up(p, c, c->up.buf, c->up.len);
   }
   if (c->up.shut) {
     c->up.len = c->up.off = 0; /* the server stopped listening: drop what the client sends */
@@ -349,7 +400,8 @@ static int fp_conn_step(fp_proxy *p, struct fp_conn *c, short crev, short srev, 
 
 /* Poll events for one connection; -1 fd means "nothing wanted" (poll then ignores it). */
 static void fp_conn_events(const struct fp_conn *c, int stalled, int up_ok, struct pollfd *pc,
-                           struct pollfd *ps) {
+                           struct pollfd *ps)
+{
   pc->fd = c->cfd;
   ps->fd = c->sfd;
   pc->events = ps->events = 0;
@@ -359,29 +411,39 @@ static void fp_conn_events(const struct fp_conn *c, int stalled, int up_ok, stru
     ps->fd = -1;
     return;
   }
-  if (c->up.len == 0 && !c->up.eof) pc->events |= POLLIN;
-  if (c->up.len > 0 && !c->up.shut && up_ok) ps->events |= POLLOUT;
-  if (c->down.len == 0 && !c->down.eof) ps->events |= POLLIN;
-  if (c->down.len > 0) pc->events |= POLLOUT;
-  if (pc->events == 0) pc->fd = -1;
-  if (ps->events == 0) ps->fd = -1;
+  if (c->up.len == 0 && !c->up.eof)
+    pc->events |= POLLIN;
+  if (c->up.len > 0 && !c->up.shut && up_ok)
+    ps->events |= POLLOUT;
+  if (c->down.len == 0 && !c->down.eof)
+    ps->events |= POLLIN;
+  if (c->down.len > 0)
+    pc->events |= POLLOUT;
+  if (pc->events == 0)
+    pc->fd = -1;
+  if (ps->events == 0)
+    ps->fd = -1;
 }
 
-static void fp_drain_wake(fp_proxy *p) {
+static void fp_drain_wake(fp_proxy *p)
+{
   char junk[64];
   while (read(p->wake[0], junk, sizeof junk) > 0) {
   }
 }
 
-static void *fp_main(void *arg) {
+static void *fp_main(void *arg)
+{
   fp_proxy *p = arg;
   struct pollfd *pfd = calloc(2 + 2 * p->cap, sizeof *pfd);
-  if (pfd == NULL) return NULL;
+  if (pfd == NULL)
+    return NULL;
   for (;;) {
     pthread_mutex_lock(&p->mu);
     int quit = p->quit, stalled = p->stall;
     pthread_mutex_unlock(&p->mu);
-    if (quit) break;
+    if (quit)
+      break;
     int timeout = fp_refill_tokens(p);
     int up_ok = timeout < 0;
     pfd[0] = (struct pollfd){.fd = p->wake[0], .events = POLLIN};
@@ -393,8 +455,10 @@ static void *fp_main(void *arg) {
       fp_conn_events(p->conns[i], stalled, up_ok && ct < 0, &pfd[2 + 2 * i], &pfd[3 + 2 * i]);
     }
     size_t n = p->nconns;
-    if (poll(pfd, 2 + 2 * n, timeout) < 0 && errno != EINTR) break;
-    if (pfd[0].revents) fp_drain_wake(p);
+    if (poll(pfd, 2 + 2 * n, timeout) < 0 && errno != EINTR)
+      break;
+    if (pfd[0].revents)
+      fp_drain_wake(p);
     fp_refill_tokens(p);
     for (size_t i = n; i-- > 0;) {
       struct fp_conn *c = p->conns[i];
@@ -404,7 +468,8 @@ static void *fp_main(void *arg) {
         p->conns[i] = p->conns[--p->nconns];
       }
     }
-    if (pfd[1].revents & POLLIN) fp_accept(p);
+    if (pfd[1].revents & POLLIN)
+      fp_accept(p);
   }
   free(pfd);
   return NULL;
@@ -412,9 +477,11 @@ static void *fp_main(void *arg) {
 
 /* ---- public API ---- */
 
-static int fp_listen(fp_proxy *p) {
+static int fp_listen(fp_proxy *p)
+{
   p->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  if (p->lfd < 0) return -1;
+  if (p->lfd < 0)
+    return -1;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof sa;
@@ -426,13 +493,17 @@ static int fp_listen(fp_proxy *p) {
   return 0;
 }
 
-static int fp_sync_init(fp_proxy *p) {
+static int fp_sync_init(fp_proxy *p)
+{
   pthread_condattr_t ca;
-  if (pthread_condattr_init(&ca) != 0) return -1;
+  if (pthread_condattr_init(&ca) != 0)
+    return -1;
   int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  if (rc == 0) rc = pthread_cond_init(&p->cv, &ca);
+  if (rc == 0)
+    rc = pthread_cond_init(&p->cv, &ca);
   pthread_condattr_destroy(&ca);
-  if (rc != 0) return -1;
+  if (rc != 0)
+    return -1;
   if (pthread_mutex_init(&p->mu, NULL) != 0) {
     pthread_cond_destroy(&p->cv);
     return -1;
@@ -440,21 +511,25 @@ static int fp_sync_init(fp_proxy *p) {
   return 0;
 }
 
-int fp_start(fp_proxy **out, const char *host, uint16_t port) {
+int fp_start(fp_proxy **out, const char *host, uint16_t port)
+{
   *out = NULL;
   fp_proxy *p = calloc(1, sizeof *p);
-  if (p == NULL) return -1;
+  if (p == NULL)
+    return -1;
   p->lfd = p->wake[0] = p->wake[1] = -1;
   p->cap = 256;
   p->conns = calloc(p->cap, sizeof *p->conns);
   p->upstream.sin_family = AF_INET;
   p->upstream.sin_port = htons(port);
   p->last = fp_now();
-  if (p->conns == NULL || inet_pton(AF_INET, host, &p->upstream.sin_addr) != 1) goto fail;
+  if (p->conns == NULL || inet_pton(AF_INET, host, &p->upstream.sin_addr) != 1)
+    goto fail;
   if (pipe(p->wake) != 0 || fp_nonblock(p->wake[0]) != 0 || fp_nonblock(p->wake[1]) != 0) {
     goto fail;
   }
-  if (fp_listen(p) != 0 || fp_sync_init(p) != 0) goto fail;
+  if (fp_listen(p) != 0 || fp_sync_init(p) != 0)
+    goto fail;
   if (pthread_create(&p->thread, NULL, fp_main, p) != 0) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
@@ -463,22 +538,28 @@ int fp_start(fp_proxy **out, const char *host, uint16_t port) {
   *out = p;
   return 0;
 fail:
-  if (p->lfd >= 0) close(p->lfd);
-  if (p->wake[0] >= 0) close(p->wake[0]);
-  if (p->wake[1] >= 0) close(p->wake[1]);
+  if (p->lfd >= 0)
+    close(p->lfd);
+  if (p->wake[0] >= 0)
+    close(p->wake[0]);
+  if (p->wake[1] >= 0)
+    close(p->wake[1]);
   free(p->conns);
   free(p);
   return -1;
 }
 
-void fp_stop(fp_proxy *p) {
-  if (p == NULL) return;
+void fp_stop(fp_proxy *p)
+{
+  if (p == NULL)
+    return;
   pthread_mutex_lock(&p->mu);
   p->quit = 1;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
   pthread_join(p->thread, NULL);
-  for (size_t i = 0; i < p->nconns; i++) fp_conn_free(p->conns[i]);
+  for (size_t i = 0; i < p->nconns; i++)
+    fp_conn_free(p->conns[i]);
   free(p->conns);
   close(p->lfd);
   close(p->wake[0]);
@@ -488,18 +569,24 @@ void fp_stop(fp_proxy *p) {
   free(p);
 }
 
-uint16_t fp_port(const fp_proxy *p) { return p->port; }
+uint16_t fp_port(const fp_proxy *p)
+{
+  return p->port;
+}
 
-void fp_set_upstream(fp_proxy *p, const char *host, uint16_t port) {
+void fp_set_upstream(fp_proxy *p, const char *host, uint16_t port)
+{
   struct in_addr a;
-  if (inet_pton(AF_INET, host, &a) != 1) return;
+  if (inet_pton(AF_INET, host, &a) != 1)
+    return;
   pthread_mutex_lock(&p->mu);
   p->upstream.sin_addr = a;
   p->upstream.sin_port = htons(port);
   pthread_mutex_unlock(&p->mu);
 }
 
-void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count) {
+void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count)
+{
   pthread_mutex_lock(&p->mu);
   p->cut_every = p->cut_left = n;
   p->cut_count = n == 0 ? 0 : count;
@@ -507,7 +594,8 @@ void fp_set_cut(fp_proxy *p, uint64_t n, unsigned count) {
   fp_wake(p);
 }
 
-void fp_set_flip(fp_proxy *p, unsigned every, unsigned phase) {
+void fp_set_flip(fp_proxy *p, unsigned every, unsigned phase)
+{
   pthread_mutex_lock(&p->mu);
   p->flip_every = every;
   p->flip_phase = every ? phase % every : 0;
@@ -515,21 +603,24 @@ void fp_set_flip(fp_proxy *p, unsigned every, unsigned phase) {
   fp_wake(p);
 }
 
-void fp_set_conn_rate(fp_proxy *p, uint64_t bytes_per_sec) {
+void fp_set_conn_rate(fp_proxy *p, uint64_t bytes_per_sec)
+{
   pthread_mutex_lock(&p->mu);
   p->conn_rate = bytes_per_sec;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }
 
-void fp_set_conn_cap(fp_proxy *p, uint64_t n) {
+void fp_set_conn_cap(fp_proxy *p, uint64_t n)
+{
   pthread_mutex_lock(&p->mu);
   p->conn_cap = n;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }
 
-void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec) {
+void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec)
+{
   pthread_mutex_lock(&p->mu);
   p->rate = bytes_per_sec;
   p->tokens = 0;
@@ -537,28 +628,32 @@ void fp_set_rate(fp_proxy *p, uint64_t bytes_per_sec) {
   fp_wake(p);
 }
 
-void fp_set_stall(fp_proxy *p, int on) {
+void fp_set_stall(fp_proxy *p, int on)
+{
   pthread_mutex_lock(&p->mu);
   p->stall = on != 0;
-  if (!on) p->stall_left = 0;
+  if (!on)
+    p->stall_left = 0;
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }
 
-void fp_set_stall_after(fp_proxy *p, uint64_t n) {
+void fp_set_stall_after(fp_proxy *p, uint64_t n)
+{
   pthread_mutex_lock(&p->mu);
   p->stall_left = n;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
 }
 
-#define FP_GETTER(type, name, expr)                                                         \
-  type name(fp_proxy *p) {                                                                  \
-    pthread_mutex_lock(&p->mu);                                                             \
-    type v = (expr);                                                                        \
-    pthread_mutex_unlock(&p->mu);                                                           \
-    return v;                                                                               \
+#define FP_GETTER(type, name, expr) \
+  type name(fp_proxy *p)            \
+  {                                 \
+    pthread_mutex_lock(&p->mu);     \
+    type v = (expr);                \
+    pthread_mutex_unlock(&p->mu);   \
+    return v;                       \
   }
 FP_GETTER(uint64_t, fp_upstream_bytes, p->up_total)
 FP_GETTER(unsigned, fp_accepted, p->accepted)
@@ -568,8 +663,8 @@ FP_GETTER(unsigned, fp_bodies, p->bodies)
 FP_GETTER(int, fp_stalled, p->stall)
 
 /* Wait on the condition variable until `reached(p, arg)` or the deadline. */
-static int fp_wait(fp_proxy *p, int (*reached)(fp_proxy *, uint64_t), uint64_t arg,
-                   int timeout_ms) {
+static int fp_wait(fp_proxy *p, int (*reached)(fp_proxy *, uint64_t), uint64_t arg, int timeout_ms)
+{
   struct timespec dl;
   clock_gettime(CLOCK_MONOTONIC, &dl);
   dl.tv_sec += timeout_ms / 1000;
@@ -590,20 +685,36 @@ static int fp_wait(fp_proxy *p, int (*reached)(fp_proxy *, uint64_t), uint64_t a
   return rc;
 }
 
-static int fp_up_reached(fp_proxy *p, uint64_t n) { return p->up_total >= n; }
-static int fp_acc_reached(fp_proxy *p, uint64_t n) { return p->accepted >= n; }
-static int fp_cuts_reached(fp_proxy *p, uint64_t n) { return p->cuts >= n; }
-static int fp_stall_reached(fp_proxy *p, uint64_t n) { return (uint64_t)p->stall >= n; }
+static int fp_up_reached(fp_proxy *p, uint64_t n)
+{
+  return p->up_total >= n;
+}
+static int fp_acc_reached(fp_proxy *p, uint64_t n)
+{
+  return p->accepted >= n;
+}
+static int fp_cuts_reached(fp_proxy *p, uint64_t n)
+{
+  return p->cuts >= n;
+}
+static int fp_stall_reached(fp_proxy *p, uint64_t n)
+{
+  return (uint64_t)p->stall >= n;
+}
 
-int fp_wait_upstream_bytes(fp_proxy *p, uint64_t n, int timeout_ms) {
+int fp_wait_upstream_bytes(fp_proxy *p, uint64_t n, int timeout_ms)
+{
   return fp_wait(p, fp_up_reached, n, timeout_ms);
 }
-int fp_wait_accepted(fp_proxy *p, unsigned n, int timeout_ms) {
+int fp_wait_accepted(fp_proxy *p, unsigned n, int timeout_ms)
+{
   return fp_wait(p, fp_acc_reached, n, timeout_ms);
 }
-int fp_wait_cuts(fp_proxy *p, unsigned n, int timeout_ms) {
+int fp_wait_cuts(fp_proxy *p, unsigned n, int timeout_ms)
+{
   return fp_wait(p, fp_cuts_reached, n, timeout_ms);
 }
-int fp_wait_stalled(fp_proxy *p, int timeout_ms) {
+int fp_wait_stalled(fp_proxy *p, int timeout_ms)
+{
   return fp_wait(p, fp_stall_reached, 1, timeout_ms);
 }

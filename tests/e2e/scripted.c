@@ -16,39 +16,47 @@
 #define IO_MS 5000
 
 /* recv with a deadline; 0 on EOF/timeout/error. */
-static ssize_t recv_wait(int fd, char *buf, size_t cap, int ms) {
+static ssize_t recv_wait(int fd, char *buf, size_t cap, int ms)
+{
   struct pollfd p = {.fd = fd, .events = POLLIN};
-  if (poll(&p, 1, ms) <= 0) return 0;
+  if (poll(&p, 1, ms) <= 0)
+    return 0;
   ssize_t r = recv(fd, buf, cap, 0);
   return r < 0 ? 0 : r;
 }
 
 /* Value of header `name` in a raw block into out (trimmed), or "" if absent. */
-static void header_value(const char *block, const char *name, char *out, size_t cap) {
+static void header_value(const char *block, const char *name, char *out, size_t cap)
+{
   size_t n = strlen(name);
   out[0] = '\0';
   for (const char *l = block; l != NULL && *l != '\0';) {
     if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
       const char *v = l + n + 1;
-      while (*v == ' ') v++;
+      while (*v == ' ')
+        v++;
       size_t k = strcspn(v, "\r\n");
-      if (k >= cap) k = cap - 1;
+      if (k >= cap)
+        k = cap - 1;
       memcpy(out, v, k);
       out[k] = '\0';
       return;
     }
     l = strstr(l, "\r\n");
-    if (l != NULL) l += 2;
+    if (l != NULL)
+      l += 2;
   }
 }
 
 /* Copy `in` to out replacing %SHA% with sha. */
-static void substitute(const char *in, const char *sha, char *out, size_t cap) {
+static void substitute(const char *in, const char *sha, char *out, size_t cap)
+{
   size_t o = 0;
   for (const char *p = in; p != NULL && *p != '\0' && o + 1 < cap;) {
     if (strncmp(p, "%SHA%", 5) == 0) {
       o += (size_t)snprintf(out + o, cap - o, "%s", sha);
-      if (o >= cap) o = cap - 1;
+      if (o >= cap)
+        o = cap - 1;
       p += 5;
     } else {
       out[o++] = *p++;
@@ -57,58 +65,68 @@ static void substitute(const char *in, const char *sha, char *out, size_t cap) {
   out[o] = '\0';
 }
 
-static void send_answer(int fd, const script_answer *a, const char *sha, int is_head) {
+static void send_answer(int fd, const script_answer *a, const char *sha, int is_head)
+{
   char hdr[2048], body[2048], msg[4608];
   substitute(a->headers != NULL ? a->headers : "", sha, hdr, sizeof hdr);
   substitute(a->body != NULL ? a->body : "", sha, body, sizeof body);
   int n;
   if (is_head) {
-    n = snprintf(msg, sizeof msg, "HTTP/1.1 %d Scripted\r\nConnection: close\r\n%s\r\n",
-                 a->status, hdr);
+    n = snprintf(msg, sizeof msg, "HTTP/1.1 %d Scripted\r\nConnection: close\r\n%s\r\n", a->status,
+                 hdr);
   } else {
     n = snprintf(msg, sizeof msg,
                  "HTTP/1.1 %d Scripted\r\nConnection: close\r\nContent-Type: text/plain\r\n"
                  "%sContent-Length: %zu\r\n\r\n%s",
                  a->status, hdr, strlen(body), body);
   }
-  if (n > 0) tcp_send_all(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+  if (n > 0)
+    tcp_send_all(fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
 
 /* Read the request head; returns its length (including the blank line) or 0. `got` is the
  * number of bytes read (some may be body). */
-static size_t read_head(int fd, char *buf, size_t cap, size_t *got) {
+static size_t read_head(int fd, char *buf, size_t cap, size_t *got)
+{
   *got = 0;
   while (*got + 1 < cap) {
     ssize_t r = recv_wait(fd, buf + *got, cap - 1 - *got, IO_MS);
-    if (r <= 0) return 0;
+    if (r <= 0)
+      return 0;
     *got += (size_t)r;
     buf[*got] = '\0';
     char *end = strstr(buf, "\r\n\r\n");
-    if (end != NULL) return (size_t)(end - buf) + 4;
+    if (end != NULL)
+      return (size_t)(end - buf) + 4;
   }
   return 0;
 }
 
-static const script_answer *next_answer(scripted *s, int is_head) {
+static const script_answer *next_answer(scripted *s, int is_head)
+{
   static const script_answer none_head = {404, NULL, NULL}, none_put = {500, NULL, "no script"};
   script_answer *list = is_head ? s->head : s->put;
   size_t n = is_head ? s->nhead : s->nput, *i = is_head ? &s->ihead : &s->iput;
-  if (n == 0) return is_head ? &none_head : &none_put;
+  if (n == 0)
+    return is_head ? &none_head : &none_put;
   const script_answer *a = &list[*i < n ? *i : n - 1];
   (*i)++;
   return a;
 }
 
-static void drain(int fd) {
+static void drain(int fd)
+{
   char junk[65536];
   while (recv_wait(fd, junk, sizeof junk, IO_MS) > 0) {
   }
 }
 
-static void serve_one(scripted *s, int fd) {
+static void serve_one(scripted *s, int fd)
+{
   char buf[4096];
   size_t got, hlen = read_head(fd, buf, sizeof buf, &got);
-  if (hlen == 0) return;
+  if (hlen == 0)
+    return;
   script_request rq = {.at = mono_now()};
   sscanf(buf, "%7s", rq.method);
   size_t keep = hlen < sizeof rq.headers ? hlen : sizeof rq.headers - 1;
@@ -121,7 +139,8 @@ static void serve_one(scripted *s, int fd) {
   header_value(rq.headers, "Content-Length", clen, sizeof clen);
   int is_head = strcmp(rq.method, "HEAD") == 0;
   pthread_mutex_lock(&s->mu);
-  if (s->nreq < SCRIPT_MAX_REQS) s->req[s->nreq++] = rq;
+  if (s->nreq < SCRIPT_MAX_REQS)
+    s->req[s->nreq++] = rq;
   const script_answer *a = next_answer(s, is_head);
   pthread_mutex_unlock(&s->mu);
   if (!is_head && a->status < 400) { /* take the body, as a server that accepts it would */
@@ -132,7 +151,8 @@ static void serve_one(scripted *s, int fd) {
     char body[65536];
     while (have < want) {
       ssize_t r = recv_wait(fd, body, sizeof body, IO_MS);
-      if (r <= 0) break;
+      if (r <= 0)
+        break;
       have += (unsigned long long)r;
     }
   }
@@ -141,21 +161,25 @@ static void serve_one(scripted *s, int fd) {
   drain(fd); /* until the client closes: closing with unread data would reset the answer */
 }
 
-static void *scripted_main(void *arg) {
+static void *scripted_main(void *arg)
+{
   scripted *s = arg;
   for (;;) {
     int fd = accept(s->lfd, NULL, NULL);
-    if (fd < 0) break;
+    if (fd < 0)
+      break;
     serve_one(s, fd);
     close(fd);
   }
   return NULL;
 }
 
-int scripted_start(scripted *s) {
+int scripted_start(scripted *s)
+{
   memset(s, 0, sizeof *s);
   s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-  if (s->lfd < 0) return -1;
+  if (s->lfd < 0)
+    return -1;
   struct sockaddr_in sa = {.sin_family = AF_INET};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof sa;
@@ -174,42 +198,51 @@ int scripted_start(scripted *s) {
   return 0;
 }
 
-void scripted_stop(scripted *s) {
+void scripted_stop(scripted *s)
+{
   shutdown(s->lfd, SHUT_RDWR);
   pthread_join(s->thread, NULL);
   close(s->lfd);
   pthread_mutex_destroy(&s->mu);
 }
 
-static void add(script_answer *list, size_t *n, int status, const char *h, const char *b) {
-  if (*n < SCRIPT_MAX) list[(*n)++] = (script_answer){status, h, b};
+static void add(script_answer *list, size_t *n, int status, const char *h, const char *b)
+{
+  if (*n < SCRIPT_MAX)
+    list[(*n)++] = (script_answer){status, h, b};
 }
 
-void scripted_on_head(scripted *s, int status, const char *headers, const char *body) {
+void scripted_on_head(scripted *s, int status, const char *headers, const char *body)
+{
   pthread_mutex_lock(&s->mu);
   add(s->head, &s->nhead, status, headers, body);
   pthread_mutex_unlock(&s->mu);
 }
 
-void scripted_on_put(scripted *s, int status, const char *headers, const char *body) {
+void scripted_on_put(scripted *s, int status, const char *headers, const char *body)
+{
   pthread_mutex_lock(&s->mu);
   add(s->put, &s->nput, status, headers, body);
   pthread_mutex_unlock(&s->mu);
 }
 
-size_t scripted_count(scripted *s, const char *method) {
+size_t scripted_count(scripted *s, const char *method)
+{
   size_t n = 0;
   pthread_mutex_lock(&s->mu);
-  for (size_t i = 0; i < s->nreq; i++) n += strcmp(s->req[i].method, method) == 0;
+  for (size_t i = 0; i < s->nreq; i++)
+    n += strcmp(s->req[i].method, method) == 0;
   pthread_mutex_unlock(&s->mu);
   return n;
 }
 
-const script_request *scripted_nth(scripted *s, const char *method, size_t i) {
+const script_request *scripted_nth(scripted *s, const char *method, size_t i)
+{
   const script_request *r = NULL;
   pthread_mutex_lock(&s->mu);
   for (size_t k = 0; k < s->nreq && r == NULL; k++) {
-    if (strcmp(s->req[k].method, method) == 0 && i-- == 0) r = &s->req[k];
+    if (strcmp(s->req[k].method, method) == 0 && i-- == 0)
+      r = &s->req[k];
   }
   pthread_mutex_unlock(&s->mu);
   return r;

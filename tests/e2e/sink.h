@@ -18,9 +18,9 @@ typedef struct sink {
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  size_t done;                    /* connections finished */
-  uint64_t got[SINK_MAX_CONNS];   /* bytes received per finished connection */
-  uint64_t total;                 /* bytes received so far, all connections */
+  size_t done;                  /* connections finished */
+  uint64_t got[SINK_MAX_CONNS]; /* bytes received per finished connection */
+  uint64_t total;               /* bytes received so far, all connections */
 } sink;
 
 /* Start on 127.0.0.1 port 0. Returns 0 or -1. */

@@ -33,28 +33,34 @@ struct fx {
 };
 
 /* Start resumable-serve (optionally with a token) and read its "listening on" line. */
-static int serve_start(struct fx *f, const char *token) {
+static int serve_start(struct fx *f, const char *token)
+{
   const char *bin = getenv("RESUMABLE_SERVE");
   char root[600];
   snprintf(root, sizeof root, "%s/root", f->dir);
   const char *args[] = {"--root", root, "--port", "0", token ? "--token" : NULL, token, NULL};
-  if (bin == NULL || test_serve_start(&f->serve, bin, args, &f->port) != 0) return -1;
+  if (bin == NULL || test_serve_start(&f->serve, bin, args, &f->port) != 0)
+    return -1;
   e2e_url(f->url, sizeof f->url, f->port, "cli/f.bin");
   return 0;
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+    return -1;
   f->file = e2e_make_file(f->dir, "f.bin", 300000, 31);
-  if (f->file == NULL || e2e_sha256_file(f->file, f->sha) != 0) return -1;
+  if (f->file == NULL || e2e_sha256_file(f->file, f->sha) != 0)
+    return -1;
   snprintf(f->out, sizeof f->out, "%s/stdout", f->dir);
   snprintf(f->err, sizeof f->err, "%s/stderr", f->dir);
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   if (f->serve.pid > 0) {
     test_stop(&f->serve);
@@ -67,14 +73,16 @@ static int teardown(void **state) {
 }
 
 /* Run resumable-upload with the given arguments (NULL-terminated); returns its exit code. */
-static int upload(struct fx *f, ...) {
+static int upload(struct fx *f, ...)
+{
   const char *bin = getenv("RESUMABLE_UPLOAD");
   assert_non_null(bin);
   char *argv[32] = {(char *)bin};
   int n = 1;
   va_list ap;
   va_start(ap, f);
-  for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;) argv[n++] = (char *)a;
+  for (const char *a; n < 31 && (a = va_arg(ap, const char *)) != NULL;)
+    argv[n++] = (char *)a;
   va_end(ap);
   argv[n] = NULL;
   posix_spawn_file_actions_t fa;
@@ -91,29 +99,34 @@ static int upload(struct fx *f, ...) {
 }
 
 /* Contents of a captured output file (static buffer). */
-static const char *slurp(const char *path) {
+static const char *slurp(const char *path)
+{
   static char buf[16384];
   FILE *in = fopen(path, "r");
   size_t n = in != NULL ? fread(buf, 1, sizeof buf - 1, in) : 0;
-  if (in != NULL) fclose(in);
+  if (in != NULL)
+    fclose(in);
   buf[n] = '\0';
   return buf;
 }
 
 /* meson passes both paths and builds both tools before this test runs. */
-static void need(const char *var) {
+static void need(const char *var)
+{
   const char *p = getenv(var);
   assert_non_null(p);
   assert_int_equal(access(p, X_OK), 0);
 }
 
-static void need_serve(struct fx *f, const char *token) {
+static void need_serve(struct fx *f, const char *token)
+{
   need("RESUMABLE_SERVE");
   need("RESUMABLE_UPLOAD");
   assert_int_equal(serve_start(f, token), 0);
 }
 
-static void cli_success_exits_0_with_json_result(void **state) {
+static void cli_success_exits_0_with_json_result(void **state)
+{
   struct fx *f = *state;
   need_serve(f, NULL);
   assert_int_equal(upload(f, "--json", "--quiet", f->file, f->url, NULL), 0);
@@ -127,7 +140,8 @@ static void cli_success_exits_0_with_json_result(void **state) {
   assert_string_equal(slurp(f->err), ""); /* --quiet: no summary line */
 }
 
-static void cli_server_already_has_the_file_exits_0(void **state) {
+static void cli_server_already_has_the_file_exits_0(void **state)
+{
   struct fx *f = *state;
   need_serve(f, NULL);
   assert_int_equal(upload(f, "--quiet", f->file, f->url, NULL), 0);
@@ -136,30 +150,33 @@ static void cli_server_already_has_the_file_exits_0(void **state) {
   assert_non_null(strstr(slurp(f->err), f->sha));
 }
 
-static void cli_refused_by_the_server_exits_1(void **state) {
+static void cli_refused_by_the_server_exits_1(void **state)
+{
   struct fx *f = *state;
   need_serve(f, "tok-123");
   assert_int_equal(upload(f, "--quiet", f->file, f->url, NULL), 1);
 }
 
-static void cli_token_is_accepted_by_a_token_server(void **state) {
+static void cli_token_is_accepted_by_a_token_server(void **state)
+{
   struct fx *f = *state;
   need_serve(f, "tok-123");
   assert_int_equal(upload(f, "--quiet", "--token", "tok-123", f->file, f->url, NULL), 0);
 }
 
-static void cli_usage_error_exits_2(void **state) {
+static void cli_usage_error_exits_2(void **state)
+{
   struct fx *f = *state;
   need("RESUMABLE_UPLOAD");
   assert_int_equal(upload(f, NULL), 2);
   assert_int_equal(upload(f, "--no-such-option", f->file, "http://127.0.0.1:1/v1/files/x", NULL),
                    2);
-  assert_int_equal(upload(f, "--chunk-size", "lots", f->file, "http://127.0.0.1:1/v1/files/x",
-                          NULL),
-                   2);
+  assert_int_equal(
+      upload(f, "--chunk-size", "lots", f->file, "http://127.0.0.1:1/v1/files/x", NULL), 2);
 }
 
-static void cli_budget_exhausted_exits_3(void **state) {
+static void cli_budget_exhausted_exits_3(void **state)
+{
   struct fx *f = *state;
   need("RESUMABLE_UPLOAD");
   char url[256];
@@ -171,7 +188,8 @@ static void cli_budget_exhausted_exits_3(void **state) {
   close(fd);
 }
 
-static void cli_missing_local_file_exits_4(void **state) {
+static void cli_missing_local_file_exits_4(void **state)
+{
   struct fx *f = *state;
   need_serve(f, NULL);
   char missing[600];
@@ -179,19 +197,21 @@ static void cli_missing_local_file_exits_4(void **state) {
   assert_int_equal(upload(f, "--quiet", missing, f->url, NULL), 4);
 }
 
-static void cli_given_sha256_is_used_instead_of_hashing(void **state) {
+static void cli_given_sha256_is_used_instead_of_hashing(void **state)
+{
   struct fx *f = *state;
   need_serve(f, NULL);
   /* A well-formed but wrong hash is sent as is: the server's final check refuses it. */
   const char *wrong = "00000000000000000000000000000000000000000000000000000000000000ff";
-  assert_int_equal(upload(f, "--quiet", "--backoff-min", "10", "--backoff-max", "50",
-                          "--sha256", wrong, f->file, f->url, NULL),
+  assert_int_equal(upload(f, "--quiet", "--backoff-min", "10", "--backoff-max", "50", "--sha256",
+                          wrong, f->file, f->url, NULL),
                    1);
   assert_int_equal(upload(f, "--json", "--quiet", "--sha256", f->sha, f->file, f->url, NULL), 0);
   assert_non_null(strstr(slurp(f->out), f->sha));
 }
 
-static void cli_chunk_size_with_suffix_uploads_in_chunks(void **state) {
+static void cli_chunk_size_with_suffix_uploads_in_chunks(void **state)
+{
   struct fx *f = *state;
   need_serve(f, NULL);
   assert_int_equal(upload(f, "--quiet", "--chunk-size", "64K", f->file, f->url, NULL), 0);
@@ -201,7 +221,8 @@ static void cli_chunk_size_with_suffix_uploads_in_chunks(void **state) {
   assert_string_equal(got, f->sha);
 }
 
-static void cli_header_option_is_sent_on_requests(void **state) {
+static void cli_header_option_is_sent_on_requests(void **state)
+{
   struct fx *f = *state;
   need("RESUMABLE_UPLOAD");
   /* The scripted fake server (not the real one) records the request headers. */
@@ -221,7 +242,8 @@ static void cli_header_option_is_sent_on_requests(void **state) {
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       T(cli_success_exits_0_with_json_result),
       T(cli_server_already_has_the_file_exits_0),

@@ -28,20 +28,26 @@ struct fx {
   fp_proxy *proxy;
 };
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+    return -1;
   snprintf(f->root, sizeof f->root, "%s/root", f->dir);
   snprintf(f->store, sizeof f->store, "%s/state", f->dir);
-  if (mkdir(f->root, 0700) != 0) return -1;
-  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0) return -1;
-  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0) return -1;
+  if (mkdir(f->root, 0700) != 0)
+    return -1;
+  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0)
+    return -1;
+  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0)
+    return -1;
   fp_set_flip(f->proxy, 20, 10); /* bodies 10, 30, 50, ...: never two in a row */
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   fp_stop(f->proxy);
   e2e_server_stop(&f->srv);
@@ -51,14 +57,16 @@ static int teardown(void **state) {
   return 0;
 }
 
-static char *make_file(struct fx *f, const char *name, uint32_t seed, char sha[65]) {
+static char *make_file(struct fx *f, const char *name, uint32_t seed, char sha[65])
+{
   char *p = e2e_make_file(f->dir, name, FILE_SIZE, seed);
   assert_non_null(p);
   assert_int_equal(e2e_sha256_file(p, sha), 0);
   return p;
 }
 
-static void check_stored(struct fx *f, const char *key, const char *sha) {
+static void check_stored(struct fx *f, const char *key, const char *sha)
+{
   char path[700], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, key);
   assert_int_equal(e2e_sha256_file(path, got), 0);
@@ -66,19 +74,20 @@ static void check_stored(struct fx *f, const char *key, const char *sha) {
 }
 
 /* Only the damaged chunks went again, and the wire stayed under 1.1x the file. */
-static void check_resends(struct fx *f, resumable_stager *st) {
+static void check_resends(struct fx *f, resumable_stager *st)
+{
   unsigned flips = fp_flips(f->proxy);
   print_message("# %u of %u bodies flipped, %u chunks resent, %llu wire bytes for %llu\n", flips,
                 fp_bodies(f->proxy), resumable_stager_chunk_resends(st),
-                (unsigned long long)resumable_stager_wire_bytes(st),
-                (unsigned long long)FILE_SIZE);
+                (unsigned long long)resumable_stager_wire_bytes(st), (unsigned long long)FILE_SIZE);
   assert_true(flips >= 2);
   assert_int_equal(resumable_stager_chunk_resends(st), flips);
   assert_int_equal(resumable_stager_restarts(st), 0);
   assert_true(resumable_stager_wire_bytes(st) < FILE_SIZE + FILE_SIZE / 10);
 }
 
-static void localai_resends_only_damaged_chunks(void **state) {
+static void localai_resends_only_damaged_chunks(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "l.bin", 1, sha);
@@ -96,7 +105,8 @@ static void localai_resends_only_damaged_chunks(void **state) {
 }
 
 /* The default: the server asks (Want-Content-Digest) and a chunk size is set. */
-static void localai_digests_when_the_server_asks(void **state) {
+static void localai_digests_when_the_server_asks(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "a.bin", 2, sha);
@@ -113,7 +123,8 @@ static void localai_digests_when_the_server_asks(void **state) {
 }
 
 /* Without digests a damaged chunk is only caught by the whole-file hash: a restart from 0. */
-static void localai_without_digests_restarts(void **state) {
+static void localai_without_digests_restarts(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "n.bin", 3, sha);
@@ -134,12 +145,12 @@ static void localai_without_digests_restarts(void **state) {
   free(path);
 }
 
-static void tus_resends_only_damaged_chunks(void **state) {
+static void tus_resends_only_damaged_chunks(void **state)
+{
   struct fx *f = *state;
   char sha[65], endpoint[256];
   char *path = make_file(f, "t.bin", 4, sha);
-  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/",
-           (unsigned)fp_port(f->proxy));
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
   resumable_stager *st = e2e_stager(endpoint, path);
   assert_non_null(st);
   assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
@@ -154,7 +165,8 @@ static void tus_resends_only_damaged_chunks(void **state) {
   free(path);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(localai_resends_only_damaged_chunks, setup, teardown),
       cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, teardown),

@@ -56,8 +56,7 @@ static int teardown(void **state)
   return 0;
 }
 
-static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed,
-                       char sha[65])
+static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed, char sha[65])
 {
   char *p = e2e_make_file(f->dir, name, size, seed);
   assert_non_null(p);

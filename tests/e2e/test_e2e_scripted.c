@@ -25,15 +25,19 @@ struct fx {
   resumable_stager *st;
 };
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+    return -1;
   f->path = e2e_make_file(f->dir, "f.bin", SIZE, 77);
-  if (f->path == NULL || e2e_sha256_file(f->path, f->sha) != 0) return -1;
-  if (scripted_start(&f->srv) != 0) return -1;
+  if (f->path == NULL || e2e_sha256_file(f->path, f->sha) != 0)
+    return -1;
+  if (scripted_start(&f->srv) != 0)
+    return -1;
   e2e_url(f->url, sizeof f->url, f->srv.port, "f.bin");
-  snprintf(f->final_hdr, sizeof f->final_hdr, "X-Content-SHA256: %s\r\nX-File-Size: %d\r\n",
-           f->sha, SIZE);
+  snprintf(f->final_hdr, sizeof f->final_hdr, "X-Content-SHA256: %s\r\nX-File-Size: %d\r\n", f->sha,
+           SIZE);
   snprintf(f->final_body, sizeof f->final_body,
            "{\"key\": \"f.bin\", \"size\": %d, \"sha256\": \"%s\"}", SIZE, f->sha);
   snprintf(f->partial_hdr, sizeof f->partial_hdr,
@@ -41,12 +45,14 @@ static int setup(void **state) {
            "X-Upload-Total: %d\r\nX-Target-SHA256: %s\r\n",
            SIZE, f->sha);
   f->st = e2e_stager(f->url, f->path);
-  if (f->st == NULL) return -1;
+  if (f->st == NULL)
+    return -1;
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   resumable_stager_free(f->st);
   scripted_stop(&f->srv);
@@ -57,17 +63,20 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void on_put_final_ok(struct fx *f) {
+static void on_put_final_ok(struct fx *f)
+{
   scripted_on_put(&f->srv, 200, f->final_hdr, f->final_body);
 }
 
-static const char *put_range(struct fx *f, size_t i) {
+static const char *put_range(struct fx *f, size_t i)
+{
   const script_request *r = scripted_nth(&f->srv, "PUT", i);
   assert_non_null(r);
   return r->content_range;
 }
 
-static void resync_416_continues_from_its_x_file_size(void **state) {
+static void resync_416_continues_from_its_x_file_size(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 416, "Content-Range: bytes */65536\r\nX-File-Size: 1000\r\n",
                   "offset mismatch");
@@ -78,7 +87,8 @@ static void resync_416_continues_from_its_x_file_size(void **state) {
   assert_int_equal(scripted_count(&f->srv, "PUT"), 2);
 }
 
-static void resync_416_three_times_in_a_row_fails(void **state) {
+static void resync_416_three_times_in_a_row_fails(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 416, "Content-Range: bytes */65536\r\nX-File-Size: 1000\r\n",
                   "offset mismatch");
@@ -86,7 +96,8 @@ static void resync_416_three_times_in_a_row_fails(void **state) {
   assert_int_equal(scripted_count(&f->srv, "PUT"), 3);
 }
 
-static void conflict_409_restarts_from_zero(void **state) {
+static void conflict_409_restarts_from_zero(void **state)
+{
   struct fx *f = *state;
   scripted_on_head(&f->srv, 200, f->partial_hdr, NULL);
   scripted_on_head(&f->srv, 404, NULL, NULL); /* a re-probe after the 409 finds nothing */
@@ -98,14 +109,16 @@ static void conflict_409_restarts_from_zero(void **state) {
   assert_int_equal(resumable_stager_restarts(f->st), 1);
 }
 
-static void conflict_409_three_times_in_a_row_fails(void **state) {
+static void conflict_409_three_times_in_a_row_fails(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 409, NULL, "upload changed: restart from 0");
   assert_int_equal(e2e_run(f->st, NULL), RESUMABLE_E_REFUSED);
   assert_int_equal(scripted_count(&f->srv, "PUT"), 3);
 }
 
-static void final_hash_mismatch_400_restarts_from_zero(void **state) {
+static void final_hash_mismatch_400_restarts_from_zero(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 400, NULL, "SHA-256 mismatch");
   on_put_final_ok(f);
@@ -115,14 +128,16 @@ static void final_hash_mismatch_400_restarts_from_zero(void **state) {
   assert_int_equal(resumable_stager_restarts(f->st), 1);
 }
 
-static void final_hash_mismatch_400_three_times_in_a_row_fails(void **state) {
+static void final_hash_mismatch_400_three_times_in_a_row_fails(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 400, NULL, "SHA-256 mismatch");
   assert_int_equal(e2e_run(f->st, NULL), RESUMABLE_E_HASH_MISMATCH);
   assert_int_equal(scripted_count(&f->srv, "PUT"), 3);
 }
 
-static void retry_after_1_on_503_is_honoured(void **state) {
+static void retry_after_1_on_503_is_honoured(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 503, "Retry-After: 1\r\n", "busy");
   on_put_final_ok(f);
@@ -137,7 +152,8 @@ static void retry_after_1_on_503_is_honoured(void **state) {
   assert_true(next - put0->at >= 0.95);
 }
 
-static void other_4xx_fails_at_once_with_the_server_message(void **state) {
+static void other_4xx_fails_at_once_with_the_server_message(void **state)
+{
   struct fx *f = *state;
   scripted_on_put(&f->srv, 403, NULL, "quota exceeded for this tenant");
   double secs;
@@ -148,7 +164,8 @@ static void other_4xx_fails_at_once_with_the_server_message(void **state) {
   assert_true(secs < 5.0);
 }
 
-static void extra_header_and_bearer_token_go_with_every_request(void **state) {
+static void extra_header_and_bearer_token_go_with_every_request(void **state)
+{
   struct fx *f = *state;
   on_put_final_ok(f);
   assert_int_equal(resumable_stager_add_header(f->st, "X-Trace-Id: e2e-42"), RESUMABLE_OK);
@@ -165,7 +182,8 @@ static void extra_header_and_bearer_token_go_with_every_request(void **state) {
   }
 }
 
-static void head_405_falls_back_to_one_whole_file_put(void **state) {
+static void head_405_falls_back_to_one_whole_file_put(void **state)
+{
   struct fx *f = *state;
   scripted_on_head(&f->srv, 405, "Allow: PUT\r\n", NULL);
   on_put_final_ok(f);
@@ -176,7 +194,8 @@ static void head_405_falls_back_to_one_whole_file_put(void **state) {
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       T(resync_416_continues_from_its_x_file_size),
       T(resync_416_three_times_in_a_row_fails),

@@ -26,21 +26,27 @@ struct fx {
   fp_proxy *proxy;
 };
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+    return -1;
   snprintf(f->root, sizeof f->root, "%s/root", f->dir);
   snprintf(f->store, sizeof f->store, "%s/state", f->dir);
-  if (mkdir(f->root, 0700) != 0) return -1;
-  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0) return -1;
-  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0) return -1;
+  if (mkdir(f->root, 0700) != 0)
+    return -1;
+  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0)
+    return -1;
+  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0)
+    return -1;
   snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u/v1/files/",
            (unsigned)fp_port(f->proxy));
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   fp_stop(f->proxy);
   e2e_server_stop(&f->srv);
@@ -50,8 +56,8 @@ static int teardown(void **state) {
   return 0;
 }
 
-static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed,
-                       char sha[65]) {
+static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed, char sha[65])
+{
   char *p = e2e_make_file(f->dir, name, size, seed);
   assert_non_null(p);
   assert_int_equal(e2e_sha256_file(p, sha), 0);
@@ -59,7 +65,8 @@ static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t s
 }
 
 /* A tus stager to the proxy's endpoint, with the file name as metadata and the URL store. */
-static resumable_stager *tus_stager(struct fx *f, const char *path, const char *name) {
+static resumable_stager *tus_stager(struct fx *f, const char *path, const char *name)
+{
   resumable_stager *st = e2e_stager(f->endpoint, path);
   assert_non_null(st);
   assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
@@ -68,20 +75,23 @@ static resumable_stager *tus_stager(struct fx *f, const char *path, const char *
   return st;
 }
 
-static void check_stored(struct fx *f, const char *key, const char *sha) {
+static void check_stored(struct fx *f, const char *key, const char *sha)
+{
   char path[700], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, key);
   assert_int_equal(e2e_sha256_file(path, got), 0);
   assert_string_equal(got, sha);
 }
 
-static int partial_files(struct fx *f) {
+static int partial_files(struct fx *f)
+{
   char cmd[700];
   snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/.resumable/partial)\"", f->root);
   return system(cmd) == 0 ? 0 : 1;
 }
 
-static void checksummed_chunks_resume_through_cuts(void **state) {
+static void checksummed_chunks_resume_through_cuts(void **state)
+{
   struct fx *f = *state;
   char sha[65];
   char *path = make_file(f, "cut.bin", 12 * MIB, 1, sha);
@@ -99,7 +109,8 @@ static void checksummed_chunks_resume_through_cuts(void **state) {
   free(path);
 }
 
-static void a_later_run_resumes_the_stored_upload(void **state) {
+static void a_later_run_resumes_the_stored_upload(void **state)
+{
   struct fx *f = *state;
   char sha[65];
   char *path = make_file(f, "again.bin", 16 * MIB, 2, sha);
@@ -132,7 +143,8 @@ static void a_later_run_resumes_the_stored_upload(void **state) {
   free(path);
 }
 
-static void cancel_remote_terminates_the_upload(void **state) {
+static void cancel_remote_terminates_the_upload(void **state)
+{
   struct fx *f = *state;
   char sha[65];
   char *path = make_file(f, "gone.bin", 16 * MIB, 3, sha);
@@ -156,7 +168,8 @@ static void cancel_remote_terminates_the_upload(void **state) {
   free(path);
 }
 
-static void parallel_parts_through_cuts_are_concatenated(void **state) {
+static void parallel_parts_through_cuts_are_concatenated(void **state)
+{
   struct fx *f = *state;
   char sha[65];
   char *path = make_file(f, "par.bin", 24 * MIB, 4, sha);
@@ -178,7 +191,8 @@ static void parallel_parts_through_cuts_are_concatenated(void **state) {
   free(path);
 }
 
-static void parallel_parts_resume_in_a_later_run(void **state) {
+static void parallel_parts_resume_in_a_later_run(void **state)
+{
   struct fx *f = *state;
   char sha[65];
   char *path = make_file(f, "parr.bin", 24 * MIB, 5, sha);
@@ -209,12 +223,11 @@ static void parallel_parts_resume_in_a_later_run(void **state) {
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
-      T(checksummed_chunks_resume_through_cuts),
-      T(a_later_run_resumes_the_stored_upload),
-      T(cancel_remote_terminates_the_upload),
-      T(parallel_parts_through_cuts_are_concatenated),
+      T(checksummed_chunks_resume_through_cuts), T(a_later_run_resumes_the_stored_upload),
+      T(cancel_remote_terminates_the_upload),    T(parallel_parts_through_cuts_are_concatenated),
       T(parallel_parts_resume_in_a_later_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

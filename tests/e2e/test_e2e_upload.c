@@ -29,18 +29,24 @@ struct fx {
   fp_proxy *proxy;
 };
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL) return -1;
+  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+    return -1;
   snprintf(f->root, sizeof f->root, "%s/root", f->dir);
-  if (mkdir(f->root, 0700) != 0) return -1;
-  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0) return -1;
-  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0) return -1;
+  if (mkdir(f->root, 0700) != 0)
+    return -1;
+  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0)
+    return -1;
+  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0)
+    return -1;
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   fp_stop(f->proxy);
   e2e_server_stop(&f->srv);
@@ -51,27 +57,30 @@ static int teardown(void **state) {
 }
 
 /* A test file of `size` bytes in the fixture's dir; its hash into sha. */
-static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed,
-                       char sha[65]) {
+static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed, char sha[65])
+{
   char *p = e2e_make_file(f->dir, name, size, seed);
   assert_non_null(p);
   assert_int_equal(e2e_sha256_file(p, sha), 0);
   return p;
 }
 
-static void url_via_proxy(struct fx *f, char *buf, size_t cap, const char *key) {
+static void url_via_proxy(struct fx *f, char *buf, size_t cap, const char *key)
+{
   e2e_url(buf, cap, fp_port(f->proxy), key);
 }
 
 /* The server holds the complete file under `key` with this hash. */
-static void assert_stored(struct fx *f, const char *key, const char *sha) {
+static void assert_stored(struct fx *f, const char *key, const char *sha)
+{
   char path[1024], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, key);
   assert_int_equal(e2e_sha256_file(path, got), 0);
   assert_string_equal(got, sha);
 }
 
-static void upload_again_sends_nothing(void **state) {
+static void upload_again_sends_nothing(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "a.bin", 2 * MIB, 1, sha);
@@ -97,7 +106,8 @@ static void upload_again_sends_nothing(void **state) {
 
 /* A raw PUT of the first `held` bytes, straight to the server, leaves a bound partial. */
 static void put_prefix(struct fx *f, const char *path, const char *key, uint64_t held,
-                       uint64_t size, const char *sha) {
+                       uint64_t size, const char *sha)
+{
   char hdr[1024];
   int n = snprintf(hdr, sizeof hdr,
                    "PUT /v1/files/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -122,7 +132,8 @@ static void put_prefix(struct fx *f, const char *path, const char *key, uint64_t
   free(body);
 }
 
-static void resume_after_partial_sends_only_the_remainder(void **state) {
+static void resume_after_partial_sends_only_the_remainder(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 4 * MIB, held = 3 * MIB;
@@ -139,7 +150,8 @@ static void resume_after_partial_sends_only_the_remainder(void **state) {
   free(path);
 }
 
-static void cut_mid_body_is_recovered_by_attempt_two_with_the_remainder(void **state) {
+static void cut_mid_body_is_recovered_by_attempt_two_with_the_remainder(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 4 * MIB;
@@ -158,7 +170,8 @@ static void cut_mid_body_is_recovered_by_attempt_two_with_the_remainder(void **s
   free(path);
 }
 
-static void ten_cuts_during_a_64mib_upload_cost_under_5_percent(void **state) {
+static void ten_cuts_during_a_64mib_upload_cost_under_5_percent(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 64 * MIB;
@@ -181,7 +194,8 @@ static void ten_cuts_during_a_64mib_upload_cost_under_5_percent(void **state) {
   free(path);
 }
 
-static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void **state) {
+static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   /* The stall check covers a body until the peer's TCP has acknowledged it; the rest of the
@@ -208,13 +222,16 @@ static void stall_is_detected_and_upload_completes_after_forwarding_resumes(void
 }
 
 /* The first count of held bytes a run learnt (from its first probe that found a partial). */
-static int first_held(void *ud, const resumable_progress *p) {
+static int first_held(void *ud, const resumable_progress *p)
+{
   uint64_t *kept = ud;
-  if (*kept == 0 && p->held > 0) *kept = p->held;
+  if (*kept == 0 && p->held > 0)
+    *kept = p->held;
   return 0;
 }
 
-static void server_restart_mid_upload_then_upload_finishes(void **state) {
+static void server_restart_mid_upload_then_upload_finishes(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 8 * MIB;
@@ -249,9 +266,11 @@ static void server_restart_mid_upload_then_upload_finishes(void **state) {
 }
 
 /* Counts the waits (entries into RESUMABLE_PHASE_WAITING) of a run. */
-static int count_waits(void *ud, const resumable_progress *p) {
+static int count_waits(void *ud, const resumable_progress *p)
+{
   unsigned *st = ud; /* [0] waits, [1] last phase + 1 */
-  if (p->phase == RESUMABLE_PHASE_WAITING && st[1] != RESUMABLE_PHASE_WAITING + 1) st[0]++;
+  if (p->phase == RESUMABLE_PHASE_WAITING && st[1] != RESUMABLE_PHASE_WAITING + 1)
+    st[0]++;
   st[1] = (unsigned)p->phase + 1;
   return 0;
 }
@@ -262,7 +281,8 @@ static int count_waits(void *ud, const resumable_progress *p) {
  * nothing is cut any more, and never wait: after the first cut, which left megabytes in flight,
  * it probes until the server's count stands still instead of backing off. The relay forwards
  * 16 MB/s, as relays do; the backoff is a realistic 100-200 ms. */
-static void relay_capping_each_connection_is_fitted_under_without_waits(void **state) {
+static void relay_capping_each_connection_is_fitted_under_without_waits(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 8 * MIB;
@@ -278,7 +298,7 @@ static void relay_capping_each_connection_is_fitted_under_without_waits(void **s
   assert_stored(f, "capped.bin", sha);
   assert_true(fp_cuts(f->proxy) >= 2); /* the relay did cut */
   assert_true(fp_cuts(f->proxy) <= 4); /* 8 or more without the adaptation */
-  assert_int_equal(waits[0], 0); /* one without settling: the first cut left MiBs in flight */
+  assert_int_equal(waits[0], 0);       /* one without settling: the first cut left MiBs in flight */
   assert_true(resumable_stager_attempts(st) <= 5);
   /* Each cut loses what was in flight. The first PUT carries the rest of the file, and what
    * sat in the kernels' and the relay's buffers when it was cut (megabytes on loopback) is lost;
@@ -291,7 +311,8 @@ static void relay_capping_each_connection_is_fitted_under_without_waits(void **s
 }
 
 /* Chunked mode: one HEAD, then ceil(size / chunk) PUTs. */
-static void chunked_upload(struct fx *f, uint64_t size, uint64_t chunk, unsigned puts) {
+static void chunked_upload(struct fx *f, uint64_t size, uint64_t chunk, unsigned puts)
+{
   char sha[65], url[256];
   char *path = make_file(f, "chunked.bin", size, 7, sha);
   e2e_url(url, sizeof url, f->srv.port, "chunked.bin");
@@ -305,15 +326,18 @@ static void chunked_upload(struct fx *f, uint64_t size, uint64_t chunk, unsigned
   free(path);
 }
 
-static void chunked_mode_sends_one_put_per_chunk(void **state) {
+static void chunked_mode_sends_one_put_per_chunk(void **state)
+{
   chunked_upload(*state, 1 * MIB, 256 * 1024, 4);
 }
 
-static void chunked_mode_size_not_a_multiple_sends_a_short_last_chunk(void **state) {
+static void chunked_mode_size_not_a_multiple_sends_a_short_last_chunk(void **state)
+{
   chunked_upload(*state, 1 * MIB + 1000, 256 * 1024, 5);
 }
 
-static void zero_length_file_is_uploaded(void **state) {
+static void zero_length_file_is_uploaded(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "empty.bin", 0, 8, sha);
@@ -329,7 +353,8 @@ static void zero_length_file_is_uploaded(void **state) {
   free(path);
 }
 
-static void cancel_from_progress_callback_stops_promptly(void **state) {
+static void cancel_from_progress_callback_stops_promptly(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   const uint64_t size = 8 * MIB;
@@ -355,7 +380,8 @@ static void cancel_from_progress_callback_stops_promptly(void **state) {
   free(path);
 }
 
-static void known_sha256_skips_the_hashing_phase(void **state) {
+static void known_sha256_skips_the_hashing_phase(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "known.bin", 1 * MIB, 10, sha);
@@ -374,7 +400,8 @@ static void known_sha256_skips_the_hashing_phase(void **state) {
   free(path);
 }
 
-static void eight_concurrent_uploads_of_different_keys_each_land_intact(void **state) {
+static void eight_concurrent_uploads_of_different_keys_each_land_intact(void **state)
+{
   struct fx *f = *state;
   enum { N = 8 };
   char sha[N][65], url[N][256], name[N][32];
@@ -390,8 +417,10 @@ static void eight_concurrent_uploads_of_different_keys_each_land_intact(void **s
     st[i] = e2e_stager(url[i], path[i]);
     assert_non_null(st[i]);
   }
-  for (int i = 0; i < N; i++) e2e_job_start(&job[i], st[i]);
-  for (int i = 0; i < N; i++) assert_int_equal(e2e_job_join(&job[i]), RESUMABLE_OK);
+  for (int i = 0; i < N; i++)
+    e2e_job_start(&job[i], st[i]);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(e2e_job_join(&job[i]), RESUMABLE_OK);
   for (int i = 0; i < N; i++) {
     assert_stored(f, name[i], sha[i]);
     resumable_stager_free(st[i]);
@@ -399,7 +428,8 @@ static void eight_concurrent_uploads_of_different_keys_each_land_intact(void **s
   }
 }
 
-static void budget_ends_upload_against_closed_port_within_one_backoff_step(void **state) {
+static void budget_ends_upload_against_closed_port_within_one_backoff_step(void **state)
+{
   struct fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "closed.bin", 64 * 1024, 11, sha);
@@ -410,7 +440,7 @@ static void budget_ends_upload_against_closed_port_within_one_backoff_step(void 
   assert_int_equal(resumable_stager_set_backoff_ms(st, 100, 200), RESUMABLE_OK);
   double secs;
   assert_int_equal(e2e_run(st, &secs), RESUMABLE_E_TIMEOUT);
-  assert_true(secs >= 0.7); /* it may stop early when the next wait cannot fit */
+  assert_true(secs >= 0.7);             /* it may stop early when the next wait cannot fit */
   assert_true(secs <= 1.0 + 0.2 + 0.3); /* budget + one backoff step + scheduling slack */
   assert_true(resumable_stager_attempts(st) >= 2);
   assert_int_equal(resumable_stager_held(st), 0);
@@ -422,7 +452,8 @@ static void budget_ends_upload_against_closed_port_within_one_backoff_step(void 
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       T(upload_again_sends_nothing),
       T(resume_after_partial_sends_only_the_remainder),

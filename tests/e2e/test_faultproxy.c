@@ -21,17 +21,27 @@ struct fx {
   fp_proxy *p;
 };
 
-static int fx_setup(void **state, int echo) {
+static int fx_setup(void **state, int echo)
+{
   struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || sink_start(&f->s, echo) != 0) return -1;
-  if (fp_start(&f->p, "127.0.0.1", f->s.port) != 0) return -1;
+  if (f == NULL || sink_start(&f->s, echo) != 0)
+    return -1;
+  if (fp_start(&f->p, "127.0.0.1", f->s.port) != 0)
+    return -1;
   *state = f;
   return 0;
 }
-static int setup_sink(void **state) { return fx_setup(state, 0); }
-static int setup_echo(void **state) { return fx_setup(state, 1); }
+static int setup_sink(void **state)
+{
+  return fx_setup(state, 0);
+}
+static int setup_echo(void **state)
+{
+  return fx_setup(state, 1);
+}
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   struct fx *f = *state;
   fp_stop(f->p);
   sink_stop(&f->s);
@@ -39,14 +49,17 @@ static int teardown(void **state) {
   return 0;
 }
 
-static char *pattern(size_t n) {
+static char *pattern(size_t n)
+{
   char *b = malloc(n);
-  for (size_t i = 0; i < n; i++) b[i] = (char)(i * 7 + 3);
+  for (size_t i = 0; i < n; i++)
+    b[i] = (char)(i * 7 + 3);
   return b;
 }
 
 /* Send `n` bytes on a new connection through the proxy, then close it. */
-static void send_conn(struct fx *f, size_t n) {
+static void send_conn(struct fx *f, size_t n)
+{
   char *b = pattern(n);
   int fd = tcp_connect_local(fp_port(f->p));
   assert_true(fd >= 0);
@@ -55,7 +68,8 @@ static void send_conn(struct fx *f, size_t n) {
   free(b);
 }
 
-static void faultproxy_forwards_both_ways_and_counts_upstream(void **state) {
+static void faultproxy_forwards_both_ways_and_counts_upstream(void **state)
+{
   struct fx *f = *state;
   int fd = tcp_connect_local(fp_port(f->p));
   assert_true(fd >= 0);
@@ -74,7 +88,8 @@ static void faultproxy_forwards_both_ways_and_counts_upstream(void **state) {
   free(b);
 }
 
-static void faultproxy_cut_delivers_exactly_n_bytes_then_eof(void **state) {
+static void faultproxy_cut_delivers_exactly_n_bytes_then_eof(void **state)
+{
   struct fx *f = *state;
   fp_set_cut(f->p, 100000, 1);
   int fd = tcp_connect_local(fp_port(f->p));
@@ -90,7 +105,8 @@ static void faultproxy_cut_delivers_exactly_n_bytes_then_eof(void **state) {
   free(b);
 }
 
-static void faultproxy_cuts_every_n_bytes_k_times(void **state) {
+static void faultproxy_cuts_every_n_bytes_k_times(void **state)
+{
   struct fx *f = *state;
   fp_set_cut(f->p, 10000, 3);
   for (int i = 0; i < 4; i++) {
@@ -106,7 +122,8 @@ static void faultproxy_cuts_every_n_bytes_k_times(void **state) {
 }
 
 /* A per-connection cap: each connection gets its own allowance, whatever came before. */
-static void faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own(void **state) {
+static void faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own(void **state)
+{
   struct fx *f = *state;
   fp_set_conn_cap(f->p, 10000);
   send_conn(f, 25000);
@@ -125,7 +142,8 @@ static void faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own(void **s
   assert_int_equal(fp_upstream_bytes(f->p), 35000);
 }
 
-static void faultproxy_stall_forwards_nothing_until_resumed(void **state) {
+static void faultproxy_stall_forwards_nothing_until_resumed(void **state)
+{
   struct fx *f = *state;
   fp_set_stall(f->p, 1);
   int fd = tcp_connect_local(fp_port(f->p));
@@ -142,7 +160,8 @@ static void faultproxy_stall_forwards_nothing_until_resumed(void **state) {
   free(b);
 }
 
-static void faultproxy_stall_after_n_stops_at_exactly_n(void **state) {
+static void faultproxy_stall_after_n_stops_at_exactly_n(void **state)
+{
   struct fx *f = *state;
   fp_set_stall_after(f->p, 3000);
   int fd = tcp_connect_local(fp_port(f->p));
@@ -158,7 +177,8 @@ static void faultproxy_stall_after_n_stops_at_exactly_n(void **state) {
   free(b);
 }
 
-static void faultproxy_stall_lets_a_giving_up_client_go(void **state) {
+static void faultproxy_stall_lets_a_giving_up_client_go(void **state)
+{
   struct fx *f = *state;
   fp_set_stall(f->p, 1);
   int fd = tcp_connect_local(fp_port(f->p));
@@ -170,7 +190,8 @@ static void faultproxy_stall_lets_a_giving_up_client_go(void **state) {
   assert_int_equal(f->s.got[0], 0);
 }
 
-static void faultproxy_throttle_limits_upstream_rate(void **state) {
+static void faultproxy_throttle_limits_upstream_rate(void **state)
+{
   struct fx *f = *state;
   fp_set_rate(f->p, 200000);
   double t0 = mono_now();
@@ -182,7 +203,8 @@ static void faultproxy_throttle_limits_upstream_rate(void **state) {
   assert_true(dt >= 0.35);
 }
 
-static void faultproxy_unreachable_upstream_resets_client(void **state) {
+static void faultproxy_unreachable_upstream_resets_client(void **state)
+{
   struct fx *f = *state;
   sink other;
   assert_int_equal(sink_start(&other, 0), 0);
@@ -196,7 +218,8 @@ static void faultproxy_unreachable_upstream_resets_client(void **state) {
   close(fd);
 }
 
-static void faultproxy_repointed_upstream_takes_new_connections(void **state) {
+static void faultproxy_repointed_upstream_takes_new_connections(void **state)
+{
   struct fx *f = *state;
   sink other;
   assert_int_equal(sink_start(&other, 0), 0);
@@ -208,18 +231,18 @@ static void faultproxy_repointed_upstream_takes_new_connections(void **state) {
   sink_stop(&other);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(faultproxy_forwards_both_ways_and_counts_upstream,
-                                      setup_echo, teardown),
-      cmocka_unit_test_setup_teardown(faultproxy_cut_delivers_exactly_n_bytes_then_eof,
-                                      setup_sink, teardown),
-      cmocka_unit_test_setup_teardown(faultproxy_cuts_every_n_bytes_k_times, setup_sink,
+      cmocka_unit_test_setup_teardown(faultproxy_forwards_both_ways_and_counts_upstream, setup_echo,
                                       teardown),
+      cmocka_unit_test_setup_teardown(faultproxy_cut_delivers_exactly_n_bytes_then_eof, setup_sink,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(faultproxy_cuts_every_n_bytes_k_times, setup_sink, teardown),
       cmocka_unit_test_setup_teardown(faultproxy_conn_cap_cuts_each_connection_after_n_of_its_own,
                                       setup_sink, teardown),
-      cmocka_unit_test_setup_teardown(faultproxy_stall_forwards_nothing_until_resumed,
-                                      setup_sink, teardown),
+      cmocka_unit_test_setup_teardown(faultproxy_stall_forwards_nothing_until_resumed, setup_sink,
+                                      teardown),
       cmocka_unit_test_setup_teardown(faultproxy_stall_after_n_stops_at_exactly_n, setup_sink,
                                       teardown),
       cmocka_unit_test_setup_teardown(faultproxy_stall_lets_a_giving_up_client_go, setup_sink,

@@ -51,8 +51,7 @@ static void track(void *p) /* under lock */
 
 static void untrack(const void *p) /* under lock; a block from elsewhere is ignored */
 {
-  for (size_t i = slot_of(p), n = 0; n < SLOTS && slots[i] != NULL;
-       i = (i + 1) & (SLOTS - 1), n++)
+  for (size_t i = slot_of(p), n = 0; n < SLOTS && slots[i] != NULL; i = (i + 1) & (SLOTS - 1), n++)
     if (slots[i] == p) {
       slots[i] = GONE;
       live--;

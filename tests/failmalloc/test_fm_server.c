@@ -156,8 +156,7 @@ static int step(resumable_server *srv, long fail_at, const char *method, const c
   }
   if (rc != RESUMABLE_OK) {
     if (rc != RESUMABLE_E_NOMEM || fail_at < 0 || fm_count() <= fail_at)
-      fail_msg("%s %s: %s (allocation %ld failing)", method, path, resumable_err_name(rc),
-               fail_at);
+      fail_msg("%s %s: %s (allocation %ld failing)", method, path, resumable_err_name(rc), fail_at);
     resumable_exchange_free(ex);
     return 0;
   }
@@ -241,10 +240,10 @@ static void exchanges_mem(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(constructors),
-    cmocka_unit_test(exchanges_fs),
-    cmocka_unit_test(exchanges_fs_threads),
-    cmocka_unit_test(exchanges_mem),
+      cmocka_unit_test(constructors),
+      cmocka_unit_test(exchanges_fs),
+      cmocka_unit_test(exchanges_fs_threads),
+      cmocka_unit_test(exchanges_mem),
   };
   return cmocka_run_group_tests(tests, make_root, drop_root);
 }

@@ -190,11 +190,8 @@ int main(int argc, char **argv)
   }
   serve_path = argv[1];
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(fresh),
-    cmocka_unit_test(again),
-    cmocka_unit_test(chunked),
-    cmocka_unit_test(tus_serial),
-    cmocka_unit_test(tus_parallel),
+      cmocka_unit_test(fresh),      cmocka_unit_test(again),        cmocka_unit_test(chunked),
+      cmocka_unit_test(tus_serial), cmocka_unit_test(tus_parallel),
   };
   return cmocka_run_group_tests(tests, start, stop);
 }

@@ -214,13 +214,13 @@ static void flushed_bytes_leave_the_page_cache(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(long_upload_is_flushed_in_the_background, setup, teardown),
-    cmocka_unit_test_setup_teardown(short_upload_starts_no_flush, setup, teardown),
-    cmocka_unit_test_setup_teardown(failed_flush_fails_the_partial_sync, setup, teardown),
-    cmocka_unit_test_setup_teardown(failed_flush_fails_the_commit, setup, teardown),
-    cmocka_unit_test_setup_teardown(closing_with_a_flush_in_flight_is_safe, setup, teardown),
-    cmocka_unit_test_setup_teardown(sync_drops_its_own_queued_flush, setup, teardown),
-    cmocka_unit_test_setup_teardown(flushed_bytes_leave_the_page_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(long_upload_is_flushed_in_the_background, setup, teardown),
+      cmocka_unit_test_setup_teardown(short_upload_starts_no_flush, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_flush_fails_the_partial_sync, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_flush_fails_the_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(closing_with_a_flush_in_flight_is_safe, setup, teardown),
+      cmocka_unit_test_setup_teardown(sync_drops_its_own_queued_flush, setup, teardown),
+      cmocka_unit_test_setup_teardown(flushed_bytes_leave_the_page_cache, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

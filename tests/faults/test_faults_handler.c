@@ -216,8 +216,8 @@ static void sync_fault_before_308_never_reports_undurable_bytes(void **state)
  * of the directory, then the meta's removal. A fault at any call leaves at the final path the
  * older complete file, or (only after the rename itself) the new verified one. */
 static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix *f,
-                                                                          rs_fault_kind kind,
-                                                                          int err, unsigned times)
+                                                                           rs_fault_kind kind,
+                                                                           int err, unsigned times)
 {
   int failed = 0, kept_old = 0;
   for (unsigned nth = 1; nth <= 8; nth++) {
@@ -254,7 +254,7 @@ static void commit_fault_keeps_the_old_file_or_places_the_verified_new_one(hfix 
       assert_string_equal(h.sha, "");
       assert_int_equal(h.file_size, HALF);
     } else if (kind == RS_FAULT_SYNC && nth == 1) { /* the data's fsync failed: its bytes */
-      assert_string_equal(h.sha, "");                /* since the last 308 are not trusted */
+      assert_string_equal(h.sha, "");               /* since the last 308 are not trusted */
       assert_int_equal(h.file_size, HALF);
     } else { /* a passing fault elsewhere: the handler kept every byte, commit pending */
       assert_string_equal(h.sha, "");
@@ -403,20 +403,17 @@ static void commit_dir_sync_fault_leaves_no_unsynced_directory(void **state)
   hfix *f = *state;
   /* syncs of the commit: 1 the data, 2 the root after mkdir d1, 3 d1 after mkdir d2 */
   rs_fault_fail_call(RS_FAULT_SYNC, 2, 1, EIO);
-  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
-                   500);
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status, 500);
   assert_int_equal(rs_fault_fired(RS_FAULT_SYNC), 1);
   assert_false(ff_exists(f->root, "d1"));
   rs_fault_fail_call(RS_FAULT_SYNC, 3, 1, EIO);
-  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
-                   500);
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status, 500);
   assert_int_equal(rs_fault_fired(RS_FAULT_SYNC), 1);
   assert_true(ff_exists(f->root, "d1"));
   assert_false(ff_exists(f->root, "d1/d2"));
   assert_int_equal(ff_tmp_count(f->root), 0);
   rs_fault_lift();
-  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status,
-                   200);
+  assert_int_equal(ff_run(f->srv, "PUT", "d1/d2/f", NULL, f->h1, f->v1, SIZE, PIECE).status, 200);
   size_t len = 0;
   uint8_t *got = ff_read(f->root, "d1/d2/f", &len);
   assert_non_null(got);
@@ -429,19 +426,19 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
-    T(chunk_write_enospc_is_507_and_keeps_the_synced_prefix),
-    T(chunk_write_edquot_is_507_like_enospc),
-    T(chunk_write_eio_is_500_with_a_log_line),
-    T(chunk_write_fault_keeps_exactly_the_bytes_before_it),
-    T(sync_fault_before_308_never_reports_undurable_bytes),
-    T(commit_sync_fault_never_leaves_a_short_file),
-    T(commit_rename_fault_keeps_the_old_complete_file),
-    T(whole_file_put_enospc_leaves_no_staging_and_no_final_file),
-    T(whole_file_put_commit_fault_leaves_no_staging),
-    T(commit_dir_sync_fault_leaves_no_unsynced_directory),
-    T(commit_data_fsync_failure_is_never_trusted_later),
-    T(create_on_a_full_disk_is_507_and_leaves_nothing),
-    T(superseding_sync_failure_keeps_the_durable_state),
+      T(chunk_write_enospc_is_507_and_keeps_the_synced_prefix),
+      T(chunk_write_edquot_is_507_like_enospc),
+      T(chunk_write_eio_is_500_with_a_log_line),
+      T(chunk_write_fault_keeps_exactly_the_bytes_before_it),
+      T(sync_fault_before_308_never_reports_undurable_bytes),
+      T(commit_sync_fault_never_leaves_a_short_file),
+      T(commit_rename_fault_keeps_the_old_complete_file),
+      T(whole_file_put_enospc_leaves_no_staging_and_no_final_file),
+      T(whole_file_put_commit_fault_leaves_no_staging),
+      T(commit_dir_sync_fault_leaves_no_unsynced_directory),
+      T(commit_data_fsync_failure_is_never_trusted_later),
+      T(create_on_a_full_disk_is_507_and_leaves_nothing),
+      T(superseding_sync_failure_keeps_the_durable_state),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,8 +63,7 @@ static void hook_write_fault_maps_errno_to_store_error(void **state)
   static const struct {
     int err;
     int want;
-  } cases[] = {{ENOSPC, RESUMABLE_E_NOSPACE}, {EDQUOT, RESUMABLE_E_NOSPACE},
-               {EIO, RESUMABLE_E_IO}};
+  } cases[] = {{ENOSPC, RESUMABLE_E_NOSPACE}, {EDQUOT, RESUMABLE_E_NOSPACE}, {EIO, RESUMABLE_E_IO}};
   void *h = create(f, "k", 10);
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     rs_fault_fail_call(RS_FAULT_WRITE, 1, 1, cases[i].err);
@@ -126,9 +125,8 @@ static void hook_sync_fault_fails_partial_sync_and_keeps_the_old_held(void **sta
   assert_int_equal(got.held, 0);
   f->ops->partial_close(f->self, h);
   /* a fresh handle starts from the durable state and syncs again */
-  assert_int_equal(
-      f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
-      RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_open(f->self, "k", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &got),
+                   RESUMABLE_OK);
   assert_int_equal(got.held, 0);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "abcde", 5), RESUMABLE_OK);
   assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
@@ -179,17 +177,17 @@ static void hook_rename_fault_on_commit_leaves_the_final_path_absent(void **stat
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(hook_write_fault_maps_errno_to_store_error, setup, teardown),
-    cmocka_unit_test_setup_teardown(hook_nth_call_fails_and_stays_failed_until_lifted, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(hook_byte_mark_cuts_the_write_short_like_a_full_disk, setup,
-                                    teardown),
-    cmocka_unit_test_setup_teardown(hook_sync_fault_fails_partial_sync_and_keeps_the_old_held,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(hook_rename_fault_on_commit_leaves_the_final_path_absent,
-                                    setup, teardown),
-    cmocka_unit_test_setup_teardown(store_never_trusts_a_handle_after_a_failed_fsync, setup,
-                                    teardown),
+      cmocka_unit_test_setup_teardown(hook_write_fault_maps_errno_to_store_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(hook_nth_call_fails_and_stays_failed_until_lifted, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(hook_byte_mark_cuts_the_write_short_like_a_full_disk, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(hook_sync_fault_fails_partial_sync_and_keeps_the_old_held,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(hook_rename_fault_on_commit_leaves_the_final_path_absent,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(store_never_trusts_a_handle_after_a_failed_fsync, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,9 +148,9 @@ static void wire_whole_file_put_enospc_leaves_nothing_behind(void **state)
 typedef struct watch {
   wfix *f;
   const char *key;
-  int waits;        /* WAITING callbacks seen */
-  int lifted;       /* the fault was lifted (at the first wait) */
-  int old_kept;     /* while waiting, the final path still held v1 exactly */
+  int waits;    /* WAITING callbacks seen */
+  int lifted;   /* the fault was lifted (at the first wait) */
+  int old_kept; /* while waiting, the final path still held v1 exactly */
 } watch;
 
 /* Lift the fault once the stager backs off after the server's 5xx. */
@@ -233,11 +233,11 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
-    T(wire_full_disk_mid_chunk_is_507_and_curl_resumes),
-    T(wire_eio_on_sync_is_500_with_a_log_line),
-    T(wire_whole_file_put_enospc_leaves_nothing_behind),
-    T(wire_stager_rides_out_a_full_disk),
-    T(wire_stager_finishes_a_commit_that_failed),
+      T(wire_full_disk_mid_chunk_is_507_and_curl_resumes),
+      T(wire_eio_on_sync_is_500_with_a_log_line),
+      T(wire_whole_file_put_enospc_leaves_nothing_behind),
+      T(wire_stager_rides_out_a_full_disk),
+      T(wire_stager_finishes_a_commit_that_failed),
   };
   assert_int_equal(resumable_global_init(), RESUMABLE_OK);
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,13 +58,20 @@ static uint64_t rd_num(reader *r, uint64_t max_size)
 {
   uint8_t sel = rd_u8(r);
   switch (sel % 12) {
-  case 6: return (uint64_t)INT64_MAX;
-  case 7: return (uint64_t)INT64_MAX - 1;
-  case 8: return max_size;
-  case 9: return max_size + 1;
-  case 10: return rd_u64(r) & (uint64_t)INT64_MAX;
-  case 11: return rd_u8(r);
-  default: return sel % 12; /* 0..5 */
+  case 6:
+    return (uint64_t)INT64_MAX;
+  case 7:
+    return (uint64_t)INT64_MAX - 1;
+  case 8:
+    return max_size;
+  case 9:
+    return max_size + 1;
+  case 10:
+    return rd_u64(r) & (uint64_t)INT64_MAX;
+  case 11:
+    return rd_u8(r);
+  default:
+    return sel % 12; /* 0..5 */
   }
 }
 
@@ -137,8 +144,8 @@ static void rd_stored(reader *r, uint64_t max_size, rs_stored *s)
 static int same_decision(const rs_decision *a, const rs_decision *b)
 {
   return a->status == b->status && a->action == b->action && a->kind == b->kind &&
-         a->flags == b->flags && a->held == b->held && a->total == b->total &&
-         a->size == b->size && (a->reason == NULL) == (b->reason == NULL) &&
+         a->flags == b->flags && a->held == b->held && a->total == b->total && a->size == b->size &&
+         (a->reason == NULL) == (b->reason == NULL) &&
          (a->reason == NULL || strcmp(a->reason, b->reason) == 0);
 }
 
@@ -187,8 +194,8 @@ static void check_put_range(const rs_request *q, const rs_stored *s, const rs_de
     FUZZ_CHECK(d->status == 413 && d->action == RS_ACT_REPLY && d->flags == 0);
     return;
   }
-  FUZZ_CHECK(d->action != RS_ACT_STAGE && d->action != RS_ACT_SERVE &&
-             d->action != RS_ACT_DELETE && d->action != RS_ACT_PROBE);
+  FUZZ_CHECK(d->action != RS_ACT_STAGE && d->action != RS_ACT_SERVE && d->action != RS_ACT_DELETE &&
+             d->action != RS_ACT_PROBE);
   if (d->status == 409) {
     FUZZ_CHECK(s->partial && (d->flags & RS_DROP_PARTIAL));
     FUZZ_CHECK(cr->is_query || cr->start > 0);

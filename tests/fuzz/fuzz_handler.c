@@ -67,8 +67,7 @@ static void start(fuzz_ctx *c, live *l, size_t stop)
 {
   FUZZ_CHECK(resumable_exchange_begin(c->srv, l->q.method, l->q.path, &l->ex) == RESUMABLE_OK);
   for (size_t i = 0; i < l->q.nhdr; i++)
-    FUZZ_CHECK(resumable_exchange_add_header(l->ex, l->q.names[i], l->q.values[i]) ==
-               RESUMABLE_OK);
+    FUZZ_CHECK(resumable_exchange_add_header(l->ex, l->q.names[i], l->q.values[i]) == RESUMABLE_OK);
   int rc = resumable_exchange_headers_done(l->ex);
   FUZZ_CHECK(rc == 0 || rc == 1);
   if (l->q.is_draft) /* a creation at the prefix names its own key: follow it from now on */
@@ -93,8 +92,7 @@ static void finish(fuzz_ctx *c, live *l, int alone, const key_state *before)
   if (!l->decided)
     feed(l->ex, &l->q, &l->sent, l->q.body_len);
   FUZZ_CHECK(resumable_exchange_end(l->ex, l->q.dropped ? RESUMABLE_BODY_DROPPED
-                                                        : RESUMABLE_BODY_COMPLETE) ==
-             RESUMABLE_OK);
+                                                        : RESUMABLE_BODY_COMPLETE) == RESUMABLE_OK);
   check_reply(c, &l->q, l->ex, alone || !l->decided_early);
   if (alone && before != NULL) {
     snapshot(c, after);
@@ -191,8 +189,7 @@ static void sweep(fuzz_ctx *c, uint8_t op, const live *paused)
   for (size_t i = 0; i < c->nkeys; i++) {
     const key_state *b = &before[i], *a = &after[i];
     int keep = !all || strcmp(c->keys[i], busy) == 0;
-    FUZZ_CHECK(a->complete == b->complete && a->size == b->size &&
-               memcmp(a->sha, b->sha, 32) == 0);
+    FUZZ_CHECK(a->complete == b->complete && a->size == b->size && memcmp(a->sha, b->sha, 32) == 0);
     if ((keep || a->partial) && memcmp(a, b, sizeof *a) != 0)
       fprintf(stderr, "sweep changed %s: partial %d->%d held %llu->%llu total %llu->%llu\n",
               c->keys[i], b->partial, a->partial, (unsigned long long)b->held,

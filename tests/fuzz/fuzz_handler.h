@@ -21,8 +21,8 @@
 #define TOKEN "s3cret-token"
 #define MAX_SIZE 100
 #define MAX_FILE (MAX_BODY + 16) /* the largest complete file an input can make */
-#define SWEEP_OP 0xe0   /* 0xe0..0xef: resumable_server_sweep */
-#define RESTART_OP 0xf0 /* 0xf0..0xff: close and reopen the server on the same root */
+#define SWEEP_OP 0xe0            /* 0xe0..0xef: resumable_server_sweep */
+#define RESTART_OP 0xf0          /* 0xf0..0xff: close and reopen the server on the same root */
 
 typedef struct reader {
   const uint8_t *p;
@@ -32,25 +32,25 @@ typedef struct reader {
 typedef struct request {
   const char *method;
   int is_put, is_get;
-  int is_draft;     /* an IETF draft request (plan_draft): none of the LocalAI checks apply */
+  int is_draft; /* an IETF draft request (plan_draft): none of the LocalAI checks apply */
   char path[160];
   char key[RS_KEY_MAX + 1]; /* decoded, "" if invalid */
   size_t nhdr;
   char names[MAX_HEADERS][32];
   char values[MAX_HEADERS][128];
   int auth_good;
-  int has_range;    /* a well-formed, non-query range was sent */
-  uint64_t total;   /* the total the request announces */
-  uint8_t seed;     /* content seed */
-  uint64_t offset;  /* first content byte of the body */
-  size_t body_len;  /* bytes actually sent */
+  int has_range;   /* a well-formed, non-query range was sent */
+  uint64_t total;  /* the total the request announces */
+  uint8_t seed;    /* content seed */
+  uint64_t offset; /* first content byte of the body */
+  size_t body_len; /* bytes actually sent */
   size_t piece;
   int dropped;
   int pause;
   int sent_good_hash;
-  int sent_hash;    /* a well-formed X-Content-SHA256 (right or wrong), in `sha` */
+  int sent_hash; /* a well-formed X-Content-SHA256 (right or wrong), in `sha` */
   uint8_t sha[32];
-  int digest;       /* Content-Digest: 0 none, 1 of the bytes sent, 2 wrong, 3 malformed */
+  int digest; /* Content-Digest: 0 none, 1 of the bytes sent, 2 wrong, 3 malformed */
 } request;
 
 typedef struct fuzz_ctx {
@@ -63,7 +63,7 @@ typedef struct fuzz_ctx {
   int expose;
   char keys[MAX_KEYS][RS_KEY_MAX + 1];
   size_t nkeys;
-  size_t budget; /* body bytes left for this input */
+  size_t budget;   /* body bytes left for this input */
   int may_run_out; /* the store has a byte budget (memory backend) */
 } fuzz_ctx;
 
@@ -117,7 +117,7 @@ void check_state(fuzz_ctx *c, int full);
 void snapshot(fuzz_ctx *c, key_state *out);
 /* Add a key to the ones the checks follow (a draft creation at the prefix names its own). */
 void remember_key(fuzz_ctx *c, const char *key);
-void check_effect(fuzz_ctx *c, const request *q, const key_state *before,
-                  const key_state *after, int st, int at_headers, const resumable_exchange *ex);
+void check_effect(fuzz_ctx *c, const request *q, const key_state *before, const key_state *after,
+                  int st, int at_headers, const resumable_exchange *ex);
 
 #endif

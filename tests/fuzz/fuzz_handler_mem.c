@@ -21,7 +21,7 @@
 
 #define MEM_BUDGET 300
 
-static resumable_store *mem;        /* the store, for the whole process */
+static resumable_store *mem;         /* the store, for the whole process */
 static resumable_store_ops lent_ops; /* its ops, but freeing the server leaves it alone */
 
 static void keep(void *self)

@@ -37,8 +37,8 @@ static const char *const key_pool[] = {
 };
 static const uint64_t totals[] = {1, 2, 5, 16, 64, 99, 100, 101, 255, 0};
 static const char *const get_ranges[] = {
-    "bytes=0-0", "bytes=1-", "bytes=-2", "bytes=5-3", "bytes=0-1,3-4", "bytes=99999-",
-    "items=0-1", "bytes=2-99999999999999999999999",
+    "bytes=0-0",     "bytes=1-",     "bytes=-2",  "bytes=5-3",
+    "bytes=0-1,3-4", "bytes=99999-", "items=0-1", "bytes=2-99999999999999999999999",
 };
 static const char *const odd_ranges[] = {
     "bytes 0-0/0",
@@ -216,8 +216,10 @@ static void plan_headers(reader *r, request *q, uint8_t flags)
   else if (body == 3)
     q->body_len = 0;
   if (length == 0 || length == 3 || length == 4) {
-    snprintf(v, sizeof v, "%zu", length == 0 ? declared : length == 3 ? declared + 1
-                                                                      : declared - (declared > 0));
+    snprintf(v, sizeof v, "%zu",
+             length == 0   ? declared
+             : length == 3 ? declared + 1
+                           : declared - (declared > 0));
     add_header(q, "Content-Length", v);
   } else if (length == 2) {
     add_header(q, "Transfer-Encoding", "chunked");
@@ -270,8 +272,8 @@ static void plan_auth(fuzz_ctx *c, request *q, uint8_t flags)
  * byte per header choosing a well-formed, a wrong or a raw value, then the body length. */
 static void plan_draft(reader *r, request *q)
 {
-  static const char *const methods[] = {"POST", "PATCH", "PATCH", "HEAD", "DELETE", "OPTIONS",
-                                        "PUT", "POST"};
+  static const char *const methods[] = {"POST",   "PATCH",   "PATCH", "HEAD",
+                                        "DELETE", "OPTIONS", "PUT",   "POST"};
   static const char *const versions[] = {"8", "6", "8", "6", "7", "6;a=1", "x", "08"};
   static const char *const completes[] = {NULL, "?0", "?1", "?0", "?1", "?2", "?1, ?0", "true"};
   static const char *const types[] = {"application/partial-upload", NULL,
@@ -335,8 +337,8 @@ static void plan_draft(reader *r, request *q)
 
 int plan_request(fuzz_ctx *c, reader *r, request *q)
 {
-  static const char *const methods[] = {"PUT", "PUT", "PUT", "PUT", "HEAD", "GET", "DELETE",
-                                        "POST"};
+  static const char *const methods[] = {"PUT",  "PUT", "PUT",    "PUT",
+                                        "HEAD", "GET", "DELETE", "POST"};
   if (r->n == 0)
     return 0;
   memset(q, 0, sizeof *q);

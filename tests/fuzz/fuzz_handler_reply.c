@@ -47,8 +47,7 @@ size_t read_reply(resumable_exchange *ex, uint8_t *buf, size_t cap)
 /* A GET 200 streams a whole version of the file (its announced length and X-Content-SHA256), a
  * 206 a slice [first, last] of one. Unless another request ran while this one was open (a reader
  * keeps the version it opened, even if replaced meanwhile), that version is the final file. */
-static void check_get_body(fuzz_ctx *c, resumable_exchange *ex, const request *q, int alone,
-                           int st)
+static void check_get_body(fuzz_ctx *c, resumable_exchange *ex, const request *q, int alone, int st)
 {
   static uint8_t got[MAX_FILE], want[MAX_FILE];
   unsigned long long first = 0, last = 0, size = 0;
@@ -113,7 +112,10 @@ static int is_utf8(const char *key)
   const unsigned char *p = (const unsigned char *)key;
   while (*p) {
     size_t len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
-    unsigned long cp = len == 1 ? *p : len == 2 ? (*p & 0x1fu) : len == 3 ? (*p & 0x0fu) : (*p & 0x07u);
+    unsigned long cp = len == 1   ? *p
+                       : len == 2 ? (*p & 0x1fu)
+                       : len == 3 ? (*p & 0x0fu)
+                                  : (*p & 0x07u);
     size_t i = 1;
     for (; i < len && (p[i] & 0xc0) == 0x80; i++)
       cp = cp << 6 | (p[i] & 0x3fu);
@@ -181,7 +183,8 @@ static void check_draft_reply(const request *q, resumable_exchange *ex, int st)
     FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL);
   if (st == 201)
     FUZZ_CHECK(reply_header(ex, "Location") != NULL);
-  if ((st == 200 || st == 201) && strcmp(q->method, "PATCH") != 0 && reply_header(ex, "Upload-Complete"))
+  if ((st == 200 || st == 201) && strcmp(q->method, "PATCH") != 0 &&
+      reply_header(ex, "Upload-Complete"))
     FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL);
   FUZZ_CHECK(reply_header(ex, "Tus-Resumable") == NULL);
 }

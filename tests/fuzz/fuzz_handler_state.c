@@ -86,23 +86,23 @@ static const key_state *state_of(const fuzz_ctx *c, const key_state *snap, const
 }
 
 /* A request that ran alone, judged against the state before and after it. */
-void check_effect(fuzz_ctx *c, const request *q, const key_state *before,
-                         const key_state *after, int st, int at_headers,
-                         const resumable_exchange *ex)
+void check_effect(fuzz_ctx *c, const request *q, const key_state *before, const key_state *after,
+                  int st, int at_headers, const resumable_exchange *ex)
 {
   if (q->is_draft) { /* refusals before the state, and offset retrievals, touch nothing */
     int same = memcmp(before, after, c->nkeys * sizeof *before) == 0;
     int reads = strcmp(q->method, "HEAD") == 0 || strcmp(q->method, "OPTIONS") == 0;
     if (((at_headers && (st == 401 || st == 405 || st == 413 || st == 415)) ||
-         (reads && st != 410)) && !same)
+         (reads && st != 410)) &&
+        !same)
       fprintf(stderr, "draft %s %s -> %d changed the store\n", q->method, q->path, st);
     FUZZ_CHECK(same || !((at_headers && (st == 401 || st == 405 || st == 413 || st == 415)) ||
                          (reads && st != 410)));
     return;
   }
   /* PROTOCOL.md: refused requests touch nothing; HEAD, GET and other methods only read. */
-  int untouched = (at_headers && (st == 401 || st == 404 || st == 405 || st == 413 ||
-                                  st == 416 || (st == 400 && q->key[0] == '\0'))) ||
+  int untouched = (at_headers && (st == 401 || st == 404 || st == 405 || st == 413 || st == 416 ||
+                                  (st == 400 && q->key[0] == '\0'))) ||
                   !(q->is_put || strcmp(q->method, "DELETE") == 0);
   if (untouched && memcmp(before, after, c->nkeys * sizeof *before) != 0)
     fprintf(stderr, "%s %s -> %d changed the store\n", q->method, q->path, st);

@@ -57,8 +57,11 @@ static int ref_utf8(const uint8_t *k, size_t n)
 {
   static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
   for (size_t i = 0; i < n;) {
-    size_t len = k[i] < 0x80 ? 1 : (k[i] >> 5) == 6 ? 2 : (k[i] >> 4) == 14 ? 3
-                 : (k[i] >> 3) == 30 ? 4 : 0;
+    size_t len = k[i] < 0x80         ? 1
+                 : (k[i] >> 5) == 6  ? 2
+                 : (k[i] >> 4) == 14 ? 3
+                 : (k[i] >> 3) == 30 ? 4
+                                     : 0;
     if (len == 0 || len > n - i)
       return 0;
     uint32_t cp = len == 1 ? k[i] : (uint32_t)(k[i] & (0x7fu >> len));
@@ -118,7 +121,7 @@ static void check_with_cap(const uint8_t *data, size_t size, size_t cap, int wan
     return;
   }
   size_t n = strlen(out);
-  FUZZ_CHECK(want_ok);                    /* accepted only if valid */
+  FUZZ_CHECK(want_ok);                        /* accepted only if valid */
   FUZZ_CHECK(n < cap && (long)n == want_len); /* NUL-terminated within cap, no embedded NUL */
   FUZZ_CHECK(memcmp(out, want, n) == 0);
   FUZZ_CHECK(ref_valid((const uint8_t *)out, n)); /* re-check what was actually written */

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char b64[100], field[128];
     size_t n = rs_rd_algo_len(a);
     FUZZ_CHECK(rs_base64_encode(want, n, b64, sizeof(b64)) > 0);
-    int fl = snprintf(field, sizeof(field), "%s=:%s:", a == RS_RD_SHA256 ? "sha-256" : "sha-512",
-                      b64);
+    int fl =
+        snprintf(field, sizeof(field), "%s=:%s:", a == RS_RD_SHA256 ? "sha-256" : "sha-512", b64);
     rs_rd_algo a2 = RS_RD_NONE;
     uint8_t again[64];
     FUZZ_CHECK(rs_rd_parse(field, (size_t)fl, &a2, again, &why) == 0);

@@ -405,18 +405,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t op = data[at], arg = data[at + 1];
     int i = (op >> 4) % NKEYS;
     switch (op % 12) {
-    case 0: op_open(i, arg, RESUMABLE_PARTIAL_CREATE); break;
-    case 1: op_open(i, arg, RESUMABLE_PARTIAL_EXISTING); break;
-    case 2: op_open(i, arg, RESUMABLE_PARTIAL_STAGING); break;
-    case 3: op_write(i, arg); break;
-    case 4: op_sync(i, arg); break;
-    case 5: op_commit(i, arg); break;
-    case 6: op_close(i); break;
-    case 7: op_remove(i, 0); break;
-    case 8: op_remove(i, 1); break;
-    case 9: op_reader(i, arg); break;
-    case 10: op_restart(); break;
-    default: op_write(i, arg); break;
+    case 0:
+      op_open(i, arg, RESUMABLE_PARTIAL_CREATE);
+      break;
+    case 1:
+      op_open(i, arg, RESUMABLE_PARTIAL_EXISTING);
+      break;
+    case 2:
+      op_open(i, arg, RESUMABLE_PARTIAL_STAGING);
+      break;
+    case 3:
+      op_write(i, arg);
+      break;
+    case 4:
+      op_sync(i, arg);
+      break;
+    case 5:
+      op_commit(i, arg);
+      break;
+    case 6:
+      op_close(i);
+      break;
+    case 7:
+      op_remove(i, 0);
+      break;
+    case 8:
+      op_remove(i, 1);
+      break;
+    case 9:
+      op_reader(i, arg);
+      break;
+    case 10:
+      op_restart();
+      break;
+    default:
+      op_write(i, arg);
+      break;
     }
     check_all();
   }

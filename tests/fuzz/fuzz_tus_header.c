@@ -94,11 +94,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(s, data + 1, size - 1);
   size_t n = size - 1;
   switch (data[0] % 6) {
-  case 0: base64(s, n); break;
-  case 1: metadata(s, n); break;
-  case 2: checksum(s, n); break;
-  case 3: concat(s, n); break;
-  case 4: key(s, n); break;
+  case 0:
+    base64(s, n);
+    break;
+  case 1:
+    metadata(s, n);
+    break;
+  case 2:
+    checksum(s, n);
+    break;
+  case 3:
+    concat(s, n);
+    break;
+  case 4:
+    key(s, n);
+    break;
   default: {
     int64_t t = 0;
     memcpy(&t, data, size < sizeof(t) ? size : sizeof(t));

@@ -15,8 +15,8 @@ typedef struct hs_log {
 } hs_log;
 
 typedef struct hs_server {
-  it_server it;         /* parent, root, srv, host, port: usable with it_put / it_head */
-  mhd_host_config cfg;  /* set before hs_start; server, log and listen_addr are filled in */
+  it_server it;        /* parent, root, srv, host, port: usable with it_put / it_head */
+  mhd_host_config cfg; /* set before hs_start; server, log and listen_addr are filled in */
   hs_log log;
 } hs_server;
 
@@ -36,10 +36,10 @@ int hs_connect(uint16_t port, const char *src);
 
 /* The outcome of a raw exchange. */
 typedef struct hs_result {
-  int status;      /* of the first response, 0 if none arrived */
-  int closed;      /* the server closed (EOF or reset) */
-  int timed_out;   /* the deadline passed with the connection still open */
-  char head[512];  /* the first bytes received, for messages */
+  int status;     /* of the first response, 0 if none arrived */
+  int closed;     /* the server closed (EOF or reset) */
+  int timed_out;  /* the deadline passed with the connection still open */
+  char head[512]; /* the first bytes received, for messages */
 } hs_result;
 
 /* Send `len` bytes while reading what comes back (so a reply sent before the server stops

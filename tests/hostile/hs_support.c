@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static void log_line(void *user, const char *line) {
+static void log_line(void *user, const char *line)
+{
   hs_log *l = user;
   pthread_mutex_lock(&l->mu);
   size_t n = strlen(line);
@@ -28,14 +29,16 @@ static void log_line(void *user, const char *line) {
   pthread_mutex_unlock(&l->mu);
 }
 
-int hs_log_has(hs_server *s, const char *needle) {
+int hs_log_has(hs_server *s, const char *needle)
+{
   pthread_mutex_lock(&s->log.mu);
   int found = strstr(s->log.text, needle) != NULL;
   pthread_mutex_unlock(&s->log.mu);
   return found;
 }
 
-void hs_start(hs_server *s) {
+void hs_start(hs_server *s)
+{
   it_server *it = &s->it;
   if (it->parent[0] == '\0') {
     snprintf(it->parent, sizeof it->parent, "/tmp/rs-hostile-XXXXXX");
@@ -63,7 +66,8 @@ void hs_start(hs_server *s) {
   it->port = mhd_host_port(it->host);
 }
 
-void hs_stop(hs_server *s) {
+void hs_stop(hs_server *s)
+{
   kit_host_stop(&s->it.kit);
   mhd_host_stop(s->it.host);
   s->it.host = NULL;
@@ -71,7 +75,8 @@ void hs_stop(hs_server *s) {
   s->it.srv = NULL;
 }
 
-hs_server *hs_new(const mhd_host_config *cfg) {
+hs_server *hs_new(const mhd_host_config *cfg)
+{
   hs_server *s = calloc(1, sizeof *s);
   assert_non_null(s);
   assert_int_equal(pthread_mutex_init(&s->log.mu, NULL), 0);
@@ -81,7 +86,8 @@ hs_server *hs_new(const mhd_host_config *cfg) {
   return s;
 }
 
-void hs_free(hs_server *s) {
+void hs_free(hs_server *s)
+{
   if (s == NULL)
     return;
   hs_stop(s);
@@ -90,13 +96,15 @@ void hs_free(hs_server *s) {
   free(s);
 }
 
-long long hs_now_ms(void) {
+long long hs_now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int hs_connect(uint16_t port, const char *src) {
+int hs_connect(uint16_t port, const char *src)
+{
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_true(fd >= 0);
   struct sockaddr_in a;
@@ -117,7 +125,8 @@ int hs_connect(uint16_t port, const char *src) {
 
 /* Length of the whole first final response in buf, or 0 if incomplete. Interim 1xx responses
  * are skipped; a HEAD response or a 204/304 has no body. */
-static size_t response_end(const char *buf, size_t len, int is_head, int *status) {
+static size_t response_end(const char *buf, size_t len, int is_head, int *status)
+{
   size_t off = 0;
   for (;;) {
     const char *start = buf + off;
@@ -143,14 +152,16 @@ static size_t response_end(const char *buf, size_t len, int is_head, int *status
   }
 }
 
-static int has_connection_close(const char *buf, size_t len) {
+static int has_connection_close(const char *buf, size_t len)
+{
   for (const char *p = buf; p + 17 <= buf + len; p++)
     if (p[-1] == '\n' && strncasecmp(p, "Connection: close", 17) == 0)
       return 1;
   return 0;
 }
 
-static int first_status(const char *buf, size_t len) {
+static int first_status(const char *buf, size_t len)
+{
   size_t off = 0;
   while (len - off >= 12 && strncmp(buf + off, "HTTP/1.", 7) == 0) {
     int st = atoi(buf + off + 9);
@@ -163,7 +174,8 @@ static int first_status(const char *buf, size_t len) {
 }
 
 static void roundtrip(int fd, const void *req, size_t len, int until_close, int is_head,
-                      int timeout_ms, hs_result *out) {
+                      int timeout_ms, hs_result *out)
+{
   static _Thread_local char buf[65536];
   const char *p = req;
   size_t sent = 0, got = 0;
@@ -212,7 +224,8 @@ static void roundtrip(int fd, const void *req, size_t len, int until_close, int 
   snprintf(out->head, sizeof out->head, "%s", buf);
 }
 
-int hs_send(int fd, const void *data, size_t len) {
+int hs_send(int fd, const void *data, size_t len)
+{
   const char *p = data;
   while (len > 0) {
     ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
@@ -227,29 +240,34 @@ int hs_send(int fd, const void *data, size_t len) {
 }
 
 void hs_roundtrip(int fd, const void *req, size_t len, int until_close, int timeout_ms,
-                  hs_result *out) {
+                  hs_result *out)
+{
   int is_head = len >= 5 && memcmp(req, "HEAD ", 5) == 0;
   roundtrip(fd, req, len, until_close, is_head, timeout_ms, out);
 }
 
-void hs_read_head_reply(int fd, int timeout_ms, hs_result *out) {
+void hs_read_head_reply(int fd, int timeout_ms, hs_result *out)
+{
   roundtrip(fd, "", 0, 0, 1, timeout_ms, out);
 }
 
-void hs_raw(uint16_t port, const void *req, size_t len, int timeout_ms, hs_result *out) {
+void hs_raw(uint16_t port, const void *req, size_t len, int timeout_ms, hs_result *out)
+{
   int fd = hs_connect(port, NULL);
   assert_true(fd >= 0);
   hs_roundtrip(fd, req, len, 0, timeout_ms, out);
   close(fd);
 }
 
-int hs_wait_closed(int fd, int timeout_ms) {
+int hs_wait_closed(int fd, int timeout_ms)
+{
   hs_result r;
   hs_roundtrip(fd, "", 0, 1, timeout_ms, &r);
   return r.closed;
 }
 
-int hs_head(uint16_t port, const char *key) {
+int hs_head(uint16_t port, const char *key)
+{
   char req[1200];
   int n = snprintf(req, sizeof req, "HEAD " IT_PREFIX "%s HTTP/1.1\r\nHost: t\r\n\r\n", key);
   assert_true(n > 0 && (size_t)n < sizeof req);
@@ -258,7 +276,8 @@ int hs_head(uint16_t port, const char *key) {
   return r.status;
 }
 
-char *hs_snapshot(const char *dir) {
+char *hs_snapshot(const char *dir)
+{
   char *tree = it_tree(dir);
   size_t cap = strlen(tree) * 2 + 4096, len = 0;
   char *out = malloc(cap);
@@ -272,7 +291,8 @@ char *hs_snapshot(const char *dir) {
     char *sp = strrchr(path, ' ');
     if (sp != NULL)
       *sp = '\0'; /* drop the size: "<type> <path> <size>" */
-    if (line[0] == 'f' && lstat(path, &st) == 0) /* a directory's changes when a temp file comes and goes */
+    if (line[0] == 'f' &&
+        lstat(path, &st) == 0) /* a directory's changes when a temp file comes and goes */
       mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     if (line[0] == 'f') {
       size_t n = 0;
@@ -294,13 +314,15 @@ char *hs_snapshot(const char *dir) {
 }
 
 static void partial_file(const hs_server *s, const char *key, const char *ext, char *buf,
-                         size_t cap) {
+                         size_t cap)
+{
   char hex[65];
   it_sha256_hex(key, strlen(key), hex);
   snprintf(buf, cap, "%s/.resumable/partial/%s.%s", s->it.root, hex, ext);
 }
 
-void hs_age_partial(const hs_server *s, const char *key, long age_s) {
+void hs_age_partial(const hs_server *s, const char *key, long age_s)
+{
   static const char *const ext[] = {"meta", "data"};
   for (int i = 0; i < 2; i++) {
     char path[512];
@@ -313,7 +335,8 @@ void hs_age_partial(const hs_server *s, const char *key, long age_s) {
   }
 }
 
-int hs_partial_files_exist(const hs_server *s, const char *key) {
+int hs_partial_files_exist(const hs_server *s, const char *key)
+{
   char path[512];
   struct stat st;
   partial_file(s, key, "meta", path, sizeof path);
@@ -322,7 +345,8 @@ int hs_partial_files_exist(const hs_server *s, const char *key) {
   return meta || lstat(path, &st) == 0;
 }
 
-static long status_field(const char *name) {
+static long status_field(const char *name)
+{
   FILE *f = fopen("/proc/self/status", "r");
   char line[256];
   long v = -1;
@@ -335,5 +359,11 @@ static long status_field(const char *name) {
   return v;
 }
 
-long hs_threads(void) { return status_field("Threads"); }
-long hs_rss_kib(void) { return status_field("VmRSS"); }
+long hs_threads(void)
+{
+  return status_field("Threads");
+}
+long hs_rss_kib(void)
+{
+  return status_field("VmRSS");
+}

@@ -15,20 +15,23 @@
 
 enum { DEADLINE_MS = 10000, SLOTS = 4, DROPS = 40, DECLARED = 100000, PART = 3000 };
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
 /* Hold back what is sent until uncorked (or closed): the bytes and the FIN leave together. */
-static void cork(int fd) {
+static void cork(int fd)
+{
   int on = 1;
   assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on), 0);
 }
 
 /* Whether "HTTP/1.1 100 Continue" arrived by `deadline` (rather than a close, or nothing: every
  * slot taken). */
-static int got_continue(int fd, long long deadline) {
+static int got_continue(int fd, long long deadline)
+{
   char buf[64];
   size_t got = 0;
   while (got < 25 && hs_now_ms() < deadline) { /* "HTTP/1.1 100 Continue\r\n\r\n" */
@@ -49,16 +52,17 @@ static int got_continue(int fd, long long deadline) {
  * together; without, headers, part of the body and the FIN all arrive at once. A drop refused
  * because every slot is taken (the server closes at once, or leaves it waiting past
  * `deadline`) is not an error. */
-static void drop(uint16_t port, const char *key, int handshake, long long deadline) {
+static void drop(uint16_t port, const char *key, int handshake, long long deadline)
+{
   int fd = hs_connect(port, NULL);
   if (fd < 0)
     return;
   char req[512];
-  int n = snprintf(req, sizeof req,
-                   "PUT " IT_PREFIX "%s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
-                   "Content-Range: bytes 0-%d/%d\r\n%s\r\n",
-                   key, DECLARED, DECLARED - 1, DECLARED,
-                   handshake ? "Expect: 100-continue\r\n" : "");
+  int n =
+      snprintf(req, sizeof req,
+               "PUT " IT_PREFIX "%s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+               "Content-Range: bytes 0-%d/%d\r\n%s\r\n",
+               key, DECLARED, DECLARED - 1, DECLARED, handshake ? "Expect: 100-continue\r\n" : "");
   assert_true(n > 0 && (size_t)n < sizeof req);
   static char body[PART];
   memset(body, 'd', sizeof body);
@@ -78,7 +82,8 @@ static void drop(uint16_t port, const char *key, int handshake, long long deadli
 /* A HEAD answered within the deadline, retried while the server refuses the connection (all
  * slots taken); the ms it took, or -1 if it never was. Each try waits for an answer or a close;
  * no sleeping. */
-static long long head_answered_ms(uint16_t port, int *status) {
+static long long head_answered_ms(uint16_t port, int *status)
+{
   static const char head[] = "HEAD " IT_PREFIX "probe HTTP/1.1\r\nHost: t\r\n\r\n";
   long long t0 = hs_now_ms();
   while (hs_now_ms() - t0 < DEADLINE_MS) {
@@ -96,10 +101,11 @@ static long long head_answered_ms(uint16_t port, int *status) {
   return -1;
 }
 
-static void drops_free_their_slots(unsigned threads, void **state) {
+static void drops_free_their_slots(unsigned threads, void **state)
+{
   /* the idle timeout (60 s) is far beyond the deadline: only noticing the FIN frees a slot */
-  mhd_host_config cfg = {.threads = threads, .max_connections = SLOTS, .timeout_s = 60,
-                         .body_min_rate = 0};
+  mhd_host_config cfg = {
+      .threads = threads, .max_connections = SLOTS, .timeout_s = 60, .body_min_rate = 0};
   hs_server *s = hs_new(&cfg);
   *state = s;
   long long t0 = hs_now_ms();
@@ -115,23 +121,26 @@ static void drops_free_their_slots(unsigned threads, void **state) {
   print_message("# %s: %d drops in %lld ms, then a HEAD answered after %lld ms\n",
                 threads ? "epoll pool" : "thread per connection", DROPS, dropping, took);
   if (took < 0)
-    fail_msg("after %d dropped uploads no slot was free for %d ms (%d slots)", DROPS,
-             DEADLINE_MS, SLOTS);
+    fail_msg("after %d dropped uploads no slot was free for %d ms (%d slots)", DROPS, DEADLINE_MS,
+             SLOTS);
   assert_int_equal(status, 404);
   assert_true(hs_log_has(s, "dropped"));
 }
 
-static void dropped_uploads_free_their_slots_in_an_epoll_pool(void **state) {
+static void dropped_uploads_free_their_slots_in_an_epoll_pool(void **state)
+{
   drops_free_their_slots(2, state);
 }
 
-static void dropped_uploads_free_their_slots_with_a_thread_per_connection(void **state) {
+static void dropped_uploads_free_their_slots_with_a_thread_per_connection(void **state)
+{
   drops_free_their_slots(0, state);
 }
 
 /* Passing the FIN on must not cost a client its answer: one that sends a whole request and
  * shuts its sending side at once (the FIN in the request's last segment) still gets the reply. */
-static void half_closed_request_is_still_answered(unsigned threads, void **state) {
+static void half_closed_request_is_still_answered(unsigned threads, void **state)
+{
   mhd_host_config cfg = {.threads = threads, .timeout_s = 60};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -150,17 +159,20 @@ static void half_closed_request_is_still_answered(unsigned threads, void **state
   assert_int_equal(hs_head(s->it.port, "half.bin"), 200);
 }
 
-static void half_closed_request_is_still_answered_in_an_epoll_pool(void **state) {
+static void half_closed_request_is_still_answered_in_an_epoll_pool(void **state)
+{
   half_closed_request_is_still_answered(2, state);
 }
 
-static void half_closed_request_is_still_answered_with_a_thread_per_connection(void **state) {
+static void half_closed_request_is_still_answered_with_a_thread_per_connection(void **state)
+{
   half_closed_request_is_still_answered(0, state);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
-int main(void) {
+int main(void)
+{
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {

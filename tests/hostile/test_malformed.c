@@ -27,7 +27,8 @@ enum { TIMEOUT_MS = 10000 };
 static unsigned char file[1000];
 
 /* A store with a complete file and a bound partial, behind a host with short timeouts. */
-static int setup(void **state) {
+static int setup(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 1, .linger_ms = 300};
   hs_server *s = calloc(1, sizeof *s);
   assert_non_null(s);
@@ -44,13 +45,15 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
 /* The two requests too big to write out: one 300 KiB header, 20000 small headers. */
-static char *built(const char *name, size_t *len) {
+static char *built(const char *name, size_t *len)
+{
   size_t cap = 512 * 1024;
   char *r = malloc(cap);
   assert_non_null(r);
@@ -69,7 +72,8 @@ static char *built(const char *name, size_t *len) {
   return r;
 }
 
-static const char *describe(int status, char *buf, size_t cap) {
+static const char *describe(int status, char *buf, size_t cap)
+{
   if (status == 0)
     snprintf(buf, cap, "closed without a reply");
   else
@@ -78,7 +82,8 @@ static const char *describe(int status, char *buf, size_t cap) {
 }
 
 /* Runs case c; returns 0 or writes why it failed into why. */
-static int run_case(hs_server *s, const mcase *c, const char *before, char *why, size_t cap) {
+static int run_case(hs_server *s, const mcase *c, const char *before, char *why, size_t cap)
+{
   size_t len = c->len;
   char *own = c->len == 0 ? built(c->name, &len) : NULL;
   hs_result r;
@@ -106,7 +111,8 @@ static int run_case(hs_server *s, const mcase *c, const char *before, char *why,
   return rc;
 }
 
-static void every_malformed_request_is_refused_and_changes_nothing(void **state) {
+static void every_malformed_request_is_refused_and_changes_nothing(void **state)
+{
   hs_server *s = *state;
   size_t n = sizeof cases / sizeof cases[0], failed = 0, closed = 0;
   assert_true(n >= 100);
@@ -122,17 +128,19 @@ static void every_malformed_request_is_refused_and_changes_nothing(void **state)
   }
   free(before);
   print_message("# %zu malformed requests: %zu answered with an error status, %zu closed "
-                "without a reply\n", n, n - closed, closed);
+                "without a reply\n",
+                n, n - closed, closed);
   assert_int_equal(failed, 0);
   assert_false(hs_log_has(s, "\"smuggled\"")); /* nothing after a framing conflict was run */
 }
 
-int main(void) {
+int main(void)
+{
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(every_malformed_request_is_refused_and_changes_nothing,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(every_malformed_request_is_refused_and_changes_nothing, setup,
+                                      teardown),
   };
   int rc = cmocka_run_group_tests_name("hostile_malformed", tests, NULL, NULL);
   curl_global_cleanup();

@@ -25,13 +25,14 @@ typedef struct child_server {
   char err[65536]; /* its stderr, read at the end */
 } child_server;
 
-static void start(child_server *c, const char *threads) {
+static void start(child_server *c, const char *threads)
+{
   snprintf(c->dir, sizeof c->dir, "/tmp/rs-hostile-fd-XXXXXX");
   assert_non_null(mkdtemp(c->dir));
   char root[96];
   snprintf(root, sizeof root, "%s/root", c->dir);
-  const char *args[] = {"--port", "0", "--root", root, "--idle-timeout", "60", "--threads",
-                        threads, NULL};
+  const char *args[] = {"--port", "0",         "--root", root, "--idle-timeout",
+                        "60",     "--threads", threads,  NULL};
   assert_int_equal(test_spawn_nofile(&c->t, tool_path, args, NOFILE), 0);
   char line[256];
   size_t len = 0;
@@ -48,7 +49,8 @@ static void start(child_server *c, const char *threads) {
 }
 
 /* Stop it and keep its stderr. */
-static void stop(child_server *c) {
+static void stop(child_server *c)
+{
   kill(c->t.pid, SIGTERM);
   size_t len = 0;
   for (;;) {
@@ -66,7 +68,8 @@ static void stop(child_server *c) {
 }
 
 /* CPU time (user + system) the child used so far, in ms. */
-static long long cpu_ms(pid_t pid) {
+static long long cpu_ms(pid_t pid)
+{
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   int fd = open(path, O_RDONLY);
@@ -79,17 +82,18 @@ static long long cpu_ms(pid_t pid) {
   assert_non_null(p);
   unsigned long long utime = 0, stime = 0;
   /* ") state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime" */
-  assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                          &stime),
-                   2);
+  assert_int_equal(
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime), 2);
   return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
-static int has_retry_after(const hs_result *r) {
+static int has_retry_after(const hs_result *r)
+{
   return strstr(r->head, "Retry-After: ") != NULL;
 }
 
-static void out_of_descriptors(const char *threads) {
+static void out_of_descriptors(const char *threads)
+{
   child_server c;
   start(&c, threads);
   static const char head[] = "HEAD " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -172,17 +176,20 @@ static void out_of_descriptors(const char *threads) {
   assert_null(strstr(c.err, "storage I/O error"));
 }
 
-static void out_of_descriptors_with_a_thread_per_connection(void **state) {
+static void out_of_descriptors_with_a_thread_per_connection(void **state)
+{
   (void)state;
   out_of_descriptors("0");
 }
 
-static void out_of_descriptors_in_an_epoll_pool(void **state) {
+static void out_of_descriptors_in_an_epoll_pool(void **state)
+{
   (void)state;
   out_of_descriptors("2");
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
     return 2;

@@ -14,12 +14,14 @@
 
 enum { DEADLINE_MS = 15000 };
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
-static void idle_connection_is_closed_after_the_idle_timeout(void **state) {
+static void idle_connection_is_closed_after_the_idle_timeout(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -34,7 +36,8 @@ static void idle_connection_is_closed_after_the_idle_timeout(void **state) {
   assert_int_equal(hs_head(s->it.port, "x"), 404);
 }
 
-static void unfinished_headers_are_closed_after_the_idle_timeout(void **state) {
+static void unfinished_headers_are_closed_after_the_idle_timeout(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -54,7 +57,8 @@ static void unfinished_headers_are_closed_after_the_idle_timeout(void **state) {
 
 /* A chunk PUT whose body stops after `sent` of 100 bytes: the idle timeout ends it, and the
  * bytes that arrived are kept. */
-static void stalled_chunk_is_closed_and_keeps_its_bytes(void **state) {
+static void stalled_chunk_is_closed_and_keeps_its_bytes(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -78,7 +82,8 @@ static void stalled_chunk_is_closed_and_keeps_its_bytes(void **state) {
 
 /* Send `req`, then one byte of body at a time, each after waiting up to `gap_ms` for the
  * server to close. Returns the body bytes sent once the server closed (fails at the deadline). */
-static size_t trickle(hs_server *s, const char *req, size_t body_len, int gap_ms) {
+static size_t trickle(hs_server *s, const char *req, size_t body_len, int gap_ms)
+{
   int fd = hs_connect(s->it.port, NULL);
   hs_result r;
   assert_int_equal(hs_send(fd, req, strlen(req)), 0);
@@ -96,7 +101,8 @@ static size_t trickle(hs_server *s, const char *req, size_t body_len, int gap_ms
   return sent;
 }
 
-static void trickled_chunk_is_cut_by_the_rate_check_and_keeps_its_bytes(void **state) {
+static void trickled_chunk_is_cut_by_the_rate_check_and_keeps_its_bytes(void **state)
+{
   /* idle timeout far away: only the rate check (1 KiB/s over 1 s) can cut this body */
   mhd_host_config cfg = {.timeout_s = 60, .body_min_rate = 1024, .body_window_s = 1};
   hs_server *s = hs_new(&cfg);
@@ -116,7 +122,8 @@ static void trickled_chunk_is_cut_by_the_rate_check_and_keeps_its_bytes(void **s
   assert_true(hs_log_has(s, " dropped"));
 }
 
-static void trickled_chunked_upload_is_cut_and_never_committed(void **state) {
+static void trickled_chunked_upload_is_cut_and_never_committed(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 60, .body_min_rate = 1024, .body_window_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -136,10 +143,11 @@ static void trickled_chunked_upload_is_cut_and_never_committed(void **state) {
 
 /* After an early reply the body is drained to its end, but a trickle is still cut: the drain
  * is bounded by the same rate check as any body (and nothing is written meanwhile). */
-static void trickled_body_after_an_early_reply_is_cut_by_the_rate_check(void **state) {
+static void trickled_body_after_an_early_reply_is_cut_by_the_rate_check(void **state)
+{
   /* idle timeout and linger far away: only the rate check can cut this body */
-  mhd_host_config cfg = {.timeout_s = 60, .linger_ms = 60000, .body_min_rate = 1024,
-                         .body_window_s = 1};
+  mhd_host_config cfg = {
+      .timeout_s = 60, .linger_ms = 60000, .body_min_rate = 1024, .body_window_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
   char *before = hs_snapshot(s->it.parent);
@@ -155,7 +163,8 @@ static void trickled_body_after_an_early_reply_is_cut_by_the_rate_check(void **s
   assert_true(hs_log_has(s, "PUT \"late.bin\" 416 0 dropped"));
 }
 
-static void a_fast_body_passes_the_rate_check(void **state) {
+static void a_fast_body_passes_the_rate_check(void **state)
+{
   mhd_host_config cfg = {.body_min_rate = 64 * 1024, .body_window_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -169,7 +178,8 @@ static void a_fast_body_passes_the_rate_check(void **state) {
 
 /* `n` keep-alive connections that each did one HEAD and now sit idle (all connected and sent
  * first, then all answers read, so the server's threads start in parallel). */
-static int *open_idle(hs_server *s, size_t n, const char *src) {
+static int *open_idle(hs_server *s, size_t n, const char *src)
+{
   int *fds = calloc(n, sizeof *fds);
   assert_non_null(fds);
   static const char head[] = "HEAD " IT_PREFIX "idle HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -187,14 +197,16 @@ static int *open_idle(hs_server *s, size_t n, const char *src) {
   return fds;
 }
 
-static void close_all(int *fds, size_t n) {
+static void close_all(int *fds, size_t n)
+{
   for (size_t i = 0; i < n; i++)
     close(fds[i]);
   free(fds);
 }
 
 /* None of the connections was closed by the server. */
-static void assert_all_open(int *fds, size_t n) {
+static void assert_all_open(int *fds, size_t n)
+{
   for (size_t i = 0; i < n; i++) {
     hs_result r;
     hs_roundtrip(fds[i], "", 0, 1, 0, &r);
@@ -203,7 +215,8 @@ static void assert_all_open(int *fds, size_t n) {
   }
 }
 
-static void upload_beside_idle_connections(unsigned threads, void **state) {
+static void upload_beside_idle_connections(unsigned threads, void **state)
+{
   mhd_host_config cfg = {.threads = threads, .body_min_rate = 500, .body_window_s = 60};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -230,17 +243,20 @@ static void upload_beside_idle_connections(unsigned threads, void **state) {
   assert_true(took < 10000); /* promptly: the idle ones hold no lock and no worker */
 }
 
-static void two_hundred_idle_connections_do_not_stop_an_upload(void **state) {
+static void two_hundred_idle_connections_do_not_stop_an_upload(void **state)
+{
   upload_beside_idle_connections(0, state);
 }
 
-static void two_hundred_idle_connections_do_not_stop_an_upload_in_a_pool(void **state) {
+static void two_hundred_idle_connections_do_not_stop_an_upload_in_a_pool(void **state)
+{
   upload_beside_idle_connections(4, state);
 }
 
 /* A HEAD that may have to wait for a freed slot: retried on a refused or closed connection
  * until the deadline (each try waits for the server's answer or close, no sleeping). */
-static int head_when_free(hs_server *s, const char *src) {
+static int head_when_free(hs_server *s, const char *src)
+{
   static const char head[] = "HEAD " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\n\r\n";
   long long deadline = hs_now_ms() + DEADLINE_MS;
   while (hs_now_ms() < deadline) {
@@ -256,7 +272,8 @@ static int head_when_free(hs_server *s, const char *src) {
   return 0;
 }
 
-static void connections_over_the_cap_are_closed_at_once(void **state) {
+static void connections_over_the_cap_are_closed_at_once(void **state)
+{
   mhd_host_config cfg = {.max_connections = 8};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -275,7 +292,8 @@ static void connections_over_the_cap_are_closed_at_once(void **state) {
   close_all(idle, 8);
 }
 
-static void per_address_cap_spares_other_addresses(void **state) {
+static void per_address_cap_spares_other_addresses(void **state)
+{
   mhd_host_config cfg = {.max_per_ip = 4};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -291,7 +309,8 @@ static void per_address_cap_spares_other_addresses(void **state) {
   close_all(idle, 4);
 }
 
-static void huge_header_is_431_and_the_server_keeps_answering(void **state) {
+static void huge_header_is_431_and_the_server_keeps_answering(void **state)
+{
   hs_server *s = hs_new(NULL); /* the default 256 KiB connection memory */
   *state = s;
   size_t big = 1u << 20;
@@ -309,7 +328,8 @@ static void huge_header_is_431_and_the_server_keeps_answering(void **state) {
   assert_int_equal(hs_head(s->it.port, "x"), 404);
 }
 
-static void a_64_kib_header_is_accepted_under_a_raised_limit(void **state) {
+static void a_64_kib_header_is_accepted_under_a_raised_limit(void **state)
+{
   mhd_host_config cfg = {.max_header_size = 96 * 1024}; /* the default is 16 KiB */
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -326,7 +346,8 @@ static void a_64_kib_header_is_accepted_under_a_raised_limit(void **state) {
   assert_int_equal(r.status, 404);
 }
 
-static void many_headers_are_431(void **state) {
+static void many_headers_are_431(void **state)
+{
   hs_server *s = hs_new(NULL);
   *state = s;
   size_t n = 100000, cap = n * 32 + 256, len = 0;
@@ -350,12 +371,14 @@ static const char *tool_path;
 
 typedef test_child tool;
 
-static void tool_spawn(tool *t, const char *const *args) {
+static void tool_spawn(tool *t, const char *const *args)
+{
   assert_int_equal(test_spawn(t, tool_path, args), 0);
 }
 
 /* Everything on fd until EOF (or the deadline) into buf. */
-static void read_all(int fd, char *buf, size_t cap) {
+static void read_all(int fd, char *buf, size_t cap)
+{
   size_t len = 0;
   long long deadline = hs_now_ms() + DEADLINE_MS;
   buf[0] = '\0';
@@ -372,13 +395,15 @@ static void read_all(int fd, char *buf, size_t cap) {
   }
 }
 
-static int tool_wait(tool *t) {
+static int tool_wait(tool *t)
+{
   int rc = test_reap(t);
   assert_true(rc >= 0);
   return rc;
 }
 
-static void serve_help_documents_the_limits_and_refuses_bad_values(void **state) {
+static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
+{
   (void)state;
   char out[16384];
   tool t;
@@ -386,18 +411,17 @@ static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
   tool_spawn(&t, help);
   read_all(t.out, out, sizeof out);
   assert_int_equal(tool_wait(&t), 0);
-  static const char *const flags[] = {"--idle-timeout", "--body-timeout", "--min-body-rate",
-                                      "--max-connections", "--max-connections-per-ip",
-                                      "--connection-memory", "--threads", "--partial-ttl",
-                                      "--hash-threads", "--header-timeout",
-                                      "--max-header-size"};
+  static const char *const flags[] = {
+      "--idle-timeout",           "--body-timeout",      "--min-body-rate",  "--max-connections",
+      "--max-connections-per-ip", "--connection-memory", "--threads",        "--partial-ttl",
+      "--hash-threads",           "--header-timeout",    "--max-header-size"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strstr(out, flags[i]) == NULL)
       fail_msg("--help does not mention %s", flags[i]);
   static const char *const bad[][3] = {
-      {"--idle-timeout", "0", NULL},      {"--body-timeout", "0", NULL},
-      {"--min-body-rate", "1X", NULL},    {"--max-connections", "0", NULL},
-      {"--threads", "2000", NULL},        {"--partial-ttl", "-1", NULL},
+      {"--idle-timeout", "0", NULL},       {"--body-timeout", "0", NULL},
+      {"--min-body-rate", "1X", NULL},     {"--max-connections", "0", NULL},
+      {"--threads", "2000", NULL},         {"--partial-ttl", "-1", NULL},
       {"--connection-memory", "1K", NULL}, {"--max-connections-per-ip", NULL, NULL},
       {"--hash-threads", "65", NULL},
   };
@@ -409,13 +433,14 @@ static void serve_help_documents_the_limits_and_refuses_bad_values(void **state)
   }
 }
 
-static void serve_flags_reach_the_host(void **state) {
+static void serve_flags_reach_the_host(void **state)
+{
   (void)state;
   char dir[] = "/tmp/rs-hostile-tool-XXXXXX", root[96], line[256];
   assert_non_null(mkdtemp(dir));
   snprintf(root, sizeof root, "%s/root", dir);
-  const char *args[] = {"--port", "0", "--root", root, "--idle-timeout", "1",
-                        "--max-connections", "2", NULL};
+  const char *args[] = {"--port", "0", "--root", root, "--idle-timeout", "1", "--max-connections",
+                        "2",      NULL};
   tool t;
   tool_spawn(&t, args);
   size_t len = 0;
@@ -455,7 +480,8 @@ static void serve_flags_reach_the_host(void **state) {
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
     return 2;

@@ -18,14 +18,16 @@ enum { DEADLINE_MS = 10000, GAP_MS = 100 };
 
 static const char trickle_start[] = "GET " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\nX-Slow: ";
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
 /* Send one byte every GAP_MS on fd until the server closes it: the ms that took, or -1 at the
  * deadline. */
-static long long trickle_until_closed(int fd) {
+static long long trickle_until_closed(int fd)
+{
   long long t0 = hs_now_ms();
   while (hs_now_ms() - t0 < DEADLINE_MS) {
     hs_result r;
@@ -36,7 +38,8 @@ static long long trickle_until_closed(int fd) {
   return -1;
 }
 
-static void trickled_headers_are_cut_at_the_header_timeout(unsigned threads, void **state) {
+static void trickled_headers_are_cut_at_the_header_timeout(unsigned threads, void **state)
+{
   mhd_host_config cfg = {.threads = threads, .timeout_s = 60, .header_timeout_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -53,17 +56,20 @@ static void trickled_headers_are_cut_at_the_header_timeout(unsigned threads, voi
   assert_int_equal(hs_head(s->it.port, "x"), 404); /* the server goes on */
 }
 
-static void trickled_headers_are_cut_with_a_thread_per_connection(void **state) {
+static void trickled_headers_are_cut_with_a_thread_per_connection(void **state)
+{
   trickled_headers_are_cut_at_the_header_timeout(0, state);
 }
 
-static void trickled_headers_are_cut_in_an_epoll_pool(void **state) {
+static void trickled_headers_are_cut_in_an_epoll_pool(void **state)
+{
   trickled_headers_are_cut_at_the_header_timeout(2, state);
 }
 
 /* Every slot held by a header trickler: a legitimate HEAD (retried while the server turns it
  * away) must be answered within the deadline, after the tricklers' header timeout. */
-static void header_tricklers_on_every_slot_do_not_keep_requests_out(void **state) {
+static void header_tricklers_on_every_slot_do_not_keep_requests_out(void **state)
+{
   enum { SLOTS = 4 };
   mhd_host_config cfg = {.max_connections = SLOTS, .timeout_s = 60, .header_timeout_s = 1};
   hs_server *s = hs_new(&cfg);
@@ -110,11 +116,12 @@ static void header_tricklers_on_every_slot_do_not_keep_requests_out(void **state
 
 /* A request of `header_len` bytes in all (request line + header section), with one padding
  * header. */
-static char *request_of(const char *method, size_t header_len, const char *extra, size_t *len) {
+static char *request_of(const char *method, size_t header_len, const char *extra, size_t *len)
+{
   char *req = malloc(header_len + 1);
   assert_non_null(req);
-  int n = snprintf(req, header_len + 1, "%s " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\n%sX-Pad: ",
-                   method, extra);
+  int n = snprintf(req, header_len + 1,
+                   "%s " IT_PREFIX "x HTTP/1.1\r\nHost: t\r\n%sX-Pad: ", method, extra);
   assert_true(n > 0 && (size_t)n + 4 < header_len);
   memset(req + n, 'p', header_len - (size_t)n - 4);
   memcpy(req + header_len - 4, "\r\n\r\n", 4);
@@ -122,8 +129,9 @@ static char *request_of(const char *method, size_t header_len, const char *extra
   return req;
 }
 
-static int status_of_header(uint16_t port, const char *method, size_t header_len,
-                            const char *extra, const char *body, int *closed) {
+static int status_of_header(uint16_t port, const char *method, size_t header_len, const char *extra,
+                            const char *body, int *closed)
+{
   size_t len;
   char *req = request_of(method, header_len, extra, &len);
   size_t blen = body != NULL ? strlen(body) : 0;
@@ -142,7 +150,8 @@ static int status_of_header(uint16_t port, const char *method, size_t header_len
   return r.status;
 }
 
-static void header_section_over_16_kib_is_431_and_closed(void **state) {
+static void header_section_over_16_kib_is_431_and_closed(void **state)
+{
   hs_server *s = hs_new(NULL); /* defaults: 16 KiB */
   *state = s;
   int closed = 0;
@@ -159,7 +168,8 @@ static void header_section_over_16_kib_is_431_and_closed(void **state) {
   assert_int_equal(hs_head(s->it.port, "x"), 404);
 }
 
-static void header_size_limit_is_configurable(void **state) {
+static void header_size_limit_is_configurable(void **state)
+{
   mhd_host_config cfg = {.max_header_size = 80 * 1024};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -170,7 +180,8 @@ static void header_size_limit_is_configurable(void **state) {
 /* The deadline of a later request on a kept-alive connection starts with its first byte: an
  * idle kept-alive connection lives by the idle timeout, as before; but once the next request
  * starts, its headers must complete in time. */
-static void kept_alive_connection_waits_but_its_next_headers_have_a_deadline(void **state) {
+static void kept_alive_connection_waits_but_its_next_headers_have_a_deadline(void **state)
+{
   mhd_host_config cfg = {.timeout_s = 60, .header_timeout_s = 1};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -196,19 +207,21 @@ static void kept_alive_connection_waits_but_its_next_headers_have_a_deadline(voi
 static const char *tool_path;
 
 /* Start resumable-serve with `args` and read its port from the "listening on" line. */
-static uint16_t serve_start(test_child *t, const char *const *args) {
+static uint16_t serve_start(test_child *t, const char *const *args)
+{
   uint16_t port = 0;
   assert_int_equal(test_serve_start(t, tool_path, args, &port), 0);
   return port;
 }
 
-static void serve_header_flags_reach_the_host(void **state) {
+static void serve_header_flags_reach_the_host(void **state)
+{
   (void)state;
   char dir[] = "/tmp/rs-hostile-hdr-XXXXXX", root[96];
   assert_non_null(mkdtemp(dir));
   snprintf(root, sizeof root, "%s/root", dir);
-  const char *args[] = {"--port", "0", "--root", root, "--header-timeout", "1",
-                        "--max-header-size", "2K", NULL};
+  const char *args[] = {"--port", "0", "--root", root, "--header-timeout", "1", "--max-header-size",
+                        "2K",     NULL};
   test_child t;
   uint16_t port = serve_start(&t, args);
   int st_big = status_of_header(port, "HEAD", 2049, "", NULL, NULL);
@@ -226,7 +239,8 @@ static void serve_header_flags_reach_the_host(void **state) {
   assert_true(took >= 0);
 }
 
-static int run_tool(const char *const *args, char *out, size_t cap) {
+static int run_tool(const char *const *args, char *out, size_t cap)
+{
   test_child t;
   assert_int_equal(test_spawn(&t, tool_path, args), 0);
   size_t len = 0;
@@ -244,7 +258,8 @@ static int run_tool(const char *const *args, char *out, size_t cap) {
   return test_reap(&t);
 }
 
-static void serve_documents_and_checks_the_header_flags(void **state) {
+static void serve_documents_and_checks_the_header_flags(void **state)
+{
   (void)state;
   char out[16384];
   const char *help[] = {"--help", NULL};
@@ -266,7 +281,8 @@ static void serve_documents_and_checks_the_header_flags(void **state) {
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
     return 2;

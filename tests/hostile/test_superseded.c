@@ -13,13 +13,15 @@
 
 enum { TOTAL = 4 << 20, PART = 64 * 1024, NEWER = 1024, DEADLINE_MS = 10000, PROMPT_MS = 5000 };
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
 /* Whether "HTTP/1.1 100 Continue" arrived on fd. */
-static int got_continue(int fd) {
+static int got_continue(int fd)
+{
   char buf[64];
   size_t got = 0;
   long long deadline = hs_now_ms() + DEADLINE_MS;
@@ -37,7 +39,8 @@ static int got_continue(int fd) {
 }
 
 /* X-File-Size of the key, -1 if none. */
-static long long held(hs_server *s, const char *key) {
+static long long held(hs_server *s, const char *key)
+{
   it_resp r;
   long long n = it_head(&s->it, key, &r) == 200 ? it_header_num(&r, "X-File-Size") : -1;
   it_resp_free(&r);
@@ -45,7 +48,8 @@ static long long held(hs_server *s, const char *key) {
 }
 
 static void stalled_superseded_upload_ends_when_its_client_sends_again(unsigned threads,
-                                                                       void **state) {
+                                                                       void **state)
+{
   mhd_host_config cfg = {.threads = threads, .timeout_s = 60, .body_min_rate = 0};
   hs_server *s = hs_new(&cfg);
   *state = s;
@@ -89,17 +93,20 @@ static void stalled_superseded_upload_ends_when_its_client_sends_again(unsigned 
   free(data);
 }
 
-static void stalled_superseded_upload_ends_with_a_thread_per_connection(void **state) {
+static void stalled_superseded_upload_ends_with_a_thread_per_connection(void **state)
+{
   stalled_superseded_upload_ends_when_its_client_sends_again(0, state);
 }
 
-static void stalled_superseded_upload_ends_in_an_epoll_pool(void **state) {
+static void stalled_superseded_upload_ends_in_an_epoll_pool(void **state)
+{
   stalled_superseded_upload_ends_when_its_client_sends_again(2, state);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
-int main(void) {
+int main(void)
+{
   signal(SIGPIPE, SIG_IGN);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {

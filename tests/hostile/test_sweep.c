@@ -14,19 +14,22 @@
 
 static const char *tool_path;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   *state = hs_new(NULL);
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   hs_free(*state);
   return 0;
 }
 
 static const unsigned char ten[10] = "0123456789";
 
-static void sweep_removes_only_partials_older_than_the_age(void **state) {
+static void sweep_removes_only_partials_older_than_the_age(void **state)
+{
   hs_server *s = *state;
   assert_int_equal(it_put(&s->it, "old.bin", "bytes 0-9/100", NULL, ten, 10, NULL), 308);
   assert_int_equal(it_put(&s->it, "young.bin", "bytes 0-9/100", NULL, ten, 10, NULL), 308);
@@ -48,7 +51,8 @@ static void sweep_removes_only_partials_older_than_the_age(void **state) {
   assert_true(hs_partial_files_exist(s, "young.bin"));
 }
 
-static void sweep_keeps_a_partial_that_an_exchange_is_writing(void **state) {
+static void sweep_keeps_a_partial_that_an_exchange_is_writing(void **state)
+{
   hs_server *s = *state;
   resumable_exchange *ex = NULL;
   assert_int_equal(resumable_exchange_begin(s->it.srv, "PUT", IT_PREFIX "busy.bin", &ex),
@@ -76,7 +80,8 @@ static void sweep_keeps_a_partial_that_an_exchange_is_writing(void **state) {
   assert_int_equal(hs_head(s->it.port, "busy.bin"), 404);
 }
 
-static void delete_frees_a_partial_and_its_files(void **state) {
+static void delete_frees_a_partial_and_its_files(void **state)
+{
   hs_server *s = *state;
   assert_int_equal(it_put(&s->it, "del.bin", "bytes 0-9/100", NULL, ten, 10, NULL), 308);
   assert_true(hs_partial_files_exist(s, "del.bin"));
@@ -94,7 +99,8 @@ static void delete_frees_a_partial_and_its_files(void **state) {
 }
 
 /* Read `fd` until `needle` shows up or the deadline passes; 1 if it did. */
-static int wait_for_text(int fd, const char *needle, char *buf, size_t cap, int timeout_ms) {
+static int wait_for_text(int fd, const char *needle, char *buf, size_t cap, int timeout_ms)
+{
   size_t len = 0;
   long long deadline = hs_now_ms() + timeout_ms;
   buf[0] = '\0';
@@ -112,7 +118,8 @@ static int wait_for_text(int fd, const char *needle, char *buf, size_t cap, int 
   return strstr(buf, needle) != NULL;
 }
 
-static void serve_tool_sweeps_abandoned_partials_after_the_ttl(void **state) {
+static void serve_tool_sweeps_abandoned_partials_after_the_ttl(void **state)
+{
   hs_server *s = *state; /* only for its temporary directory */
   char root[160];
   snprintf(root, sizeof root, "%s/tool", s->it.parent);
@@ -141,7 +148,8 @@ static void serve_tool_sweeps_abandoned_partials_after_the_ttl(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
     return 2;

@@ -11,7 +11,8 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 
-void it_fill(void *buf, size_t len, unsigned seed) {
+void it_fill(void *buf, size_t len, unsigned seed)
+{
   uint32_t x = 2463534242u ^ (seed * 2654435761u);
   unsigned char *p = buf;
   for (size_t i = 0; i < len; i++) {
@@ -22,7 +23,8 @@ void it_fill(void *buf, size_t len, unsigned seed) {
   }
 }
 
-void it_sha256_hex(const void *data, size_t len, char out[65]) {
+void it_sha256_hex(const void *data, size_t len, char out[65])
+{
   unsigned char d[32];
 #if MBEDTLS_VERSION_MAJOR >= 3
   assert_int_equal(mbedtls_sha256(data, len, d, 0), 0);
@@ -38,7 +40,8 @@ void it_sha256_hex(const void *data, size_t len, char out[65]) {
 const s3_env *it_s3_env(void);
 
 /* On the S3 store (tests/s3), a server's final paths are objects "<temp dir name>/<key>". */
-static char *read_object(const char *path, size_t *len) {
+static char *read_object(const char *path, size_t *len)
+{
   const char *dir = path + strlen("/tmp/"), *root = strstr(dir, "/root/");
   char object[1100];
   if (it_s3_env() == NULL || root == NULL)
@@ -48,7 +51,8 @@ static char *read_object(const char *path, size_t *len) {
 }
 #endif
 
-char *it_read_file(const char *path, size_t *len) {
+char *it_read_file(const char *path, size_t *len)
+{
 #ifdef IT_S3
   if (strncmp(path, "/tmp/rs-it-", 11) == 0)
     return read_object(path, len);
@@ -76,7 +80,8 @@ char *it_read_file(const char *path, size_t *len) {
   return buf;
 }
 
-const char *it_key_path(const it_server *s, const char *key, char *buf, size_t cap) {
+const char *it_key_path(const it_server *s, const char *key, char *buf, size_t cap)
+{
   int n = snprintf(buf, cap, "%s/%s", s->root, key);
   assert_true(n > 0 && (size_t)n < cap);
   return buf;
@@ -87,7 +92,8 @@ typedef struct it_lines {
   size_t n, cap;
 } it_lines;
 
-static void lines_add(it_lines *l, const char *line) {
+static void lines_add(it_lines *l, const char *line)
+{
   if (l->n == l->cap) {
     l->cap = l->cap ? l->cap * 2 : 64;
     l->v = realloc(l->v, l->cap * sizeof *l->v);
@@ -98,7 +104,8 @@ static void lines_add(it_lines *l, const char *line) {
   l->n++;
 }
 
-static void walk(const char *dir, const char *rel, it_lines *out) {
+static void walk(const char *dir, const char *rel, it_lines *out)
+{
   DIR *d = opendir(dir);
   assert_non_null(d);
   struct dirent *e;
@@ -124,11 +131,13 @@ static void walk(const char *dir, const char *rel, it_lines *out) {
   closedir(d);
 }
 
-static int cmp_str(const void *a, const void *b) {
+static int cmp_str(const void *a, const void *b)
+{
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char *it_tree(const char *dir) {
+char *it_tree(const char *dir)
+{
   it_lines l = {0};
   walk(dir, "", &l);
   qsort(l.v, l.n, sizeof *l.v, cmp_str);
@@ -147,7 +156,8 @@ char *it_tree(const char *dir) {
   return s;
 }
 
-void it_rm_rf(const char *path) {
+void it_rm_rf(const char *path)
+{
   struct stat st;
   if (lstat(path, &st) != 0)
     return;

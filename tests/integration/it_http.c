@@ -21,7 +21,8 @@ typedef struct upload_src {
   int pause_done;  /* the one pause happened */
 } upload_src;
 
-static size_t read_cb(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t read_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
   upload_src *u = user;
   size_t n = size * nmemb;
   if (u->pause_at > 0 && !u->pause_done && u->pos >= u->pause_at) {
@@ -37,7 +38,8 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
   it_resp *r = user;
   size_t n = size * nmemb;
   if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0)
@@ -50,7 +52,8 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static size_t body_cb(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t body_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
   it_resp *r = user;
   size_t n = size * nmemb;
   char *bigger = realloc(r->body, r->body_len + n + 1);
@@ -63,7 +66,8 @@ static size_t body_cb(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value) {
+static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value)
+{
   char line[512];
   snprintf(line, sizeof line, "%s: %s", name, value);
   struct curl_slist *n = curl_slist_append(l, line);
@@ -71,7 +75,8 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
   return n;
 }
 
-static struct curl_slist *request_headers(const it_req *rq) {
+static struct curl_slist *request_headers(const it_req *rq)
+{
   struct curl_slist *h = NULL;
   char auth[300];
   if (rq->content_range != NULL)
@@ -93,7 +98,8 @@ static struct curl_slist *request_headers(const it_req *rq) {
   return h;
 }
 
-static void set_method(CURL *c, const it_req *rq, upload_src *src) {
+static void set_method(CURL *c, const it_req *rq, upload_src *src)
+{
   if (strcmp(rq->method, "HEAD") == 0) {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (strcmp(rq->method, "PUT") == 0 ||
@@ -120,14 +126,14 @@ typedef struct it_call {
   char url[2048];
 } it_call;
 
-static void call_prepare(const it_server *s, const it_req *rq, it_resp *out, it_call *k) {
+static void call_prepare(const it_server *s, const it_req *rq, it_resp *out, it_call *k)
+{
   memset(out, 0, sizeof *out);
   memset(k, 0, sizeof *k);
   k->c = curl_easy_init();
   assert_non_null(k->c);
   CURL *c = k->c;
-  snprintf(k->url, sizeof k->url, "http://127.0.0.1:%u%s%s", (unsigned)s->port, IT_PREFIX,
-           rq->key);
+  snprintf(k->url, sizeof k->url, "http://127.0.0.1:%u%s%s", (unsigned)s->port, IT_PREFIX, rq->key);
   k->src.data = rq->body;
   k->src.len = rq->body_len;
   k->h = request_headers(rq);
@@ -142,7 +148,8 @@ static void call_prepare(const it_server *s, const it_req *rq, it_resp *out, it_
   set_method(c, rq, &k->src);
 }
 
-static void call_finish(it_call *k, it_resp *out) {
+static void call_finish(it_call *k, it_resp *out)
+{
   curl_easy_getinfo(k->c, CURLINFO_RESPONSE_CODE, &out->status);
   curl_off_t up = 0;
   curl_easy_getinfo(k->c, CURLINFO_SIZE_UPLOAD_T, &up);
@@ -151,7 +158,8 @@ static void call_finish(it_call *k, it_resp *out) {
   curl_easy_cleanup(k->c);
 }
 
-void it_request(const it_server *s, const it_req *rq, it_resp *out) {
+void it_request(const it_server *s, const it_req *rq, it_resp *out)
+{
   it_call k;
   call_prepare(s, rq, out, &k);
   CURLcode rc = curl_easy_perform(k.c);
@@ -160,14 +168,16 @@ void it_request(const it_server *s, const it_req *rq, it_resp *out) {
   call_finish(&k, out);
 }
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Drive the paused-once transfer until it ends: CURLE_OK or curl's error. */
-static CURLcode run_stalled(CURLM *m, it_call *k, int pause_ms, int *ended_in_pause) {
+static CURLcode run_stalled(CURLM *m, it_call *k, int pause_ms, int *ended_in_pause)
+{
   long long resume_at = -1;
   int running = 1;
   while (running) {
@@ -193,7 +203,8 @@ static CURLcode run_stalled(CURLM *m, it_call *k, int pause_ms, int *ended_in_pa
 }
 
 CURLcode it_put_stalled(const it_server *s, const it_req *rq, size_t pause_at, int pause_ms,
-                        it_resp *out, int *ended_in_pause) {
+                        it_resp *out, int *ended_in_pause)
+{
   assert_true(pause_at > 0 && pause_at < rq->body_len);
   it_call k;
   call_prepare(s, rq, out, &k);
@@ -208,12 +219,14 @@ CURLcode it_put_stalled(const it_server *s, const it_req *rq, size_t pause_at, i
   return rc;
 }
 
-void it_resp_free(it_resp *r) {
+void it_resp_free(it_resp *r)
+{
   free(r->body);
   r->body = NULL;
 }
 
-const char *it_header(const it_resp *r, const char *name, char *buf, size_t cap) {
+const char *it_header(const it_resp *r, const char *name, char *buf, size_t cap)
+{
   size_t n = strlen(name);
   const char *p = r->headers;
   while (*p != '\0') {
@@ -239,14 +252,16 @@ const char *it_header(const it_resp *r, const char *name, char *buf, size_t cap)
   return NULL;
 }
 
-long long it_header_num(const it_resp *r, const char *name) {
+long long it_header_num(const it_resp *r, const char *name)
+{
   char buf[64];
   if (it_header(r, name, buf, sizeof buf) == NULL || buf[0] < '0' || buf[0] > '9')
     return -1;
   return strtoll(buf, NULL, 10);
 }
 
-static long finish(it_resp *r, it_resp *out) {
+static long finish(it_resp *r, it_resp *out)
+{
   long status = r->status;
   if (out != NULL)
     *out = *r;
@@ -256,22 +271,29 @@ static long finish(it_resp *r, it_resp *out) {
 }
 
 long it_put(const it_server *s, const char *key, const char *content_range, const char *sha256,
-            const void *data, size_t len, it_resp *out) {
-  it_req rq = {.method = "PUT", .key = key, .body = data, .body_len = len,
-               .content_range = content_range, .sha256 = sha256};
+            const void *data, size_t len, it_resp *out)
+{
+  it_req rq = {.method = "PUT",
+               .key = key,
+               .body = data,
+               .body_len = len,
+               .content_range = content_range,
+               .sha256 = sha256};
   it_resp r;
   it_request(s, &rq, &r);
   return finish(&r, out);
 }
 
-long it_head(const it_server *s, const char *key, it_resp *out) {
+long it_head(const it_server *s, const char *key, it_resp *out)
+{
   it_req rq = {.method = "HEAD", .key = key};
   it_resp r;
   it_request(s, &rq, &r);
   return finish(&r, out);
 }
 
-int it_raw_connect(uint16_t port) {
+int it_raw_connect(uint16_t port)
+{
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   struct sockaddr_in a;
@@ -283,7 +305,8 @@ int it_raw_connect(uint16_t port) {
   return fd;
 }
 
-void it_raw_send(int fd, const void *data, size_t len) {
+void it_raw_send(int fd, const void *data, size_t len)
+{
   const char *p = data;
   while (len > 0) {
     ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
@@ -296,7 +319,8 @@ void it_raw_send(int fd, const void *data, size_t len) {
 }
 
 /* Whether buf holds a whole response: headers, then Content-Length bytes of body. */
-static int response_complete(const char *buf, size_t len) {
+static int response_complete(const char *buf, size_t len)
+{
   const char *end = strstr(buf, "\r\n\r\n");
   if (end == NULL)
     return 0;
@@ -310,7 +334,8 @@ static int response_complete(const char *buf, size_t len) {
   return len >= head + strtoull(cl, NULL, 10);
 }
 
-int it_raw_read_response(int fd, char *buf, size_t cap, int timeout_ms) {
+int it_raw_read_response(int fd, char *buf, size_t cap, int timeout_ms)
+{
   size_t len = 0;
   long long deadline = now_ms() + timeout_ms;
   buf[0] = '\0';
@@ -330,7 +355,8 @@ int it_raw_read_response(int fd, char *buf, size_t cap, int timeout_ms) {
   return atoi(buf + 9);
 }
 
-int it_raw_request(uint16_t port, const char *req, size_t len) {
+int it_raw_request(uint16_t port, const char *req, size_t len)
+{
   int fd = it_raw_connect(port);
   it_raw_send(fd, req, len);
   static _Thread_local char buf[16384];

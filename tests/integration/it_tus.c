@@ -25,25 +25,29 @@ typedef struct hdrs {
   size_t nown;
 } hdrs;
 
-static void add(hdrs *h, const char *line) {
+static void add(hdrs *h, const char *line)
+{
   assert_true(h->n < MAX_HEADERS);
   h->v[h->n++] = line;
   h->v[h->n] = NULL;
 }
 
-static void addf(hdrs *h, const char *name, unsigned long long v) {
+static void addf(hdrs *h, const char *name, unsigned long long v)
+{
   assert_true(h->nown < 4);
   snprintf(h->own[h->nown], sizeof h->own[0], "%s: %llu", name, v);
   add(h, h->own[h->nown++]);
 }
 
-static void add_all(hdrs *h, const char *const *more) {
+static void add_all(hdrs *h, const char *const *more)
+{
   for (size_t i = 0; more != NULL && more[i] != NULL; i++)
     add(h, more[i]);
 }
 
 static long send_req(const it_server *s, const char *method, const char *path, const hdrs *h,
-                     const void *body, size_t len, it_resp *out) {
+                     const void *body, size_t len, it_resp *out)
+{
   it_req rq = {.method = method, .key = path, .body = body, .body_len = len, .headers = h->v};
   it_resp r;
   it_request(s, &rq, &r);
@@ -56,7 +60,8 @@ static long send_req(const it_server *s, const char *method, const char *path, c
 }
 
 long it_tus(const it_server *s, const char *method, const char *path, const char *const *headers,
-            const void *body, size_t len, it_resp *out) {
+            const void *body, size_t len, it_resp *out)
+{
   hdrs h = {.n = 0};
   add(&h, "Tus-Resumable: 1.0.0");
   add_all(&h, headers);
@@ -64,7 +69,8 @@ long it_tus(const it_server *s, const char *method, const char *path, const char
 }
 
 long it_tus_create(const it_server *s, const char *path, long long length,
-                   const char *const *headers, const void *body, size_t len, it_resp *out) {
+                   const char *const *headers, const void *body, size_t len, it_resp *out)
+{
   hdrs h = {.n = 0};
   add(&h, "Tus-Resumable: 1.0.0");
   if (length >= 0)
@@ -75,8 +81,9 @@ long it_tus_create(const it_server *s, const char *path, long long length,
   return send_req(s, "POST", path, &h, body, len, out);
 }
 
-long it_tus_patch(const it_server *s, const char *path, uint64_t offset,
-                  const char *const *headers, const void *body, size_t len, it_resp *out) {
+long it_tus_patch(const it_server *s, const char *path, uint64_t offset, const char *const *headers,
+                  const void *body, size_t len, it_resp *out)
+{
   hdrs h = {.n = 0};
   add(&h, "Tus-Resumable: 1.0.0");
   add(&h, IT_TUS_CT);
@@ -85,7 +92,8 @@ long it_tus_patch(const it_server *s, const char *path, uint64_t offset,
   return send_req(s, "PATCH", path, &h, body, len, out);
 }
 
-long it_tus_head(const it_server *s, const char *path, long long *offset) {
+long it_tus_head(const it_server *s, const char *path, long long *offset)
+{
   it_resp r;
   long st = it_tus(s, "HEAD", path, NULL, NULL, 0, &r);
   if (offset != NULL)
@@ -94,7 +102,8 @@ long it_tus_head(const it_server *s, const char *path, long long *offset) {
   return st;
 }
 
-const char *it_tus_location(const it_resp *r, char *buf, size_t cap) {
+const char *it_tus_location(const it_resp *r, char *buf, size_t cap)
+{
   char loc[2048];
   assert_non_null(it_header(r, "Location", loc, sizeof loc));
   assert_int_equal(strncmp(loc, IT_PREFIX, strlen(IT_PREFIX)), 0);
@@ -102,7 +111,8 @@ const char *it_tus_location(const it_resp *r, char *buf, size_t cap) {
   return buf;
 }
 
-void it_tus_age_partial(const it_server *s, const char *store_key, long seconds) {
+void it_tus_age_partial(const it_server *s, const char *store_key, long seconds)
+{
   char hex[65], path[512];
   it_sha256_hex(store_key, strlen(store_key), hex);
   struct timespec t[2];
@@ -116,7 +126,8 @@ void it_tus_age_partial(const it_server *s, const char *store_key, long seconds)
   }
 }
 
-int it_tus_partial_files(const it_server *s) {
+int it_tus_partial_files(const it_server *s)
+{
   char path[256];
   snprintf(path, sizeof path, "%s/.resumable/partial", s->root);
   DIR *d = opendir(path);
@@ -130,7 +141,8 @@ int it_tus_partial_files(const it_server *s) {
   return n;
 }
 
-void it_digest(const char *algo, const void *data, size_t n, uint8_t out[32], size_t *len) {
+void it_digest(const char *algo, const void *data, size_t n, uint8_t out[32], size_t *len)
+{
   if (strcmp(algo, "sha1") == 0) {
     assert_int_equal(mbedtls_sha1_ret(data, n, out), 0);
     *len = 20;
@@ -143,7 +155,8 @@ void it_digest(const char *algo, const void *data, size_t n, uint8_t out[32], si
   }
 }
 
-void it_base64(const uint8_t *in, size_t n, char *out, size_t cap) {
+void it_base64(const uint8_t *in, size_t n, char *out, size_t cap)
+{
   size_t olen = 0;
   assert_int_equal(mbedtls_base64_encode((unsigned char *)out, cap, &olen, in, n), 0);
 }

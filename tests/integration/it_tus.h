@@ -17,8 +17,8 @@ long it_tus(const it_server *s, const char *method, const char *path, const char
 long it_tus_create(const it_server *s, const char *path, long long length,
                    const char *const *headers, const void *body, size_t len, it_resp *out);
 /* PATCH with Upload-Offset and the tus Content-Type. */
-long it_tus_patch(const it_server *s, const char *path, uint64_t offset,
-                  const char *const *headers, const void *body, size_t len, it_resp *out);
+long it_tus_patch(const it_server *s, const char *path, uint64_t offset, const char *const *headers,
+                  const void *body, size_t len, it_resp *out);
 /* HEAD; *offset gets Upload-Offset (-1 if absent) when offset is not NULL. */
 long it_tus_head(const it_server *s, const char *path, long long *offset);
 /* The path after IT_PREFIX of a response's Location (must be under the prefix) into buf. */

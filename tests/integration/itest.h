@@ -22,9 +22,9 @@ typedef struct it_server {
   char root[96];   /* the store's root */
   uint64_t max_size;
   const char *token;
-  unsigned linger_ms;  /* the host's linger after an early reply; 0: its default */
+  unsigned linger_ms;   /* the host's linger after an early reply; 0: its default */
   uint64_t partial_ttl; /* resumable_server_set_partial_ttl (tus Upload-Expires, 410) */
-  mhd_host_log_fn log; /* access log; NULL for none (or stderr with RS_IT_VERBOSE) */
+  mhd_host_log_fn log;  /* access log; NULL for none (or stderr with RS_IT_VERBOSE) */
   void *log_user;
   resumable_server *srv;
   mhd_host *host;
@@ -45,16 +45,16 @@ int it_setup(void **state);
 int it_teardown(void **state);
 
 typedef struct it_req {
-  const char *method;        /* "PUT", "HEAD", "GET", "DELETE" or any other */
-  const char *key;           /* raw path after IT_PREFIX */
-  const void *body;          /* PUT body (may be NULL with body_len 0) */
+  const char *method; /* "PUT", "HEAD", "GET", "DELETE" or any other */
+  const char *key;    /* raw path after IT_PREFIX */
+  const void *body;   /* PUT body (may be NULL with body_len 0) */
   size_t body_len;
-  const char *content_range; /* "bytes 0-9/20"; NULL for none */
-  const char *sha256;        /* X-Content-SHA256; NULL for none */
-  const char *range;         /* Range for GET; NULL for none */
-  const char *token;         /* sent as Authorization: Bearer; NULL for none */
-  int expect_100;            /* PUT: 1 sends Expect: 100-continue and waits long for it */
-  int chunked;               /* PUT: 1 sends the body chunked, without Content-Length */
+  const char *content_range;  /* "bytes 0-9/20"; NULL for none */
+  const char *sha256;         /* X-Content-SHA256; NULL for none */
+  const char *range;          /* Range for GET; NULL for none */
+  const char *token;          /* sent as Authorization: Bearer; NULL for none */
+  int expect_100;             /* PUT: 1 sends Expect: 100-continue and waits long for it */
+  int chunked;                /* PUT: 1 sends the body chunked, without Content-Length */
   const char *const *headers; /* more "Name: value" lines, NULL-terminated (NULL for none);
                                  POST and PATCH send `body` like PUT */
 } it_req;
@@ -63,7 +63,7 @@ typedef struct it_resp {
   long status;
   char headers[8192]; /* the final response's header block */
   size_t headers_len;
-  char *body;         /* NUL-terminated */
+  char *body; /* NUL-terminated */
   size_t body_len;
   long long uploaded; /* body bytes curl sent */
 } it_resp;

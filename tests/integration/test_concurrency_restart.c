@@ -8,14 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* HEAD until X-File-Size equals `want` (10 s deadline); returns the last size seen. */
-static long long wait_for_held(const it_server *s, const char *key, long long want) {
+static long long wait_for_held(const it_server *s, const char *key, long long want)
+{
   long long held = -1;
   long long deadline = now_ms() + 10000;
   while (held != want && now_ms() < deadline) {
@@ -28,20 +30,22 @@ static long long wait_for_held(const it_server *s, const char *key, long long wa
 }
 
 static int send_put_headers(uint16_t port, const char *key, const char *cr, const char *sha,
-                            size_t len, int expect) {
+                            size_t len, int expect)
+{
   char head[1024];
   int n = snprintf(head, sizeof head,
                    "PUT " IT_PREFIX "%s HTTP/1.1\r\nHost: x\r\nContent-Range: %s\r\n"
                    "Content-Length: %zu\r\n%s%s%s%s\r\n",
-                   key, cr, len, sha ? "X-Content-SHA256: " : "", sha ? sha : "",
-                   sha ? "\r\n" : "", expect ? "Expect: 100-continue\r\n" : "");
+                   key, cr, len, sha ? "X-Content-SHA256: " : "", sha ? sha : "", sha ? "\r\n" : "",
+                   expect ? "Expect: 100-continue\r\n" : "");
   assert_true(n > 0 && (size_t)n < sizeof head);
   int fd = it_raw_connect(port);
   it_raw_send(fd, head, (size_t)n);
   return fd;
 }
 
-static void cut_connection_keeps_the_bytes_that_arrived(void **state) {
+static void cut_connection_keeps_the_bytes_that_arrived(void **state)
+{
   it_server *s = *state;
   enum { T = 128 * 1024, CHUNK = 64 * 1024, SENT = 40000 };
   unsigned char *d = malloc(T);
@@ -65,7 +69,8 @@ static void cut_connection_keeps_the_bytes_that_arrived(void **state) {
   free(d);
 }
 
-static void concurrent_puts_never_interleave(void **state) {
+static void concurrent_puts_never_interleave(void **state)
+{
   it_server *s = *state;
   enum { A = 64 * 1024, B = 48 * 1024 };
   unsigned char *a = malloc(A), *b = malloc(B);
@@ -106,7 +111,8 @@ static void concurrent_puts_never_interleave(void **state) {
   free(b);
 }
 
-static void restart_resumes_from_head(void **state) {
+static void restart_resumes_from_head(void **state)
+{
   it_server *s = *state;
   enum { T = 200 * 1000 };
   unsigned char *d = malloc(T);
@@ -130,7 +136,8 @@ static void restart_resumes_from_head(void **state) {
   free(d);
 }
 
-static void stop_mid_body_keeps_a_prefix(void **state) {
+static void stop_mid_body_keeps_a_prefix(void **state)
+{
   it_server *s = *state;
   enum { T = 100 * 1000, SENT = 30000 };
   unsigned char *d = malloc(T);
@@ -161,7 +168,8 @@ typedef struct captured {
   char lines[4096];
 } captured;
 
-static void capture(void *user, const char *line) {
+static void capture(void *user, const char *line)
+{
   captured *c = user;
   pthread_mutex_lock(&c->mu);
   strncat(c->lines, line, sizeof c->lines - strlen(c->lines) - 2);
@@ -170,7 +178,8 @@ static void capture(void *user, const char *line) {
   pthread_mutex_unlock(&c->mu);
 }
 
-static void access_log_names_method_key_status_and_bytes(void **state) {
+static void access_log_names_method_key_status_and_bytes(void **state)
+{
   it_server *s = *state;
   static captured c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, ""};
   s->log = capture;
@@ -198,7 +207,8 @@ static void access_log_names_method_key_status_and_bytes(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(cut_connection_keeps_the_bytes_that_arrived),

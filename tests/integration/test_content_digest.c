@@ -39,13 +39,17 @@ static const char *digest_line(const void *data, size_t len, int sha512, char *l
 }
 
 /* PUT bytes [start, start+len) of file with the given extra header lines. */
-static long put_chunk(const it_server *s, const char *key, const unsigned char *file,
-                      size_t start, size_t len, const char *const *headers, it_resp *out)
+static long put_chunk(const it_server *s, const char *key, const unsigned char *file, size_t start,
+                      size_t len, const char *const *headers, it_resp *out)
 {
   char cr[96];
   snprintf(cr, sizeof(cr), "bytes %zu-%zu/%d", start, start + len - 1, FILE_LEN);
-  it_req rq = {.method = "PUT", .key = key, .body = file + start, .body_len = len,
-               .content_range = cr, .headers = headers};
+  it_req rq = {.method = "PUT",
+               .key = key,
+               .body = file + start,
+               .body_len = len,
+               .content_range = cr,
+               .headers = headers};
   it_resp r;
   it_request(s, &rq, out ? out : &r);
   long st = out ? out->status : r.status;
@@ -136,15 +140,19 @@ static void malformed_is_400_and_touches_nothing(void **state)
   unsigned char buf[64];
   it_fill(buf, sizeof(buf), 3);
   static const char *bad[] = {
-    "Content-Digest: sha-256=:AAAA:",   /* wrong length */
-    "Content-Digest: sha-256=abc",      /* not a byte sequence */
-    "Content-Digest: sha-256=:@@@@:",   /* not base64 */
-    "Content-Digest;",                  /* empty (curl sends "Name;" as an empty value) */
+      "Content-Digest: sha-256=:AAAA:", /* wrong length */
+      "Content-Digest: sha-256=abc",    /* not a byte sequence */
+      "Content-Digest: sha-256=:@@@@:", /* not base64 */
+      "Content-Digest;",                /* empty (curl sends "Name;" as an empty value) */
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     const char *h[2] = {bad[i], NULL};
-    it_req rq = {.method = "PUT", .key = "m", .body = buf, .body_len = 16,
-                 .content_range = "bytes 0-15/64", .headers = h};
+    it_req rq = {.method = "PUT",
+                 .key = "m",
+                 .body = buf,
+                 .body_len = 16,
+                 .content_range = "bytes 0-15/64",
+                 .headers = h};
     it_resp r;
     it_request(s, &rq, &r);
     assert_int_equal(r.status, 400);
@@ -190,12 +198,12 @@ static void whole_file_put_is_verified(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(head_advertises_support, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown(mismatch_is_422_and_keeps_the_offset, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown(corrupted_last_chunk_never_completes, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown(malformed_is_400_and_touches_nothing, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown(unknown_algorithms_are_ignored, it_setup, it_teardown),
-    cmocka_unit_test_setup_teardown(whole_file_put_is_verified, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(head_advertises_support, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(mismatch_is_422_and_keeps_the_offset, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(corrupted_last_chunk_never_completes, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(malformed_is_400_and_touches_nothing, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(unknown_algorithms_are_ignored, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(whole_file_put_is_verified, it_setup, it_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,8 @@
 
 enum { LINGER_MS = 100, PAUSE_MS = 600, N = 1 << 20, BIG = 16 << 20 };
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   it_server *s = calloc(1, sizeof *s);
   if (s == NULL)
     return -1;
@@ -28,7 +29,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static unsigned char *filled(size_t len, unsigned seed, char hex[65]) {
+static unsigned char *filled(size_t len, unsigned seed, char hex[65])
+{
   unsigned char *d = malloc(len);
   assert_non_null(d);
   it_fill(d, len, seed);
@@ -36,11 +38,15 @@ static unsigned char *filled(size_t len, unsigned seed, char hex[65]) {
   return d;
 }
 
-static int replies_mid_body(void) { return kit_active() && kit_has("reply-mid-body"); }
+static int replies_mid_body(void)
+{
+  return kit_active() && kit_has("reply-mid-body");
+}
 
 /* PUT `body` under `key` with its stall; the reply (CURLE_OK) must come after the whole body,
  * or (reply-mid-body) before it when it refuses. */
-static void put_drained(const it_server *s, const it_req *rq, it_resp *r) {
+static void put_drained(const it_server *s, const it_req *rq, it_resp *r)
+{
   int ended_in_pause = 1;
   CURLcode rc = it_put_stalled(s, rq, rq->body_len / 4, PAUSE_MS, r, &ended_in_pause);
   if (rc != CURLE_OK)
@@ -56,7 +62,8 @@ static void put_drained(const it_server *s, const it_req *rq, it_resp *r) {
 
 /* PUT with its stall: the host must close without a reply, before reading the whole body; or
  * (reply-mid-body) reply `early` at once and stop reading. */
-static void put_cut(const it_server *s, const it_req *rq, int early) {
+static void put_cut(const it_server *s, const it_req *rq, int early)
+{
   it_resp r;
   int ended_in_pause = 0;
   int pause = kit_active() && !replies_mid_body() ? 6000 : PAUSE_MS;
@@ -76,7 +83,8 @@ static void put_cut(const it_server *s, const it_req *rq, int early) {
   it_resp_free(&r);
 }
 
-static void already_there_reupload_outlasting_the_linger_gets_200_after_the_body(void **state) {
+static void already_there_reupload_outlasting_the_linger_gets_200_after_the_body(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64], buf[128], path[512];
   unsigned char *d = filled(N, 21, hex);
@@ -86,8 +94,12 @@ static void already_there_reupload_outlasting_the_linger_gets_200_after_the_body
   assert_int_equal(stat(it_key_path(s, "models/big.bin", path, sizeof path), &before), 0);
   char *tree = it_tree(s->root);
   /* LocalAI's retry of a file the server holds: the whole file again, same hash, no Expect */
-  it_req rq = {.method = "PUT", .key = "models/big.bin", .body = d, .body_len = N,
-               .content_range = cr, .sha256 = hex};
+  it_req rq = {.method = "PUT",
+               .key = "models/big.bin",
+               .body = d,
+               .body_len = N,
+               .content_range = cr,
+               .sha256 = hex};
   it_resp r;
   put_drained(s, &rq, &r);
   assert_int_equal(r.status, 200);
@@ -107,7 +119,8 @@ static void already_there_reupload_outlasting_the_linger_gets_200_after_the_body
   free(d);
 }
 
-static void drifted_chunk_outlasting_the_linger_gets_409_after_the_body(void **state) {
+static void drifted_chunk_outlasting_the_linger_gets_409_after_the_body(void **state)
+{
   it_server *s = *state;
   char hex[65], other[65], cr[64];
   unsigned char *d = filled(N, 22, hex);
@@ -115,8 +128,12 @@ static void drifted_chunk_outlasting_the_linger_gets_409_after_the_body(void **s
   snprintf(cr, sizeof cr, "bytes 0-%d/%d", N / 2 - 1, N);
   assert_int_equal(it_put(s, "drift.bin", cr, hex, d, N / 2, NULL), 308);
   snprintf(cr, sizeof cr, "bytes %d-%d/%d", N / 2, N - 1, N);
-  it_req rq = {.method = "PUT", .key = "drift.bin", .body = d + N / 2, .body_len = N / 2,
-               .content_range = cr, .sha256 = other};
+  it_req rq = {.method = "PUT",
+               .key = "drift.bin",
+               .body = d + N / 2,
+               .body_len = N / 2,
+               .content_range = cr,
+               .sha256 = other};
   it_resp r;
   put_drained(s, &rq, &r);
   assert_int_equal(r.status, 409);
@@ -125,7 +142,8 @@ static void drifted_chunk_outlasting_the_linger_gets_409_after_the_body(void **s
   free(d);
 }
 
-static void misplaced_chunk_outlasting_the_linger_gets_416_after_the_body(void **state) {
+static void misplaced_chunk_outlasting_the_linger_gets_416_after_the_body(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64];
   unsigned char *d = filled(N, 23, hex);
@@ -133,8 +151,12 @@ static void misplaced_chunk_outlasting_the_linger_gets_416_after_the_body(void *
   assert_int_equal(it_put(s, "gap.bin", cr, hex, d, N / 2, NULL), 308);
   char *tree = it_tree(s->root);
   snprintf(cr, sizeof cr, "bytes %d-%d/%d", N / 4, N - 1, N);
-  it_req rq = {.method = "PUT", .key = "gap.bin", .body = d + N / 4, .body_len = N - N / 4,
-               .content_range = cr, .sha256 = hex};
+  it_req rq = {.method = "PUT",
+               .key = "gap.bin",
+               .body = d + N / 4,
+               .body_len = N - N / 4,
+               .content_range = cr,
+               .sha256 = hex};
   it_resp r;
   put_drained(s, &rq, &r);
   assert_int_equal(r.status, 416);
@@ -150,7 +172,8 @@ static void misplaced_chunk_outlasting_the_linger_gets_416_after_the_body(void *
   free(d);
 }
 
-static void oversized_upload_outlasting_the_linger_gets_413_after_the_body(void **state) {
+static void oversized_upload_outlasting_the_linger_gets_413_after_the_body(void **state)
+{
   it_server *s = *state;
   s->max_size = 64 * 1024;
   it_server_restart(s);
@@ -158,8 +181,12 @@ static void oversized_upload_outlasting_the_linger_gets_413_after_the_body(void 
   unsigned char *d = filled(N, 24, hex);
   char *tree = it_tree(s->root);
   snprintf(cr, sizeof cr, "bytes 0-%d/%d", N - 1, N);
-  it_req rq = {.method = "PUT", .key = "huge.bin", .body = d, .body_len = N,
-               .content_range = cr, .sha256 = hex};
+  it_req rq = {.method = "PUT",
+               .key = "huge.bin",
+               .body = d,
+               .body_len = N,
+               .content_range = cr,
+               .sha256 = hex};
   it_resp r;
   put_drained(s, &rq, &r);
   assert_int_equal(r.status, 413);
@@ -175,7 +202,8 @@ static void oversized_upload_outlasting_the_linger_gets_413_after_the_body(void 
   free(d);
 }
 
-static void unauthenticated_body_outlasting_the_linger_is_closed_without_a_reply(void **state) {
+static void unauthenticated_body_outlasting_the_linger_is_closed_without_a_reply(void **state)
+{
   it_server *s = *state;
   s->token = "s3cret";
   it_server_restart(s);
@@ -193,15 +221,21 @@ static void unauthenticated_body_outlasting_the_linger_is_closed_without_a_reply
   free(d);
 }
 
-static void chunked_body_after_an_early_reply_lingers_and_is_closed(void **state) {
+static void chunked_body_after_an_early_reply_lingers_and_is_closed(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64];
   unsigned char *d = filled(BIG, 26, hex);
   char *tree = it_tree(s->root);
   /* 416 (nothing held) decided from the headers; the body has no declared end */
   snprintf(cr, sizeof cr, "bytes 100-%d/%d", BIG + 99, BIG + 100);
-  it_req rq = {.method = "PUT", .key = "c.bin", .body = d, .body_len = BIG,
-               .content_range = cr, .sha256 = hex, .chunked = 1};
+  it_req rq = {.method = "PUT",
+               .key = "c.bin",
+               .body = d,
+               .body_len = BIG,
+               .content_range = cr,
+               .sha256 = hex,
+               .chunked = 1};
   put_cut(s, &rq, 416);
   char *now = it_tree(s->root);
   assert_string_equal(tree, now);
@@ -212,7 +246,8 @@ static void chunked_body_after_an_early_reply_lingers_and_is_closed(void **state
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, it_teardown)
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(already_there_reupload_outlasting_the_linger_gets_200_after_the_body),

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int raw_put(const it_server *s, const char *raw_key) {
+static int raw_put(const it_server *s, const char *raw_key)
+{
   char req[4096];
   int n = snprintf(req, sizeof req,
                    "PUT " IT_PREFIX "%s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
@@ -20,13 +21,15 @@ static int raw_put(const it_server *s, const char *raw_key) {
  * "." and "%2e" in the target before it chooses a handler: a target that climbs out of the
  * upload prefix is not the handler's at all, and gets the host's answer for that other path (a
  * 404 or 405 here). Nothing is touched either way. */
-static int refused(int status) {
+static int refused(int status)
+{
   if (status == 400)
     return 1;
   return kit_active() && kit_has("routes-normalized-target") && (status == 404 || status == 405);
 }
 
-static void assert_refused_and_untouched(const it_server *s, const char *raw_key) {
+static void assert_refused_and_untouched(const it_server *s, const char *raw_key)
+{
   char *before = it_tree(s->parent);
   int status = raw_put(s, raw_key);
   if (!refused(status))
@@ -38,22 +41,41 @@ static void assert_refused_and_untouched(const it_server *s, const char *raw_key
   free(after);
 }
 
-static void traversal_and_reserved_keys_are_400_and_touch_nothing(void **state) {
+static void traversal_and_reserved_keys_are_400_and_touch_nothing(void **state)
+{
   it_server *s = *state;
   static const char *const keys[] = {
-      "..",           "../escape",        "a/../../escape", "%2e%2e/escape",
-      "%2E%2E",       "a%2F..%2F..%2Fx",  "%2F..%2Fx",      "./x",
-      "a/./b",        ".resumable/x",     ".resumable",     "a/.resumable-tmp",
-      "%2eresumable/x", "a%00b",          "a%5Cb",          "a\\b",
-      "a%0Ab",        "a%7Fb",            "a//b",           "a/",
-      "%zz",          "a%2",              "",
+      "..",
+      "../escape",
+      "a/../../escape",
+      "%2e%2e/escape",
+      "%2E%2E",
+      "a%2F..%2F..%2Fx",
+      "%2F..%2Fx",
+      "./x",
+      "a/./b",
+      ".resumable/x",
+      ".resumable",
+      "a/.resumable-tmp",
+      "%2eresumable/x",
+      "a%00b",
+      "a%5Cb",
+      "a\\b",
+      "a%0Ab",
+      "a%7Fb",
+      "a//b",
+      "a/",
+      "%zz",
+      "a%2",
+      "",
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     assert_refused_and_untouched(s, keys[i]);
 }
 
 /* `n` bytes of key made of 200-byte segments, so only the total length can be wrong. */
-static char *long_key(size_t n) {
+static char *long_key(size_t n)
+{
   char *k = malloc(n + 1);
   assert_non_null(k);
   for (size_t i = 0; i < n; i++)
@@ -64,7 +86,8 @@ static char *long_key(size_t n) {
   return k;
 }
 
-static void key_over_1024_bytes_is_400(void **state) {
+static void key_over_1024_bytes_is_400(void **state)
+{
   it_server *s = *state;
   char *k = long_key(1025);
   assert_refused_and_untouched(s, k);
@@ -74,7 +97,8 @@ static void key_over_1024_bytes_is_400(void **state) {
   free(k);
 }
 
-static void encoded_slash_is_decoded_once(void **state) {
+static void encoded_slash_is_decoded_once(void **state)
+{
   it_server *s = *state;
   char path[512];
   size_t len;
@@ -92,18 +116,20 @@ static void encoded_slash_is_decoded_once(void **state) {
 
 /* A key is a name clients read back in JSON: bytes that are not UTF-8 would be stored under
  * their raw bytes but come back as U+FFFD, naming a file that does not exist. */
-static void non_utf8_keys_are_400_and_touch_nothing(void **state) {
+static void non_utf8_keys_are_400_and_touch_nothing(void **state)
+{
   it_server *s = *state;
   static const char *const keys[] = {
       "caf%E9.bin", "caf\xe9.bin", "%ff%fe",    "a%80",         "a%C3",
-      "%C3/%A9",    "a%C0%AFb",     "%ED%A0%80", "%F4%90%80%80",
+      "%C3/%A9",    "a%C0%AFb",    "%ED%A0%80", "%F4%90%80%80",
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     assert_refused_and_untouched(s, keys[i]);
 }
 
 /* UTF-8 keys are stored under their bytes and come back unchanged in the JSON reply. */
-static void utf8_key_is_stored_and_named_as_sent(void **state) {
+static void utf8_key_is_stored_and_named_as_sent(void **state)
+{
   it_server *s = *state;
   it_resp r;
   char path[512];
@@ -118,13 +144,25 @@ static void utf8_key_is_stored_and_named_as_sent(void **state) {
   free(f);
 }
 
-static void malformed_content_range_is_400_and_server_still_answers(void **state) {
+static void malformed_content_range_is_400_and_server_still_answers(void **state)
+{
   it_server *s = *state;
   static const char *const ranges[] = {
-      "bytes 0-9",       "bytes 0-9/",          "bytes=0-9/10",   "bytes 9-0/10",
-      "bytes 0-10/10",   "bytes +0-9/10",       "bytes -0-9/10",  "bytes 0 -9/10",
-      "bytes 0-9/1 0",   "items 0-9/10",        "bytes 0x0-9/10", "bytes  0-9/10",
-      "bytes 0-9/10x",   "bytes 0-9/99999999999999999999", "bytes 0-9/9223372036854775808",
+      "bytes 0-9",
+      "bytes 0-9/",
+      "bytes=0-9/10",
+      "bytes 9-0/10",
+      "bytes 0-10/10",
+      "bytes +0-9/10",
+      "bytes -0-9/10",
+      "bytes 0 -9/10",
+      "bytes 0-9/1 0",
+      "items 0-9/10",
+      "bytes 0x0-9/10",
+      "bytes  0-9/10",
+      "bytes 0-9/10x",
+      "bytes 0-9/99999999999999999999",
+      "bytes 0-9/9223372036854775808",
       "bytes -/10",
   };
   unsigned char d[10];
@@ -142,7 +180,8 @@ static void malformed_content_range_is_400_and_server_still_answers(void **state
   }
 }
 
-static void malformed_sha256_is_400(void **state) {
+static void malformed_sha256_is_400(void **state)
+{
   it_server *s = *state;
   unsigned char d[10];
   it_fill(d, sizeof d, 2);
@@ -156,7 +195,8 @@ static void malformed_sha256_is_400(void **state) {
   assert_int_equal(it_head(s, "h.bin", NULL), 404);
 }
 
-static void body_length_mismatch_is_400(void **state) {
+static void body_length_mismatch_is_400(void **state)
+{
   it_server *s = *state;
   unsigned char d[15];
   it_fill(d, sizeof d, 3);
@@ -169,7 +209,8 @@ static void body_length_mismatch_is_400(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(traversal_and_reserved_keys_are_400_and_touch_nothing),

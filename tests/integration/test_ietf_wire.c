@@ -31,8 +31,7 @@ static long req(const it_server *s, const char *method, const char *path,
                 const char *const *headers, const void *body, size_t len, it_resp *out)
 {
   it_resp r;
-  it_req rq = {.method = method, .key = path, .body = body, .body_len = len,
-               .headers = headers};
+  it_req rq = {.method = method, .key = path, .body = body, .body_len = len, .headers = headers};
   it_request(s, &rq, &r);
   long st = r.status;
   if (out)
@@ -83,18 +82,15 @@ static void options_advertises_limits(void **state)
 static void other_interop_versions_are_400(void **state)
 {
   it_server *s = *state;
-  static const char *const bad[] = {"Upload-Draft-Interop-Version: 7",
-                                    "Upload-Draft-Interop-Version: 5",
-                                    "Upload-Draft-Interop-Version: 9",
-                                    "Upload-Draft-Interop-Version: 6.0",
-                                    "Upload-Draft-Interop-Version: six",
-                                    "Upload-Draft-Interop-Version: -6"};
+  static const char *const bad[] = {
+      "Upload-Draft-Interop-Version: 7",   "Upload-Draft-Interop-Version: 5",
+      "Upload-Draft-Interop-Version: 9",   "Upload-Draft-Interop-Version: 6.0",
+      "Upload-Draft-Interop-Version: six", "Upload-Draft-Interop-Version: -6"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     it_resp r;
     print_message("# %s\n", bad[i]);
-    assert_int_equal(req(s, "POST", "v.bin", (const char *const[]){bad[i], "Upload-Complete: ?1",
-                                                                    NULL},
-                         "abc", 3, &r),
+    assert_int_equal(req(s, "POST", "v.bin",
+                         (const char *const[]){bad[i], "Upload-Complete: ?1", NULL}, "abc", 3, &r),
                      400);
     assert_non_null(strstr(r.body, "Upload-Draft-Interop-Version"));
     it_resp_free(&r);
@@ -109,11 +105,11 @@ static void creation_head_append_complete(void **state)
   char data[3000], v[256], hex[65];
   it_fill(data, sizeof data, 7);
   it_resp r;
-  assert_int_equal(req(s, "POST", "dir/a.bin",
-                       (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 3000",
-                                             NULL},
-                       data, 1000, &r),
-                   201);
+  assert_int_equal(
+      req(s, "POST", "dir/a.bin",
+          (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 3000", NULL}, data, 1000,
+          &r),
+      201);
   assert_string_equal(it_header(&r, "Location", v, sizeof v), IT_PREFIX "dir/a.bin");
   assert_string_equal(it_header(&r, "Upload-Complete", v, sizeof v), "?0");
   assert_int_equal(it_header_num(&r, "Upload-Offset"), 1000);
@@ -128,11 +124,11 @@ static void creation_head_append_complete(void **state)
   assert_non_null(strstr(it_header(&r, "Upload-Limit", v, sizeof v), "max-age="));
   it_resp_free(&r);
   /* append, incomplete */
-  assert_int_equal(req(s, "PATCH", "dir/a.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 1000", "Upload-Complete: ?0",
-                                             NULL},
-                       data + 1000, 1000, &r),
-                   204);
+  assert_int_equal(
+      req(s, "PATCH", "dir/a.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 1000", "Upload-Complete: ?0", NULL},
+          data + 1000, 1000, &r),
+      204);
   assert_int_equal(it_header_num(&r, "Upload-Offset"), 2000);
   assert_string_equal(it_header(&r, "Upload-Complete", v, sizeof v), "?0");
   it_resp_free(&r);
@@ -161,18 +157,18 @@ static void creation_head_append_complete(void **state)
   it_resp_free(&r);
   /* appending to a completed upload: with bytes an inconsistent length, without a completed
    * upload; the file stays */
-  assert_int_equal(req(s, "PATCH", "dir/a.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 3000", "Upload-Complete: ?1",
-                                             NULL},
-                       "x", 1, &r),
-                   400);
+  assert_int_equal(
+      req(s, "PATCH", "dir/a.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 3000", "Upload-Complete: ?1", NULL}, "x", 1,
+          &r),
+      400);
   assert_problem(&r, "#inconsistent-upload-length");
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "dir/a.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 3000", "Upload-Complete: ?1",
-                                             NULL},
-                       NULL, 0, &r),
-                   400);
+  assert_int_equal(
+      req(s, "PATCH", "dir/a.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 3000", "Upload-Complete: ?1", NULL}, NULL,
+          0, &r),
+      400);
   assert_problem(&r, "#completed-upload");
   it_resp_free(&r);
   assert_file(s, "dir/a.bin", data, sizeof data);
@@ -218,11 +214,11 @@ static void creation_at_the_prefix_takes_the_metadata_key(void **state)
   it_resp_free(&r);
   /* version 6: PATCH with the media type, as tus-js-client sends it, and Upload-Complete ?0
    * that still completes at Upload-Length */
-  assert_int_equal(req(s, "PATCH", "my/file",
-                       (const char *const[]){V6, PU, "Upload-Offset: 0", "Upload-Complete: ?0",
-                                             NULL},
-                       "abcd", 4, &r),
-                   200);
+  assert_int_equal(
+      req(s, "PATCH", "my/file",
+          (const char *const[]){V6, PU, "Upload-Offset: 0", "Upload-Complete: ?0", NULL}, "abcd", 4,
+          &r),
+      200);
   assert_string_equal(it_header(&r, "Upload-Complete", v, sizeof v), "?1");
   it_resp_free(&r);
   assert_file(s, "my/file", "abcd", 4);
@@ -236,11 +232,11 @@ static void wrong_offset_is_409_with_the_offset(void **state)
                        (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 10", NULL},
                        "01234", 5, NULL),
                    201);
-  assert_int_equal(req(s, "PATCH", "o.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?1",
-                                             NULL},
-                       "3456789", 7, &r),
-                   409);
+  assert_int_equal(
+      req(s, "PATCH", "o.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?1", NULL}, "3456789",
+          7, &r),
+      409);
   assert_int_equal(it_header_num(&r, "Upload-Offset"), 5);
   assert_problem(&r, "#mismatching-upload-offset");
   assert_non_null(strstr(r.body, "\"expected-offset\": 5"));
@@ -285,18 +281,18 @@ static void inconsistent_lengths_are_400(void **state)
                    400);
   assert_problem(&r, "#inconsistent-upload-length");
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "l.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 2", "Upload-Complete: ?1",
-                                             NULL},
-                       "cd", 2, &r),
-                   400); /* completing at 4 of 8 */
+  assert_int_equal(
+      req(s, "PATCH", "l.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 2", "Upload-Complete: ?1", NULL}, "cd", 2,
+          &r),
+      400); /* completing at 4 of 8 */
   assert_problem(&r, "#inconsistent-upload-length");
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "l.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 2", "Upload-Complete: ?0",
-                                             NULL},
-                       "cdefghijk", 9, &r),
-                   400); /* past the length */
+  assert_int_equal(
+      req(s, "PATCH", "l.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 2", "Upload-Complete: ?0", NULL},
+          "cdefghijk", 9, &r),
+      400); /* past the length */
   assert_problem(&r, "#inconsistent-upload-length");
   it_resp_free(&r);
   long long off = -1;
@@ -319,16 +315,16 @@ static void deferred_length_becomes_known_at_completion(void **state)
   assert_null(it_header(&r, "Upload-Length", v, sizeof v));
   assert_int_equal(it_header_num(&r, "Upload-Offset"), 3);
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "d.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?0",
-                                             NULL},
-                       "def", 3, NULL),
-                   204);
-  assert_int_equal(req(s, "PATCH", "d.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 6", "Upload-Complete: ?1",
-                                             NULL},
-                       "gh", 2, NULL),
-                   200);
+  assert_int_equal(
+      req(s, "PATCH", "d.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?0", NULL}, "def", 3,
+          NULL),
+      204);
+  assert_int_equal(
+      req(s, "PATCH", "d.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 6", "Upload-Complete: ?1", NULL}, "gh", 2,
+          NULL),
+      200);
   assert_file(s, "d.bin", "abcdefgh", 8);
 }
 
@@ -366,14 +362,13 @@ static void malformed_structured_fields_are_400(void **state)
 {
   it_server *s = *state;
   static const char *const creation[] = {
-      "Upload-Complete: true", "Upload-Complete: ?2",   "Upload-Complete: ?1, ?0",
+      "Upload-Complete: true", "Upload-Complete: ?2",     "Upload-Complete: ?1, ?0",
       "Upload-Complete: 1",    "Upload-Complete: \"?1\"", "Upload-Complete: ?1;",
   };
   for (size_t i = 0; i < sizeof creation / sizeof creation[0]; i++) {
     print_message("# creation with %s\n", creation[i]);
-    assert_int_equal(req(s, "POST", "m.bin", (const char *const[]){V8, creation[i], NULL}, "ab", 2,
-                         NULL),
-                     400);
+    assert_int_equal(
+        req(s, "POST", "m.bin", (const char *const[]){V8, creation[i], NULL}, "ab", 2, NULL), 400);
   }
   static const char *const lengths[] = {"Upload-Length: -1", "Upload-Length: 1.0",
                                         "Upload-Length: 0x10", "Upload-Length: 1000000000000000",
@@ -385,14 +380,15 @@ static void malformed_structured_fields_are_400(void **state)
                          2, NULL),
                      400);
   }
-  static const char *const digests[] = {"Repr-Digest: sha-256=abc", "Repr-Digest: sha-256=:AQ==:",
-                                        "Repr-Digest: sha-256=:@@@@:", "Repr-Digest: sha-256",
-                                        "Repr-Digest: sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:,"};
+  static const char *const digests[] = {
+      "Repr-Digest: sha-256=abc",
+      "Repr-Digest: sha-256=:AQ==:", "Repr-Digest: sha-256=:@@@@:", "Repr-Digest: sha-256",
+      "Repr-Digest: sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:,"};
   for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
     print_message("# creation with %s\n", digests[i]);
     assert_int_equal(req(s, "POST", "m.bin",
-                         (const char *const[]){V8, "Upload-Complete: ?1", digests[i], NULL}, "ab", 2,
-                         NULL),
+                         (const char *const[]){V8, "Upload-Complete: ?1", digests[i], NULL}, "ab",
+                         2, NULL),
                      400);
   }
   assert_int_equal(req(s, "POST", "m.bin", (const char *const[]){V8, "Upload-Complete: ?0", NULL},
@@ -432,37 +428,37 @@ static void repr_digest_binds_the_upload(void **state)
   it_base64(d, dl, b64, sizeof b64);
   snprintf(hdr, sizeof hdr, "Repr-Digest: sha-512=:AQ==:, sha-256=:%s:", b64);
   /* the right digest: completes */
-  assert_int_equal(req(s, "POST", "r.bin",
-                       (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 1000", hdr,
-                                             NULL},
-                       data, 400, NULL),
-                   201);
+  assert_int_equal(
+      req(s, "POST", "r.bin",
+          (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 1000", hdr, NULL}, data,
+          400, NULL),
+      201);
   it_resp r;
   assert_int_equal(req(s, "HEAD", "r.bin", (const char *const[]){V8, NULL}, NULL, 0, &r), 204);
   char hex[65];
   it_sha256_hex(data, sizeof data, hex);
   assert_string_equal(it_header(&r, "X-Target-SHA256", v, sizeof v), hex);
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "r.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 400", "Upload-Complete: ?1",
-                                             NULL},
-                       data + 400, 600, NULL),
-                   200);
+  assert_int_equal(
+      req(s, "PATCH", "r.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 400", "Upload-Complete: ?1", NULL},
+          data + 400, 600, NULL),
+      200);
   assert_file(s, "r.bin", data, sizeof data);
   /* a wrong one: the completing request fails with 400, the old file stays */
   char other[1000];
   memcpy(other, data, sizeof other);
   other[999] ^= 1;
-  assert_int_equal(req(s, "POST", "r.bin",
-                       (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 1000", hdr,
-                                             NULL},
-                       other, 400, NULL),
-                   201);
-  assert_int_equal(req(s, "PATCH", "r.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 400", "Upload-Complete: ?1",
-                                             NULL},
-                       other + 400, 600, &r),
-                   400);
+  assert_int_equal(
+      req(s, "POST", "r.bin",
+          (const char *const[]){V8, "Upload-Complete: ?0", "Upload-Length: 1000", hdr, NULL}, other,
+          400, NULL),
+      201);
+  assert_int_equal(
+      req(s, "PATCH", "r.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 400", "Upload-Complete: ?1", NULL},
+          other + 400, 600, &r),
+      400);
   it_resp_free(&r);
   assert_file(s, "r.bin", data, sizeof data);
   assert_int_equal(it_tus_partial_files(s), 0);
@@ -497,8 +493,8 @@ static void delete_cancels_and_limits(void **state)
   assert_non_null(strstr(it_header(&r, "Upload-Limit", v, sizeof v), "max-size=1048576"));
   it_resp_free(&r);
   /* a DELETE of the draft cancels an upload; it does not delete a complete file */
-  assert_int_equal(req(s, "POST", "keep.bin", (const char *const[]){V8, "Upload-Complete: ?1", NULL},
-                       "k", 1, NULL),
+  assert_int_equal(req(s, "POST", "keep.bin",
+                       (const char *const[]){V8, "Upload-Complete: ?1", NULL}, "k", 1, NULL),
                    201);
   assert_int_equal(req(s, "DELETE", "keep.bin", (const char *const[]){V8, NULL}, NULL, 0, NULL),
                    403);
@@ -515,11 +511,11 @@ static void continues_an_upload_begun_in_another_dialect(void **state)
   assert_int_equal(it_header_num(&r, "Upload-Offset"), 3);
   assert_int_equal(it_header_num(&r, "Upload-Length"), 6);
   it_resp_free(&r);
-  assert_int_equal(req(s, "PATCH", "x.bin",
-                       (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?1",
-                                             NULL},
-                       "def", 3, NULL),
-                   200);
+  assert_int_equal(
+      req(s, "PATCH", "x.bin",
+          (const char *const[]){V8, PU, "Upload-Offset: 3", "Upload-Complete: ?1", NULL}, "def", 3,
+          NULL),
+      200);
   assert_file(s, "x.bin", "abcdef", 6);
 }
 

@@ -8,7 +8,8 @@
 
 enum { N = 100 * 1000 };
 
-static unsigned char *stored(const it_server *s, const char *key, unsigned seed, char hex[65]) {
+static unsigned char *stored(const it_server *s, const char *key, unsigned seed, char hex[65])
+{
   unsigned char *d = malloc(N);
   assert_non_null(d);
   it_fill(d, N, seed);
@@ -17,7 +18,8 @@ static unsigned char *stored(const it_server *s, const char *key, unsigned seed,
   return d;
 }
 
-static void get_serves_whole_file_with_hash(void **state) {
+static void get_serves_whole_file_with_hash(void **state)
+{
   it_server *s = *state;
   char hex[65], buf[128];
   unsigned char *d = stored(s, "g.bin", 1, hex);
@@ -32,7 +34,8 @@ static void get_serves_whole_file_with_hash(void **state) {
   free(d);
 }
 
-static void get_range_is_206_with_content_range(void **state) {
+static void get_range_is_206_with_content_range(void **state)
+{
   it_server *s = *state;
   char hex[65], buf[128];
   unsigned char *d = stored(s, "r.bin", 2, hex);
@@ -48,7 +51,8 @@ static void get_range_is_206_with_content_range(void **state) {
   free(d);
 }
 
-static void get_unsatisfiable_range_is_416(void **state) {
+static void get_unsatisfiable_range_is_416(void **state)
+{
   it_server *s = *state;
   char hex[65];
   unsigned char *d = stored(s, "u.bin", 3, hex);
@@ -62,7 +66,8 @@ static void get_unsatisfiable_range_is_416(void **state) {
   free(d);
 }
 
-static void get_of_absent_or_partial_is_404(void **state) {
+static void get_of_absent_or_partial_is_404(void **state)
+{
   it_server *s = *state;
   unsigned char d[100];
   it_fill(d, sizeof d, 4);
@@ -78,7 +83,8 @@ static void get_of_absent_or_partial_is_404(void **state) {
   it_resp_free(&r);
 }
 
-static void delete_is_204_then_404(void **state) {
+static void delete_is_204_then_404(void **state)
+{
   it_server *s = *state;
   char hex[65];
   unsigned char *d = stored(s, "d.bin", 5, hex);
@@ -94,7 +100,8 @@ static void delete_is_204_then_404(void **state) {
   free(d);
 }
 
-static void other_method_is_405_with_allow(void **state) {
+static void other_method_is_405_with_allow(void **state)
+{
   it_server *s = *state;
   it_req rq = {.method = "PATCH", .key = "m.bin"};
   it_resp r;
@@ -108,7 +115,8 @@ static void other_method_is_405_with_allow(void **state) {
   it_resp_free(&r);
 }
 
-static void head_sends_length_without_body(void **state) {
+static void head_sends_length_without_body(void **state)
+{
   it_server *s = *state;
   char hex[65];
   unsigned char *d = stored(s, "h.bin", 6, hex);
@@ -129,14 +137,19 @@ static void head_sends_length_without_body(void **state) {
   free(d);
 }
 
-static void over_max_size_is_413_before_the_body(void **state) {
+static void over_max_size_is_413_before_the_body(void **state)
+{
   it_server *s = *state;
   s->max_size = 1000;
   it_server_restart(s);
   unsigned char d[4000];
   it_fill(d, sizeof d, 7);
-  it_req rq = {.method = "PUT", .key = "big.bin", .body = d, .body_len = sizeof d,
-               .content_range = "bytes 0-3999/4000", .expect_100 = 1};
+  it_req rq = {.method = "PUT",
+               .key = "big.bin",
+               .body = d,
+               .body_len = sizeof d,
+               .content_range = "bytes 0-3999/4000",
+               .expect_100 = 1};
   it_resp r;
   it_request(s, &rq, &r);
   assert_int_equal(r.status, 413);
@@ -150,7 +163,8 @@ static void over_max_size_is_413_before_the_body(void **state) {
   assert_int_equal(it_put(s, "small.bin", NULL, NULL, d, 1000, NULL), 200);
 }
 
-static void token_required_is_401_with_bearer_challenge(void **state) {
+static void token_required_is_401_with_bearer_challenge(void **state)
+{
   it_server *s = *state;
   s->token = "s3cret";
   it_server_restart(s);
@@ -178,12 +192,17 @@ static void token_required_is_401_with_bearer_challenge(void **state) {
   free(after);
 }
 
-static void refused_chunk_with_expect_sends_no_body(void **state) {
+static void refused_chunk_with_expect_sends_no_body(void **state)
+{
   it_server *s = *state;
   unsigned char d[50000];
   it_fill(d, sizeof d, 9);
-  it_req rq = {.method = "PUT", .key = "e.bin", .body = d, .body_len = sizeof d,
-               .content_range = "bytes 50000-99999/100000", .expect_100 = 1};
+  it_req rq = {.method = "PUT",
+               .key = "e.bin",
+               .body = d,
+               .body_len = sizeof d,
+               .content_range = "bytes 50000-99999/100000",
+               .expect_100 = 1};
   it_resp r;
   it_request(s, &rq, &r);
   assert_int_equal(r.status, 416);
@@ -197,7 +216,8 @@ static void refused_chunk_with_expect_sends_no_body(void **state) {
   it_resp_free(&r);
 }
 
-static void refused_chunk_without_expect_still_gets_its_answer(void **state) {
+static void refused_chunk_without_expect_still_gets_its_answer(void **state)
+{
   it_server *s = *state;
   size_t len = 1024 * 1024;
   unsigned char *d = malloc(len);
@@ -213,7 +233,8 @@ static void refused_chunk_without_expect_still_gets_its_answer(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       T(get_serves_whole_file_with_hash),

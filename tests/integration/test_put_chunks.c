@@ -7,7 +7,8 @@
 
 enum { N = 256 * 1024 };
 
-static unsigned char *payload(unsigned seed, char hex[65]) {
+static unsigned char *payload(unsigned seed, char hex[65])
+{
   unsigned char *d = malloc(N);
   assert_non_null(d);
   it_fill(d, N, seed);
@@ -15,7 +16,8 @@ static unsigned char *payload(unsigned seed, char hex[65]) {
   return d;
 }
 
-static void assert_file_is(const it_server *s, const char *key, const void *data, size_t len) {
+static void assert_file_is(const it_server *s, const char *key, const void *data, size_t len)
+{
   char path[512];
   size_t got = 0;
   char *f = it_read_file(it_key_path(s, key, path, sizeof path), &got);
@@ -25,18 +27,21 @@ static void assert_file_is(const it_server *s, const char *key, const void *data
   free(f);
 }
 
-static void range(char *buf, size_t cap, size_t a, size_t b, size_t total) {
+static void range(char *buf, size_t cap, size_t a, size_t b, size_t total)
+{
   snprintf(buf, cap, "bytes %zu-%zu/%zu", a, b, total);
 }
 
 static void upload_first_half(const it_server *s, const char *key, const unsigned char *d,
-                              const char *hex) {
+                              const char *hex)
+{
   char cr[64];
   range(cr, sizeof cr, 0, N / 2 - 1, N);
   assert_int_equal(it_put(s, key, cr, hex, d, N / 2, NULL), 308);
 }
 
-static void two_chunks_commit_with_hash(void **state) {
+static void two_chunks_commit_with_hash(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64], buf[128];
   unsigned char *d = payload(1, hex);
@@ -64,7 +69,8 @@ static void two_chunks_commit_with_hash(void **state) {
   free(d);
 }
 
-static void wrong_offset_is_416_and_writes_nothing(void **state) {
+static void wrong_offset_is_416_and_writes_nothing(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64], buf[128];
   unsigned char *d = payload(2, hex);
@@ -87,7 +93,8 @@ static void wrong_offset_is_416_and_writes_nothing(void **state) {
   free(d);
 }
 
-static void hash_drift_is_409_and_drops_partial(void **state) {
+static void hash_drift_is_409_and_drops_partial(void **state)
+{
   it_server *s = *state;
   char hex[65], other[65], cr[64];
   unsigned char *d = payload(3, hex);
@@ -100,7 +107,8 @@ static void hash_drift_is_409_and_drops_partial(void **state) {
   free(e);
 }
 
-static void final_hash_mismatch_is_400_and_keeps_old_file(void **state) {
+static void final_hash_mismatch_is_400_and_keeps_old_file(void **state)
+{
   it_server *s = *state;
   char hex[65], old_hex[65], cr[64];
   unsigned char *old = payload(5, old_hex);
@@ -121,7 +129,8 @@ static void final_hash_mismatch_is_400_and_keeps_old_file(void **state) {
   free(d);
 }
 
-static void head_of_partial_shows_target_not_content_hash(void **state) {
+static void head_of_partial_shows_target_not_content_hash(void **state)
+{
   it_server *s = *state;
   char hex[65], buf[128];
   unsigned char *d = payload(7, hex);
@@ -136,7 +145,8 @@ static void head_of_partial_shows_target_not_content_hash(void **state) {
   free(d);
 }
 
-static void get_body_is(const it_server *s, const char *key, const void *data, size_t len) {
+static void get_body_is(const it_server *s, const char *key, const void *data, size_t len)
+{
   it_req rq = {.method = "GET", .key = key};
   it_resp r;
   it_request(s, &rq, &r);
@@ -146,7 +156,8 @@ static void get_body_is(const it_server *s, const char *key, const void *data, s
   it_resp_free(&r);
 }
 
-static void replacement_serves_old_file_until_commit(void **state) {
+static void replacement_serves_old_file_until_commit(void **state)
+{
   it_server *s = *state;
   char hex[65], old_hex[65], cr[64];
   unsigned char *old = payload(8, old_hex);
@@ -162,7 +173,8 @@ static void replacement_serves_old_file_until_commit(void **state) {
   free(d);
 }
 
-static void legacy_put_without_hash_commits(void **state) {
+static void legacy_put_without_hash_commits(void **state)
+{
   it_server *s = *state;
   char hex[65], buf[128];
   unsigned char *d = payload(10, hex);
@@ -174,7 +186,8 @@ static void legacy_put_without_hash_commits(void **state) {
   free(d);
 }
 
-static void legacy_put_with_right_hash_commits(void **state) {
+static void legacy_put_with_right_hash_commits(void **state)
+{
   it_server *s = *state;
   char hex[65];
   unsigned char *d = payload(11, hex);
@@ -183,7 +196,8 @@ static void legacy_put_with_right_hash_commits(void **state) {
   free(d);
 }
 
-static void legacy_put_with_wrong_hash_is_400_and_commits_nothing(void **state) {
+static void legacy_put_with_wrong_hash_is_400_and_commits_nothing(void **state)
+{
   it_server *s = *state;
   char hex[65], other[65];
   unsigned char *d = payload(12, hex);
@@ -197,7 +211,8 @@ static void legacy_put_with_wrong_hash_is_400_and_commits_nothing(void **state) 
   free(e);
 }
 
-static void status_query_reports_partial_then_complete(void **state) {
+static void status_query_reports_partial_then_complete(void **state)
+{
   it_server *s = *state;
   char hex[65], cr[64], q[64];
   unsigned char *d = payload(14, hex);
@@ -218,14 +233,14 @@ static void status_query_reports_partial_then_complete(void **state) {
   free(d);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(two_chunks_commit_with_hash, it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(wrong_offset_is_416_and_writes_nothing, it_setup,
                                       it_teardown),
-      cmocka_unit_test_setup_teardown(hash_drift_is_409_and_drops_partial, it_setup,
-                                      it_teardown),
+      cmocka_unit_test_setup_teardown(hash_drift_is_409_and_drops_partial, it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(final_hash_mismatch_is_400_and_keeps_old_file, it_setup,
                                       it_teardown),
       cmocka_unit_test_setup_teardown(head_of_partial_shows_target_not_content_hash, it_setup,
@@ -233,8 +248,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(replacement_serves_old_file_until_commit, it_setup,
                                       it_teardown),
       cmocka_unit_test_setup_teardown(legacy_put_without_hash_commits, it_setup, it_teardown),
-      cmocka_unit_test_setup_teardown(legacy_put_with_right_hash_commits, it_setup,
-                                      it_teardown),
+      cmocka_unit_test_setup_teardown(legacy_put_with_right_hash_commits, it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(legacy_put_with_wrong_hash_is_400_and_commits_nothing,
                                       it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(status_query_reports_partial_then_complete, it_setup,

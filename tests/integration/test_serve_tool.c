@@ -13,18 +13,20 @@
 #include <unistd.h>
 
 static const char *tool_path;
-static pid_t live_child; /* killed by the teardown if a test failed while it ran */
+static pid_t live_child;   /* killed by the teardown if a test failed while it ran */
 static char live_root[64]; /* removed by the teardown */
 
 typedef test_child child;
 
-static void spawn(child *c, const char *const *args) {
+static void spawn(child *c, const char *const *args)
+{
   assert_int_equal(test_spawn(c, tool_path, args), 0);
   live_child = c->pid;
 }
 
 /* Everything `fd` gives until EOF, or until a newline when `one_line` (10 s deadline). */
-static void read_fd(int fd, char *buf, size_t cap, int one_line) {
+static void read_fd(int fd, char *buf, size_t cap, int one_line)
+{
   size_t len = 0;
   buf[0] = '\0';
   while (len + 1 < cap && !(one_line && strchr(buf, '\n') != NULL)) {
@@ -39,7 +41,8 @@ static void read_fd(int fd, char *buf, size_t cap, int one_line) {
   }
 }
 
-static int finish(child *c, char *err, size_t cap) {
+static int finish(child *c, char *err, size_t cap)
+{
   read_fd(c->err, err, cap, 0);
   int rc = test_reap(c);
   live_child = 0;
@@ -47,7 +50,8 @@ static int finish(child *c, char *err, size_t cap) {
   return rc;
 }
 
-static int run(const char *const *args, char *out, size_t cap) {
+static int run(const char *const *args, char *out, size_t cap)
+{
   child c;
   char err[4096];
   spawn(&c, args);
@@ -55,24 +59,34 @@ static int run(const char *const *args, char *out, size_t cap) {
   return finish(&c, err, sizeof err);
 }
 
-static void help_documents_every_flag(void **state) {
+static void help_documents_every_flag(void **state)
+{
   (void)state;
   char out[8192];
   const char *args[] = {"--help", NULL};
   assert_int_equal(run(args, out, sizeof out), 0);
-  static const char *const flags[] = {"--listen", "--port", "--root", "--prefix",
-                                      "--max-size", "--token", "--expose-paths", "default",
-                                      "LocalAI's client REQUIRES", "Expect: 100-continue"};
+  static const char *const flags[] = {"--listen",
+                                      "--port",
+                                      "--root",
+                                      "--prefix",
+                                      "--max-size",
+                                      "--token",
+                                      "--expose-paths",
+                                      "default",
+                                      "LocalAI's client REQUIRES",
+                                      "Expect: 100-continue"};
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (strstr(out, flags[i]) == NULL)
       fail_msg("--help does not mention %s", flags[i]);
 }
 
-static void bad_values_are_usage_errors_with_exit_2(void **state) {
+static void bad_values_are_usage_errors_with_exit_2(void **state)
+{
   (void)state;
   static const char *const bad[][3] = {
-      {"--max-size", "12X", NULL}, {"--max-size", "-1", NULL},  {"--max-size", "", NULL},
-      {"--max-size", "99999999999T", NULL}, {"--port", "70000", NULL}, {"--port", "8o", NULL},
+      {"--max-size", "12X", NULL}, {"--max-size", "-1", NULL},
+      {"--max-size", "", NULL},    {"--max-size", "99999999999T", NULL},
+      {"--port", "70000", NULL},   {"--port", "8o", NULL},
       {"--bogus", NULL, NULL},     {"--port", NULL, NULL},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -83,13 +97,13 @@ static void bad_values_are_usage_errors_with_exit_2(void **state) {
 }
 
 /* Start the tool on `listen`, check the ready line, HEAD through it, SIGTERM, exit 0. */
-static void serve_once(const char *listen, const char *url_host) {
+static void serve_once(const char *listen, const char *url_host)
+{
   char sub[96], line[256], err[8192];
   snprintf(live_root, sizeof live_root, "/tmp/rs-tool-XXXXXX");
   assert_non_null(mkdtemp(live_root));
   snprintf(sub, sizeof sub, "%s/store", live_root);
-  const char *args[] = {"--listen", listen, "--port", "0", "--root", sub,
-                        "--max-size", "1M", NULL};
+  const char *args[] = {"--listen", listen, "--port", "0", "--root", sub, "--max-size", "1M", NULL};
   child c;
   spawn(&c, args);
   read_fd(c.out, line, sizeof line, 1);
@@ -115,17 +129,20 @@ static void serve_once(const char *listen, const char *url_host) {
   assert_non_null(strstr(err, "HEAD \"some/key\" 404 0")); /* the access log line */
 }
 
-static void ready_line_then_clean_stop_on_sigterm(void **state) {
+static void ready_line_then_clean_stop_on_sigterm(void **state)
+{
   (void)state;
   serve_once("127.0.0.1", "127.0.0.1");
 }
 
-static void listens_on_ipv6_loopback(void **state) {
+static void listens_on_ipv6_loopback(void **state)
+{
   (void)state;
   serve_once("::1", "[::1]");
 }
 
-static int reap_child(void **state) {
+static int reap_child(void **state)
+{
   (void)state;
   if (live_child > 0) {
     kill(live_child, SIGKILL);
@@ -140,7 +157,8 @@ static int reap_child(void **state) {
 
 #define T(f) cmocka_unit_test_teardown(f, reap_child)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s PATH-TO-resumable-serve\n", argv[0]);
     return 2;

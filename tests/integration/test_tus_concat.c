@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   it_server *s = calloc(1, sizeof *s);
   if (s == NULL)
     return -1;
@@ -19,11 +20,12 @@ static int setup(void **state) {
 
 /* Create a part of `len` bytes with `data` (all of it, or `send` bytes); its path into loc. */
 static void make_part(it_server *s, const char *data, size_t len, size_t send, char *loc,
-                      size_t cap) {
+                      size_t cap)
+{
   it_resp r;
   assert_int_equal(it_tus_create(s, "", (long long)len,
-                                 (const char *const[]){"Upload-Concat: partial", NULL}, data,
-                                 send, &r),
+                                 (const char *const[]){"Upload-Concat: partial", NULL}, data, send,
+                                 &r),
                    201);
   it_tus_location(&r, loc, cap);
   assert_int_equal(strncmp(loc, ".resumable-part/", 16), 0);
@@ -31,13 +33,15 @@ static void make_part(it_server *s, const char *data, size_t len, size_t send, c
 }
 
 static long final(it_server *s, const char *path, const char *concat, const char *extra,
-                  it_resp *out) {
+                  it_resp *out)
+{
   char h[4096];
   snprintf(h, sizeof h, "Upload-Concat: %s", concat);
   return it_tus(s, "POST", path, (const char *const[]){h, extra, NULL}, NULL, 0, out);
 }
 
-static void parts_assemble_into_the_final_file(void **state) {
+static void parts_assemble_into_the_final_file(void **state)
+{
   it_server *s = *state;
   char data[10000], p1[64], p2[64], p3[64], concat[512], hex[65], hdr[128];
   it_fill(data, sizeof data, 7);
@@ -48,9 +52,8 @@ static void parts_assemble_into_the_final_file(void **state) {
   /* a part: HEAD says Upload-Concat: partial; X-Content-SHA256 on it binds nothing */
   it_sha256_hex(data, sizeof data, hex);
   snprintf(hdr, sizeof hdr, "X-Content-SHA256: %s", hex);
-  assert_int_equal(it_tus_patch(s, p3, 0, (const char *const[]){hdr, NULL}, data + 9000, 1000,
-                                NULL),
-                   204);
+  assert_int_equal(
+      it_tus_patch(s, p3, 0, (const char *const[]){hdr, NULL}, data + 9000, 1000, NULL), 204);
   it_resp h;
   char v[128];
   assert_int_equal(it_tus(s, "HEAD", p3, NULL, NULL, 0, &h), 200);
@@ -61,8 +64,10 @@ static void parts_assemble_into_the_final_file(void **state) {
   assert_int_equal(it_head(s, p1, NULL), 400);
   assert_int_equal(it_put(s, p1, NULL, NULL, "x", 1, NULL), 400);
   /* absolute URLs (any host, as through a proxy) and a relative one, in this order */
-  snprintf(concat, sizeof concat, "final;http://proxy.example:1234" IT_PREFIX "%s  " IT_PREFIX
-           "%s https://other" IT_PREFIX "%s", p1, p2, p3);
+  snprintf(concat, sizeof concat,
+           "final;http://proxy.example:1234" IT_PREFIX "%s  " IT_PREFIX "%s https://other" IT_PREFIX
+           "%s",
+           p1, p2, p3);
   it_resp r;
   assert_int_equal(final(s, "", concat, "Upload-Metadata: filename Y2F0LmJpbg==", &r), 201);
   char loc[256];
@@ -87,7 +92,8 @@ static void parts_assemble_into_the_final_file(void **state) {
   it_resp_free(&h);
 }
 
-static void final_verifies_the_bound_hash(void **state) {
+static void final_verifies_the_bound_hash(void **state)
+{
   it_server *s = *state;
   char data[3000], p1[64], p2[64], concat[256], hex[65], hdr[128];
   it_fill(data, sizeof data, 8);
@@ -104,7 +110,8 @@ static void final_verifies_the_bound_hash(void **state) {
   assert_int_equal(it_tus_partial_files(s), 0);
 }
 
-static void final_refusals_change_nothing(void **state) {
+static void final_refusals_change_nothing(void **state)
+{
   it_server *s = *state;
   char data[100], p1[64], p2[64], concat[512];
   it_fill(data, sizeof data, 9);
@@ -114,11 +121,11 @@ static void final_refusals_change_nothing(void **state) {
   assert_int_equal(it_tus_create(s, "kp", 10, NULL, "01234", 5, NULL), 201);
   char *before = it_tree(s->parent);
   static const char *const bad[] = {
-      "final;",                                                        /* no URL */
+      "final;", /* no URL */
       "final; ",
       "final",
-      "final;" IT_PREFIX "k",                                          /* a key, not a part */
-      "final;" IT_PREFIX "kp",                                         /* a partial key */
+      "final;" IT_PREFIX "k",                                              /* a key, not a part */
+      "final;" IT_PREFIX "kp",                                             /* a partial key */
       "final;/elsewhere/.resumable-part/0123456789abcdef0123456789abcdef", /* another prefix */
       "final;" IT_PREFIX ".resumable-part/0123456789ABCDEF0123456789abcdef",
   };
@@ -128,7 +135,8 @@ static void final_refusals_change_nothing(void **state) {
       fail_msg("case %zu: got %ld, want 400", i, st);
   }
   /* unknown part: 404; unfinished part: 400; a length on a final: 400 */
-  assert_int_equal(final(s, "x", "final;" IT_PREFIX ".resumable-part/0123456789abcdef0123456789abcdef",
+  assert_int_equal(final(s, "x",
+                         "final;" IT_PREFIX ".resumable-part/0123456789abcdef0123456789abcdef",
                          NULL, NULL),
                    404);
   snprintf(concat, sizeof concat, "final;" IT_PREFIX "%s " IT_PREFIX "%s", p1, p2);
@@ -155,7 +163,8 @@ static void final_refusals_change_nothing(void **state) {
   free(got);
 }
 
-static void parts_are_swept_and_terminated_like_partials(void **state) {
+static void parts_are_swept_and_terminated_like_partials(void **state)
+{
   it_server *s = *state;
   char data[10], p1[64], p2[64], key[64];
   it_fill(data, sizeof data, 10);
@@ -172,7 +181,8 @@ static void parts_are_swept_and_terminated_like_partials(void **state) {
   assert_int_equal(it_tus_partial_files(s), 0);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_ALL);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(parts_assemble_into_the_final_file, setup, it_teardown),

@@ -14,13 +14,15 @@
 
 #include <resumable/stager.h>
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void check_file(const it_server *s, const char *key, const void *data, size_t n) {
+static void check_file(const it_server *s, const char *key, const void *data, size_t n)
+{
   char path[512];
   size_t len = 0;
   char *got = it_read_file(it_key_path(s, key, path, sizeof path), &len);
@@ -30,15 +32,15 @@ static void check_file(const it_server *s, const char *key, const void *data, si
   free(got);
 }
 
-static void tus_begun_localai_probes_and_finishes(void **state) {
+static void tus_begun_localai_probes_and_finishes(void **state)
+{
   it_server *s = *state;
   enum { T = 20000, H = 7000 };
   char data[T], hex[65], hdr[128], v[128], cr[64];
   it_fill(data, T, 11);
   it_sha256_hex(data, T, hex);
   snprintf(hdr, sizeof hdr, "X-Content-SHA256: %s", hex);
-  assert_int_equal(it_tus_create(s, "x1", T, (const char *const[]){hdr, NULL}, data, H, NULL),
-                   201);
+  assert_int_equal(it_tus_create(s, "x1", T, (const char *const[]){hdr, NULL}, data, H, NULL), 201);
   it_resp h;
   assert_int_equal(it_head(s, "x1", &h), 200);
   assert_int_equal(it_header_num(&h, "X-File-Size"), H);
@@ -53,7 +55,8 @@ static void tus_begun_localai_probes_and_finishes(void **state) {
   check_file(s, "x1", data, T);
 }
 
-static void tus_begun_stager_resumes_it(void **state) {
+static void tus_begun_stager_resumes_it(void **state)
+{
   it_server *s = *state;
   enum { T = 300000, H = 123456 };
   char *data = malloc(T), hex[65], hdr[128], path[128], url[256];
@@ -61,8 +64,7 @@ static void tus_begun_stager_resumes_it(void **state) {
   it_fill(data, T, 12);
   it_sha256_hex(data, T, hex);
   snprintf(hdr, sizeof hdr, "X-Content-SHA256: %s", hex);
-  assert_int_equal(it_tus_create(s, "x2", T, (const char *const[]){hdr, NULL}, data, H, NULL),
-                   201);
+  assert_int_equal(it_tus_create(s, "x2", T, (const char *const[]){hdr, NULL}, data, H, NULL), 201);
   snprintf(path, sizeof path, "%s/x2.local", s->parent);
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
@@ -80,7 +82,8 @@ static void tus_begun_stager_resumes_it(void **state) {
   free(data);
 }
 
-static void localai_begun_tus_probes_and_finishes(void **state) {
+static void localai_begun_tus_probes_and_finishes(void **state)
+{
   it_server *s = *state;
   enum { T = 9000, H = 4000 };
   char data[T], hex[65], cr[64], hdr[128], v[128];
@@ -121,7 +124,8 @@ static void localai_begun_tus_probes_and_finishes(void **state) {
 }
 
 static int raw_request(uint16_t port, const char *method, const char *key, const char *headers,
-                       size_t len) {
+                       size_t len)
+{
   char head[1024];
   int n = snprintf(head, sizeof head,
                    "%s " IT_PREFIX "%s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
@@ -136,7 +140,8 @@ static int raw_request(uint16_t port, const char *method, const char *key, const
 }
 
 /* The size of key's partial data file, polled until it reaches `want` (10 s). */
-static long long wait_for_data(const it_server *s, const char *key, long long want) {
+static long long wait_for_data(const it_server *s, const char *key, long long want)
+{
   char hex[65], path[512];
   struct stat st;
   it_sha256_hex(key, strlen(key), hex);
@@ -150,7 +155,8 @@ static long long wait_for_data(const it_server *s, const char *key, long long wa
   return size;
 }
 
-static void tus_patch_superseded_by_localai_put(void **state) {
+static void tus_patch_superseded_by_localai_put(void **state)
+{
   it_server *s = *state;
   enum { T = 64 * 1024, A = 16 * 1024 };
   char *data = malloc(T), hdr[256], buf[4096], cr[64];
@@ -174,7 +180,8 @@ static void tus_patch_superseded_by_localai_put(void **state) {
   free(data);
 }
 
-static void localai_put_superseded_by_tus_patch(void **state) {
+static void localai_put_superseded_by_tus_patch(void **state)
+{
   it_server *s = *state;
   enum { T = 64 * 1024, A = 20 * 1024 };
   char *data = malloc(T), hdr[256], buf[4096];
@@ -197,7 +204,8 @@ static void localai_put_superseded_by_tus_patch(void **state) {
   free(data);
 }
 
-static void unverified_bytes_are_dropped_when_superseded(void **state) {
+static void unverified_bytes_are_dropped_when_superseded(void **state)
+{
   it_server *s = *state;
   enum { T = 64 * 1024, A = 16 * 1024 };
   char *data = malloc(T), *junk = malloc(T), hdr[256], buf[4096];
@@ -235,18 +243,15 @@ static void unverified_bytes_are_dropped_when_superseded(void **state) {
   free(junk);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_ALL);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(tus_begun_localai_probes_and_finishes, it_setup,
-                                      it_teardown),
+      cmocka_unit_test_setup_teardown(tus_begun_localai_probes_and_finishes, it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(tus_begun_stager_resumes_it, it_setup, it_teardown),
-      cmocka_unit_test_setup_teardown(localai_begun_tus_probes_and_finishes, it_setup,
-                                      it_teardown),
-      cmocka_unit_test_setup_teardown(tus_patch_superseded_by_localai_put, it_setup,
-                                      it_teardown),
-      cmocka_unit_test_setup_teardown(localai_put_superseded_by_tus_patch, it_setup,
-                                      it_teardown),
+      cmocka_unit_test_setup_teardown(localai_begun_tus_probes_and_finishes, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(tus_patch_superseded_by_localai_put, it_setup, it_teardown),
+      cmocka_unit_test_setup_teardown(localai_put_superseded_by_tus_patch, it_setup, it_teardown),
       cmocka_unit_test_setup_teardown(unverified_bytes_are_dropped_when_superseded, it_setup,
                                       it_teardown),
   };

@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   it_server *s = calloc(1, sizeof *s);
   if (s == NULL)
     return -1;
@@ -23,13 +24,15 @@ static int setup(void **state) {
 }
 
 /* A response header's value, or "(absent)": compared as a string, an absent header fails. */
-static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap) {
+static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap)
+{
   const char *v = it_header(r, name, buf, cap);
   return v != NULL ? v : "(absent)";
 }
 
 /* Flip one byte of the key's partial data in place, then set its mtime back. */
-static void damage(const it_server *s, const char *key, long at) {
+static void damage(const it_server *s, const char *key, long at)
+{
   char hex[65], path[512];
   struct stat before;
   it_sha256_hex(key, strlen(key), hex);
@@ -47,7 +50,8 @@ static void damage(const it_server *s, const char *key, long at) {
 }
 
 /* The SHA-256 the server names for the key (LocalAI HEAD) is the one of the file it holds. */
-static void assert_hash_is_the_files(const it_server *s, const char *key) {
+static void assert_hash_is_the_files(const it_server *s, const char *key)
+{
   char path[512], disk[65], got[80];
   size_t len = 0;
   char *data = it_read_file(it_key_path(s, key, path, sizeof path), &len);
@@ -62,7 +66,8 @@ static void assert_hash_is_the_files(const it_server *s, const char *key) {
 
 /* Bound to the client's hash: the upload ends in 460 (the bytes do not have it), nothing is
  * committed, and the upload is gone (the client creates it again). */
-static void damaged_partial_with_a_bound_hash_is_refused(void **state) {
+static void damaged_partial_with_a_bound_hash_is_refused(void **state)
+{
   it_server *s = *state;
   char data[6000], hex[65], hdr[128], path[512];
   it_fill(data, sizeof data, 51);
@@ -85,7 +90,8 @@ static void damaged_partial_with_a_bound_hash_is_refused(void **state) {
 /* Without a bound hash (and with per-request checksums, which cover only their own bytes) the
  * upload completes, and the hash the server names is the one of the bytes it holds, not the
  * one the saved hash state would have given. */
-static void damaged_partial_without_a_bound_hash_gets_its_real_hash(void **state) {
+static void damaged_partial_without_a_bound_hash_gets_its_real_hash(void **state)
+{
   it_server *s = *state;
   char data[6000], b64[64], ck[128], want[65], got[80];
   uint8_t d[32];
@@ -97,9 +103,9 @@ static void damaged_partial_without_a_bound_hash_gets_its_real_hash(void **state
   it_digest("sha256", data + 3000, 3000, d, &dlen);
   it_base64(d, dlen, b64, sizeof b64);
   snprintf(ck, sizeof ck, "Upload-Checksum: sha256 %s", b64);
-  assert_int_equal(it_tus_patch(s, "d/free.bin", 3000, (const char *const[]){ck, NULL},
-                                data + 3000, 3000, NULL),
-                   204);
+  assert_int_equal(
+      it_tus_patch(s, "d/free.bin", 3000, (const char *const[]){ck, NULL}, data + 3000, 3000, NULL),
+      204);
   assert_hash_is_the_files(s, "d/free.bin");
   it_resp r;
   assert_int_equal(it_head(s, "d/free.bin", &r), 200);
@@ -107,18 +113,19 @@ static void damaged_partial_without_a_bound_hash_gets_its_real_hash(void **state
   it_resp_free(&r);
 }
 
-static void make_part(it_server *s, const char *data, size_t len, char *loc, size_t cap) {
+static void make_part(it_server *s, const char *data, size_t len, char *loc, size_t cap)
+{
   it_resp r;
   assert_int_equal(it_tus_create(s, "", (long long)len,
-                                 (const char *const[]){"Upload-Concat: partial", NULL}, data,
-                                 len, &r),
+                                 (const char *const[]){"Upload-Concat: partial", NULL}, data, len,
+                                 &r),
                    201);
   it_tus_location(&r, loc, cap);
   it_resp_free(&r);
 }
 
-static long final(it_server *s, const char *key, const char *p1, const char *p2,
-                  const char *extra) {
+static long final(it_server *s, const char *key, const char *p1, const char *p2, const char *extra)
+{
   char h[512];
   snprintf(h, sizeof h, "Upload-Concat: final;" IT_PREFIX "%s " IT_PREFIX "%s", p1, p2);
   return it_tus(s, "POST", key, (const char *const[]){h, extra, NULL}, NULL, 0, NULL);
@@ -127,7 +134,8 @@ static long final(it_server *s, const char *key, const char *p1, const char *p2,
 /* The first part's saved hash state starts the final's hash; once the part's bytes changed it
  * is not used: a bound hash is refused (460), and without one the final file gets its real
  * hash. */
-static void damaged_first_part_of_a_concatenation_is_hashed_again(void **state) {
+static void damaged_first_part_of_a_concatenation_is_hashed_again(void **state)
+{
   it_server *s = *state;
   char data[8000], p1[64], p2[64], hex[65], hdr[128];
   it_fill(data, sizeof data, 53);
@@ -147,15 +155,16 @@ static void damaged_first_part_of_a_concatenation_is_hashed_again(void **state) 
   it_resp_free(&r);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(damaged_partial_with_a_bound_hash_is_refused, setup,
                                       it_teardown),
       cmocka_unit_test_setup_teardown(damaged_partial_without_a_bound_hash_gets_its_real_hash,
                                       setup, it_teardown),
-      cmocka_unit_test_setup_teardown(damaged_first_part_of_a_concatenation_is_hashed_again,
-                                      setup, it_teardown),
+      cmocka_unit_test_setup_teardown(damaged_first_part_of_a_concatenation_is_hashed_again, setup,
+                                      it_teardown),
   };
   int rc = cmocka_run_group_tests_name("tus_damaged", tests, NULL, NULL);
   curl_global_cleanup();

@@ -16,13 +16,15 @@
 #include <unistd.h>
 
 /* A response header's value, or "(absent)": compared as a string, an absent header fails. */
-static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap) {
+static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap)
+{
   const char *v = it_header(r, name, buf, cap);
   return v != NULL ? v : "(absent)";
 }
 
 /* Bytes of the key's partial data file (0 if there is none). */
-static long long data_size(const two_pair *p, const char *key) {
+static long long data_size(const two_pair *p, const char *key)
+{
   char hex[65], path[512];
   struct stat st;
   it_sha256_hex(key, strlen(key), hex);
@@ -32,7 +34,8 @@ static long long data_size(const two_pair *p, const char *key) {
 
 /* Poll until a server wrote more than `bytes` into the key's partial: its request holds the
  * key now. Bounded: 20 s. */
-static void wait_for_data(const two_pair *p, const char *key, long long bytes) {
+static void wait_for_data(const two_pair *p, const char *key, long long bytes)
+{
   for (int i = 0; i < 2000 && data_size(p, key) <= bytes; i++)
     poll(NULL, 0, 10);
   assert_true(data_size(p, key) > bytes);
@@ -41,7 +44,8 @@ static void wait_for_data(const two_pair *p, const char *key, long long bytes) {
 /* A raw PATCH through `s` of `len` bytes at `offset` of which only `send` are sent: the
  * connection stays open (the client stalls). `checksum` is an Upload-Checksum line or NULL. */
 static int stalled_patch(const two_server *s, const char *key, size_t offset, const char *body,
-                         size_t len, size_t send, const char *checksum) {
+                         size_t len, size_t send, const char *checksum)
+{
   char head[1024];
   int n = snprintf(head, sizeof head,
                    "PATCH " IT_PREFIX "%s HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n"
@@ -56,7 +60,8 @@ static int stalled_patch(const two_server *s, const char *key, size_t offset, co
 /* The stalled client sends a little more: its server, which lost the key, ends the request at
  * once: a 423, or the connection closed (a reply mid-body may not reach the client). Never a
  * wait for the rest of the body (20 s is far below the servers' idle timeout of 300 s). */
-static void assert_superseded(int fd, const char *more) {
+static void assert_superseded(int fd, const char *more)
+{
   char reply[4096];
   size_t len = 0;
   (void)!send(fd, more, 65536, MSG_NOSIGNAL); /* may fail: the server may have closed */
@@ -77,7 +82,8 @@ static void assert_superseded(int fd, const char *more) {
 }
 
 /* The file at the key is `data`, and HEAD through both servers names its hash. */
-static void assert_final(const two_pair *p, const char *key, const char *data, size_t n) {
+static void assert_final(const two_pair *p, const char *key, const char *data, size_t n)
+{
   char path[512], hex[65], got[80];
   size_t len = 0;
   snprintf(path, sizeof path, "%s/%s", p->root, key);
@@ -103,7 +109,8 @@ static void assert_final(const two_pair *p, const char *key, const char *data, s
  * client probes B (the offset and the metadata given to A) and sends the rest there. B takes
  * the upload at once (not after A's idle timeout), and A's PATCH is answered 423 when its
  * client sends again. With `checksum`, A's PATCH carries an Upload-Checksum of its body. */
-static void takeover(two_pair *p, const char *key, int checksum) {
+static void takeover(two_pair *p, const char *key, int checksum)
+{
   const size_t n = 8u << 20, first = 1u << 20, sent = 2u << 20;
   char *data = malloc(n), ck[160] = "", meta[128], got[256];
   assert_non_null(data);
@@ -132,9 +139,8 @@ static void takeover(two_pair *p, const char *key, int checksum) {
   it_resp_free(&r);
   /* what B finds is what A made durable: the creation's bytes (A's PATCH synced nothing yet) */
   assert_int_equal(off, (long long)first);
-  assert_int_equal(it_tus_patch(&p->b.it, key, (uint64_t)off, NULL, data + off, n - (size_t)off,
-                                &r),
-                   204);
+  assert_int_equal(
+      it_tus_patch(&p->b.it, key, (uint64_t)off, NULL, data + off, n - (size_t)off, &r), 204);
   assert_int_equal(it_header_num(&r, "Upload-Offset"), (long long)n);
   it_resp_free(&r);
 
@@ -143,27 +149,31 @@ static void takeover(two_pair *p, const char *key, int checksum) {
   free(data);
 }
 
-static void patch_through_b_takes_over_a_stalled_patch_through_a(void **state) {
+static void patch_through_b_takes_over_a_stalled_patch_through_a(void **state)
+{
   takeover(*state, "t/plain.bin", 0);
 }
 
-static void checksummed_patch_through_a_is_dropped_when_b_takes_over(void **state) {
+static void checksummed_patch_through_a_is_dropped_when_b_takes_over(void **state)
+{
   takeover(*state, "t/checksum.bin", 1);
 }
 
 /* Create a part of `len` bytes through `s`, sending `send` of them; its path into loc. */
 static void make_part(const two_server *s, const char *data, size_t len, size_t send, char *loc,
-                      size_t cap) {
+                      size_t cap)
+{
   it_resp r;
   assert_int_equal(it_tus_create(&s->it, "", (long long)len,
-                                 (const char *const[]){"Upload-Concat: partial", NULL}, data,
-                                 send, &r),
+                                 (const char *const[]){"Upload-Concat: partial", NULL}, data, send,
+                                 &r),
                    201);
   it_tus_location(&r, loc, cap);
   it_resp_free(&r);
 }
 
-static long final(const two_server *s, const char *key, const char *p1, const char *p2) {
+static long final(const two_server *s, const char *key, const char *p1, const char *p2)
+{
   char h[512];
   snprintf(h, sizeof h, "Upload-Concat: final;" IT_PREFIX "%s " IT_PREFIX "%s", p1, p2);
   return it_tus(&s->it, "POST", key, (const char *const[]){h, NULL}, NULL, 0, NULL);
@@ -171,7 +181,8 @@ static long final(const two_server *s, const char *key, const char *p1, const ch
 
 /* Parts uploaded through both servers (one begun on B and finished on A) are concatenated
  * through B: the final file is whole, and the parts are gone for both servers. */
-static void concatenation_of_parts_uploaded_through_both_servers(void **state) {
+static void concatenation_of_parts_uploaded_through_both_servers(void **state)
+{
   two_pair *p = *state;
   const size_t n = 3u << 20, half = n / 2;
   char *data = malloc(n), p1[64], p2[64];
@@ -179,9 +190,8 @@ static void concatenation_of_parts_uploaded_through_both_servers(void **state) {
   it_fill(data, n, 42);
   make_part(&p->a, data, half, half, p1, sizeof p1);
   make_part(&p->b, data + half, n - half, 1000, p2, sizeof p2);
-  assert_int_equal(it_tus_patch(&p->a.it, p2, 1000, NULL, data + half + 1000, n - half - 1000,
-                                NULL),
-                   204);
+  assert_int_equal(
+      it_tus_patch(&p->a.it, p2, 1000, NULL, data + half + 1000, n - half - 1000, NULL), 204);
   assert_int_equal(final(&p->b, "c/final.bin", p1, p2), 201);
   assert_final(p, "c/final.bin", data, n);
   assert_int_equal(it_tus_head(&p->a.it, p1, NULL), 404);
@@ -193,7 +203,8 @@ static void concatenation_of_parts_uploaded_through_both_servers(void **state) {
 /* A PATCH of key K stalls in B; a concatenation into K through A takes K at once (the final
  * replaces K's upload), and B's PATCH is answered 423 as soon as its client sends again, not
  * at the end of its body. */
-static void concatenation_takes_its_final_key_from_the_other_server(void **state) {
+static void concatenation_takes_its_final_key_from_the_other_server(void **state)
+{
   two_pair *p = *state;
   const size_t n = 4u << 20, old = 8u << 20;
   char *data = malloc(n), *other = malloc(old), p1[64], p2[64];
@@ -214,14 +225,16 @@ static void concatenation_takes_its_final_key_from_the_other_server(void **state
   free(other);
 }
 
-static int setup_ttl(void **state) {
+static int setup_ttl(void **state)
+{
   return two_setup_args(state, (const char *const[]){"--partial-ttl", "30", NULL});
 }
 
 /* A PATCH through A stalls on an upload whose files look older than the partial TTL. A tus
  * HEAD through B must not expire it (A holds the key: it is in use there): it answers the
  * upload's offset, and A's request finishes it when its client goes on. */
-static void head_does_not_expire_an_upload_the_other_server_receives(void **state) {
+static void head_does_not_expire_an_upload_the_other_server_receives(void **state)
+{
   two_pair *p = *state;
   const size_t n = 2u << 20, first = 1000, sent = 4096;
   char *data = malloc(n), reply[4096];
@@ -250,7 +263,8 @@ static void head_does_not_expire_an_upload_the_other_server_receives(void **stat
 
 #define T(f) cmocka_unit_test_setup_teardown(f, two_setup, two_teardown)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s path/to/resumable-serve\n", argv[0]);
     return 2;

@@ -12,7 +12,8 @@
 #define TTL 3600
 #define MAX (1 << 20)
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   it_server *s = calloc(1, sizeof *s);
   if (s == NULL)
     return -1;
@@ -23,13 +24,15 @@ static int setup(void **state) {
   return 0;
 }
 
-static char *file_of(const it_server *s, const char *key, size_t *len) {
+static char *file_of(const it_server *s, const char *key, size_t *len)
+{
   char path[512];
   return it_read_file(it_key_path(s, key, path, sizeof path), len);
 }
 
 /* The bytes of `key`'s partial data file on disk, or -1. */
-static long long partial_data_size(const it_server *s, const char *key) {
+static long long partial_data_size(const it_server *s, const char *key)
+{
   char hex[65], path[512];
   struct stat st;
   it_sha256_hex(key, strlen(key), hex);
@@ -37,7 +40,8 @@ static long long partial_data_size(const it_server *s, const char *key) {
   return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static void options_lists_version_extensions_and_limits(void **state) {
+static void options_lists_version_extensions_and_limits(void **state)
+{
   it_server *s = *state;
   it_resp r;
   /* OPTIONS needs no Tus-Resumable and answers on the prefix and on any key alike */
@@ -48,8 +52,9 @@ static void options_lists_version_extensions_and_limits(void **state) {
   assert_string_equal(it_header(&r, "Tus-Version", v, sizeof v), "1.0.0");
   assert_string_equal(it_header(&r, "Tus-Resumable", v, sizeof v), "1.0.0");
   assert_non_null(it_header(&r, "Tus-Extension", v, sizeof v));
-  static const char *const ext[] = {"creation", "creation-with-upload", "creation-defer-length",
-                                    "termination", "expiration", "checksum", "concatenation"};
+  static const char *const ext[] = {"creation",     "creation-with-upload", "creation-defer-length",
+                                    "termination",  "expiration",           "checksum",
+                                    "concatenation"};
   for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
     assert_non_null(strstr(v, ext[i]));
   assert_string_equal(it_header(&r, "Tus-Checksum-Algorithm", v, sizeof v), "sha1,sha256,md5");
@@ -64,11 +69,12 @@ static void options_lists_version_extensions_and_limits(void **state) {
   free(tree);
 }
 
-static void other_version_is_412_with_tus_version(void **state) {
+static void other_version_is_412_with_tus_version(void **state)
+{
   it_server *s = *state;
   it_resp r;
-  it_req rq = {.method = "HEAD", .key = "x",
-               .headers = (const char *const[]){"Tus-Resumable: 0.2.2", NULL}};
+  it_req rq = {
+      .method = "HEAD", .key = "x", .headers = (const char *const[]){"Tus-Resumable: 0.2.2", NULL}};
   it_request(s, &rq, &r);
   char v[64];
   assert_int_equal(r.status, 412);
@@ -76,7 +82,8 @@ static void other_version_is_412_with_tus_version(void **state) {
   it_resp_free(&r);
 }
 
-static void creation_at_a_key_then_patches_to_completion(void **state) {
+static void creation_at_a_key_then_patches_to_completion(void **state)
+{
   it_server *s = *state;
   char data[3000], hex[65], v[128];
   it_fill(data, sizeof data, 1);
@@ -122,7 +129,8 @@ static void creation_at_a_key_then_patches_to_completion(void **state) {
   assert_int_equal(it_tus_patch(s, "dir/a.bin", sizeof data, NULL, NULL, 0, NULL), 204);
 }
 
-static void creation_at_the_prefix_names_the_key(void **state) {
+static void creation_at_the_prefix_names_the_key(void **state)
+{
   it_server *s = *state;
   it_resp r;
   char loc[256];
@@ -143,9 +151,10 @@ static void creation_at_the_prefix_names_the_key(void **state) {
   assert_int_equal(len, 3);
   free(got);
   /* filename alone */
-  assert_int_equal(it_tus_create(s, "", 5, (const char *const[]){"Upload-Metadata: filename "
-                                                                 "Zi5iaW4=",
-                                                                 NULL},
+  assert_int_equal(it_tus_create(s, "", 5,
+                                 (const char *const[]){"Upload-Metadata: filename "
+                                                       "Zi5iaW4=",
+                                                       NULL},
                                  NULL, 0, &r),
                    201);
   assert_string_equal(it_tus_location(&r, loc, sizeof loc), "f.bin");
@@ -159,7 +168,8 @@ static void creation_at_the_prefix_names_the_key(void **state) {
   assert_int_equal(it_tus_head(s, loc, NULL), 200);
 }
 
-static void creation_refusals_change_nothing(void **state) {
+static void creation_refusals_change_nothing(void **state)
+{
   it_server *s = *state;
   char *before = it_tree(s->parent);
   static const char big_meta[] = "Upload-Metadata: k ";
@@ -174,22 +184,22 @@ static void creation_refusals_change_nothing(void **state) {
     const char *h1, *h2;
     long want;
   } cases[] = {
-      {"n1", -1, NULL, NULL, 400},                                       /* no length */
-      {"n2", 5, "Upload-Defer-Length: 1", NULL, 400},                    /* both */
+      {"n1", -1, NULL, NULL, 400},                    /* no length */
+      {"n2", 5, "Upload-Defer-Length: 1", NULL, 400}, /* both */
       {"n3", -1, "Upload-Defer-Length: 2", NULL, 400},
       {"n4", -1, "Upload-Length: -5", NULL, 400},
       {"n5", -1, "Upload-Length: 5x", NULL, 400},
       {"n6", MAX + 1, NULL, NULL, 413},
-      {"n7", 5, "Upload-Metadata: name !!!", NULL, 400},                 /* not base64 */
-      {"n8", 5, "Upload-Metadata: a YQ==,a YQ==", NULL, 400},            /* repeated key */
+      {"n7", 5, "Upload-Metadata: name !!!", NULL, 400},      /* not base64 */
+      {"n8", 5, "Upload-Metadata: a YQ==,a YQ==", NULL, 400}, /* repeated key */
       {"n9", 5, "Upload-Metadata: a YQ==,", NULL, 400},
-      {"", 5, "Upload-Metadata: key Li4vZXNjYXBl", NULL, 400},            /* "../escape" */
-      {"", 5, "Upload-Metadata: filename LnJlc3VtYWJsZS94", NULL, 400},   /* ".resumable/x" */
-      {"n10", 5, "Upload-Checksum: crc32 AAAAAA==", NULL, 400},          /* unknown algorithm */
+      {"", 5, "Upload-Metadata: key Li4vZXNjYXBl", NULL, 400},          /* "../escape" */
+      {"", 5, "Upload-Metadata: filename LnJlc3VtYWJsZS94", NULL, 400}, /* ".resumable/x" */
+      {"n10", 5, "Upload-Checksum: crc32 AAAAAA==", NULL, 400},         /* unknown algorithm */
       {"n11", 5, "Upload-Checksum: sha1 !!", NULL, 400},
       {"n12", 5, "Upload-Concat: whole", NULL, 400},
       {"n13", 5, "X-Content-SHA256: 12", NULL, 400},
-      {"n14", 5, "Upload-Offset: 1", "Upload-Offset: 2", 400},            /* repeated */
+      {"n14", 5, "Upload-Offset: 1", "Upload-Offset: 2", 400}, /* repeated */
       {"a/../b", 5, NULL, NULL, 400},
       {".resumable/x", 5, NULL, NULL, 400},
   };
@@ -204,10 +214,11 @@ static void creation_refusals_change_nothing(void **state) {
   assert_non_null(strstr(r.body, "4096"));
   it_resp_free(&r);
   /* a body with another Content-Type */
-  assert_int_equal(it_tus(s, "POST", "w", (const char *const[]){"Upload-Length: 5",
-                                                               "Content-Type: text/plain", NULL},
-                          "hello", 5, NULL),
-                   415);
+  assert_int_equal(
+      it_tus(s, "POST", "w",
+             (const char *const[]){"Upload-Length: 5", "Content-Type: text/plain", NULL}, "hello",
+             5, NULL),
+      415);
   /* a body longer than Upload-Length */
   assert_int_equal(it_tus_create(s, "w", 3, NULL, "hello", 5, NULL), 413);
   /* PUT in the tus dialect */
@@ -222,7 +233,8 @@ static void creation_refusals_change_nothing(void **state) {
   free(huge);
 }
 
-static void patch_refusals_leave_the_offset(void **state) {
+static void patch_refusals_leave_the_offset(void **state)
+{
   it_server *s = *state;
   char data[200]; /* a body may be longer than the upload (the 413 case) */
   it_fill(data, sizeof data, 2);
@@ -265,11 +277,11 @@ static void patch_refusals_leave_the_offset(void **state) {
   assert_int_equal(off, 40);
 }
 
-static void metadata_is_kept_and_returned(void **state) {
+static void metadata_is_kept_and_returned(void **state)
+{
   it_server *s = *state;
   const char *md = "Upload-Metadata: filename aGVsbG8udHh0,type dGV4dC9wbGFpbg==,flag";
-  assert_int_equal(it_tus_create(s, "md", 10, (const char *const[]){md, NULL}, NULL, 0, NULL),
-                   201);
+  assert_int_equal(it_tus_create(s, "md", 10, (const char *const[]){md, NULL}, NULL, 0, NULL), 201);
   it_server_restart(s); /* kept with the partial in the store, not in memory */
   it_resp h;
   char v[256];
@@ -278,13 +290,13 @@ static void metadata_is_kept_and_returned(void **state) {
   it_resp_free(&h);
 }
 
-static void deferred_length(void **state) {
+static void deferred_length(void **state)
+{
   it_server *s = *state;
   char data[50], v[64];
   it_fill(data, sizeof data, 3);
   it_resp h;
-  assert_int_equal(it_tus_create(s, "d", -1, (const char *const[]){"Upload-Defer-Length: 1",
-                                                                   NULL},
+  assert_int_equal(it_tus_create(s, "d", -1, (const char *const[]){"Upload-Defer-Length: 1", NULL},
                                  data, 20, NULL),
                    201);
   assert_int_equal(it_tus(s, "HEAD", "d", NULL, NULL, 0, &h), 200);
@@ -308,24 +320,24 @@ static void deferred_length(void **state) {
   assert_memory_equal(got, data, 50);
   free(got);
   /* a length below what is held is refused */
-  assert_int_equal(it_tus_create(s, "d2", -1, (const char *const[]){"Upload-Defer-Length: 1",
-                                                                    NULL},
+  assert_int_equal(it_tus_create(s, "d2", -1, (const char *const[]){"Upload-Defer-Length: 1", NULL},
                                  data, 20, NULL),
                    201);
-  assert_int_equal(it_tus_patch(s, "d2", 20, (const char *const[]){"Upload-Length: 19", NULL},
-                                NULL, 0, NULL),
-                   400);
+  assert_int_equal(
+      it_tus_patch(s, "d2", 20, (const char *const[]){"Upload-Length: 19", NULL}, NULL, 0, NULL),
+      400);
   /* and a length given without bytes completes an upload that holds them all */
-  assert_int_equal(it_tus_patch(s, "d2", 20, (const char *const[]){"Upload-Length: 20", NULL},
-                                NULL, 0, NULL),
-                   204);
+  assert_int_equal(
+      it_tus_patch(s, "d2", 20, (const char *const[]){"Upload-Length: 20", NULL}, NULL, 0, NULL),
+      204);
   got = file_of(s, "d2", &len);
   assert_non_null(got);
   assert_int_equal(len, 20);
   free(got);
 }
 
-static void checksum_mismatch_discards_the_request_durably(void **state) {
+static void checksum_mismatch_discards_the_request_durably(void **state)
+{
   it_server *s = *state;
   char data[300];
   it_fill(data, sizeof data, 4);
@@ -358,8 +370,8 @@ static void checksum_mismatch_discards_the_request_durably(void **state) {
     char b64[64];
     it_base64(dg, dlen, b64, sizeof b64);
     snprintf(hdr, sizeof hdr, "Upload-Checksum: %s %s", algos[i], b64);
-    assert_int_equal(it_tus_patch(s, "c", 100 + 50 * (uint64_t)i,
-                                  (const char *const[]){hdr, NULL}, chunk, n, NULL),
+    assert_int_equal(it_tus_patch(s, "c", 100 + 50 * (uint64_t)i, (const char *const[]){hdr, NULL},
+                                  chunk, n, NULL),
                      204);
   }
   size_t len;
@@ -370,7 +382,8 @@ static void checksum_mismatch_discards_the_request_durably(void **state) {
   free(got);
 }
 
-static void whole_file_hash_mismatch_is_460_and_keeps_the_old_file(void **state) {
+static void whole_file_hash_mismatch_is_460_and_keeps_the_old_file(void **state)
+{
   it_server *s = *state;
   char old[64], data[64], hex[65], hdr[128];
   it_fill(old, sizeof old, 5);
@@ -390,7 +403,8 @@ static void whole_file_hash_mismatch_is_460_and_keeps_the_old_file(void **state)
   assert_int_equal(it_tus_partial_files(s), 0);
 }
 
-static void termination(void **state) {
+static void termination(void **state)
+{
   it_server *s = *state;
   assert_int_equal(it_tus_create(s, "t", 10, NULL, "hello", 5, NULL), 201);
   assert_int_equal(it_tus(s, "DELETE", "t", NULL, NULL, 0, NULL), 204);
@@ -410,7 +424,8 @@ static void termination(void **state) {
   assert_int_equal(off, 5);
 }
 
-static void method_override(void **state) {
+static void method_override(void **state)
+{
   it_server *s = *state;
   assert_int_equal(it_tus_create(s, "o", 10, NULL, NULL, 0, NULL), 201);
   assert_int_equal(it_tus(s, "POST", "o",
@@ -428,7 +443,8 @@ static void method_override(void **state) {
                    204);
   assert_int_equal(it_tus_head(s, "o2", NULL), 404);
   /* without Tus-Resumable the override means nothing: a LocalAI POST is 405 */
-  it_req rq = {.method = "POST", .key = "o3",
+  it_req rq = {.method = "POST",
+               .key = "o3",
                .headers = (const char *const[]){"X-HTTP-Method-Override: DELETE", NULL}};
   it_resp r;
   it_request(s, &rq, &r);
@@ -436,7 +452,8 @@ static void method_override(void **state) {
   it_resp_free(&r);
 }
 
-static void expired_upload_is_410_then_gone(void **state) {
+static void expired_upload_is_410_then_gone(void **state)
+{
   it_server *s = *state;
   assert_int_equal(it_tus_create(s, "e", 10, NULL, "hello", 5, NULL), 201);
   it_resp h;
@@ -454,7 +471,8 @@ static void expired_upload_is_410_then_gone(void **state) {
   assert_int_equal(it_tus_head(s, "e2", NULL), 200);
 }
 
-static void empty_upload_completes_at_creation(void **state) {
+static void empty_upload_completes_at_creation(void **state)
+{
   it_server *s = *state;
   it_resp r;
   assert_int_equal(it_tus_create(s, "empty", 0, NULL, NULL, 0, &r), 201);
@@ -468,7 +486,8 @@ static void empty_upload_completes_at_creation(void **state) {
   assert_int_equal(it_tus_partial_files(s), 0);
 }
 
-static void unauthorized_tus_request_is_401(void **state) {
+static void unauthorized_tus_request_is_401(void **state)
+{
   it_server *s = *state;
   s->token = "sekrit";
   it_server_restart(s);
@@ -478,15 +497,16 @@ static void unauthorized_tus_request_is_401(void **state) {
   assert_string_equal(it_header(&r, "WWW-Authenticate", v, sizeof v), "Bearer");
   assert_string_equal(it_header(&r, "Tus-Resumable", v, sizeof v), "1.0.0");
   it_resp_free(&r);
-  assert_int_equal(it_tus_create(s, "u", 5, (const char *const[]){"Authorization: Bearer sekrit",
-                                                                  NULL},
-                                 NULL, 0, NULL),
+  assert_int_equal(it_tus_create(s, "u", 5,
+                                 (const char *const[]){"Authorization: Bearer sekrit", NULL}, NULL,
+                                 0, NULL),
                    201);
   s->token = NULL;
   it_server_restart(s);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_ALL);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(options_lists_version_extensions_and_limits, setup,
@@ -501,8 +521,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(deferred_length, setup, it_teardown),
       cmocka_unit_test_setup_teardown(checksum_mismatch_discards_the_request_durably, setup,
                                       it_teardown),
-      cmocka_unit_test_setup_teardown(whole_file_hash_mismatch_is_460_and_keeps_the_old_file,
-                                      setup, it_teardown),
+      cmocka_unit_test_setup_teardown(whole_file_hash_mismatch_is_460_and_keeps_the_old_file, setup,
+                                      it_teardown),
       cmocka_unit_test_setup_teardown(termination, setup, it_teardown),
       cmocka_unit_test_setup_teardown(method_override, setup, it_teardown),
       cmocka_unit_test_setup_teardown(expired_upload_is_410_then_gone, setup, it_teardown),

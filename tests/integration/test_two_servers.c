@@ -25,7 +25,8 @@ typedef two_pair pair;
 
 /* ---- hashing without cmocka (also used from threads) ---- */
 
-static void hex_of(const void *data, size_t len, char out[65]) {
+static void hex_of(const void *data, size_t len, char out[65])
+{
   unsigned char d[32];
 #if MBEDTLS_VERSION_MAJOR >= 3
   mbedtls_sha256(data, len, d, 0);
@@ -37,7 +38,8 @@ static void hex_of(const void *data, size_t len, char out[65]) {
 }
 
 /* SHA-256 of the file at path into out; 0 if there is none. */
-static int hash_path(const char *path, char out[65]) {
+static int hash_path(const char *path, char out[65])
+{
   int fd = open(path, O_RDONLY);
   if (fd < 0)
     return 0;
@@ -58,12 +60,14 @@ static int hash_path(const char *path, char out[65]) {
   return ok;
 }
 
-static void final_path(const pair *p, const char *key, char *out, size_t cap) {
+static void final_path(const pair *p, const char *key, char *out, size_t cap)
+{
   snprintf(out, cap, "%s/%s", p->root, key);
 }
 
 /* HEAD through both servers names the hash the file at the final path has. */
-static void assert_heads_agree_with_disk(const pair *p, const char *key, const char *want) {
+static void assert_heads_agree_with_disk(const pair *p, const char *key, const char *want)
+{
   char path[256], disk[65], got[80];
   final_path(p, key, path, sizeof path);
   assert_true(hash_path(path, disk));
@@ -79,8 +83,8 @@ static void assert_heads_agree_with_disk(const pair *p, const char *key, const c
 }
 
 /* The raw headers of a Content-Range PUT of bytes [from, n) of n with hash. */
-static int put_head(char *buf, size_t cap, const char *key, size_t from, size_t n,
-                    const char *hash) {
+static int put_head(char *buf, size_t cap, const char *key, size_t from, size_t n, const char *hash)
+{
   return snprintf(buf, cap,
                   "PUT " IT_PREFIX "%s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
                   "Content-Range: bytes %zu-%zu/%zu\r\nX-Content-SHA256: %s\r\n\r\n",
@@ -89,7 +93,8 @@ static int put_head(char *buf, size_t cap, const char *key, size_t from, size_t 
 
 /* Poll HEAD through `s` until the key has a partial (X-Upload-Total): a request elsewhere has
  * begun its upload. Bounded: 20 s. */
-static void wait_for_partial(const server *s, const char *key) {
+static void wait_for_partial(const server *s, const char *key)
+{
   for (int i = 0; i < 2000; i++) {
     it_resp r;
     long st = it_head(&s->it, key, &r);
@@ -105,7 +110,8 @@ static void wait_for_partial(const server *s, const char *key) {
 /* A's request sends part of its body and stalls with its connection open; the client resumes
  * through B, which must take the key over at once (not after A's idle timeout of 300 s) and
  * finish with the right hash. A's request, when its client sends again, is answered 423. */
-static void resume_through_b_while_a_request_stalls(void **state) {
+static void resume_through_b_while_a_request_stalls(void **state)
+{
   pair *p = *state;
   const size_t n = 8u << 20, sent = 3u << 20;
   char *data = malloc(n), hash[65], head[512], got[80], reply[4096];
@@ -158,7 +164,7 @@ typedef struct racer {
   size_t n;
   char hash[65];
   unsigned seed;
-  int done;         /* got a 200 */
+  int done;           /* got a 200 */
   char certified[65]; /* the X-Content-SHA256 of that 200 */
   int attempts;
 } racer;
@@ -169,7 +175,8 @@ typedef struct feed {
 } feed;
 
 /* 64 KiB per call, so that two uploads are mid-body together. */
-static size_t feed_cb(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t feed_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
   feed *f = user;
   size_t n = size * nmemb;
   if (n > 65536)
@@ -181,7 +188,8 @@ static size_t feed_cb(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static size_t keep_header(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t keep_header(char *buf, size_t size, size_t nmemb, void *user)
+{
   char *h = user;
   size_t n = size * nmemb, have = strlen(h);
   if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0)
@@ -193,14 +201,16 @@ static size_t keep_header(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-static size_t ignore_body(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t ignore_body(char *buf, size_t size, size_t nmemb, void *user)
+{
   (void)buf, (void)user;
   return size * nmemb;
 }
 
 /* One request with libcurl, no cmocka (threads): its status and header block. */
 static long request(const racer *r, const char *method, const char *range, size_t from,
-                    char headers[4096]) {
+                    char headers[4096])
+{
   char url[512], line[160];
   CURL *c = curl_easy_init();
   if (c == NULL)
@@ -237,7 +247,8 @@ static long request(const racer *r, const char *method, const char *range, size_
   return status;
 }
 
-static int header_value(const char *headers, const char *name, char *out, size_t cap) {
+static int header_value(const char *headers, const char *name, char *out, size_t cap)
+{
   it_resp fake;
   memset(&fake, 0, sizeof fake);
   snprintf(fake.headers, sizeof fake.headers, "%s", headers);
@@ -246,7 +257,8 @@ static int header_value(const char *headers, const char *name, char *out, size_t
 
 /* A client as a user would run one: probe, send from what the server holds (of our upload),
  * and on anything but 200 wait a little (random, growing) and go again. */
-static void *race_main(void *arg) {
+static void *race_main(void *arg)
+{
   racer *r = arg;
   char headers[4096], v[80], range[96];
   unsigned x = r->seed;
@@ -280,7 +292,8 @@ typedef struct watcher {
 } watcher;
 
 /* While the clients race: every read of the final path is one whole version, never a mix. */
-static void *watch_main(void *arg) {
+static void *watch_main(void *arg)
+{
   watcher *w = arg;
   char h[65];
   while (!atomic_load(&w->stop)) {
@@ -298,7 +311,8 @@ static void *watch_main(void *arg) {
  * through A and B at once, in several rounds. Fails on a root shared without cross-process
  * exclusion: both servers write one partial's data file, and a 200 certifies a hash that the
  * bytes at the final path do not have. */
-static void two_versions_through_a_and_b_at_once(void **state) {
+static void two_versions_through_a_and_b_at_once(void **state)
+{
   pair *p = *state;
   const size_t n = 3u << 20;
   char *v1 = malloc(n), *v2 = malloc(n);
@@ -348,7 +362,8 @@ static void two_versions_through_a_and_b_at_once(void **state) {
 
 /* A chunked upload stalls in A; DELETE through B takes the key over at once: the partial is
  * gone (204), A's request is answered 423 when its client sends again, nothing is left. */
-static void delete_through_b_during_chunked_upload_through_a(void **state) {
+static void delete_through_b_during_chunked_upload_through_a(void **state)
+{
   pair *p = *state;
   const size_t n = 4u << 20;
   char *data = malloc(n), hash[65], head[512], reply[4096], path[256];
@@ -376,7 +391,8 @@ static void delete_through_b_during_chunked_upload_through_a(void **state) {
 }
 
 /* Whether A's whole-file upload has begun: its staging file exists. */
-static int staging_exists(const pair *p) {
+static int staging_exists(const pair *p)
+{
   char tmp[160];
   snprintf(tmp, sizeof tmp, "%s/.resumable/tmp", p->root);
   DIR *d = opendir(tmp);
@@ -390,7 +406,8 @@ static int staging_exists(const pair *p) {
 
 /* A whole-file upload (no Content-Range) stalls in A; a DELETE through B removes the older
  * version and supersedes A's upload: no file may appear after the DELETE. */
-static void delete_through_b_during_whole_file_upload_through_a(void **state) {
+static void delete_through_b_during_whole_file_upload_through_a(void **state)
+{
   pair *p = *state;
   const size_t n = 4u << 20;
   char *data = malloc(n), head[512], reply[4096], path[256], hash[65];
@@ -427,7 +444,8 @@ static void delete_through_b_during_whole_file_upload_through_a(void **state) {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, two_setup, two_teardown)
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s path/to/resumable-serve\n", argv[0]);
     return 2;

@@ -12,7 +12,8 @@
 const char *two_serve_tool;
 
 /* Read the child's stdout and stderr to their end (its request log would fill a pipe). */
-static void *drain_main(void *arg) {
+static void *drain_main(void *arg)
+{
   two_server *s = arg;
   struct pollfd p[2] = {{.fd = s->c.out, .events = POLLIN}, {.fd = s->c.err, .events = POLLIN}};
   char buf[4096];
@@ -35,7 +36,8 @@ static void *drain_main(void *arg) {
   return NULL;
 }
 
-void two_serve_start(two_server *s, const char *root, const char *const *extra) {
+void two_serve_start(two_server *s, const char *root, const char *const *extra)
+{
   const char *args[24] = {"--port", "0", "--root", root, "--idle-timeout", "300"};
   size_t n = 6;
   for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
@@ -64,7 +66,8 @@ void two_serve_start(two_server *s, const char *root, const char *const *extra) 
   s->draining = 1;
 }
 
-void two_serve_stop(two_server *s) {
+void two_serve_stop(two_server *s)
+{
   if (!s->draining)
     return;
   kill(s->c.pid, SIGTERM);
@@ -73,7 +76,8 @@ void two_serve_stop(two_server *s) {
   assert_int_equal(test_reap(&s->c), 0); /* a clean stop */
 }
 
-int two_setup_args(void **state, const char *const *extra) {
+int two_setup_args(void **state, const char *const *extra)
+{
   two_pair *p = calloc(1, sizeof *p);
   assert_non_null(p);
   snprintf(p->parent, sizeof p->parent, "/tmp/rs-two-XXXXXX");
@@ -85,11 +89,13 @@ int two_setup_args(void **state, const char *const *extra) {
   return 0;
 }
 
-int two_setup(void **state) {
+int two_setup(void **state)
+{
   return two_setup_args(state, NULL);
 }
 
-int two_teardown(void **state) {
+int two_teardown(void **state)
+{
   two_pair *p = *state;
   two_serve_stop(&p->a);
   two_serve_stop(&p->b);

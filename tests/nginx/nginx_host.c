@@ -60,12 +60,14 @@ typedef struct host_opts {
   size_t nmain;
 } host_opts;
 
-static int usage(const char *why) {
+static int usage(const char *why)
+{
   fprintf(stderr, "nginx-host: %s (see the top of tests/nginx/nginx_host.c)\n", why);
   return 2;
 }
 
-static int parse(int argc, char **argv, host_opts *o) {
+static int parse(int argc, char **argv, host_opts *o)
+{
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--expose-paths") == 0) {
@@ -75,18 +77,18 @@ static int parse(int argc, char **argv, host_opts *o) {
     if (i + 1 >= argc)
       return usage("an option needs a value");
     const char *v = argv[++i];
-    const char **slot = strcmp(a, "--nginx") == 0          ? &o->nginx
-                        : strcmp(a, "--module") == 0       ? &o->module
-                        : strcmp(a, "--dir") == 0          ? &o->dir
-                        : strcmp(a, "--root") == 0         ? &o->root
-                        : strcmp(a, "--prefix") == 0       ? &o->prefix
-                        : strcmp(a, "--token") == 0        ? &o->token
-                        : strcmp(a, "--max-size") == 0     ? &o->max_size
-                        : strcmp(a, "--hash-threads") == 0 ? &o->hash_threads
-                        : strcmp(a, "--partial-ttl") == 0  ? &o->ttl
-                        : strcmp(a, "--workers") == 0      ? &o->workers
+    const char **slot = strcmp(a, "--nginx") == 0           ? &o->nginx
+                        : strcmp(a, "--module") == 0        ? &o->module
+                        : strcmp(a, "--dir") == 0           ? &o->dir
+                        : strcmp(a, "--root") == 0          ? &o->root
+                        : strcmp(a, "--prefix") == 0        ? &o->prefix
+                        : strcmp(a, "--token") == 0         ? &o->token
+                        : strcmp(a, "--max-size") == 0      ? &o->max_size
+                        : strcmp(a, "--hash-threads") == 0  ? &o->hash_threads
+                        : strcmp(a, "--partial-ttl") == 0   ? &o->ttl
+                        : strcmp(a, "--workers") == 0       ? &o->workers
                         : strcmp(a, "--conf-template") == 0 ? &o->conf_template
-                                                           : NULL;
+                                                            : NULL;
     if (strcmp(a, "--port") == 0 && strcmp(v, "0") == 0) {
       continue; /* resumable-serve's way to ask for a free port: always so here */
     } else if (slot != NULL) {
@@ -108,7 +110,8 @@ static int parse(int argc, char **argv, host_opts *o) {
 }
 
 /* A listening socket on 127.0.0.1 and a port the kernel picked; -1 on failure. */
-static int listen_any(unsigned *port) {
+static int listen_any(unsigned *port)
+{
   int fd = socket(AF_INET, SOCK_STREAM, 0); /* no CLOEXEC: nginx inherits it */
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -123,7 +126,8 @@ static int listen_any(unsigned *port) {
 }
 
 /* The template with @PORT@ and @DIR@ replaced. */
-static int write_from_template(const host_opts *o, FILE *f, unsigned port) {
+static int write_from_template(const host_opts *o, FILE *f, unsigned port)
+{
   FILE *t = fopen(o->conf_template, "r");
   if (t == NULL) {
     perror(o->conf_template);
@@ -151,7 +155,8 @@ static int write_from_template(const host_opts *o, FILE *f, unsigned port) {
   return 0;
 }
 
-static int write_config(const host_opts *o, const char *path, unsigned port) {
+static int write_config(const host_opts *o, const char *path, unsigned port)
+{
   FILE *f = fopen(path, "w");
   if (f == NULL) {
     perror(path);
@@ -196,7 +201,8 @@ static int write_config(const host_opts *o, const char *path, unsigned port) {
 }
 
 /* nginx -t: configuration errors are reported (on stderr) before any URL is printed. */
-static int test_config(const host_opts *o, const char *conf) {
+static int test_config(const host_opts *o, const char *conf)
+{
   pid_t pid = fork();
   if (pid == 0) {
     dup2(2, 1);
@@ -216,7 +222,8 @@ static volatile int listen_fd = -1;
  * The port is closed first, for every process that shares the socket: nginx closes it only once
  * its workers have exited, and a client that connects meanwhile would send its body into a
  * queue that nobody reads (Debian's own stop sends QUIT first, which closes it at once). */
-static void forward(int sig) {
+static void forward(int sig)
+{
   if (listen_fd >= 0)
     shutdown(listen_fd, SHUT_RDWR);
   if (nginx_pid > 0)
@@ -225,7 +232,8 @@ static void forward(int sig) {
 
 /* Ready once a worker answers: workers open their upload roots (init_process) before they
  * accept, so a caller that looks at the root after the URL sees the store already opened. */
-static int wait_ready(unsigned port, pid_t pid) {
+static int wait_ready(unsigned port, pid_t pid)
+{
   for (int tries = 0; tries < 600; tries++) {
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid)
@@ -249,7 +257,8 @@ static int wait_ready(unsigned port, pid_t pid) {
 
 /* Run nginx as a child (it adopts the socket `fd`), print the URL once it answers, and exit
  * with nginx's status. The listening socket is queued meanwhile, so nothing is lost. */
-static int supervise(const host_opts *o, const char *conf, int fd, unsigned port) {
+static int supervise(const host_opts *o, const char *conf, int fd, unsigned port)
+{
   sigset_t stop, old;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -286,7 +295,8 @@ static int supervise(const host_opts *o, const char *conf, int fd, unsigned port
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   host_opts o = {0};
   int rc = parse(argc, argv, &o);
   if (rc >= 0)

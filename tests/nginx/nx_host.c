@@ -12,7 +12,8 @@
 
 #include "test_fs.h"
 
-void nx_paths_from_args(nx_paths *p, int argc, char **argv) {
+void nx_paths_from_args(nx_paths *p, int argc, char **argv)
+{
   if (argc < 4) {
     fprintf(stderr, "usage: %s NGINX_HOST NGINX MODULE\n", argv[0]);
     exit(2);
@@ -22,7 +23,8 @@ void nx_paths_from_args(nx_paths *p, int argc, char **argv) {
   p->module = argv[3];
 }
 
-int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
+int nx_start(const nx_paths *p, nx_host *h, const char *const *extra)
+{
   memset(h, 0, sizeof *h);
   snprintf(h->dir, sizeof h->dir, "/tmp/rs-nx-XXXXXX");
   if (mkdtemp(h->dir) == NULL)
@@ -30,8 +32,8 @@ int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
   snprintf(h->root, sizeof h->root, "%s/root", h->dir);
   if (mkdir(h->root, 0700) != 0)
     return -1;
-  const char *args[40] = {"--nginx", p->nginx, "--module", p->module, "--dir", h->dir,
-                          "--root", h->root};
+  const char *args[40] = {"--nginx", p->nginx, "--module", p->module,
+                          "--dir",   h->dir,   "--root",   h->root};
   size_t n = 8;
   for (size_t i = 0; extra != NULL && extra[i] != NULL && n + 1 < 40; i++)
     args[n++] = extra[i];
@@ -52,7 +54,8 @@ int nx_start(const nx_paths *p, nx_host *h, const char *const *extra) {
 }
 
 /* Print the sanitizer reports nginx left in the scratch directory; returns how many. */
-static int sanitizer_reports(const nx_host *h) {
+static int sanitizer_reports(const nx_host *h)
+{
   DIR *d = opendir(h->dir);
   int found = 0;
   struct dirent *e;
@@ -69,7 +72,8 @@ static int sanitizer_reports(const nx_host *h) {
   return found;
 }
 
-int nx_stop(nx_host *h) {
+int nx_stop(nx_host *h)
+{
   if (h->child.pid > 0) {
     kill(-h->child.pid, SIGTERM);
     test_reap(&h->child);
@@ -83,7 +87,8 @@ int nx_stop(nx_host *h) {
   return rc;
 }
 
-char *nx_read(const nx_host *h, const char *name) {
+char *nx_read(const nx_host *h, const char *name)
+{
   char path[256];
   snprintf(path, sizeof path, "%s/%s", h->dir, name);
   FILE *f = fopen(path, "r");

@@ -14,8 +14,8 @@ typedef struct nx_paths {
 } nx_paths;
 
 typedef struct nx_host {
-  char dir[64];   /* scratch: nginx.conf, error.log, access.log */
-  char root[96];  /* the upload root, inside dir */
+  char dir[64];  /* scratch: nginx.conf, error.log, access.log */
+  char root[96]; /* the upload root, inside dir */
   test_child child;
   uint16_t port;
   char err[4096]; /* the launcher's stderr when it failed to start */

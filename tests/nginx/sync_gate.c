@@ -12,7 +12,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-static void wait_at_gate(void) {
+static void wait_at_gate(void)
+{
   const char *gate = getenv("RS_SYNC_GATE");
   if (gate == NULL)
     return;
@@ -31,7 +32,8 @@ static void wait_at_gate(void) {
   close(fd); /* releases the shared lock */
 }
 
-int fsync(int fd) {
+int fsync(int fd)
+{
   static int (*real)(int);
   if (real == NULL)
     *(void **)&real = dlsym(RTLD_NEXT, "fsync"); /* POSIX's way round ISO C's cast rule */
@@ -39,7 +41,8 @@ int fsync(int fd) {
   return real(fd);
 }
 
-int fdatasync(int fd) {
+int fdatasync(int fd)
+{
   static int (*real)(int);
   if (real == NULL)
     *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");

@@ -25,7 +25,8 @@ typedef struct fixture {
   it_server srv; /* only its port is used: the it_* request helpers */
 } fixture;
 
-static fixture *start(const char *const *extra) {
+static fixture *start(const char *const *extra)
+{
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   if (nx_start(&paths, &f->host, extra) != 0)
@@ -35,18 +36,21 @@ static fixture *start(const char *const *extra) {
   return f;
 }
 
-static void stop(fixture *f) {
+static void stop(fixture *f)
+{
   int rc = nx_stop(&f->host);
   free(f);
   assert_int_equal(rc, 0); /* no sanitizer report */
 }
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   *state = start(NULL);
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   stop(*state);
   return 0;
 }
@@ -54,7 +58,8 @@ static int teardown(void **state) {
 /* nginx answers 413 to bodies over client_max_body_size (1m by default) before any module
  * runs: the module lifts it in its locations. Then the file comes back whole through the
  * reply-body tasks. */
-static void large_upload_passes_client_max_body_size(void **state) {
+static void large_upload_passes_client_max_body_size(void **state)
+{
   fixture *f = *state;
   size_t len = 3 * 1024 * 1024 + 17;
   char *data = malloc(len);
@@ -74,14 +79,15 @@ static void large_upload_passes_client_max_body_size(void **state) {
 
 /* nginx decodes the target and collapses "//", "." and ".." before matching a location: the
  * key must come from the raw target, where the protocol refuses them. */
-static void raw_target_keys_are_judged_as_sent(void **state) {
+static void raw_target_keys_are_judged_as_sent(void **state)
+{
   fixture *f = *state;
-  static const char *const targets[] = {"/v1/files/a//b", "/v1/files/a/./b",
-                                        "/v1/files/a/../b", "/v1/files/a/%2e%2e/b"};
+  static const char *const targets[] = {"/v1/files/a//b", "/v1/files/a/./b", "/v1/files/a/../b",
+                                        "/v1/files/a/%2e%2e/b"};
   for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "PUT %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx", targets[i]);
+    int n = snprintf(req, sizeof req, "PUT %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+                     targets[i]);
     assert_int_equal(it_raw_request(f->srv.port, req, (size_t)n), 400);
   }
   char *tree = it_tree(f->host.root);
@@ -90,7 +96,8 @@ static void raw_target_keys_are_judged_as_sent(void **state) {
 }
 
 /* A header section of `count` fields of 50 bytes each to GET an absent key. */
-static int head_with_headers(const fixture *f, int count) {
+static int head_with_headers(const fixture *f, int count)
+{
   size_t cap = 64 + (size_t)count * 64;
   char *req = malloc(cap);
   assert_non_null(req);
@@ -104,7 +111,8 @@ static int head_with_headers(const fixture *f, int count) {
 }
 
 /* nginx's buffers take hundreds of small headers; the protocol's 16 KiB limit is the module's. */
-static void header_section_over_16k_is_431(void **state) {
+static void header_section_over_16k_is_431(void **state)
+{
   fixture *f = *state;
   assert_int_equal(head_with_headers(f, 200), 404); /* about 10 KiB */
   assert_int_equal(head_with_headers(f, 400), 431); /* about 20 KiB */
@@ -112,7 +120,8 @@ static void header_section_over_16k_is_431(void **state) {
 
 /* A refusal decided from the headers reaches an Expect: 100-continue client as the first and
  * only response: no "100 Continue" that would make it send the body. */
-static void early_refusal_sends_no_100_continue(void **state) {
+static void early_refusal_sends_no_100_continue(void **state)
+{
   fixture *f = *state;
   int fd = it_raw_connect(f->srv.port);
   static const char req[] = "PUT /v1/files/k HTTP/1.1\r\nHost: t\r\n"
@@ -125,14 +134,16 @@ static void early_refusal_sends_no_100_continue(void **state) {
   close(fd);
 }
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Probe (for at most 30 s) until HEAD of `key` reports at least `held` bytes. */
-static void wait_held(const fixture *f, const char *key, long long held) {
+static void wait_held(const fixture *f, const char *key, long long held)
+{
   long long deadline = now_ms() + 30000;
   while (now_ms() < deadline) {
     it_resp r;
@@ -147,7 +158,8 @@ static void wait_held(const fixture *f, const char *key, long long held) {
 
 /* nginx can answer while a body still arrives (libmicrohttpd cannot): a superseded upload
  * gets its 423 at its next body bytes, not after its whole body. */
-static void superseded_upload_gets_423_mid_body(void **state) {
+static void superseded_upload_gets_423_mid_body(void **state)
+{
   fixture *f = *state;
   size_t len = 2000000;
   char *data = malloc(len);
@@ -183,7 +195,8 @@ static void superseded_upload_gets_423_mid_body(void **state) {
 
 /* While a commit waits for the disk (fsync held by the sync gate), the worker answers others:
  * the commit runs on nginx's thread pool, not on the event loop. */
-static void worker_serves_others_during_a_commit(void **state) {
+static void worker_serves_others_during_a_commit(void **state)
+{
   (void)state;
   char dir[] = "/tmp/rs-gate-XXXXXX";
   assert_non_null(mkdtemp(dir));
@@ -200,8 +213,8 @@ static void worker_serves_others_during_a_commit(void **state) {
   setenv("RS_SYNC_GATE", gate, 1);
   setenv("RS_SYNC_NOTIFY", notify, 1);
   /* nginx's workers keep only the environment that `env` names */
-  static const char *const extra[] = {"--main-directive", "env RS_SYNC_GATE;",
-                                      "--main-directive", "env RS_SYNC_NOTIFY;", NULL};
+  static const char *const extra[] = {"--main-directive", "env RS_SYNC_GATE;", "--main-directive",
+                                      "env RS_SYNC_NOTIFY;", NULL};
   fixture *f = start(extra);
   if (base != NULL)
     setenv("RS_NGINX_PRELOAD", base, 1);
@@ -237,7 +250,8 @@ static void worker_serves_others_during_a_commit(void **state) {
 
 /* Several workers serve one root (the store excludes processes per key): uploads through
  * them land whole, whichever worker takes each connection. */
-static void two_workers_serve_one_root(void **state) {
+static void two_workers_serve_one_root(void **state)
+{
   (void)state;
   static const char *const extra[] = {"--workers", "2", NULL};
   fixture *f = start(extra);
@@ -247,8 +261,8 @@ static void two_workers_serve_one_root(void **state) {
     it_sha256_hex(data[i], sizeof data[i], sha);
     snprintf(key, sizeof key, "w%d.bin", i);
     assert_int_equal(it_put(&f->srv, key, "bytes 0-9999/20000", sha, data[i], 10000, NULL), 308);
-    assert_int_equal(it_put(&f->srv, key, "bytes 10000-19999/20000", sha, data[i] + 10000,
-                            10000, NULL), 200);
+    assert_int_equal(
+        it_put(&f->srv, key, "bytes 10000-19999/20000", sha, data[i] + 10000, 10000, NULL), 200);
   }
   for (int i = 0; i < 8; i++) {
     char path[256];
@@ -263,7 +277,8 @@ static void two_workers_serve_one_root(void **state) {
   stop(f);
 }
 
-static void missing_root_is_a_configuration_error(void **state) {
+static void missing_root_is_a_configuration_error(void **state)
+{
   (void)state;
   nx_host h;
   static const char *const extra[] = {"--root", "/nonexistent/rs-root", NULL};
@@ -273,11 +288,12 @@ static void missing_root_is_a_configuration_error(void **state) {
 }
 
 /* Refusals in nginx's error log (with the request), status and body bytes in its access log. */
-static void logs_go_to_nginx_logs(void **state) {
+static void logs_go_to_nginx_logs(void **state)
+{
   (void)state;
-  static const char *const extra[] = {
-      "--http-directive", "log_format rs '$request_method $status $request_length';",
-      "--directive", "access_log rs.log rs;", NULL};
+  static const char *const extra[] = {"--http-directive",
+                                      "log_format rs '$request_method $status $request_length';",
+                                      "--directive", "access_log rs.log rs;", NULL};
   fixture *f = start(extra);
   static const char bad[] = "PUT /v1/files/a//b HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx";
   assert_int_equal(it_raw_request(f->srv.port, bad, sizeof bad - 1), 400);
@@ -305,7 +321,8 @@ static void logs_go_to_nginx_logs(void **state) {
   stop(f);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   nx_paths_from_args(&paths, argc, argv);
   gate_shim = argc > 4 ? argv[4] : "";
   const struct CMUnitTest tests[] = {

@@ -23,14 +23,16 @@
 
 extern char **environ;
 
-static long long now_ms(void) {
+static long long now_ms(void)
+{
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* Read from fd until `until` says stop or the deadline passes; appends to *buf. 0 at EOF. */
-static int read_some(int fd, char **buf, size_t *len, size_t *cap, long long deadline) {
+static int read_some(int fd, char **buf, size_t *len, size_t *cap, long long deadline)
+{
   long long left = deadline - now_ms();
   struct pollfd p = {.fd = fd, .events = POLLIN};
   if (left <= 0 || poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
@@ -50,7 +52,8 @@ static int read_some(int fd, char **buf, size_t *len, size_t *cap, long long dea
   return 1;
 }
 
-void peer_start(peer_proc *p, const char *const *argv, const char *log, const char *prefix) {
+void peer_start(peer_proc *p, const char *const *argv, const char *log, const char *prefix)
+{
   int o[2];
   assert_int_equal(pipe(o), 0);
   posix_spawn_file_actions_t fa;
@@ -79,7 +82,8 @@ void peer_start(peer_proc *p, const char *const *argv, const char *log, const ch
   free(buf);
 }
 
-void peer_stop(peer_proc *p) {
+void peer_stop(peer_proc *p)
+{
   if (p->pid <= 0)
     return;
   kill(p->pid, SIGTERM);
@@ -96,7 +100,8 @@ void peer_stop(peer_proc *p) {
   p->pid = 0;
 }
 
-int peer_run(const char *const *argv, int timeout_s, char **out) {
+int peer_run(const char *const *argv, int timeout_s, char **out)
+{
   int o[2];
   assert_int_equal(pipe(o), 0);
   posix_spawn_file_actions_t fa;
@@ -132,14 +137,16 @@ int peer_run(const char *const *argv, int timeout_s, char **out) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-const char *peer_env(const char *name) {
+const char *peer_env(const char *name)
+{
   const char *v = getenv(name);
   if (v == NULL || *v == '\0')
     fail_msg("%s is not set (run this test through meson)", name);
   return v;
 }
 
-void peer_fill_file(const char *path, uint64_t size, unsigned seed) {
+void peer_fill_file(const char *path, uint64_t size, unsigned seed)
+{
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   uint64_t x = 0x9e3779b97f4a7c15ull ^ seed;
@@ -158,7 +165,8 @@ void peer_fill_file(const char *path, uint64_t size, unsigned seed) {
   assert_int_equal(fclose(f), 0);
 }
 
-int peer_sha256_file(const char *path, char hex[65]) {
+int peer_sha256_file(const char *path, char hex[65])
+{
   FILE *f = fopen(path, "rb");
   if (f == NULL)
     return -1;
@@ -177,7 +185,8 @@ int peer_sha256_file(const char *path, char hex[65]) {
   return 0;
 }
 
-void peer_assert_same_file(const char *a, const char *b) {
+void peer_assert_same_file(const char *a, const char *b)
+{
   char ha[65], hb[65];
   if (peer_sha256_file(a, ha) != 0)
     fail_msg("cannot read %s", a);
@@ -198,7 +207,8 @@ void peer_assert_same_file(const char *a, const char *b) {
   fclose(fb);
 }
 
-int peer_count_lines(const char *text, const char *prefix) {
+int peer_count_lines(const char *text, const char *prefix)
+{
   int n = 0;
   size_t plen = strlen(prefix);
   for (const char *p = text; p != NULL && *p != '\0';) {
@@ -211,7 +221,8 @@ int peer_count_lines(const char *text, const char *prefix) {
   return n;
 }
 
-static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user) {
+static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user)
+{
   char *hex = user;
   size_t n = size * nmemb;
   if (n > 18 && strncasecmp(buf, "X-Content-SHA256:", 17) == 0) {
@@ -226,7 +237,8 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *user) {
   return n;
 }
 
-long peer_head_sha256(const char *url, char hex[65]) {
+long peer_head_sha256(const char *url, char hex[65])
+{
   hex[0] = '\0';
   CURL *c = curl_easy_init();
   assert_non_null(c);
@@ -242,11 +254,13 @@ long peer_head_sha256(const char *url, char hex[65]) {
   return status;
 }
 
-void peer_tmpdir(char *buf, size_t cap) {
+void peer_tmpdir(char *buf, size_t cap)
+{
   snprintf(buf, cap, "/tmp/rs-peers-XXXXXX");
   assert_non_null(mkdtemp(buf));
 }
 
-void peer_rmdir(const char *path) {
+void peer_rmdir(const char *path)
+{
   assert_int_equal(test_remove_tree(path), 0);
 }

@@ -26,7 +26,8 @@ typedef struct fx {
   char endpoint[128];
 } fx;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   peer_tmpdir(f->dir, sizeof f->dir);
@@ -43,7 +44,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   fx *f = *state;
   fp_stop(f->proxy);
   peer_stop(&f->serve);
@@ -53,7 +55,8 @@ static int teardown(void **state) {
 }
 
 /* Run the tus-js-client driver with extra arguments; returns its exit status, output in *out. */
-static int tus_js(fx *f, const char *name, const char *const *more, char **out) {
+static int tus_js(fx *f, const char *name, const char *const *more, char **out)
+{
   char script[512];
   snprintf(script, sizeof script, "%s/tus_js_upload.mjs", peer_env("PEERS_DIR"));
   const char *argv[24] = {peer_env("NODE"), script, f->endpoint, f->src, "--name", name};
@@ -68,7 +71,8 @@ static int tus_js(fx *f, const char *name, const char *const *more, char **out) 
 }
 
 /* The stored file is the source, and the server's SHA-256 of it is the source's. */
-static void check_stored(fx *f, const char *name) {
+static void check_stored(fx *f, const char *name)
+{
   char path[256], url[256], want[65], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, name);
   peer_assert_same_file(f->src, path);
@@ -78,7 +82,8 @@ static void check_stored(fx *f, const char *name) {
   assert_string_equal(got, want);
 }
 
-static void one_request_resumes_after_cuts(void **state) {
+static void one_request_resumes_after_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, CUT_EVERY, 3);
   char *out = NULL;
@@ -92,7 +97,8 @@ static void one_request_resumes_after_cuts(void **state) {
   free(out);
 }
 
-static void chunks_with_creation_upload_resume_after_cuts(void **state) {
+static void chunks_with_creation_upload_resume_after_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, CUT_EVERY, 3);
   char *out = NULL;
@@ -104,7 +110,8 @@ static void chunks_with_creation_upload_resume_after_cuts(void **state) {
   free(out);
 }
 
-static void parallel_uploads_concatenate_after_cuts(void **state) {
+static void parallel_uploads_concatenate_after_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, CUT_EVERY, 3);
   char *out = NULL;
@@ -124,7 +131,8 @@ static void parallel_uploads_concatenate_after_cuts(void **state) {
   free(out);
 }
 
-static void a_restarted_client_resumes_from_its_url_storage(void **state) {
+static void a_restarted_client_resumes_from_its_url_storage(void **state)
+{
   fx *f = *state;
   char store[160], *out = NULL;
   snprintf(store, sizeof store, "%s/tus-url-storage.json", f->dir);
@@ -149,7 +157,8 @@ static void a_restarted_client_resumes_from_its_url_storage(void **state) {
 
 static const char *const ietf[] = {"--protocol", "ietf-draft-05", NULL};
 
-static void ietf_draft_one_request_resumes_after_cuts(void **state) {
+static void ietf_draft_one_request_resumes_after_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, CUT_EVERY, 3);
   char *out = NULL;
@@ -162,12 +171,13 @@ static void ietf_draft_one_request_resumes_after_cuts(void **state) {
   free(out);
 }
 
-static void ietf_draft_chunks_with_creation_upload_resume_after_cuts(void **state) {
+static void ietf_draft_chunks_with_creation_upload_resume_after_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, CUT_EVERY, 3);
   char *out = NULL;
-  const char *more[] = {"--protocol", "ietf-draft-05", "--chunk-size", "1048576",
-                        "--with-upload", NULL};
+  const char *more[] = {"--protocol", "ietf-draft-05", "--chunk-size",
+                        "1048576",    "--with-upload", NULL};
   assert_int_equal(tus_js(f, "ietf-chunks.bin", more, &out), 0);
   assert_int_equal(fp_cuts(f->proxy), 3);
   assert_true(peer_count_lines(out, "request PATCH") >= 7);
@@ -175,13 +185,14 @@ static void ietf_draft_chunks_with_creation_upload_resume_after_cuts(void **stat
   free(out);
 }
 
-static void ietf_draft_restarted_client_resumes(void **state) {
+static void ietf_draft_restarted_client_resumes(void **state)
+{
   fx *f = *state;
   char store[160], *out = NULL;
   snprintf(store, sizeof store, "%s/tus-url-storage.json", f->dir);
   fp_set_rate(f->proxy, 4u << 20);
-  const char *first[] = {"--protocol", "ietf-draft-05", "--store", store, "--stop-after",
-                         "3000000", NULL};
+  const char *first[] = {"--protocol",   "ietf-draft-05", "--store", store,
+                         "--stop-after", "3000000",       NULL};
   assert_int_equal(tus_js(f, "ietf-restart.bin", first, &out), 3);
   free(out);
   fp_set_rate(f->proxy, 0);
@@ -196,7 +207,8 @@ static void ietf_draft_restarted_client_resumes(void **state) {
   free(out);
 }
 
-int main(void) {
+int main(void)
+{
   curl_global_init(CURL_GLOBAL_ALL);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(one_request_resumes_after_cuts, setup, teardown),

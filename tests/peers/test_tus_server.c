@@ -21,7 +21,8 @@ typedef struct fx {
   char endpoint[128];
 } fx;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   peer_tmpdir(f->dir, sizeof f->dir);
@@ -44,7 +45,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   fx *f = *state;
   fp_stop(f->proxy);
   peer_stop(&f->node);
@@ -54,9 +56,15 @@ static int teardown(void **state) {
 }
 
 /* resumable-upload --json --quiet [more...] SOURCE ENDPOINT; its exit status, JSON in *out. */
-static int upload(fx *f, const char *const *more, char **out) {
-  const char *argv[24] = {peer_env("RESUMABLE_UPLOAD"), "--json", "--quiet", "--backoff-min",
-                          "50", "--backoff-max", "200"};
+static int upload(fx *f, const char *const *more, char **out)
+{
+  const char *argv[24] = {peer_env("RESUMABLE_UPLOAD"),
+                          "--json",
+                          "--quiet",
+                          "--backoff-min",
+                          "50",
+                          "--backoff-max",
+                          "200"};
   size_t n = 7;
   if (getenv("PEERS_VERBOSE") != NULL)
     argv[n++] = "--verbose";
@@ -72,7 +80,8 @@ static int upload(fx *f, const char *const *more, char **out) {
 }
 
 /* A string field of the JSON result into buf ("" if absent). */
-static const char *json_str(const char *json, const char *name, char *buf, size_t cap) {
+static const char *json_str(const char *json, const char *name, char *buf, size_t cap)
+{
   char key[64];
   snprintf(key, sizeof key, "\"%s\": \"", name);
   const char *p = strstr(json, key);
@@ -85,7 +94,8 @@ static const char *json_str(const char *json, const char *name, char *buf, size_
   return buf;
 }
 
-static long long json_num(const char *json, const char *name) {
+static long long json_num(const char *json, const char *name)
+{
   char key[64];
   snprintf(key, sizeof key, "\"%s\": ", name);
   const char *p = strstr(json, key);
@@ -93,7 +103,8 @@ static long long json_num(const char *json, const char *name) {
 }
 
 /* The file @tus/file-store wrote for the upload at `url` (its id is the last segment). */
-static void check_stored(fx *f, const char *url) {
+static void check_stored(fx *f, const char *url)
+{
   const char *id = strrchr(url, '/');
   assert_non_null(id);
   char path[300];
@@ -101,7 +112,8 @@ static void check_stored(fx *f, const char *url) {
   peer_assert_same_file(f->src, path);
 }
 
-static void uploads_through_cuts(void **state) {
+static void uploads_through_cuts(void **state)
+{
   fx *f = *state;
   fp_set_cut(f->proxy, 1500u * 1024, 3);
   char *out = NULL, url[512], proto[16];
@@ -119,7 +131,8 @@ static void uploads_through_cuts(void **state) {
   free(out);
 }
 
-static void a_later_run_resumes_from_the_url_store(void **state) {
+static void a_later_run_resumes_from_the_url_store(void **state)
+{
   fx *f = *state;
   char *out = NULL, url[512], url2[512];
   /* the budget ends mid-way (the client's own rate limit: nothing waits in buffers) */
@@ -143,7 +156,8 @@ static void a_later_run_resumes_from_the_url_store(void **state) {
   free(cat);
 }
 
-static void parallel_without_concatenation_uses_one_connection(void **state) {
+static void parallel_without_concatenation_uses_one_connection(void **state)
+{
   fx *f = *state;
   char *out = NULL, url[512];
   const char *more[] = {"--parallel", "4", "--no-url-store", NULL};
@@ -153,7 +167,8 @@ static void parallel_without_concatenation_uses_one_connection(void **state) {
   free(out);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(uploads_through_cuts, setup, teardown),
       cmocka_unit_test_setup_teardown(a_later_run_resumes_from_the_url_store, setup, teardown),

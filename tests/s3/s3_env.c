@@ -101,14 +101,18 @@ void s3_env_prefix(const char *tag, char *out, size_t cap)
 }
 
 long s3_env_request(const s3_env *e, const char *method, const char *object, const char *query,
-                    const void *body, size_t len, const char *extra_header, char *out,
-                    size_t cap)
+                    const void *body, size_t len, const char *extra_header, char *out, size_t cap)
 {
   s3_store *s = raw(e);
   if (!s)
     return -1;
-  s3_request rq = {.method = method, .object = object, .query = query, .body = body,
-                   .body_len = len, .out = out, .out_cap = cap};
+  s3_request rq = {.method = method,
+                   .object = object,
+                   .query = query,
+                   .body = body,
+                   .body_len = len,
+                   .out = out,
+                   .out_cap = cap};
   rq.headers[0] = extra_header;
   s3_response rs;
   CURL *c = s3_easy_get(s);

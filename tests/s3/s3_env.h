@@ -22,8 +22,7 @@ typedef struct s3_env {
 int s3_env_init(s3_env *e, const char *tag);
 /* A store on the env's bucket under `prefix` ("" for none) with parts of `part_size` bytes
  * (0: the default). 0 or -1. */
-int s3_env_store(const s3_env *e, const char *prefix, uint64_t part_size,
-                 resumable_store **out);
+int s3_env_store(const s3_env *e, const char *prefix, uint64_t part_size, resumable_store **out);
 /* A unique prefix for one case: "<tag>-<counter>/". */
 void s3_env_prefix(const char *tag, char *out, size_t cap);
 
@@ -31,8 +30,7 @@ void s3_env_prefix(const char *tag, char *out, size_t cap);
  * whole object name; `query` canonical. The answer's status, or -1 without one; body into
  * out (NUL-terminated, cap bytes at most) when given. */
 long s3_env_request(const s3_env *e, const char *method, const char *object, const char *query,
-                    const void *body, size_t len, const char *extra_header, char *out,
-                    size_t cap);
+                    const void *body, size_t len, const char *extra_header, char *out, size_t cap);
 /* How many unfinished multipart uploads whose name starts with `prefix`; -1 on error. */
 int s3_env_count_uploads(const s3_env *e, const char *prefix);
 /* The SHA-256 and size of an object, read with a GET: 1, 0 if there is no such object, -1. */

@@ -33,9 +33,10 @@ int s3_serve_start(s3_serve *s, const char *exe, const s3_env *e, const char *pr
       close(log);
     return -1;
   }
-  const char *argv[40] = {exe, "--port", "0", "--store", "s3", "--s3-endpoint", e->endpoint,
-                          "--s3-bucket", e->bucket, "--s3-prefix", prefix, "--s3-part-size",
-                          "5M", "--partial-ttl", "0"};
+  const char *argv[40] = {exe,       "--port",        "0",         "--store",
+                          "s3",      "--s3-endpoint", e->endpoint, "--s3-bucket",
+                          e->bucket, "--s3-prefix",   prefix,      "--s3-part-size",
+                          "5M",      "--partial-ttl", "0"};
   size_t n = 15;
   for (size_t i = 0; extra && extra[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
     argv[n++] = extra[i];

@@ -287,8 +287,7 @@ static void config_setters_check_their_values(void **state)
   assert_int_equal(resumable_s3_config_set_part_size(c, 16u << 20), RESUMABLE_OK);
   assert_int_equal(resumable_s3_config_set_credentials(c, "a:b", "s", NULL),
                    RESUMABLE_E_INVALID_ARG);
-  assert_int_equal(resumable_s3_config_set_credentials(c, "", "s", NULL),
-                   RESUMABLE_E_INVALID_ARG);
+  assert_int_equal(resumable_s3_config_set_credentials(c, "", "s", NULL), RESUMABLE_E_INVALID_ARG);
   assert_int_equal(resumable_s3_config_set_credentials(c, "AK", "s e", NULL),
                    RESUMABLE_E_INVALID_ARG);
   /* without credentials set, the environment is read when the store is made */
@@ -302,8 +301,7 @@ static void config_setters_check_their_values(void **state)
   assert_int_equal(resumable_store_s3_new(&st, c), RESUMABLE_OK);
   resumable_store_free(st);
   assert_int_equal(resumable_s3_config_set_credentials(c, "AK", "SK", "tok"), RESUMABLE_OK);
-  assert_int_equal(resumable_s3_config_set_addressing(c, RESUMABLE_S3_VIRTUAL_HOST),
-                   RESUMABLE_OK);
+  assert_int_equal(resumable_s3_config_set_addressing(c, RESUMABLE_S3_VIRTUAL_HOST), RESUMABLE_OK);
   assert_int_equal(resumable_store_s3_new(&st, c), RESUMABLE_OK);
   s3_store *s = resumable_store_self(st);
   assert_string_equal(s->base, "https://my-bucket.1.s3.example.com:9000");
@@ -330,8 +328,9 @@ static void key_check_refuses_malformed_keys(void **state)
   memset(longkey, 'a', 1025);
   longkey[1025] = '\0';
   assert_int_equal(s3_key_check(longkey), RESUMABLE_E_INVALID_ARG);
-  const char *bad[] = {"a//b", "/a", "a/", ".", "a/./b", "..", "a/../b", ".resumable",
-                       "a/.resumable-x/b", "a\\b", "a\x01b", "a\x7f"};
+  const char *bad[] = {
+      "a//b", "/a",     "a/",   ".", "a/./b", "..", "a/../b", ".resumable", "a/.resumable-x/b",
+      "a\\b", "a\x01b", "a\x7f"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(s3_key_check(bad[i]), RESUMABLE_E_CONFLICT);
     assert_int_equal(s3_key_check_read(bad[i]), RESUMABLE_E_NOT_FOUND);
@@ -360,17 +359,17 @@ static void key_check_refuses_malformed_keys(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(encode_keeps_unreserved_and_slash),
-    cmocka_unit_test(state_round_trips),
-    cmocka_unit_test(state_refuses_every_changed_byte),
-    cmocka_unit_test(state_refuses_inconsistent_held),
-    cmocka_unit_test(state_keeps_metadata_unknown_total_and_seal),
-    cmocka_unit_test(state_version_1_still_loads),
-    cmocka_unit_test(sums_round_trip_and_bind_the_key),
-    cmocka_unit_test(xml_reads_tags_in_order_and_decodes_entities),
-    cmocka_unit_test(iso8601_is_utc_seconds),
-    cmocka_unit_test(config_setters_check_their_values),
-    cmocka_unit_test(key_check_refuses_malformed_keys),
+      cmocka_unit_test(encode_keeps_unreserved_and_slash),
+      cmocka_unit_test(state_round_trips),
+      cmocka_unit_test(state_refuses_every_changed_byte),
+      cmocka_unit_test(state_refuses_inconsistent_held),
+      cmocka_unit_test(state_keeps_metadata_unknown_total_and_seal),
+      cmocka_unit_test(state_version_1_still_loads),
+      cmocka_unit_test(sums_round_trip_and_bind_the_key),
+      cmocka_unit_test(xml_reads_tags_in_order_and_decodes_entities),
+      cmocka_unit_test(iso8601_is_utc_seconds),
+      cmocka_unit_test(config_setters_check_their_values),
+      cmocka_unit_test(key_check_refuses_malformed_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,8 +280,10 @@ static void cut_upload_resumes_on_the_other_server(void **state)
   fp_set_cut(p, 7 * MiB, 1);
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/files/cut/big.bin", (unsigned)fp_port(p));
   /* the LocalAI dialect keeps a cut request's bytes (tus discards a checksummed one whole) */
-  const char *args[] = {"--json", "--quiet", "--no-hash-cache", "--protocol", "localai",
-                        "--backoff-min", "200", "--budget", "120", path, url, NULL};
+  const char *args[] = {"--json",     "--quiet",  "--no-hash-cache",
+                        "--protocol", "localai",  "--backoff-min",
+                        "200",        "--budget", "120",
+                        path,         url,        NULL};
   test_child c;
   assert_int_equal(test_spawn(&c, upload_exe, args), 0);
   /* once the body flows to A, every new connection goes to B */
@@ -301,8 +303,8 @@ static void cut_upload_resumes_on_the_other_server(void **state)
   fp_stop(p);
   assert_non_null(strstr(out, hex));
   if (!(through >= len && through < len + 64 * 1024))
-    fail_msg("%llu bytes reached the servers for a file of %zu: %s",
-             (unsigned long long)through, len, out);
+    fail_msg("%llu bytes reached the servers for a file of %zu: %s", (unsigned long long)through,
+             len, out);
   reply r;
   url_of(url, sizeof(url), &f->a, "cut/big.bin");
   http(&r, "GET", url, NULL, NULL, 0);
@@ -388,12 +390,14 @@ static void two_servers_write_one_key_at_once(void **state)
       for (int i = 0; i < 32; i++)
         snprintf(got + 2 * i, 3, "%02x", sha[i]);
     int is_x = strcmp(got, hx) == 0, is_y = strcmp(got, hy) == 0;
-    if (!(present ? (is_x && x.status == 200) || (is_y && y.status == 200) ||
-                        strcmp(got, prev) == 0
+    if (!(present ? (is_x && x.status == 200) || (is_y && y.status == 200) || strcmp(got, prev) == 0
                   : prev[0] == '\0'))
-      fail_msg("round %u (form %d): statuses %ld/%ld, the object (%s) is %s", round, form,
-               x.status, y.status, present ? "present" : "absent",
-               is_x ? "X" : is_y ? "Y" : strcmp(got, prev) == 0 ? "the previous" : "torn");
+      fail_msg("round %u (form %d): statuses %ld/%ld, the object (%s) is %s", round, form, x.status,
+               y.status, present ? "present" : "absent",
+               is_x                     ? "X"
+               : is_y                   ? "Y"
+               : strcmp(got, prev) == 0 ? "the previous"
+                                        : "torn");
     reply r;
     http(&r, "HEAD", round % 2 ? ua : ub, NULL, NULL, 0);
     if (present)
@@ -420,9 +424,9 @@ int main(int argc, char **argv)
   if (s3_env_init(&env, "rs-wire") != 0)
     return 1;
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(protocol_across_two_servers, setup, teardown),
-    cmocka_unit_test_setup_teardown(cut_upload_resumes_on_the_other_server, setup, teardown),
-    cmocka_unit_test_setup_teardown(two_servers_write_one_key_at_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(protocol_across_two_servers, setup, teardown),
+      cmocka_unit_test_setup_teardown(cut_upload_resumes_on_the_other_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(two_servers_write_one_key_at_once, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

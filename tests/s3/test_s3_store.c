@@ -141,8 +141,9 @@ static void small_staging_roundtrip(void **state)
   resumable_partial_info in = info_of(100000);
   void *h = NULL;
   resumable_complete_info ci;
-  assert_int_equal(f->ops->partial_open(f->sa, "dir/small file+1", RESUMABLE_PARTIAL_STAGING,
-                                        &in, &h, NULL), RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->sa, "dir/small file+1", RESUMABLE_PARTIAL_STAGING, &in, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(write_range(f->ops, f->sa, h, d, 0, 100000, 7000), RESUMABLE_OK);
   commit_info(&ci, d, 100000);
   assert_int_equal(f->ops->partial_commit(f->sa, h, &ci), RESUMABLE_OK);
@@ -419,8 +420,7 @@ static void reader_keeps_its_version(void **state)
   assert_int_equal(f->ops->partial_commit(f->sa, h, &ci), RESUMABLE_OK);
   f->ops->partial_close(f->sa, h);
   for (size_t off = 4096; off < len; off += n) {
-    assert_int_equal(f->ops->complete_read(f->sb, r, off, got + off, len - off, &n),
-                     RESUMABLE_OK);
+    assert_int_equal(f->ops->complete_read(f->sb, r, off, got + off, len - off, &n), RESUMABLE_OK);
     assert_true(n > 0);
   }
   assert_memory_equal(got, v1, len);
@@ -440,8 +440,8 @@ static void unknown_length_and_empty(void **state)
   resumable_complete_info ci;
   void *h = NULL;
   resumable_partial_info in = info_of(UINT64_MAX);
-  assert_int_equal(f->ops->partial_open(f->sa, "chunked", RESUMABLE_PARTIAL_STAGING, &in, &h,
-                                        NULL), RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_open(f->sa, "chunked", RESUMABLE_PARTIAL_STAGING, &in, &h, NULL),
+                   RESUMABLE_OK);
   assert_int_equal(write_range(f->ops, f->sa, h, d, 0, len, 100000), RESUMABLE_OK);
   commit_info(&ci, d, len);
   assert_int_equal(f->ops->partial_commit(f->sa, h, &ci), RESUMABLE_OK);
@@ -518,8 +518,8 @@ static void scan_lists_partials_and_aborts_orphans(void **state)
   /* an orphan: a multipart upload created and never recorded */
   char name[128], out[4096];
   snprintf(name, sizeof(name), "%sorphan", f->prefix);
-  assert_int_equal(s3_env_request(&env, "POST", name, "uploads=", NULL, 0, NULL, out,
-                                  sizeof(out)), 200);
+  assert_int_equal(s3_env_request(&env, "POST", name, "uploads=", NULL, 0, NULL, out, sizeof(out)),
+                   200);
   assert_int_equal(s3_env_count_uploads(&env, name), 1);
   seen s = {0};
   assert_int_equal(f->ops->partial_scan(f->sa, NULL, note, &s), RESUMABLE_OK);
@@ -695,22 +695,22 @@ int main(void)
   if (s3_env_init(&env, "rs-store") != 0)
     return 1;
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(small_staging_roundtrip, setup, teardown),
-    cmocka_unit_test_setup_teardown(resume_on_another_server, setup, teardown),
-    cmocka_unit_test_setup_teardown(unsynced_bytes_are_not_promised, setup, teardown),
-    cmocka_unit_test_setup_teardown(newer_writer_supersedes_older, setup, teardown),
-    cmocka_unit_test_setup_teardown(older_writer_cannot_record_after_takeover, setup, teardown),
-    cmocka_unit_test_setup_teardown(superseded_writer_cannot_commit, setup, teardown),
-    cmocka_unit_test_setup_teardown(overwritten_part_fails_the_commit, setup, teardown),
-    cmocka_unit_test_setup_teardown(remove_aborts_the_upload, setup, teardown),
-    cmocka_unit_test_setup_teardown(reader_keeps_its_version, setup, teardown),
-    cmocka_unit_test_setup_teardown(unknown_length_and_empty, setup, teardown),
-    cmocka_unit_test_setup_teardown(foreign_object_is_hashed, setup, teardown),
-    cmocka_unit_test_setup_teardown(too_long_key_is_a_conflict, setup, teardown),
-    cmocka_unit_test_setup_teardown(scan_lists_partials_and_aborts_orphans, setup, teardown),
-    cmocka_unit_test_setup_teardown(sweep_aborts_abandoned_uploads, setup, teardown),
-    cmocka_unit_test_setup_teardown(tus_part_is_kept_sealed_and_read_back, setup, teardown),
-    cmocka_unit_test_setup_teardown(sync_back_past_an_acknowledged_part, setup, teardown),
+      cmocka_unit_test_setup_teardown(small_staging_roundtrip, setup, teardown),
+      cmocka_unit_test_setup_teardown(resume_on_another_server, setup, teardown),
+      cmocka_unit_test_setup_teardown(unsynced_bytes_are_not_promised, setup, teardown),
+      cmocka_unit_test_setup_teardown(newer_writer_supersedes_older, setup, teardown),
+      cmocka_unit_test_setup_teardown(older_writer_cannot_record_after_takeover, setup, teardown),
+      cmocka_unit_test_setup_teardown(superseded_writer_cannot_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(overwritten_part_fails_the_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(remove_aborts_the_upload, setup, teardown),
+      cmocka_unit_test_setup_teardown(reader_keeps_its_version, setup, teardown),
+      cmocka_unit_test_setup_teardown(unknown_length_and_empty, setup, teardown),
+      cmocka_unit_test_setup_teardown(foreign_object_is_hashed, setup, teardown),
+      cmocka_unit_test_setup_teardown(too_long_key_is_a_conflict, setup, teardown),
+      cmocka_unit_test_setup_teardown(scan_lists_partials_and_aborts_orphans, setup, teardown),
+      cmocka_unit_test_setup_teardown(sweep_aborts_abandoned_uploads, setup, teardown),
+      cmocka_unit_test_setup_teardown(tus_part_is_kept_sealed_and_read_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(sync_back_past_an_acknowledged_part, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

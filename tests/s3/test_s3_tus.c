@@ -25,7 +25,8 @@ typedef struct fx {
   it_server ia, ib; /* .port only: for the it_* request helpers */
 } fx;
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   fx *f = calloc(1, sizeof *f);
   if (f == NULL)
     return -1;
@@ -39,7 +40,8 @@ static int setup(void **state) {
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   fx *f = *state;
   s3_serve_stop(&f->a, SIGTERM);
   s3_serve_stop(&f->b, SIGTERM);
@@ -48,12 +50,14 @@ static int teardown(void **state) {
 }
 
 /* A response header's value, or "(absent)": compared as a string, an absent header fails. */
-static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap) {
+static const char *hv(const it_resp *r, const char *name, char *buf, size_t cap)
+{
   const char *v = it_header(r, name, buf, cap);
   return v != NULL ? v : "(absent)";
 }
 
-static char *filled(size_t n, unsigned seed) {
+static char *filled(size_t n, unsigned seed)
+{
   char *d = malloc(n);
   assert_non_null(d);
   it_fill(d, n, seed);
@@ -61,7 +65,8 @@ static char *filled(size_t n, unsigned seed) {
 }
 
 /* GET through `s` returns `data`, and the LocalAI HEAD names its SHA-256. */
-static void assert_object(const it_server *s, const char *key, const char *data, size_t n) {
+static void assert_object(const it_server *s, const char *key, const char *data, size_t n)
+{
   it_req rq = {.method = "GET", .key = key};
   it_resp r;
   it_request(s, &rq, &r);
@@ -76,7 +81,8 @@ static void assert_object(const it_server *s, const char *key, const char *data,
   it_resp_free(&r);
 }
 
-static void checksum_line(const char *data, size_t n, char *out, size_t cap) {
+static void checksum_line(const char *data, size_t n, char *out, size_t cap)
+{
   uint8_t d[32];
   size_t dlen = 0;
   char b64[64];
@@ -88,7 +94,8 @@ static void checksum_line(const char *data, size_t n, char *out, size_t cap) {
 /* Created through A with metadata and its first MiB; a PATCH through A is dropped after 6 MiB
  * (its bytes are kept: S3 acknowledged them as a part and a tail); B answers the offset and the
  * metadata from the bucket and finishes the upload with checksummed PATCHes. */
-static void creation_patch_resume_and_metadata_across_servers(void **state) {
+static void creation_patch_resume_and_metadata_across_servers(void **state)
+{
   fx *f = *state;
   const size_t n = 13 * MiB + 4321, first = MiB, cut = 6 * MiB;
   char *data = filled(n, 61), meta[96], got[128], head[512], ck[160];
@@ -144,13 +151,14 @@ static void creation_patch_resume_and_metadata_across_servers(void **state) {
 
 /* Upload-Defer-Length: the total is unknown while bytes span a part (the state record keeps
  * it unknown), and known with the last PATCH, through the other server. */
-static void deferred_length_across_servers(void **state) {
+static void deferred_length_across_servers(void **state)
+{
   fx *f = *state;
   const size_t n = 7 * MiB + 99, first = 2 * MiB, mid = 6 * MiB;
   char *data = filled(n, 62), len[64], v[32];
   assert_int_equal(it_tus_create(&f->ia, "tus/deferred.bin", -1,
-                                 (const char *const[]){"Upload-Defer-Length: 1", NULL}, data,
-                                 first, NULL),
+                                 (const char *const[]){"Upload-Defer-Length: 1", NULL}, data, first,
+                                 NULL),
                    201);
   it_resp r;
   assert_int_equal(it_tus(&f->ib, "HEAD", "tus/deferred.bin", NULL, NULL, 0, &r), 200);
@@ -158,9 +166,8 @@ static void deferred_length_across_servers(void **state) {
   assert_null(it_header(&r, "Upload-Length", v, sizeof v));
   assert_int_equal(it_header_num(&r, "Upload-Offset"), (long long)first);
   it_resp_free(&r);
-  assert_int_equal(it_tus_patch(&f->ib, "tus/deferred.bin", first, NULL, data + first,
-                                mid - first, NULL),
-                   204);
+  assert_int_equal(
+      it_tus_patch(&f->ib, "tus/deferred.bin", first, NULL, data + first, mid - first, NULL), 204);
   long long off = -1;
   assert_int_equal(it_tus_head(&f->ia, "tus/deferred.bin", &off), 200);
   assert_int_equal(off, (long long)mid);
@@ -175,11 +182,12 @@ static void deferred_length_across_servers(void **state) {
 }
 
 static void make_part(const it_server *s, const char *data, size_t len, size_t send, char *loc,
-                      size_t cap) {
+                      size_t cap)
+{
   it_resp r;
   assert_int_equal(it_tus_create(s, "", (long long)len,
-                                 (const char *const[]){"Upload-Concat: partial", NULL}, data,
-                                 send, &r),
+                                 (const char *const[]){"Upload-Concat: partial", NULL}, data, send,
+                                 &r),
                    201);
   it_tus_location(&r, loc, cap);
   it_resp_free(&r);
@@ -189,7 +197,8 @@ static void make_part(const it_server *s, const char *data, size_t len, size_t s
  * read back), one in a tail object only, one finished through the other server. The final
  * upload through A is verified against X-Content-SHA256 and committed; the parts' records,
  * uploads and objects are gone afterwards. */
-static void concatenation_of_parts_in_the_bucket(void **state) {
+static void concatenation_of_parts_in_the_bucket(void **state)
+{
   fx *f = *state;
   const size_t l1 = 7 * MiB + 11, l2 = MiB / 2, l3 = 6 * MiB, n = l1 + l2 + l3;
   char *data = filled(n, 63), p1[64], p2[64], p3[64], concat[512], hdr[128], hex[65], prefix[128];
@@ -200,17 +209,15 @@ static void concatenation_of_parts_in_the_bucket(void **state) {
   assert_int_equal(it_tus_patch(&f->ia, p3, 0, NULL, data + l1 + l2, l3, NULL), 204);
   it_sha256_hex(data, n, hex);
   snprintf(hdr, sizeof hdr, "X-Content-SHA256: %s", hex);
-  snprintf(concat, sizeof concat, "Upload-Concat: final;" IT_PREFIX "%s " IT_PREFIX "%s " IT_PREFIX
-           "%s", p1, p2, p3);
+  snprintf(concat, sizeof concat,
+           "Upload-Concat: final;" IT_PREFIX "%s " IT_PREFIX "%s " IT_PREFIX "%s", p1, p2, p3);
   /* a wrong bound hash first: 460, the parts stay and can be used again */
   char wrong[128];
   snprintf(wrong, sizeof wrong, "X-Content-SHA256: %064d", 0);
-  assert_int_equal(it_tus(&f->ib, "POST", "tus/final.bin", (const char *const[]){concat, wrong,
-                                                                                 NULL},
-                          NULL, 0, NULL),
+  assert_int_equal(it_tus(&f->ib, "POST", "tus/final.bin",
+                          (const char *const[]){concat, wrong, NULL}, NULL, 0, NULL),
                    460);
-  assert_int_equal(it_tus(&f->ia, "POST", "tus/final.bin", (const char *const[]){concat, hdr,
-                                                                                 NULL},
+  assert_int_equal(it_tus(&f->ia, "POST", "tus/final.bin", (const char *const[]){concat, hdr, NULL},
                           NULL, 0, NULL),
                    201);
   assert_object(&f->ib, "tus/final.bin", data, n);
@@ -223,7 +230,8 @@ static void concatenation_of_parts_in_the_bucket(void **state) {
 }
 
 /* Termination through B of an upload created through A: gone for both, its upload aborted. */
-static void termination_across_servers(void **state) {
+static void termination_across_servers(void **state)
+{
   fx *f = *state;
   const size_t n = 6 * MiB;
   char *data = filled(n, 64), prefix[128];
@@ -236,7 +244,8 @@ static void termination_across_servers(void **state) {
   free(data);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   if (argc < 2) {
     fprintf(stderr, "usage: %s resumable-serve\n", argv[0]);
     return 2;

@@ -29,8 +29,9 @@ int tt_check_init(tt_run *t)
   /* the server takes its credentials from the environment, like any deployment */
   setenv("AWS_ACCESS_KEY_ID", env.access, 1);
   setenv("AWS_SECRET_ACCESS_KEY", env.secret, 1);
-  const char *a[] = {"--store", "s3", "--s3-endpoint", env.endpoint, "--s3-bucket", env.bucket,
-                     "--s3-part-size", "5M", NULL};
+  const char *a[] = {"--store",        "s3",          "--s3-endpoint",
+                     env.endpoint,     "--s3-bucket", env.bucket,
+                     "--s3-part-size", "5M",          NULL};
   memcpy(serve_args, a, sizeof(a));
   for (unsigned i = 0; i < TT_MAX_SERVERS; i++)
     t->srv[i].extra = serve_args;
@@ -214,8 +215,7 @@ void tt_check_no_partials(tt_run *t, tt_check_counts *c)
     int rc = ops->partial_stat(resumable_store_self(store), t->keys[i].name, NULL);
     if (rc != RESUMABLE_E_NOT_FOUND) {
       c->partial_left++;
-      tt_fail(t, "%s finished but a partial remains (%s)", t->keys[i].name,
-              resumable_strerror(rc));
+      tt_fail(t, "%s finished but a partial remains (%s)", t->keys[i].name, resumable_strerror(rc));
     }
   }
 }

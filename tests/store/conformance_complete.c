@@ -14,9 +14,8 @@ static void absent_key_is_not_found_everywhere(cf *c)
   assert_int_equal(c->ops->complete_open(c->self, "none", &r, &ci), RESUMABLE_E_NOT_FOUND);
   assert_null(r);
   assert_int_equal(c->ops->partial_stat(c->self, "none", &pi), RESUMABLE_E_NOT_FOUND);
-  assert_int_equal(
-      c->ops->partial_open(c->self, "none", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &pi),
-      RESUMABLE_E_NOT_FOUND);
+  assert_int_equal(c->ops->partial_open(c->self, "none", RESUMABLE_PARTIAL_EXISTING, NULL, &h, &pi),
+                   RESUMABLE_E_NOT_FOUND);
   assert_null(h);
   assert_int_equal(c->ops->partial_remove(c->self, "none"), RESUMABLE_E_NOT_FOUND);
   assert_int_equal(c->ops->complete_remove(c->self, "d/none"), RESUMABLE_E_NOT_FOUND);
@@ -138,8 +137,7 @@ static void large_file_round_trips(cf *c)
   void *h = NULL;
   assert_non_null(data);
   cf_fill(data, SIZE, 7, 0);
-  assert_int_equal(c->ops->partial_open(c->self, "big", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
+  assert_int_equal(c->ops->partial_open(c->self, "big", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
                    RESUMABLE_OK);
   for (size_t at = 0, piece = 1; at < SIZE; piece = piece * 3 + 1) {
     size_t n = SIZE - at < piece % 300007 + 1 ? SIZE - at : piece % 300007 + 1;
@@ -160,8 +158,7 @@ static void commit_takes_exactly_the_recorded_size(cf *c)
   resumable_partial_info info = cf_info(10);
   resumable_complete_info ci = {.size = 7};
   void *h = NULL;
-  assert_int_equal(c->ops->partial_open(c->self, "cut", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
+  assert_int_equal(c->ops->partial_open(c->self, "cut", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
                    RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, h, 0, "abcdefghij", 10), RESUMABLE_OK);
   rs_sha256_digest("abcdefg", 7, ci.sha256);
@@ -170,9 +167,9 @@ static void commit_takes_exactly_the_recorded_size(cf *c)
   cf_assert_complete(c, "cut", "abcdefg", 7, 16);
 
   ci.size = 11;
-  assert_int_equal(c->ops->partial_open(c->self, "short", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      c->ops->partial_open(c->self, "short", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, h, 0, "abcdefghij", 10), RESUMABLE_OK);
   assert_int_equal(c->ops->partial_commit(c->self, h, &ci), RESUMABLE_E_IO);
   c->ops->partial_close(c->self, h);
@@ -184,9 +181,9 @@ static void committed_handle_refuses_more(cf *c)
   resumable_partial_info info = cf_info(1);
   resumable_complete_info ci = {.size = 1};
   void *h = NULL;
-  assert_int_equal(c->ops->partial_open(c->self, "once", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      c->ops->partial_open(c->self, "once", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, h, 0, "x", 1), RESUMABLE_OK);
   rs_sha256_digest("x", 1, ci.sha256);
   assert_int_equal(c->ops->partial_sync(c->self, h, &info), RESUMABLE_E_STATE);
@@ -202,8 +199,7 @@ static void complete_survives_reopen(cf *c)
   resumable_partial_info info = cf_info(3), pi;
   void *h = NULL;
   assert_int_equal(cf_put(c, "keep/me", "kept", 4), RESUMABLE_OK);
-  assert_int_equal(c->ops->partial_open(c->self, "tmp", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
+  assert_int_equal(c->ops->partial_open(c->self, "tmp", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
                    RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, h, 0, "abc", 3), RESUMABLE_OK);
   c->ops->partial_close(c->self, h);
@@ -214,19 +210,22 @@ static void complete_survives_reopen(cf *c)
                    RESUMABLE_E_NOT_FOUND);
 }
 
-#define CASE(name, needs) {#name, name, needs}
+#define CASE(name, needs) \
+  {                       \
+#name, name, needs    \
+  }
 const cf_case cf_complete_cases[] = {
-  CASE(absent_key_is_not_found_everywhere, 0),
-  CASE(staging_commit_publishes_bytes_and_info, 0),
-  CASE(staging_is_invisible_and_gone_without_commit, 0),
-  CASE(staging_upload_of_unknown_length_commits, 0),
-  CASE(commit_replaces_file_reader_keeps_old_version, 0),
-  CASE(complete_remove_keeps_open_reader, 0),
-  CASE(complete_read_is_short_only_at_end, 0),
-  CASE(empty_file_commits, 0),
-  CASE(large_file_round_trips, 0),
-  CASE(commit_takes_exactly_the_recorded_size, 0),
-  CASE(committed_handle_refuses_more, 0),
-  CASE(complete_survives_reopen, CF_REOPEN),
+    CASE(absent_key_is_not_found_everywhere, 0),
+    CASE(staging_commit_publishes_bytes_and_info, 0),
+    CASE(staging_is_invisible_and_gone_without_commit, 0),
+    CASE(staging_upload_of_unknown_length_commits, 0),
+    CASE(commit_replaces_file_reader_keeps_old_version, 0),
+    CASE(complete_remove_keeps_open_reader, 0),
+    CASE(complete_read_is_short_only_at_end, 0),
+    CASE(empty_file_commits, 0),
+    CASE(large_file_round_trips, 0),
+    CASE(commit_takes_exactly_the_recorded_size, 0),
+    CASE(committed_handle_refuses_more, 0),
+    CASE(complete_survives_reopen, CF_REOPEN),
 };
 const size_t cf_complete_count = sizeof(cf_complete_cases) / sizeof(cf_complete_cases[0]);

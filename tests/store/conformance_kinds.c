@@ -45,7 +45,7 @@ static void mem_cleanup(void *ctx)
 }
 
 const store_kind conformance_kinds[] = {
-  {"posix", CF_REOPEN | CF_TREE | CF_SCAN, posix_open, posix_reopen, posix_cleanup},
-  {"mem", CF_TREE | CF_SCAN, mem_open, NULL, mem_cleanup},
+    {"posix", CF_REOPEN | CF_TREE | CF_SCAN, posix_open, posix_reopen, posix_cleanup},
+    {"mem", CF_TREE | CF_SCAN, mem_open, NULL, mem_cleanup},
 };
 const size_t conformance_kind_count = sizeof(conformance_kinds) / sizeof(conformance_kinds[0]);

@@ -30,8 +30,8 @@ static void assert_same_info_but_state(const resumable_partial_info *a,
 
 /* A partial of `total` bytes bound to a target, holding msg[0..held) synced with its running
  * hash state; the handle is left open. */
-static void *make_synced(cf *c, const char *key, const uint8_t *msg, uint64_t held,
-                         uint64_t total, resumable_partial_info *out)
+static void *make_synced(cf *c, const char *key, const uint8_t *msg, uint64_t held, uint64_t total,
+                         resumable_partial_info *out)
 {
   resumable_partial_info info = cf_info(total);
   void *h = NULL;
@@ -280,9 +280,9 @@ static void scan_lists_partials_with_their_mtime(cf *c)
   c->ops->partial_close(c->self, h1);
   c->ops->partial_close(c->self, h2);
   assert_int_equal(cf_put(c, "done", "x", 1), RESUMABLE_OK);
-  assert_int_equal(c->ops->partial_open(c->self, "staged", RESUMABLE_PARTIAL_STAGING, &info,
-                                        &stage, NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      c->ops->partial_open(c->self, "staged", RESUMABLE_PARTIAL_STAGING, &info, &stage, NULL),
+      RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, stage, 0, "abcd", 4), RESUMABLE_OK);
   int64_t t1 = cf_now();
 
@@ -309,17 +309,20 @@ static void scan_lists_partials_with_their_mtime(cf *c)
   c->ops->partial_close(c->self, stage);
 }
 
-#define CASE(name, needs) {#name, name, needs}
+#define CASE(name, needs) \
+  {                       \
+#name, name, needs    \
+  }
 const cf_case cf_partial_cases[] = {
-  CASE(create_records_info_with_nothing_held, 0),
-  CASE(sync_records_info_and_bytes, 0),
-  CASE(sync_discards_bytes_past_held, 0),
-  CASE(unsynced_tail_is_cut_on_reopen, 0),
-  CASE(sync_of_unwritten_bytes_fails, 0),
-  CASE(commit_publishes_bytes_and_ends_partial, 0),
-  CASE(create_replaces_existing_partial, 0),
-  CASE(partial_and_complete_are_removed_apart, 0),
-  CASE(synced_partial_survives_reopen, CF_REOPEN),
-  CASE(scan_lists_partials_with_their_mtime, CF_SCAN),
+    CASE(create_records_info_with_nothing_held, 0),
+    CASE(sync_records_info_and_bytes, 0),
+    CASE(sync_discards_bytes_past_held, 0),
+    CASE(unsynced_tail_is_cut_on_reopen, 0),
+    CASE(sync_of_unwritten_bytes_fails, 0),
+    CASE(commit_publishes_bytes_and_ends_partial, 0),
+    CASE(create_replaces_existing_partial, 0),
+    CASE(partial_and_complete_are_removed_apart, 0),
+    CASE(synced_partial_survives_reopen, CF_REOPEN),
+    CASE(scan_lists_partials_with_their_mtime, CF_SCAN),
 };
 const size_t cf_partial_count = sizeof(cf_partial_cases) / sizeof(cf_partial_cases[0]);

@@ -15,19 +15,19 @@ enum { WORKERS = 4, KEYS_EACH = 12, VERSIONS = 40 };
 typedef struct worker {
   cf *c;
   int id;
-  int rc;        /* first failing code, or RESUMABLE_OK */
-  int line;      /* where it failed */
+  int rc;   /* first failing code, or RESUMABLE_OK */
+  int line; /* where it failed */
   atomic_int *done;
   size_t reads;
 } worker;
 
-#define CHECK(w, expr)                                                                         \
-  do {                                                                                         \
-    int rc_ = (expr);                                                                          \
-    if (rc_ != RESUMABLE_OK && (w)->rc == RESUMABLE_OK) {                                      \
-      (w)->rc = rc_;                                                                           \
-      (w)->line = __LINE__;                                                                    \
-    }                                                                                          \
+#define CHECK(w, expr)                                    \
+  do {                                                    \
+    int rc_ = (expr);                                     \
+    if (rc_ != RESUMABLE_OK && (w)->rc == RESUMABLE_OK) { \
+      (w)->rc = rc_;                                      \
+      (w)->line = __LINE__;                               \
+    }                                                     \
   } while (0)
 
 static void content(int id, int i, uint8_t *buf, size_t *len)
@@ -194,9 +194,12 @@ static void readers_see_whole_versions_during_commits(cf *c)
   cf_assert_complete(c, "hot", buf, len, 1000);
 }
 
-#define CASE(name, needs) {#name, name, needs}
+#define CASE(name, needs) \
+  {                       \
+#name, name, needs    \
+  }
 const cf_case cf_thread_cases[] = {
-  CASE(parallel_uploads_of_different_keys_all_land, 0),
-  CASE(readers_see_whole_versions_during_commits, 0),
+    CASE(parallel_uploads_of_different_keys_all_land, 0),
+    CASE(readers_see_whole_versions_during_commits, 0),
 };
 const size_t cf_thread_count = sizeof(cf_thread_cases) / sizeof(cf_thread_cases[0]);

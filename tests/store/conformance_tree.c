@@ -35,8 +35,8 @@ static void assert_absent(cf *c, const char *key)
 /* The handler never passes these; a store refuses them anyway and stores nothing. */
 static void malformed_keys_are_refused(cf *c)
 {
-  static const char *bad[] = {"..", "../x", "a/../../x", "./x", "a//b", "/abs", "a/",
-                              ".resumable/tmp/x", "d/.resumable-x"};
+  static const char *bad[] = {"..",   "../x", "a/../../x",        "./x",           "a//b",
+                              "/abs", "a/",   ".resumable/tmp/x", "d/.resumable-x"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     assert_int_equal(try_create(c, bad[i], RESUMABLE_PARTIAL_CREATE), RESUMABLE_E_CONFLICT);
     assert_int_equal(try_create(c, bad[i], RESUMABLE_PARTIAL_STAGING), RESUMABLE_E_CONFLICT);
@@ -66,14 +66,13 @@ static void empty_null_and_overlong_keys_are_invalid(cf *c)
   for (size_t i = 0; i < 3; i++) {
     assert_int_equal(c->ops->complete_stat(c->self, bad[i], &ci), RESUMABLE_E_INVALID_ARG);
     assert_int_equal(c->ops->partial_stat(c->self, bad[i], &pi), RESUMABLE_E_INVALID_ARG);
-    assert_int_equal(
-        c->ops->partial_open(c->self, bad[i], RESUMABLE_PARTIAL_CREATE, &pi, &h, NULL),
-        RESUMABLE_E_INVALID_ARG);
+    assert_int_equal(c->ops->partial_open(c->self, bad[i], RESUMABLE_PARTIAL_CREATE, &pi, &h, NULL),
+                     RESUMABLE_E_INVALID_ARG);
     assert_null(h);
     assert_int_equal(c->ops->partial_remove(c->self, bad[i]), RESUMABLE_E_INVALID_ARG);
     assert_int_equal(c->ops->complete_remove(c->self, bad[i]), RESUMABLE_E_INVALID_ARG);
   }
-  longkey[1024] = '\0'; /* 1024 bytes is the longest key */
+  longkey[1024] = '\0';          /* 1024 bytes is the longest key */
   memset(longkey + 100, '/', 1); /* segments stay under 256 bytes */
   memset(longkey + 350, '/', 1);
   memset(longkey + 600, '/', 1);
@@ -116,8 +115,7 @@ static void staging_commit_under_a_new_file_conflicts(cf *c)
   resumable_partial_info info = cf_info(1);
   resumable_complete_info ci = {.size = 1};
   void *h = NULL;
-  assert_int_equal(c->ops->partial_open(c->self, "d/x", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
+  assert_int_equal(c->ops->partial_open(c->self, "d/x", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
                    RESUMABLE_OK);
   assert_int_equal(c->ops->partial_write(c->self, h, 0, "z", 1), RESUMABLE_OK);
   assert_int_equal(cf_put(c, "d", "file", 4), RESUMABLE_OK);
@@ -199,16 +197,19 @@ static void removed_keys_free_their_place(cf *c)
   cf_assert_complete(c, "p", "free", 4, 4);
 }
 
-#define CASE(name, needs) {#name, name, needs}
+#define CASE(name, needs) \
+  {                       \
+#name, name, needs    \
+  }
 const cf_case cf_tree_cases[] = {
-  CASE(malformed_keys_are_refused, 0),
-  CASE(empty_null_and_overlong_keys_are_invalid, 0),
-  CASE(file_blocks_keys_below_it, CF_TREE),
-  CASE(keys_below_block_a_file, CF_TREE),
-  CASE(staging_commit_under_a_new_file_conflicts, CF_TREE),
-  CASE(partial_below_blocks_its_parent, CF_TREE),
-  CASE(partial_blocks_keys_below_it, CF_TREE),
-  CASE(staging_commit_loses_to_a_partial_begun_below_it, CF_TREE),
-  CASE(removed_keys_free_their_place, CF_TREE),
+    CASE(malformed_keys_are_refused, 0),
+    CASE(empty_null_and_overlong_keys_are_invalid, 0),
+    CASE(file_blocks_keys_below_it, CF_TREE),
+    CASE(keys_below_block_a_file, CF_TREE),
+    CASE(staging_commit_under_a_new_file_conflicts, CF_TREE),
+    CASE(partial_below_blocks_its_parent, CF_TREE),
+    CASE(partial_blocks_keys_below_it, CF_TREE),
+    CASE(staging_commit_loses_to_a_partial_begun_below_it, CF_TREE),
+    CASE(removed_keys_free_their_place, CF_TREE),
 };
 const size_t cf_tree_count = sizeof(cf_tree_cases) / sizeof(cf_tree_cases[0]);

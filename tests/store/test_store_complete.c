@@ -11,10 +11,9 @@
 #include "store_fixture.h"
 #include "store_fs.h"
 
-static const uint8_t fake_sha[32] = {0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
-                                     0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
-                                     0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
-                                     0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
+static const uint8_t fake_sha[32] = {
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
 
 /* The store trusts the digest recorded at commit: a deliberately wrong one comes back, which
  * proves the file was not re-read. */
@@ -223,8 +222,7 @@ static void complete_path_joins_real_root_and_key(void **state)
   assert_string_equal(buf, want);
   assert_int_equal(f->ops->complete_path(f->self, "x/y.bin", buf, strlen(want)),
                    RESUMABLE_E_INVALID_ARG);
-  assert_int_equal(f->ops->complete_path(f->self, "x/y.bin", buf, strlen(want) + 1),
-                   RESUMABLE_OK);
+  assert_int_equal(f->ops->complete_path(f->self, "x/y.bin", buf, strlen(want) + 1), RESUMABLE_OK);
 }
 
 static void empty_file_commits(void **state)
@@ -314,21 +312,21 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
-    T(complete_stat_answers_from_recorded_digest),
-    T(complete_stat_rehashes_file_replaced_out_of_band),
-    T(complete_stat_rehashes_file_changed_in_place),
-    T(complete_stat_records_sidecar_for_unknown_file),
-    T(complete_stat_rehashes_file_edited_with_mtime_restored),
-    T(complete_stat_ignores_corrupt_sidecar),
-    T(complete_stat_hashes_large_unknown_file),
-    T(complete_stat_ignores_sidecar_of_another_key),
-    T(commit_replaces_file_while_open_reader_keeps_old_bytes),
-    T(complete_read_is_short_only_at_end),
-    T(complete_absent_is_not_found),
-    T(complete_remove_deletes_file_and_sidecar_keeps_partial),
-    T(nested_key_creates_directories),
-    T(complete_path_joins_real_root_and_key),
-    T(empty_file_commits),
+      T(complete_stat_answers_from_recorded_digest),
+      T(complete_stat_rehashes_file_replaced_out_of_band),
+      T(complete_stat_rehashes_file_changed_in_place),
+      T(complete_stat_records_sidecar_for_unknown_file),
+      T(complete_stat_rehashes_file_edited_with_mtime_restored),
+      T(complete_stat_ignores_corrupt_sidecar),
+      T(complete_stat_hashes_large_unknown_file),
+      T(complete_stat_ignores_sidecar_of_another_key),
+      T(commit_replaces_file_while_open_reader_keeps_old_bytes),
+      T(complete_read_is_short_only_at_end),
+      T(complete_absent_is_not_found),
+      T(complete_remove_deletes_file_and_sidecar_keeps_partial),
+      T(nested_key_creates_directories),
+      T(complete_path_joins_real_root_and_key),
+      T(empty_file_commits),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

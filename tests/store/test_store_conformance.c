@@ -59,10 +59,10 @@ int main(int argc, char **argv)
     const cf_case *cases;
     size_t n;
   } lists[] = {
-    {cf_complete_cases, cf_complete_count},
-    {cf_partial_cases, cf_partial_count},
-    {cf_tree_cases, cf_tree_count},
-    {cf_thread_cases, cf_thread_count},
+      {cf_complete_cases, cf_complete_count},
+      {cf_partial_cases, cf_partial_count},
+      {cf_tree_cases, cf_tree_count},
+      {cf_thread_cases, cf_thread_count},
   };
   size_t max = 0;
   for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)

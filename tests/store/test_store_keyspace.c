@@ -186,15 +186,15 @@ static void commits_and_removals_in_one_directory_never_fail_each_other(void **s
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    T(complete_remove_prunes_emptied_directories),
-    T(removal_of_an_absent_key_touches_no_directory),
-    T(partial_below_refuses_an_upload_of_its_parent),
-    T(partial_refuses_uploads_below_it),
-    T(staging_commit_loses_to_a_partial_begun_below_it),
-    T(removed_partial_releases_its_parent),
-    T(stale_claim_blocks_nothing),
-    T(claims_are_rebuilt_when_the_store_opens),
-    T(commits_and_removals_in_one_directory_never_fail_each_other),
+      T(complete_remove_prunes_emptied_directories),
+      T(removal_of_an_absent_key_touches_no_directory),
+      T(partial_below_refuses_an_upload_of_its_parent),
+      T(partial_refuses_uploads_below_it),
+      T(staging_commit_loses_to_a_partial_begun_below_it),
+      T(removed_partial_releases_its_parent),
+      T(stale_claim_blocks_nothing),
+      T(claims_are_rebuilt_when_the_store_opens),
+      T(commits_and_removals_in_one_directory_never_fail_each_other),
   };
   return cmocka_run_group_tests_name("store_keyspace", tests, NULL, NULL);
 }

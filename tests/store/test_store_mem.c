@@ -313,8 +313,8 @@ static void buffer_survives_cuts_across_blocks(void **state)
 
 /* One request through the handler, its body fed in pieces of 50 bytes; the reply body (if any)
  * lands in body. */
-static int request(resumable_server *srv, const char *method, const char *path,
-                   const char *range, const void *data, size_t len, char *body, size_t cap)
+static int request(resumable_server *srv, const char *method, const char *path, const char *range,
+                   const void *data, size_t len, char *body, size_t cap)
 {
   resumable_exchange *ex = NULL;
   char clen[32];
@@ -356,19 +356,17 @@ static void handler_answers_507_past_the_budget(void **state)
   assert_null(strstr(body, "local_path"));
   assert_int_equal(request(srv, "PUT", "/v1/files/two", NULL, data, 200, body, sizeof(body)), 507);
   assert_int_equal(request(srv, "HEAD", "/v1/files/two", NULL, NULL, 0, body, sizeof(body)), 404);
-  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 0-199/400", data, 200, body,
-                           sizeof(body)),
-                   507);
+  assert_int_equal(
+      request(srv, "PUT", "/v1/files/big", "bytes 0-199/400", data, 200, body, sizeof(body)), 507);
   assert_int_equal(resumable_store_mem_usage(store, &used), RESUMABLE_OK);
   assert_int_equal(used, 300); /* the chunk kept the pieces that fitted */
-  assert_int_equal(request(srv, "DELETE", "/v1/files/one", NULL, NULL, 0, body, sizeof(body)),
-                   204);
-  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 101-199/400", data, 99, body,
-                           sizeof(body)),
-                   416); /* it holds 100 */
-  assert_int_equal(request(srv, "PUT", "/v1/files/big", "bytes 100-199/400", data, 100, body,
-                           sizeof(body)),
-                   308);
+  assert_int_equal(request(srv, "DELETE", "/v1/files/one", NULL, NULL, 0, body, sizeof(body)), 204);
+  assert_int_equal(
+      request(srv, "PUT", "/v1/files/big", "bytes 101-199/400", data, 99, body, sizeof(body)),
+      416); /* it holds 100 */
+  assert_int_equal(
+      request(srv, "PUT", "/v1/files/big", "bytes 100-199/400", data, 100, body, sizeof(body)),
+      308);
   assert_int_equal(resumable_store_mem_usage(store, &used), RESUMABLE_OK);
   assert_int_equal(used, 200);
   resumable_server_free(srv); /* frees the store */
@@ -377,15 +375,15 @@ static void handler_answers_507_past_the_budget(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(write_past_budget_is_nospace_and_writes_nothing),
-    cmocka_unit_test(usage_counts_bytes_until_let_go),
-    cmocka_unit_test(usage_of_other_stores_is_invalid),
-    cmocka_unit_test(partial_takes_its_place_at_creation),
-    cmocka_unit_test(removed_keys_leave_no_directories),
-    cmocka_unit_test(stale_handles_are_refused),
-    cmocka_unit_test(scan_visitor_may_call_the_store),
-    cmocka_unit_test(buffer_survives_cuts_across_blocks),
-    cmocka_unit_test(handler_answers_507_past_the_budget),
+      cmocka_unit_test(write_past_budget_is_nospace_and_writes_nothing),
+      cmocka_unit_test(usage_counts_bytes_until_let_go),
+      cmocka_unit_test(usage_of_other_stores_is_invalid),
+      cmocka_unit_test(partial_takes_its_place_at_creation),
+      cmocka_unit_test(removed_keys_leave_no_directories),
+      cmocka_unit_test(stale_handles_are_refused),
+      cmocka_unit_test(scan_visitor_may_call_the_store),
+      cmocka_unit_test(buffer_survives_cuts_across_blocks),
+      cmocka_unit_test(handler_answers_507_past_the_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,11 +46,11 @@ void *fail_realloc(void *p, size_t n)
 }
 
 /* An op (or chain of ops) either worked or ran out of memory: nothing else. */
-#define OK_OR_NOMEM(expr)                                                                      \
-  do {                                                                                         \
-    int rc_ = (expr);                                                                          \
-    if (rc_ != RESUMABLE_OK && rc_ != RESUMABLE_E_NOMEM)                                       \
-      fail_msg("%s: %s (allocation %ld failed)", #expr, resumable_err_name(rc_), fail_at);    \
+#define OK_OR_NOMEM(expr)                                                                  \
+  do {                                                                                     \
+    int rc_ = (expr);                                                                      \
+    if (rc_ != RESUMABLE_OK && rc_ != RESUMABLE_E_NOMEM)                                   \
+      fail_msg("%s: %s (allocation %ld failed)", #expr, resumable_err_name(rc_), fail_at); \
   } while (0)
 
 static int counter(void *arg, const char *key, int64_t mtime)
@@ -163,7 +163,7 @@ static void every_allocation_may_fail(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(every_allocation_may_fail),
+      cmocka_unit_test(every_allocation_may_fail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

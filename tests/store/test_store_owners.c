@@ -62,8 +62,7 @@ static void take_supersedes_an_idle_owner_elsewhere(void **state)
   pthread_join(tid, NULL); /* returns only once S1 let go */
   assert_int_equal(t.rc, RESUMABLE_OK);
 
-  assert_int_equal(f->ops->key_lock(f->self, "k", RESUMABLE_KEY_KEEP, &o1),
-                   RESUMABLE_E_SUPERSEDED);
+  assert_int_equal(f->ops->key_lock(f->self, "k", RESUMABLE_KEY_KEEP, &o1), RESUMABLE_E_SUPERSEDED);
   f->ops->key_unlock(f->self, o1);
   /* TRY while S2 owns it: busy. */
   void *probe = NULL;
@@ -138,9 +137,8 @@ static void owner_letting_go_leaves_a_trusted_hash_state(void **state)
   assert_int_equal(t.rc, RESUMABLE_OK);
   assert_int_equal(s2.ops->key_lock(s2.self, "up", RESUMABLE_KEY_KEEP, &t.owner), RESUMABLE_OK);
   void *h2 = NULL;
-  assert_int_equal(
-      s2.ops->partial_open(s2.self, "up", RESUMABLE_PARTIAL_EXISTING, NULL, &h2, &got),
-      RESUMABLE_OK);
+  assert_int_equal(s2.ops->partial_open(s2.self, "up", RESUMABLE_PARTIAL_EXISTING, NULL, &h2, &got),
+                   RESUMABLE_OK);
   assert_int_equal(got.held, 10);
   assert_int_equal(got.hash_state_len, info.hash_state_len);
   assert_memory_equal(got.hash_state, info.hash_state, info.hash_state_len);
@@ -167,9 +165,8 @@ static void busy_owner_keeps_its_bytes_when_superseded(void **state)
   resumable_partial_info info = fx_info(1 << 30), got;
   void *o1 = NULL, *h = NULL;
   assert_int_equal(f->ops->key_lock(f->self, "busy", RESUMABLE_KEY_TAKE, &o1), RESUMABLE_OK);
-  assert_int_equal(
-      f->ops->partial_open(f->self, "busy", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
-      RESUMABLE_OK);
+  assert_int_equal(f->ops->partial_open(f->self, "busy", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+                   RESUMABLE_OK);
   f->ops->key_unlock(f->self, o1);
 
   taker t = {s2.ops, s2.self, "busy", NULL, -99};
@@ -187,7 +184,7 @@ static void busy_owner_keeps_its_bytes_when_superseded(void **state)
   info.held = held;
   info.hash_state_len = 0;
   assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK); /* still ours */
-  f->ops->key_unlock(f->self, o1); /* now S2 gets it */
+  f->ops->key_unlock(f->self, o1);                                         /* now S2 gets it */
   pthread_join(tid, NULL);
   assert_int_equal(t.rc, RESUMABLE_OK);
   assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_E_SUPERSEDED);
@@ -229,12 +226,12 @@ static void commit_refuses_a_data_file_that_is_not_its_own(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    T(take_supersedes_an_idle_owner_elsewhere),
-    T(released_key_leaves_no_lock_file),
-    T(stale_lock_file_is_removed_at_open),
-    T(owner_letting_go_leaves_a_trusted_hash_state),
-    T(busy_owner_keeps_its_bytes_when_superseded),
-    T(commit_refuses_a_data_file_that_is_not_its_own),
+      T(take_supersedes_an_idle_owner_elsewhere),
+      T(released_key_leaves_no_lock_file),
+      T(stale_lock_file_is_removed_at_open),
+      T(owner_letting_go_leaves_a_trusted_hash_state),
+      T(busy_owner_keeps_its_bytes_when_superseded),
+      T(commit_refuses_a_data_file_that_is_not_its_own),
   };
   return cmocka_run_group_tests_name("store_owners", tests, NULL, NULL);
 }

@@ -591,9 +591,9 @@ static void second_store_on_same_root_keeps_live_staging_file(void **state)
   void *h = NULL;
   char buf[4];
   rs_sha256_digest("hi", 2, ci.sha256);
-  assert_int_equal(f->ops->partial_open(f->self, "live", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "live", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "hi", 2), RESUMABLE_OK);
   assert_int_equal(resumable_store_fs_new(&other, f->root), RESUMABLE_OK);
   assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_OK);
@@ -673,29 +673,29 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
-    T(partial_synced_state_survives_restart),
-    T(partial_absent_is_not_found),
-    T(partial_meta_ahead_of_data_shrinks_held_and_drops_hash),
-    T(partial_unsynced_tail_is_cut_on_open),
-    T(partial_data_changed_in_place_drops_hash_state),
-    T(partial_data_replaced_by_a_copy_drops_hash_state),
-    T(partial_meta_without_identity_keeps_bytes_not_hash_state),
-    T(partial_sync_discards_bytes_past_held),
-    T(partial_corrupt_meta_is_absent_and_cleaned),
-    T(partial_meta_damaged_at_any_byte_is_absent),
-    T(partial_metadata_unknown_total_and_part_keys),
-    T(partial_meta_of_version_2_keeps_its_hash_state),
-    T(partial_meta_without_data_is_absent),
-    T(partial_meta_of_another_key_is_absent),
-    T(partial_create_replaces_existing_partial),
-    T(partial_commit_publishes_bytes_and_ends_partial),
-    T(partial_remove_keeps_complete_file),
-    T(staging_close_without_commit_leaves_nothing),
-    T(staging_commit_leaves_no_temp_file),
-    T(startup_clears_unlocked_temp_files),
-    T(startup_keeps_temp_files_locked_by_a_live_process),
-    T(second_store_on_same_root_keeps_live_staging_file),
-    T(partial_sync_refused_on_staging),
+      T(partial_synced_state_survives_restart),
+      T(partial_absent_is_not_found),
+      T(partial_meta_ahead_of_data_shrinks_held_and_drops_hash),
+      T(partial_unsynced_tail_is_cut_on_open),
+      T(partial_data_changed_in_place_drops_hash_state),
+      T(partial_data_replaced_by_a_copy_drops_hash_state),
+      T(partial_meta_without_identity_keeps_bytes_not_hash_state),
+      T(partial_sync_discards_bytes_past_held),
+      T(partial_corrupt_meta_is_absent_and_cleaned),
+      T(partial_meta_damaged_at_any_byte_is_absent),
+      T(partial_metadata_unknown_total_and_part_keys),
+      T(partial_meta_of_version_2_keeps_its_hash_state),
+      T(partial_meta_without_data_is_absent),
+      T(partial_meta_of_another_key_is_absent),
+      T(partial_create_replaces_existing_partial),
+      T(partial_commit_publishes_bytes_and_ends_partial),
+      T(partial_remove_keeps_complete_file),
+      T(staging_close_without_commit_leaves_nothing),
+      T(staging_commit_leaves_no_temp_file),
+      T(startup_clears_unlocked_temp_files),
+      T(startup_keeps_temp_files_locked_by_a_live_process),
+      T(second_store_on_same_root_keeps_live_staging_file),
+      T(partial_sync_refused_on_staging),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

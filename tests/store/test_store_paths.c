@@ -72,9 +72,9 @@ static void symlink_planted_before_commit_is_conflict(void **state)
   resumable_complete_info ci = {.size = 3};
   void *h = NULL;
   rs_sha256_digest("abc", 3, ci.sha256);
-  assert_int_equal(f->ops->partial_open(f->self, "late/file", RESUMABLE_PARTIAL_CREATE, &info,
-                                        &h, NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "late/file", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "abc", 3), RESUMABLE_OK);
   plant_link(f, "late", f->outside);
   assert_int_equal(f->ops->partial_commit(f->self, h, &ci), RESUMABLE_E_CONFLICT);
@@ -103,9 +103,9 @@ static void directory_at_final_name_is_conflict(void **state)
   resumable_partial_info info = fx_info(1);
   resumable_complete_info ci = {.size = 1};
   void *h = NULL;
-  assert_int_equal(f->ops->partial_open(f->self, "dir2", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "dir2", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "z", 1), RESUMABLE_OK);
   fx_path(f, "dir2", p, sizeof(p));
   assert_int_equal(mkdir(p, 0755), 0);
@@ -131,9 +131,9 @@ static void empty_directory_at_final_name_gives_way(void **state)
   void *h = NULL;
   ci.size = 1;
   rs_sha256_digest("z", 1, ci.sha256);
-  assert_int_equal(f->ops->partial_open(f->self, "dir2", RESUMABLE_PARTIAL_STAGING, &info, &h,
-                                        NULL),
-                   RESUMABLE_OK);
+  assert_int_equal(
+      f->ops->partial_open(f->self, "dir2", RESUMABLE_PARTIAL_STAGING, &info, &h, NULL),
+      RESUMABLE_OK);
   assert_int_equal(f->ops->partial_write(f->self, h, 0, "z", 1), RESUMABLE_OK);
   fx_path(f, "dir2", p, sizeof(p));
   assert_int_equal(mkdir(p, 0755), 0);
@@ -146,8 +146,8 @@ static void empty_directory_at_final_name_gives_way(void **state)
 static void escaping_and_reserved_keys_are_refused(void **state)
 {
   fixture *f = *state;
-  static const char *bad[] = {"..", "../x", "a/../../x", "./x", "a//b", "/abs", "a/",
-                              ".resumable/tmp/x", "d/.resumable-x"};
+  static const char *bad[] = {"..",   "../x", "a/../../x",        "./x",           "a//b",
+                              "/abs", "a/",   ".resumable/tmp/x", "d/.resumable-x"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     resumable_partial_info info = fx_info(1);
     void *h = NULL;
@@ -255,22 +255,14 @@ static void dummy_destroy(void *s)
 }
 
 static const resumable_store_ops full_ops = {
-  RESUMABLE_STORE_OPS_INIT,
-  .complete_stat = dummy_stat,
-  .complete_open = dummy_open,
-  .complete_read = dummy_read,
-  .complete_close = dummy_close,
-  .complete_path = NULL, /* optional */
-  .partial_stat = dummy_pstat,
-  .partial_open = dummy_popen,
-  .partial_write = dummy_write,
-  .partial_read = dummy_read,
-  .partial_sync = dummy_sync,
-  .partial_commit = dummy_commit,
-  .partial_close = dummy_close,
-  .partial_remove = dummy_remove,
-  .complete_remove = dummy_remove,
-  .destroy = dummy_destroy,
+    RESUMABLE_STORE_OPS_INIT,        .complete_stat = dummy_stat,
+    .complete_open = dummy_open,     .complete_read = dummy_read,
+    .complete_close = dummy_close,   .complete_path = NULL, /* optional */
+    .partial_stat = dummy_pstat,     .partial_open = dummy_popen,
+    .partial_write = dummy_write,    .partial_read = dummy_read,
+    .partial_sync = dummy_sync,      .partial_commit = dummy_commit,
+    .partial_close = dummy_close,    .partial_remove = dummy_remove,
+    .complete_remove = dummy_remove, .destroy = dummy_destroy,
 };
 
 static void store_new_rejects_ops_with_a_missing_member(void **state)
@@ -497,13 +489,12 @@ static void store_ops_leak_no_descriptors(void **state)
     assert_int_equal(f->ops->complete_read(f->self, h, 0, buf, sizeof(buf), &n), RESUMABLE_OK);
     f->ops->complete_close(f->self, h);
     assert_int_equal(f->ops->complete_stat(f->self, "link/a", &ci), RESUMABLE_E_NOT_FOUND);
-    assert_int_equal(f->ops->partial_open(f->self, "link/a", RESUMABLE_PARTIAL_CREATE, &info, &h,
-                                          NULL),
-                     RESUMABLE_E_CONFLICT);
-    assert_int_equal(f->ops->complete_stat(f->self, "x/none", &ci), RESUMABLE_E_NOT_FOUND);
     assert_int_equal(
-        f->ops->partial_open(f->self, "p", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
-        RESUMABLE_OK);
+        f->ops->partial_open(f->self, "link/a", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+        RESUMABLE_E_CONFLICT);
+    assert_int_equal(f->ops->complete_stat(f->self, "x/none", &ci), RESUMABLE_E_NOT_FOUND);
+    assert_int_equal(f->ops->partial_open(f->self, "p", RESUMABLE_PARTIAL_CREATE, &info, &h, NULL),
+                     RESUMABLE_OK);
     assert_int_equal(f->ops->partial_write(f->self, h, 0, "abc", 3), RESUMABLE_OK);
     info.held = 3;
     assert_int_equal(f->ops->partial_sync(f->self, h, &info), RESUMABLE_OK);
@@ -520,22 +511,22 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
-    T(symlink_segment_is_conflict_and_outside_untouched),
-    T(symlink_at_final_name_is_conflict_and_target_untouched),
-    T(symlink_planted_before_commit_is_conflict),
-    T(file_as_segment_is_conflict),
-    T(directory_at_final_name_is_conflict),
-    T(empty_directory_at_final_name_gives_way),
-    T(escaping_and_reserved_keys_are_refused),
-    T(parallel_commits_of_different_keys_all_land),
-    T(store_ops_leak_no_descriptors),
-    cmocka_unit_test(errno_maps_to_store_errors),
-    T(store_new_rejects_ops_with_a_missing_member),
-    cmocka_unit_test(store_new_wraps_and_free_destroys_once),
-    T(store_fs_new_makes_missing_root_and_rejects_bad_ones),
-    T(store_new_treats_ops_past_an_old_tables_end_as_absent),
-    cmocka_unit_test(store_new_refuses_a_table_without_a_size),
-    cmocka_unit_test(store_new_accepts_a_newer_longer_table),
+      T(symlink_segment_is_conflict_and_outside_untouched),
+      T(symlink_at_final_name_is_conflict_and_target_untouched),
+      T(symlink_planted_before_commit_is_conflict),
+      T(file_as_segment_is_conflict),
+      T(directory_at_final_name_is_conflict),
+      T(empty_directory_at_final_name_gives_way),
+      T(escaping_and_reserved_keys_are_refused),
+      T(parallel_commits_of_different_keys_all_land),
+      T(store_ops_leak_no_descriptors),
+      cmocka_unit_test(errno_maps_to_store_errors),
+      T(store_new_rejects_ops_with_a_missing_member),
+      cmocka_unit_test(store_new_wraps_and_free_destroys_once),
+      T(store_fs_new_makes_missing_root_and_rejects_bad_ones),
+      T(store_new_treats_ops_past_an_old_tables_end_as_absent),
+      cmocka_unit_test(store_new_refuses_a_table_without_a_size),
+      cmocka_unit_test(store_new_accepts_a_newer_longer_table),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

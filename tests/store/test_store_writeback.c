@@ -79,9 +79,9 @@ static void writeback_of_an_unsupported_fd_is_harmless(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(flush_is_due_every_window_of_appended_bytes),
-    cmocka_unit_test(writeback_window_follows_the_appends),
-    cmocka_unit_test(writeback_of_an_unsupported_fd_is_harmless),
+      cmocka_unit_test(flush_is_due_every_window_of_appended_bytes),
+      cmocka_unit_test(writeback_window_follows_the_appends),
+      cmocka_unit_test(writeback_of_an_unsupported_fd_is_harmless),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

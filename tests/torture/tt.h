@@ -23,14 +23,14 @@ tt_rng tt_derive(uint64_t seed, uint64_t a, uint64_t b);
 
 /* ---- tt_version.c: the local files ---- */
 typedef struct tt_version {
-  unsigned number;       /* 0, 1, ... per key */
+  unsigned number; /* 0, 1, ... per key */
   uint64_t size;
   uint64_t chunk;        /* stager chunk size, 0 = one PUT */
   int legacy;            /* one whole-file PUT without Content-Range, not the stager */
   uint64_t content_seed; /* the byte stream */
   uint64_t flip;         /* 0, or 1 + the offset of a byte flipped in the stream */
   uint8_t sha[32];
-  char path[PATH_MAX];   /* the local file */
+  char path[PATH_MAX]; /* the local file */
 } tt_version;
 
 /* Pick the next version of key `key_index` (seeded), write it under `dir` and hash it. `prev`
@@ -50,14 +50,14 @@ typedef struct tt_serve {
   const char *exe;
   const char *root;
   const char *const *extra; /* more arguments for it (NULL-terminated), or NULL */
-  int log_fd;         /* its stderr */
-  pid_t pid;          /* 0 when not running */
-  char base_url[128]; /* "http://127.0.0.1:PORT/v1/files/" */
+  int log_fd;               /* its stderr */
+  pid_t pid;                /* 0 when not running */
+  char base_url[128];       /* "http://127.0.0.1:PORT/v1/files/" */
   /* run state, under tt_run.mu */
-  int alive;          /* answers at base_url */
-  unsigned epoch;     /* bumped at every (re)start */
-  unsigned running;   /* uploader runs through it now */
-  pid_t last_pid;     /* the pid it had before its last kill (names of its temp files) */
+  int alive;        /* answers at base_url */
+  unsigned epoch;   /* bumped at every (re)start */
+  unsigned running; /* uploader runs through it now */
+  pid_t last_pid;   /* the pid it had before its last kill (names of its temp files) */
 } tt_serve;
 
 /* fork/exec `exe --port 0 --root root [extra...]`, wait (poll) for its ready line. 0 or -1. */
@@ -84,17 +84,17 @@ typedef struct tt_key {
   struct tt_run *run;
   unsigned index;
   char name[64];
-  int via;             /* the server of the run in progress, or -1 */
-  int twin_via;        /* with --servers 2: the server of a twin run beside it, or -1 */
-  tt_rng twin_rng;     /* which runs get a twin (seeded) */
-  tt_version cur;      /* the version being uploaded (valid when have_cur) */
+  int via;         /* the server of the run in progress, or -1 */
+  int twin_via;    /* with --servers 2: the server of a twin run beside it, or -1 */
+  tt_rng twin_rng; /* which runs get a twin (seeded) */
+  tt_version cur;  /* the version being uploaded (valid when have_cur) */
   int have_cur;
   int cur_started;     /* a run of cur has begun: it may appear on the server */
   int cur_seen_placed; /* a kill already found cur at the final path (counted once) */
   tt_version acked;    /* the last version answered 200 (valid when have_acked) */
   int have_acked;
   unsigned versions_done;
-  int finished;        /* no more versions */
+  int finished;         /* no more versions */
   uint64_t bytes_acked; /* sum of sizes of acknowledged versions */
   uint64_t wire_bytes;  /* body bytes the stager sent, all runs */
   unsigned runs;
@@ -132,17 +132,17 @@ typedef struct tt_run {
 
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  int no_new_versions;  /* the kill target is reached */
+  int no_new_versions; /* the kill target is reached */
   tt_trigger armed;
-  unsigned kill_both;   /* this kill takes every server down, not only one */
-  unsigned victim;      /* TT_TRIG_TIMED with one server to kill: which */
-  unsigned killed;      /* bit i: server i was killed by this kill */
-  double frac;          /* TT_TRIG_PROGRESS */
-  uint64_t slack;       /* TT_TRIG_FINAL: fire when position + slack >= total */
-  unsigned post_ms;     /* TT_TRIG_FINAL: 0 kills at once; else main kills this much later */
-  int final_seen;       /* TT_TRIG_FINAL with post_ms: the event came, main's timer runs */
-  tt_trigger fired_by;  /* what caused the last kill */
-  int wake[2];          /* uploaders -> main: "killed" / "a thread ended" */
+  unsigned kill_both;  /* this kill takes every server down, not only one */
+  unsigned victim;     /* TT_TRIG_TIMED with one server to kill: which */
+  unsigned killed;     /* bit i: server i was killed by this kill */
+  double frac;         /* TT_TRIG_PROGRESS */
+  uint64_t slack;      /* TT_TRIG_FINAL: fire when position + slack >= total */
+  unsigned post_ms;    /* TT_TRIG_FINAL: 0 kills at once; else main kills this much later */
+  int final_seen;      /* TT_TRIG_FINAL with post_ms: the event came, main's timer runs */
+  tt_trigger fired_by; /* what caused the last kill */
+  int wake[2];         /* uploaders -> main: "killed" / "a thread ended" */
   tt_key *keys;
   unsigned threads_done;
 
@@ -170,11 +170,11 @@ int tt_uploaders_start(tt_run *t, pthread_t *ids, unsigned *started);
 /* Prepare the checks' storage (and t->srv's arguments for it) once the run is set up. 0 or -1. */
 int tt_check_init(tt_run *t);
 typedef struct tt_check_counts {
-  unsigned torn;        /* a final file that is none of the allowed versions */
-  unsigned lost;        /* an acknowledged version missing */
-  unsigned stray;       /* a file at a final path that no key owns */
-  unsigned head_bad;    /* HEAD disagrees with the file */
-  unsigned leftovers;   /* stale tmp files or orphan partial files after a restart */
+  unsigned torn;         /* a final file that is none of the allowed versions */
+  unsigned lost;         /* an acknowledged version missing */
+  unsigned stray;        /* a file at a final path that no key owns */
+  unsigned head_bad;     /* HEAD disagrees with the file */
+  unsigned leftovers;    /* stale tmp files or orphan partial files after a restart */
   unsigned partial_left; /* at the end: partial files of finished keys */
 } tt_check_counts;
 
@@ -189,11 +189,11 @@ void tt_check_restarted(tt_run *t, unsigned restarted, tt_check_counts *c);
 void tt_check_no_partials(tt_run *t, tt_check_counts *c);
 
 typedef struct tt_commit_evidence {
-  unsigned landed;      /* all bytes of an upload held in partial/, not yet renamed */
-  unsigned renamed;     /* renamed into place, its meta not yet removed */
-  unsigned unacked;     /* committed but the client never got the 200 */
-  unsigned after_200;   /* the kill came as the client got a 200 (set by the caller) */
-  unsigned staged;      /* files the dead server left in .resumable/tmp/ (staging, records) */
+  unsigned landed;    /* all bytes of an upload held in partial/, not yet renamed */
+  unsigned renamed;   /* renamed into place, its meta not yet removed */
+  unsigned unacked;   /* committed but the client never got the 200 */
+  unsigned after_200; /* the kill came as the client got a 200 (set by the caller) */
+  unsigned staged;    /* files the dead server left in .resumable/tmp/ (staging, records) */
 } tt_commit_evidence;
 /* With the server dead: where each in-flight upload stood at the kill. */
 void tt_classify_kill(tt_run *t, tt_commit_evidence *e);

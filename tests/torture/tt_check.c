@@ -42,8 +42,8 @@ static int final_hash(tt_run *t, tt_key *k, uint8_t sha[32], uint64_t *size)
   if (!S_ISREG(st.st_mode))
     return -1;
   int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-  if (!(k->c_valid && k->c_dev == st.st_dev && k->c_ino == st.st_ino &&
-        k->c_mtime_ns == mt && k->c_size == (uint64_t)st.st_size)) {
+  if (!(k->c_valid && k->c_dev == st.st_dev && k->c_ino == st.st_ino && k->c_mtime_ns == mt &&
+        k->c_size == (uint64_t)st.st_size)) {
     uint64_t got = 0;
     if (tt_hash_file(AT_FDCWD, path, k->c_sha, &got) != 0)
       return -1;
@@ -114,8 +114,10 @@ static void check_key(tt_run *t, tt_key *k, tt_check_counts *c)
     /* committed, maybe not acknowledged yet */
   } else {
     c->torn++;
-    tt_fail(t, "%s: %llu bytes match no allowed version (acked v%d %llu bytes, current v%d %llu "
-            "bytes)", k->name, (unsigned long long)size, k->have_acked ? (int)k->acked.number : -1,
+    tt_fail(t,
+            "%s: %llu bytes match no allowed version (acked v%d %llu bytes, current v%d %llu "
+            "bytes)",
+            k->name, (unsigned long long)size, k->have_acked ? (int)k->acked.number : -1,
             (unsigned long long)(k->have_acked ? k->acked.size : 0),
             k->have_cur ? (int)k->cur.number : -1,
             (unsigned long long)(k->have_cur ? k->cur.size : 0));
@@ -376,14 +378,14 @@ void tt_classify_kill(tt_run *t, tt_commit_evidence *e)
       else
         e->unacked++;
       if (t->o.verbose)
-        tt_note(t, "  %s v%u (%llu bytes%s) committed, not acknowledged", k->name,
-                k->cur.number, (unsigned long long)k->cur.size, k->cur.legacy ? ", whole" : "");
+        tt_note(t, "  %s v%u (%llu bytes%s) committed, not acknowledged", k->name, k->cur.number,
+                (unsigned long long)k->cur.size, k->cur.legacy ? ", whole" : "");
     } else if (have_data && (uint64_t)ds.st_size == k->cur.size) {
       e->landed++;
       if (t->o.verbose)
         tt_note(t, "  %s v%u (%llu bytes, chunk %llu): all bytes in partial/, meta %s", k->name,
-                k->cur.number, (unsigned long long)k->cur.size,
-                (unsigned long long)k->cur.chunk, have_meta ? "present" : "missing");
+                k->cur.number, (unsigned long long)k->cur.size, (unsigned long long)k->cur.chunk,
+                have_meta ? "present" : "missing");
     }
   }
 }

@@ -23,8 +23,10 @@ static int on_xfer(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ul
   (void)dltotal;
   (void)dlnow;
   (void)ultotal;
-  resumable_progress p = {.phase = RESUMABLE_PHASE_SENDING, .total = l->size,
-                          .position = (uint64_t)ulnow, .wire_bytes = (uint64_t)ulnow};
+  resumable_progress p = {.phase = RESUMABLE_PHASE_SENDING,
+                          .total = l->size,
+                          .position = (uint64_t)ulnow,
+                          .wire_bytes = (uint64_t)ulnow};
   return l->fn(l->ud, &p);
 }
 

@@ -28,8 +28,10 @@ static int64_t now_ms(void)
 static unsigned arm(tt_run *t, tt_rng *plan)
 {
   unsigned c = (unsigned)tt_range(plan, 0, 99);
-  t->armed = c < 25 ? TT_TRIG_TIMED : c < 55 ? TT_TRIG_PROGRESS : c < 85 ? TT_TRIG_FINAL
-                                                                         : TT_TRIG_AFTER_200;
+  t->armed = c < 25   ? TT_TRIG_TIMED
+             : c < 55 ? TT_TRIG_PROGRESS
+             : c < 85 ? TT_TRIG_FINAL
+                      : TT_TRIG_AFTER_200;
   t->frac = (double)tt_range(plan, 5, 95) / 100.0;
   t->slack = tt_range(plan, 0, 1) ? 0 : tt_range(plan, 1, 256 * 1024);
   t->post_ms = tt_range(plan, 0, 1) ? 0 : (unsigned)tt_range(plan, 1, 80);
@@ -81,8 +83,7 @@ static void reap_killed(tt_run *t, tt_stats *st, unsigned i)
   int ws = tt_serve_reap(&t->srv[i]);
   if (!WIFSIGNALED(ws) || WTERMSIG(ws) != SIGKILL) {
     st->bad_exits++;
-    tt_fail(t, "server %u ended by itself (wait status %#x) before our SIGKILL", i,
-            (unsigned)ws);
+    tt_fail(t, "server %u ended by itself (wait status %#x) before our SIGKILL", i, (unsigned)ws);
   }
 }
 
@@ -150,10 +151,11 @@ static int one_kill(tt_run *t, tt_rng *plan, tt_stats *st)
   st->ev.unacked += e.unacked;
   st->ev.after_200 += e.after_200;
   st->ev.staged += e.staged;
-  tt_note(t, "kill %u: %s%s, server mask %#x (all bytes landed %u, renamed before meta removed "
-          "%u, committed unacked %u, right after 200 %u; tmp files left %u)", st->kills,
-          trig_names[why], planned != why ? " (fallback)" : "", dead, e.landed, e.renamed,
-          e.unacked, e.after_200, e.staged);
+  tt_note(t,
+          "kill %u: %s%s, server mask %#x (all bytes landed %u, renamed before meta removed "
+          "%u, committed unacked %u, right after 200 %u; tmp files left %u)",
+          st->kills, trig_names[why], planned != why ? " (fallback)" : "", dead, e.landed,
+          e.renamed, e.unacked, e.after_200, e.staged);
   if (st->kills >= t->o.iterations)
     t->no_new_versions = 1;
   return restart(t, st, dead);
@@ -189,8 +191,8 @@ int tt_final_checks(tt_run *t, tt_stats *st)
     tt_key *k = &t->keys[i];
     if (!k->have_acked || k->have_cur || k->versions_done < t->o.min_versions) {
       st->unfinished++;
-      tt_fail(t, "%s: %u versions acknowledged, one still pending: %d", k->name,
-              k->versions_done, k->have_cur);
+      tt_fail(t, "%s: %u versions acknowledged, one still pending: %d", k->name, k->versions_done,
+              k->have_cur);
     }
   }
   pthread_mutex_unlock(&t->mu);

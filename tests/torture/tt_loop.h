@@ -9,7 +9,7 @@ typedef struct tt_stats {
   unsigned both_kills;   /* with --servers 2: kills that took both servers down */
   unsigned commit_kills; /* kills with an upload inside its commit window (see tt_classify_kill) */
   unsigned by_trigger[TT_TRIG_COUNT];
-  unsigned fallbacks;    /* armed events that did not come in time: timed kills instead */
+  unsigned fallbacks; /* armed events that did not come in time: timed kills instead */
   tt_commit_evidence ev;
   unsigned restart_failures;
   unsigned bad_exits;

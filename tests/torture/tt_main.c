@@ -51,11 +51,12 @@ void tt_note(tt_run *t, const char *fmt, ...)
 
 static int usage(void)
 {
-  fputs("usage: resumable-torture --serve PATH [--serve-arg ARG]... [--seed N] [--iterations KILLS]\n"
-        "         [--files N]\n"
-        "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
-        "         [--servers 1|2] [--keep] [--verbose]\n",
-        stderr);
+  fputs(
+      "usage: resumable-torture --serve PATH [--serve-arg ARG]... [--seed N] [--iterations KILLS]\n"
+      "         [--files N]\n"
+      "         [--size BYTES] [--min-versions N] [--max-delay-ms MS] [--fallback-ms MS]\n"
+      "         [--servers 1|2] [--keep] [--verbose]\n",
+      stderr);
   return 2;
 }
 
@@ -180,7 +181,8 @@ static int report(tt_run *t, const tt_stats *s, double secs)
          s->by_trigger[TT_TRIG_AFTER_200], s->fallbacks);
   if (t->o.servers > 1)
     printf("# %u servers on one root: %u kills took one down (the other kept serving), %u took "
-           "all\n", t->o.servers, s->kills - s->both_kills, s->both_kills);
+           "all\n",
+           t->o.servers, s->kills - s->both_kills, s->both_kills);
   printf("# commit evidence at the kills: all bytes landed %u, renamed before meta removed %u, "
          "committed but unacknowledged %u, right after a 200 %u; tmp files left for the "
          "restart to sweep %u\n",
@@ -216,8 +218,14 @@ int main(int argc, char **argv)
 {
   static tt_run t;
   int have_seed = 0;
-  t.o = (tt_opts){.iterations = 50, .files = 6, .size = 32 << 20, .min_versions = 2,
-                  .max_delay_ms = 300, .fallback_ms = 2000, .ready_ms = 60000, .servers = 1};
+  t.o = (tt_opts){.iterations = 50,
+                  .files = 6,
+                  .size = 32 << 20,
+                  .min_versions = 2,
+                  .max_delay_ms = 300,
+                  .fallback_ms = 2000,
+                  .ready_ms = 60000,
+                  .servers = 1};
   if (parse(argc, argv, &t.o, &have_seed) != 0)
     return usage();
   if (!have_seed)

@@ -114,14 +114,13 @@ static int configure(resumable_stager *s, const tt_version *v, attempt *a)
 }
 
 /* mu held: the current version was answered 200 with `got` as its hash. */
-static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body,
-                        const attempt *a)
+static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body, const attempt *a)
 {
   char hex[65];
   tt_hex(k->cur.sha, hex);
   if (got == NULL || strcmp(got, hex) != 0)
-    tt_fail(t, "%s v%u: 200 with sha %s, want %s", k->name, k->cur.number,
-            got ? got : "(none)", hex);
+    tt_fail(t, "%s v%u: 200 with sha %s, want %s", k->name, k->cur.number, got ? got : "(none)",
+            hex);
   if (body[0] != '\0' && strstr(body, hex) == NULL)
     tt_fail(t, "%s v%u: final reply lacks the hash: %s", k->name, k->cur.number, body);
   if (k->have_acked)
@@ -139,8 +138,8 @@ static void acknowledge(tt_run *t, tt_key *k, const char *got, const char *body,
 }
 
 /* One stager run; *sent gets its wire bytes. */
-static int stager_once(const char *url, const tt_version *v, attempt *a, uint64_t *sent,
-                       char *msg, size_t cap, char *body, size_t body_cap, char got[65])
+static int stager_once(const char *url, const tt_version *v, attempt *a, uint64_t *sent, char *msg,
+                       size_t cap, char *body, size_t body_cap, char got[65])
 {
   resumable_stager *s = NULL;
   int rc = resumable_stager_new(&s, url, v->path);
@@ -164,7 +163,7 @@ static int stager_once(const char *url, const tt_version *v, attempt *a, uint64_
 typedef struct run_job {
   attempt a;
   tt_version v;
-  char url[sizeof ((tt_serve *)0)->base_url + 64];
+  char url[sizeof((tt_serve *)0)->base_url + 64];
   int rc;
   uint64_t sent;
   char got[65], msg[512], body[4200];
@@ -217,17 +216,16 @@ static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin)
   if (j->rc == RESUMABLE_OK && k->have_cur && k->cur.number == j->v.number)
     acknowledge(t, k, j->got, j->body, &j->a);
   else if (j->rc == RESUMABLE_OK && strcmp(j->got, hex) != 0) /* its twin acknowledged it */
-    tt_fail(t, "%s v%u: a twin's 200 carries sha %s, want %s", k->name, j->v.number, j->got,
-            hex);
+    tt_fail(t, "%s v%u: a twin's 200 carries sha %s, want %s", k->name, j->v.number, j->got, hex);
   if (result < 0 && is_twin) {
     if (t->o.verbose)
-      tt_note(t, "%s v%u: twin through server %u gave up: %s: %s", k->name, j->v.number,
-              j->a.via, resumable_err_name(j->rc), j->msg);
+      tt_note(t, "%s v%u: twin through server %u gave up: %s: %s", k->name, j->v.number, j->a.via,
+              resumable_err_name(j->rc), j->msg);
     result = 0;
   } else if (result < 0) {
     t->upload_failures++;
-    tt_fail(t, "%s v%u (%llu bytes, chunk %llu%s) through server %u: %s: %s", k->name,
-            j->v.number, (unsigned long long)j->v.size, (unsigned long long)j->v.chunk,
+    tt_fail(t, "%s v%u (%llu bytes, chunk %llu%s) through server %u: %s: %s", k->name, j->v.number,
+            (unsigned long long)j->v.size, (unsigned long long)j->v.chunk,
             j->v.legacy ? ", whole-file" : "", j->a.via, resumable_err_name(j->rc), j->msg);
   }
   return result;
@@ -245,8 +243,8 @@ static int run_once(tt_run *t, tt_key *k, unsigned via)
   unsigned other = (via + 1) % t->o.servers;
   /* Twins send the rest in one request each (no chunks: chunked twins only steal each other's
    * offsets, a client's own affair). */
-  int with_twin = t->o.servers > 1 && tt_range(&k->twin_rng, 0, 3) != 0 &&
-                  t->srv[other].alive && (k->cur.chunk == 0 || k->cur.legacy);
+  int with_twin = t->o.servers > 1 && tt_range(&k->twin_rng, 0, 3) != 0 && t->srv[other].alive &&
+                  (k->cur.chunk == 0 || k->cur.legacy);
   k->cur_started = 1;
   k->via = (int)via;
   job_begin(t, k, via, main_job);

@@ -11,7 +11,10 @@
 
 #define BUF (1024 * 1024) /* a multiple of 8: words never straddle two buffers */
 
-static uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+  return a < b ? a : b;
+}
 
 /* Sizes from empty through a few KiB and up to 1 MiB, to the largest allowed. */
 static uint64_t pick_size(tt_rng *r, uint64_t max)

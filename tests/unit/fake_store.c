@@ -180,7 +180,7 @@ static int partial_write(void *self, void *handle, uint64_t offset, const void *
   if (f->fail_write)
     return f->fail_write;
   if (offset != h->len)
-    return RESUMABLE_E_IO; /* the handler must always append at the end */
+    return RESUMABLE_E_IO;     /* the handler must always append at the end */
   if (h->len + len > h->cap) { /* geometric growth: the 64 MiB test stays fast */
     size_t cap = h->cap ? h->cap : 64;
     while (cap < h->len + len)
@@ -285,12 +285,26 @@ static void destroy(void *self)
 }
 
 static const resumable_store_ops fake_ops = {
-  sizeof(resumable_store_ops), /* struct_size */
-  complete_stat, complete_open, complete_read, complete_close, complete_path,
-  partial_stat,  partial_open,  partial_write, partial_read,   partial_sync,
-  partial_commit, partial_close, partial_remove, complete_remove, destroy,
-  NULL, /* partial_scan: optional, not needed by the handler tests */
-  NULL, NULL, NULL, /* key_lock, key_unlock, key_release: one process */
+    sizeof(resumable_store_ops), /* struct_size */
+    complete_stat,
+    complete_open,
+    complete_read,
+    complete_close,
+    complete_path,
+    partial_stat,
+    partial_open,
+    partial_write,
+    partial_read,
+    partial_sync,
+    partial_commit,
+    partial_close,
+    partial_remove,
+    complete_remove,
+    destroy,
+    NULL, /* partial_scan: optional, not needed by the handler tests */
+    NULL,
+    NULL,
+    NULL, /* key_lock, key_unlock, key_release: one process */
 };
 
 resumable_store *fake_store_new(fake_store *f)

@@ -84,8 +84,8 @@ static void store_fs_new_out_of_fds_is_nofd(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(stager_new_out_of_fds_is_nofd),
-    cmocka_unit_test(store_fs_new_out_of_fds_is_nofd),
+      cmocka_unit_test(stager_new_out_of_fds_is_nofd),
+      cmocka_unit_test(store_fs_new_out_of_fds_is_nofd),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -497,7 +497,8 @@ static void handler_store_superseded_is_423(void **state)
   resumable_exchange *ex = request(fx, "PUT", PATH, h, "abc");
   assert_int_equal(resumable_exchange_status(ex), 423);
   char buf[128];
-  assert_string_equal(body_of(ex, buf, sizeof(buf)), "superseded by a newer request for this key\n");
+  assert_string_equal(body_of(ex, buf, sizeof(buf)),
+                      "superseded by a newer request for this key\n");
   resumable_exchange_free(ex);
 }
 
@@ -526,8 +527,13 @@ static void handler_out_of_descriptors_is_503_with_retry_after(void **state)
 static void handler_repeated_content_range_is_400(void **state)
 {
   fixture *fx = *state;
-  const char *h[] = {"Content-Range", "bytes 0-2/10", "content-range", "bytes 0-2/10",
-                     "Content-Length", "3", NULL};
+  const char *h[] = {"Content-Range",
+                     "bytes 0-2/10",
+                     "content-range",
+                     "bytes 0-2/10",
+                     "Content-Length",
+                     "3",
+                     NULL};
   resumable_exchange *ex = request(fx, "PUT", PATH, h, "abc");
   assert_int_equal(resumable_exchange_status(ex), 400);
   char buf[128];
@@ -808,13 +814,13 @@ static void json_escape_keeps_utf8_and_replaces_invalid_bytes(void **state)
   static const struct {
     const char *in, *out;
   } cases[] = {
-      {"caf\xc3\xa9", "caf\xc3\xa9"},                 /* valid 2-byte sequence */
+      {"caf\xc3\xa9", "caf\xc3\xa9"}, /* valid 2-byte sequence */
       {"\xe6\x97\xa5/\xf0\x9f\x98\x80", "\xe6\x97\xa5/\xf0\x9f\x98\x80"}, /* 3 and 4 bytes */
-      {"\xff\xfe", "\\ufffd\\ufffd"},                /* never valid in UTF-8 */
-      {"a\xc3", "a\\ufffd"},                         /* truncated sequence */
-      {"\xc0\xaf", "\\ufffd\\ufffd"},                /* overlong '/' */
-      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},     /* UTF-16 surrogate */
-      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* above U+10FFFF */
+      {"\xff\xfe", "\\ufffd\\ufffd"},                                     /* never valid in UTF-8 */
+      {"a\xc3", "a\\ufffd"},                                              /* truncated sequence */
+      {"\xc0\xaf", "\\ufffd\\ufffd"},                                     /* overlong '/' */
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},                          /* UTF-16 surrogate */
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},               /* above U+10FFFF */
       {"q\"\\\x01", "q\\\"\\\\\\u0001"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -843,51 +849,51 @@ int main(int argc, char **argv)
   if (argc > 1)
     g_hash_threads = atoi(argv[1]);
   const struct CMUnitTest tests[] = {
-    T(handler_chunks_commit_with_json_and_headers),
-    T(handler_308_only_after_bytes_are_synced),
-    T(handler_sync_failure_is_not_308),
-    T(handler_long_body_syncs_every_64_mib),
-    T(handler_checkpoint_waits_for_its_interval),
-    T(handler_checkpoint_every_feed),
-    T(handler_newer_put_supersedes_older_writer),
-    T(handler_superseded_bytes_are_kept_and_continued),
-    T(handler_digest_mismatch_drops_partial_keeps_complete),
-    T(handler_rebuilds_lost_hash_state),
-    T(handler_uses_saved_hash_state_without_reading),
-    T(handler_416_carries_held_and_total),
-    T(handler_short_body_keeps_bytes_and_is_400),
-    T(handler_chunked_body_longer_than_range_is_400),
-    T(handler_already_there_reads_no_body),
-    T(handler_status_query_finishes_interrupted_commit),
-    T(handler_status_query_reports_held),
-    T(handler_nospace_is_507_with_text_body),
-    T(handler_out_of_descriptors_is_503_with_retry_after),
-    T(handler_io_error_is_500),
-    T(handler_store_superseded_is_423),
-    T(handler_repeated_content_range_is_400),
-    T(handler_conflicting_content_length_is_400),
-    T(handler_conflicting_hash_is_400_but_same_hash_repeated_is_fine),
-    T(handler_length_and_chunked_together_is_400),
-    T(handler_path_outside_prefix_is_404),
-    T(handler_bad_key_is_400_naming_the_rule),
-    T(handler_query_string_is_ignored),
-    T(handler_other_method_is_405_with_allow),
-    T(handler_set_prefix_moves_the_files),
-    cmocka_unit_test(auth_ct_equal_compares_exactly),
-    cmocka_unit_test(auth_bearer_parsing),
-    T(handler_token_required_before_key),
-    T(handler_head_partial_has_no_content_sha),
-    T(handler_head_complete_exposes_path_only_when_asked),
-    T(handler_get_serves_ranges),
-    T(handler_delete_then_404),
-    T(handler_delete_supersedes_writer),
-    T(handler_whole_put_commits_and_drops_partial),
-    T(handler_whole_put_hash_mismatch_keeps_old_file),
-    T(handler_zero_length_whole_put_commits_empty_file),
-    T(handler_chunked_whole_put_over_max_is_413),
-    T(handler_json_escapes_key),
-    T(json_escape_keeps_utf8_and_replaces_invalid_bytes),
-    T(handler_header_after_done_is_state_error),
+      T(handler_chunks_commit_with_json_and_headers),
+      T(handler_308_only_after_bytes_are_synced),
+      T(handler_sync_failure_is_not_308),
+      T(handler_long_body_syncs_every_64_mib),
+      T(handler_checkpoint_waits_for_its_interval),
+      T(handler_checkpoint_every_feed),
+      T(handler_newer_put_supersedes_older_writer),
+      T(handler_superseded_bytes_are_kept_and_continued),
+      T(handler_digest_mismatch_drops_partial_keeps_complete),
+      T(handler_rebuilds_lost_hash_state),
+      T(handler_uses_saved_hash_state_without_reading),
+      T(handler_416_carries_held_and_total),
+      T(handler_short_body_keeps_bytes_and_is_400),
+      T(handler_chunked_body_longer_than_range_is_400),
+      T(handler_already_there_reads_no_body),
+      T(handler_status_query_finishes_interrupted_commit),
+      T(handler_status_query_reports_held),
+      T(handler_nospace_is_507_with_text_body),
+      T(handler_out_of_descriptors_is_503_with_retry_after),
+      T(handler_io_error_is_500),
+      T(handler_store_superseded_is_423),
+      T(handler_repeated_content_range_is_400),
+      T(handler_conflicting_content_length_is_400),
+      T(handler_conflicting_hash_is_400_but_same_hash_repeated_is_fine),
+      T(handler_length_and_chunked_together_is_400),
+      T(handler_path_outside_prefix_is_404),
+      T(handler_bad_key_is_400_naming_the_rule),
+      T(handler_query_string_is_ignored),
+      T(handler_other_method_is_405_with_allow),
+      T(handler_set_prefix_moves_the_files),
+      cmocka_unit_test(auth_ct_equal_compares_exactly),
+      cmocka_unit_test(auth_bearer_parsing),
+      T(handler_token_required_before_key),
+      T(handler_head_partial_has_no_content_sha),
+      T(handler_head_complete_exposes_path_only_when_asked),
+      T(handler_get_serves_ranges),
+      T(handler_delete_then_404),
+      T(handler_delete_supersedes_writer),
+      T(handler_whole_put_commits_and_drops_partial),
+      T(handler_whole_put_hash_mismatch_keeps_old_file),
+      T(handler_zero_length_whole_put_commits_empty_file),
+      T(handler_chunked_whole_put_over_max_is_413),
+      T(handler_json_escapes_key),
+      T(json_escape_keeps_utf8_and_replaces_invalid_bytes),
+      T(handler_header_after_done_is_state_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,16 +255,14 @@ static void fs_delete_removes_emptied_directories(void **state)
 {
   fsfix *fx = *state;
   char path[256];
-  assert_int_equal(run(fx->srv, "PUT", "/v1/files/a/b", NULL, NULL, (const uint8_t *)"x", 1, 1)
-                       .status,
-                   200);
+  assert_int_equal(
+      run(fx->srv, "PUT", "/v1/files/a/b", NULL, NULL, (const uint8_t *)"x", 1, 1).status, 200);
   assert_int_equal(run(fx->srv, "DELETE", "/v1/files/a/b", NULL, NULL, NULL, 0, 1).status, 204);
   snprintf(path, sizeof(path), "%s/a", fx->root);
   assert_int_equal(access(path, F_OK), -1);
   assert_int_equal(run(fx->srv, "HEAD", "/v1/files/a", NULL, NULL, NULL, 0, 1).status, 404);
-  assert_int_equal(run(fx->srv, "PUT", "/v1/files/a", NULL, NULL, (const uint8_t *)"y", 1, 1)
-                       .status,
-                   200);
+  assert_int_equal(
+      run(fx->srv, "PUT", "/v1/files/a", NULL, NULL, (const uint8_t *)"y", 1, 1).status, 200);
   assert_int_equal(run(fx->srv, "HEAD", "/v1/files/a", NULL, NULL, NULL, 0, 1).status, 200);
 }
 
@@ -274,9 +272,8 @@ static void fs_absent_key_is_404_whatever_is_on_disk(void **state)
 {
   fsfix *fx = *state;
   char path[256];
-  assert_int_equal(run(fx->srv, "PUT", "/v1/files/d/x", NULL, NULL, (const uint8_t *)"x", 1, 1)
-                       .status,
-                   200);
+  assert_int_equal(
+      run(fx->srv, "PUT", "/v1/files/d/x", NULL, NULL, (const uint8_t *)"x", 1, 1).status, 200);
   snprintf(path, sizeof(path), "%s/empty", fx->root);
   assert_int_equal(mkdir(path, 0755), 0);
   static const char *const absent[] = {"/v1/files/d", "/v1/files/d/x/y", "/v1/files/empty"};
@@ -458,18 +455,18 @@ static void fs_parallel_keys_upload_independently(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    T(fs_upload_resumes_after_server_restart),
-    T(fs_key_below_a_file_is_409),
-    T(fs_damaged_partial_is_never_certified),
-    T(fs_complete_file_edited_keeping_mtime_gets_its_new_hash),
-    T(fs_rebuilt_hash_state_is_recorded),
-    T(fs_delete_removes_emptied_directories),
-    T(fs_absent_key_is_404_whatever_is_on_disk),
-    T(fs_partial_below_refuses_a_file_at_its_parent),
-    T(fs_partial_refuses_keys_below_it),
-    T(fs_whole_file_put_loses_to_a_partial_begun_below_it),
-    T(fs_racing_writers_on_one_key_produce_the_exact_file),
-    T(fs_parallel_keys_upload_independently),
+      T(fs_upload_resumes_after_server_restart),
+      T(fs_key_below_a_file_is_409),
+      T(fs_damaged_partial_is_never_certified),
+      T(fs_complete_file_edited_keeping_mtime_gets_its_new_hash),
+      T(fs_rebuilt_hash_state_is_recorded),
+      T(fs_delete_removes_emptied_directories),
+      T(fs_absent_key_is_404_whatever_is_on_disk),
+      T(fs_partial_below_refuses_a_file_at_its_parent),
+      T(fs_partial_refuses_keys_below_it),
+      T(fs_whole_file_put_loses_to_a_partial_begun_below_it),
+      T(fs_racing_writers_on_one_key_produce_the_exact_file),
+      T(fs_parallel_keys_upload_independently),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,7 +221,7 @@ static void pipe_restart_at_zero_discards_older_queued_bytes(void **state)
 {
   fixture *fx = *state;
   resumable_exchange *old = begin_chunk(fx, 0, fx->len - 1, NULL);
-  assert_int_equal(feed(old, fx->data + 5, 0, 3 * MIB), 0); /* other bytes, no hash */
+  assert_int_equal(feed(old, fx->data + 5, 0, 3 * MIB), 0);              /* other bytes, no hash */
   resumable_exchange *newer = begin_chunk(fx, 0, fx->len - 1, fx->hash); /* drops them */
   assert_int_equal(feed(newer, fx->data, 0, fx->len), 0);
   assert_int_equal(finish(newer, RESUMABLE_BODY_COMPLETE), 200);
@@ -369,21 +369,21 @@ int main(int argc, char **argv)
   if (argc > 1)
     g_threads = (unsigned)strtoul(argv[1], NULL, 10);
   const struct CMUnitTest tests[] = {
-    T(pipe_final_check_sees_every_queued_byte),
-    T(pipe_final_check_catches_a_changed_last_byte),
-    T(pipe_308_saves_state_of_exactly_the_synced_bytes),
-    T(pipe_64_mib_sync_saves_state_of_exactly_the_synced_bytes),
-    T(pipe_superseding_request_continues_after_older_bytes_hashed),
-    T(pipe_restart_at_zero_discards_older_queued_bytes),
-    T(pipe_dropped_connection_keeps_bytes_and_matching_state),
-    T(pipe_freed_without_end_keeps_bytes_and_matching_state),
-    T(pipe_write_error_with_bytes_queued_keeps_the_good_prefix),
-    T(pipe_sync_error_with_bytes_queued_falls_back_to_last_durable_state),
-    T(pipe_commit_error_keeps_bytes_as_partial),
-    T(pipe_delete_with_bytes_queued_stops_the_writer),
-    T(pipe_whole_put_checks_hash_after_every_byte),
-    T(pipe_whole_put_dropped_with_bytes_queued_commits_nothing),
-    T(pipe_set_hash_threads_checks_its_arguments),
+      T(pipe_final_check_sees_every_queued_byte),
+      T(pipe_final_check_catches_a_changed_last_byte),
+      T(pipe_308_saves_state_of_exactly_the_synced_bytes),
+      T(pipe_64_mib_sync_saves_state_of_exactly_the_synced_bytes),
+      T(pipe_superseding_request_continues_after_older_bytes_hashed),
+      T(pipe_restart_at_zero_discards_older_queued_bytes),
+      T(pipe_dropped_connection_keeps_bytes_and_matching_state),
+      T(pipe_freed_without_end_keeps_bytes_and_matching_state),
+      T(pipe_write_error_with_bytes_queued_keeps_the_good_prefix),
+      T(pipe_sync_error_with_bytes_queued_falls_back_to_last_durable_state),
+      T(pipe_commit_error_keeps_bytes_as_partial),
+      T(pipe_delete_with_bytes_queued_stops_the_writer),
+      T(pipe_whole_put_checks_hash_after_every_byte),
+      T(pipe_whole_put_dropped_with_bytes_queued_commits_nothing),
+      T(pipe_set_hash_threads_checks_its_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,7 +153,7 @@ static void pipe_hashes_inline_when_others_hold_every_buffer(void **state)
   assert_int_equal(st.in_use, 2);
   uint8_t d[100];
   fill_bytes(d, sizeof(d), 4);
-  rs_hash_pipe_update(&c, d, sizeof(d)); /* must not wait for a or b */
+  rs_hash_pipe_update(&c, d, sizeof(d));              /* must not wait for a or b */
   assert_int_equal(rs_sha256_length(&hc), sizeof(d)); /* hashed on this thread already */
   assert_int_equal(c.nbufs, 0);
   rs_hash_pipe_drain(&a);
@@ -253,13 +253,13 @@ static void pipes_on_many_threads_stay_exact_and_bounded(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(pipe_digest_matches_one_shot_for_any_split),
-    cmocka_unit_test(pipe_drain_covers_exactly_the_bytes_given),
-    cmocka_unit_test(pipe_discard_drops_queued_bytes_and_buffers),
-    cmocka_unit_test(pipe_hashes_inline_when_others_hold_every_buffer),
-    cmocka_unit_test(pipe_of_no_pool_hashes_inline),
-    cmocka_unit_test(pool_rejects_bad_limits),
-    cmocka_unit_test(pipes_on_many_threads_stay_exact_and_bounded),
+      cmocka_unit_test(pipe_digest_matches_one_shot_for_any_split),
+      cmocka_unit_test(pipe_drain_covers_exactly_the_bytes_given),
+      cmocka_unit_test(pipe_discard_drops_queued_bytes_and_buffers),
+      cmocka_unit_test(pipe_hashes_inline_when_others_hold_every_buffer),
+      cmocka_unit_test(pipe_of_no_pool_hashes_inline),
+      cmocka_unit_test(pool_rejects_bad_limits),
+      cmocka_unit_test(pipes_on_many_threads_stay_exact_and_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

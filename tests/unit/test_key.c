@@ -46,102 +46,103 @@ typedef struct key_case {
   size_t want_len;
 } key_case;
 
-#define KEY_CASES(OK, BAD)                                                                       \
-  OK(key_accepts_simple_name, "model.bin", "model.bin")                                          \
-  OK(key_accepts_nested_path, "a/b/c.gguf", "a/b/c.gguf")                                        \
-  OK(key_accepts_single_byte, "a", "a")                                                          \
-  OK(key_decodes_percent_escape, "a%20b", "a b")                                                 \
-  OK(key_decodes_lower_and_upper_case_hex, "%4a%4A%4f", "JJO")                                   \
-  OK(key_keeps_plus_as_plus, "a+b", "a+b")                                                       \
-  OK(key_decodes_only_once, "%2541", "%41")                                                      \
-  OK(key_decodes_encoded_slash_into_segments, "a%2Fb", "a/b")                                    \
-  OK(key_decodes_lower_case_encoded_slash, "a%2fb", "a/b")                                       \
-  OK(key_accepts_utf8_bytes, "caf\xc3\xa9/\xe6\x97\xa5", "caf\xc3\xa9/\xe6\x97\xa5")             \
-  OK(key_accepts_encoded_utf8_bytes, "caf%C3%A9", "caf\xc3\xa9")                                 \
-  OK(key_accepts_four_byte_utf8, "%F0%9F%98%80", "\xf0\x9f\x98\x80")                           \
-  OK(key_accepts_highest_code_point, "%F4%8F%BF%BF", "\xf4\x8f\xbf\xbf")                       \
-  OK(key_accepts_code_point_below_surrogates, "%ED%9F%BF", "\xed\x9f\xbf")                      \
-  OK(key_accepts_dot_file, ".hidden", ".hidden")                                                 \
-  OK(key_accepts_three_dots, "...", "...")                                                       \
-  OK(key_accepts_dot_dot_prefix, "..a", "..a")                                                   \
-  OK(key_accepts_trailing_dots, "a./b..", "a./b..")                                              \
-  OK(key_accepts_resumabl_prefix, ".resumabl", ".resumabl")                                      \
-  OK(key_accepts_resumable_not_at_segment_start, "a/x.resumable", "a/x.resumable")               \
-  OK(key_accepts_resumable_without_dot, "resumable/x", "resumable/x")                            \
-  OK(key_accepts_printable_ascii_edges, " ~!\"#$&'()*,:;<=>?@[]^_`{|}", " ~!\"#$&'()*,:;<=>?@[]^_`{|}") \
-  OK(key_accepts_encoded_space_and_tilde, "%20%7E", " ~")                                        \
-  BAD(key_rejects_empty, "", RS_KEY_EMPTY)                                                       \
-  BAD(key_rejects_lone_percent, "%", RS_KEY_BAD_ESCAPE)                                          \
-  BAD(key_rejects_percent_at_end, "abc%", RS_KEY_BAD_ESCAPE)                                     \
-  BAD(key_rejects_percent_with_one_digit, "abc%4", RS_KEY_BAD_ESCAPE)                            \
-  BAD(key_rejects_non_hex_escape, "%zz", RS_KEY_BAD_ESCAPE)                                      \
-  BAD(key_rejects_non_hex_first_digit, "%g0", RS_KEY_BAD_ESCAPE)                                 \
-  BAD(key_rejects_non_hex_second_digit, "%0g", RS_KEY_BAD_ESCAPE)                                \
-  BAD(key_rejects_signed_escape, "%+1", RS_KEY_BAD_ESCAPE)                                       \
-  BAD(key_rejects_space_in_escape, "% 41", RS_KEY_BAD_ESCAPE)                                    \
-  BAD(key_rejects_double_percent, "%%41", RS_KEY_BAD_ESCAPE)                                     \
-  BAD(key_rejects_nul_in_escape, "%4\0", RS_KEY_BAD_ESCAPE)                                      \
-  BAD(key_rejects_leading_slash, "/a", RS_KEY_BAD_SEGMENT)                                       \
-  BAD(key_rejects_trailing_slash, "a/", RS_KEY_BAD_SEGMENT)                                      \
-  BAD(key_rejects_double_slash, "a//b", RS_KEY_BAD_SEGMENT)                                      \
-  BAD(key_rejects_lone_slash, "/", RS_KEY_BAD_SEGMENT)                                           \
-  BAD(key_rejects_dot, ".", RS_KEY_BAD_SEGMENT)                                                  \
-  BAD(key_rejects_dot_dot, "..", RS_KEY_BAD_SEGMENT)                                             \
-  BAD(key_rejects_inner_dot_segment, "a/./b", RS_KEY_BAD_SEGMENT)                                \
-  BAD(key_rejects_inner_dot_dot_segment, "a/../b", RS_KEY_BAD_SEGMENT)                           \
-  BAD(key_rejects_leading_dot_dot_segment, "../a", RS_KEY_BAD_SEGMENT)                           \
-  BAD(key_rejects_trailing_dot_dot_segment, "a/..", RS_KEY_BAD_SEGMENT)                          \
-  BAD(key_rejects_encoded_dot_dot_lower, "%2e%2e", RS_KEY_BAD_SEGMENT)                           \
-  BAD(key_rejects_encoded_dot_dot_mixed_case, "%2E%2e", RS_KEY_BAD_SEGMENT)                      \
-  BAD(key_rejects_half_encoded_dot_dot, ".%2e/x", RS_KEY_BAD_SEGMENT)                            \
-  BAD(key_rejects_encoded_dot, "a/%2e/b", RS_KEY_BAD_SEGMENT)                                    \
-  BAD(key_rejects_encoded_slash_making_empty_segment, "a/%2F/b", RS_KEY_BAD_SEGMENT)             \
-  BAD(key_rejects_encoded_leading_slash, "%2Fetc/passwd", RS_KEY_BAD_SEGMENT)                    \
-  BAD(key_rejects_dot_dot_before_encoded_slash, "..%2Fx", RS_KEY_BAD_SEGMENT)                    \
-  BAD(key_rejects_fully_encoded_traversal, "a%2F%2E%2E%2F%2E%2E%2Fb", RS_KEY_BAD_SEGMENT)        \
-  BAD(key_rejects_reserved_name, ".resumable", RS_KEY_RESERVED)                                  \
-  BAD(key_rejects_reserved_prefix, ".resumablex", RS_KEY_RESERVED)                               \
-  BAD(key_rejects_reserved_inner_segment, "a/.resumable/b", RS_KEY_RESERVED)                     \
-  BAD(key_rejects_reserved_last_segment, "a/.resumable-state", RS_KEY_RESERVED)                  \
-  BAD(key_rejects_encoded_reserved_name, "%2eresumable/x", RS_KEY_RESERVED)                      \
-  BAD(key_rejects_reserved_prefix_in_any_case_for_case_insensitive_fs, ".ReSuMaBle",             \
-      RS_KEY_RESERVED)                                                                           \
-  BAD(key_rejects_encoded_nul, "a%00b", RS_KEY_BAD_BYTE)                                         \
-  BAD(key_rejects_raw_nul, "a\0b", RS_KEY_BAD_BYTE)                                              \
-  BAD(key_rejects_raw_control_byte, "a\x01", RS_KEY_BAD_BYTE)                                    \
-  BAD(key_rejects_encoded_unit_separator, "%1f", RS_KEY_BAD_BYTE)                                \
-  BAD(key_rejects_encoded_tab, "a%09b", RS_KEY_BAD_BYTE)                                         \
-  BAD(key_rejects_encoded_newline, "a%0Ab", RS_KEY_BAD_BYTE)                                     \
-  BAD(key_rejects_encoded_carriage_return, "a%0db", RS_KEY_BAD_BYTE)                             \
-  BAD(key_rejects_encoded_del, "a%7f", RS_KEY_BAD_BYTE)                                          \
-  BAD(key_rejects_raw_del, "a\x7f", RS_KEY_BAD_BYTE)                                             \
-  BAD(key_rejects_encoded_backslash_upper, "a%5Cb", RS_KEY_BAD_BYTE)                             \
-  BAD(key_rejects_encoded_backslash_lower, "a%5cb", RS_KEY_BAD_BYTE)                             \
-  BAD(key_rejects_raw_backslash, "a\\b", RS_KEY_BAD_BYTE)                                        \
-  BAD(key_rejects_windows_traversal, "..\\x", RS_KEY_BAD_BYTE)                                   \
-  BAD(key_rejects_latin1_byte, "caf%E9.bin", RS_KEY_BAD_UTF8)                                   \
-  BAD(key_rejects_raw_latin1_byte, "caf\xe9.bin", RS_KEY_BAD_UTF8)                               \
-  BAD(key_rejects_high_bytes, "%ff%80", RS_KEY_BAD_UTF8)                                         \
-  BAD(key_rejects_stray_continuation_byte, "a%80", RS_KEY_BAD_UTF8)                              \
-  BAD(key_rejects_truncated_sequence_at_end, "a%C3", RS_KEY_BAD_UTF8)                            \
-  BAD(key_rejects_sequence_cut_by_a_slash, "%C3/%A9", RS_KEY_BAD_UTF8)                           \
-  BAD(key_rejects_overlong_slash, "a%C0%AFb", RS_KEY_BAD_UTF8)                                   \
-  BAD(key_rejects_overlong_dot_dot, "%C0%AE%C0%AE", RS_KEY_BAD_UTF8)                             \
-  BAD(key_rejects_overlong_three_byte_form, "%E0%80%AF", RS_KEY_BAD_UTF8)                        \
-  BAD(key_rejects_utf16_surrogate, "%ED%A0%80", RS_KEY_BAD_UTF8)                                 \
-  BAD(key_rejects_code_point_above_10ffff, "%F4%90%80%80", RS_KEY_BAD_UTF8)                      \
-  BAD(key_rejects_five_byte_lead, "%F8%88%80%80%80", RS_KEY_BAD_UTF8)                            \
-  BAD(key_escape_error_wins_over_bad_byte, "%00%zz", RS_KEY_BAD_ESCAPE)                          \
-  BAD(key_escape_error_wins_over_bad_segment, "../%zz", RS_KEY_BAD_ESCAPE)                       \
-  BAD(key_escape_error_wins_over_reserved, ".resumable/%", RS_KEY_BAD_ESCAPE)                    \
-  BAD(key_bad_segment_wins_over_reserved, ".resumable/..", RS_KEY_BAD_SEGMENT)                   \
-  BAD(key_bad_segment_wins_over_earlier_reserved, ".resumable//x", RS_KEY_BAD_SEGMENT)           \
-  BAD(key_bad_segment_wins_over_bad_byte, "%00/..", RS_KEY_BAD_SEGMENT)                          \
-  BAD(key_reserved_wins_over_bad_byte, "%01/.resumable", RS_KEY_RESERVED)                        \
-  BAD(key_bad_byte_wins_over_bad_utf8, "%ff%01", RS_KEY_BAD_BYTE)                                \
+#define KEY_CASES(OK, BAD)                                                                \
+  OK(key_accepts_simple_name, "model.bin", "model.bin")                                   \
+  OK(key_accepts_nested_path, "a/b/c.gguf", "a/b/c.gguf")                                 \
+  OK(key_accepts_single_byte, "a", "a")                                                   \
+  OK(key_decodes_percent_escape, "a%20b", "a b")                                          \
+  OK(key_decodes_lower_and_upper_case_hex, "%4a%4A%4f", "JJO")                            \
+  OK(key_keeps_plus_as_plus, "a+b", "a+b")                                                \
+  OK(key_decodes_only_once, "%2541", "%41")                                               \
+  OK(key_decodes_encoded_slash_into_segments, "a%2Fb", "a/b")                             \
+  OK(key_decodes_lower_case_encoded_slash, "a%2fb", "a/b")                                \
+  OK(key_accepts_utf8_bytes, "caf\xc3\xa9/\xe6\x97\xa5", "caf\xc3\xa9/\xe6\x97\xa5")      \
+  OK(key_accepts_encoded_utf8_bytes, "caf%C3%A9", "caf\xc3\xa9")                          \
+  OK(key_accepts_four_byte_utf8, "%F0%9F%98%80", "\xf0\x9f\x98\x80")                      \
+  OK(key_accepts_highest_code_point, "%F4%8F%BF%BF", "\xf4\x8f\xbf\xbf")                  \
+  OK(key_accepts_code_point_below_surrogates, "%ED%9F%BF", "\xed\x9f\xbf")                \
+  OK(key_accepts_dot_file, ".hidden", ".hidden")                                          \
+  OK(key_accepts_three_dots, "...", "...")                                                \
+  OK(key_accepts_dot_dot_prefix, "..a", "..a")                                            \
+  OK(key_accepts_trailing_dots, "a./b..", "a./b..")                                       \
+  OK(key_accepts_resumabl_prefix, ".resumabl", ".resumabl")                               \
+  OK(key_accepts_resumable_not_at_segment_start, "a/x.resumable", "a/x.resumable")        \
+  OK(key_accepts_resumable_without_dot, "resumable/x", "resumable/x")                     \
+  OK(key_accepts_printable_ascii_edges, " ~!\"#$&'()*,:;<=>?@[]^_`{|}",                   \
+     " ~!\"#$&'()*,:;<=>?@[]^_`{|}")                                                      \
+  OK(key_accepts_encoded_space_and_tilde, "%20%7E", " ~")                                 \
+  BAD(key_rejects_empty, "", RS_KEY_EMPTY)                                                \
+  BAD(key_rejects_lone_percent, "%", RS_KEY_BAD_ESCAPE)                                   \
+  BAD(key_rejects_percent_at_end, "abc%", RS_KEY_BAD_ESCAPE)                              \
+  BAD(key_rejects_percent_with_one_digit, "abc%4", RS_KEY_BAD_ESCAPE)                     \
+  BAD(key_rejects_non_hex_escape, "%zz", RS_KEY_BAD_ESCAPE)                               \
+  BAD(key_rejects_non_hex_first_digit, "%g0", RS_KEY_BAD_ESCAPE)                          \
+  BAD(key_rejects_non_hex_second_digit, "%0g", RS_KEY_BAD_ESCAPE)                         \
+  BAD(key_rejects_signed_escape, "%+1", RS_KEY_BAD_ESCAPE)                                \
+  BAD(key_rejects_space_in_escape, "% 41", RS_KEY_BAD_ESCAPE)                             \
+  BAD(key_rejects_double_percent, "%%41", RS_KEY_BAD_ESCAPE)                              \
+  BAD(key_rejects_nul_in_escape, "%4\0", RS_KEY_BAD_ESCAPE)                               \
+  BAD(key_rejects_leading_slash, "/a", RS_KEY_BAD_SEGMENT)                                \
+  BAD(key_rejects_trailing_slash, "a/", RS_KEY_BAD_SEGMENT)                               \
+  BAD(key_rejects_double_slash, "a//b", RS_KEY_BAD_SEGMENT)                               \
+  BAD(key_rejects_lone_slash, "/", RS_KEY_BAD_SEGMENT)                                    \
+  BAD(key_rejects_dot, ".", RS_KEY_BAD_SEGMENT)                                           \
+  BAD(key_rejects_dot_dot, "..", RS_KEY_BAD_SEGMENT)                                      \
+  BAD(key_rejects_inner_dot_segment, "a/./b", RS_KEY_BAD_SEGMENT)                         \
+  BAD(key_rejects_inner_dot_dot_segment, "a/../b", RS_KEY_BAD_SEGMENT)                    \
+  BAD(key_rejects_leading_dot_dot_segment, "../a", RS_KEY_BAD_SEGMENT)                    \
+  BAD(key_rejects_trailing_dot_dot_segment, "a/..", RS_KEY_BAD_SEGMENT)                   \
+  BAD(key_rejects_encoded_dot_dot_lower, "%2e%2e", RS_KEY_BAD_SEGMENT)                    \
+  BAD(key_rejects_encoded_dot_dot_mixed_case, "%2E%2e", RS_KEY_BAD_SEGMENT)               \
+  BAD(key_rejects_half_encoded_dot_dot, ".%2e/x", RS_KEY_BAD_SEGMENT)                     \
+  BAD(key_rejects_encoded_dot, "a/%2e/b", RS_KEY_BAD_SEGMENT)                             \
+  BAD(key_rejects_encoded_slash_making_empty_segment, "a/%2F/b", RS_KEY_BAD_SEGMENT)      \
+  BAD(key_rejects_encoded_leading_slash, "%2Fetc/passwd", RS_KEY_BAD_SEGMENT)             \
+  BAD(key_rejects_dot_dot_before_encoded_slash, "..%2Fx", RS_KEY_BAD_SEGMENT)             \
+  BAD(key_rejects_fully_encoded_traversal, "a%2F%2E%2E%2F%2E%2E%2Fb", RS_KEY_BAD_SEGMENT) \
+  BAD(key_rejects_reserved_name, ".resumable", RS_KEY_RESERVED)                           \
+  BAD(key_rejects_reserved_prefix, ".resumablex", RS_KEY_RESERVED)                        \
+  BAD(key_rejects_reserved_inner_segment, "a/.resumable/b", RS_KEY_RESERVED)              \
+  BAD(key_rejects_reserved_last_segment, "a/.resumable-state", RS_KEY_RESERVED)           \
+  BAD(key_rejects_encoded_reserved_name, "%2eresumable/x", RS_KEY_RESERVED)               \
+  BAD(key_rejects_reserved_prefix_in_any_case_for_case_insensitive_fs, ".ReSuMaBle",      \
+      RS_KEY_RESERVED)                                                                    \
+  BAD(key_rejects_encoded_nul, "a%00b", RS_KEY_BAD_BYTE)                                  \
+  BAD(key_rejects_raw_nul, "a\0b", RS_KEY_BAD_BYTE)                                       \
+  BAD(key_rejects_raw_control_byte, "a\x01", RS_KEY_BAD_BYTE)                             \
+  BAD(key_rejects_encoded_unit_separator, "%1f", RS_KEY_BAD_BYTE)                         \
+  BAD(key_rejects_encoded_tab, "a%09b", RS_KEY_BAD_BYTE)                                  \
+  BAD(key_rejects_encoded_newline, "a%0Ab", RS_KEY_BAD_BYTE)                              \
+  BAD(key_rejects_encoded_carriage_return, "a%0db", RS_KEY_BAD_BYTE)                      \
+  BAD(key_rejects_encoded_del, "a%7f", RS_KEY_BAD_BYTE)                                   \
+  BAD(key_rejects_raw_del, "a\x7f", RS_KEY_BAD_BYTE)                                      \
+  BAD(key_rejects_encoded_backslash_upper, "a%5Cb", RS_KEY_BAD_BYTE)                      \
+  BAD(key_rejects_encoded_backslash_lower, "a%5cb", RS_KEY_BAD_BYTE)                      \
+  BAD(key_rejects_raw_backslash, "a\\b", RS_KEY_BAD_BYTE)                                 \
+  BAD(key_rejects_windows_traversal, "..\\x", RS_KEY_BAD_BYTE)                            \
+  BAD(key_rejects_latin1_byte, "caf%E9.bin", RS_KEY_BAD_UTF8)                             \
+  BAD(key_rejects_raw_latin1_byte, "caf\xe9.bin", RS_KEY_BAD_UTF8)                        \
+  BAD(key_rejects_high_bytes, "%ff%80", RS_KEY_BAD_UTF8)                                  \
+  BAD(key_rejects_stray_continuation_byte, "a%80", RS_KEY_BAD_UTF8)                       \
+  BAD(key_rejects_truncated_sequence_at_end, "a%C3", RS_KEY_BAD_UTF8)                     \
+  BAD(key_rejects_sequence_cut_by_a_slash, "%C3/%A9", RS_KEY_BAD_UTF8)                    \
+  BAD(key_rejects_overlong_slash, "a%C0%AFb", RS_KEY_BAD_UTF8)                            \
+  BAD(key_rejects_overlong_dot_dot, "%C0%AE%C0%AE", RS_KEY_BAD_UTF8)                      \
+  BAD(key_rejects_overlong_three_byte_form, "%E0%80%AF", RS_KEY_BAD_UTF8)                 \
+  BAD(key_rejects_utf16_surrogate, "%ED%A0%80", RS_KEY_BAD_UTF8)                          \
+  BAD(key_rejects_code_point_above_10ffff, "%F4%90%80%80", RS_KEY_BAD_UTF8)               \
+  BAD(key_rejects_five_byte_lead, "%F8%88%80%80%80", RS_KEY_BAD_UTF8)                     \
+  BAD(key_escape_error_wins_over_bad_byte, "%00%zz", RS_KEY_BAD_ESCAPE)                   \
+  BAD(key_escape_error_wins_over_bad_segment, "../%zz", RS_KEY_BAD_ESCAPE)                \
+  BAD(key_escape_error_wins_over_reserved, ".resumable/%", RS_KEY_BAD_ESCAPE)             \
+  BAD(key_bad_segment_wins_over_reserved, ".resumable/..", RS_KEY_BAD_SEGMENT)            \
+  BAD(key_bad_segment_wins_over_earlier_reserved, ".resumable//x", RS_KEY_BAD_SEGMENT)    \
+  BAD(key_bad_segment_wins_over_bad_byte, "%00/..", RS_KEY_BAD_SEGMENT)                   \
+  BAD(key_reserved_wins_over_bad_byte, "%01/.resumable", RS_KEY_RESERVED)                 \
+  BAD(key_bad_byte_wins_over_bad_utf8, "%ff%01", RS_KEY_BAD_BYTE)                         \
   BAD(key_reserved_wins_over_bad_utf8, "%ff/.resumable", RS_KEY_RESERVED)
 
-#define KEY_DEF_OK(name, lit, dec)                                                               \
+#define KEY_DEF_OK(name, lit, dec) \
   static key_case name = {lit, sizeof(lit) - 1, RS_KEY_OK, dec, sizeof(dec) - 1};
 #define KEY_DEF_BAD(name, lit, status) static key_case name = {lit, sizeof(lit) - 1, status, "", 0};
 KEY_CASES(KEY_DEF_OK, KEY_DEF_BAD)
@@ -316,9 +317,9 @@ static void key_rejects_null_input_as_empty(void **state)
 static void key_status_text_is_distinct_for_every_status(void **state)
 {
   (void)state;
-  const rs_key_status all[] = {RS_KEY_OK,          RS_KEY_EMPTY,    RS_KEY_BAD_ESCAPE,
-                               RS_KEY_TOO_LONG,    RS_KEY_BAD_SEGMENT, RS_KEY_RESERVED,
-                               RS_KEY_BAD_BYTE,    RS_KEY_BAD_UTF8};
+  const rs_key_status all[] = {RS_KEY_OK,       RS_KEY_EMPTY,       RS_KEY_BAD_ESCAPE,
+                               RS_KEY_TOO_LONG, RS_KEY_BAD_SEGMENT, RS_KEY_RESERVED,
+                               RS_KEY_BAD_BYTE, RS_KEY_BAD_UTF8};
   const size_t n = sizeof all / sizeof all[0];
   for (size_t i = 0; i < n; i++) {
     const char *t = rs_key_status_text(all[i]);
@@ -425,11 +426,13 @@ static void key_matches_reference_on_random_keys(void **state)
 {
   (void)state;
   static const char *const pieces[] = {
-      "a",   "b",   ".",    "..",   "/",   "%",   "%2e", "%2E", "%2F", "%2f",
-      "%00", "%5C", "%7f",  "%zz",  "%4",  "%25", "+",   "\\",  "\x01", "\xc3\xa9",
-      ".resumable", ".RESUMABLE", ".resumabl", "%2eresumable", "x", "%41", "~", " ",
-      "%C3", "%A9", "\xc3", "%E9", "%ff", "%ED%A0%80", "%ED%9F%BF", "%F0%9F%98%80", "%F4%90",
-      "%C0%AF", "%E0%80", "%80"};
+      "a",      "b",        ".",          "..",         "/",         "%",
+      "%2e",    "%2E",      "%2F",        "%2f",        "%00",       "%5C",
+      "%7f",    "%zz",      "%4",         "%25",        "+",         "\\",
+      "\x01",   "\xc3\xa9", ".resumable", ".RESUMABLE", ".resumabl", "%2eresumable",
+      "x",      "%41",      "~",          " ",          "%C3",       "%A9",
+      "\xc3",   "%E9",      "%ff",        "%ED%A0%80",  "%ED%9F%BF", "%F0%9F%98%80",
+      "%F4%90", "%C0%AF",   "%E0%80",     "%80"};
   const size_t npieces = sizeof pieces / sizeof pieces[0];
   static char raw[4096], dec[4096];
   uint32_t seed = 0x2545f491u;
@@ -475,8 +478,7 @@ static void key_matches_reference_on_random_keys(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      KEY_CASES(KEY_REG_OK, KEY_REG_BAD)
-      cmocka_unit_test(key_accepts_exactly_1024_bytes),
+      KEY_CASES(KEY_REG_OK, KEY_REG_BAD) cmocka_unit_test(key_accepts_exactly_1024_bytes),
       cmocka_unit_test(key_rejects_1025_bytes),
       cmocka_unit_test(key_rejects_1025_bytes_even_with_a_larger_buffer),
       cmocka_unit_test(key_length_counts_decoded_bytes),

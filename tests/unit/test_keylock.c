@@ -106,7 +106,7 @@ static void close_runs_outside_the_table_lock(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(close_runs_outside_the_table_lock),
+      cmocka_unit_test(close_runs_outside_the_table_lock),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,80 +35,81 @@ typedef struct cr_case {
   uint64_t start, end, total;
 } cr_case;
 
-#define CONTENT_RANGE_CASES(OK, QUERY, BAD)                                                      \
-  OK(content_range_accepts_first_chunk, "bytes 0-9/10", 0, 9, 10)                                \
-  OK(content_range_accepts_single_byte_file, "bytes 0-0/1", 0, 0, 1)                             \
-  OK(content_range_accepts_middle_chunk, "bytes 5-9/20", 5, 9, 20)                               \
-  OK(content_range_accepts_end_equal_total_minus_one, "bytes 10-19/20", 10, 19, 20)              \
-  OK(content_range_accepts_start_equal_end, "bytes 7-7/8", 7, 7, 8)                              \
-  OK(content_range_accepts_total_2p63_minus_1, "bytes 0-9223372036854775806/" MAX63, 0,          \
-     INT64_MAX - 1, INT64_MAX)                                                                   \
-  OK(content_range_accepts_leading_zeros, "bytes 007-009/010", 7, 9, 10)                         \
-  OK(content_range_accepts_19_digits_with_leading_zeros,                                         \
-     "bytes 0000000000000000000-0000000000000000009/10", 0, 9, 10)                               \
-  OK(content_range_accepts_capitalised_unit_per_rfc9110_case_insensitive, "Bytes 0-9/10", 0, 9,  \
-     10)                                                                                         \
-  OK(content_range_accepts_upper_case_unit_per_rfc9110_case_insensitive, "BYTES 0-9/10", 0, 9,   \
-     10)                                                                                         \
-  QUERY(content_range_accepts_status_query, "bytes */10", 10)                                    \
-  QUERY(content_range_accepts_status_query_with_zero_total, "bytes */0", 0)                      \
-  QUERY(content_range_accepts_status_query_with_total_2p63_minus_1, "bytes */" MAX63, INT64_MAX) \
-  QUERY(content_range_accepts_status_query_with_leading_zeros, "bytes */0010", 10)               \
-  BAD(content_range_rejects_empty, "")                                                           \
-  BAD(content_range_rejects_unit_only, "bytes")                                                  \
-  BAD(content_range_rejects_unit_and_space_only, "bytes ")                                       \
-  BAD(content_range_rejects_missing_space, "bytes0-9/10")                                        \
-  BAD(content_range_rejects_two_spaces, "bytes  0-9/10")                                         \
-  BAD(content_range_rejects_tab_after_unit, "bytes\t0-9/10")                                     \
-  BAD(content_range_rejects_equals_after_unit, "bytes=0-9/10")                                   \
-  BAD(content_range_rejects_other_unit, "items 0-9/10")                                          \
-  BAD(content_range_rejects_unit_prefix_only, "byte 0-9/10")                                     \
-  BAD(content_range_rejects_longer_unit, "bytess 0-9/10")                                        \
-  BAD(content_range_rejects_leading_space, " bytes 0-9/10")                                      \
-  BAD(content_range_rejects_trailing_space, "bytes 0-9/10 ")                                     \
-  BAD(content_range_rejects_trailing_newline, "bytes 0-9/10\r\n")                                \
-  BAD(content_range_rejects_space_before_dash, "bytes 0 -9/10")                                  \
-  BAD(content_range_rejects_space_after_dash, "bytes 0- 9/10")                                   \
-  BAD(content_range_rejects_space_before_slash, "bytes 0-9 /10")                                 \
-  BAD(content_range_rejects_space_after_slash, "bytes 0-9/ 10")                                  \
-  BAD(content_range_rejects_space_inside_number, "bytes 0-1 9/20")                               \
-  BAD(content_range_rejects_leading_plus, "bytes +0-9/10")                                       \
-  BAD(content_range_rejects_plus_on_end, "bytes 0-+9/10")                                        \
-  BAD(content_range_rejects_plus_on_total, "bytes 0-9/+10")                                      \
-  BAD(content_range_rejects_leading_minus, "bytes -0-9/10")                                      \
-  BAD(content_range_rejects_minus_on_end, "bytes 0--9/10")                                       \
-  BAD(content_range_rejects_minus_on_total, "bytes 0-9/-10")                                     \
-  BAD(content_range_rejects_start_after_end, "bytes 5-4/10")                                     \
-  BAD(content_range_rejects_end_equal_total, "bytes 0-10/10")                                    \
-  BAD(content_range_rejects_end_past_total, "bytes 0-11/10")                                     \
-  BAD(content_range_rejects_zero_total_in_range_form, "bytes 0-0/0")                             \
-  BAD(content_range_rejects_total_2p63, "bytes 0-0/" OVER63)                                     \
-  BAD(content_range_rejects_start_2p63, "bytes " OVER63 "-" OVER63 "/" MAX63)                    \
-  BAD(content_range_rejects_end_2p63, "bytes 0-" OVER63 "/" MAX63)                               \
-  BAD(content_range_rejects_query_total_2p63, "bytes */" OVER63)                                 \
-  BAD(content_range_rejects_20_digit_total, "bytes 0-0/10000000000000000000")                    \
-  BAD(content_range_rejects_20_digits_even_with_leading_zero, "bytes 0-0/00000000000000000010")  \
-  BAD(content_range_rejects_total_that_wraps_u64, "bytes 0-9/18446744073709551626")              \
-  BAD(content_range_rejects_empty_start, "bytes -9/10")                                          \
-  BAD(content_range_rejects_empty_end, "bytes 0-/10")                                            \
-  BAD(content_range_rejects_empty_total, "bytes 0-9/")                                           \
-  BAD(content_range_rejects_missing_total, "bytes 0-9")                                          \
-  BAD(content_range_rejects_missing_dash, "bytes 9/10")                                          \
-  BAD(content_range_rejects_unknown_total_star, "bytes 0-9/*")                                   \
-  BAD(content_range_rejects_query_without_total, "bytes */")                                     \
-  BAD(content_range_rejects_query_with_star_total, "bytes */*")                                  \
-  BAD(content_range_rejects_star_with_start, "bytes *0-9/10")                                    \
-  BAD(content_range_rejects_double_star, "bytes **/10")                                          \
-  BAD(content_range_rejects_star_range, "bytes *-9/10")                                          \
-  BAD(content_range_rejects_extra_slash, "bytes 0-9/10/10")                                      \
-  BAD(content_range_rejects_extra_dash, "bytes 0-5-9/10")                                        \
-  BAD(content_range_rejects_trailing_garbage, "bytes 0-9/10x")                                   \
-  BAD(content_range_rejects_embedded_nul, "bytes 0-9/1\0" "0")                                   \
-  BAD(content_range_rejects_trailing_nul, "bytes 0-9/10\0")                                      \
-  BAD(content_range_rejects_nul_after_unit, "bytes\0" "0-9/10")                                  \
-  BAD(content_range_rejects_hex_number, "bytes 0x0-9/10")                                        \
-  BAD(content_range_rejects_decimal_point, "bytes 0-9/10.0")                                     \
-  BAD(content_range_rejects_several_ranges, "bytes 0-4,5-9/10")                                  \
+#define CONTENT_RANGE_CASES(OK, QUERY, BAD)                                                        \
+  OK(content_range_accepts_first_chunk, "bytes 0-9/10", 0, 9, 10)                                  \
+  OK(content_range_accepts_single_byte_file, "bytes 0-0/1", 0, 0, 1)                               \
+  OK(content_range_accepts_middle_chunk, "bytes 5-9/20", 5, 9, 20)                                 \
+  OK(content_range_accepts_end_equal_total_minus_one, "bytes 10-19/20", 10, 19, 20)                \
+  OK(content_range_accepts_start_equal_end, "bytes 7-7/8", 7, 7, 8)                                \
+  OK(content_range_accepts_total_2p63_minus_1, "bytes 0-9223372036854775806/" MAX63, 0,            \
+     INT64_MAX - 1, INT64_MAX)                                                                     \
+  OK(content_range_accepts_leading_zeros, "bytes 007-009/010", 7, 9, 10)                           \
+  OK(content_range_accepts_19_digits_with_leading_zeros,                                           \
+     "bytes 0000000000000000000-0000000000000000009/10", 0, 9, 10)                                 \
+  OK(content_range_accepts_capitalised_unit_per_rfc9110_case_insensitive, "Bytes 0-9/10", 0, 9,    \
+     10)                                                                                           \
+  OK(content_range_accepts_upper_case_unit_per_rfc9110_case_insensitive, "BYTES 0-9/10", 0, 9, 10) \
+  QUERY(content_range_accepts_status_query, "bytes */10", 10)                                      \
+  QUERY(content_range_accepts_status_query_with_zero_total, "bytes */0", 0)                        \
+  QUERY(content_range_accepts_status_query_with_total_2p63_minus_1, "bytes */" MAX63, INT64_MAX)   \
+  QUERY(content_range_accepts_status_query_with_leading_zeros, "bytes */0010", 10)                 \
+  BAD(content_range_rejects_empty, "")                                                             \
+  BAD(content_range_rejects_unit_only, "bytes")                                                    \
+  BAD(content_range_rejects_unit_and_space_only, "bytes ")                                         \
+  BAD(content_range_rejects_missing_space, "bytes0-9/10")                                          \
+  BAD(content_range_rejects_two_spaces, "bytes  0-9/10")                                           \
+  BAD(content_range_rejects_tab_after_unit, "bytes\t0-9/10")                                       \
+  BAD(content_range_rejects_equals_after_unit, "bytes=0-9/10")                                     \
+  BAD(content_range_rejects_other_unit, "items 0-9/10")                                            \
+  BAD(content_range_rejects_unit_prefix_only, "byte 0-9/10")                                       \
+  BAD(content_range_rejects_longer_unit, "bytess 0-9/10")                                          \
+  BAD(content_range_rejects_leading_space, " bytes 0-9/10")                                        \
+  BAD(content_range_rejects_trailing_space, "bytes 0-9/10 ")                                       \
+  BAD(content_range_rejects_trailing_newline, "bytes 0-9/10\r\n")                                  \
+  BAD(content_range_rejects_space_before_dash, "bytes 0 -9/10")                                    \
+  BAD(content_range_rejects_space_after_dash, "bytes 0- 9/10")                                     \
+  BAD(content_range_rejects_space_before_slash, "bytes 0-9 /10")                                   \
+  BAD(content_range_rejects_space_after_slash, "bytes 0-9/ 10")                                    \
+  BAD(content_range_rejects_space_inside_number, "bytes 0-1 9/20")                                 \
+  BAD(content_range_rejects_leading_plus, "bytes +0-9/10")                                         \
+  BAD(content_range_rejects_plus_on_end, "bytes 0-+9/10")                                          \
+  BAD(content_range_rejects_plus_on_total, "bytes 0-9/+10")                                        \
+  BAD(content_range_rejects_leading_minus, "bytes -0-9/10")                                        \
+  BAD(content_range_rejects_minus_on_end, "bytes 0--9/10")                                         \
+  BAD(content_range_rejects_minus_on_total, "bytes 0-9/-10")                                       \
+  BAD(content_range_rejects_start_after_end, "bytes 5-4/10")                                       \
+  BAD(content_range_rejects_end_equal_total, "bytes 0-10/10")                                      \
+  BAD(content_range_rejects_end_past_total, "bytes 0-11/10")                                       \
+  BAD(content_range_rejects_zero_total_in_range_form, "bytes 0-0/0")                               \
+  BAD(content_range_rejects_total_2p63, "bytes 0-0/" OVER63)                                       \
+  BAD(content_range_rejects_start_2p63, "bytes " OVER63 "-" OVER63 "/" MAX63)                      \
+  BAD(content_range_rejects_end_2p63, "bytes 0-" OVER63 "/" MAX63)                                 \
+  BAD(content_range_rejects_query_total_2p63, "bytes */" OVER63)                                   \
+  BAD(content_range_rejects_20_digit_total, "bytes 0-0/10000000000000000000")                      \
+  BAD(content_range_rejects_20_digits_even_with_leading_zero, "bytes 0-0/00000000000000000010")    \
+  BAD(content_range_rejects_total_that_wraps_u64, "bytes 0-9/18446744073709551626")                \
+  BAD(content_range_rejects_empty_start, "bytes -9/10")                                            \
+  BAD(content_range_rejects_empty_end, "bytes 0-/10")                                              \
+  BAD(content_range_rejects_empty_total, "bytes 0-9/")                                             \
+  BAD(content_range_rejects_missing_total, "bytes 0-9")                                            \
+  BAD(content_range_rejects_missing_dash, "bytes 9/10")                                            \
+  BAD(content_range_rejects_unknown_total_star, "bytes 0-9/*")                                     \
+  BAD(content_range_rejects_query_without_total, "bytes */")                                       \
+  BAD(content_range_rejects_query_with_star_total, "bytes */*")                                    \
+  BAD(content_range_rejects_star_with_start, "bytes *0-9/10")                                      \
+  BAD(content_range_rejects_double_star, "bytes **/10")                                            \
+  BAD(content_range_rejects_star_range, "bytes *-9/10")                                            \
+  BAD(content_range_rejects_extra_slash, "bytes 0-9/10/10")                                        \
+  BAD(content_range_rejects_extra_dash, "bytes 0-5-9/10")                                          \
+  BAD(content_range_rejects_trailing_garbage, "bytes 0-9/10x")                                     \
+  BAD(content_range_rejects_embedded_nul, "bytes 0-9/1\0"                                          \
+                                          "0")                                                     \
+  BAD(content_range_rejects_trailing_nul, "bytes 0-9/10\0")                                        \
+  BAD(content_range_rejects_nul_after_unit, "bytes\0"                                              \
+                                            "0-9/10")                                              \
+  BAD(content_range_rejects_hex_number, "bytes 0x0-9/10")                                          \
+  BAD(content_range_rejects_decimal_point, "bytes 0-9/10.0")                                       \
+  BAD(content_range_rejects_several_ranges, "bytes 0-4,5-9/10")                                    \
   BAD(content_range_rejects_non_ascii_digits, "bytes 0-9/\xef\xbc\x91\xef\xbc\x90")
 
 #define CR_DEF_OK(name, lit, a, b, t) static cr_case name = {lit, sizeof(lit) - 1, 0, 0, a, b, t};
@@ -234,33 +235,34 @@ typedef struct u63_case {
   uint64_t value;
 } u63_case;
 
-#define U63_CASES(OK, BAD)                                                                       \
-  OK(u63_accepts_zero, "0", 0)                                                                   \
-  OK(u63_accepts_one_digit, "7", 7)                                                              \
-  OK(u63_accepts_2p63_minus_1, MAX63, INT64_MAX)                                                 \
-  OK(u63_accepts_leading_zeros, "007", 7)                                                        \
-  OK(u63_accepts_19_zeros, "0000000000000000000", 0)                                             \
-  OK(u63_accepts_19_digits_below_max, "1000000000000000000", 1000000000000000000u)               \
-  BAD(u63_rejects_2p63, OVER63)                                                                  \
-  BAD(u63_rejects_largest_19_digit_number, "9999999999999999999")                                \
-  BAD(u63_rejects_20_digits, "10000000000000000000")                                             \
-  BAD(u63_rejects_20_digits_even_with_leading_zero, "00000000000000000001")                      \
-  BAD(u63_rejects_u64_max, "18446744073709551615")                                               \
-  BAD(u63_rejects_value_that_wraps_u64, "18446744073709551616")                                  \
-  BAD(u63_rejects_empty, "")                                                                     \
-  BAD(u63_rejects_leading_plus, "+1")                                                            \
-  BAD(u63_rejects_leading_minus, "-1")                                                           \
-  BAD(u63_rejects_minus_zero, "-0")                                                              \
-  BAD(u63_rejects_leading_space, " 1")                                                           \
-  BAD(u63_rejects_trailing_space, "1 ")                                                          \
-  BAD(u63_rejects_inner_space, "1 0")                                                            \
-  BAD(u63_rejects_tab, "\t1")                                                                    \
-  BAD(u63_rejects_embedded_nul, "1\0" "0")                                                       \
-  BAD(u63_rejects_trailing_nul, "1\0")                                                           \
-  BAD(u63_rejects_hex_prefix, "0x1")                                                             \
-  BAD(u63_rejects_letters, "abc")                                                                \
-  BAD(u63_rejects_decimal_point, "1.0")                                                          \
-  BAD(u63_rejects_exponent, "1e3")                                                               \
+#define U63_CASES(OK, BAD)                                                         \
+  OK(u63_accepts_zero, "0", 0)                                                     \
+  OK(u63_accepts_one_digit, "7", 7)                                                \
+  OK(u63_accepts_2p63_minus_1, MAX63, INT64_MAX)                                   \
+  OK(u63_accepts_leading_zeros, "007", 7)                                          \
+  OK(u63_accepts_19_zeros, "0000000000000000000", 0)                               \
+  OK(u63_accepts_19_digits_below_max, "1000000000000000000", 1000000000000000000u) \
+  BAD(u63_rejects_2p63, OVER63)                                                    \
+  BAD(u63_rejects_largest_19_digit_number, "9999999999999999999")                  \
+  BAD(u63_rejects_20_digits, "10000000000000000000")                               \
+  BAD(u63_rejects_20_digits_even_with_leading_zero, "00000000000000000001")        \
+  BAD(u63_rejects_u64_max, "18446744073709551615")                                 \
+  BAD(u63_rejects_value_that_wraps_u64, "18446744073709551616")                    \
+  BAD(u63_rejects_empty, "")                                                       \
+  BAD(u63_rejects_leading_plus, "+1")                                              \
+  BAD(u63_rejects_leading_minus, "-1")                                             \
+  BAD(u63_rejects_minus_zero, "-0")                                                \
+  BAD(u63_rejects_leading_space, " 1")                                             \
+  BAD(u63_rejects_trailing_space, "1 ")                                            \
+  BAD(u63_rejects_inner_space, "1 0")                                              \
+  BAD(u63_rejects_tab, "\t1")                                                      \
+  BAD(u63_rejects_embedded_nul, "1\0"                                              \
+                                "0")                                               \
+  BAD(u63_rejects_trailing_nul, "1\0")                                             \
+  BAD(u63_rejects_hex_prefix, "0x1")                                               \
+  BAD(u63_rejects_letters, "abc")                                                  \
+  BAD(u63_rejects_decimal_point, "1.0")                                            \
+  BAD(u63_rejects_exponent, "1e3")                                                 \
   BAD(u63_rejects_digit_neighbours_slash_and_colon, "/:")
 
 #define U63_DEF_OK(name, lit, v) static u63_case name = {lit, sizeof(lit) - 1, 0, v};
@@ -298,58 +300,58 @@ typedef struct get_case {
 
 #define HUGE24 "999999999999999999999999"
 
-#define GET_RANGE_CASES(OK, UNSAT, IGNORE)                                                       \
-  OK(get_range_accepts_closed_range, "bytes=0-9", 100, 0, 9)                                     \
-  OK(get_range_accepts_single_byte, "bytes=3-3", 10, 3, 3)                                       \
-  OK(get_range_accepts_last_equal_size_minus_one, "bytes=0-9", 10, 0, 9)                         \
-  OK(get_range_clamps_last_to_size_minus_one, "bytes=5-1000", 10, 5, 9)                          \
-  OK(get_range_clamps_last_equal_size, "bytes=5-10", 10, 5, 9)                                   \
-  OK(get_range_accepts_open_ended, "bytes=5-", 10, 5, 9)                                         \
-  OK(get_range_accepts_open_ended_from_last_byte, "bytes=9-", 10, 9, 9)                          \
-  OK(get_range_accepts_open_ended_from_zero, "bytes=0-", 10, 0, 9)                               \
-  OK(get_range_accepts_suffix, "bytes=-3", 10, 7, 9)                                             \
-  OK(get_range_accepts_suffix_of_one_byte, "bytes=-1", 10, 9, 9)                                 \
-  OK(get_range_suffix_equal_to_size_is_whole_file, "bytes=-10", 10, 0, 9)                        \
-  OK(get_range_suffix_longer_than_file_is_whole_file, "bytes=-100", 10, 0, 9)                    \
-  OK(get_range_accepts_capitalised_unit_per_rfc9110, "Bytes=0-1", 10, 0, 1)                      \
-  OK(get_range_accepts_upper_case_unit_per_rfc9110, "BYTES=0-1", 10, 0, 1)                       \
-  OK(get_range_accepts_leading_zeros, "bytes=007-009", 10, 7, 9)                                 \
-  OK(get_range_huge_last_pos_clamps_to_end, "bytes=0-" HUGE24, 10, 0, 9)                         \
-  OK(get_range_huge_suffix_is_whole_file, "bytes=-" HUGE24, 10, 0, 9)                            \
-  OK(get_range_accepts_last_byte_of_largest_file, "bytes=9223372036854775806-", INT64_MAX,       \
-     INT64_MAX - 1, INT64_MAX - 1)                                                               \
-  OK(get_range_accepts_one_byte_file, "bytes=0-0", 1, 0, 0)                                      \
-  UNSAT(get_range_first_at_size_is_unsatisfiable, "bytes=10-", 10)                               \
-  UNSAT(get_range_closed_range_past_end_is_unsatisfiable, "bytes=11-20", 10)                     \
-  UNSAT(get_range_first_equal_size_closed_is_unsatisfiable, "bytes=10-10", 10)                   \
-  UNSAT(get_range_zero_suffix_is_unsatisfiable, "bytes=-0", 10)                                  \
-  UNSAT(get_range_huge_first_is_unsatisfiable, "bytes=" HUGE24 "-", 10)                          \
-  UNSAT(get_range_huge_closed_range_is_unsatisfiable, "bytes=" HUGE24 "-" HUGE24, 10)            \
-  UNSAT(get_range_empty_file_first_byte_is_unsatisfiable, "bytes=0-0", 0)                        \
-  UNSAT(get_range_empty_file_open_range_is_unsatisfiable, "bytes=0-", 0)                         \
-  UNSAT(get_range_empty_file_suffix_is_unsatisfiable, "bytes=-1", 0)                             \
-  UNSAT(get_range_empty_file_zero_suffix_is_unsatisfiable, "bytes=-0", 0)                        \
-  IGNORE(get_range_ignores_empty_value, "", 10)                                                  \
-  IGNORE(get_range_ignores_several_ranges, "bytes=0-1,3-4", 10)                                  \
-  IGNORE(get_range_ignores_trailing_comma, "bytes=0-1,", 10)                                     \
-  IGNORE(get_range_ignores_leading_comma, "bytes=,0-1", 10)                                      \
-  IGNORE(get_range_ignores_several_ranges_on_empty_file, "bytes=0-1,3-4", 0)                     \
-  IGNORE(get_range_ignores_other_unit, "items=0-1", 10)                                          \
-  IGNORE(get_range_ignores_missing_equals, "bytes 0-1", 10)                                      \
-  IGNORE(get_range_ignores_unit_only, "bytes=", 10)                                              \
-  IGNORE(get_range_ignores_lone_dash, "bytes=-", 10)                                             \
-  IGNORE(get_range_ignores_missing_dash, "bytes=5", 10)                                          \
-  IGNORE(get_range_ignores_reversed_range, "bytes=5-4", 10)                                      \
-  IGNORE(get_range_ignores_reversed_range_on_empty_file, "bytes=5-4", 0)                         \
-  IGNORE(get_range_ignores_garbage_on_empty_file, "bytes=x", 0)                                  \
-  IGNORE(get_range_ignores_space_after_equals, "bytes= 0-1", 10)                                 \
-  IGNORE(get_range_ignores_trailing_space, "bytes=0-1 ", 10)                                     \
-  IGNORE(get_range_ignores_space_before_dash, "bytes=0 -1", 10)                                  \
-  IGNORE(get_range_ignores_leading_plus, "bytes=+0-1", 10)                                       \
-  IGNORE(get_range_ignores_negative_suffix, "bytes=--1", 10)                                     \
-  IGNORE(get_range_ignores_second_dash, "bytes=0-1-2", 10)                                       \
-  IGNORE(get_range_ignores_letters, "bytes=a-b", 10)                                             \
-  IGNORE(get_range_ignores_embedded_nul, "bytes=0-1\0", 10)                                      \
+#define GET_RANGE_CASES(OK, UNSAT, IGNORE)                                                 \
+  OK(get_range_accepts_closed_range, "bytes=0-9", 100, 0, 9)                               \
+  OK(get_range_accepts_single_byte, "bytes=3-3", 10, 3, 3)                                 \
+  OK(get_range_accepts_last_equal_size_minus_one, "bytes=0-9", 10, 0, 9)                   \
+  OK(get_range_clamps_last_to_size_minus_one, "bytes=5-1000", 10, 5, 9)                    \
+  OK(get_range_clamps_last_equal_size, "bytes=5-10", 10, 5, 9)                             \
+  OK(get_range_accepts_open_ended, "bytes=5-", 10, 5, 9)                                   \
+  OK(get_range_accepts_open_ended_from_last_byte, "bytes=9-", 10, 9, 9)                    \
+  OK(get_range_accepts_open_ended_from_zero, "bytes=0-", 10, 0, 9)                         \
+  OK(get_range_accepts_suffix, "bytes=-3", 10, 7, 9)                                       \
+  OK(get_range_accepts_suffix_of_one_byte, "bytes=-1", 10, 9, 9)                           \
+  OK(get_range_suffix_equal_to_size_is_whole_file, "bytes=-10", 10, 0, 9)                  \
+  OK(get_range_suffix_longer_than_file_is_whole_file, "bytes=-100", 10, 0, 9)              \
+  OK(get_range_accepts_capitalised_unit_per_rfc9110, "Bytes=0-1", 10, 0, 1)                \
+  OK(get_range_accepts_upper_case_unit_per_rfc9110, "BYTES=0-1", 10, 0, 1)                 \
+  OK(get_range_accepts_leading_zeros, "bytes=007-009", 10, 7, 9)                           \
+  OK(get_range_huge_last_pos_clamps_to_end, "bytes=0-" HUGE24, 10, 0, 9)                   \
+  OK(get_range_huge_suffix_is_whole_file, "bytes=-" HUGE24, 10, 0, 9)                      \
+  OK(get_range_accepts_last_byte_of_largest_file, "bytes=9223372036854775806-", INT64_MAX, \
+     INT64_MAX - 1, INT64_MAX - 1)                                                         \
+  OK(get_range_accepts_one_byte_file, "bytes=0-0", 1, 0, 0)                                \
+  UNSAT(get_range_first_at_size_is_unsatisfiable, "bytes=10-", 10)                         \
+  UNSAT(get_range_closed_range_past_end_is_unsatisfiable, "bytes=11-20", 10)               \
+  UNSAT(get_range_first_equal_size_closed_is_unsatisfiable, "bytes=10-10", 10)             \
+  UNSAT(get_range_zero_suffix_is_unsatisfiable, "bytes=-0", 10)                            \
+  UNSAT(get_range_huge_first_is_unsatisfiable, "bytes=" HUGE24 "-", 10)                    \
+  UNSAT(get_range_huge_closed_range_is_unsatisfiable, "bytes=" HUGE24 "-" HUGE24, 10)      \
+  UNSAT(get_range_empty_file_first_byte_is_unsatisfiable, "bytes=0-0", 0)                  \
+  UNSAT(get_range_empty_file_open_range_is_unsatisfiable, "bytes=0-", 0)                   \
+  UNSAT(get_range_empty_file_suffix_is_unsatisfiable, "bytes=-1", 0)                       \
+  UNSAT(get_range_empty_file_zero_suffix_is_unsatisfiable, "bytes=-0", 0)                  \
+  IGNORE(get_range_ignores_empty_value, "", 10)                                            \
+  IGNORE(get_range_ignores_several_ranges, "bytes=0-1,3-4", 10)                            \
+  IGNORE(get_range_ignores_trailing_comma, "bytes=0-1,", 10)                               \
+  IGNORE(get_range_ignores_leading_comma, "bytes=,0-1", 10)                                \
+  IGNORE(get_range_ignores_several_ranges_on_empty_file, "bytes=0-1,3-4", 0)               \
+  IGNORE(get_range_ignores_other_unit, "items=0-1", 10)                                    \
+  IGNORE(get_range_ignores_missing_equals, "bytes 0-1", 10)                                \
+  IGNORE(get_range_ignores_unit_only, "bytes=", 10)                                        \
+  IGNORE(get_range_ignores_lone_dash, "bytes=-", 10)                                       \
+  IGNORE(get_range_ignores_missing_dash, "bytes=5", 10)                                    \
+  IGNORE(get_range_ignores_reversed_range, "bytes=5-4", 10)                                \
+  IGNORE(get_range_ignores_reversed_range_on_empty_file, "bytes=5-4", 0)                   \
+  IGNORE(get_range_ignores_garbage_on_empty_file, "bytes=x", 0)                            \
+  IGNORE(get_range_ignores_space_after_equals, "bytes= 0-1", 10)                           \
+  IGNORE(get_range_ignores_trailing_space, "bytes=0-1 ", 10)                               \
+  IGNORE(get_range_ignores_space_before_dash, "bytes=0 -1", 10)                            \
+  IGNORE(get_range_ignores_leading_plus, "bytes=+0-1", 10)                                 \
+  IGNORE(get_range_ignores_negative_suffix, "bytes=--1", 10)                               \
+  IGNORE(get_range_ignores_second_dash, "bytes=0-1-2", 10)                                 \
+  IGNORE(get_range_ignores_letters, "bytes=a-b", 10)                                       \
+  IGNORE(get_range_ignores_embedded_nul, "bytes=0-1\0", 10)                                \
   IGNORE(get_range_ignores_content_range_syntax, "bytes 0-1/10", 10)
 
 #define GET_DEF_OK(name, lit, sz, a, b) static get_case name = {lit, sizeof(lit) - 1, sz, 1, a, b};
@@ -418,16 +420,15 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       CONTENT_RANGE_CASES(REG_CR_OK, REG_CR_QUERY, REG_CR_BAD)
-      cmocka_unit_test(content_range_rejects_null_input),
+          cmocka_unit_test(content_range_rejects_null_input),
       cmocka_unit_test(content_range_reads_only_len_bytes),
       cmocka_unit_test(content_range_format_writes_range),
       cmocka_unit_test(content_range_format_writes_query),
       cmocka_unit_test(content_range_format_writes_max_values),
       cmocka_unit_test(content_range_format_needs_room_for_nul),
-      U63_CASES(REG_U63_OK, REG_U63_BAD)
-      cmocka_unit_test(u63_rejects_null_input),
+      U63_CASES(REG_U63_OK, REG_U63_BAD) cmocka_unit_test(u63_rejects_null_input),
       GET_RANGE_CASES(REG_GET_OK, REG_GET_UNSAT, REG_GET_IGNORE)
-      cmocka_unit_test(get_range_ignores_null_input),
+          cmocka_unit_test(get_range_ignores_null_input),
       cmocka_unit_test(get_range_result_always_inside_file),
   };
   return cmocka_run_group_tests_name("range", tests, NULL, NULL);

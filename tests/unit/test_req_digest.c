@@ -12,7 +12,7 @@
 
 /* SHA-256 and SHA-512 of "abc" (FIPS 180-2), base64. */
 #define ABC256 "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
-#define ABC512                                                                                     \
+#define ABC512 \
   "3a81oZNherrMQXNJriBBMRLm+k6JqX6iCp7u5ktV05ohkpkqJ0/BqDa6PCOj/uu9RU1EI2Q86A4qmslPpUyknw=="
 
 static int parse(const char *s, rs_rd_algo *algo, uint8_t want[64])
@@ -50,22 +50,22 @@ static void malformed_fields(void **state)
 {
   (void)state;
   static const char *bad[] = {
-    "",
-    "   ",
-    "sha-256",                                 /* no value */
-    "sha-256=" ABC256,                         /* not a byte sequence */
-    "sha-256=:" ABC256,                        /* unterminated */
-    "sha-256=\"" ABC256 "\"",                  /* a string */
-    "SHA-256=:" ABC256 ":",                    /* keys are lower case */
-    "sha-256=:AAAA:",                          /* wrong length */
-    "sha-512=:" ABC256 ":",                    /* wrong length */
-    "sha-256=:" ABC256 "::",                   /* junk after the item */
-    "sha-256=:" ABC256 ":,",                   /* trailing comma */
-    "sha-256=:" ABC256 ": sha-512=:" ABC512 ":", /* no comma */
-    "sha-256=:u!gW:",                          /* not base64 */
-    "sha-256=:" ABC256 ":;",                   /* empty parameter */
-    "sha-256=:" ABC256 ":;a=\"x\"",            /* string parameters are not taken */
-    "1sha=:AAAA:",
+      "",
+      "   ",
+      "sha-256",                                   /* no value */
+      "sha-256=" ABC256,                           /* not a byte sequence */
+      "sha-256=:" ABC256,                          /* unterminated */
+      "sha-256=\"" ABC256 "\"",                    /* a string */
+      "SHA-256=:" ABC256 ":",                      /* keys are lower case */
+      "sha-256=:AAAA:",                            /* wrong length */
+      "sha-512=:" ABC256 ":",                      /* wrong length */
+      "sha-256=:" ABC256 "::",                     /* junk after the item */
+      "sha-256=:" ABC256 ":,",                     /* trailing comma */
+      "sha-256=:" ABC256 ": sha-512=:" ABC512 ":", /* no comma */
+      "sha-256=:u!gW:",                            /* not base64 */
+      "sha-256=:" ABC256 ":;",                     /* empty parameter */
+      "sha-256=:" ABC256 ":;a=\"x\"",              /* string parameters are not taken */
+      "1sha=:AAAA:",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     rs_rd_algo a;
@@ -134,10 +134,10 @@ static void verifies_bodies(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(well_formed_fields),
-    cmocka_unit_test(malformed_fields),
-    cmocka_unit_test(header_lines_combine),
-    cmocka_unit_test(verifies_bodies),
+      cmocka_unit_test(well_formed_fields),
+      cmocka_unit_test(malformed_fields),
+      cmocka_unit_test(header_lines_combine),
+      cmocka_unit_test(verifies_bodies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

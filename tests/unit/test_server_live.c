@@ -134,11 +134,11 @@ static void free_null_is_ok(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(setters_refuse_while_an_exchange_is_alive, setup, teardown),
-    cmocka_unit_test_setup_teardown(hash_threads_refused_during_a_body, setup, teardown),
-    cmocka_unit_test_setup_teardown(free_refuses_while_exchanges_are_alive, setup, teardown),
-    cmocka_unit_test_setup_teardown(failed_begin_is_not_alive, setup, teardown),
-    cmocka_unit_test(free_null_is_ok),
+      cmocka_unit_test_setup_teardown(setters_refuse_while_an_exchange_is_alive, setup, teardown),
+      cmocka_unit_test_setup_teardown(hash_threads_refused_during_a_body, setup, teardown),
+      cmocka_unit_test_setup_teardown(free_refuses_while_exchanges_are_alive, setup, teardown),
+      cmocka_unit_test_setup_teardown(failed_begin_is_not_alive, setup, teardown),
+      cmocka_unit_test(free_null_is_ok),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

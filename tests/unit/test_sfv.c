@@ -52,7 +52,7 @@ static void integers_parse(void **state)
   static const struct {
     const char *in;
     uint64_t want;
-  } ok[] = {{"0", 0}, {"42", 42}, {" 7 ", 7}, {"999999999999999", 999999999999999ull},
+  } ok[] = {{"0", 0},       {"42", 42},      {" 7 ", 7},   {"999999999999999", 999999999999999ull},
             {"12;a=1", 12}, {"5;x;y=?0", 5}, {"00012", 12}};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
     uint64_t v = 1;
@@ -65,9 +65,10 @@ static void integers_parse(void **state)
 static void integers_reject(void **state)
 {
   (void)state;
-  static const char *const bad[] = {"", " ", "-1", "1000000000000000", "1.5", "+1", "1 2",
-                                    "1,2", "a", "?1", "\"1\"", ":AQ==:", "1;", "1;A=1",
-                                    "1\t", "0x10", "1;a=", "(1)"};
+  static const char *const bad[] = {
+      "",     " ",  "-1",    "1000000000000000", "1.5", "+1",    "1 2", "1,2",
+      "a",    "?1", "\"1\"", ":AQ==:",           "1;",  "1;A=1", "1\t", "0x10",
+      "1;a=", "(1)"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     uint64_t v = 0;
     print_message("# not a non-negative integer: '%s'\n", bad[i]);
@@ -85,8 +86,8 @@ static void booleans(void **state)
   assert_int_equal(v, 1);
   assert_int_equal(bool_of(" ?1;p=2 ", &v), 0);
   assert_int_equal(v, 1);
-  static const char *const bad[] = {"", "?", "?2", "1", "true", "?1 ?0", "?01", "?1,", "??1",
-                                    "\"?1\"", "?1;"};
+  static const char *const bad[] = {"",    "?",   "?2",  "1",      "true", "?1 ?0",
+                                    "?01", "?1,", "??1", "\"?1\"", "?1;"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     print_message("# not a boolean: '%s'\n", bad[i]);
     assert_int_equal(bool_of(bad[i], &v), -1);
@@ -96,18 +97,29 @@ static void booleans(void **state)
 static void dictionaries(void **state)
 {
   (void)state;
-  static const char *const ok[] = {"a=1", "a=1, b=2", "a=1,b=2", "a, b=?0", "a=(1 2);p, b=:AQ==:",
-                                   "max-size=100, max-age=3600", "a=\"x\\\"y\"", "a=1.5",
-                                   "a=tok/en:x", "*a=1", "a=()", "a=1;q=2;r", " a=1 ",
-                                   "a=1,\tb=2", "a=:AQ:"};
+  static const char *const ok[] = {"a=1",
+                                   "a=1, b=2",
+                                   "a=1,b=2",
+                                   "a, b=?0",
+                                   "a=(1 2);p, b=:AQ==:",
+                                   "max-size=100, max-age=3600",
+                                   "a=\"x\\\"y\"",
+                                   "a=1.5",
+                                   "a=tok/en:x",
+                                   "*a=1",
+                                   "a=()",
+                                   "a=1;q=2;r",
+                                   " a=1 ",
+                                   "a=1,\tb=2",
+                                   "a=:AQ:"};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
     print_message("# dictionary '%s'\n", ok[i]);
     assert_int_equal(dict_ok(ok[i]), 0);
   }
-  static const char *const bad[] = {"a=1,", ",a=1", "A=1", "a=1 b=2", "a=\"x", "a=\"\\x\"",
-                                    "a=:AQ=", "a=:A:", "a=:A*==:", "a=(1", "a=(1,2)", "a=1.",
-                                    "a=1.2345", "a=1234567890123.5", "a==1", "1a=1", "a=@12",
-                                    "a=%\"x\"", "a=1;", "a=\"\x01\""};
+  static const char *const bad[] = {
+      "a=1,",  ",a=1",     "A=1",   "a=1 b=2",  "a=\"x", "a=\"\\x\"", "a=:AQ=",
+      "a=:A:", "a=:A*==:", "a=(1",  "a=(1,2)",  "a=1.",  "a=1.2345",  "a=1234567890123.5",
+      "a==1",  "1a=1",     "a=@12", "a=%\"x\"", "a=1;",  "a=\"\x01\""};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     print_message("# not a dictionary: '%s'\n", bad[i]);
     assert_int_equal(dict_ok(bad[i]), -1);
@@ -126,9 +138,8 @@ static void digests(void **state)
   assert_int_equal(d[0], 0xe3);
   assert_int_equal(d[31], 0x55);
   /* other members are skipped; the last duplicate wins */
-  assert_int_equal(rs_sfv_digest("sha-512=:AQ==:, sha-256=:AAAA:, sha-256=:" EMPTY_B64 ":",
-                                 "sha-256", d),
-                   1);
+  assert_int_equal(
+      rs_sfv_digest("sha-512=:AQ==:, sha-256=:AAAA:, sha-256=:" EMPTY_B64 ":", "sha-256", d), 1);
   assert_int_equal(d[0], 0xe3);
   assert_int_equal(rs_sfv_digest("sha-512=:AQ==:", "sha-256", d), 0);
   assert_int_equal(rs_sfv_digest("", "sha-256", d), 0);

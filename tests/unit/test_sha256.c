@@ -244,18 +244,18 @@ static void sha256_free_zeroizes(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(sha256_matches_nist_vectors),
-    cmocka_unit_test(sha256_digest_matches_nist_vectors),
-    cmocka_unit_test(sha256_one_update_matches_vectors),
-    cmocka_unit_test(sha256_split_updates_match_one_shot),
-    cmocka_unit_test(sha256_export_import_resumes_mid_stream),
-    cmocka_unit_test(sha256_export_layout_is_portable),
-    cmocka_unit_test(sha256_export_refuses_small_buffer),
-    cmocka_unit_test(sha256_import_rejects_truncated_or_extended),
-    cmocka_unit_test(sha256_import_rejects_bad_magic),
-    cmocka_unit_test(sha256_import_rejects_count_disagreeing_with_tail),
-    cmocka_unit_test(sha256_import_rejects_impossible_count),
-    cmocka_unit_test(sha256_free_zeroizes),
+      cmocka_unit_test(sha256_matches_nist_vectors),
+      cmocka_unit_test(sha256_digest_matches_nist_vectors),
+      cmocka_unit_test(sha256_one_update_matches_vectors),
+      cmocka_unit_test(sha256_split_updates_match_one_shot),
+      cmocka_unit_test(sha256_export_import_resumes_mid_stream),
+      cmocka_unit_test(sha256_export_layout_is_portable),
+      cmocka_unit_test(sha256_export_refuses_small_buffer),
+      cmocka_unit_test(sha256_import_rejects_truncated_or_extended),
+      cmocka_unit_test(sha256_import_rejects_bad_magic),
+      cmocka_unit_test(sha256_import_rejects_count_disagreeing_with_tail),
+      cmocka_unit_test(sha256_import_rejects_impossible_count),
+      cmocka_unit_test(sha256_free_zeroizes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

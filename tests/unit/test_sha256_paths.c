@@ -63,10 +63,18 @@ static size_t chunk(size_t left, size_t big)
 {
   size_t n;
   switch (rnd() % 4) {
-  case 0: n = (size_t)(rnd() % 4); break;
-  case 1: n = 1 + (size_t)(rnd() % 64); break;
-  case 2: n = (size_t)(rnd() % 300); break;
-  default: n = 1 + (size_t)(rnd() % big); break;
+  case 0:
+    n = (size_t)(rnd() % 4);
+    break;
+  case 1:
+    n = 1 + (size_t)(rnd() % 64);
+    break;
+  case 2:
+    n = (size_t)(rnd() % 300);
+    break;
+  default:
+    n = 1 + (size_t)(rnd() % big);
+    break;
   }
   return n < left ? n : left;
 }
@@ -297,11 +305,11 @@ int main(void)
     const char *name;
     int not_on_reference; /* compares a path with the portable one */
   } per_path[] = {
-    {nist_vectors_on_path, "nist_vectors_on_%s", 0},
-    {path_matches_mbedtls_on_random_splits, "%s_matches_mbedtls_on_random_splits", 0},
-    {path_matches_mbedtls_on_mib_messages, "%s_matches_mbedtls_on_mib_messages", 0},
-    {path_compress_matches_portable_from_random_states,
-     "%s_compress_matches_portable_from_random_states", 1},
+      {nist_vectors_on_path, "nist_vectors_on_%s", 0},
+      {path_matches_mbedtls_on_random_splits, "%s_matches_mbedtls_on_random_splits", 0},
+      {path_matches_mbedtls_on_mib_messages, "%s_matches_mbedtls_on_mib_messages", 0},
+      {path_compress_matches_portable_from_random_states,
+       "%s_compress_matches_portable_from_random_states", 1},
   };
   static struct pair pairs[MAX_TESTS];
   size_t n_impls, np = 0;
@@ -321,8 +329,8 @@ int main(void)
       if (a == b || !impls[a].supported() || !impls[b].supported())
         continue;
       pairs[np] = (struct pair){&impls[a], &impls[b]};
-      add(state_saved_on_one_path_resumes_on_other, &pairs[np],
-          "state_saved_on_%s_resumes_on_%s", impls[a].name, impls[b].name);
+      add(state_saved_on_one_path_resumes_on_other, &pairs[np], "state_saved_on_%s_resumes_on_%s",
+          impls[a].name, impls[b].name);
       add(switching_path_mid_stream_keeps_digest, &pairs[np],
           "switching_%s_to_%s_mid_stream_keeps_digest", impls[a].name, impls[b].name);
       np++;

@@ -44,8 +44,8 @@ static int teardown(void **state)
 
 /* Begin an exchange with NULL-terminated "Name", "value" pairs; returns it after
  * headers_done (its return in *done). */
-static resumable_exchange *start(fix *f, const char *method, const char *path,
-                                 const char *const *h, int *done)
+static resumable_exchange *start(fix *f, const char *method, const char *path, const char *const *h,
+                                 int *done)
 {
   resumable_exchange *ex = NULL;
   assert_int_equal(resumable_exchange_begin(f->srv, method, path, &ex), RESUMABLE_OK);
@@ -68,8 +68,8 @@ static const char *header(resumable_exchange *ex, const char *name)
 }
 
 /* A whole request: headers, the body in one piece, end. Returns the status; ex kept in *out. */
-static int run(fix *f, const char *method, const char *path, const char *const *h,
-               const char *body, size_t len, resumable_exchange **out)
+static int run(fix *f, const char *method, const char *path, const char *const *h, const char *body,
+               size_t len, resumable_exchange **out)
 {
   int done;
   resumable_exchange *ex = start(f, method, path, h, &done);
@@ -92,8 +92,8 @@ static void metadata_is_readable_on_every_exchange_of_the_upload(void **state)
 {
   fix *f = *state;
   resumable_exchange *ex;
-  const char *const create[] = {"Tus-Resumable", "1.0.0", "Upload-Length", "10",
-                                "Upload-Metadata", MD, NULL};
+  const char *const create[] = {
+      "Tus-Resumable", "1.0.0", "Upload-Length", "10", "Upload-Metadata", MD, NULL};
   assert_int_equal(run(f, "POST", "/v1/files/", create, NULL, 0, &ex), 201);
   assert_string_equal(resumable_exchange_upload_metadata(ex), MD);
   assert_string_equal(resumable_exchange_key(ex), "a.txt"); /* from "filename" */
@@ -103,8 +103,15 @@ static void metadata_is_readable_on_every_exchange_of_the_upload(void **state)
   assert_string_equal(resumable_exchange_upload_metadata(ex), MD);
   assert_string_equal(header(ex, "Upload-Metadata"), MD);
   resumable_exchange_free(ex);
-  const char *const patch[] = {"Tus-Resumable", "1.0.0", "Upload-Offset", "0", "Content-Type",
-                               "application/offset+octet-stream", "Content-Length", "10", NULL};
+  const char *const patch[] = {"Tus-Resumable",
+                               "1.0.0",
+                               "Upload-Offset",
+                               "0",
+                               "Content-Type",
+                               "application/offset+octet-stream",
+                               "Content-Length",
+                               "10",
+                               NULL};
   assert_int_equal(run(f, "PATCH", "/v1/files/a.txt", patch, "0123456789", 10, &ex), 204);
   /* the completing exchange still has it, after the commit dropped the partial */
   assert_string_equal(resumable_exchange_upload_metadata(ex), MD);
@@ -133,9 +140,17 @@ static void a_cut_checksummed_body_counts_for_nothing(void **state)
   const char *const create[] = {"Tus-Resumable", "1.0.0", "Upload-Length", "100", NULL};
   assert_int_equal(run(f, "POST", "/v1/files/c", create, NULL, 0, NULL), 201);
   /* sha1 of 50 bytes "x" would be needed; the body is cut after 20 anyway */
-  const char *const patch[] = {"Tus-Resumable", "1.0.0", "Upload-Offset", "0", "Content-Type",
-                               "application/offset+octet-stream", "Content-Length", "50",
-                               "Upload-Checksum", "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=", NULL};
+  const char *const patch[] = {"Tus-Resumable",
+                               "1.0.0",
+                               "Upload-Offset",
+                               "0",
+                               "Content-Type",
+                               "application/offset+octet-stream",
+                               "Content-Length",
+                               "50",
+                               "Upload-Checksum",
+                               "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=",
+                               NULL};
   int done;
   resumable_exchange *ex = start(f, "PATCH", "/v1/files/c", patch, &done);
   assert_int_equal(done, 0);
@@ -151,8 +166,15 @@ static void a_cut_checksummed_body_counts_for_nothing(void **state)
   resumable_exchange_free(ex);
   assert_int_equal(head_offset(f, "/v1/files/c"), 0);
   /* and a plain PATCH cut the same way keeps its bytes */
-  const char *const plain[] = {"Tus-Resumable", "1.0.0", "Upload-Offset", "0", "Content-Type",
-                               "application/offset+octet-stream", "Content-Length", "50", NULL};
+  const char *const plain[] = {"Tus-Resumable",
+                               "1.0.0",
+                               "Upload-Offset",
+                               "0",
+                               "Content-Type",
+                               "application/offset+octet-stream",
+                               "Content-Length",
+                               "50",
+                               NULL};
   ex = start(f, "PATCH", "/v1/files/c", plain, &done);
   assert_int_equal(resumable_exchange_feed(ex, buf, sizeof(buf)), 0);
   resumable_exchange_end(ex, RESUMABLE_BODY_DROPPED);
@@ -165,9 +187,17 @@ static void a_superseded_checksummed_body_is_dropped(void **state)
   fix *f = *state;
   const char *const create[] = {"Tus-Resumable", "1.0.0", "Upload-Length", "10", NULL};
   assert_int_equal(run(f, "POST", "/v1/files/s", create, NULL, 0, NULL), 201);
-  const char *const patch[] = {"Tus-Resumable", "1.0.0", "Upload-Offset", "0", "Content-Type",
-                               "application/offset+octet-stream", "Content-Length", "10",
-                               "Upload-Checksum", "md5 XrY7u+Ae7tCTyyK7j1rNww==", NULL};
+  const char *const patch[] = {"Tus-Resumable",
+                               "1.0.0",
+                               "Upload-Offset",
+                               "0",
+                               "Content-Type",
+                               "application/offset+octet-stream",
+                               "Content-Length",
+                               "10",
+                               "Upload-Checksum",
+                               "md5 XrY7u+Ae7tCTyyK7j1rNww==",
+                               NULL};
   int done;
   resumable_exchange *old = start(f, "PATCH", "/v1/files/s", patch, &done);
   assert_int_equal(resumable_exchange_feed(old, "junk!", 5), 0);
@@ -192,8 +222,8 @@ static void localai_requests_ignore_tus_headers(void **state)
 {
   fix *f = *state;
   /* without Tus-Resumable, PATCH stays a LocalAI 405 whatever else it carries */
-  const char *const h[] = {"Upload-Offset", "0", "Content-Type",
-                           "application/offset+octet-stream", NULL};
+  const char *const h[] = {"Upload-Offset", "0", "Content-Type", "application/offset+octet-stream",
+                           NULL};
   resumable_exchange *ex;
   assert_int_equal(run(f, "PATCH", "/v1/files/l", h, NULL, 0, &ex), 405);
   assert_string_equal(header(ex, "Allow"), "HEAD, GET, PUT, DELETE");
@@ -206,19 +236,26 @@ static void localai_requests_ignore_tus_headers(void **state)
   assert_string_equal(resumable_exchange_upload_metadata(ex), "");
   resumable_exchange_free(ex);
   /* nor do repeats of headers only tus reads make a LocalAI request a conflict (400) */
-  const char *const twice[] = {"Content-Length", "3", "Content-Type", "text/plain",
-                               "Content-Type", "application/json", "Upload-Offset", "1",
-                               "Upload-Offset", "2", NULL};
+  const char *const twice[] = {"Content-Length",
+                               "3",
+                               "Content-Type",
+                               "text/plain",
+                               "Content-Type",
+                               "application/json",
+                               "Upload-Offset",
+                               "1",
+                               "Upload-Offset",
+                               "2",
+                               NULL};
   assert_int_equal(run(f, "PUT", "/v1/files/l2", twice, "abc", 3, NULL), 200);
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(metadata_is_readable_on_every_exchange_of_the_upload,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(a_cut_checksummed_body_counts_for_nothing, setup,
+      cmocka_unit_test_setup_teardown(metadata_is_readable_on_every_exchange_of_the_upload, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(a_cut_checksummed_body_counts_for_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(a_superseded_checksummed_body_is_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(localai_requests_ignore_tus_headers, setup, teardown),
   };

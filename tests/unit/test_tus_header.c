@@ -20,9 +20,15 @@ static void base64_decodes_rfc4648_vectors(void **state)
   (void)state;
   static const struct {
     const char *in, *out;
-  } v[] = {{"", ""},         {"Zg==", "f"},     {"Zm8=", "fo"},       {"Zm9v", "foo"},
-           {"Zm9vYg==", "foob"}, {"Zm9vYmE=", "fooba"}, {"Zm9vYmFy", "foobar"},
-           {"Zg", "f"},       {"Zm8", "fo"}}; /* unpadded forms are accepted */
+  } v[] = {{"", ""},
+           {"Zg==", "f"},
+           {"Zm8=", "fo"},
+           {"Zm9v", "foo"},
+           {"Zm9vYg==", "foob"},
+           {"Zm9vYmE=", "fooba"},
+           {"Zm9vYmFy", "foobar"},
+           {"Zg", "f"},
+           {"Zm8", "fo"}}; /* unpadded forms are accepted */
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     uint8_t out[16];
     size_t n = 99;
@@ -35,8 +41,8 @@ static void base64_decodes_rfc4648_vectors(void **state)
 static void base64_rejects_malformed_input(void **state)
 {
   (void)state;
-  static const char *bad[] = {"Z", "Zm9v=", "Zg=", "Z===", "Zm9*", "Zm 9v", "=Zm9", "Zh==",
-                              "Zm9vYg=a", "Zm-v"};
+  static const char *bad[] = {"Z",     "Zm9v=", "Zg=",  "Z===",     "Zm9*",
+                              "Zm 9v", "=Zm9",  "Zh==", "Zm9vYg=a", "Zm-v"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     uint8_t out[16];
     size_t n;
@@ -80,17 +86,18 @@ static void metadata_accepts_the_specs_forms(void **state)
 static void metadata_rejects_malformed_values(void **state)
 {
   (void)state;
-  assert_false(md_ok("a YQ==,"));      /* trailing comma */
-  assert_false(md_ok(",a YQ=="));      /* empty first pair */
-  assert_false(md_ok("a YQ==,,b"));    /* empty pair */
-  assert_false(md_ok("a !!!!"));       /* not base64 */
-  assert_false(md_ok("a YQ"  "=x"));   /* '=' inside */
-  assert_false(md_ok("a YQ== Yg=="));  /* two values */
+  assert_false(md_ok("a YQ==,"));   /* trailing comma */
+  assert_false(md_ok(",a YQ=="));   /* empty first pair */
+  assert_false(md_ok("a YQ==,,b")); /* empty pair */
+  assert_false(md_ok("a !!!!"));    /* not base64 */
+  assert_false(md_ok("a YQ"
+                     "=x"));            /* '=' inside */
+  assert_false(md_ok("a YQ== Yg=="));   /* two values */
   assert_false(md_ok("a YQ==,a Yg==")); /* duplicate key */
-  assert_false(md_ok("a,b,a"));        /* duplicate key without values */
+  assert_false(md_ok("a,b,a"));         /* duplicate key without values */
   assert_false(md_ok("\xc3\xa9 YQ==")); /* non-ASCII key */
-  assert_false(md_ok("a\x01 YQ=="));   /* control byte in the key */
-  assert_true(md_ok(" "));             /* only blanks: no pair, like "" */
+  assert_false(md_ok("a\x01 YQ=="));    /* control byte in the key */
+  assert_true(md_ok(" "));              /* only blanks: no pair, like "" */
 }
 
 static void metadata_get_finds_and_decodes_one_pair(void **state)
@@ -231,13 +238,12 @@ static void key_encode_escapes_all_but_unreserved_and_slash(void **state)
 static void content_type_is_offset_octet_stream_only(void **state)
 {
   (void)state;
-  static const char *good[] = {"application/offset+octet-stream",
-                               "Application/Offset+Octet-Stream",
+  static const char *good[] = {"application/offset+octet-stream", "Application/Offset+Octet-Stream",
                                "application/offset+octet-stream; charset=x"};
   for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
     assert_true(rs_tus_content_type_ok(good[i], strlen(good[i])));
-  static const char *bad[] = {"application/octet-stream", "application/offset+octet-streamx",
-                              "", "text/plain"};
+  static const char *bad[] = {"application/octet-stream", "application/offset+octet-streamx", "",
+                              "text/plain"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_false(rs_tus_content_type_ok(bad[i], strlen(bad[i])));
 }

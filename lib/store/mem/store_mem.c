@@ -59,23 +59,23 @@ static void mem_destroy(void *self)
 }
 
 static const resumable_store_ops mem_ops = {
-  RESUMABLE_STORE_OPS_INIT,
-  .complete_stat = rs_mem_complete_stat,
-  .complete_open = rs_mem_complete_open,
-  .complete_read = rs_mem_complete_read,
-  .complete_close = rs_mem_complete_close,
-  .complete_path = NULL, /* no file to name */
-  .partial_stat = rs_mem_partial_stat,
-  .partial_open = rs_mem_partial_open,
-  .partial_write = rs_mem_partial_write,
-  .partial_read = rs_mem_partial_read,
-  .partial_sync = rs_mem_partial_sync,
-  .partial_commit = rs_mem_partial_commit,
-  .partial_close = rs_mem_partial_close,
-  .partial_remove = rs_mem_partial_remove,
-  .complete_remove = rs_mem_complete_remove,
-  .destroy = mem_destroy,
-  .partial_scan = rs_mem_partial_scan,
+    RESUMABLE_STORE_OPS_INIT,
+    .complete_stat = rs_mem_complete_stat,
+    .complete_open = rs_mem_complete_open,
+    .complete_read = rs_mem_complete_read,
+    .complete_close = rs_mem_complete_close,
+    .complete_path = NULL, /* no file to name */
+    .partial_stat = rs_mem_partial_stat,
+    .partial_open = rs_mem_partial_open,
+    .partial_write = rs_mem_partial_write,
+    .partial_read = rs_mem_partial_read,
+    .partial_sync = rs_mem_partial_sync,
+    .partial_commit = rs_mem_partial_commit,
+    .partial_close = rs_mem_partial_close,
+    .partial_remove = rs_mem_partial_remove,
+    .complete_remove = rs_mem_complete_remove,
+    .destroy = mem_destroy,
+    .partial_scan = rs_mem_partial_scan,
 };
 
 int resumable_store_mem_new(resumable_store **out, uint64_t max_bytes)

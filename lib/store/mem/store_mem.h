@@ -59,7 +59,7 @@ typedef struct rs_mem_part {
   rs_mem_node *node; /* the node whose partial this is; NULL for staging or once dropped */
   rs_mem_buf buf;    /* bytes written: the synced `held` and any unsynced tail */
   resumable_partial_info info; /* as of the last sync (held <= buf.len) */
-  int64_t mtime;     /* last write or sync, seconds since the epoch */
+  int64_t mtime;               /* last write or sync, seconds since the epoch */
 } rs_mem_part;
 
 struct rs_mem_node {
@@ -126,8 +126,7 @@ int rs_mem_partial_remove(void *self, const char *key);
 int rs_mem_partial_scan(void *self, const char *key, resumable_partial_visit_fn fn, void *arg);
 
 int rs_mem_complete_stat(void *self, const char *key, resumable_complete_info *out);
-int rs_mem_complete_open(void *self, const char *key, void **reader,
-                         resumable_complete_info *out);
+int rs_mem_complete_open(void *self, const char *key, void **reader, resumable_complete_info *out);
 int rs_mem_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len,
                          size_t *got);
 void rs_mem_complete_close(void *self, void *reader);

@@ -245,7 +245,7 @@ int rs_mem_partial_commit(void *self, void *handle, const resumable_complete_inf
   rs_mem_part *p = h->part;
   rs_mem_node *n = NULL;
   pthread_mutex_lock(&m->mu);
-  int rc = stale(h) ? RESUMABLE_E_STATE
+  int rc = stale(h)                  ? RESUMABLE_E_STATE
            : p->buf.len < info->size ? RESUMABLE_E_IO
                                      : commit_target(m, h, &n);
   rs_mem_file *f = rc == RESUMABLE_OK ? calloc(1, sizeof(*f)) : NULL;

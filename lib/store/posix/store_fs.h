@@ -42,15 +42,15 @@ typedef struct rs_fs_flusher rs_fs_flusher;
 typedef struct rs_fs_owner rs_fs_owner;
 
 typedef struct rs_fs {
-  int root_fd;    /* <root> */
-  int state_fd;   /* <root>/.resumable */
-  int part_fd;    /* .resumable/partial */
-  int sums_fd;    /* .resumable/sums */
-  int tmp_fd;     /* .resumable/tmp */
-  int claims_fd;  /* .resumable/claims */
-  int ns_fd;      /* .resumable/ns.lock, open for the namespace lock */
+  int root_fd;           /* <root> */
+  int state_fd;          /* <root>/.resumable */
+  int part_fd;           /* .resumable/partial */
+  int sums_fd;           /* .resumable/sums */
+  int tmp_fd;            /* .resumable/tmp */
+  int claims_fd;         /* .resumable/claims */
+  int ns_fd;             /* .resumable/ns.lock, open for the namespace lock */
   pthread_mutex_t ns_mu; /* the namespace lock within the process */
-  int locks_fd;   /* .resumable/locks */
+  int locks_fd;          /* .resumable/locks */
   /* key owners of this process (store_fs_owner.c) and the thread that watches them */
   pthread_mutex_t owners_mu;
   pthread_cond_t owners_cv;
@@ -59,9 +59,9 @@ typedef struct rs_fs {
   int owners_thread_started; /* 0 not yet, 1 running, -1 could not start */
   int owners_stop;
   int owners_ready; /* the fields above are initialised */
-  char *root_path; /* realpath of the root, for complete_path */
+  char *root_path;  /* realpath of the root, for complete_path */
   size_t root_len;
-  atomic_ulong seq; /* makes temp names unique within the process */
+  atomic_ulong seq;       /* makes temp names unique within the process */
   rs_fs_flusher *flusher; /* NULL: no background flushing */
 } rs_fs;
 

@@ -14,8 +14,8 @@ typedef struct call_fault {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static call_fault calls[RS_FAULT_KINDS];
-static int bytes_err;    /* 0: no byte limit */
-static uint64_t room;    /* bytes still writable under the limit */
+static int bytes_err; /* 0: no byte limit */
+static uint64_t room; /* bytes still writable under the limit */
 
 int rs_fs_fault(rs_fault_kind kind, size_t *len)
 {

@@ -24,10 +24,10 @@
 #include "resumable/error.h"
 
 struct rs_fs_flushed {
-  int fd;     /* the flusher's dup of the handle's descriptor */
-  int refs;   /* the handle's and, while queued or running, the flusher's */
-  int queued; /* on the flusher's list */
-  int failed; /* a background sync failed */
+  int fd;           /* the flusher's dup of the handle's descriptor */
+  int refs;         /* the handle's and, while queued or running, the flusher's */
+  int queued;       /* on the flusher's list */
+  int failed;       /* a background sync failed */
   uint64_t upto;    /* every byte below was written before the last request */
   uint64_t dropped; /* bytes below were synced and dropped from the page cache */
   struct rs_fs_flushed *next;
@@ -39,7 +39,7 @@ struct rs_fs_flusher {
   pthread_cond_t idle; /* a record's sync finished */
   rs_fs_flushed *head, *tail;
   pthread_t thread;
-  int started; /* 1: running, -1: could not start (flushing stays off) */
+  int started;            /* 1: running, -1: could not start (flushing stays off) */
   rs_fs_flushed *running; /* the record being synced now, or NULL */
   int stop;
 };

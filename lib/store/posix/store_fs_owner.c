@@ -56,8 +56,7 @@ struct rs_fs_owner {
 static int still_linked(rs_fs_owner *o)
 {
   struct stat a, b;
-  return fstat(o->fd, &a) == 0 &&
-         fstatat(o->fs->locks_fd, o->name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+  return fstat(o->fd, &a) == 0 && fstatat(o->fs->locks_fd, o->name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
          a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

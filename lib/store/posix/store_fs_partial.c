@@ -27,10 +27,10 @@ typedef struct fs_partial {
   rs_fs_wb wb;
   rs_fs_flushed *bg; /* background flushing of this upload, or NULL */
   rs_fs *fs;
-  int have_synced;                /* `synced` is what the meta on disk records */
-  resumable_partial_info synced;  /* the partial as of its last sync (or open, or create) */
-  rs_fs_ident synced_id;          /* the file's identity that meta records (known: 0 if not) */
-  char name[RS_FS_FILE_MAX]; /* hex key name, or the staging file's name in tmp/ */
+  int have_synced;               /* `synced` is what the meta on disk records */
+  resumable_partial_info synced; /* the partial as of its last sync (or open, or create) */
+  rs_fs_ident synced_id;         /* the file's identity that meta records (known: 0 if not) */
+  char name[RS_FS_FILE_MAX];     /* hex key name, or the staging file's name in tmp/ */
   char key[];
 } fs_partial;
 
@@ -93,8 +93,7 @@ static void forget_claims(rs_fs *fs, const char *key, const char *name)
 
 /* Meta plus a data file: the partial as it stands. A meta without data is absent (and
  * removed: it is what an interrupted commit or remove leaves). */
-static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info,
-                int *fd)
+static int load(rs_fs *fs, const char *name, const char *key, resumable_partial_info *info, int *fd)
 {
   rs_fs_ident id;
   int rc = rs_fs_meta_load(fs, name, key, info, &id);

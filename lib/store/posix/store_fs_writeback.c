@@ -27,8 +27,7 @@ int rs_fs_writeback_note(rs_fs_wb *wb, int fd, uint64_t offset, size_t len)
     return flush_due;
 #if defined(__linux__)
   if (wb->start <= (uint64_t)INT64_MAX && end <= (uint64_t)INT64_MAX)
-    (void)sync_file_range(fd, (off_t)wb->start, (off_t)(end - wb->start),
-                          SYNC_FILE_RANGE_WRITE);
+    (void)sync_file_range(fd, (off_t)wb->start, (off_t)(end - wb->start), SYNC_FILE_RANGE_WRITE);
 #else
   (void)fd;
 #endif

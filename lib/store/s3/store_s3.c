@@ -90,8 +90,8 @@ void resumable_s3_config_free(resumable_s3_config *c)
 
 static int host_char(unsigned char c)
 {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == ':' || c == '[' || c == ']';
 }
 
 int resumable_s3_config_set_endpoint(resumable_s3_config *c, const char *url)
@@ -257,23 +257,23 @@ static void destroy(void *self)
 }
 
 static const resumable_store_ops s3_ops = {
-  RESUMABLE_STORE_OPS_INIT,
-  .complete_stat = s3_complete_stat,
-  .complete_open = s3_complete_open,
-  .complete_read = s3_complete_read,
-  .complete_close = s3_complete_close,
-  .complete_path = NULL,
-  .partial_stat = s3_partial_stat,
-  .partial_open = s3_partial_open,
-  .partial_write = s3_partial_write,
-  .partial_read = s3_partial_read,
-  .partial_sync = s3_partial_sync,
-  .partial_commit = s3_partial_commit,
-  .partial_close = s3_partial_close,
-  .partial_remove = s3_partial_remove,
-  .complete_remove = s3_complete_remove,
-  .destroy = destroy,
-  .partial_scan = s3_partial_scan,
+    RESUMABLE_STORE_OPS_INIT,
+    .complete_stat = s3_complete_stat,
+    .complete_open = s3_complete_open,
+    .complete_read = s3_complete_read,
+    .complete_close = s3_complete_close,
+    .complete_path = NULL,
+    .partial_stat = s3_partial_stat,
+    .partial_open = s3_partial_open,
+    .partial_write = s3_partial_write,
+    .partial_read = s3_partial_read,
+    .partial_sync = s3_partial_sync,
+    .partial_commit = s3_partial_commit,
+    .partial_close = s3_partial_close,
+    .partial_remove = s3_partial_remove,
+    .complete_remove = s3_complete_remove,
+    .destroy = destroy,
+    .partial_scan = s3_partial_scan,
 };
 
 /* base URL: path style keeps the endpoint; virtual host puts the bucket before the host. */

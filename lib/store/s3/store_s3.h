@@ -44,8 +44,8 @@ struct resumable_s3_config {
 };
 
 typedef struct s3_store {
-  char *base;      /* "<scheme>://<host>[:port]" or, virtual-host, "<scheme>://<bucket>.<host>..." */
-  int path_style;  /* 1: the bucket is the first path segment */
+  char *base;     /* "<scheme>://<host>[:port]" or, virtual-host, "<scheme>://<bucket>.<host>..." */
+  int path_style; /* 1: the bucket is the first path segment */
   char *bucket, *prefix, *sigv4, *access, *secret, *token;
   size_t prefix_len;
   uint64_t part_size, orphan_age;
@@ -82,34 +82,34 @@ int64_t s3_now(void);
 size_t s3_encode(const char *in, size_t len, int keep_slash, char *out, size_t cap);
 
 typedef struct s3_request {
-  const char *method;   /* GET HEAD PUT POST DELETE */
-  const char *object;   /* object name in the bucket (prefix included), NULL for the bucket */
-  const char *query;    /* canonical query (sorted, encoded) or NULL */
+  const char *method;     /* GET HEAD PUT POST DELETE */
+  const char *object;     /* object name in the bucket (prefix included), NULL for the bucket */
+  const char *query;      /* canonical query (sorted, encoded) or NULL */
   const char *headers[6]; /* extra "Name: value" lines, NULL-terminated */
-  const void *body;     /* PUT/POST body from memory (signed with its SHA-256)... */
+  const void *body;       /* PUT/POST body from memory (signed with its SHA-256)... */
   size_t body_len;
   curl_read_callback read_fn; /* ...or streamed (UNSIGNED-PAYLOAD), read_len bytes */
   curl_seek_callback seek_fn;
   void *read_arg;
   uint64_t read_len;
-  char *out;            /* the answer's body (2xx only), NUL-terminated, up to out_cap - 1 */
+  char *out; /* the answer's body (2xx only), NUL-terminated, up to out_cap - 1 */
   size_t out_cap;
   curl_write_callback sink_fn; /* or the 2xx body streamed to sink_fn(sink_arg) */
   void *sink_arg;
-  int quiet_timeouts;   /* 1: no low-speed limit (a streamed body may wait for its bytes) */
+  int quiet_timeouts; /* 1: no low-speed limit (a streamed body may wait for its bytes) */
 } s3_request;
 
 typedef struct s3_response {
   long status;
   size_t out_len;
   int out_truncated;
-  uint64_t length;      /* Content-Length */
+  uint64_t length; /* Content-Length */
   int has_length;
-  int headers_done;     /* the final answer's headers are all in */
+  int headers_done;       /* the final answer's headers are all in */
   char etag[S3_ETAG_MAX]; /* without quotes */
-  char token[40];       /* x-amz-meta-rs-token */
-  char code[64];        /* S3's error <Code> when status >= 300 */
-  char err[256];        /* error bodies are kept here (internal) */
+  char token[40];         /* x-amz-meta-rs-token */
+  char code[64];          /* S3's error <Code> when status >= 300 */
+  char err[256];          /* error bodies are kept here (internal) */
   size_t err_len;
 } s3_response;
 
@@ -143,8 +143,7 @@ int s3_status_code(const s3_response *rs);
 /* The text of the first <tag>...</tag> at or after *pos in xml[0..len), entities decoded, into
  * out (NUL-terminated). Returns its length and moves *pos past it, or -1 (not found, or longer
  * than cap - 1). */
-long s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out,
-                 size_t cap);
+long s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out, size_t cap);
 /* The bounds [*start, *end) of the next <tag>...</tag> element's content at or after *pos; *pos
  * moves past it. 0 or -1. */
 int s3_xml_element(const char *xml, size_t len, size_t *pos, const char *tag, size_t *start,
@@ -164,19 +163,19 @@ typedef struct s3_part {
 
 /* One state record: the partial as its writer last made it durable. */
 typedef struct s3_state {
-  uint64_t seq;             /* its place in the chain (the object is state-<seq>) */
-  char writer[33];          /* the handle that created it (random hex) */
-  int gone;                 /* a tombstone: no partial (removed or committed) */
+  uint64_t seq;    /* its place in the chain (the object is state-<seq>) */
+  char writer[33]; /* the handle that created it (random hex) */
+  int gone;        /* a tombstone: no partial (removed or committed) */
   char key[S3_KEY_MAX + 1];
   resumable_partial_info info; /* total, held, target, running hash state */
   uint64_t part_size;
-  char upload[S3_ID_MAX];   /* "" until the first part needed a multipart upload */
-  char token[33];           /* names the sums record; set with the upload */
-  char tail[96];            /* tail object's last name segment, "" if none */
+  char upload[S3_ID_MAX]; /* "" until the first part needed a multipart upload */
+  char token[33];         /* names the sums record; set with the upload */
+  char tail[96];          /* tail object's last name segment, "" if none */
   uint64_t tail_len;
-  s3_part *parts;           /* malloc'ed, nparts of them, numbers 1..nparts */
+  s3_part *parts; /* malloc'ed, nparts of them, numbers 1..nparts */
   uint32_t nparts, parts_cap;
-  int sealed;               /* a whole concatenation part: its upload is completed as the object
+  int sealed; /* a whole concatenation part: its upload is completed as the object
                                P<key>, readable (store_s3_seal.c); held == total, no tail */
 } s3_state;
 
@@ -231,8 +230,8 @@ int s3_mpu_complete(s3_store *s, const char *name, const char *upload, const s3_
 /* AbortMultipartUpload; RESUMABLE_OK also when it was gone already. */
 int s3_mpu_abort(s3_store *s, const char *name, const char *upload);
 /* A PUT of a whole object from memory with the token header (small uploads need no multipart). */
-int s3_put_object(s3_store *s, const char *name, const void *data, size_t len,
-                  const char *token, const char *if_none_match);
+int s3_put_object(s3_store *s, const char *name, const void *data, size_t len, const char *token,
+                  const char *if_none_match);
 /* Visit every unfinished multipart upload whose object name starts with `prefix`. */
 typedef int (*s3_upload_visit_fn)(void *arg, const char *name, const char *upload,
                                   int64_t initiated);
@@ -260,8 +259,8 @@ void s3_pipe_guard(s3_pipe *p, const char *next_state_name);
 void s3_pipe_writer(s3_pipe *p, const char *writer);
 /* Append bytes to the current part, streaming it as part `number` of `upload` at `object`
  * (declared length `len`) once it begins. Never more than len - fill bytes. */
-int s3_pipe_write(s3_pipe *p, const char *object, const char *upload, uint32_t number,
-                  size_t len, const void *buf, size_t n);
+int s3_pipe_write(s3_pipe *p, const char *object, const char *upload, uint32_t number, size_t len,
+                  const void *buf, size_t n);
 /* Wait until the part in flight (all `len` bytes in) is acknowledged: its ETag into etag.
  * RESUMABLE_OK, RESUMABLE_E_SUPERSEDED, RESUMABLE_E_IO. */
 int s3_pipe_finish(s3_pipe *p, char etag[S3_ETAG_MAX]);
@@ -288,7 +287,7 @@ typedef struct s3_handle {
   uint64_t total; /* UINT64_MAX: unknown (a chunked whole-file PUT) */
   s3_pipe *pipe;
   int upload_mine, upload_recorded;
-  int failed;     /* sticky: RESUMABLE_E_SUPERSEDED once another writer took the key */
+  int failed; /* sticky: RESUMABLE_E_SUPERSEDED once another writer took the key */
   int committed;
   s3_reader *reader; /* reads of a sealed part's object (store_s3_seal.c), or NULL */
 } s3_handle;
@@ -307,11 +306,9 @@ void s3_delete_tail(s3_store *s, const char *hex, const char *tail);
 
 int s3_partial_stat(void *self, const char *key, resumable_partial_info *out);
 int s3_partial_open(void *self, const char *key, resumable_partial_mode mode,
-                    const resumable_partial_info *info, void **handle,
-                    resumable_partial_info *out);
+                    const resumable_partial_info *info, void **handle, resumable_partial_info *out);
 int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf, size_t len);
-int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len,
-                    size_t *got);
+int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len, size_t *got);
 int s3_partial_sync(void *self, void *handle, const resumable_partial_info *info);
 int s3_partial_commit(void *self, void *handle, const resumable_complete_info *info);
 void s3_partial_close(void *self, void *handle);
@@ -322,13 +319,11 @@ int s3_partial_drop(s3_store *s, const s3_state *newest);
 /* ---- store_s3_complete.c ---- */
 int s3_complete_stat(void *self, const char *key, resumable_complete_info *out);
 int s3_complete_open(void *self, const char *key, void **reader, resumable_complete_info *out);
-int s3_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len,
-                     size_t *got);
+int s3_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len, size_t *got);
 void s3_complete_close(void *self, void *reader);
 int s3_complete_remove(void *self, const char *key);
 /* Write the sums record of `key` for an object tagged `token` (before it is published). */
-int s3_sums_put(s3_store *s, const char *key, const char *token,
-                const resumable_complete_info *ci);
+int s3_sums_put(s3_store *s, const char *key, const char *token, const resumable_complete_info *ci);
 /* Remove the key's sums records except `keep` (NULL: all). Best effort. */
 void s3_sums_prune(s3_store *s, const char *key, const char *keep);
 

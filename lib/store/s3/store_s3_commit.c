@@ -108,7 +108,7 @@ int s3_partial_commit(void *self, void *handle, const resumable_complete_info *c
     if (!h->staging)
       s3_partial_drop(s, &h->rec);
     s3_mpu_abort(s, h->object, h->st.upload); /* recorded or not */
-    h->committed = 1; /* nothing left for close to abort */
+    h->committed = 1;                         /* nothing left for close to abort */
     return RESUMABLE_E_IO;
   }
   if (rc != RESUMABLE_OK)
@@ -119,4 +119,3 @@ int s3_partial_commit(void *self, void *handle, const resumable_complete_info *c
   s3_sums_prune(s, h->key, h->st.token);
   return RESUMABLE_OK;
 }
-

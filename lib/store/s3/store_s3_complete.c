@@ -207,8 +207,7 @@ int s3_complete_open(void *self, const char *key, void **reader, resumable_compl
   return RESUMABLE_OK;
 }
 
-int s3_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len,
-                     size_t *got)
+int s3_complete_read(void *self, void *reader, uint64_t offset, void *buf, size_t len, size_t *got)
 {
   s3_open_file *f = reader;
   (void)self;

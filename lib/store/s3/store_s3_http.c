@@ -23,8 +23,8 @@ static const char empty_sha256[] =
 
 static int unreserved(unsigned char c)
 {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 size_t s3_encode(const char *in, size_t len, int keep_slash, char *out, size_t cap)
@@ -81,8 +81,7 @@ static void copy_value(const char *v, size_t n, char *out, size_t cap)
   out[n] = '\0';
 }
 
-static int header_is(const char *line, size_t n, const char *name, const char **value,
-                     size_t *vlen)
+static int header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
 {
   size_t k = strlen(name);
   if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0)
@@ -193,8 +192,8 @@ static int build_url(s3_store *s, const s3_request *rq, s3_xfer *x)
     return RESUMABLE_E_INVALID_ARG;
   int n;
   if (s->path_style)
-    n = snprintf(x->url, sizeof(x->url), "%s/%s%s%s%s%s", s->base, s->bucket,
-                 rq->object ? "/" : "", enc, rq->query ? "?" : "", rq->query ? rq->query : "");
+    n = snprintf(x->url, sizeof(x->url), "%s/%s%s%s%s%s", s->base, s->bucket, rq->object ? "/" : "",
+                 enc, rq->query ? "?" : "", rq->query ? rq->query : "");
   else
     n = snprintf(x->url, sizeof(x->url), "%s/%s%s%s", s->base, enc, rq->query ? "?" : "",
                  rq->query ? rq->query : "");
@@ -234,8 +233,8 @@ static int set_headers(s3_store *s, const s3_request *rq, s3_xfer *x)
     rc = add_header(x, line);
     free(line);
   }
-  for (size_t i = 0; rc == RESUMABLE_OK && i < sizeof(rq->headers) / sizeof(rq->headers[0]) &&
-                     rq->headers[i];
+  for (size_t i = 0;
+       rc == RESUMABLE_OK && i < sizeof(rq->headers) / sizeof(rq->headers[0]) && rq->headers[i];
        i++)
     rc = add_header(x, rq->headers[i]);
   return rc;

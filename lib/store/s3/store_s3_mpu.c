@@ -38,8 +38,12 @@ int s3_mpu_create(s3_store *s, const char *name, const char *token, char *upload
 {
   char tok[64], out[2048];
   snprintf(tok, sizeof(tok), "x-amz-meta-rs-token: %s", token);
-  s3_request rq = {.method = "POST", .object = name, .query = "uploads=",
-                   .headers = {tok}, .out = out, .out_cap = sizeof(out)};
+  s3_request rq = {.method = "POST",
+                   .object = name,
+                   .query = "uploads=",
+                   .headers = {tok},
+                   .out = out,
+                   .out_cap = sizeof(out)};
   s3_response rs;
   int rc = s3_call(s, &rq, &rs);
   if (rc != RESUMABLE_OK)
@@ -92,8 +96,13 @@ int s3_mpu_complete(s3_store *s, const char *name, const char *upload, const s3_
   char *body = complete_body(parts, nparts, &len);
   if (!body)
     return RESUMABLE_E_NOMEM;
-  s3_request rq = {.method = "POST", .object = name, .query = query, .body = body,
-                   .body_len = len, .out = out, .out_cap = sizeof(out)};
+  s3_request rq = {.method = "POST",
+                   .object = name,
+                   .query = query,
+                   .body = body,
+                   .body_len = len,
+                   .out = out,
+                   .out_cap = sizeof(out)};
   s3_response rs;
   int rc = s3_call(s, &rq, &rs);
   free(body);
@@ -162,8 +171,8 @@ static int add_param(char *q, size_t cap, const char *name, const char *value)
   return k < 0 || (size_t)k >= cap - n ? -1 : 0;
 }
 
-static int parse_objects(const char *xml, size_t len, s3_object_visit_fn fn, void *arg,
-                         char *next, size_t next_cap)
+static int parse_objects(const char *xml, size_t len, s3_object_visit_fn fn, void *arg, char *next,
+                         size_t next_cap)
 {
   size_t pos = 0, a, b;
   char key[S3_NAME_MAX], when[64], size[32], flag[16];
@@ -242,12 +251,11 @@ static int parse_uploads(const char *xml, size_t len, s3_upload_visit_fn fn, voi
       strcmp(flag, "true") == 0) {
     *more = 1;
     size_t p = 0;
-    if (s3_xml_text(xml, len, &p, "NextKeyMarker", next->key_marker,
-                    sizeof(next->key_marker)) <= 0)
+    if (s3_xml_text(xml, len, &p, "NextKeyMarker", next->key_marker, sizeof(next->key_marker)) <= 0)
       return -1;
     p = 0;
-    if (s3_xml_text(xml, len, &p, "NextUploadIdMarker", next->id_marker,
-                    sizeof(next->id_marker)) < 0)
+    if (s3_xml_text(xml, len, &p, "NextUploadIdMarker", next->id_marker, sizeof(next->id_marker)) <
+        0)
       next->id_marker[0] = '\0';
   }
   return 0;

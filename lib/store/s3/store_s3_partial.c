@@ -319,8 +319,7 @@ static int open_staging(s3_handle *h, const resumable_partial_info *info)
 }
 
 int s3_partial_open(void *self, const char *key, resumable_partial_mode mode,
-                    const resumable_partial_info *info, void **handle,
-                    resumable_partial_info *out)
+                    const resumable_partial_info *info, void **handle, resumable_partial_info *out)
 {
   s3_store *s = self;
   *handle = NULL;
@@ -429,8 +428,7 @@ int s3_partial_write(void *self, void *handle, uint64_t offset, const void *buf,
   return RESUMABLE_OK;
 }
 
-int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len,
-                    size_t *got)
+int s3_partial_read(void *self, void *handle, uint64_t offset, void *buf, size_t len, size_t *got)
 {
   s3_handle *h = handle;
   (void)self;

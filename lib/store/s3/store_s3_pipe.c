@@ -136,8 +136,8 @@ static void pause_ms(long ms)
 }
 
 /* One part, up to 3 attempts from the buffer. Runs on the thread, without p->mu. */
-static int run_part(s3_pipe *p, const char *object, const char *upload, uint32_t number,
-                    size_t len, char *etag)
+static int run_part(s3_pipe *p, const char *object, const char *upload, uint32_t number, size_t len,
+                    char *etag)
 {
   char query[S3_ID_MAX * 3 + 64], enc[S3_ID_MAX * 3];
   if (s3_encode(upload, strlen(upload), 0, enc, sizeof(enc)) == 0)
@@ -157,9 +157,14 @@ static int run_part(s3_pipe *p, const char *object, const char *upload, uint32_t
     pthread_mutex_unlock(&p->mu);
     if (aborted)
       return RESUMABLE_E_CANCELLED;
-    s3_request rq = {.method = "PUT", .object = object, .query = query,
-                     .read_fn = read_part, .seek_fn = seek_part, .read_arg = p,
-                     .read_len = len, .quiet_timeouts = 1};
+    s3_request rq = {.method = "PUT",
+                     .object = object,
+                     .query = query,
+                     .read_fn = read_part,
+                     .seek_fn = seek_part,
+                     .read_arg = p,
+                     .read_len = len,
+                     .quiet_timeouts = 1};
     s3_response rs;
     rc = s3_perform(p->s, p->easy, &rq, &rs);
     pthread_mutex_lock(&p->mu);
@@ -290,8 +295,8 @@ static int queue_job(s3_pipe *p, const char *object, const char *upload, uint32_
   return RESUMABLE_OK;
 }
 
-int s3_pipe_write(s3_pipe *p, const char *object, const char *upload, uint32_t number,
-                  size_t len, const void *buf, size_t n)
+int s3_pipe_write(s3_pipe *p, const char *object, const char *upload, uint32_t number, size_t len,
+                  const void *buf, size_t n)
 {
   pthread_mutex_lock(&p->mu);
   int rc = RESUMABLE_OK;

@@ -73,8 +73,7 @@ static int start(s3_reader *r, uint64_t offset)
   r->rq.quiet_timeouts = 1; /* the client may read slowly; the GET waits paused */
   size_t h = 0;
   if (offset > 0) {
-    snprintf(r->hdr_range, sizeof(r->hdr_range), "Range: bytes=%llu-",
-             (unsigned long long)offset);
+    snprintf(r->hdr_range, sizeof(r->hdr_range), "Range: bytes=%llu-", (unsigned long long)offset);
     r->rq.headers[h++] = r->hdr_range;
   }
   if (r->etag[0]) {

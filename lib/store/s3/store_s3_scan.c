@@ -174,8 +174,7 @@ static int abort_orphan(void *arg, const char *name, const char *upload, int64_t
   const char *id = upload;
   if (initiated < 0 || initiated > c->old)
     return 0;
-  if (c->live.n > 0 &&
-      bsearch(&id, c->live.ids, c->live.n, sizeof(*c->live.ids), cmp_str) != NULL)
+  if (c->live.n > 0 && bsearch(&id, c->live.ids, c->live.n, sizeof(*c->live.ids), cmp_str) != NULL)
     return 0;
   s3_mpu_abort(c->s, name, upload);
   return 0;

@@ -311,8 +311,8 @@ static int decode_metadata(lines *l, resumable_partial_info *in)
   if (next_line(l, line, sizeof(line)) || !(v = field(line, "metadata")))
     return -1;
   in->metadata_len = 0;
-  return strcmp(v, "-") == 0 || parse_hex(v, (uint8_t *)in->metadata, sizeof(in->metadata),
-                                          &in->metadata_len) == 0
+  return strcmp(v, "-") == 0 ||
+                 parse_hex(v, (uint8_t *)in->metadata, sizeof(in->metadata), &in->metadata_len) == 0
              ? 0
              : -1;
 }
@@ -335,8 +335,8 @@ static int decode_info(lines *l, s3_state *st, int version)
   if (next_line(l, line, sizeof(line)) || !(v = field(line, "hash")))
     return -1;
   in->hash_state_len = 0;
-  if (strcmp(v, "-") != 0 && parse_hex(v, in->hash_state, sizeof(in->hash_state),
-                                       &in->hash_state_len))
+  if (strcmp(v, "-") != 0 &&
+      parse_hex(v, in->hash_state, sizeof(in->hash_state), &in->hash_state_len))
     return -1;
   return version >= 2 ? decode_metadata(l, in) : 0;
 }
@@ -410,8 +410,8 @@ int s3_state_decode(const char *buf, size_t len, s3_state *st)
   if (rc == 0)
     rc = decode_parts(&l, st);
   if (rc == 0 && !st->gone &&
-      (s3_state_part_bytes(st) + st->tail_len != st->info.held ||
-       st->info.held > st->info.total || (st->nparts > 0 && st->upload[0] == '\0') ||
+      (s3_state_part_bytes(st) + st->tail_len != st->info.held || st->info.held > st->info.total ||
+       (st->nparts > 0 && st->upload[0] == '\0') ||
        (st->sealed && (st->tail_len != 0 || st->nparts == 0 || st->info.held != st->info.total))))
     rc = -1;
   if (rc != 0) {
@@ -429,8 +429,8 @@ int s3_sums_encode(const char *key, const resumable_complete_info *ci, char *out
   tbuf t = {0};
   char hex[RS_SHA256_HEX_LEN + 1];
   rs_sha256_hex_format(ci->sha256, hex);
-  put(&t, "resumable-s3-sums 1\nkey %s\nsize %llu\nsha256 %s\n", key,
-      (unsigned long long)ci->size, hex);
+  put(&t, "resumable-s3-sums 1\nkey %s\nsize %llu\nsha256 %s\n", key, (unsigned long long)ci->size,
+      hex);
   if (!t.nomem)
     put_end(&t);
   int rc = RESUMABLE_OK;
