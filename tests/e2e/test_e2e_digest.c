@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "e2e_fixture.h"
 #include "e2e_util.h"
 #include "test_fs.h"
 #include "faultproxy.h"
@@ -22,50 +23,21 @@
 #define FILE_SIZE (4 * MIB)
 #define CHUNK (64 * KIB)
 
-struct fx {
-  char *dir, root[512], store[512];
-  e2e_server srv;
-  fp_proxy *proxy;
-};
-
 static int setup(void **state)
 {
-  struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
+  if (e2e_fx_setup(state) != 0)
     return -1;
-  snprintf(f->root, sizeof f->root, "%s/root", f->dir);
-  snprintf(f->store, sizeof f->store, "%s/state", f->dir);
-  if (mkdir(f->root, 0700) != 0)
-    return -1;
-  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0)
-    return -1;
-  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0)
-    return -1;
+  e2e_fx *f = *state;
   fp_set_flip(f->proxy, 20, 10); /* bodies 10, 30, 50, ...: never two in a row */
-  *state = f;
   return 0;
 }
 
-static int teardown(void **state)
+static char *make_file(e2e_fx *f, const char *name, uint32_t seed, char sha[65])
 {
-  struct fx *f = *state;
-  fp_stop(f->proxy);
-  e2e_server_stop(&f->srv);
-  (void)test_remove_tree(f->dir);
-  free(f->dir);
-  free(f);
-  return 0;
+  return e2e_fx_file(f, name, FILE_SIZE, seed, sha);
 }
 
-static char *make_file(struct fx *f, const char *name, uint32_t seed, char sha[65])
-{
-  char *p = e2e_make_file(f->dir, name, FILE_SIZE, seed);
-  assert_non_null(p);
-  assert_int_equal(e2e_sha256_file(p, sha), 0);
-  return p;
-}
-
-static void check_stored(struct fx *f, const char *key, const char *sha)
+static void check_stored(e2e_fx *f, const char *key, const char *sha)
 {
   char path[700], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, key);
@@ -74,7 +46,7 @@ static void check_stored(struct fx *f, const char *key, const char *sha)
 }
 
 /* Only the damaged chunks went again, and the wire stayed under 1.1x the file. */
-static void check_resends(struct fx *f, resumable_stager *st)
+static void check_resends(e2e_fx *f, resumable_stager *st)
 {
   unsigned flips = fp_flips(f->proxy);
   print_message("# %u of %u bodies flipped, %u chunks resent, %llu wire bytes for %llu\n", flips,
@@ -88,7 +60,7 @@ static void check_resends(struct fx *f, resumable_stager *st)
 
 static void localai_resends_only_damaged_chunks(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "l.bin", 1, sha);
   e2e_url(url, sizeof url, fp_port(f->proxy), "l.bin");
@@ -107,7 +79,7 @@ static void localai_resends_only_damaged_chunks(void **state)
 /* The default: the server asks (Want-Content-Digest) and a chunk size is set. */
 static void localai_digests_when_the_server_asks(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "a.bin", 2, sha);
   e2e_url(url, sizeof url, fp_port(f->proxy), "a.bin");
@@ -125,7 +97,7 @@ static void localai_digests_when_the_server_asks(void **state)
 /* Without digests a damaged chunk is only caught by the whole-file hash: a restart from 0. */
 static void localai_without_digests_restarts(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65], url[256];
   char *path = make_file(f, "n.bin", 3, sha);
   e2e_url(url, sizeof url, fp_port(f->proxy), "n.bin");
@@ -147,7 +119,7 @@ static void localai_without_digests_restarts(void **state)
 
 static void tus_resends_only_damaged_chunks(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65], endpoint[256];
   char *path = make_file(f, "t.bin", 4, sha);
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
@@ -168,10 +140,10 @@ static void tus_resends_only_damaged_chunks(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(localai_resends_only_damaged_chunks, setup, teardown),
-      cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, teardown),
-      cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, teardown),
-      cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, teardown),
+      cmocka_unit_test_setup_teardown(localai_resends_only_damaged_chunks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, e2e_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

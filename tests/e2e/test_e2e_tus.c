@@ -14,58 +14,15 @@
 
 #include <cmocka.h>
 
+#include "e2e_fixture.h"
 #include "e2e_util.h"
 #include "test_fs.h"
 #include "faultproxy.h"
 
 #define MIB (1024ULL * 1024ULL)
 
-struct fx {
-  char *dir, root[512], store[512], endpoint[256];
-  e2e_server srv;
-  fp_proxy *proxy;
-};
-
-static int setup(void **state)
-{
-  struct fx *f = calloc(1, sizeof *f);
-  if (f == NULL || (f->dir = e2e_tmpdir()) == NULL)
-    return -1;
-  snprintf(f->root, sizeof f->root, "%s/root", f->dir);
-  snprintf(f->store, sizeof f->store, "%s/state", f->dir);
-  if (mkdir(f->root, 0700) != 0)
-    return -1;
-  if (e2e_server_start(&f->srv, f->root, 0, NULL) != 0)
-    return -1;
-  if (fp_start(&f->proxy, "127.0.0.1", f->srv.port) != 0)
-    return -1;
-  snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u/v1/files/",
-           (unsigned)fp_port(f->proxy));
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct fx *f = *state;
-  fp_stop(f->proxy);
-  e2e_server_stop(&f->srv);
-  (void)test_remove_tree(f->dir);
-  free(f->dir);
-  free(f);
-  return 0;
-}
-
-static char *make_file(struct fx *f, const char *name, uint64_t size, uint32_t seed, char sha[65])
-{
-  char *p = e2e_make_file(f->dir, name, size, seed);
-  assert_non_null(p);
-  assert_int_equal(e2e_sha256_file(p, sha), 0);
-  return p;
-}
-
 /* A tus stager to the proxy's endpoint, with the file name as metadata and the URL store. */
-static resumable_stager *tus_stager(struct fx *f, const char *path, const char *name)
+static resumable_stager *tus_stager(e2e_fx *f, const char *path, const char *name)
 {
   resumable_stager *st = e2e_stager(f->endpoint, path);
   assert_non_null(st);
@@ -75,7 +32,7 @@ static resumable_stager *tus_stager(struct fx *f, const char *path, const char *
   return st;
 }
 
-static void check_stored(struct fx *f, const char *key, const char *sha)
+static void check_stored(e2e_fx *f, const char *key, const char *sha)
 {
   char path[700], got[65];
   snprintf(path, sizeof path, "%s/%s", f->root, key);
@@ -83,7 +40,7 @@ static void check_stored(struct fx *f, const char *key, const char *sha)
   assert_string_equal(got, sha);
 }
 
-static int partial_files(struct fx *f)
+static int partial_files(e2e_fx *f)
 {
   char cmd[700];
   snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s/.resumable/partial)\"", f->root);
@@ -92,9 +49,9 @@ static int partial_files(struct fx *f)
 
 static void checksummed_chunks_resume_through_cuts(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65];
-  char *path = make_file(f, "cut.bin", 12 * MIB, 1, sha);
+  char *path = e2e_fx_file(f, "cut.bin", 12 * MIB, 1, sha);
   resumable_stager *st = tus_stager(f, path, "cut.bin");
   assert_int_equal(resumable_stager_set_chunk_size(st, 2 * MIB), RESUMABLE_OK);
   fp_set_cut(f->proxy, 3 * MIB, 3);
@@ -111,9 +68,9 @@ static void checksummed_chunks_resume_through_cuts(void **state)
 
 static void a_later_run_resumes_the_stored_upload(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65];
-  char *path = make_file(f, "again.bin", 16 * MIB, 2, sha);
+  char *path = e2e_fx_file(f, "again.bin", 16 * MIB, 2, sha);
   resumable_stager *st = tus_stager(f, path, "again.bin");
   e2e_progress prog;
   e2e_progress_init(&prog);
@@ -145,9 +102,9 @@ static void a_later_run_resumes_the_stored_upload(void **state)
 
 static void cancel_remote_terminates_the_upload(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65];
-  char *path = make_file(f, "gone.bin", 16 * MIB, 3, sha);
+  char *path = e2e_fx_file(f, "gone.bin", 16 * MIB, 3, sha);
   resumable_stager *st = tus_stager(f, path, "gone.bin");
   assert_int_equal(resumable_stager_set_cancel_remote(st, 1), RESUMABLE_OK);
   e2e_progress prog;
@@ -170,9 +127,9 @@ static void cancel_remote_terminates_the_upload(void **state)
 
 static void parallel_parts_through_cuts_are_concatenated(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65];
-  char *path = make_file(f, "par.bin", 24 * MIB, 4, sha);
+  char *path = e2e_fx_file(f, "par.bin", 24 * MIB, 4, sha);
   resumable_stager *st = tus_stager(f, path, "par.bin");
   assert_int_equal(resumable_stager_set_parallel(st, 4), RESUMABLE_OK);
   fp_set_cut(f->proxy, 5 * MIB, 3);
@@ -193,9 +150,9 @@ static void parallel_parts_through_cuts_are_concatenated(void **state)
 
 static void parallel_parts_resume_in_a_later_run(void **state)
 {
-  struct fx *f = *state;
+  e2e_fx *f = *state;
   char sha[65];
-  char *path = make_file(f, "parr.bin", 24 * MIB, 5, sha);
+  char *path = e2e_fx_file(f, "parr.bin", 24 * MIB, 5, sha);
   resumable_stager *st = tus_stager(f, path, "parr.bin");
   assert_int_equal(resumable_stager_set_parallel(st, 4), RESUMABLE_OK);
   /* a checksummed request counts only once whole: small ones, so that the cancel keeps most */
@@ -221,7 +178,7 @@ static void parallel_parts_resume_in_a_later_run(void **state)
   free(path);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, e2e_fx_setup, e2e_fx_teardown)
 
 int main(void)
 {
