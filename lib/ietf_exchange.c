@@ -16,34 +16,15 @@
 /* Repr-Digest may list several algorithms (sha-512's value alone is 90 bytes). */
 #define RS_IETF_REPR_MAX 1024
 
-static void keep(resumable_exchange *ex, rs_hdr *h, const char *value, const char *why)
-{
-  size_t n = strlen(value);
-  if (h->seen) {
-    if (h->too_long || n >= sizeof(h->value) || strcmp(h->value, value) != 0) {
-      ex->tus.conflict = 1;
-      if (!ex->tus.conflict_reason)
-        ex->tus.conflict_reason = why;
-    }
-    return;
-  }
-  h->seen = 1;
-  if (n >= sizeof(h->value)) {
-    h->too_long = 1;
-    return;
-  }
-  memcpy(h->value, value, n + 1);
-}
-
 int rs_ietf_add_header(resumable_exchange *ex, const char *name, const char *value)
 {
   rs_tus_exchange *t = &ex->tus;
   if (strcasecmp(name, "Upload-Draft-Interop-Version") == 0)
-    keep(ex, &t->interop, value, "repeated Upload-Draft-Interop-Version");
+    rs_tus_keep_short(ex, &t->interop, value, "repeated Upload-Draft-Interop-Version");
   else if (strcasecmp(name, "Upload-Complete") == 0)
-    keep(ex, &t->complete, value, "repeated Upload-Complete");
+    rs_tus_keep_short(ex, &t->complete, value, "repeated Upload-Complete");
   else if (strcasecmp(name, "Want-Repr-Digest") == 0)
-    keep(ex, &t->want_repr, value, "repeated Want-Repr-Digest");
+    rs_tus_keep_short(ex, &t->want_repr, value, "repeated Want-Repr-Digest");
   else if (strcasecmp(name, "Repr-Digest") == 0) {
     size_t n = strlen(value);
     if (t->repr) {

@@ -53,8 +53,8 @@ static int keep_long(char **dst, size_t *dst_len, int *bad, int *too_long, const
   return RESUMABLE_OK;
 }
 
-/* A short header: bounded copy; a repeat with another value is a conflict (400 in tus). */
-static void keep_short(resumable_exchange *ex, rs_hdr *h, const char *value, const char *why)
+/* See tus_exchange.h. */
+void rs_tus_keep_short(resumable_exchange *ex, rs_hdr *h, const char *value, const char *why)
 {
   size_t n = strlen(value);
   if (h->seen) {
@@ -92,7 +92,7 @@ int rs_tus_add_header(resumable_exchange *ex, const char *name, const char *valu
   };
   for (size_t i = 0; i < sizeof(shorts) / sizeof(shorts[0]); i++)
     if (strcasecmp(name, shorts[i].name) == 0) {
-      keep_short(ex, (rs_hdr *)(void *)((char *)t + shorts[i].offset), value, shorts[i].why);
+      rs_tus_keep_short(ex, (rs_hdr *)(void *)((char *)t + shorts[i].offset), value, shorts[i].why);
       return RESUMABLE_OK;
     }
   if (strcasecmp(name, "Upload-Metadata") == 0)

@@ -13,6 +13,10 @@ void rs_tus_begin(resumable_exchange *ex, const char *method, const char *raw, s
 /* Keep a header the tus dialect reads (others are ignored). RESUMABLE_OK or E_NOMEM. */
 int rs_tus_add_header(resumable_exchange *ex, const char *name, const char *value);
 
+/* A short header into h: a bounded copy; a repeat with another value marks the exchange's
+ * conflict (400) with `why`. Shared by the tus and IETF draft dialects. */
+void rs_tus_keep_short(resumable_exchange *ex, rs_hdr *h, const char *value, const char *why);
+
 /* Does this request speak tus (Tus-Resumable present, or OPTIONS)? */
 int rs_tus_wanted(const resumable_exchange *ex);
 
