@@ -114,7 +114,9 @@ RESUMABLE_EXPORT void resumable_global_cleanup(void);
  * inside it, belongs to the process that made it: a child must not run or free a stager made
  * before the fork (freeing would close connections the parent still uses, and a run's tus
  * checksum helper thread does not exist in the child); it makes its own stagers. The file a
- * stager opens is close-on-exec. */
+ * stager opens and the sockets of its connections are close-on-exec (the sockets from their
+ * creation): a program the application execs mid-upload does not hold the connection open
+ * after the stager closes it. */
 
 /* A stager that uploads the file at `path` to `url` (the full URL of the key, e.g.
  * "http://host:8080/v1/files/a/b.bin", already percent-encoded where needed). The URL must start

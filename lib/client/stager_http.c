@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #endif
 
+#include "curl_cloexec.h"
 #include "curl_setopt.h"
 #include "range.h"
 #include "stager_impl.h"
@@ -257,6 +258,7 @@ static int set_common(CURL *c, rs_run *run, const rs_http_req *req, uint64_t lef
   RS_SETOPT(&cc, c, CURLOPT_XFERINFOFUNCTION, on_xfer);
   RS_SETOPT(&cc, c, CURLOPT_XFERINFODATA, run);
   RS_SETOPT(&cc, c, CURLOPT_ERRORBUFFER, run->s->errbuf);
+  RS_SETOPT(&cc, c, CURLOPT_OPENSOCKETFUNCTION, rs_curl_open_cloexec);
   RS_SETOPT(&cc, c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
   RS_SETOPT(&cc, c, CURLOPT_SOCKOPTDATA, run->s);
   return rc != RESUMABLE_OK ? rc : rs_setopt_error(cc);

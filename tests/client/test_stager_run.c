@@ -34,6 +34,8 @@ typedef struct fixture {
   resumable_stager *s;
   char url[128];
   int hook_done; /* a script_on_body hook did its change (hooks run on the server's thread) */
+  /* scan_descriptors: the stager's connections and file, and how many of them an exec keeps */
+  int socks, socks_kept, files, files_kept;
 } fixture;
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -724,6 +726,51 @@ static void run_file_replaced_by_rename_during_final_put_is_a_file_error(void **
   run_file_changed_during_final_put(*state, replace_by_rename, "was replaced");
 }
 
+/* ---- descriptors an exec would keep ----
+ * An application that forks and execs while an upload runs must not hand the child the
+ * stager's connection: the child would keep it open after the stager closes it, and a server
+ * (or proxy) would wait for an end that never comes. */
+
+/* Called on the server's thread with the PUT's whole body in: count the client ends of
+ * connections to the script's port, and the descriptors open on the stager's file. */
+static void scan_descriptors(void *ud)
+{
+  fixture *f = ud;
+  unsigned port = script_port(f->srv);
+  for (int fd = 3; fd < 1024; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0)
+      continue;
+    int kept = !(flags & FD_CLOEXEC);
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    char link[64], target[256];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && peer.sin_family == AF_INET &&
+        ntohs(peer.sin_port) == port) {
+      f->socks++;
+      f->socks_kept += kept;
+    } else if (n > 0 && (size_t)n == strlen(f->path) && memcmp(target, f->path, (size_t)n) == 0) {
+      f->files++;
+      f->files_kept += kept;
+    }
+  }
+}
+
+static void run_connection_and_file_are_closed_on_exec(void **state)
+{
+  fixture *f = *state;
+  const script_answer a[] = {{404, NULL, NULL, 0}, {200, DONE_HDRS, "{}", 0}};
+  start(f, a, N(a));
+  script_on_body(f->srv, 1, scan_descriptors, f);
+  assert_int_equal(resumable_stager_run(f->s), RESUMABLE_OK);
+  assert_int_equal(f->socks, 1);
+  assert_int_equal(f->socks_kept, 0);
+  assert_true(f->files >= 1);
+  assert_int_equal(f->files_kept, 0);
+}
+
 /* ---- issue 10 item 10: a reply header too large ----
  * libcurl 7.88 turns one header line over 100 KiB into "out of memory", and a header section
  * over 300 KiB into a receive error that was retried until the budget ended. Either is the
@@ -856,6 +903,7 @@ int main(void)
       T(run_file_grown_during_final_put_is_a_file_error),
       T(run_file_rewritten_with_mtime_restored_during_final_put_is_a_file_error),
       T(run_file_replaced_by_rename_during_final_put_is_a_file_error),
+      T(run_connection_and_file_are_closed_on_exec),
       T(run_one_huge_reply_header_line_is_a_protocol_error),
       T(run_a_huge_reply_header_section_is_a_protocol_error),
       T(run_huge_header_in_the_answer_to_a_put_is_a_protocol_error),

@@ -1,4 +1,5 @@
-/* See test_proc.h. */
+/* See test_proc.h. close_range is a GNU extension (glibc 2.34). */
+#define _GNU_SOURCE
 #include "test_proc.h"
 
 #include <errno.h>
@@ -27,8 +28,10 @@ static int spawn(test_child *c, const char *path, const char *const *args, long 
   if (c->pid == 0) {
     dup2(o[1], 1);
     dup2(e[1], 2);
-    close(o[0]);
-    close(e[0]);
+    /* Nothing else of ours: a socket of a live test connection (a proxy's, a stager's) copied
+     * into the child would stay open there after we close it, and its peer would wait for an
+     * end that never comes. */
+    close_range(3, ~0U, 0);
     if (nofile > 0) {
       struct rlimit rl = {.rlim_cur = (rlim_t)nofile, .rlim_max = (rlim_t)nofile};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0)

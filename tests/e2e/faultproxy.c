@@ -114,7 +114,7 @@ static int fp_connect_upstream(fp_proxy *p)
   pthread_mutex_lock(&p->mu);
   struct sockaddr_in sa = p->upstream;
   pthread_mutex_unlock(&p->mu);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
   /* Loopback connects finish (or fail) at once, so a blocking connect is fine here. */
@@ -127,7 +127,7 @@ static int fp_connect_upstream(fp_proxy *p)
 
 static void fp_accept(fp_proxy *p)
 {
-  int cfd = accept(p->lfd, NULL, NULL);
+  int cfd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
   if (cfd < 0)
     return;
   pthread_mutex_lock(&p->mu);
@@ -479,7 +479,7 @@ static void *fp_main(void *arg)
 
 static int fp_listen(fp_proxy *p)
 {
-  p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (p->lfd < 0)
     return -1;
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};

@@ -1,4 +1,5 @@
-/* See peer_util.h. */
+/* See peer_util.h. posix_spawn_file_actions_addclosefrom_np is a GNU extension. */
+#define _GNU_SOURCE
 #include "peer_util.h"
 
 #include <errno.h>
@@ -61,6 +62,7 @@ void peer_start(peer_proc *p, const char *const *argv, const char *log, const ch
   posix_spawn_file_actions_adddup2(&fa, o[1], 1);
   posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addclose(&fa, o[0]);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* see test_proc.c */
   int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(o[1]);
@@ -109,6 +111,7 @@ int peer_run(const char *const *argv, int timeout_s, char **out)
   posix_spawn_file_actions_adddup2(&fa, o[1], 1);
   posix_spawn_file_actions_adddup2(&fa, o[1], 2);
   posix_spawn_file_actions_addclose(&fa, o[0]);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* see test_proc.c */
   pid_t pid;
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);

@@ -1,4 +1,5 @@
 /* The resumable-serve child: fork/exec, its ready line read from a pipe, reaping. */
+#define _GNU_SOURCE /* close_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +35,7 @@ int tt_serve_start(tt_serve *s, int timeout_ms)
   if (pid == 0) { /* only async-signal-safe calls until exec */
     if (setpgid(0, 0) != 0 || dup2(p[1], 1) < 0 || dup2(s->log_fd, 2) < 0)
       _exit(126);
+    close_range(3, ~0U, 0); /* see test_proc.c: no test socket lives on in the host */
     execv(s->exe, argv);
     _exit(127);
   }

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "curl_cloexec.h"
 #include "curl_setopt.h"
 #include "hex.h"
 #include "resumable/error.h"
@@ -306,6 +307,7 @@ int s3_xfer_setup(s3_store *s, CURL *e, const s3_request *rq, s3_response *rs, s
   RS_SETOPT(&cc, e, CURLOPT_WRITEFUNCTION, on_body);
   RS_SETOPT(&cc, e, CURLOPT_WRITEDATA, x);
   RS_SETOPT(&cc, e, CURLOPT_NOSIGNAL, 1L);
+  RS_SETOPT(&cc, e, CURLOPT_OPENSOCKETFUNCTION, rs_curl_open_cloexec);
   RS_SETOPT(&cc, e, CURLOPT_CONNECTTIMEOUT, 10L);
   RS_SETOPT(&cc, e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (!rq->quiet_timeouts) {
