@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "debugassert.h"
 #include "resumable/error.h"
+#include "ietf_exchange.h"
 #include "server_internal.h"
 #include "tus_exchange.h"
 
@@ -198,10 +199,16 @@ void rs_put_digest(resumable_exchange *ex, uint8_t digest[32])
   digest_of(&ex->entry->sha, digest);
 }
 
-/* A LocalAI request's Content-Digest did not match its body: 422, with the (unchanged) offset
- * so that the client can resend that chunk without a HEAD. */
-static void fail_content_digest(resumable_exchange *ex, uint64_t held)
+/* A request's Content-Digest did not match its body: 422, with the (unchanged) offset so that
+ * the client can resend that chunk without a HEAD (LocalAI: X-File-Size and a text; the draft:
+ * Upload-Offset and a problem). */
+static void fail_content_digest(resumable_exchange *ex, uint64_t held, rs_rd_algo algo,
+                                const uint8_t want[64])
 {
+  if (ex->dialect == RS_DIALECT_TUS && ex->tus.ietf) {
+    rs_ietf_reply_digest_mismatch(ex, held, algo, want);
+    return;
+  }
   rs_exchange_fail(ex, RS_CONTENT_DIGEST_MISMATCH,
                    "Content-Digest does not match the request body; its bytes were discarded, "
                    "resend them");
@@ -216,6 +223,9 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
   int whole =
       how == RESUMABLE_BODY_COMPLETE && (!ex->expected_known || ex->received == ex->expected);
   int cd = ex->rd.algo != RS_RD_NONE;
+  rs_rd_algo algo = ex->rd.algo; /* the problem of a draft 422 names them */
+  uint8_t want[64];
+  memcpy(want, ex->rd.want, sizeof(want));
   int match;
   if (cd) {
     match = rs_req_digest_matches(&ex->rd);
@@ -236,7 +246,7 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
                      cd ? "body ended early; with Content-Digest its bytes are discarded"
                         : "body ended early; with Upload-Checksum its bytes are discarded");
   else if (cd)
-    fail_content_digest(ex, e->info.held);
+    fail_content_digest(ex, e->info.held, algo, want);
   else
     rs_exchange_fail(ex, 460, "Upload-Checksum does not match the body; its bytes were discarded");
   return 0;
@@ -558,8 +568,8 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
   int whole =
       how == RESUMABLE_BODY_COMPLETE && (!ex->expected_known || ex->received == ex->expected);
   if (ex->rd.algo != RS_RD_NONE && !rs_req_digest_matches(&ex->rd) && whole) {
-    discard_staging(ex); /* a corrupted body is never committed */
-    fail_content_digest(ex, 0);
+    discard_staging(ex);                                 /* a corrupted body is never committed */
+    fail_content_digest(ex, 0, RS_RD_NONE, ex->rd.want); /* LocalAI only: the draft stages none */
     return;
   }
   rs_digest dg = RS_DIGEST_NONE;

@@ -197,6 +197,31 @@ static void reply_problem(resumable_exchange *ex, const rs_decision *d)
   rs_exchange_decided(ex);
 }
 
+void rs_ietf_reply_digest_mismatch(resumable_exchange *ex, uint64_t held, rs_rd_algo algo,
+                                   const uint8_t want[64])
+{
+  rs_reply *r = &ex->reply;
+  char b64[96], json[400];
+  size_t len = rs_rd_algo_len(algo);
+  if (len == 0 || rs_base64_encode(want, len, b64, sizeof(b64)) <= 0)
+    b64[0] = '\0';
+  /* draft-ietf-httpapi-digest-fields-problem-types, "Mismatching Digest Value"; 422, not its
+   * suggested 400, so that "resend this request" stays apart from the whole-file 400 */
+  int n = snprintf(json, sizeof(json),
+                   "{\"type\": \"%s\", \"title\": \"%s\", \"algorithm\": \"%s\", "
+                   "\"provided-digest\": \":%s:\"}\n",
+                   RS_IETF_DIGEST_MISMATCH_TYPE,
+                   "digest value from request does not match the request content; its bytes were "
+                   "discarded, resend them",
+                   algo == RS_RD_SHA512 ? "sha-512" : "sha-256", b64);
+  rs_reply_clear(r);
+  r->status = RS_CONTENT_DIGEST_MISMATCH;
+  if (rs_reply_body(r, "application/problem+json", json, (size_t)n) == RESUMABLE_OK &&
+      rs_reply_header(r, "Upload-Complete", "?0") == RESUMABLE_OK)
+    rs_reply_header(r, "Upload-Offset", "%llu", (unsigned long long)held);
+  rs_exchange_decided(ex);
+}
+
 static void options(resumable_exchange *ex)
 {
   rs_reply *r = &ex->reply;

@@ -25,6 +25,13 @@ void rs_ietf_reply_decision(resumable_exchange *ex, const rs_decision *d);
 void rs_ietf_reply_done(resumable_exchange *ex, uint64_t size, const uint8_t sha[32]);
 void rs_ietf_probe(resumable_exchange *ex, const rs_stored *st, const rs_decision *d);
 
+/* A PATCH (or creation) whose Content-Digest did not match its body, its bytes dropped: 422
+ * with the problem type below, `Upload-Offset: held` (unchanged) and the digest it carried. */
+#define RS_IETF_DIGEST_MISMATCH_TYPE \
+  "https://iana.org/assignments/http-problem-types#digest-mismatching-value"
+void rs_ietf_reply_digest_mismatch(resumable_exchange *ex, uint64_t held, rs_rd_algo algo,
+                                   const uint8_t want[64]);
+
 /* Free what the draft part owns. */
 void rs_ietf_free(resumable_exchange *ex);
 

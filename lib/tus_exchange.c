@@ -337,6 +337,11 @@ int rs_tus_headers_done(resumable_exchange *ex)
     rs_exchange_reply_decision(ex, &d);
     return 1;
   }
+  /* The draft's per-request digest, parsed before anything is touched (tus has Upload-Checksum
+   * and does not read Content-Digest). */
+  if (t->ietf && (t->req.op == RS_TUS_OP_POST || t->req.op == RS_TUS_OP_PATCH) &&
+      rs_put_content_digest(ex))
+    return 1;
   if (t->req.op == RS_TUS_OP_POST && t->metadata) {
     t->upload_metadata = dup_n(t->metadata, t->metadata_len);
     t->created = 1;
@@ -420,6 +425,8 @@ int rs_tus_body_begin(resumable_exchange *ex)
     ex->expected_known = 1;
     ex->expected = 0;
   }
+  if (ex->rd.algo != RS_RD_NONE) /* the draft's Content-Digest (RFC 9530), as on a LocalAI PUT */
+    return rs_put_digest_begin(ex);
   if (r->checksum != RS_FIELD_OK)
     return RESUMABLE_OK;
   /* The bytes of a checksummed request stay provisional until verified: the partial's durable
@@ -640,8 +647,12 @@ void rs_tus_probe(resumable_exchange *ex, const rs_stored *st, const rs_decision
 void rs_tus_decorate(resumable_exchange *ex)
 {
   rs_reply *r = &ex->reply;
-  if (ex->tus.ietf)
-    return; /* the draft has no version header in replies */
+  if (ex->tus.ietf) { /* the draft has no version header in replies */
+    rs_tus_op op = ex->tus.req.op;
+    if (op == RS_TUS_OP_OPTIONS || op == RS_TUS_OP_HEAD || r->status == RS_CONTENT_DIGEST_MISMATCH)
+      rs_reply_header(r, "Want-Content-Digest", "sha-256=10, sha-512=3"); /* RFC 9530 4 */
+    return;
+  }
   for (size_t i = 0; i < r->count; i++)
     if (strcmp(r->names[i], "Tus-Resumable") == 0)
       return;
