@@ -190,7 +190,11 @@ RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64
  * (16 MiB when no chunk size is set). A request cut on the way loses its
  * bytes on the server (they cannot be verified), which bounds what a cut costs at one chunk.
  * tus dialect: `Upload-Checksum` (the `checksum` extension, when the server offers it) is sent
- * for 1 and -1 and not for 0. Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (another value),
+ * for 1 and -1 and not for 0. IETF draft dialect: `Content-Digest` on the creation's content and
+ * every PATCH, for 1 (requests are then at most 64 MiB without a chunk size), and for -1 when
+ * the OPTIONS or a HEAD answer carries `Want-Content-Digest` and a chunk size is set; a
+ * `422` resends that request alone, eight in a row end the run with RESUMABLE_E_HASH_MISMATCH.
+ * Returns RESUMABLE_OK, RESUMABLE_E_INVALID_ARG (another value),
  * RESUMABLE_E_STATE. */
 RESUMABLE_EXPORT int resumable_stager_set_chunk_digest(resumable_stager *s, int mode);
 

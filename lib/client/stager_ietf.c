@@ -1,7 +1,8 @@
 /* The stager in the IETF draft dialect (stager.h, RESUMABLE_PROTOCOL_IETF): the tus machinery
  * of stager_tus.c (URL store, HEAD after every failure, creation with the first bytes, PATCH from
  * the offset held, budget, backoff, progress) with the draft's headers: interop version 8,
- * Upload-Complete, Upload-Length, Repr-Digest at creation, application/partial-upload. */
+ * Upload-Complete, Upload-Length, Repr-Digest at creation, application/partial-upload (and
+ * Content-Digest on requests, sent where stager_tus.c sends tus checksums). */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,7 +60,8 @@ int rs_ietf_upload(rs_run *run, const rs_tus_server *found)
   }
   if (s->o.parallel > 1)
     rs_run_log(run, RESUMABLE_LOG_INFO, "the IETF draft has no concatenation: one connection");
-  /* what the draft always offers, in tus terms; no per-request checksum here */
+  /* what the draft always offers, in tus terms; no tus Upload-Checksum (the draft's per-request
+   * digest is Content-Digest: stager_tus.c sends it when run->ietf) */
   rs_tus_server srv = *found;
   srv.ext = RS_TUSX_CREATION | RS_TUSX_WITH_UPLOAD | RS_TUSX_TERMINATION;
   srv.algos = 0;

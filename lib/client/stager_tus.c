@@ -94,6 +94,7 @@ int rs_tus_discover(rs_run *run, rs_tus_server *srv)
           !srv->tus && st >= 200 && st <= 299 && (run->tresp.draft_accept || run->tresp.has_limit);
       srv->has_max = srv->ietf && run->tresp.has_limit_max;
       srv->max = run->tresp.limit_max;
+      srv->want_digest = srv->ietf && run->resp.want_digest;
       if (srv->ietf) {
         rs_run_log(run, RESUMABLE_LOG_INFO, "OPTIONS %d: the server speaks the IETF draft", st);
         return RESUMABLE_OK;
@@ -261,6 +262,7 @@ void rs_tus_store_drop(rs_run *run, const uint8_t key[32])
 #define STEP_FOUND 4 /* drive(probe_only): an upload to resume is at cur->url */
 #define STEP_NONE 5  /* drive(probe_only): nothing to resume */
 #define MAX_IN_A_ROW 2
+#define MAX_DIGEST_FAILS 8 /* IETF: 422s (Content-Digest mismatches) in a row before giving up */
 
 typedef struct tus_cur {
   char url[RS_TUS_URL_MAX + 1]; /* the upload, or "" before one exists */
@@ -268,10 +270,13 @@ typedef struct tus_cur {
   int from_store; /* url came from the URL store (or the URL itself): may not be ours */
   uint64_t offset;
   unsigned resyncs, restarts, resends;
-  int mismatch;    /* the last restart followed a 460 */
-  int create_lost; /* a creation with bytes failed: the next one secures the URL first */
-  uint8_t key[32]; /* URL store key */
-  ck_job job;      /* the next request's checksum, being computed */
+  int mismatch;          /* the last restart followed a 460 */
+  int want_digest;       /* IETF: the server asked for Content-Digest (OPTIONS or HEAD) */
+  int digested;          /* IETF: the request being judged carried Content-Digest */
+  unsigned digest_fails; /* IETF: 422s to digested requests in a row */
+  int create_lost;       /* a creation with bytes failed: the next one secures the URL first */
+  uint8_t key[32];       /* URL store key */
+  ck_job job;            /* the next request's checksum, being computed */
 } tus_cur;
 
 static const char *server_text(rs_run *run, char *buf, size_t cap)
@@ -296,6 +301,7 @@ static int advance(rs_run *run, tus_cur *cur, uint64_t off)
     rs_backoff_reset(&run->backoff);
     cur->resyncs = 0;
     cur->resends = 0;
+    cur->digest_fails = 0;
   } else if (++cur->resyncs > MAX_IN_A_ROW + 1) {
     rs_run_msg(run, "server keeps answering without progress (holds %" PRIu64 " bytes)", off);
     return RESUMABLE_E_PROTOCOL;
@@ -328,6 +334,7 @@ static int head(rs_run *run, tus_cur *cur)
     return STEP_TRANSIENT;
   int st = run->resp.status;
   uint64_t off = 0;
+  cur->want_digest |= run->ietf && run->resp.want_digest;
   switch (rs_stager_tus_decide_head(st, &run->resp, &run->tresp, run->size, run->sha, &off)) {
   case RS_TUSH_RESUME:
     rs_run_log(run, RESUMABLE_LOG_INFO, "HEAD %d: resuming at byte %" PRIu64, st, off);
@@ -371,12 +378,35 @@ static uint64_t plan_end(const rs_run *run, uint64_t start, rs_tus_algo algo)
   return chunk && run->size - start > chunk ? start + chunk : run->size;
 }
 
+/* 422 to an IETF request that carried Content-Digest: the server dropped exactly its bytes
+ * (they arrived damaged). Send them again at once, from memory; eight in a row end the run. A
+ * 422 to a creation leaves no URL known (none was answered): HEAD the URL, if it names one. */
+static int digest_failed(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_t end)
+{
+  if (++cur->digest_fails > MAX_DIGEST_FAILS) {
+    rs_run_msg(run,
+               "the server found bytes %" PRIu64 "-%" PRIu64 " damaged (422) %u times in a row",
+               start, end, MAX_DIGEST_FAILS);
+    return RESUMABLE_E_HASH_MISMATCH;
+  }
+  run->s->r.chunk_resends++;
+  rs_run_log(run, RESUMABLE_LOG_WARN,
+             "%s 422: bytes %" PRIu64 "-%" PRIu64
+             " arrived damaged (Content-Digest); sending them again",
+             created ? "POST" : "PATCH", start, end);
+  if (!created && (!run->tresp.has_offset || run->tresp.offset != start))
+    cur->need_head = 1; /* not where we thought: ask */
+  return STEP_NEXT;
+}
+
 /* Judge the answer to a creation or a PATCH of [start, end). */
 static int judge(rs_run *run, tus_cur *cur, int created, uint64_t start, uint64_t end)
 {
   char t[200], abs[RS_TUS_URL_MAX + 1];
   int st = run->resp.status;
   uint64_t off = 0;
+  if (st == 422 && cur->digested)
+    return digest_failed(run, cur, created, start, end);
   rs_tus_sent_next next =
       rs_stager_tus_decide_sent(st, &run->tresp, created, start, end, run->size, &off);
   if (created && (next == RS_TUSS_CONTINUE || next == RS_TUSS_DONE)) {
@@ -442,9 +472,15 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   int create = cur->url[0] == '\0';
   int with_body = !create || ((srv->ext & RS_TUSX_WITH_UPLOAD) && !cur->create_lost);
   rs_tus_algo algo = s->o.chunk_digest == 0 ? RS_TUS_ALGO_NONE : rs_tus_pick_algo(srv);
+  /* IETF: Content-Digest when set to, or when the server asks and a chunk size is set (as in
+   * the LocalAI dialect: a cut costs a digested request all its bytes, so keep them bounded). */
+  int cd = run->ietf && (s->o.chunk_digest == 1 ||
+                         (s->o.chunk_digest == -1 && cur->want_digest && s->o.chunk_size));
   /* Asked for per-chunk digests, with sha256: the chunk is read once, hashed as it is read and
    * sent from memory (stager_digest.c) instead of hashed ahead on a helper thread. */
   int in_mem = s->o.chunk_digest == 1 && algo == RS_TUS_ALGO_SHA256;
+  if (cd)
+    algo = RS_TUS_ALGO_SHA256; /* bounds the chunk (plan_end) */
   uint64_t start = create ? 0 : cur->offset;
   uint64_t end = with_body ? plan_end(run, start, algo) : start;
   if (create && end - start > CREATE_BODY_MAX)
@@ -463,7 +499,11 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   if (rc == RESUMABLE_OK && !run->ietf && (end > start || !create) &&
       add(&h, "Content-Type: " RS_TUS_CONTENT_TYPE))
     rc = RESUMABLE_E_NOMEM;
-  if (rc == RESUMABLE_OK && end > start && in_mem) {
+  cur->digested = cd && end > start;
+  if (rc == RESUMABLE_OK && cur->digested) {
+    rc = rs_digest_chunk(run, start, end, &h);
+    run->tus_mem = run->dcur.data;
+  } else if (rc == RESUMABLE_OK && end > start && in_mem) {
     rc = rs_digest_chunk_tus(run, start, end, &h);
     run->tus_mem = run->dcur.data;
   } else if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
@@ -559,6 +599,7 @@ int rs_tus_single(rs_run *run, const rs_tus_server *srv)
 {
   tus_cur cur;
   memset(&cur, 0, sizeof(cur));
+  cur.want_digest = srv->want_digest;
   begin(run, &cur);
   int rc = drive(run, &cur, srv, 0);
   job_stop(&cur.job);

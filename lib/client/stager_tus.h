@@ -16,6 +16,7 @@ typedef struct rs_tus_server {
   unsigned algos; /* RS_TUSA_* */
   int has_max;
   uint64_t max;
+  int want_digest; /* IETF: Want-Content-Digest lists sha-256 (RFC 9530): send Content-Digest */
 } rs_tus_server;
 
 /* One tus request through rs_http_perform: Tus-Resumable and X-Content-SHA256 are added to

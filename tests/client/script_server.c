@@ -195,6 +195,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     copy_header(c, "X-Extra", r->extra, sizeof r->extra);
     copy_header(c, "Upload-Offset", r->upload_offset, sizeof r->upload_offset);
     copy_header(c, "Upload-Checksum", r->upload_checksum, sizeof r->upload_checksum);
+    copy_header(c, "Content-Digest", r->content_digest, sizeof r->content_digest);
+    copy_header(c, "Upload-Draft-Interop-Version", r->interop, sizeof r->interop);
+    copy_header(c, "Upload-Complete", r->upload_complete, sizeof r->upload_complete);
     const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
     r->expect = e && strcmp(e, "100-continue") == 0;
     cs->put = strcmp(method, "PUT") == 0;

@@ -24,6 +24,9 @@ typedef struct script_record {
   int expect;               /* Expect: 100-continue was sent */
   char upload_offset[32];   /* tus: Upload-Offset, "" when absent */
   char upload_checksum[96]; /* tus: Upload-Checksum, "" when absent */
+  char content_digest[128]; /* RFC 9530 Content-Digest, "" when absent */
+  char interop[16];         /* IETF draft: Upload-Draft-Interop-Version, "" when absent */
+  char upload_complete[8];  /* IETF draft: Upload-Complete, "" when absent */
   uint64_t body;            /* body bytes received */
 } script_record;
 

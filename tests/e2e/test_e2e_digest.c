@@ -1,6 +1,6 @@
 /* Per-chunk digests end to end: the real stager and the real server through a proxy that
  * flips a byte in one request body in 20. With digests only the damaged chunks are sent again
- * (LocalAI: Content-Digest and 422; tus: Upload-Checksum and 460), nothing restarts, the stored
+ * (LocalAI and the IETF draft: Content-Digest and 422; tus: Upload-Checksum and 460), nothing restarts, the stored
  * file is right and the wire carries less than 1.1 times the file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -137,6 +137,67 @@ static void tus_resends_only_damaged_chunks(void **state)
   free(path);
 }
 
+/* The IETF draft: Content-Digest on every PATCH (and the creation), 422 to a damaged one. */
+static resumable_stager *ietf_stager(e2e_fx *f, const char *name, const char *path)
+{
+  char endpoint[256];
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
+  resumable_stager *st = e2e_stager(endpoint, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_IETF), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_add_metadata(st, "filename", name), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  return st;
+}
+
+static void ietf_resends_only_damaged_chunks(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65];
+  char *path = make_file(f, "i.bin", 5, sha);
+  resumable_stager *st = ietf_stager(f, "i.bin", path);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  check_stored(f, "i.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+/* The default (-1): the draft server's OPTIONS asks with Want-Content-Digest. */
+static void ietf_digests_when_the_server_asks(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65];
+  char *path = make_file(f, "j.bin", 6, sha);
+  resumable_stager *st = ietf_stager(f, "j.bin", path);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  check_stored(f, "j.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+/* Without digests the draft catches a damaged request only at completion, with its whole-file
+ * 400: the upload is lost and the run ends refused. What the digests are for. */
+static void ietf_without_digests_loses_the_upload(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65], stored[700];
+  char *path = make_file(f, "k.bin", 7, sha);
+  resumable_stager *st = ietf_stager(f, "k.bin", path);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 0), RESUMABLE_OK);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_E_REFUSED);
+  assert_true(fp_flips(f->proxy) >= 1);
+  assert_int_equal(resumable_stager_chunk_resends(st), 0);
+  snprintf(stored, sizeof stored, "%s/k.bin", f->root);
+  struct stat sb;
+  assert_int_not_equal(stat(stored, &sb), 0); /* nothing torn or wrong was committed */
+  resumable_stager_free(st);
+  free(path);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -144,6 +205,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(ietf_resends_only_damaged_chunks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(ietf_digests_when_the_server_asks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(ietf_without_digests_loses_the_upload, setup,
+                                      e2e_fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,8 @@
  *     length mode (% 6: right, absent, chunked, one more, one less, garbage)
  *     body mode (% 4: exact, short, long, empty) and one byte: bits 0-2 how much shorter/longer,
  *           bits 3-4 a Content-Digest (none, of the bytes sent, wrong, malformed)
+ *   draft requests (plan_draft): their own bytes, a Content-Digest chosen last (% 5: none, of
+ *     the bytes sent, wrong, malformed, a raw string)
  *     piece size (1 + b % 97); end (bit0: dropped) */
 
 static const char *const key_pool[] = {
@@ -333,6 +335,17 @@ static void plan_draft(reader *r, request *q)
   snprintf(v, sizeof v, "%zu", q->body_len);
   if (has_body)
     add_header(q, "Content-Length", v);
+  b = rd_u8(r); /* Content-Digest: none, of the bytes sent, wrong, malformed, raw */
+  q->digest = b % 5 == 4 ? 0 : b % 5;
+  if (q->digest == 1 || q->digest == 2) {
+    content_digest(q->seed, q->offset, q->body_len, q->digest == 2, v, sizeof v);
+    add_header(q, "Content-Digest", v);
+  } else if (q->digest == 3) {
+    add_header(q, "Content-Digest", "sha-256=:AAAA:");
+  } else if (b % 5 == 4) {
+    rd_str(r, v, 60);
+    add_header(q, "Content-Digest", v);
+  }
 }
 
 int plan_request(fuzz_ctx *c, reader *r, request *q)

@@ -169,9 +169,26 @@ static int known_status(const fuzz_ctx *c, const request *q, int s)
   return s == 507 && backend_may_run_out(c);
 }
 
-/* The draft's replies: what each success and the 409 must carry. */
-static void check_draft_reply(const request *q, resumable_exchange *ex, int st)
+/* The draft's replies: what each success, the 409 and the 422 must carry. */
+static void check_draft_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int st,
+                              int alone)
 {
+  const char *ct = reply_header(ex, "Content-Type");
+  int body = strcmp(q->method, "POST") == 0 || strcmp(q->method, "PATCH") == 0 ||
+             strcmp(q->method, "PUT") == 0;
+  /* 422: Content-Digest did not match what arrived; its bytes were dropped, the offset kept */
+  if (st == 422) {
+    FUZZ_CHECK(body && (q->digest == 1 || q->digest == 2));
+    FUZZ_CHECK(ct && strcmp(ct, "application/problem+json") == 0);
+    FUZZ_CHECK(reply_header(ex, "Upload-Offset") != NULL);
+    if (alone)
+      FUZZ_CHECK(header_u64(reply_header(ex, "Upload-Offset")) == held_of(c, q->key));
+  }
+  /* a wrong digest never counts a whole body; a malformed one is refused */
+  if (body && q->digest == 2 && q->body_len > 0 && !q->dropped)
+    FUZZ_CHECK(st < 200 || st > 299);
+  if (body && q->digest == 3 && q->auth_good)
+    FUZZ_CHECK(st >= 400 && st != 422);
   if (strcmp(q->method, "HEAD") == 0 && st == 204) {
     const char *cc = reply_header(ex, "Cache-Control");
     const char *uc = reply_header(ex, "Upload-Complete");
@@ -208,7 +225,7 @@ void check_reply(fuzz_ctx *c, const request *q, resumable_exchange *ex, int alon
   if (st == 401)
     FUZZ_CHECK(c->token && !q->auth_good);
   if (q->is_draft) {
-    check_draft_reply(q, ex, st);
+    check_draft_reply(c, q, ex, st, alone);
     if (strcmp(q->method, "HEAD") != 0)
       read_reply(ex, scratch, sizeof scratch);
     return;
