@@ -214,8 +214,11 @@ void rs_req_digest_start(rs_req_digest *d, rs_rd_algo algo, const uint8_t want[6
 
 void rs_req_digest_tee(rs_req_digest *d, rs_hash_pipe *host)
 {
-  if (d->algo != RS_RD_SHA256 || d->host != NULL || rs_sha256_length(&d->sha256) != 0)
+  if (d->algo != RS_RD_SHA256 || d->host != NULL)
     return;
+  rs_hash_pipe_drain(&d->pipe); /* idle if given nothing; sha256 is ours to read after it */
+  if (rs_sha256_length(&d->sha256) != 0)
+    return; /* bytes came first: the tee would miss them */
   if (rs_hash_pipe_tee(host, &d->sha256) != 0)
     return;                    /* host feeds another tee: keep our own pipe */
   rs_hash_pipe_fini(&d->pipe); /* given nothing yet: idle */
