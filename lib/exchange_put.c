@@ -230,9 +230,11 @@ static int verify_request(resumable_exchange *ex, resumable_body_end how)
   if (cd) {
     match = rs_req_digest_matches(&ex->rd);
   } else {
-    if (ex->tus.ck_piped)
-      rs_hash_pipe_drain(&ex->tus.ck_pipe); /* every byte hashed before the digest is read */
-    match = rs_tus_checksum_matches(&ex->tus.ck);
+    int teed_whole = 1;
+    if (ex->tus.ck_teed) /* drained: every byte hashed before the digest is read */
+      teed_whole = rs_hash_pipe_untee(&e->pipe, &ex->tus.ck.u.sha256);
+    ex->tus.ck_teed = 0;
+    match = rs_tus_checksum_matches(&ex->tus.ck) && teed_whole;
   }
   if (whole && match) {
     e->provisional = 0;
@@ -278,6 +280,7 @@ int rs_put_digest_begin(resumable_exchange *ex)
     return rc;
   }
   e->provisional = 1;
+  rs_req_digest_tee(&ex->rd, &e->pipe); /* sha-256: one pool pass hashes the chunk and the file */
   return RESUMABLE_OK;
 }
 
@@ -406,6 +409,7 @@ static void begin_stage(resumable_exchange *ex)
   rs_hash_pipe_fini(&ex->stage_pipe);
   rs_sha256_init(&ex->stage_sha);
   rs_hash_pipe_bind(&ex->stage_pipe, ex->srv->hash_pool, &ex->stage_sha); /* inline if NOMEM */
+  rs_req_digest_tee(&ex->rd, &ex->stage_pipe); /* Content-Digest sha-256: in the same pass */
   ex->mode = RS_BODY_STAGE;
   ex->phase = RS_PHASE_BODY;
 }
@@ -450,12 +454,11 @@ static void feed_append(resumable_exchange *ex, const uint8_t *data, size_t len)
       rs_exchange_store_error(ex, "write", rc);
       return;
     }
+    /* A request digest tee'd on the key's pipe gets these bytes from it (same copy, same pass) */
     rs_hash_pipe_update(&e->pipe, data, n);
-    if (ex->rd.algo != RS_RD_NONE) /* in the same pass: the pool hashes both pipes */
-      rs_req_digest_update(&ex->rd, data, n);
-    else if (e->provisional && ex->tus.ck_piped)
-      rs_hash_pipe_update(&ex->tus.ck_pipe, data, n);
-    else if (e->provisional)
+    if (ex->rd.algo != RS_RD_NONE)
+      rs_req_digest_update(&ex->rd, data, n); /* no-op when tee'd */
+    else if (e->provisional && !ex->tus.ck_teed)
       rs_tus_checksum_update(&ex->tus.ck, data, n);
     e->info.held += n;
     ex->received += n;
@@ -503,7 +506,7 @@ static void feed_stage(resumable_exchange *ex, const uint8_t *data, size_t len)
     return;
   }
   rs_hash_pipe_update(&ex->stage_pipe, data, n);
-  rs_req_digest_update(&ex->rd, data, n); /* no-op without Content-Digest */
+  rs_req_digest_update(&ex->rd, data, n); /* no-op without Content-Digest, or tee'd */
   ex->received += n;
   if (len > n) {
     ex->received += len - n;
@@ -611,14 +614,25 @@ void rs_put_end(resumable_exchange *ex, resumable_body_end how)
   pthread_mutex_unlock(&e->mu);
 }
 
+/* A request digest still tee'd on the key's pipe (the request ended without being judged)
+ * comes off it now, while the entry is held: the pipe outlives the exchange. Under e->mu. */
+static void detach_request_digests(resumable_exchange *ex)
+{
+  rs_req_digest_free(&ex->rd);
+  if (ex->tus.ck_teed)
+    (void)rs_hash_pipe_untee(&ex->entry->pipe, &ex->tus.ck.u.sha256);
+  ex->tus.ck_teed = 0;
+}
+
 void rs_put_release(resumable_exchange *ex)
 {
   rs_keylock_entry *e = ex->entry;
   if (!e)
     return;
-  if (ex->staging) {
+  if (ex->staging || ex->rd.host || ex->tus.ck_teed) {
     pthread_mutex_lock(&e->mu);
     discard_staging(ex);
+    detach_request_digests(ex);
     pthread_mutex_unlock(&e->mu);
   }
   rs_hash_pipe_fini(&ex->stage_pipe); /* the key's own pipe lives on with the entry */

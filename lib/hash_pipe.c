@@ -76,6 +76,15 @@ static void buf_put(rs_hash_pool *pool, rs_hash_pipe *p, rs_hash_buf *b)
   p->nbufs--;
 }
 
+/* Hash bytes into p's running hash, and into its tee in the same pass. */
+static void hash_bytes(rs_sha256 *sha, rs_sha256 *tee, const void *d, size_t len)
+{
+  if (tee)
+    rs_sha256_update2(sha, tee, d, len);
+  else
+    rs_sha256_update(sha, d, len);
+}
+
 /* Hash p's oldest queued buffer on this thread (a pool thread, or p's owner when no pool
  * thread has started on p). Under pool->mu, released while hashing; p must not be busy. */
 static void hash_head(rs_hash_pool *pool, rs_hash_pipe *p)
@@ -87,8 +96,9 @@ static void hash_head(rs_hash_pool *pool, rs_hash_pipe *p)
   if (p->in_run)
     run_remove(pool, p);
   p->busy = 1;
+  rs_sha256 *tee = p->tee; /* read under the mutex: tee and untee change it only when idle */
   pthread_mutex_unlock(&pool->mu);
-  rs_sha256_update(p->sha, b->data, b->len);
+  hash_bytes(p->sha, tee, b->data, b->len);
   pthread_mutex_lock(&pool->mu);
   p->busy = 0;
   buf_put(pool, p, b);
@@ -298,14 +308,14 @@ static void hash_inline(rs_hash_pipe *p, const unsigned char *d, size_t len)
   pthread_mutex_lock(&p->pool->mu);
   help_until_idle(p);
   pthread_mutex_unlock(&p->pool->mu);
-  rs_sha256_update(p->sha, d, len);
+  hash_bytes(p->sha, p->tee, d, len);
 }
 
 void rs_hash_pipe_update(rs_hash_pipe *p, const void *data, size_t len)
 {
   const unsigned char *d = data;
   if (!p->pool) {
-    rs_sha256_update(p->sha, d, len);
+    hash_bytes(p->sha, p->tee, d, len);
     return;
   }
   size_t size = p->pool->buf_size;
@@ -341,7 +351,7 @@ void rs_hash_pipe_drain(rs_hash_pipe *p)
   if (!p->fill)
     return;
   /* The last, partly filled buffer: cheaper to hash here than to hand over and wait. */
-  rs_sha256_update(p->sha, p->fill->data, p->fill->len);
+  hash_bytes(p->sha, p->tee, p->fill->data, p->fill->len);
   pthread_mutex_lock(&p->pool->mu);
   release_fill(p);
   pthread_mutex_unlock(&p->pool->mu);
@@ -349,8 +359,10 @@ void rs_hash_pipe_drain(rs_hash_pipe *p)
 
 void rs_hash_pipe_discard(rs_hash_pipe *p)
 {
-  if (!p->pool)
+  if (!p->pool) {
+    p->tee = NULL; /* inline: nothing queued, but the tee misses whatever the owner drops */
     return;
+  }
   rs_hash_pool *pool = p->pool;
   pthread_mutex_lock(&pool->mu);
   if (p->in_run)
@@ -363,7 +375,39 @@ void rs_hash_pipe_discard(rs_hash_pipe *p)
   p->tail = NULL;
   wait_not_busy(p); /* the buffer a thread is hashing now */
   release_fill(p);
+  p->tee = NULL; /* it misses the dropped bytes: untee will say so */
   pthread_mutex_unlock(&pool->mu);
+}
+
+/* The tee changes only while no byte is queued or being hashed, under the mutex as well, so a
+ * pool thread (which reads it under the mutex in hash_head) sees one tee per buffer. */
+static void set_tee(rs_hash_pipe *p, rs_sha256 *tee)
+{
+  if (!p->pool) {
+    p->tee = tee;
+    return;
+  }
+  pthread_mutex_lock(&p->pool->mu);
+  p->tee = tee;
+  pthread_mutex_unlock(&p->pool->mu);
+}
+
+int rs_hash_pipe_tee(rs_hash_pipe *p, rs_sha256 *tee)
+{
+  if (p->tee != NULL || tee == NULL || tee == p->sha)
+    return -1;
+  rs_hash_pipe_drain(p); /* bytes given before the tee stay out of it */
+  set_tee(p, tee);
+  return 0;
+}
+
+int rs_hash_pipe_untee(rs_hash_pipe *p, const rs_sha256 *tee)
+{
+  if (!p->bound || tee == NULL || p->tee != tee)
+    return 0;
+  rs_hash_pipe_drain(p); /* every byte given has reached the tee */
+  set_tee(p, NULL);
+  return 1;
 }
 
 void rs_hash_pipe_fini(rs_hash_pipe *p)

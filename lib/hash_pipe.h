@@ -15,7 +15,16 @@
  * rs_hash_pipe_drain (every byte hashed) or rs_hash_pipe_discard (queued bytes dropped) before
  * reading, exporting or resetting it. Calls on one pipe are serialised by its owner (the key's
  * entry mutex, or the exchange's one thread). A pipe of a NULL pool hashes inline: the behaviour
- * without threads. */
+ * without threads.
+ *
+ * A *tee* is a second running SHA-256 fed the same bytes in the same pass (rs_sha256_update2):
+ * one request's digest (Content-Digest, tus Upload-Checksum) riding on the key's pipe, so its
+ * bytes are copied once and hashed by one pool pass that costs little more than one hash. It
+ * covers exactly the bytes given between rs_hash_pipe_tee and rs_hash_pipe_untee. The same rule
+ * holds for it: it belongs to the pool while bytes are queued; rs_hash_pipe_untee drains before
+ * handing it back. rs_hash_pipe_discard (and fini) detach it along with the bytes they drop: it
+ * then misses bytes, and rs_hash_pipe_untee says so (0) rather than let it be read as whole.
+ * Tee and untee are owner calls, serialised like the rest. */
 #ifndef RESUMABLE_HASH_PIPE_H
 #define RESUMABLE_HASH_PIPE_H
 
@@ -31,6 +40,7 @@ typedef struct rs_hash_buf rs_hash_buf;
 typedef struct rs_hash_pipe {
   rs_hash_pool *pool; /* NULL: hash inline */
   rs_sha256 *sha;
+  rs_sha256 *tee; /* fed the same bytes as sha (rs_hash_pipe_tee), or NULL */
   int bound;
   rs_hash_buf *fill; /* owner side: the buffer being filled, or NULL */
   /* under the pool mutex */
@@ -71,9 +81,20 @@ int rs_hash_pipe_bind(rs_hash_pipe *p, rs_hash_pool *pool, rs_sha256 *sha);
 void rs_hash_pipe_update(rs_hash_pipe *p, const void *data, size_t len);
 /* Return when every byte given has been hashed into *sha; the pipe then holds no buffer. */
 void rs_hash_pipe_drain(rs_hash_pipe *p);
-/* Drop bytes not yet hashed and return when no thread touches *sha; the hash is then
- * meaningless until the owner resets it. The pipe then holds no buffer. */
+/* Drop bytes not yet hashed and return when no thread touches *sha (nor the tee, which is
+ * detached); the hash is then meaningless until the owner resets it. The pipe then holds no
+ * buffer. */
 void rs_hash_pipe_discard(rs_hash_pipe *p);
+/* From now on also hash every byte given into *tee (any state: it need not be at the same
+ * length as *sha), until rs_hash_pipe_untee. Bytes given before are drained first, so they stay
+ * out of it. p must be bound. Returns 0, or -1 when p has a tee already (nothing changes: the
+ * caller hashes *tee itself). */
+int rs_hash_pipe_tee(rs_hash_pipe *p, rs_sha256 *tee);
+/* Hand *tee back to its owner. Returns 1 when it is still attached (after draining: it then
+ * holds every byte given since rs_hash_pipe_tee), 0 when a discard or fini detached it (or
+ * another tee is attached): bytes are missing from it, and p is left untouched. An unbound or
+ * zeroed pipe: 0. */
+int rs_hash_pipe_untee(rs_hash_pipe *p, const rs_sha256 *tee);
 /* Discard, and release the pipe (it may be bound again). An unbound pipe is a no-op. */
 void rs_hash_pipe_fini(rs_hash_pipe *p);
 

@@ -212,8 +212,23 @@ void rs_req_digest_start(rs_req_digest *d, rs_rd_algo algo, const uint8_t want[6
   }
 }
 
+void rs_req_digest_tee(rs_req_digest *d, rs_hash_pipe *host)
+{
+  if (d->algo != RS_RD_SHA256 || d->host != NULL)
+    return;
+  rs_hash_pipe_drain(&d->pipe); /* idle if given nothing; sha256 is ours to read after it */
+  if (rs_sha256_length(&d->sha256) != 0)
+    return; /* bytes came first: the tee would miss them */
+  if (rs_hash_pipe_tee(host, &d->sha256) != 0)
+    return;                    /* host feeds another tee: keep our own pipe */
+  rs_hash_pipe_fini(&d->pipe); /* given nothing yet: idle */
+  d->host = host;
+}
+
 void rs_req_digest_update(rs_req_digest *d, const void *data, size_t len)
 {
+  if (d->host)
+    return; /* the host pipe's owner feeds it */
   if (d->algo == RS_RD_SHA256)
     rs_hash_pipe_update(&d->pipe, data, len);
   else if (d->algo == RS_RD_SHA512)
@@ -226,19 +241,26 @@ int rs_req_digest_matches(rs_req_digest *d)
   size_t n = rs_rd_algo_len(d->algo);
   if (d->algo == RS_RD_NONE)
     return 1;
-  if (d->algo == RS_RD_SHA256) {
+  int whole = 1;
+  if (d->host) {
+    whole = rs_hash_pipe_untee(d->host, &d->sha256); /* drained: every byte hashed */
+    d->host = NULL;
+    rs_sha256_finish(&d->sha256, got);
+  } else if (d->algo == RS_RD_SHA256) {
     rs_hash_pipe_drain(&d->pipe); /* every byte hashed before the digest is read */
     rs_sha256_finish(&d->sha256, got);
   } else {
     (void)sha512_finish(&d->sha512, got);
   }
-  int ok = memcmp(got, d->want, n) == 0;
+  int ok = whole && memcmp(got, d->want, n) == 0;
   rs_req_digest_free(d);
   return ok;
 }
 
 void rs_req_digest_free(rs_req_digest *d)
 {
+  if (d->host)
+    (void)rs_hash_pipe_untee(d->host, &d->sha256); /* no pool thread touches sha256 after it */
   if (d->algo == RS_RD_SHA256) {
     rs_hash_pipe_fini(&d->pipe); /* no pool thread touches sha256 after this */
     rs_sha256_free(&d->sha256);

@@ -1,9 +1,10 @@
 /* RFC 9530 Content-Digest over one request's body: parsing the field and verifying the body as
  * it streams in. Shared by the dialects that carry it (a LocalAI PUT, an IETF-draft PATCH).
  *
- * sha-256 is fed through a hash pipe (hash_pipe.h), so a pool thread hashes the chunk alongside
- * the whole-file hash and the receiving thread only copies; sha-512 (mbedTLS) is hashed inline.
- * Either way each byte is hashed while it passes through: no second pass over the data. */
+ * sha-256 rides as a tee on the pipe that feeds the whole-file hash (rs_req_digest_tee,
+ * hash_pipe.h): one copy, and one pool pass hashes both (rs_sha256_update2). Without a host pipe
+ * it has a pipe of its own; sha-512 (mbedTLS) is hashed inline. Either way each byte is hashed
+ * while it passes through: no second pass over the data. */
 #ifndef RESUMABLE_REQ_DIGEST_H
 #define RESUMABLE_REQ_DIGEST_H
 
@@ -52,18 +53,26 @@ typedef struct rs_req_digest {
   uint8_t want[64];
   rs_sha256 sha256;
   mbedtls_sha512_context sha512;
-  rs_hash_pipe pipe; /* feeds sha256 (bound while algo is SHA256) */
+  rs_hash_pipe pipe;  /* feeds sha256 (bound while algo is SHA256 and host is NULL) */
+  rs_hash_pipe *host; /* the pipe sha256 is a tee of (rs_req_digest_tee), or NULL */
 } rs_req_digest;
 
 /* Start verifying `algo` against `want`, sha-256 through `pool` (NULL: inline). An idle d is
  * left idle for NONE. Any earlier run is freed first. */
 void rs_req_digest_start(rs_req_digest *d, rs_rd_algo algo, const uint8_t want[64],
                          rs_hash_pool *pool);
-/* Hash `len` more body bytes (copied when piped). No-op when idle. */
+/* Before any body byte: take the body's bytes from `host` instead (a tee, hash_pipe.h), whose
+ * owner gives it every byte of the body; rs_req_digest_update is then a no-op. Calls on d from
+ * here to its end (matches or free) follow host's rules: under its owner's lock, while host is
+ * bound. sha-256 only; otherwise, or when host has a tee already, d keeps its own way. */
+void rs_req_digest_tee(rs_req_digest *d, rs_hash_pipe *host);
+/* Hash `len` more body bytes (copied when piped). No-op when idle or tee'd. */
 void rs_req_digest_update(rs_req_digest *d, const void *data, size_t len);
-/* Finish: 1 if the body's digest equals the one sent, else 0 (idle: 1). d is idle after. */
+/* Finish: 1 if the body's digest equals the one sent, else 0 (idle: 1; tee'd: 0 as well when
+ * a discard of host dropped bytes of it). d is idle after. */
 int rs_req_digest_matches(rs_req_digest *d);
-/* Stop without finishing (queued bytes dropped); d is idle after. Idle or zeroed: no-op. */
+/* Stop without finishing (queued bytes dropped; a tee still on host is detached, host's own
+ * bytes drained, not dropped); d is idle after. Idle or zeroed: no-op. */
 void rs_req_digest_free(rs_req_digest *d);
 
 #endif

@@ -86,11 +86,10 @@ typedef struct rs_tus_exchange {
   char path_key[RS_TUS_PART_KEY_LEN + 1];
   rs_tus_algo ck_algo; /* Upload-Checksum, parsed */
   uint8_t ck_digest[32];
-  int part;             /* ex->key is a concatenation part's store key */
-  int created;          /* a creation: the reply is 201 with Location */
-  rs_tus_checksum ck;   /* Upload-Checksum of this request's body */
-  rs_hash_pipe ck_pipe; /* feeds ck's sha256 off the receiving thread (ck_piped) */
-  int ck_piped;
+  int part;              /* ex->key is a concatenation part's store key */
+  int created;           /* a creation: the reply is 201 with Location */
+  rs_tus_checksum ck;    /* Upload-Checksum of this request's body */
+  int ck_teed;           /* ck's sha256 is a tee of the entry's hash pipe (hash_pipe.h) */
   char *upload_metadata; /* the upload's metadata for the host and HEAD, or NULL */
   int64_t expires;       /* Upload-Expires to send (Unix seconds), 0 for none */
   /* The IETF draft dialect rides on the tus one (ietf_exchange.c): same store mapping. */

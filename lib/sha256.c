@@ -46,6 +46,29 @@ void rs_sha256_init(rs_sha256 *h)
   memcpy(st_of(h)->h, H0, sizeof(H0));
 }
 
+/* Top s's partial block up from p (at most len bytes), compressing it once full. Returns the
+ * bytes taken: after it, s is block-aligned unless all len bytes were taken. */
+static size_t top_up(rs_sha256_state *s, rs_sha256_compress_fn *compress, const uint8_t *p,
+                     size_t len)
+{
+  size_t fill = (size_t)(s->count % 64);
+  if (fill == 0)
+    return 0;
+  size_t take = 64 - fill < len ? 64 - fill : len;
+  memcpy(s->buf + fill, p, take);
+  s->count += take;
+  if (fill + take == 64)
+    compress(s->h, s->buf, 1);
+  return take;
+}
+
+/* Keep the last len % 64 bytes (s block-aligned, the whole blocks before them compressed). */
+static void keep_tail(rs_sha256_state *s, const uint8_t *p, size_t len)
+{
+  memcpy(s->buf, p + len / 64 * 64, len % 64);
+  s->count += len;
+}
+
 void rs_sha256_update(rs_sha256 *h, const void *data, size_t len)
 {
   if (len == 0)
@@ -53,23 +76,45 @@ void rs_sha256_update(rs_sha256 *h, const void *data, size_t len)
   rs_sha256_state *s = st_of(h);
   rs_sha256_compress_fn *compress = rs_sha256_compress_active();
   const uint8_t *p = data;
-  size_t fill = (size_t)(s->count % 64);
-  s->count += len;
-  if (fill != 0) {
-    size_t take = 64 - fill < len ? 64 - fill : len;
-    memcpy(s->buf + fill, p, take);
-    p += take;
-    len -= take;
-    if (fill + take < 64)
-      return;
-    compress(s->h, s->buf, 1);
-  }
-  if (len >= 64) {
+  size_t took = top_up(s, compress, p, len);
+  if (s->count % 64 != 0)
+    return; /* all taken into the partial block */
+  p += took;
+  len -= took;
+  if (len >= 64)
     compress(s->h, p, len / 64);
-    p += len / 64 * 64;
-    len %= 64;
+  keep_tail(s, p, len);
+}
+
+/* Both states block-aligned after their top-ups: their whole blocks run side by side (from
+ * different offsets of data when their fills differed), then at most one block more for the
+ * one whose top-up took fewer bytes. */
+void rs_sha256_update2(rs_sha256 *a, rs_sha256 *b, const void *data, size_t len)
+{
+  if (len == 0)
+    return;
+  rs_sha256_state *sa = st_of(a), *sb = st_of(b);
+  const rs_sha256_impl *impl = rs_sha256_impl_active();
+  const uint8_t *p = data;
+  size_t ta = top_up(sa, impl->compress, p, len), tb = top_up(sb, impl->compress, p, len);
+  int a_open = sa->count % 64 != 0, b_open = sb->count % 64 != 0;
+  if (a_open || b_open) { /* one state's partial block took everything */
+    if (!a_open)
+      rs_sha256_update(a, p + ta, len - ta);
+    if (!b_open)
+      rs_sha256_update(b, p + tb, len - tb);
+    return;
   }
-  memcpy(s->buf, p, len);
+  const uint8_t *pa = p + ta, *pb = p + tb;
+  size_t la = len - ta, lb = len - tb;
+  size_t na = la / 64, nb = lb / 64, n = na < nb ? na : nb;
+  impl->compress2(sa->h, pa, sb->h, pb, n);
+  if (na > n)
+    impl->compress(sa->h, pa + 64 * n, na - n);
+  if (nb > n)
+    impl->compress(sb->h, pb + 64 * n, nb - n);
+  keep_tail(sa, pa, la);
+  keep_tail(sb, pb, lb);
 }
 
 static void put_be(uint8_t *p, uint64_t v, int n)

@@ -15,6 +15,10 @@ typedef struct rs_sha256 {
 
 void rs_sha256_init(rs_sha256 *h);
 void rs_sha256_update(rs_sha256 *h, const void *data, size_t len);
+/* rs_sha256_update(a, ...) and rs_sha256_update(b, ...) of the same bytes in one pass, the two
+ * states at any fill (a and b must differ). On SHA-NI their rounds run interleaved: two
+ * independent chains cost little more than one. */
+void rs_sha256_update2(rs_sha256 *a, rs_sha256 *b, const void *data, size_t len);
 /* Writes the digest; the context must be re-initialised before further use. */
 void rs_sha256_finish(rs_sha256 *h, uint8_t digest[32]);
 /* Zeroise. */

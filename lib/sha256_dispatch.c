@@ -14,9 +14,9 @@ static int always(void)
 
 /* Fastest last, so the automatic choice is the last supported entry. */
 static const rs_sha256_impl impls[] = {
-    {"portable", rs_sha256_compress_portable, always},
+    {"portable", rs_sha256_compress_portable, rs_sha256_compress2_portable, always},
 #if RS_SHA256_HAVE_X86
-    {"sha-ni", rs_sha256_compress_x86, rs_sha256_x86_supported},
+    {"sha-ni", rs_sha256_compress_x86, rs_sha256_compress2_x86, rs_sha256_x86_supported},
 #endif
 };
 #define N_IMPLS (sizeof(impls) / sizeof(impls[0]))
@@ -49,6 +49,11 @@ static const rs_sha256_impl *current(void)
 rs_sha256_compress_fn *rs_sha256_compress_active(void)
 {
   return current()->compress;
+}
+
+const rs_sha256_impl *rs_sha256_impl_active(void)
+{
+  return current();
 }
 
 const char *rs_sha256_impl_name(void)

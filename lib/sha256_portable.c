@@ -68,3 +68,12 @@ void rs_sha256_compress_portable(uint32_t h[8], const uint8_t *blocks, size_t nb
     h[7] += hh;
   }
 }
+
+void rs_sha256_compress2_portable(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8],
+                                  const uint8_t *pb, size_t nblocks)
+{
+  for (size_t i = 0; i < nblocks; i++) {
+    rs_sha256_compress_portable(ha, pa + 64 * i, 1);
+    rs_sha256_compress_portable(hb, pb + 64 * i, 1);
+  }
+}

@@ -104,6 +104,101 @@ RS_X86_TARGET void rs_sha256_compress_x86(uint32_t h[8], const uint8_t *blocks, 
   _mm_storeu_si128((__m128i *)(void *)(h + 4), efgh);
 }
 
+/* Two streams, x and y, their rounds interleaved: 4 rounds of x, 4 of y, each chain waiting on
+ * its own sha256rnds2 while the other's runs. `same`: one message for both (q == p), so its
+ * schedule is computed once. */
+typedef struct lane {
+  __m128i abef, cdgh;
+} lane;
+
+static inline RS_X86_TARGET void rounds4x2(lane *x, lane *y, __m128i mx, __m128i my, int i)
+{
+  rounds4(&x->abef, &x->cdgh, mx, i);
+  rounds4(&y->abef, &y->cdgh, my, i);
+}
+
+static RS_X86_TARGET void block2_same(lane *x, lane *y, const uint8_t *p)
+{
+  __m128i m0 = load_be(p), m1 = load_be(p + 16), m2 = load_be(p + 32), m3 = load_be(p + 48);
+  rounds4x2(x, y, m0, m0, 0);
+  rounds4x2(x, y, m1, m1, 4);
+  rounds4x2(x, y, m2, m2, 8);
+  rounds4x2(x, y, m3, m3, 12);
+  for (int i = 16; i < 64; i += 16) {
+    m0 = schedule(m0, m1, m2, m3);
+    rounds4x2(x, y, m0, m0, i);
+    m1 = schedule(m1, m2, m3, m0);
+    rounds4x2(x, y, m1, m1, i + 4);
+    m2 = schedule(m2, m3, m0, m1);
+    rounds4x2(x, y, m2, m2, i + 8);
+    m3 = schedule(m3, m0, m1, m2);
+    rounds4x2(x, y, m3, m3, i + 12);
+  }
+}
+
+static RS_X86_TARGET void block2(lane *x, const uint8_t *p, lane *y, const uint8_t *q)
+{
+  __m128i m0 = load_be(p), m1 = load_be(p + 16), m2 = load_be(p + 32), m3 = load_be(p + 48);
+  __m128i n0 = load_be(q), n1 = load_be(q + 16), n2 = load_be(q + 32), n3 = load_be(q + 48);
+  rounds4x2(x, y, m0, n0, 0);
+  rounds4x2(x, y, m1, n1, 4);
+  rounds4x2(x, y, m2, n2, 8);
+  rounds4x2(x, y, m3, n3, 12);
+  for (int i = 16; i < 64; i += 16) {
+    m0 = schedule(m0, m1, m2, m3);
+    n0 = schedule(n0, n1, n2, n3);
+    rounds4x2(x, y, m0, n0, i);
+    m1 = schedule(m1, m2, m3, m0);
+    n1 = schedule(n1, n2, n3, n0);
+    rounds4x2(x, y, m1, n1, i + 4);
+    m2 = schedule(m2, m3, m0, m1);
+    n2 = schedule(n2, n3, n0, n1);
+    rounds4x2(x, y, m2, n2, i + 8);
+    m3 = schedule(m3, m0, m1, m2);
+    n3 = schedule(n3, n0, n1, n2);
+    rounds4x2(x, y, m3, n3, i + 12);
+  }
+}
+
+/* h[0..7] to the ABEF/CDGH register pair (see rs_sha256_compress_x86), and back. */
+static inline RS_X86_TARGET lane lane_load(const uint32_t h[8])
+{
+  __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)h), 0x1B);
+  __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(h + 4)), 0x1B);
+  return (lane){_mm_unpackhi_epi64(efgh, abcd), _mm_unpacklo_epi64(efgh, abcd)};
+}
+
+static inline RS_X86_TARGET void lane_store(const lane *l, uint32_t h[8])
+{
+  __m128i abcd = _mm_shuffle_epi32(_mm_unpackhi_epi64(l->cdgh, l->abef), 0x1B);
+  __m128i efgh = _mm_shuffle_epi32(_mm_unpacklo_epi64(l->cdgh, l->abef), 0x1B);
+  _mm_storeu_si128((__m128i *)(void *)h, abcd);
+  _mm_storeu_si128((__m128i *)(void *)(h + 4), efgh);
+}
+
+static inline RS_X86_TARGET void lane_add(lane *l, const lane *before)
+{
+  l->abef = _mm_add_epi32(l->abef, before->abef);
+  l->cdgh = _mm_add_epi32(l->cdgh, before->cdgh);
+}
+
+RS_X86_TARGET void rs_sha256_compress2_x86(uint32_t ha[8], const uint8_t *pa, uint32_t hb[8],
+                                           const uint8_t *pb, size_t nblocks)
+{
+  lane x = lane_load(ha), y = lane_load(hb);
+  for (size_t n = 0; n < nblocks; n++) {
+    lane x0 = x, y0 = y;
+    if (pa == pb)
+      block2_same(&x, &y, pa + 64 * n);
+    else
+      block2(&x, pa + 64 * n, &y, pb + 64 * n);
+    lane_add(&x, &x0);
+    lane_add(&y, &y0);
+  }
+  lane_store(&x, ha);
+  lane_store(&y, hb);
+}
+
 #else
 typedef int rs_sha256_x86_not_built; /* ISO C forbids an empty translation unit */
 #endif

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debugassert.h"
 #include "hex.h"
 #include "ietf_exchange.h"
 #include "range.h"
@@ -442,11 +443,10 @@ int rs_tus_body_begin(resumable_exchange *ex)
   }
   e->provisional = 1;
   rs_tus_checksum_start(&t->ck, t->ck_algo, t->ck_digest);
-  /* sha256 is hashed by the pool, like the whole-file hash: the receiving thread only copies */
-  if (t->ck_algo == RS_TUS_ALGO_SHA256) {
-    (void)rs_hash_pipe_bind(&t->ck_pipe, ex->srv->hash_pool, &t->ck.u.sha256); /* NOMEM: inline */
-    t->ck_piped = 1;
-  }
+  /* sha256 rides on the key's pipe: one copy, and one pool pass hashes both (a pipe that has a
+   * tee already leaves it to be hashed inline) */
+  if (t->ck_algo == RS_TUS_ALGO_SHA256)
+    t->ck_teed = rs_hash_pipe_tee(&e->pipe, &t->ck.u.sha256) == 0;
   return RESUMABLE_OK;
 }
 
@@ -662,7 +662,7 @@ void rs_tus_decorate(resumable_exchange *ex)
 void rs_tus_free(resumable_exchange *ex)
 {
   rs_tus_exchange *t = &ex->tus;
-  rs_hash_pipe_fini(&t->ck_pipe); /* no thread touches ck after this */
+  RS_DEBUGASSERT(!t->ck_teed); /* rs_put_release detached it, with the entry still held */
   rs_tus_checksum_free(&t->ck);
   rs_ietf_free(ex);
   free(t->metadata);

@@ -1,5 +1,7 @@
 /* The hash pool and its pipes on their own: exact digests for any split, drain and discard,
- * both memory bounds, the inline fallback, several pipes on several threads. */
+ * both memory bounds, the inline fallback, several pipes on several threads; and tees (a
+ * second hash fed in the same pass): exactly the bytes between tee and untee, detached by a
+ * discard or fini. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -179,6 +181,144 @@ static void pipe_of_no_pool_hashes_inline(void **state)
   rs_hash_pipe_fini(&p); /* finished twice: no-op */
 }
 
+/* A tee at another fill than the pipe's hash (a chunk digest from 0 while the file hash is at
+ * some odd length) gets exactly the bytes given while attached; the pipe's hash gets them all. */
+static void tee_gets_exactly_the_bytes_between_tee_and_untee(void **state)
+{
+  (void)state;
+  const size_t n = 100000, cut1 = 777, cut2 = 90001;
+  uint8_t *d = malloc(n), want_all[32], want_tee[32], got[32];
+  fill_bytes(d, n, 6);
+  rs_sha256_digest(d, n, want_all);
+  rs_hash_pool *pool;
+  assert_int_equal(rs_hash_pool_new(&pool, 1, 100, 3, 6), RESUMABLE_OK);
+  size_t maxes[] = {1, 64, 333, 5000};
+  for (size_t i = 0; i < sizeof(maxes) / sizeof(maxes[0]); i++) {
+    for (size_t head = 0; head < 70; head += 69) { /* the tee's own earlier bytes: 0, or 69 */
+      rs_sha256 ref;
+      rs_sha256_init(&ref);
+      rs_sha256_update(&ref, d, head);
+      rs_sha256_update(&ref, d + cut1, cut2 - cut1);
+      rs_sha256_finish(&ref, want_tee);
+      rs_sha256 h, t;
+      rs_hash_pipe p;
+      rs_sha256_init(&h);
+      rs_sha256_init(&t);
+      rs_sha256_update(&t, d, head);
+      assert_int_equal(rs_hash_pipe_bind(&p, pool, &h), RESUMABLE_OK);
+      feed_split(&p, d, cut1, maxes[i], 11);
+      assert_int_equal(rs_hash_pipe_tee(&p, &t), 0);
+      feed_split(&p, d + cut1, cut2 - cut1, maxes[i], 12);
+      assert_int_equal(rs_hash_pipe_untee(&p, &t), 1);
+      assert_null(p.tee);
+      feed_split(&p, d + cut2, n - cut2, maxes[i], 13);
+      rs_hash_pipe_drain(&p);
+      digest_of(&h, got);
+      assert_memory_equal(got, want_all, 32);
+      assert_int_equal(rs_sha256_length(&t), head + cut2 - cut1);
+      digest_of(&t, got);
+      assert_memory_equal(got, want_tee, 32);
+      rs_hash_pipe_fini(&p);
+    }
+  }
+  rs_hash_pool_free(pool);
+  free(d);
+}
+
+/* A discard (a rollback) or fini drops bytes the tee should have had: untee says 0, and the
+ * tee is never touched again, whatever the pipe is given after. */
+static void discard_or_fini_detaches_the_tee(void **state)
+{
+  (void)state;
+  uint8_t d[5000];
+  fill_bytes(d, sizeof(d), 7);
+  rs_hash_pool *pool;
+  assert_int_equal(rs_hash_pool_new(&pool, 1, 64, 4, 4), RESUMABLE_OK);
+  for (int fini = 0; fini < 2; fini++) {
+    rs_sha256 h, t;
+    rs_hash_pipe p;
+    rs_sha256_init(&h);
+    rs_sha256_init(&t);
+    rs_hash_pipe_bind(&p, pool, &h);
+    assert_int_equal(rs_hash_pipe_tee(&p, &t), 0);
+    rs_hash_pipe_update(&p, d, sizeof(d));
+    if (fini)
+      rs_hash_pipe_fini(&p);
+    else
+      rs_hash_pipe_discard(&p);
+    uint64_t had = rs_sha256_length(&t);
+    assert_true(had <= sizeof(d));
+    assert_int_equal(rs_hash_pipe_untee(&p, &t), 0);
+    if (!fini) { /* the pipe goes on without it */
+      rs_sha256_init(&h);
+      rs_hash_pipe_update(&p, d, sizeof(d));
+      rs_hash_pipe_drain(&p);
+      assert_int_equal(rs_sha256_length(&h), sizeof(d));
+      assert_int_equal(rs_sha256_length(&t), had);
+      rs_hash_pipe_fini(&p);
+    }
+  }
+  rs_hash_pool_stats st;
+  rs_hash_pool_stats_get(pool, &st);
+  assert_int_equal(st.in_use, 0);
+  rs_hash_pool_free(pool);
+}
+
+/* One tee per pipe: a second is refused (its owner hashes itself), and untee of a tee that is
+ * not the attached one leaves the attached one alone. */
+static void second_tee_is_refused_and_untee_checks_whose(void **state)
+{
+  (void)state;
+  rs_hash_pool *pool;
+  assert_int_equal(rs_hash_pool_new(&pool, 1, 16, 2, 2), RESUMABLE_OK);
+  rs_sha256 h, t1, t2;
+  rs_hash_pipe p;
+  rs_sha256_init(&h);
+  rs_sha256_init(&t1);
+  rs_sha256_init(&t2);
+  rs_hash_pipe_bind(&p, pool, &h);
+  assert_int_equal(rs_hash_pipe_tee(&p, &h), -1); /* its own hash twice: never */
+  assert_int_equal(rs_hash_pipe_tee(&p, &t1), 0);
+  assert_int_equal(rs_hash_pipe_tee(&p, &t2), -1);
+  rs_hash_pipe_update(&p, "0123456789abcdefXYZ", 19);
+  assert_int_equal(rs_hash_pipe_untee(&p, &t2), 0);
+  assert_ptr_equal(p.tee, &t1);
+  assert_int_equal(rs_hash_pipe_untee(&p, &t1), 1);
+  assert_int_equal(rs_sha256_length(&t1), 19);
+  assert_int_equal(rs_sha256_length(&t2), 0);
+  assert_int_equal(rs_hash_pipe_untee(&p, &t1), 0); /* once */
+  rs_hash_pipe_fini(&p);
+  rs_hash_pipe zeroed;
+  memset(&zeroed, 0, sizeof(zeroed));
+  assert_int_equal(rs_hash_pipe_untee(&zeroed, &t1), 0);
+  rs_hash_pool_free(pool);
+}
+
+static void tee_on_pipe_of_no_pool_hashes_inline(void **state)
+{
+  (void)state;
+  rs_sha256 h, t;
+  rs_hash_pipe p;
+  rs_sha256_init(&h);
+  rs_sha256_init(&t);
+  rs_hash_pipe_bind(&p, NULL, &h);
+  rs_hash_pipe_update(&p, "abc", 3);
+  assert_int_equal(rs_hash_pipe_tee(&p, &t), 0);
+  rs_hash_pipe_update(&p, "hello", 5);
+  assert_int_equal(rs_sha256_length(&t), 5); /* at once */
+  assert_int_equal(rs_hash_pipe_untee(&p, &t), 1);
+  rs_hash_pipe_update(&p, "!", 1);
+  assert_int_equal(rs_sha256_length(&h), 9);
+  uint8_t got[32], want[32];
+  digest_of(&t, got);
+  rs_sha256_digest("hello", 5, want);
+  assert_memory_equal(got, want, 32);
+  assert_int_equal(rs_hash_pipe_tee(&p, &t), 0);
+  rs_hash_pipe_discard(&p);
+  assert_int_equal(rs_hash_pipe_untee(&p, &t), 0); /* detached by the discard, inline too */
+  rs_hash_pipe_fini(&p);
+}
+
 static void pool_rejects_bad_limits(void **state)
 {
   (void)state;
@@ -198,6 +338,9 @@ typedef struct feeder {
   uint32_t seed;
   uint8_t digest[32];
   unsigned peak;
+  int tee; /* each round's bytes also go to a tee, checked against tee_want */
+  const uint8_t *tee_want;
+  int tee_ok;
 } feeder;
 
 static void *feed_thread(void *arg)
@@ -207,9 +350,21 @@ static void *feed_thread(void *arg)
   rs_hash_pipe p;
   rs_sha256_init(&h);
   rs_hash_pipe_bind(&p, f->pool, &h);
+  f->tee_ok = 1;
   for (int round = 0; round < 3; round++) { /* drains in between, like syncs */
+    rs_sha256 t;
+    rs_sha256_init(&t);
+    if (f->tee)
+      rs_hash_pipe_tee(&p, &t);
     feed_split(&p, f->data, f->len, 5000, f->seed + (uint32_t)round);
-    rs_hash_pipe_drain(&p);
+    if (f->tee) {
+      uint8_t got[32];
+      f->tee_ok &= rs_hash_pipe_untee(&p, &t);
+      rs_sha256_finish(&t, got);
+      f->tee_ok &= memcmp(got, f->tee_want, 32) == 0;
+    } else {
+      rs_hash_pipe_drain(&p);
+    }
   }
   f->peak = p.peak;
   rs_hash_pipe_fini(&p);
@@ -217,7 +372,7 @@ static void *feed_thread(void *arg)
   return NULL;
 }
 
-static void pipes_on_many_threads_stay_exact_and_bounded(void **state)
+static void pipes_and_tees_on_many_threads_stay_exact_and_bounded(void **state)
 {
   (void)state;
   enum { N = 5 };
@@ -227,18 +382,21 @@ static void pipes_on_many_threads_stay_exact_and_bounded(void **state)
   for (int i = 0; i < 3; i++)
     memcpy(three + (size_t)i * len, d, len);
   rs_sha256_digest(three, 3 * len, want);
+  uint8_t want_one[32];
+  rs_sha256_digest(d, len, want_one);
   rs_hash_pool *pool;
   assert_int_equal(rs_hash_pool_new(&pool, 2, 512, 3, 7), RESUMABLE_OK);
   feeder f[N];
   pthread_t t[N];
-  for (int i = 0; i < N; i++) {
-    f[i] = (feeder){pool, d, len, (uint32_t)i * 31u, {0}, 0};
+  for (int i = 0; i < N; i++) { /* odd ones with a tee each round: a request digest */
+    f[i] = (feeder){pool, d, len, (uint32_t)i * 31u, {0}, 0, i % 2, want_one, 0};
     assert_int_equal(pthread_create(&t[i], NULL, feed_thread, &f[i]), 0);
   }
   for (int i = 0; i < N; i++) {
     pthread_join(t[i], NULL);
     assert_memory_equal(f[i].digest, want, 32);
     assert_true(f[i].peak <= 3);
+    assert_true(f[i].tee_ok);
   }
   rs_hash_pool_stats st;
   rs_hash_pool_stats_get(pool, &st);
@@ -259,7 +417,11 @@ int main(void)
       cmocka_unit_test(pipe_hashes_inline_when_others_hold_every_buffer),
       cmocka_unit_test(pipe_of_no_pool_hashes_inline),
       cmocka_unit_test(pool_rejects_bad_limits),
-      cmocka_unit_test(pipes_on_many_threads_stay_exact_and_bounded),
+      cmocka_unit_test(tee_gets_exactly_the_bytes_between_tee_and_untee),
+      cmocka_unit_test(discard_or_fini_detaches_the_tee),
+      cmocka_unit_test(second_tee_is_refused_and_untee_checks_whose),
+      cmocka_unit_test(tee_on_pipe_of_no_pool_hashes_inline),
+      cmocka_unit_test(pipes_and_tees_on_many_threads_stay_exact_and_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

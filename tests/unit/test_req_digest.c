@@ -131,6 +131,44 @@ static void verifies_bodies(void **state)
   rs_hash_pool_free(pool);
 }
 
+/* Tee'd on a host pipe (the key's whole-file hash, 7 bytes in already): the body reaches the
+ * digest through the host alone, updates on d are ignored, and a discard of the host (a
+ * rollback) makes the digest fail rather than judge a body it did not all see. */
+static void tee_on_host_pipe_verifies_and_fails_after_discard(void **state)
+{
+  (void)state;
+  rs_hash_pool *pool = NULL;
+  assert_int_equal(rs_hash_pool_new(&pool, 1, 2, 2, 4), RESUMABLE_OK);
+  for (int piped = 0; piped < 2; piped++) {
+    for (int discard = 0; discard < 2; discard++) {
+      rs_sha256 file;
+      rs_hash_pipe host;
+      rs_sha256_init(&file);
+      rs_hash_pipe_bind(&host, piped ? pool : NULL, &file);
+      rs_hash_pipe_update(&host, "earlier", 7);
+      rs_rd_algo a;
+      uint8_t w[64];
+      rs_req_digest d;
+      memset(&d, 0, sizeof(d));
+      assert_int_equal(parse("sha-256=:" ABC256 ":", &a, w), 0);
+      rs_req_digest_start(&d, a, w, piped ? pool : NULL);
+      rs_req_digest_tee(&d, &host);
+      assert_ptr_equal(d.host, &host);
+      rs_hash_pipe_update(&host, "abc", 3);
+      rs_req_digest_update(&d, "zzz", 3); /* ignored: the host feeds it */
+      if (discard)
+        rs_hash_pipe_discard(&host);
+      assert_int_equal(rs_req_digest_matches(&d), !discard);
+      assert_int_equal(d.algo, RS_RD_NONE);
+      rs_hash_pipe_drain(&host);
+      if (!discard)
+        assert_int_equal(rs_sha256_length(&file), 10);
+      rs_hash_pipe_fini(&host);
+    }
+  }
+  rs_hash_pool_free(pool);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -138,6 +176,7 @@ int main(void)
       cmocka_unit_test(malformed_fields),
       cmocka_unit_test(header_lines_combine),
       cmocka_unit_test(verifies_bodies),
+      cmocka_unit_test(tee_on_host_pipe_verifies_and_fails_after_discard),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Every SHA-256 path compiled in (portable = mbedTLS, sha-ni on x86_64) against the NIST
  * known answers and against mbedTLS's own one-shot function on random inputs split at random
- * update boundaries; and a running state saved on one path resumes on any other.
+ * update boundaries; the two-state update (update2) against two plain ones; and a running
+ * state saved on one path resumes on any other.
  * Test cases are generated per path (and per pair of paths) this CPU runs; a path it lacks gets
  * one case saying so (TAP "not ok # SKIP" would count as a failure in meson). */
 #include <setjmp.h>
@@ -177,6 +178,121 @@ static void path_compress_matches_portable_from_random_states(void **state)
   }
 }
 
+/* Both streams of compress2, from random chaining words, one message for both (the shared
+ * schedule) and two: each equals the portable block function on its own. */
+static void path_compress2_matches_compress_twice(void **state)
+{
+  const rs_sha256_impl *impl = *state;
+  use(impl);
+  rng_state = 0x5eed0006;
+  for (int i = 0; i < 2000; i++) {
+    uint32_t a[8], b[8], ra[8], rb[8];
+    uint8_t blocks[2 * 8 * 64 + 1];
+    size_t n = (size_t)(rnd() % 9), off = (size_t)(rnd() % 2);
+    for (int w = 0; w < 8; w++) {
+      a[w] = ra[w] = (uint32_t)rnd();
+      b[w] = rb[w] = (uint32_t)rnd();
+    }
+    random_bytes(blocks, sizeof(blocks));
+    const uint8_t *pa = blocks + off, *pb = i % 2 ? pa : blocks + 8 * 64 + (size_t)(rnd() % 2);
+    rs_sha256_compress_portable(ra, pa, n);
+    rs_sha256_compress_portable(rb, pb, n);
+    impl->compress2(a, pa, b, pb, n);
+    assert_memory_equal(a, ra, sizeof(a));
+    assert_memory_equal(b, rb, sizeof(b));
+  }
+}
+
+static void assert_same_state(const rs_sha256 *x, const rs_sha256 *y)
+{
+  uint8_t a[RS_SHA256_STATE_MAX], b[RS_SHA256_STATE_MAX];
+  size_t la = rs_sha256_export(x, a, sizeof(a)), lb = rs_sha256_export(y, b, sizeof(b));
+  assert_int_equal(la, lb);
+  assert_memory_equal(a, b, la);
+}
+
+/* update2 against two plain updates of the same pieces, the two states started at random
+ * lengths: the same fill (0 most often, as a whole-file hash and a chunk digest both at a
+ * multiple of 64), different fills, and pieces that end inside one state's partial block. */
+static void path_update2_matches_two_updates(void **state)
+{
+  use(*state);
+  enum { POOL = 64 * 1024, MAXLEN = 12 * 1024 };
+  uint8_t *pool = malloc(POOL);
+  assert_non_null(pool);
+  rng_state = 0x5eed0007;
+  random_bytes(pool, POOL);
+  for (int i = 0; i < 3000; i++) {
+    size_t pre_a = (size_t)(rnd() % 300), pre_b;
+    switch (i % 3) {
+    case 0:
+      pre_a = pre_a / 64 * 64;
+      pre_b = (size_t)(rnd() % 4) * 64; /* both aligned */
+      break;
+    case 1:
+      pre_b = pre_a % 64 + (size_t)(rnd() % 3) * 64; /* same fill */
+      break;
+    default:
+      pre_b = (size_t)(rnd() % 300); /* any fill */
+      break;
+    }
+    rs_sha256 a, b, ra, rb;
+    rs_sha256_init(&a);
+    rs_sha256_init(&b);
+    rs_sha256_update(&a, pool, pre_a);
+    rs_sha256_update(&b, pool + 1000, pre_b);
+    ra = a;
+    rb = b;
+    size_t len = (size_t)(rnd() % (MAXLEN + 1));
+    const uint8_t *msg = pool + rnd() % (POOL - len);
+    for (size_t off = 0; off < len;) {
+      size_t n = chunk(len - off, 4096);
+      rs_sha256_update2(&a, &b, msg + off, n);
+      rs_sha256_update(&ra, msg + off, n);
+      rs_sha256_update(&rb, msg + off, n);
+      off += n;
+    }
+    assert_same_state(&a, &ra);
+    assert_same_state(&b, &rb);
+    uint8_t da[32], db[32], want[32];
+    rs_sha256_finish(&a, da);
+    rs_sha256_finish(&ra, want);
+    assert_memory_equal(da, want, 32);
+    rs_sha256_finish(&b, db);
+    rs_sha256_finish(&rb, want);
+    assert_memory_equal(db, want, 32);
+  }
+  free(pool);
+}
+
+/* MiB pieces, as the hash pool feeds them: the digests equal mbedTLS's, aligned or not. */
+static void path_update2_matches_mbedtls_on_mib_pieces(void **state)
+{
+  use(*state);
+  enum { LEN = 3 * 1024 * 1024 + 77, PIECE = 1024 * 1024 };
+  uint8_t *buf = malloc(LEN);
+  assert_non_null(buf);
+  rng_state = 0x5eed0008;
+  random_bytes(buf, LEN);
+  for (size_t skew = 0; skew < 3; skew++) {
+    size_t pre = skew == 0 ? 0 : skew == 1 ? 64 : 5; /* a's head start: aligned, or not */
+    uint8_t want_a[32], want_b[32], got[32];
+    reference(buf, LEN, want_a);
+    reference(buf + pre, LEN - pre, want_b);
+    rs_sha256 a, b;
+    rs_sha256_init(&a);
+    rs_sha256_init(&b);
+    rs_sha256_update(&a, buf, pre);
+    for (size_t off = pre; off < LEN; off += PIECE)
+      rs_sha256_update2(&a, &b, buf + off, LEN - off < PIECE ? LEN - off : PIECE);
+    rs_sha256_finish(&a, got);
+    assert_memory_equal(got, want_a, 32);
+    rs_sha256_finish(&b, got);
+    assert_memory_equal(got, want_b, 32);
+  }
+  free(buf);
+}
+
 struct pair {
   const rs_sha256_impl *from, *to;
 };
@@ -310,6 +426,9 @@ int main(void)
       {path_matches_mbedtls_on_mib_messages, "%s_matches_mbedtls_on_mib_messages", 0},
       {path_compress_matches_portable_from_random_states,
        "%s_compress_matches_portable_from_random_states", 1},
+      {path_compress2_matches_compress_twice, "%s_compress2_matches_compress_twice", 0},
+      {path_update2_matches_two_updates, "%s_update2_matches_two_updates", 0},
+      {path_update2_matches_mbedtls_on_mib_pieces, "%s_update2_matches_mbedtls_on_mib_pieces", 0},
   };
   static struct pair pairs[MAX_TESTS];
   size_t n_impls, np = 0;
