@@ -32,6 +32,12 @@ void tt_fail(tt_run *t, const char *fmt, ...)
   va_end(ap);
   fputc('\n', stdout);
   fflush(stdout);
+  /* and on stderr: meson's --print-errorlogs (CI's console) shows a TAP test's stderr only */
+  fputs("FAIL: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
   pthread_mutex_unlock(&print_mu);
 }
 
