@@ -48,7 +48,8 @@ static size_t discard(char *buf, size_t size, size_t n, void *ud)
   return size * n;
 }
 
-static int perform(CURL *c, FILE *f, struct curl_slist *hdrs, legacy *l, uint64_t *sent)
+static int perform(CURL *c, FILE *f, struct curl_slist *hdrs, legacy *l, uint64_t *sent,
+                   long *status)
 {
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(c, CURLOPT_READDATA, f);
@@ -63,31 +64,31 @@ static int perform(CURL *c, FILE *f, struct curl_slist *hdrs, legacy *l, uint64_
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
   CURLcode rc = curl_easy_perform(c);
   curl_off_t up = 0;
-  long status = 0;
   curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
   *sent = (uint64_t)up;
   if (rc == CURLE_ABORTED_BY_CALLBACK)
     return RESUMABLE_E_CANCELLED;
   if (rc != CURLE_OK)
     return RESUMABLE_E_NETWORK;
-  return status == 200 ? RESUMABLE_OK : RESUMABLE_E_REFUSED;
+  return *status == 200 ? RESUMABLE_OK : RESUMABLE_E_REFUSED;
 }
 
 int tt_legacy_put(const char *url, const char *path, uint64_t size, const char *hex,
-                  resumable_progress_fn fn, void *ud, uint64_t *sent)
+                  resumable_progress_fn fn, void *ud, uint64_t *sent, long *status)
 {
   legacy l = {.fn = fn, .ud = ud, .size = size};
   char hdr[128];
   snprintf(hdr, sizeof hdr, "X-Content-SHA256: %s", hex);
   *sent = 0;
+  *status = 0;
   FILE *f = fopen(path, "rb");
   CURL *c = curl_easy_init();
   struct curl_slist *hdrs = curl_slist_append(NULL, hdr);
   int rc = RESUMABLE_E_NOMEM;
   if (f != NULL && c != NULL && hdrs != NULL) {
     curl_easy_setopt(c, CURLOPT_URL, url);
-    rc = perform(c, f, hdrs, &l, sent);
+    rc = perform(c, f, hdrs, &l, sent, status);
   }
   if (rc == RESUMABLE_OK && strcasecmp(l.sha, hex) != 0)
     rc = RESUMABLE_E_HASH_MISMATCH;

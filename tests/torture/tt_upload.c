@@ -165,6 +165,7 @@ typedef struct run_job {
   tt_version v;
   char url[sizeof((tt_serve *)0)->base_url + 64];
   int rc;
+  long status; /* the legacy PUT's HTTP status (0: none) */
   uint64_t sent;
   char got[65], msg[512], body[4200];
 } run_job;
@@ -185,8 +186,10 @@ static void job_send(run_job *j)
   char hex[65];
   tt_hex(j->v.sha, hex);
   if (j->v.legacy) {
-    j->rc = tt_legacy_put(j->url, j->v.path, j->v.size, hex, on_progress, &j->a, &j->sent);
-    snprintf(j->msg, sizeof j->msg, "whole-file PUT");
+    j->rc = tt_legacy_put(j->url, j->v.path, j->v.size, hex, on_progress, &j->a, &j->sent,
+                          &j->status);
+    snprintf(j->msg, sizeof j->msg, "whole-file PUT: %s %ld",
+             j->rc == RESUMABLE_E_NETWORK ? "transport error, status" : "HTTP", j->status);
     snprintf(j->got, sizeof j->got, "%s", hex); /* tt_legacy_put compared the reply's hash */
   } else {
     j->rc = stager_once(j->url, &j->v, &j->a, &j->sent, j->msg, sizeof j->msg, j->body,
@@ -202,8 +205,11 @@ static void *twin_main(void *arg)
 
 /* mu held: the run ended. 1 answered 200, 0 cut short by a kill, -1 any other failure (a
  * finding, unless it is a twin's: two clients sending one file at once may keep taking the key
- * from each other until one gives up, which is theirs to sort out, not the server's). */
-static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin)
+ * from each other until one gives up, which is theirs to sort out, not the server's). The same
+ * holds for a main run that had a twin and lost the key to it the way the protocol says a
+ * superseded request ends: a one-shot whole-file PUT (it does not retry) answered 423, or its
+ * connection closed after the 423's linger. */
+static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin, int had_twin)
 {
   t->srv[j->a.via].running--;
   t->upload_runs++;
@@ -217,7 +223,15 @@ static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin)
     acknowledge(t, k, j->got, j->body, &j->a);
   else if (j->rc == RESUMABLE_OK && strcmp(j->got, hex) != 0) /* its twin acknowledged it */
     tt_fail(t, "%s v%u: a twin's 200 carries sha %s, want %s", k->name, j->v.number, j->got, hex);
-  if (result < 0 && is_twin) {
+  int superseded = had_twin && j->v.legacy &&
+                   ((j->rc == RESUMABLE_E_REFUSED && j->status == 423) ||
+                    j->rc == RESUMABLE_E_NETWORK);
+  if (result < 0 && !is_twin && superseded) {
+    if (t->o.verbose)
+      tt_note(t, "%s v%u: through server %u, superseded by its twin: %s", k->name, j->v.number,
+              j->a.via, j->msg);
+    result = 0;
+  } else if (result < 0 && is_twin) {
     if (t->o.verbose)
       tt_note(t, "%s v%u: twin through server %u gave up: %s: %s", k->name, j->v.number, j->a.via,
               resumable_err_name(j->rc), j->msg);
@@ -264,9 +278,9 @@ static int run_once(tt_run *t, tt_key *k, unsigned via)
   pthread_mutex_lock(&t->mu);
   k->via = k->twin_via = -1;
   k->runs++;
-  int result = job_end(t, k, main_job, 0);
+  int result = job_end(t, k, main_job, 0, with_twin != 0);
   if (with_twin) {
-    int r2 = job_end(t, k, twin, 1);
+    int r2 = job_end(t, k, twin, 1, 1);
     result = result > r2 ? result : r2;
   }
   pthread_cond_broadcast(&t->cv);
