@@ -186,8 +186,8 @@ static void job_send(run_job *j)
   char hex[65];
   tt_hex(j->v.sha, hex);
   if (j->v.legacy) {
-    j->rc = tt_legacy_put(j->url, j->v.path, j->v.size, hex, on_progress, &j->a, &j->sent,
-                          &j->status);
+    j->rc =
+        tt_legacy_put(j->url, j->v.path, j->v.size, hex, on_progress, &j->a, &j->sent, &j->status);
     snprintf(j->msg, sizeof j->msg, "whole-file PUT: %s %ld",
              j->rc == RESUMABLE_E_NETWORK ? "transport error, status" : "HTTP", j->status);
     snprintf(j->got, sizeof j->got, "%s", hex); /* tt_legacy_put compared the reply's hash */
@@ -223,9 +223,9 @@ static int job_end(tt_run *t, tt_key *k, run_job *j, int is_twin, int had_twin)
     acknowledge(t, k, j->got, j->body, &j->a);
   else if (j->rc == RESUMABLE_OK && strcmp(j->got, hex) != 0) /* its twin acknowledged it */
     tt_fail(t, "%s v%u: a twin's 200 carries sha %s, want %s", k->name, j->v.number, j->got, hex);
-  int superseded = had_twin && j->v.legacy &&
-                   ((j->rc == RESUMABLE_E_REFUSED && j->status == 423) ||
-                    j->rc == RESUMABLE_E_NETWORK);
+  int superseded =
+      had_twin && j->v.legacy &&
+      ((j->rc == RESUMABLE_E_REFUSED && j->status == 423) || j->rc == RESUMABLE_E_NETWORK);
   if (result < 0 && !is_twin && superseded) {
     if (t->o.verbose)
       tt_note(t, "%s v%u: through server %u, superseded by its twin: %s", k->name, j->v.number,
