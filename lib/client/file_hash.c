@@ -19,14 +19,18 @@ static ssize_t read_at(int fd, void *buf, size_t want, uint64_t off)
   return n;
 }
 
-int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn fn, void *user_data)
+int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_grid *grid,
+                 rs_hash_progress_fn fn, void *user_data)
 {
+  if (grid && (grid->chunk == 0 || grid->count < (size + grid->chunk - 1) / grid->chunk))
+    return RESUMABLE_E_INVALID_ARG;
   unsigned char *buf = malloc(RS_FILE_HASH_BLOCK);
   if (!buf)
     return RESUMABLE_E_NOMEM;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint; failure is harmless */
-  rs_sha256 h;
+  rs_sha256 h, c; /* the file's, and the current grid chunk's */
   rs_sha256_init(&h);
+  rs_sha256_init(&c);
   uint64_t done = 0, next_report = 0;
   int rc = RESUMABLE_OK;
   while (rc == RESUMABLE_OK) {
@@ -39,18 +43,28 @@ int rs_file_hash(int fd, uint64_t size, uint8_t digest[32], rs_hash_progress_fn 
     if (done == size)
       break;
     uint64_t left = size - done;
+    if (grid && grid->chunk - done % grid->chunk < left) /* a read never spans two chunks */
+      left = grid->chunk - done % grid->chunk;
     size_t want = left < RS_FILE_HASH_BLOCK ? (size_t)left : RS_FILE_HASH_BLOCK;
     ssize_t n = read_at(fd, buf, want, done);
     if (n <= 0) {
       rc = RESUMABLE_E_FILE; /* read error, or the file shrank under us */
       break;
     }
-    rs_sha256_update(&h, buf, (size_t)n);
+    if (grid)
+      rs_sha256_update2(&h, &c, buf, (size_t)n);
+    else
+      rs_sha256_update(&h, buf, (size_t)n);
     done += (uint64_t)n;
+    if (grid && (done % grid->chunk == 0 || done == size)) {
+      rs_sha256_finish(&c, grid->digest[(done - 1) / grid->chunk]);
+      rs_sha256_init(&c);
+    }
   }
   if (rc == RESUMABLE_OK)
     rs_sha256_finish(&h, digest);
   rs_sha256_free(&h);
+  rs_sha256_free(&c);
   free(buf);
   return rc;
 }

@@ -4,7 +4,8 @@
  * in one pass over the file and send it in another, each chunk is read once into memory, hashed
  * as it is read, and the body is served from there (a resend after a mismatch reads nothing).
  * While a chunk is sent, a helper thread reads and hashes the next one into a second buffer, so
- * on two cores the hashing is off the sending path. */
+ * on two cores the hashing is off the sending path. When the stager hashed the file itself, that
+ * pass also took each chunk's digest (rs_hash_grid), so a chunk on that grid is only read. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -19,8 +20,20 @@
 
 #define READ_BLOCK ((size_t)1 << 20) /* hashed as each block arrives: still in the cache */
 
-/* Read file bytes [start, end) into b and hash them. Safe on the helper thread (pread only). */
-static int fill(int fd, rs_dbuf *b, uint64_t start, uint64_t end)
+/* The digest of [start, end) from the hash pass's grid, or NULL when the range is off it. The
+ * grid is not written once sending begins, so the helper thread may read it. */
+static const uint8_t *on_grid(const rs_run *run, uint64_t start, uint64_t end)
+{
+  const rs_hash_grid *g = &run->grid;
+  if (!g->digest || start % g->chunk != 0 || start / g->chunk >= g->count)
+    return NULL;
+  uint64_t cell_end = run->size - start > g->chunk ? start + g->chunk : run->size;
+  return end == cell_end ? g->digest[start / g->chunk] : NULL;
+}
+
+/* Read file bytes [start, end) into b and hash them, unless `known` gives their digest. Safe on
+ * the helper thread (pread only). */
+static int fill(int fd, rs_dbuf *b, uint64_t start, uint64_t end, const uint8_t *known)
 {
   size_t len = (size_t)(end - start);
   b->valid = 0;
@@ -42,13 +55,14 @@ static int fill(int fd, rs_dbuf *b, uint64_t start, uint64_t end)
       rs_sha256_free(&h);
       return RESUMABLE_E_FILE;
     }
-    rs_sha256_update(&h, b->data + off, (size_t)n);
+    if (!known)
+      rs_sha256_update(&h, b->data + off, (size_t)n);
     off += (size_t)n;
   }
   uint8_t d[32];
   rs_sha256_finish(&h, d);
   rs_sha256_free(&h);
-  rs_base64_encode(d, sizeof d, b->b64, sizeof b->b64);
+  rs_base64_encode(known ? known : d, sizeof d, b->b64, sizeof b->b64);
   b->start = start;
   b->end = end;
   b->valid = 1;
@@ -58,7 +72,8 @@ static int fill(int fd, rs_dbuf *b, uint64_t start, uint64_t end)
 static void *ahead_main(void *arg)
 {
   rs_run *run = arg;
-  run->ahead_rc = fill(run->s->fd, &run->dnext, run->ahead_start, run->ahead_end);
+  run->ahead_rc = fill(run->s->fd, &run->dnext, run->ahead_start, run->ahead_end,
+                       on_grid(run, run->ahead_start, run->ahead_end));
   return NULL;
 }
 
@@ -84,6 +99,14 @@ static void ahead_start(rs_run *run, uint64_t start, uint64_t end)
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+static void count_grid(rs_run *run, uint64_t start, uint64_t end)
+{
+  if (on_grid(run, start, end))
+    run->grid_used++;
+  else
+    run->grid_missed++;
+}
+
 /* Make run->dcur hold [start, end): already there (a resend), read ahead, or read now. */
 static int take(rs_run *run, uint64_t start, uint64_t end)
 {
@@ -97,11 +120,14 @@ static int take(rs_run *run, uint64_t start, uint64_t end)
       *c = run->dnext;
       run->dnext = t;
       run->dnext.valid = 0;
+      count_grid(run, start, end);
       return RESUMABLE_OK;
     }
   }
   ahead_join(run); /* another range, or it failed: read it here */
-  int rc = fill(run->s->fd, c, start, end);
+  int rc = fill(run->s->fd, c, start, end, on_grid(run, start, end));
+  if (rc == RESUMABLE_OK)
+    count_grid(run, start, end);
   if (rc == RESUMABLE_E_FILE)
     rs_run_msg(run, "cannot read the local file");
   return rc;
@@ -144,4 +170,32 @@ void rs_digest_free(rs_run *run)
   free(run->dnext.data);
   run->dcur = (rs_dbuf){0};
   run->dnext = (rs_dbuf){0};
+  free(run->grid.digest);
+  run->grid = (rs_hash_grid){0};
+}
+
+void rs_digest_grid_alloc(rs_run *run)
+{
+  const rs_stager_opts *o = &run->s->o;
+  free(run->grid.digest);
+  run->grid = (rs_hash_grid){0};
+  if (o->chunk_digest == 0 || (o->chunk_digest == -1 && !o->chunk_size) || run->size == 0)
+    return;
+  /* The planners' chunk: LocalAI (plan_put) caps a digested request at RS_DIGEST_CHUNK_MAX and
+   * defaults to RS_DIGEST_CHUNK_DEFAULT; tus and the draft (plan_end) take the chunk size as
+   * set and default to 64 MiB (CHECKSUM_CHUNK, equal to RS_DIGEST_CHUNK_MAX). */
+  int tus = o->protocol == RESUMABLE_PROTOCOL_TUS || o->protocol == RESUMABLE_PROTOCOL_IETF;
+  uint64_t chunk = o->chunk_size;
+  if (!chunk)
+    chunk = tus ? RS_DIGEST_CHUNK_MAX : RS_DIGEST_CHUNK_DEFAULT;
+  else if (!tus && chunk > RS_DIGEST_CHUNK_MAX)
+    chunk = RS_DIGEST_CHUNK_MAX;
+  uint64_t n = (run->size + chunk - 1) / chunk;
+  if (n > RS_DIGEST_GRID_MAX)
+    return;
+  run->grid.digest = malloc((size_t)n * sizeof *run->grid.digest);
+  if (run->grid.digest) {
+    run->grid.chunk = chunk;
+    run->grid.count = (size_t)n;
+  }
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "file_hash.h"
 #include "clock.h"
 #include "hash_cache.h"
 #include "resumable/stager.h"
@@ -154,7 +155,10 @@ typedef struct rs_run {
   int ahead_running;
   uint64_t ahead_start, ahead_end;
   int ahead_rc;
-  int ietf; /* the tus machinery speaks the IETF draft (stager_ietf.c) */
+  rs_hash_grid grid;    /* per-chunk digests from the hash pass (grid.digest NULL: none) */
+  unsigned grid_used;   /* chunks whose digest came from it */
+  unsigned grid_missed; /* digested chunks off the grid, hashed when read */
+  int ietf;             /* the tus machinery speaks the IETF draft (stager_ietf.c) */
 } rs_run;
 
 /* Report progress; returns non-zero (and sets run->cancelled) when the caller cancels. The DONE
@@ -221,8 +225,14 @@ void rs_tus_opts_free(rs_stager_opts *o);
 int rs_digest_chunk(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
 /* The same for a tus PATCH: an `Upload-Checksum: sha256 <base64>` line. */
 int rs_digest_chunk_tus(rs_run *run, uint64_t start, uint64_t end, struct curl_slist **extra);
-/* Stop the read-ahead and free the run's chunk buffers. */
+/* Stop the read-ahead and free the run's chunk buffers and grid. */
 void rs_digest_free(rs_run *run);
+/* Before the hash pass: allocate run->grid when requests will likely carry digests (asked for,
+ * or left to the server with a chunk size set), on the chunk size the request planners use for
+ * the dialect asked for. Leaves no grid when that is unlikely, when it would need more than
+ * RS_DIGEST_GRID_MAX entries, or when memory is short (requests are then hashed when read). */
+#define RS_DIGEST_GRID_MAX ((uint64_t)1 << 17) /* 4 MiB of digests */
+void rs_digest_grid_alloc(rs_run *run);
 
 /* Set the run's message (s->r.msg), printf-style. */
 void rs_run_msg(rs_run *run, const char *fmt, ...)

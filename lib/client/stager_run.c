@@ -205,7 +205,11 @@ static void remember_hash(rs_run *run, const rs_hc_key *before, const struct tim
 static int hash_file(rs_run *run)
 {
   run->phase = RESUMABLE_PHASE_HASHING;
-  int rc = rs_file_hash(run->s->fd, run->size, run->sha, on_hash_progress, run);
+  rs_digest_grid_alloc(run); /* per-chunk digests in the same pass, when they will be sent */
+  int rc = rs_file_hash(run->s->fd, run->size, run->sha, run->grid.digest ? &run->grid : NULL,
+                        on_hash_progress, run);
+  if (rc != RESUMABLE_OK)
+    rs_digest_free(run); /* a grid half filled is no grid */
   if (rc == RESUMABLE_OK)
     return check_file(run, "while being hashed", 0);
   if (rc == RESUMABLE_E_FILE)
@@ -708,6 +712,10 @@ int resumable_stager_run(resumable_stager *s)
     if (!s->r.resumed_set)
       s->r.resumed_from = run.size;
   }
+  if (run.grid_used || run.grid_missed)
+    rs_run_log(&run, RESUMABLE_LOG_DEBUG,
+               "per-request digests: %u from the hash pass, %u hashed when read", run.grid_used,
+               run.grid_missed);
   rs_digest_free(&run);
   describe_end(&run, rc);
   s->r.error = rc;

@@ -45,6 +45,38 @@ static void check_stored(e2e_fx *f, const char *key, const char *sha)
   assert_string_equal(got, sha);
 }
 
+/* The stager's own count of where each chunk's digest came from (its DEBUG log line): the pass
+ * that hashed the whole file (no second read and hash), or a hash when the chunk was read. */
+typedef struct grid_log {
+  int seen;
+  unsigned from_pass, when_read;
+} grid_log;
+
+static void on_log(void *ud, resumable_log_level level, const char *msg)
+{
+  grid_log *g = ud;
+  (void)level;
+  if (sscanf(msg, "per-request digests: %u from the hash pass, %u hashed when read", &g->from_pass,
+             &g->when_read) == 2)
+    g->seen = 1;
+}
+
+static void watch_grid(resumable_stager *st, grid_log *g)
+{
+  *g = (grid_log){0};
+  assert_int_equal(resumable_stager_set_log(st, on_log, g), RESUMABLE_OK);
+}
+
+/* Every chunk once, each digest from the hash pass (resends reuse the chunk in memory). */
+static void check_one_pass(const grid_log *g)
+{
+  print_message("# chunk digests: %u from the hash pass, %u hashed when read\n", g->from_pass,
+                g->when_read);
+  assert_true(g->seen);
+  assert_int_equal(g->from_pass, FILE_SIZE / CHUNK);
+  assert_int_equal(g->when_read, 0);
+}
+
 /* Only the damaged chunks went again, and the wire stayed under 1.1x the file. */
 static void check_resends(e2e_fx *f, resumable_stager *st)
 {
@@ -69,8 +101,11 @@ static void localai_resends_only_damaged_chunks(void **state)
   assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   check_resends(f, st);
+  check_one_pass(&g);
   check_stored(f, "l.bin", sha);
   resumable_stager_free(st);
   free(path);
@@ -87,9 +122,37 @@ static void localai_digests_when_the_server_asks(void **state)
   assert_non_null(st);
   assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_LOCALAI), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   check_resends(f, st);
+  check_one_pass(&g);
   check_stored(f, "a.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
+/* With the file's hash given there is no pass over the file before sending: each chunk is
+ * hashed once, as it is read to be sent. */
+static void localai_given_hash_hashes_chunks_when_read(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65], url[256];
+  char *path = make_file(f, "g.bin", 8, sha);
+  e2e_url(url, sizeof url, fp_port(f->proxy), "g.bin");
+  resumable_stager *st = e2e_stager(url, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_sha256(st, sha), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  assert_true(g.seen);
+  assert_int_equal(g.from_pass, 0);
+  assert_int_equal(g.when_read, FILE_SIZE / CHUNK);
+  check_stored(f, "g.bin", sha);
   resumable_stager_free(st);
   free(path);
 }
@@ -130,8 +193,11 @@ static void tus_resends_only_damaged_chunks(void **state)
   assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   check_resends(f, st);
+  check_one_pass(&g);
   check_stored(f, "t.bin", sha);
   resumable_stager_free(st);
   free(path);
@@ -158,8 +224,11 @@ static void ietf_resends_only_damaged_chunks(void **state)
   char *path = make_file(f, "i.bin", 5, sha);
   resumable_stager *st = ietf_stager(f, "i.bin", path);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   check_resends(f, st);
+  check_one_pass(&g);
   check_stored(f, "i.bin", sha);
   resumable_stager_free(st);
   free(path);
@@ -172,8 +241,11 @@ static void ietf_digests_when_the_server_asks(void **state)
   char sha[65];
   char *path = make_file(f, "j.bin", 6, sha);
   resumable_stager *st = ietf_stager(f, "j.bin", path);
+  grid_log g;
+  watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
   check_resends(f, st);
+  check_one_pass(&g);
   check_stored(f, "j.bin", sha);
   resumable_stager_free(st);
   free(path);
@@ -203,6 +275,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(localai_resends_only_damaged_chunks, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(localai_digests_when_the_server_asks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(localai_given_hash_hashes_chunks_when_read, setup,
+                                      e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(ietf_resends_only_damaged_chunks, setup, e2e_fx_teardown),
