@@ -14,7 +14,7 @@ void rs_exchange_decided(resumable_exchange *ex)
   if (ex->dialect == RS_DIALECT_TUS)
     rs_tus_decorate(ex);
   else if (ex->method == RS_METHOD_HEAD) /* advertise per-request digests (RFC 9530 4) */
-    rs_reply_header(&ex->reply, "Want-Content-Digest", "sha-256=10, sha-512=3");
+    rs_reply_header(&ex->reply, "Want-Content-Digest", RS_WANT_CONTENT_DIGEST);
   int st = ex->reply.status;
   if (st >= 400) {
     const char *text = ex->reply.text ? ex->reply.text : "";

@@ -571,8 +571,8 @@ static void end_stage(resumable_exchange *ex, resumable_body_end how)
   int whole =
       how == RESUMABLE_BODY_COMPLETE && (!ex->expected_known || ex->received == ex->expected);
   if (ex->rd.algo != RS_RD_NONE && !rs_req_digest_matches(&ex->rd) && whole) {
-    discard_staging(ex);                                 /* a corrupted body is never committed */
-    fail_content_digest(ex, 0, RS_RD_NONE, ex->rd.want); /* LocalAI only: the draft stages none */
+    discard_staging(ex);                                  /* a corrupted body is never committed */
+    fail_content_digest(ex, 0, ex->rd.algo, ex->rd.want); /* LocalAI: the draft stages none */
     return;
   }
   rs_digest dg = RS_DIGEST_NONE;

@@ -215,6 +215,9 @@ int rs_put_content_digest(resumable_exchange *ex);
 int rs_put_digest_begin(resumable_exchange *ex);
 /* The status of a per-request digest mismatch in the LocalAI dialect (docs/protocol.md). */
 #define RS_CONTENT_DIGEST_MISMATCH 422
+/* The Want-Content-Digest value (RFC 9530 section 4) of the LocalAI HEAD and the draft's
+ * OPTIONS, HEAD and 422: both algorithms the request digests accept, sha-256 preferred. */
+#define RS_WANT_CONTENT_DIGEST "sha-256=10, sha-512=3"
 /* The running digest of the entry's partial (its hash pipe drained first). */
 void rs_put_digest(resumable_exchange *ex, uint8_t digest[32]);
 

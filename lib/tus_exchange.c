@@ -650,7 +650,7 @@ void rs_tus_decorate(resumable_exchange *ex)
   if (ex->tus.ietf) { /* the draft has no version header in replies */
     rs_tus_op op = ex->tus.req.op;
     if (op == RS_TUS_OP_OPTIONS || op == RS_TUS_OP_HEAD || r->status == RS_CONTENT_DIGEST_MISMATCH)
-      rs_reply_header(r, "Want-Content-Digest", "sha-256=10, sha-512=3"); /* RFC 9530 4 */
+      rs_reply_header(r, "Want-Content-Digest", RS_WANT_CONTENT_DIGEST);
     return;
   }
   for (size_t i = 0; i < r->count; i++)
