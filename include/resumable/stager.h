@@ -189,7 +189,9 @@ RESUMABLE_EXPORT int resumable_stager_set_chunk_size(resumable_stager *s, uint64
  * one into a second buffer: two chunks are held, so with this on a PUT carries at most 64 MiB
  * (16 MiB when no chunk size is set). A request cut on the way loses its
  * bytes on the server (they cannot be verified), which bounds what a cut costs at one chunk.
- * tus dialect: `Upload-Checksum` (the `checksum` extension, when the server offers it) is sent
+ * When the stager hashes the file itself (no resumable_stager_set_sha256), that pass also takes
+ * each chunk's SHA-256, so a chunk's digest costs no second hash; with the hash given each chunk
+ * is hashed as it is read. tus dialect: `Upload-Checksum` (the `checksum` extension, when the server offers it) is sent
  * for 1 and -1 and not for 0. IETF draft dialect: `Content-Digest` on the creation's content and
  * every PATCH, for 1 (requests are then at most 64 MiB without a chunk size), and for -1 when
  * the OPTIONS or a HEAD answer carries `Want-Content-Digest` and a chunk size is set; a

@@ -5,7 +5,8 @@
  * as it is read, and the body is served from there (a resend after a mismatch reads nothing).
  * While a chunk is sent, a helper thread reads and hashes the next one into a second buffer, so
  * on two cores the hashing is off the sending path. When the stager hashed the file itself, that
- * pass also took each chunk's digest (rs_hash_grid), so a chunk on that grid is only read. */
+ * pass also took each chunk's digest (rs_hash_grid), so a chunk on that grid is only read (the
+ * tus checksum path in stager_tus.c takes its sha256 from the grid too). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 
 /* The digest of [start, end) from the hash pass's grid, or NULL when the range is off it. The
  * grid is not written once sending begins, so the helper thread may read it. */
-static const uint8_t *on_grid(const rs_run *run, uint64_t start, uint64_t end)
+const uint8_t *rs_digest_on_grid(const rs_run *run, uint64_t start, uint64_t end)
 {
   const rs_hash_grid *g = &run->grid;
   if (!g->digest || start % g->chunk != 0 || start / g->chunk >= g->count)
@@ -73,7 +74,7 @@ static void *ahead_main(void *arg)
 {
   rs_run *run = arg;
   run->ahead_rc = fill(run->s->fd, &run->dnext, run->ahead_start, run->ahead_end,
-                       on_grid(run, run->ahead_start, run->ahead_end));
+                       rs_digest_on_grid(run, run->ahead_start, run->ahead_end));
   return NULL;
 }
 
@@ -101,7 +102,7 @@ static void ahead_start(rs_run *run, uint64_t start, uint64_t end)
 
 static void count_grid(rs_run *run, uint64_t start, uint64_t end)
 {
-  if (on_grid(run, start, end))
+  if (rs_digest_on_grid(run, start, end))
     run->grid_used++;
   else
     run->grid_missed++;
@@ -125,7 +126,7 @@ static int take(rs_run *run, uint64_t start, uint64_t end)
     }
   }
   ahead_join(run); /* another range, or it failed: read it here */
-  int rc = fill(run->s->fd, c, start, end, on_grid(run, start, end));
+  int rc = fill(run->s->fd, c, start, end, rs_digest_on_grid(run, start, end));
   if (rc == RESUMABLE_OK)
     count_grid(run, start, end);
   if (rc == RESUMABLE_E_FILE)

@@ -233,6 +233,9 @@ void rs_digest_free(rs_run *run);
  * RS_DIGEST_GRID_MAX entries, or when memory is short (requests are then hashed when read). */
 #define RS_DIGEST_GRID_MAX ((uint64_t)1 << 17) /* 4 MiB of digests */
 void rs_digest_grid_alloc(rs_run *run);
+/* The SHA-256 of file bytes [start, end) from run->grid, or NULL when the range is not one of
+ * its cells (or there is no grid). Reads only: safe on a helper thread once sending began. */
+const uint8_t *rs_digest_on_grid(const rs_run *run, uint64_t start, uint64_t end);
 
 /* Set the run's message (s->r.msg), printf-style. */
 void rs_run_msg(rs_run *run, const char *fmt, ...)

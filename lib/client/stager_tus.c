@@ -155,12 +155,32 @@ static int checksum_line(int fd, rs_tus_algo algo, uint64_t start, uint64_t end,
   return RESUMABLE_OK;
 }
 
+/* The sha256 of [start, end) from the hash pass's grid (no read, no hash), or NULL; counts
+ * where a sha256 came from while there is a grid. */
+static const uint8_t *grid_sha256(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t end)
+{
+  if (algo != RS_TUS_ALGO_SHA256 || !run->grid.digest)
+    return NULL;
+  const uint8_t *d = rs_digest_on_grid(run, start, end);
+  if (d)
+    run->grid_used++;
+  else
+    run->grid_missed++;
+  return d;
+}
+
 int rs_tus_add_checksum(rs_run *run, rs_tus_algo algo, uint64_t start, uint64_t end,
                         struct curl_slist **l)
 {
   char line[128];
   if (algo == RS_TUS_ALGO_NONE)
     return RESUMABLE_OK;
+  const uint8_t *known = grid_sha256(run, algo, start, end);
+  if (known) {
+    char b64[64];
+    rs_base64_encode(known, 32, b64, sizeof b64);
+    return add(l, "Upload-Checksum: sha256 %s", b64) ? RESUMABLE_E_NOMEM : RESUMABLE_OK;
+  }
   int rc = checksum_line(run->s->fd, algo, start, end, line, sizeof(line));
   if (rc == RESUMABLE_E_FILE)
     rs_run_msg(run, "cannot read the local file");
@@ -215,8 +235,11 @@ static int take_checksum(rs_run *run, ck_job *j, rs_tus_algo algo, uint64_t star
 {
   if (j->running && j->algo == algo && j->start == start && j->end == end) {
     job_stop(j);
-    if (j->rc == RESUMABLE_OK)
+    if (j->rc == RESUMABLE_OK) {
+      if (algo == RS_TUS_ALGO_SHA256 && run->grid.digest)
+        run->grid_missed++; /* a job runs only for ranges off the grid */
       return add(l, "%s", j->line) ? RESUMABLE_E_NOMEM : RESUMABLE_OK;
+    }
   }
   job_stop(j);
   return rs_tus_add_checksum(run, algo, start, end, l);
@@ -509,7 +532,9 @@ static int send_bytes(rs_run *run, tus_cur *cur, const rs_tus_server *srv)
   } else if (rc == RESUMABLE_OK && end > start && algo != RS_TUS_ALGO_NONE) {
     rc = take_checksum(run, &cur->job, algo, start, end, &h);
     uint64_t next_end = plan_end(run, end, algo);
-    if (rc == RESUMABLE_OK && next_end > end)
+    /* A range on the hash pass's grid needs no job: its sha256 is known. */
+    if (rc == RESUMABLE_OK && next_end > end &&
+        !(algo == RS_TUS_ALGO_SHA256 && rs_digest_on_grid(run, end, next_end)))
       job_start(&cur->job, s->fd, algo, end, next_end);
   }
   if (rc == RESUMABLE_OK && !s->r.resumed_set && end > start) {

@@ -203,6 +203,36 @@ static void tus_resends_only_damaged_chunks(void **state)
   free(path);
 }
 
+/* The default (-1) with a chunk size: the server announces the checksum extension with sha256,
+ * so every PATCH carries Upload-Checksum, each digest from the hash pass (no helper thread
+ * hashes the next chunk), and a damaged chunk (460) is sent again from the file. */
+static void tus_checksums_by_default_come_from_the_hash_pass(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65], endpoint[256];
+  char *path = make_file(f, "c.bin", 9, sha);
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
+  resumable_stager *st = e2e_stager(endpoint, path);
+  assert_non_null(st);
+  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_add_metadata(st, "filename", "c.bin"), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  grid_log g;
+  watch_grid(st, &g);
+  assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
+  check_resends(f, st);
+  /* this path takes the digest per request: a resend takes it from the grid again */
+  print_message("# checksums: %u from the hash pass, %u hashed when read\n", g.from_pass,
+                g.when_read);
+  assert_true(g.seen);
+  assert_int_equal(g.from_pass, FILE_SIZE / CHUNK + resumable_stager_chunk_resends(st));
+  assert_int_equal(g.when_read, 0);
+  check_stored(f, "c.bin", sha);
+  resumable_stager_free(st);
+  free(path);
+}
+
 /* The IETF draft: Content-Digest on every PATCH (and the creation), 422 to a damaged one. */
 static resumable_stager *ietf_stager(e2e_fx *f, const char *name, const char *path)
 {
@@ -279,6 +309,8 @@ int main(void)
                                       e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(localai_without_digests_restarts, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(tus_resends_only_damaged_chunks, setup, e2e_fx_teardown),
+      cmocka_unit_test_setup_teardown(tus_checksums_by_default_come_from_the_hash_pass, setup,
+                                      e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(ietf_resends_only_damaged_chunks, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(ietf_digests_when_the_server_asks, setup, e2e_fx_teardown),
       cmocka_unit_test_setup_teardown(ietf_without_digests_loses_the_upload, setup,
