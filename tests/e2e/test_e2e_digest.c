@@ -180,18 +180,28 @@ static void localai_without_digests_restarts(void **state)
   free(path);
 }
 
-static void tus_resends_only_damaged_chunks(void **state)
+/* A stager for tus or the IETF draft (`protocol`) through the proxy, in CHUNK requests, its
+ * upload URL kept in the fixture's store. */
+static resumable_stager *upload_stager(e2e_fx *f, resumable_protocol protocol, const char *name,
+                                       const char *path)
 {
-  e2e_fx *f = *state;
-  char sha[65], endpoint[256];
-  char *path = make_file(f, "t.bin", 4, sha);
+  char endpoint[256];
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
   resumable_stager *st = e2e_stager(endpoint, path);
   assert_non_null(st);
-  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_add_metadata(st, "filename", "t.bin"), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_set_protocol(st, protocol), RESUMABLE_OK);
+  assert_int_equal(resumable_stager_add_metadata(st, "filename", name), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
   assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  return st;
+}
+
+static void tus_resends_only_damaged_chunks(void **state)
+{
+  e2e_fx *f = *state;
+  char sha[65];
+  char *path = make_file(f, "t.bin", 4, sha);
+  resumable_stager *st = upload_stager(f, RESUMABLE_PROTOCOL_TUS, "t.bin", path);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
   grid_log g;
   watch_grid(st, &g);
@@ -209,15 +219,9 @@ static void tus_resends_only_damaged_chunks(void **state)
 static void tus_checksums_by_default_come_from_the_hash_pass(void **state)
 {
   e2e_fx *f = *state;
-  char sha[65], endpoint[256];
+  char sha[65];
   char *path = make_file(f, "c.bin", 9, sha);
-  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
-  resumable_stager *st = e2e_stager(endpoint, path);
-  assert_non_null(st);
-  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_TUS), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_add_metadata(st, "filename", "c.bin"), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
+  resumable_stager *st = upload_stager(f, RESUMABLE_PROTOCOL_TUS, "c.bin", path);
   grid_log g;
   watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
@@ -234,25 +238,12 @@ static void tus_checksums_by_default_come_from_the_hash_pass(void **state)
 }
 
 /* The IETF draft: Content-Digest on every PATCH (and the creation), 422 to a damaged one. */
-static resumable_stager *ietf_stager(e2e_fx *f, const char *name, const char *path)
-{
-  char endpoint[256];
-  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%u/v1/files/", (unsigned)fp_port(f->proxy));
-  resumable_stager *st = e2e_stager(endpoint, path);
-  assert_non_null(st);
-  assert_int_equal(resumable_stager_set_protocol(st, RESUMABLE_PROTOCOL_IETF), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_add_metadata(st, "filename", name), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_set_url_store_dir(st, f->store), RESUMABLE_OK);
-  assert_int_equal(resumable_stager_set_chunk_size(st, CHUNK), RESUMABLE_OK);
-  return st;
-}
-
 static void ietf_resends_only_damaged_chunks(void **state)
 {
   e2e_fx *f = *state;
   char sha[65];
   char *path = make_file(f, "i.bin", 5, sha);
-  resumable_stager *st = ietf_stager(f, "i.bin", path);
+  resumable_stager *st = upload_stager(f, RESUMABLE_PROTOCOL_IETF, "i.bin", path);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 1), RESUMABLE_OK);
   grid_log g;
   watch_grid(st, &g);
@@ -270,7 +261,7 @@ static void ietf_digests_when_the_server_asks(void **state)
   e2e_fx *f = *state;
   char sha[65];
   char *path = make_file(f, "j.bin", 6, sha);
-  resumable_stager *st = ietf_stager(f, "j.bin", path);
+  resumable_stager *st = upload_stager(f, RESUMABLE_PROTOCOL_IETF, "j.bin", path);
   grid_log g;
   watch_grid(st, &g);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_OK);
@@ -288,7 +279,7 @@ static void ietf_without_digests_loses_the_upload(void **state)
   e2e_fx *f = *state;
   char sha[65], stored[700];
   char *path = make_file(f, "k.bin", 7, sha);
-  resumable_stager *st = ietf_stager(f, "k.bin", path);
+  resumable_stager *st = upload_stager(f, RESUMABLE_PROTOCOL_IETF, "k.bin", path);
   assert_int_equal(resumable_stager_set_chunk_digest(st, 0), RESUMABLE_OK);
   assert_int_equal(e2e_run(st, NULL), RESUMABLE_E_REFUSED);
   assert_true(fp_flips(f->proxy) >= 1);
