@@ -52,7 +52,9 @@ int main(int argc, char **argv)
     fputs("usage: listen-exec TEMPLATE CONF PROGRAM [ARGS...]\n", stderr);
     return 2;
   }
-  int fd = socket(AF_INET, SOCK_STREAM, 0); /* no CLOEXEC: PROGRAM inherits it */
+  /* No CLOEXEC: PROGRAM inherits it. Non-blocking: nginx leaves inherited sockets as they come,
+   * and a worker woken for a connection another worker took would block in accept(). */
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return fail("socket");
   int one = 1;

@@ -112,7 +112,10 @@ static int parse(int argc, char **argv, host_opts *o)
 /* A listening socket on 127.0.0.1 and a port the kernel picked; -1 on failure. */
 static int listen_any(unsigned *port)
 {
-  int fd = socket(AF_INET, SOCK_STREAM, 0); /* no CLOEXEC: nginx inherits it */
+  /* No CLOEXEC: nginx inherits it. Non-blocking, as nginx makes the sockets it opens itself: it
+   * leaves inherited ones as they come, and with two workers woken for one connection the one
+   * that loses the race would block in accept() with its other connections unserved. */
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof sa;
