@@ -52,6 +52,7 @@ struct fp_proxy {
   uint64_t conn_rate; /* per connection, 0: none */
   int stall;
   uint64_t stall_left;
+  unsigned cut_all_asked, cut_all_done; /* fp_cut_all requests, and those carried out */
   int quit;
   uint64_t up_total;
   unsigned accepted, cuts;
@@ -432,6 +433,28 @@ static void fp_drain_wake(fp_proxy *p)
   }
 }
 
+/* Carry out fp_cut_all: the thread owns the connections. */
+static void fp_serve_cut_all(fp_proxy *p)
+{
+  pthread_mutex_lock(&p->mu);
+  unsigned asked = p->cut_all_asked;
+  int todo = asked != p->cut_all_done;
+  pthread_mutex_unlock(&p->mu);
+  if (!todo)
+    return;
+  size_t n = p->nconns;
+  for (size_t i = 0; i < n; i++) {
+    fp_conn_cut(p->conns[i]);
+    fp_conn_free(p->conns[i]);
+  }
+  p->nconns = 0;
+  pthread_mutex_lock(&p->mu);
+  p->cuts += (unsigned)n;
+  p->cut_all_done = asked;
+  pthread_cond_broadcast(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+}
+
 static void *fp_main(void *arg)
 {
   fp_proxy *p = arg;
@@ -470,6 +493,7 @@ static void *fp_main(void *arg)
     }
     if (pfd[1].revents & POLLIN)
       fp_accept(p);
+    fp_serve_cut_all(p);
   }
   free(pfd);
   return NULL;
@@ -645,6 +669,18 @@ void fp_set_stall_after(fp_proxy *p, uint64_t n)
   p->stall_left = n;
   pthread_mutex_unlock(&p->mu);
   fp_wake(p);
+}
+
+void fp_cut_all(fp_proxy *p)
+{
+  pthread_mutex_lock(&p->mu);
+  unsigned ticket = ++p->cut_all_asked;
+  pthread_mutex_unlock(&p->mu);
+  fp_wake(p);
+  pthread_mutex_lock(&p->mu);
+  while ((int)(p->cut_all_done - ticket) < 0 && !p->quit)
+    pthread_cond_wait(&p->cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
 }
 
 #define FP_GETTER(type, name, expr) \

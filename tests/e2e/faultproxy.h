@@ -63,6 +63,12 @@ void fp_set_stall(fp_proxy *p, int on);
 /* Stall once `n` more upstream bytes have been forwarded (0 disarms). */
 void fp_set_stall_after(fp_proxy *p, uint64_t n);
 
+/* Cut every open connection now, whatever its state (stalled ones too): the server side gets a
+ * clean EOF after the bytes already forwarded, the client side a reset. Returns once done.
+ * Counted in fp_cuts. For a client that died while the proxy was stalled: its kernel still
+ * holds unsent bytes, so its FIN would only come after them. */
+void fp_cut_all(fp_proxy *p);
+
 /* Counters since start: upstream bytes forwarded, connections accepted, cuts made. */
 uint64_t fp_upstream_bytes(fp_proxy *p);
 unsigned fp_accepted(fp_proxy *p);

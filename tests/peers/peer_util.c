@@ -102,6 +102,53 @@ void peer_stop(peer_proc *p)
   p->pid = 0;
 }
 
+pid_t peer_spawn(const char *const *argv, const char *out_path)
+{
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* see test_proc.c */
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    fail_msg("cannot start %s: %s", argv[0], strerror(rc));
+  return pid;
+}
+
+void peer_kill(pid_t pid)
+{
+  int st;
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+void peer_wait_line(const char *path, const char *prefix, char *line, size_t cap, int timeout_ms)
+{
+  long long deadline = now_ms() + timeout_ms;
+  size_t plen = strlen(prefix);
+  for (;;) {
+    FILE *f = fopen(path, "r");
+    char buf[2048];
+    while (f != NULL && fgets(buf, sizeof buf, f) != NULL) {
+      /* only a whole line: the writer may be part-way through it */
+      char *nl = strchr(buf, '\n');
+      if (nl != NULL && strncmp(buf, prefix, plen) == 0) {
+        *nl = '\0';
+        snprintf(line, cap, "%s", buf);
+        fclose(f);
+        return;
+      }
+    }
+    if (f != NULL)
+      fclose(f);
+    if (now_ms() > deadline)
+      fail_msg("no line \"%s...\" in %s within %d ms", prefix, path, timeout_ms);
+    poll(NULL, 0, 10); /* the log has no other signal to wait on */
+  }
+}
+
 int peer_run(const char *const *argv, int timeout_s, char **out)
 {
   int o[2];

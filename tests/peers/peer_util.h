@@ -26,6 +26,16 @@ void peer_start(peer_proc *p, const char *const *argv, const char *log, const ch
 /* SIGTERM, then wait (SIGKILL after 10 s). */
 void peer_stop(peer_proc *p);
 
+/* Start `argv` (argv[0] a full path) in the background, stdout and stderr to `out_path`;
+ * returns its pid. */
+pid_t peer_spawn(const char *const *argv, const char *out_path);
+/* SIGKILL `pid` (a crash: no handler runs, the kernel closes its sockets) and reap it. */
+void peer_kill(pid_t pid);
+/* Wait up to `timeout_ms` for a line starting with `prefix` in the file `path` (a log another
+ * process appends to) and copy it, without its newline, to line[cap]; fails the test if none
+ * comes. */
+void peer_wait_line(const char *path, const char *prefix, char *line, size_t cap, int timeout_ms);
+
 /* Run `argv` to its end (at most `timeout_s`), collecting stdout and stderr into a malloc'd,
  * NUL-terminated *out. Returns the exit status (128 + signal; -1 if it had to be killed). */
 int peer_run(const char *const *argv, int timeout_s, char **out);

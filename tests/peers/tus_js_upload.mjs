@@ -1,9 +1,9 @@
 // Upload one file with tus-js-client (the real client, from npm) for tests/peers/test_tus_js.c.
 // usage: node tus_js_upload.mjs ENDPOINT FILE [--name KEY] [--parallel N] [--chunk-size B]
-//          [--with-upload] [--override-patch] [--store DIR] [--stop-after BYTES]
+//          [--with-upload] [--override-patch] [--store DIR]
 //          [--protocol tus-v1|ietf-draft-05]
 // Prints one line per event ("request PATCH 123", "head-offset 456", "resuming URL") and ends
-// with "ok URL" (exit 0), "stopped N" (exit 3, --stop-after) or "error MESSAGE" (exit 1).
+// with "ok URL" (exit 0) or "error MESSAGE" (exit 1).
 import fs from 'node:fs'
 import { FileUrlStorage, Upload } from 'tus-js-client'
 
@@ -30,13 +30,6 @@ const options = {
   },
   onAfterResponse(req, res) {
     if (req.getMethod() === 'HEAD') say('head-offset', res.getHeader('Upload-Offset') ?? '-')
-  },
-  onProgress(sent) {
-    if (opt['stop-after'] && sent >= Number(opt['stop-after'])) {
-      upload.abort()
-      say('stopped', sent)
-      process.exit(3)
-    }
   },
   onSuccess() {
     say('ok', upload.url)
